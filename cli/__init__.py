@@ -1,0 +1,1 @@
+"""The ``pmohub`` command line: thin click commands over the library."""

@@ -1,0 +1,1 @@
+"""Connectors: fetch only. Each sub-package yields ``connectors.records`` for one tracker."""

@@ -1,0 +1,149 @@
+"""The connector contract (perceval style): a client does HTTP, pure ``to_*`` functions map
+payloads to records, and a ``Connector`` subclass yields records. A connector never knows
+where its records go: no database, no pandas, no click here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from connectors.errors import ConfigError
+from connectors.records import (
+    Iteration,
+    Link,
+    Milestone,
+    Person,
+    Project,
+    StatusChange,
+    WorkItem,
+    Worklog,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """Marker in a record stream: every work item updated before ``cursor`` has been yielded.
+
+    The sync engine commits the buffered page together with this cursor, so a crash right
+    after loses nothing. A connector that cannot promise order (a spreadsheet) yields none,
+    and the cursor moves only at the end of a complete pass.
+    """
+
+    cursor: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ChildrenComplete:
+    """Marker: the status changes, worklogs and links yielded so far for ``work_item_id`` are
+    its complete set, so stored ones not among them were deleted upstream."""
+
+    work_item_id: str
+
+
+StreamItem = WorkItem | StatusChange | Worklog | Link | Checkpoint | ChildrenComplete
+
+
+@dataclass(frozen=True, slots=True)
+class SourceConfig:
+    """One configured source, as validated by the config loader."""
+
+    name: str
+    type: str
+    url: str | None = None
+    token_env: str | None = None
+    email: str | None = None
+    username: str | None = None
+    projects: tuple[str, ...] = ()
+    status_map: Mapping[str, str] = field(default_factory=dict)
+    fields: Mapping[str, str] = field(default_factory=dict)
+    issue_types: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    excluded_resolutions: tuple[str, ...] = ()
+    registry_project: str | None = None
+    verify_tls: bool = True
+    timeout_s: float = 60.0
+    page_size: int = 100
+    lookback_minutes: int = 60
+    options: Mapping[str, Any] = field(default_factory=dict)  # type-specific keys
+
+    def secret(self, env: Mapping[str, str] | None = None) -> str | None:
+        """The token, read from the environment variable the config names, never stored."""
+        if not self.token_env:
+            return None
+        env = os.environ if env is None else env
+        value = env.get(self.token_env)
+        if not value:
+            raise ConfigError(
+                f"environment variable {self.token_env} (token_env) is not set", source=self.name
+            )
+        return value
+
+
+class Connector(ABC):
+    """Base class of every connector. Subclasses set ``type`` and implement the fetchers.
+
+    ``option_keys`` declares the type-specific config keys (name -> Python type) so the
+    config loader can reject unknown ones with a did-you-mean.
+    """
+
+    type: ClassVar[str]
+    option_keys: ClassVar[Mapping[str, type]] = {}
+    #: True when ``fetch_work_items`` honours ``since`` (else every run is a full pass).
+    incremental: ClassVar[bool] = True
+
+    def __init__(self, config: SourceConfig, *, env: Mapping[str, str] | None = None):
+        self.config = config
+        self.name = config.name
+        self.env = os.environ if env is None else env
+
+    @abstractmethod
+    def check(self) -> dict[str, Any]:
+        """Test the connection; return facts worth showing (version, user, projects...)."""
+
+    @abstractmethod
+    def fetch_projects(self) -> Iterator[Project]: ...
+
+    def fetch_people(self) -> Iterator[Person]:
+        return iter(())
+
+    @abstractmethod
+    def fetch_work_items(self, since: dt.datetime | None) -> Iterator[StreamItem]:
+        """Work items updated at or after ``since`` (all when None), each followed by its
+        status changes, worklogs and links; ``Checkpoint`` markers where order allows."""
+
+    def fetch_iterations(self) -> Iterator[Iteration]:
+        return iter(())
+
+    def fetch_milestones(self) -> Iterator[Milestone]:
+        return iter(())
+
+    @abstractmethod
+    def census(self, project_key: str) -> Iterator[str]:
+        """Every live work item external_id in the project (ids only, cheap)."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release sessions or temp files."""
+
+    def __enter__(self) -> Connector:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def map_status_category(status: str, default: str, status_map: Mapping[str, str]) -> str:
+    """Apply the source's ``status_map`` over the tracker's own category.
+
+    ``status_map`` values that are canonical categories override; other values (``review``,
+    ``blocked``) are sub-states of in_progress for roll-ups and kept by rules via ``status``.
+    """
+    mapped = status_map.get(status)
+    if mapped in ("todo", "in_progress", "done", "cancelled"):
+        return mapped
+    if mapped in ("review", "blocked"):
+        return "in_progress"
+    return default

@@ -1,0 +1,1 @@
+"""Jira connector (Cloud and Data Center)."""

@@ -1,0 +1,166 @@
+"""The one vocabulary every connector speaks and every store table reuses.
+
+Frozen dataclasses, standard library only. Every datetime is timezone-aware UTC
+(``__post_init__`` refuses naive ones: a naive timestamp from a tracker is a data hazard,
+not something to guess about). ``external_id`` is the tracker's *immutable* id, never a key
+that changes when an issue moves between projects.
+
+Field names are the contract: store columns and DataFrame columns use the same names.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal
+
+StatusCategory = Literal["todo", "in_progress", "done", "cancelled"]
+STATUS_CATEGORIES: tuple[str, ...] = ("todo", "in_progress", "done", "cancelled")
+LINK_KINDS: tuple[str, ...] = ("blocks", "relates", "duplicates", "parent", "clones", "other")
+
+
+def _check_utc(obj: object) -> None:
+    for f in fields(obj):  # type: ignore[arg-type]
+        value = getattr(obj, f.name)
+        if isinstance(value, dt.datetime):
+            if value.tzinfo is None or value.utcoffset() != dt.timedelta(0):
+                raise ValueError(
+                    f"{type(obj).__name__}.{f.name} must be a UTC-aware datetime, got {value!r}"
+                )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Record:
+    """Base of all records: where it came from and its immutable id there."""
+
+    source: str
+    external_id: str
+    raw: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.source:
+            raise ValueError(f"{type(self).__name__}: empty source")
+        if not self.external_id:
+            raise ValueError(f"{type(self).__name__}: empty external_id")
+        _check_utc(self)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Project(Record):
+    key: str
+    name: str
+    lead: str | None = None  # Person.external_id
+    url: str | None = None
+    description: str | None = None
+    category: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Person(Record):
+    display_name: str
+    email: str | None = None
+    active: bool = True
+    username: str | None = None
+    time_zone: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkItem(Record):
+    key: str
+    project_key: str
+    title: str
+    type: str
+    status: str
+    status_category: StatusCategory
+    priority: str | None = None
+    assignee: str | None = None  # Person.external_id
+    reporter: str | None = None  # Person.external_id
+    parent_id: str | None = None  # WorkItem.external_id of the parent (epic or story)
+    created_at: dt.datetime | None = None
+    updated_at: dt.datetime | None = None
+    resolved_at: dt.datetime | None = None
+    resolution: str | None = None
+    start_on: dt.date | None = None
+    due_on: dt.date | None = None
+    story_points: float | None = None
+    original_estimate_h: float | None = None
+    remaining_estimate_h: float | None = None
+    time_spent_h: float | None = None
+    labels: tuple[str, ...] = ()
+    components: tuple[str, ...] = ()
+    milestone_ids: tuple[str, ...] = ()  # Milestone.external_id
+    iteration_ids: tuple[str, ...] = ()  # Iteration.external_id
+    url: str | None = None
+    # PMO fields a rule may need (risk probability/impact, CR decision, RAG, ...), keyed by
+    # the canonical names of RULES.md section 3 `fields:`; values are JSON-serialisable.
+    extra: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        Record.__post_init__(self)
+        if self.status_category not in STATUS_CATEGORIES:
+            raise ValueError(
+                f"WorkItem {self.key}: status_category {self.status_category!r} "
+                f"is not one of {', '.join(STATUS_CATEGORIES)}"
+            )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StatusChange(Record):
+    """One field change from the full history (not the truncated copy APIs embed)."""
+
+    work_item_id: str  # WorkItem.external_id
+    field: str
+    from_value: str | None
+    to_value: str | None
+    changed_at: dt.datetime
+    author: str | None = None  # Person.external_id
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Worklog(Record):
+    work_item_id: str  # WorkItem.external_id
+    author: str | None
+    started_at: dt.datetime
+    seconds: int
+    updated_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Iteration(Record):
+    name: str
+    state: str  # future | active | closed
+    project_key: str | None = None
+    start_at: dt.datetime | None = None
+    end_at: dt.datetime | None = None
+    complete_at: dt.datetime | None = None
+    goal: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Milestone(Record):
+    name: str
+    project_key: str | None = None
+    start_on: dt.date | None = None
+    due_on: dt.date | None = None
+    released: bool = False
+    released_on: dt.date | None = None
+    archived: bool = False
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Link(Record):
+    from_id: str  # WorkItem.external_id
+    to_id: str  # WorkItem.external_id
+    kind: str  # one of LINK_KINDS
+
+
+AnyRecord = Project | Person | WorkItem | StatusChange | Worklog | Iteration | Milestone | Link
+
+
+def utc(value: dt.datetime) -> dt.datetime:
+    """Normalise an aware datetime to UTC; refuse naive ones."""
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value!r}: the source must say its time zone")
+    return value.astimezone(dt.UTC)

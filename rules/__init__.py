@@ -1,0 +1,1 @@
+"""PMO compliance rules: pure checks over store data that return findings."""
