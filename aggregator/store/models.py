@@ -77,6 +77,9 @@ class SyncedMixin:
     external_id: Mapped[str] = mapped_column(String(255))
     synced_at: Mapped[dt.datetime | None]
     deleted_at: Mapped[dt.datetime | None]
+    # Digest of the synced content (aggregator/store/writes.py): an unchanged row is neither
+    # rewritten nor counted as updated, so re-running a sync provably changes nothing.
+    content_hash: Mapped[str | None] = mapped_column(String(32))
 
 
 class Source(Base):

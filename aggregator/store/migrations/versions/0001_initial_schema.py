@@ -144,6 +144,7 @@ def upgrade() -> None:
         sa.Column("external_id", sa.String(length=255), nullable=False),
         sa.Column("synced_at", aggregator.store.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("deleted_at", aggregator.store.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("content_hash", sa.String(length=32), nullable=True),
         sa.ForeignKeyConstraint(
             ["person_id"], ["people.id"], name=op.f("fk_person_aliases_person_id_people")
         ),
@@ -173,6 +174,7 @@ def upgrade() -> None:
         sa.Column("external_id", sa.String(length=255), nullable=False),
         sa.Column("synced_at", aggregator.store.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("deleted_at", aggregator.store.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("content_hash", sa.String(length=32), nullable=True),
         sa.ForeignKeyConstraint(
             ["source"], ["sources.name"], name=op.f("fk_projects_source_sources")
         ),
@@ -206,6 +208,7 @@ def upgrade() -> None:
         sa.Column("external_id", sa.String(length=255), nullable=False),
         sa.Column("synced_at", aggregator.store.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("deleted_at", aggregator.store.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("content_hash", sa.String(length=32), nullable=True),
         sa.ForeignKeyConstraint(
             ["source"], ["sources.name"], name=op.f("fk_work_item_links_source_sources")
         ),
@@ -275,6 +278,7 @@ def upgrade() -> None:
         sa.Column("external_id", sa.String(length=255), nullable=False),
         sa.Column("synced_at", aggregator.store.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("deleted_at", aggregator.store.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("content_hash", sa.String(length=32), nullable=True),
         sa.ForeignKeyConstraint(
             ["project_id"], ["projects.id"], name=op.f("fk_iterations_project_id_projects")
         ),
@@ -299,6 +303,7 @@ def upgrade() -> None:
         sa.Column("external_id", sa.String(length=255), nullable=False),
         sa.Column("synced_at", aggregator.store.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("deleted_at", aggregator.store.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("content_hash", sa.String(length=32), nullable=True),
         sa.ForeignKeyConstraint(
             ["project_id"], ["projects.id"], name=op.f("fk_milestones_project_id_projects")
         ),
@@ -345,6 +350,7 @@ def upgrade() -> None:
         sa.Column("external_id", sa.String(length=255), nullable=False),
         sa.Column("synced_at", aggregator.store.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("deleted_at", aggregator.store.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("content_hash", sa.String(length=32), nullable=True),
         sa.ForeignKeyConstraint(
             ["assignee_id"], ["people.id"], name=op.f("fk_work_items_assignee_id_people")
         ),
@@ -423,6 +429,7 @@ def upgrade() -> None:
         sa.Column("external_id", sa.String(length=255), nullable=False),
         sa.Column("synced_at", aggregator.store.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("deleted_at", aggregator.store.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("content_hash", sa.String(length=32), nullable=True),
         sa.ForeignKeyConstraint(
             ["source"], ["sources.name"], name=op.f("fk_status_changes_source_sources")
         ),
@@ -456,6 +463,7 @@ def upgrade() -> None:
         sa.Column("external_id", sa.String(length=255), nullable=False),
         sa.Column("synced_at", aggregator.store.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("deleted_at", aggregator.store.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("content_hash", sa.String(length=32), nullable=True),
         sa.ForeignKeyConstraint(
             ["person_id"], ["people.id"], name=op.f("fk_worklogs_person_id_people")
         ),
