@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from connectors.errors import ConfigError
+from connectors.errors import ConfigError, RecordError
 from connectors.records import (
     Iteration,
     Link,
@@ -45,7 +45,18 @@ class ChildrenComplete:
     work_item_id: str
 
 
-StreamItem = WorkItem | StatusChange | Worklog | Link | Checkpoint | ChildrenComplete
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """Marker: one payload could not be mapped. The connector yields this instead of raising
+    (an exception would end the generator and lose the rest of the stream); the sync engine
+    counts it as skipped and reports ``error`` in the run's problems. Allowed in every
+    ``fetch_*`` stream, not only work items.
+    """
+
+    error: RecordError
+
+
+StreamItem = WorkItem | StatusChange | Worklog | Link | Checkpoint | ChildrenComplete | Skipped
 
 
 @dataclass(frozen=True, slots=True)
