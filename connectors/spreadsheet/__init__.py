@@ -1,1 +1,486 @@
-"""Spreadsheet connector (CSV and XLSX)."""
+"""Spreadsheet connector (CSV and XLSX): PMO plans kept in Excel/WPS.
+
+A file has no reliable "updated" timestamps, so every sync is a complete pass
+(``incremental = False``) and rows that disappeared are soft-deleted through ``census``.
+
+Identity: a row's ``external_id`` is its id column value (编号/ID/...), never its row
+number: inserting a row would otherwise shift every id below it and turn into deletions
+plus duplicates. A sheet without an id column is a ``ConfigError`` saying what to add.
+
+Hierarchy: a parent column naming another row's id (上级编号), else WBS codes (1, 1.2,
+1.2.3: the parent is the nearest existing shorter code). Rows typed 里程碑/Milestone, or
+flagged 是/Y in a 里程碑 column, become ``Milestone`` records; a 里程碑 column holding a
+name attaches the task to that milestone.
+
+Bad rows (unreadable date, unknown status, duplicate id, dangling parent) are yielded as
+``Skipped`` markers naming file, row and column; the rest of the file loads. A row that is
+skipped still counts in ``census`` (it is in the file), so a typo never deletes the stored
+copy: the stored row simply keeps its last good values until the cell is fixed.
+
+Options (``SourceConfig.options``): see ``option_keys`` and ``aggregator/samples/sources.yaml``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from connectors.base import ChildrenComplete, Connector, Skipped, SourceConfig, StreamItem
+from connectors.errors import ConfigError, RecordError
+from connectors.records import Link, Milestone, Person, Project
+from connectors.spreadsheet import mapping
+from connectors.spreadsheet.mapping import CellError, RowContext
+from connectors.spreadsheet.reader import Cell, Table, fetch_rows, file_kind, read_table
+
+# MS Project style predecessor cells: "12", "12FS", "12FS+2d", "OPS-003SS-1d"
+_PREDECESSOR = re.compile(r"^(.+?)(?:(?:FS|SS|FF|SF)(?:[+-].*)?)?$", re.IGNORECASE)
+
+
+@dataclass
+class _Index:
+    """Cross-row facts from a first, light pass (ids and codes only, no mapping)."""
+
+    table: Table
+    columns: dict[str, str]
+    first_row: dict[str, int] = field(default_factory=dict)  # id -> first row number
+    project_of: dict[str, str] = field(default_factory=dict)  # id -> project key
+    wbs: dict[str, str] = field(default_factory=dict)  # WBS code -> id
+    parent_of: dict[str, str] = field(default_factory=dict)  # id -> parent cell text
+    milestone_rows: dict[str, str] = field(default_factory=dict)  # id -> name
+    milestone_names: dict[str, str] = field(default_factory=dict)  # column-only name -> project
+    projects: dict[str, str | None] = field(default_factory=dict)  # key -> name
+    emails: dict[str, str] = field(default_factory=dict)  # normalised name -> e-mail
+    rows: int = 0
+
+
+class SpreadsheetConnector(Connector):
+    type: ClassVar[str] = "spreadsheet"
+    incremental: ClassVar[bool] = False
+    option_keys: ClassVar[Mapping[str, type]] = {
+        "path": str,  # the file; relative paths are resolved by the config loader
+        "sheet": str,  # XLSX sheet name (default: the first sheet)
+        "header_row": int,  # default: found in the top 30 rows
+        "project_key": str,  # project of rows without a project column/cell
+        "project_name": str,
+        "columns": dict,  # canonical field -> header, overrides the built-in synonyms
+        "id_column": str,  # shorthand for columns.key
+        "date_formats": list,  # strptime formats tried first, e.g. ["%m/%d/%Y"]
+        "time_zone": str,  # for datetimes without a zone (default Asia/Shanghai)
+        "encoding": str,  # CSV only; default: detect utf-8 / utf-8-sig / gbk
+        "delimiter": str,  # CSV only; default: sniffed among , ; tab
+        "hours_per_day": float,  # converts "2d"/"2人天" estimates (default 8)
+        "milestone_types": list,  # type values that make a row a milestone
+        "default_type": str,  # type of rows without a type cell (default Task)
+    }
+
+    def __init__(self, config: SourceConfig, *, env: Mapping[str, str] | None = None):
+        super().__init__(config, env=env)
+        opts = dict(config.options)
+        unknown = sorted(set(opts) - set(self.option_keys))
+        if unknown:
+            raise ConfigError(
+                f"unknown spreadsheet option(s) {', '.join(unknown)}; "
+                f"known: {', '.join(self.option_keys)}",
+                source=self.name,
+            )
+        if not opts.get("path"):
+            raise ConfigError(
+                "spreadsheet source needs options 'path' (the file)", source=self.name
+            )
+        self.path = Path(str(opts["path"])).expanduser()
+        file_kind(self.path)  # .xls and unknown suffixes fail before any sync starts
+        self.sheet: str | None = opts.get("sheet")
+        self.header_row: int | None = opts.get("header_row")
+        self.default_project: str | None = opts.get("project_key")
+        self.default_project_name: str | None = opts.get("project_name")
+        columns = opts.get("columns") or {}
+        if not isinstance(columns, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in columns.items()
+        ):
+            raise ConfigError(
+                "options.columns must map field names to header text", source=self.name
+            )
+        self.column_overrides: dict[str, str] = dict(columns)
+        if opts.get("id_column"):
+            self.column_overrides["key"] = str(opts["id_column"])
+        self.date_formats = tuple(str(f) for f in opts.get("date_formats") or ())
+        try:
+            self.tz = ZoneInfo(str(opts.get("time_zone") or "Asia/Shanghai"))
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ConfigError(
+                f"unknown time_zone {opts.get('time_zone')!r}", source=self.name
+            ) from exc
+        bad = {k: v for k, v in config.status_map.items() if v not in mapping.STATUS_MAP_VALUES}
+        if bad:
+            raise ConfigError(
+                f"status_map values must be one of {', '.join(mapping.STATUS_MAP_VALUES)}; "
+                f"got {bad}",
+                source=self.name,
+            )
+        self.encoding: str | None = opts.get("encoding")
+        self.delimiter: str | None = opts.get("delimiter")
+        self.hours_per_day = float(opts.get("hours_per_day") or 8.0)
+        self.milestone_types = frozenset(
+            mapping.normalise_header(t)
+            for t in (opts.get("milestone_types") or mapping.MILESTONE_TYPES)
+        )
+        self.default_type = str(opts.get("default_type") or "Task")
+        self._cache: tuple[tuple[int, int], _Index] | None = None
+
+    # --- reading ----------------------------------------------------------------------
+
+    def _describe_missing(self, headers: Any) -> str:
+        found, missing = mapping.resolve_columns(headers, self.column_overrides)
+        if missing:
+            asked = ", ".join(f"columns.{k} = {v!r}" for k, v in missing.items())
+            return f"configured column(s) not found: {asked}"
+        need = []
+        if "key" not in found:
+            hint = (
+                f" (the {found['wbs']!r} column could serve: set id_column: {found['wbs']}, "
+                "but WBS codes change when rows are inserted)"
+                if "wbs" in found
+                else ""
+            )
+            need.append(
+                "no id column: add a column 编号 (or ID) with a unique, stable id per row, "
+                f"or name yours with options.id_column{hint}; row numbers cannot serve, "
+                "they shift when rows are inserted"
+            )
+        if "title" not in found:
+            need.append("no title column: add 任务名称 (or Title), or set columns.title")
+        return "; ".join(need)
+
+    def _is_header(self, headers: Any) -> bool:
+        found, missing = mapping.resolve_columns(headers, self.column_overrides)
+        return not missing and "key" in found and "title" in found
+
+    def _table(self) -> Table:
+        return read_table(
+            self.path,
+            sheet=self.sheet,
+            encoding=self.encoding,
+            delimiter=self.delimiter,
+            header_row=self.header_row,
+            is_header=self._is_header,
+            describe_missing=self._describe_missing,
+        )
+
+    def _where(self, table: Table, row_number: int) -> str:
+        name = table.label if self.sheet else self.path.name
+        return f"{name} row {row_number}"
+
+    def _context(self, index: _Index) -> RowContext:
+        return RowContext(
+            source=self.name,
+            columns=index.columns,
+            project_key=self.default_project or "",
+            tz=self.tz,
+            date_formats=self.date_formats,
+            status_map=self.config.status_map,
+            hours_per_day=self.hours_per_day,
+            default_type=self.default_type,
+            extra_fields=tuple(f for f in index.columns if f not in mapping.KNOWN_FIELDS),
+        )
+
+    def _is_milestone_row(self, row: Mapping[str, Cell], columns: Mapping[str, str]) -> bool:
+        kind = mapping.to_text(row.get(columns["type"])) if "type" in columns else None
+        if kind and mapping.normalise_header(kind) in self.milestone_types:
+            return True
+        if "milestone" in columns:
+            return mapping.to_flag(row.get(columns["milestone"])) is True
+        return False
+
+    def _index(self) -> _Index:
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
+            raise ConfigError(
+                f"spreadsheet file not found: {self.path}", source=self.name
+            ) from None
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        if self._cache and self._cache[0] == stamp:
+            return self._cache[1]
+        table = self._table()
+        columns, _ = mapping.resolve_columns(table.headers, self.column_overrides)
+        if "project" not in columns and not self.default_project:
+            raise ConfigError(
+                f"{table.label}: no project column (项目/Project) and no options.project_key; "
+                "set project_key to the project these rows belong to",
+                source=self.name,
+            )
+        index = _Index(table=table, columns=columns)
+        if self.default_project:
+            index.projects[self.default_project] = self.default_project_name
+        text = mapping.to_text
+        for n, row in fetch_rows(table):
+            index.rows += 1
+            rid = text(row.get(columns["key"]))
+            if rid is None or rid in index.first_row:
+                continue  # reported in the mapping pass
+            index.first_row[rid] = n
+            project = text(row.get(columns.get("project", ""))) or self.default_project
+            if project:
+                index.project_of[rid] = project
+                name = text(row.get(columns.get("project_name", "")))
+                if index.projects.get(project) is None:
+                    index.projects[project] = name
+            if "wbs" in columns:
+                code = _wbs_code(row.get(columns["wbs"]))
+                if code and code not in index.wbs:
+                    index.wbs[code] = rid
+            parent = text(row.get(columns.get("parent", "")))
+            if parent:
+                index.parent_of[rid] = parent
+            if self._is_milestone_row(row, columns):
+                index.milestone_rows[rid] = text(row.get(columns["title"])) or rid
+            elif "milestone" in columns and mapping.to_flag(row.get(columns["milestone"])) is None:
+                for ms in mapping.to_list(row.get(columns["milestone"])):
+                    index.milestone_names.setdefault(ms, project or "")
+            name = text(row.get(columns.get("assignee", "")))
+            email = text(row.get(columns.get("assignee_email", "")))
+            if name and email and "@" in email:
+                index.emails.setdefault(mapping.normalise_name(name), email.lower())
+        self._cache = (stamp, index)
+        return index
+
+    # --- cross-row resolution ---------------------------------------------------------
+
+    def _resolve_parent(
+        self, index: _Index, rid: str, row: Mapping[str, Cell]
+    ) -> tuple[str | None, tuple[str, ...]]:
+        """(parent work item id, milestone ids implied by a milestone parent)."""
+        cols = index.columns
+        parent = mapping.to_text(row.get(cols.get("parent", "")))
+        if parent:
+            if parent == rid:
+                raise CellError("parent", f"row names itself ({parent!r}) as its parent")
+            if parent not in index.first_row:
+                raise CellError("parent", f"parent {parent!r} is not an id in this file")
+            seen = {rid}
+            step: str | None = parent
+            while step is not None:
+                if step in seen:
+                    raise CellError("parent", f"parent chain loops back to {step!r}")
+                seen.add(step)
+                step = index.parent_of.get(step)
+            if parent in index.milestone_rows:
+                return None, (parent,)
+            return parent, ()
+        code = _wbs_code(row.get(cols["wbs"])) if "wbs" in cols else None
+        if code:
+            parts = code.split(".")
+            # nearest existing ancestor: a deleted summary row does not orphan its children
+            for i in range(len(parts) - 1, 0, -1):
+                pid = index.wbs.get(".".join(parts[:i]))
+                if pid and pid != rid and pid not in index.milestone_rows:
+                    return pid, ()
+        return None, ()
+
+    def _resolve_milestones(self, index: _Index, row: Mapping[str, Cell]) -> tuple[str, ...]:
+        if "milestone" not in index.columns:
+            return ()
+        value = row.get(index.columns["milestone"])
+        if mapping.to_flag(value) is not None:
+            return ()
+        by_name = {name: mid for mid, name in index.milestone_rows.items()}
+        out = []
+        for ms in mapping.to_list(value):
+            out.append(ms if ms in index.milestone_rows else by_name.get(ms, ms))
+        return tuple(dict.fromkeys(out))
+
+    def _person(self, index: _Index, row: Mapping[str, Cell], fld: str) -> str | None:
+        name = mapping.to_text(row.get(index.columns.get(fld, "")))
+        if not name:
+            return None
+        # several people in one cell (张伟、李娜): the first is accountable
+        name = mapping.to_list(name)[0] if mapping.to_list(name) else name
+        if "@" in name:
+            return name.lower()
+        email = None
+        if fld == "assignee":
+            email = mapping.to_text(row.get(index.columns.get("assignee_email", "")))
+            email = email.lower() if email and "@" in email else None
+        return mapping.person_id(name, email or index.emails.get(mapping.normalise_name(name)))
+
+    # --- the stream -------------------------------------------------------------------
+
+    def _mapped(self) -> Iterator[tuple[int, Any]]:
+        """(row, WorkItem | Milestone | Skipped, links) for every row with an id or title."""
+        index = self._index()
+        ctx = self._context(index)
+        cols = index.columns
+        text = mapping.to_text
+        for n, row in fetch_rows(index.table):
+            rid = text(row.get(cols["key"]))
+            title = text(row.get(cols["title"]))
+            if rid is None and title is None:
+                continue  # notes, subtotals, spacer rows: not tasks
+            try:
+                if rid is None:
+                    raise CellError("key", f"row {title!r} has no id")
+                if index.first_row.get(rid) != n:
+                    raise CellError(
+                        "key", f"duplicate id {rid!r} (first used in row {index.first_row[rid]})"
+                    )
+                project = index.project_of.get(rid)
+                if not project:
+                    raise CellError("project", "no project (and no options.project_key)")
+                if rid in index.milestone_rows:
+                    yield (
+                        n,
+                        mapping.to_milestone(row, ctx, external_id=rid, project_key=project),
+                        (),
+                    )
+                    continue
+                parent, implied = self._resolve_parent(index, rid, row)
+                links = []
+                for pred in mapping.to_list(row.get(cols.get("predecessors", ""))):
+                    m = _PREDECESSOR.match(pred)
+                    pred_id = m.group(1) if m and m.group(1) in index.first_row else pred
+                    if pred_id not in index.first_row:
+                        raise CellError(
+                            "predecessors", f"predecessor {pred!r} is not an id in this file"
+                        )
+                    links.append(
+                        Link(
+                            source=self.name,
+                            external_id=f"{pred_id}->{rid}:blocks",
+                            from_id=pred_id,
+                            to_id=rid,
+                            kind="blocks",
+                        )
+                    )
+                item = mapping.to_work_item(
+                    row,
+                    ctx,
+                    external_id=rid,
+                    project_key=project,
+                    parent_id=parent,
+                    assignee=self._person(index, row, "assignee"),
+                    reporter=self._person(index, row, "reporter"),
+                    milestone_ids=tuple(
+                        dict.fromkeys((*implied, *self._resolve_milestones(index, row)))
+                    ),
+                )
+                yield n, item, tuple(links)
+            except CellError as exc:
+                header = cols.get(exc.field, exc.field)
+                yield (
+                    n,
+                    Skipped(
+                        RecordError(
+                            str(exc),
+                            source=self.name,
+                            where=self._where(index.table, n),
+                            field=header,
+                        )
+                    ),
+                    (),
+                )
+            except ValueError as exc:  # a record invariant: still this row's problem only
+                yield (
+                    n,
+                    Skipped(
+                        RecordError(str(exc), source=self.name, where=self._where(index.table, n))
+                    ),
+                    (),
+                )
+
+    def fetch_work_items(self, since: dt.datetime | None = None) -> Iterator[StreamItem]:
+        """Every row, every time (``since`` is ignored: a file has no change feed).
+
+        Milestone rows are yielded by ``fetch_milestones``; their bad-row reports come
+        here so each problem is reported exactly once.
+        """
+        for _, rec, links in self._mapped():
+            if isinstance(rec, Milestone):
+                continue
+            yield rec
+            if not isinstance(rec, Skipped):
+                yield from links
+                # the file is the whole truth: links no longer listed were removed
+                yield ChildrenComplete(rec.external_id)
+
+    def fetch_milestones(self) -> Iterator[Milestone]:
+        """Milestone rows, then milestones only named in a 里程碑 column (id = the name)."""
+        index = self._index()
+        for _, rec, _links in self._mapped():
+            if isinstance(rec, Milestone):
+                yield rec
+        row_names = set(index.milestone_rows.values())
+        for name, project in index.milestone_names.items():
+            if name in index.milestone_rows or name in row_names:
+                continue  # the column refers to a milestone row, already yielded
+            yield Milestone(
+                source=self.name, external_id=name, name=name, project_key=project or None
+            )
+
+    def fetch_projects(self) -> Iterator[Project]:
+        index = self._index()
+        for key, name in index.projects.items():
+            if key == self.default_project and not name:
+                name = self.default_project_name
+            yield mapping.to_project(self.name, key, name)
+
+    def fetch_people(self) -> Iterator[Person]:
+        index = self._index()
+        cols = index.columns
+        seen: set[str] = set()
+        for _, row in fetch_rows(index.table):
+            for fld in ("assignee", "reporter"):
+                raw_name = mapping.to_text(row.get(cols.get(fld, "")))
+                for name in mapping.to_list(raw_name):
+                    if "@" in name:
+                        pid, email, display = name.lower(), name.lower(), name
+                    else:
+                        email = index.emails.get(mapping.normalise_name(name))
+                        pid = mapping.person_id(name, email)
+                        display = name
+                    if pid is None or pid in seen:
+                        continue
+                    seen.add(pid)
+                    person = mapping.to_person(self.name, display, email)
+                    if person is not None:
+                        yield person
+
+    def census(self, project_key: str) -> Iterator[str]:
+        """Ids of every work item row in the project, bad rows included: a row with a typo
+        is still in the file and must not be soft-deleted."""
+        index = self._index()
+        for rid, project in index.project_of.items():
+            if project == project_key and rid not in index.milestone_rows:
+                yield rid
+
+    def check(self) -> dict[str, Any]:
+        index = self._index()
+        mapped_headers = set(index.columns.values())
+        problems = [str(rec.error) for _, rec, _ in self._mapped() if isinstance(rec, Skipped)]
+        return {
+            "file": str(self.path),
+            "sheet": index.table.sheet,
+            "encoding": index.table.encoding,
+            "header_row": index.table.header_row,
+            "rows": index.rows,
+            "work_items": len(index.first_row) - len(index.milestone_rows),
+            "milestones": len(index.milestone_rows),
+            "projects": sorted(index.projects),
+            "columns": dict(index.columns),
+            "unmapped_headers": [h for h in index.table.headers if h and h not in mapped_headers],
+            "bad_rows": len(problems),
+            "problems": problems[:20],
+        }
+
+
+def _wbs_code(value: Cell) -> str | None:
+    """WBS code as text. Excel turns a typed 1.10 into the number 1.1: keep WBS columns
+    formatted as text, nothing can undo that here."""
+    code = mapping.to_text(value)
+    if code is None:
+        return None
+    return code.strip().rstrip(".") or None

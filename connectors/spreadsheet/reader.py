@@ -1,0 +1,243 @@
+"""File I/O for the spreadsheet connector: CSV (encoding detected) and XLSX (openpyxl,
+read-only, streaming). Nothing here knows about records; it yields cells.
+
+Row numbers are the ones a person sees when opening the file in Excel/WPS: 1-based, the
+header row included, one per CSV record (a quoted multi-line cell is still one row).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from connectors.errors import ConfigError
+
+Cell = str | int | float | bool | dt.datetime | dt.date | dt.time | None
+
+# utf-8-sig also reads plain UTF-8 and strips the BOM Excel writes ("CSV UTF-8").
+# GB18030 is a superset of GBK/GB2312: Chinese Excel "CSV" exports are in it. UTF-8 is
+# tried first because GBK decodes almost any byte soup, UTF-8 does not.
+DEFAULT_ENCODINGS: tuple[str, ...] = ("utf-8-sig", "gb18030")
+HEADER_SCAN_ROWS = 30
+_CHUNK = 1 << 16
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """Where the data sits in a file: the sheet, the header row and its cleaned headers."""
+
+    path: Path
+    sheet: str | None  # None for CSV
+    header_row: int
+    headers: tuple[str | None, ...]  # None where the header cell is empty (column ignored)
+    encoding: str | None = None  # CSV only
+    delimiter: str | None = None  # CSV only
+
+    @property
+    def label(self) -> str:
+        """How messages name the file: ``plan.xlsx`` or ``plan.xlsx sheet '计划'``."""
+        if self.sheet is None:
+            return self.path.name
+        return f"{self.path.name} sheet {self.sheet!r}"
+
+
+def file_kind(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".tsv", ".txt"):
+        return "csv"
+    if suffix in (".xlsx", ".xlsm"):
+        return "xlsx"
+    if suffix == ".xls":
+        raise ConfigError(
+            f"{path.name}: the old binary .xls format is not supported; "
+            "save it as .xlsx (Excel Workbook) or CSV"
+        )
+    raise ConfigError(f"{path.name}: unknown spreadsheet type {suffix!r}; use .csv or .xlsx")
+
+
+def detect_encoding(path: Path, candidates: Sequence[str] = DEFAULT_ENCODINGS) -> str:
+    """The first candidate that decodes the whole file, read in chunks (flat memory)."""
+    for encoding in candidates:
+        decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+        try:
+            with path.open("rb") as f:
+                while chunk := f.read(_CHUNK):
+                    decoder.decode(chunk)
+                decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            continue
+        return encoding
+    raise ConfigError(
+        f"{path.name}: cannot decode the file as {' or '.join(candidates)}; "
+        "set options.encoding or save it as 'CSV UTF-8'"
+    )
+
+
+def _sniff_delimiter(path: Path, encoding: str) -> str:
+    if path.suffix.lower() == ".tsv":
+        return "\t"
+    with path.open(encoding=encoding, newline="") as f:
+        sample = f.read(8192)
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t").delimiter
+    except csv.Error:
+        return ","
+
+
+def _clean(value: Any) -> Cell:
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    return value
+
+
+def _fetch_raw_csv(path: Path, encoding: str, delimiter: str) -> Iterator[list[Cell]]:
+    with path.open(encoding=encoding, newline="") as f:
+        for record in csv.reader(f, delimiter=delimiter):
+            yield [_clean(v) for v in record]
+
+
+def _fetch_raw_xlsx(path: Path, sheet: str | None) -> Iterator[tuple[str, list[Cell]]]:
+    import openpyxl  # the only module that imports the vendor library
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        # data_only: the cached result of formulas, not "=SUM(...)"
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except (InvalidFileException, OSError, KeyError, ValueError) as exc:
+        raise ConfigError(f"{path.name}: not a readable .xlsx workbook ({exc})") from exc
+    try:
+        if sheet is None:
+            ws = wb.worksheets[0]
+        elif sheet in wb.sheetnames:
+            ws = wb[sheet]
+        else:
+            raise ConfigError(
+                f"{path.name}: no sheet {sheet!r}; sheets are: {', '.join(wb.sheetnames)}"
+            )
+        title = ws.title
+        # read_only worksheets yield every row from 1, empty ones included, so the
+        # position is the row number Excel shows.
+        for values in ws.iter_rows(values_only=True):
+            yield title, [_clean(v) for v in values]
+    finally:
+        wb.close()
+
+
+def fetch_raw_rows(
+    path: Path,
+    *,
+    sheet: str | None = None,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+) -> Iterator[tuple[int, list[Cell], dict[str, Any]]]:
+    """(row_number, cells, facts) for every row; ``facts`` says sheet/encoding/delimiter."""
+    if not path.is_file():
+        raise ConfigError(f"spreadsheet file not found: {path}")
+    if file_kind(path) == "csv":
+        enc = encoding or detect_encoding(path)
+        delim = delimiter or _sniff_delimiter(path, enc)
+        facts: dict[str, Any] = {"sheet": None, "encoding": enc, "delimiter": delim}
+        try:
+            for n, cells in enumerate(_fetch_raw_csv(path, enc, delim), start=1):
+                yield n, cells, facts
+        except UnicodeDecodeError as exc:  # only with an explicit, wrong options.encoding
+            raise ConfigError(f"{path.name}: not valid {enc} ({exc.reason})") from exc
+        except csv.Error as exc:
+            raise ConfigError(f"{path.name}: malformed CSV ({exc})") from exc
+        return
+    for n, (title, cells) in enumerate(_fetch_raw_xlsx(path, sheet), start=1):
+        yield n, cells, {"sheet": title, "encoding": None, "delimiter": None}
+
+
+def _header_text(value: Cell) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = " ".join(str(value).split())
+    return text or None
+
+
+def read_table(
+    path: Path,
+    *,
+    sheet: str | None = None,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    header_row: int | None = None,
+    is_header: Callable[[Sequence[str | None]], bool],
+    describe_missing: Callable[[Sequence[str | None]], str],
+) -> Table:
+    """Find the header row: ``header_row`` if given, else the first of the top
+    ``HEADER_SCAN_ROWS`` rows that ``is_header`` accepts (PMO sheets often carry a title
+    and a few notes above the header)."""
+    best: tuple[int, tuple[str | None, ...]] | None = None
+    facts: dict[str, Any] = {}
+    for n, cells, facts in fetch_raw_rows(
+        path, sheet=sheet, encoding=encoding, delimiter=delimiter
+    ):
+        headers = tuple(_header_text(c) for c in cells)
+        if header_row is not None:
+            if n < header_row:
+                continue
+            best = (n, headers)
+            if not is_header(headers):
+                break
+            return _make_table(path, n, headers, facts)
+        if not any(headers):
+            continue
+        if best is None or sum(h is not None for h in headers) > sum(
+            h is not None for h in best[1]
+        ):
+            best = (n, headers)
+        if is_header(headers):
+            return _make_table(path, n, headers, facts)
+        if n >= HEADER_SCAN_ROWS:
+            break
+    where = path.name if not facts.get("sheet") else f"{path.name} sheet {facts['sheet']!r}"
+    if best is None:
+        raise ConfigError(f"{where}: no header row found (the sheet is empty)")
+    n, headers = best
+    found = ", ".join(h for h in headers if h) or "(nothing)"
+    raise ConfigError(f"{where}: {describe_missing(headers)}; header row {n} has: {found}")
+
+
+def _make_table(
+    path: Path, n: int, headers: tuple[str | None, ...], facts: dict[str, Any]
+) -> Table:
+    seen: dict[str, int] = {}
+    unique: list[str | None] = []
+    for h in headers:
+        if h is None:
+            unique.append(None)
+            continue
+        seen[h] = seen.get(h, 0) + 1
+        # Excel happily allows two "备注" columns; keep both, addressable as 备注 and 备注.2
+        unique.append(h if seen[h] == 1 else f"{h}.{seen[h]}")
+    return Table(
+        path=path,
+        sheet=facts.get("sheet"),
+        header_row=n,
+        headers=tuple(unique),
+        encoding=facts.get("encoding"),
+        delimiter=facts.get("delimiter"),
+    )
+
+
+def fetch_rows(table: Table) -> Iterator[tuple[int, dict[str, Cell]]]:
+    """(row_number, {header: cell}) for each non-blank row below the header row."""
+    for n, cells, _ in fetch_raw_rows(
+        table.path, sheet=table.sheet, encoding=table.encoding, delimiter=table.delimiter
+    ):
+        if n <= table.header_row or all(c is None for c in cells):
+            continue
+        row = {h: cells[i] if i < len(cells) else None for i, h in enumerate(table.headers) if h}
+        if all(v is None for v in row.values()):
+            continue  # text only in columns without a header: notes beside the table
+        yield n, row
