@@ -39,10 +39,16 @@ class Checkpoint:
 
 @dataclass(frozen=True, slots=True)
 class ChildrenComplete:
-    """Marker: the status changes, worklogs and links yielded so far for ``work_item_id`` are
-    its complete set, so stored ones not among them were deleted upstream."""
+    """Marker: the children of the kinds in ``kinds`` yielded so far for ``work_item_id`` are
+    its complete set, so stored ones of those kinds not among them were deleted upstream.
+
+    ``kinds`` exists because some trackers deliver one kind through a separate feed (Jira
+    Cloud worklogs come from ``/worklog/updated``, only those changed since the cursor): such
+    a connector leaves that kind out, and the engine must not prune it for this item.
+    """
 
     work_item_id: str
+    kinds: frozenset[str] = frozenset({"status_changes", "worklogs", "links"})
 
 
 @dataclass(frozen=True, slots=True)
