@@ -1,0 +1,139 @@
+"""``pmohub demo``: the whole pipeline on bundled sample data, in one directory.
+
+The demo is a list of steps (:data:`STEPS`) sharing a :class:`DemoRun`. Each step does one
+thing (write the config, sync, ...). Later features add steps (Jira emulator, rules,
+report) by appending to the list; a step that fails marks the run failed, later steps
+still run when they can.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from aggregator.config import Config, load_config_file
+
+SAMPLES_PACKAGE = "aggregator.samples"
+SOURCES_FILE = "sources.yaml"
+DATA_DIR = "data"
+
+Say = Callable[[str], None]
+
+
+@dataclass
+class DemoRun:
+    out_dir: Path
+    progress: Callable[..., Any] | None = None
+    say: Say = lambda _msg: None
+    config: Config | None = None
+    engine: Any = None
+    sync_results: list[Any] = field(default_factory=list)
+    counts: list[dict[str, Any]] = field(default_factory=list)
+    extras: dict[str, Any] = field(default_factory=dict)  # outputs of later steps
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+def sample_sources() -> dict[str, dict[str, Any]]:
+    """The sample sources as described by ``aggregator/samples/sources.yaml``."""
+    text = (resources.files(SAMPLES_PACKAGE) / SOURCES_FILE).read_text(encoding="utf-8")
+    data = yaml.safe_load(text) or {}
+    if isinstance(data, dict) and isinstance(data.get("sources"), dict):
+        data = data["sources"]
+    return {name: dict(spec) for name, spec in data.items()}
+
+
+def demo_config_text(sources: dict[str, dict[str, Any]]) -> str:
+    body = yaml.safe_dump(
+        {
+            "version": 1,
+            "database": "sqlite:///pmohub.db",
+            "timezone": "Asia/Shanghai",
+            "language": "zh-CN",
+            "sources": sources,
+        },
+        allow_unicode=True,
+        sort_keys=False,
+        default_flow_style=False,
+        width=100,
+    )
+    return (
+        "# Written by `pmohub demo`: the bundled sample plans as sources.\n"
+        "# Edit freely; `pmohub --config <this file> sync` re-runs the sync.\n" + body
+    )
+
+
+def step_write_config(run: DemoRun) -> None:
+    """Copy the sample files into OUT/data and write OUT/pmohub.yaml pointing at them."""
+    data_dir = run.out_dir / DATA_DIR
+    data_dir.mkdir(parents=True, exist_ok=True)
+    samples = resources.files(SAMPLES_PACKAGE)
+    sources = sample_sources()
+    for spec in sources.values():
+        path = spec.get("path")
+        if not path:
+            continue
+        # copied, not referenced: the demo directory stays valid when the package moves,
+        # and users can edit the files and re-sync to watch updates and deletions.
+        target = data_dir / Path(path).name
+        with resources.as_file(samples / Path(path).name) as src:
+            shutil.copyfile(src, target)
+        spec["path"] = f"{DATA_DIR}/{target.name}"
+    config_path = run.out_dir / "pmohub.yaml"
+    config_path.write_text(demo_config_text(sources), encoding="utf-8")
+    run.config = load_config_file(config_path)
+    run.say(f"wrote {config_path} ({len(sources)} sources)")
+
+
+def step_sync(run: DemoRun) -> None:
+    from aggregator.store.engine import open_store
+    from aggregator.sync import sync_all
+
+    assert run.config is not None
+    run.engine = open_store(run.config.database)
+    run.say(f"syncing into {run.config.database_display}")
+    run.sync_results = list(
+        sync_all(run.engine, run.config.sources, names=None, full=False, progress=run.progress)
+    )
+    for r in run.sync_results:
+        if r.status == "failed":
+            run.failures.append(f"sync {r.source}: {r.error}")
+
+
+def step_count(run: DemoRun) -> None:
+    from aggregator.inventory import source_counts
+
+    assert run.config is not None and run.engine is not None
+    run.counts = [
+        {
+            k: row[k]
+            for k in ("source", "projects", "work_items", "people", "status_changes", "milestones")
+        }
+        for row in source_counts(run.engine, list(run.config.sources))
+    ]
+
+
+STEPS: list[Callable[[DemoRun], None]] = [step_write_config, step_sync, step_count]
+
+
+def run_demo(
+    out_dir: Path, *, progress: Callable[..., Any] | None = None, say: Say = lambda _m: None
+) -> DemoRun:
+    run = DemoRun(out_dir=Path(out_dir).resolve(), progress=progress, say=say)
+    run.out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        for step in STEPS:
+            step(run)
+    finally:
+        if run.engine is not None:
+            run.engine.dispose()
+    return run

@@ -1,0 +1,74 @@
+"""Read-side summaries of what the store holds: sync history and per-source counts.
+
+Plain dict rows (column name -> value) so the CLI can print them as a table, JSON or CSV
+without knowing SQL.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+
+from aggregator.store import models as m
+
+RUN_COLUMNS = (
+    "id",
+    "source",
+    "mode",
+    "status",
+    "started_at",
+    "finished_at",
+    "fetched",
+    "inserted",
+    "updated",
+    "deleted",
+    "skipped",
+    "cursor_before",
+    "cursor_after",
+    "error",
+)
+
+# table label -> model; "live" rows only (soft-deleted ones are history, not inventory)
+COUNTED = {
+    "projects": m.Project,
+    "work_items": m.WorkItem,
+    "people": m.PersonAlias,
+    "status_changes": m.StatusChange,
+    "worklogs": m.Worklog,
+    "iterations": m.Iteration,
+    "milestones": m.Milestone,
+    "links": m.WorkItemLink,
+}
+
+
+def sync_run_rows(
+    engine: Engine, *, source: str | None = None, limit: int = 20
+) -> list[dict[str, Any]]:
+    """The latest ``limit`` sync runs, newest first, optionally for one source."""
+    stmt = select(*(getattr(m.SyncRun, c) for c in RUN_COLUMNS)).order_by(
+        m.SyncRun.started_at.desc(), m.SyncRun.id.desc()
+    )
+    if source:
+        stmt = stmt.where(m.SyncRun.source == source)
+    with engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(stmt.limit(limit))]
+
+
+def source_counts(engine: Engine, sources: list[str] | None = None) -> list[dict[str, Any]]:
+    """Per source: live rows in each synced table (``sources`` fixes the order and names)."""
+    counts: dict[str, dict[str, int]] = {}
+    with engine.connect() as conn:
+        for label, model in COUNTED.items():
+            stmt = (
+                select(model.source, func.count())
+                .where(model.deleted_at.is_(None))
+                .group_by(model.source)
+            )
+            for src, n in conn.execute(stmt):
+                counts.setdefault(src, {})[label] = n
+    names = sources if sources is not None else sorted(counts)
+    return [
+        {"source": s, **{label: counts.get(s, {}).get(label, 0) for label in COUNTED}}
+        for s in names
+    ]

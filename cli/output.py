@@ -1,0 +1,152 @@
+"""Rendering rows (lists of dicts) as an aligned text table, JSON or CSV.
+
+Widths are display cells (wcwidth), so 任务名称 counts as 8 columns and Chinese text lines
+up with ASCII. Tables shrink their widest columns (with an ellipsis) to fit the terminal,
+100 columns by default.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from wcwidth import wcswidth, wcwidth
+
+FORMATS = ("table", "json", "csv")
+DEFAULT_WIDTH = 100
+_GAP = "  "
+
+
+def cell_width(text: str) -> int:
+    w = wcswidth(text)
+    if w >= 0:
+        return w
+    # control or otherwise unprintable characters: count them as one cell each
+    return sum(max(wcwidth(ch), 1) for ch in text)
+
+
+def truncate(text: str, width: int) -> str:
+    if cell_width(text) <= width:
+        return text
+    out, used = [], 0
+    for ch in text:
+        w = max(wcwidth(ch), 0)
+        if used + w > width - 1:
+            break
+        out.append(ch)
+        used += w
+    return "".join(out) + "…"
+
+
+def pad(text: str, width: int, right: bool = False) -> str:
+    fill = " " * max(width - cell_width(text), 0)
+    return fill + text if right else text + fill
+
+
+def to_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S%z").replace("+0000", "Z")
+    if isinstance(value, float):
+        return f"{value:,.2f}".rstrip("0").rstrip(".")
+    if isinstance(value, list | tuple):
+        return ", ".join(to_text(v) for v in value)
+    return " ".join(str(value).split())  # one line per row, whatever the tracker sent
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def render_table(
+    rows: Sequence[Mapping[str, Any]],
+    columns: Sequence[str] | None = None,
+    *,
+    width: int = DEFAULT_WIDTH,
+    headers: Mapping[str, str] | None = None,
+) -> str:
+    columns = list(columns or (rows[0].keys() if rows else []))
+    if not columns:
+        return ""
+    headers = {c: (headers or {}).get(c, c) for c in columns}
+    texts = [[to_text(r.get(c)) for c in columns] for r in rows]
+    numeric = [
+        all(
+            isinstance(r.get(c), int | float) and not isinstance(r.get(c), bool)
+            for r in rows
+            if r.get(c) is not None
+        )
+        and any(r.get(c) is not None for r in rows)
+        for c in columns
+    ]
+    widths = [
+        max([cell_width(headers[c]), *(cell_width(t[i]) for t in texts)])
+        for i, c in enumerate(columns)
+    ]
+    budget = width - len(_GAP) * (len(columns) - 1)
+    # Shrink the widest column one cell at a time: keeps short key columns intact.
+    while sum(widths) > budget and max(widths) > 6:
+        widths[widths.index(max(widths))] -= 1
+    lines = [
+        _GAP.join(pad(truncate(headers[c], widths[i]), widths[i]) for i, c in enumerate(columns)),
+        _GAP.join("-" * w for w in widths),
+    ]
+    for t in texts:
+        lines.append(
+            _GAP.join(
+                pad(truncate(t[i], widths[i]), widths[i], right=numeric[i])
+                for i in range(len(columns))
+            )
+        )
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def render(
+    rows: Sequence[Mapping[str, Any]],
+    fmt: str,
+    columns: Sequence[str] | None = None,
+    *,
+    width: int = DEFAULT_WIDTH,
+) -> str:
+    """``rows`` as ``table``, ``json`` (a list of objects) or ``csv`` (with header)."""
+    columns = list(columns or (rows[0].keys() if rows else []))
+    if fmt == "json":
+        return json.dumps(
+            [{c: _jsonable(r.get(c)) for c in columns} for r in rows], ensure_ascii=False, indent=2
+        )
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(columns)
+        for r in rows:
+            writer.writerow(
+                [
+                    json.dumps(_jsonable(v), ensure_ascii=False)
+                    if isinstance(v := r.get(c), Mapping | list | tuple)
+                    else ("" if v is None else _jsonable(v))
+                    for c in columns
+                ]
+            )
+        return buf.getvalue().rstrip("\n")
+    if fmt == "table":
+        return render_table(rows, columns, width=width)
+    raise ValueError(f"unknown format {fmt!r}")
