@@ -8,6 +8,7 @@ still run when they can.
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -52,24 +53,27 @@ def sample_sources() -> dict[str, dict[str, Any]]:
     return {name: dict(spec) for name, spec in data.items()}
 
 
-def demo_config_text(sources: dict[str, dict[str, Any]]) -> str:
-    body = yaml.safe_dump(
-        {
-            "version": 1,
-            "database": "sqlite:///pmohub.db",
-            "timezone": "Asia/Shanghai",
-            "language": "zh-CN",
-            "sources": sources,
-        },
-        allow_unicode=True,
-        sort_keys=False,
-        default_flow_style=False,
-        width=100,
-    )
-    return (
-        "# Written by `pmohub demo`: the bundled sample plans as sources.\n"
-        "# Edit freely; `pmohub --config <this file> sync` re-runs the sync.\n" + body
-    )
+DEMO_HEADER = """\
+# Written by `pmohub demo`: the bundled sample plans as sources (copied into data/).
+# Edit the files or this config, then `pmohub --config <this file> sync` to re-sync.
+version: 1
+database: sqlite:///pmohub.db      # beside this file
+timezone: Asia/Shanghai
+language: zh-CN
+
+"""
+
+
+def demo_config_text(sources_yaml: str, paths: dict[str, str]) -> str:
+    """The samples' ``sources.yaml`` (comments kept) under a demo header, with each
+    ``path:`` pointing at the copy in ``data/``."""
+
+    def repoint(m: re.Match[str]) -> str:
+        old = m.group(2)
+        return f"{m.group(1)}{paths.get(old, old)}"
+
+    body = re.sub(r"^(\s+path:\s*)(\S+)", repoint, sources_yaml, flags=re.M)
+    return DEMO_HEADER + body
 
 
 def step_write_config(run: DemoRun) -> None:
@@ -78,6 +82,7 @@ def step_write_config(run: DemoRun) -> None:
     data_dir.mkdir(parents=True, exist_ok=True)
     samples = resources.files(SAMPLES_PACKAGE)
     sources = sample_sources()
+    paths: dict[str, str] = {}
     for spec in sources.values():
         path = spec.get("path")
         if not path:
@@ -87,9 +92,10 @@ def step_write_config(run: DemoRun) -> None:
         target = data_dir / Path(path).name
         with resources.as_file(samples / Path(path).name) as src:
             shutil.copyfile(src, target)
-        spec["path"] = f"{DATA_DIR}/{target.name}"
+        paths[path] = f"{DATA_DIR}/{target.name}"
     config_path = run.out_dir / "pmohub.yaml"
-    config_path.write_text(demo_config_text(sources), encoding="utf-8")
+    text = (samples / SOURCES_FILE).read_text(encoding="utf-8")
+    config_path.write_text(demo_config_text(text, paths), encoding="utf-8")
     run.config = load_config_file(config_path)
     run.say(f"wrote {config_path} ({len(sources)} sources)")
 
@@ -102,10 +108,10 @@ def step_sync(run: DemoRun) -> None:
     run.engine = open_store(run.config.database)
     run.say(f"syncing into {run.config.database_display}")
     run.sync_results = list(
-        sync_all(run.engine, run.config.sources, names=None, full=False, progress=run.progress)
+        sync_all(run.engine, list(run.config.sources.values()), full=False, progress=run.progress)
     )
     for r in run.sync_results:
-        if r.status == "failed":
+        if r.status != "ok":
             run.failures.append(f"sync {r.source}: {r.error}")
 
 

@@ -340,12 +340,16 @@ def sync(app: App, names: tuple[str, ...], full: bool, fmt: str) -> None:
     engine = app.engine()
     with SyncProgress(disable=app.quiet) as progress:
         results = sync_all(
-            engine, cfg.sources, names=[s.name for s in chosen], full=full, progress=progress
+            engine,
+            list(cfg.sources.values()),
+            names=[s.name for s in chosen],
+            full=full,
+            progress=progress,
         )
     print_problems(results)
     columns = SYNC_COLUMNS if fmt == "table" else None
     emit(sync_rows(results), fmt, columns)
-    if any(r.status == "failed" for r in results):
+    if any(r.status != "ok" for r in results):  # failed, or locked by another run
         sys.exit(EXIT_FAILURE)
 
 

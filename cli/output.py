@@ -107,7 +107,10 @@ def render_table(
     while sum(widths) > budget and max(widths) > 6:
         widths[widths.index(max(widths))] -= 1
     lines = [
-        _GAP.join(pad(truncate(headers[c], widths[i]), widths[i]) for i, c in enumerate(columns)),
+        _GAP.join(
+            pad(truncate(headers[c], widths[i]), widths[i], right=numeric[i])
+            for i, c in enumerate(columns)
+        ),
         _GAP.join("-" * w for w in widths),
     ]
     for t in texts:

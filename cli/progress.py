@@ -34,6 +34,9 @@ class SyncProgress:
     def __call__(self, *args: Any, **kwargs: Any) -> None:
         if self.disable:
             return
+        if len(args) == 1 and hasattr(args[0], "phase"):  # aggregator.sync.SyncProgress
+            p = args[0]
+            args, kwargs = (), {"source": p.source, "fetched": p.fetched, "stage": p.phase}
         source = kwargs.get("source")
         numbers = [a for a in args if isinstance(a, int) and not isinstance(a, bool)]
         for a in args:
@@ -49,6 +52,7 @@ class SyncProgress:
         source = str(source or "sync")
         bar = self.bars.get(source)
         if bar is None:
+            self.close()  # sources sync one after another: finish the previous line first
             bar = tqdm(
                 desc=source,
                 total=total,
