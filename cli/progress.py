@@ -17,7 +17,8 @@ class SyncProgress:
     """
 
     def __init__(self, *, disable: bool = False):
-        self.disable = disable
+        # No bars when stderr is a log file (CI, cron): carriage-return redraws garble it.
+        self.disable = disable or not sys.stderr.isatty()
         self.bars: dict[str, tqdm[Any]] = {}
 
     def __enter__(self) -> SyncProgress:
