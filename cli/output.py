@@ -55,7 +55,9 @@ def to_text(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, dt.datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S%z").replace("+0000", "Z")
+        # minutes are enough on screen and keep tables inside 100 columns; JSON/CSV keep
+        # full ISO timestamps
+        return value.strftime("%Y-%m-%d %H:%M")
     if isinstance(value, float):
         return f"{value:,.2f}".rstrip("0").rstrip(".")
     if isinstance(value, list | tuple):
