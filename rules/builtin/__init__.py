@@ -1,0 +1,14 @@
+"""The built-in standards pack (RULES.md section 1): importing this package registers every
+built-in rule with :mod:`rules.engine`. One module per rule group."""
+
+from rules.builtin import (  # noqa: F401  (imported for registration)
+    closure,
+    hygiene,
+    planning,
+    quality,
+    registry,
+    reporting,
+    resources,
+    risk,
+    variance,
+)

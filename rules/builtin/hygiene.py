@@ -1,0 +1,156 @@
+"""Data hygiene (RULES.md 1.10). Issue-level checks are reported per project with the
+offending keys in the evidence, so a messy tracker gives one finding, not thousands."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from rules.calendar import to_days
+from rules.engine import Outcomes, RuleContext, rule
+from rules.frames import keys_by_project
+
+OPEN = ("todo", "in_progress")
+
+
+@rule(
+    "DATA-002",
+    title_en="Structural inconsistency",
+    title_zh="结构不一致",
+    severity="low",
+    scope="project",
+    basis="003 “确保文档的内容准确、完整” (accurate and complete)",
+    basis_seed="003",
+    check="any of: done without resolution (or the reverse, where the source uses "
+    "resolutions); due < start; child due after its parent; > 10 % of open leaf items "
+    "with no parent and no version",
+    fix_en="Fix the listed items (resolution, dates, parent or version).",
+    fix_zh="修正所列事项(解决结果、日期、父项或版本)。",
+    defaults={"orphan_share": 0.10},
+    needs={
+        "work_items": (
+            "id",
+            "source",
+            "project_key",
+            "key",
+            "status_category",
+            "resolution",
+            "start_on",
+            "due_on",
+            "parent_id",
+            "milestone_ids",
+            "is_leaf",
+        )
+    },
+)
+def data_002(ctx: RuleContext) -> Outcomes:
+    items = ctx.frame("work_items")
+    cat = items["status_category"]
+    uses_resolution = items.groupby("source")["resolution"].transform("count") > 0
+    done_no_res = uses_resolution & (cat == "done") & items["resolution"].isna()
+    res_not_done = uses_resolution & cat.isin(OPEN) & items["resolution"].notna()
+    start, due = to_days(items["start_on"]), to_days(items["due_on"])
+    due_before_start = pd.Series(due < start, index=items.index)
+    parent_due = items["parent_id"].map(items.set_index("id")["due_on"])
+    child_after_parent = pd.Series(due > to_days(parent_due), index=items.index)
+    problem = done_no_res | res_not_done | due_before_start | child_after_parent
+    open_leaf = items["is_leaf"].astype(bool) & cat.isin(OPEN)
+    no_ms = items["milestone_ids"].map(len, na_action="ignore").fillna(0) == 0
+    orphan = open_leaf & items["parent_id"].isna() & no_ms
+    g = pd.DataFrame(
+        {
+            "project_key": items["project_key"],
+            "orphan": orphan,
+            "open_leaf": open_leaf,
+            "problem": problem,
+        }
+    )
+    per = g.groupby("project_key")[["orphan", "open_leaf", "problem"]].sum()
+    res = per.reindex(ctx.projects)
+    share = res["orphan"] / res["open_leaf"].where(res["open_leaf"] > 0)
+    res["value"] = share.fillna(0.0)
+    res["threshold"] = ctx.param("orphan_share")
+    res["failed"] = (res["problem"] > 0) | (res["value"] > res["threshold"])
+    bad = items[
+        problem
+        | (
+            orphan
+            & items["project_key"].map(share > ctx.param("orphan_share")).fillna(False).astype(bool)
+        )
+    ]
+    res["keys"] = keys_by_project(bad).reindex(res.index)
+    kinds = {
+        "done without resolution": done_no_res,
+        "resolution but not done": res_not_done,
+        "due before start": due_before_start,
+        "due after parent": child_after_parent,
+    }
+    counts = (
+        pd.DataFrame({k: v.groupby(items["project_key"]).sum() for k, v in kinds.items()})
+        .reindex(res.index)
+        .fillna(0)
+    )
+    msgs = []
+    for (pk, row), orph, ol in zip(
+        counts.iterrows(), res["orphan"].fillna(0), res["open_leaf"].fillna(0), strict=True
+    ):
+        parts = [f"{int(n)} {k}" for k, n in row.items() if n]
+        if ol and orph / ol > float(ctx.param("orphan_share").get(pk, 0.1)):
+            parts.append(f"{int(orph)} of {int(ol)} open items without parent or version")
+        msgs.append("; ".join(parts))
+    res["message"] = msgs
+    res["message_zh"] = ["结构问题:" + m for m in msgs]
+    return ctx.project_outcomes(res)
+
+
+@rule(
+    "DATA-003",
+    title_en="Stale in-progress items",
+    title_zh="停滞的进行中事项",
+    severity="medium",
+    scope="project",
+    basis="002 “数据追踪,确保信息透明” (track data for transparency)",
+    basis_seed="002",
+    check="an in-progress item with no change, comment or worklog for 10 wd",
+    fix_en="Update the items or move them back.",
+    fix_zh="更新这些事项或退回待办。",
+    defaults={"stale_wd": 10},
+    needs={
+        "work_items": ("id", "project_key", "key", "status_category", "updated_at"),
+        "worklogs": ("work_item_id", "started_at"),
+    },
+)
+def data_003(ctx: RuleContext) -> Outcomes:
+    items = ctx.frame("work_items")
+    wip = items[items["status_category"] == "in_progress"]
+    logs = ctx.frame("worklogs")
+    last_log = logs.groupby("work_item_id")["started_at"].max()
+    last = pd.concat(
+        [
+            pd.to_datetime(wip["updated_at"], utc=True),
+            pd.to_datetime(wip["id"].map(last_log), utc=True),
+        ],
+        axis=1,
+    ).max(axis=1)
+    idle = ctx.wd_until_today(ctx.local_day(last))
+    wip = wip.assign(idle_wd=idle)
+    stale = wip[wip["idle_wd"] > wip["project_key"].map(ctx.param("stale_wd"))].sort_values(
+        "idle_wd", ascending=False
+    )
+    res = pd.DataFrame(index=ctx.projects)
+    res["n"] = stale.groupby("project_key").size().reindex(res.index).fillna(0)
+    res["failed"] = res["n"] > 0
+    res["value"] = stale.groupby("project_key")["idle_wd"].max().reindex(res.index)
+    res["threshold"] = ctx.param("stale_wd")
+    res["keys"] = keys_by_project(stale).reindex(res.index)
+    n_items = items.groupby("project_key").size().reindex(res.index).fillna(0)
+    res["ne"] = np.where(n_items == 0, "no work items", None)
+    res["message"] = [
+        f"{int(n)} in-progress items idle > {t} wd; update or move back"
+        for n, t in zip(res["n"], res["threshold"], strict=True)
+    ]
+    res["message_zh"] = [
+        f"{int(n)} 个进行中事项超过 {t} 个工作日无更新"
+        for n, t in zip(res["n"], res["threshold"], strict=True)
+    ]
+    return ctx.project_outcomes(res)

@@ -1,0 +1,272 @@
+"""Quality (RULES.md 1.8)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
+from rules.calendar import to_days
+from rules.engine import Outcomes, RuleContext, rule
+from rules.frames import keys_by_project, list_contains_any
+
+OPEN = ("todo", "in_progress")
+
+
+def _window_start(ctx: RuleContext, days: int) -> np.datetime64:
+    return np.datetime64(ctx.as_of - dt.timedelta(days=int(days)), "D")
+
+
+@rule(
+    "QUA-001",
+    title_en="Reopen rate",
+    title_zh="重开率",
+    severity="medium",
+    scope="project",
+    basis="003 “定期进行质量检查” (regular quality checks)",
+    basis_seed="003",
+    check="reopens ÷ items done over 30 days > 10 % (amber) or > 20 % (red)",
+    fix_en="Review the Definition of Done.",
+    fix_zh="复查完成定义(DoD)。",
+    defaults={"amber": 0.10, "red": 0.20, "window_days": 30},
+    needs={
+        "status_changes": (
+            "work_item_id",
+            "project_key",
+            "field",
+            "from_category",
+            "to_category",
+            "changed_at",
+        )
+    },
+)
+def qua_001(ctx: RuleContext) -> Outcomes:
+    sc = ctx.frame("status_changes")
+    sc = sc[sc["field"] == "status"]
+    day = ctx.local_day(sc["changed_at"])
+    start = sc["project_key"].map(ctx.param("window_days")).fillna(30).astype(int)
+    lo = np.datetime64(ctx.as_of, "D") - start.to_numpy().astype("timedelta64[D]")
+    inwin = (day > lo) & (day <= ctx.as_of_day)
+    w = sc[inwin]
+    reopen = (w["from_category"] == "done") & (w["to_category"] != "done")
+    done = w["to_category"] == "done"
+    res = pd.DataFrame(index=ctx.projects)
+    res["reopens"] = reopen.groupby(w["project_key"]).sum().reindex(res.index).fillna(0)
+    res["done"] = (
+        w[done].groupby("project_key")["work_item_id"].nunique().reindex(res.index).fillna(0)
+    )
+    res["value"] = res["reopens"] / res["done"].where(res["done"] > 0)
+    res["threshold"] = ctx.param("amber")
+    res["failed"] = res["value"] > res["threshold"]
+    has_history = sc.groupby("project_key").size().reindex(res.index).fillna(0) > 0
+    res["ne"] = np.where(
+        ~has_history,
+        "no status history",
+        np.where(res["done"] == 0, "nothing done in the window", None),
+    )
+    band = np.where(res["value"] > ctx.param("red"), "red", "amber")
+    res["evidence"] = [{"band": b} for b in band]
+    res["message"] = [
+        f"Reopen rate {v:.0%} ({int(r)} reopens / {int(d)} done): review the Definition of Done"
+        for v, r, d in zip(res["value"].fillna(0), res["reopens"], res["done"], strict=True)
+    ]
+    res["message_zh"] = [f"重开率 {v:.0%}:复查完成定义" for v in res["value"].fillna(0)]
+    return ctx.project_outcomes(res)
+
+
+@rule(
+    "QUA-002",
+    title_en="High-priority defects past SLA",
+    title_zh="高优先级缺陷超期",
+    severity="high",
+    scope="project",
+    basis="000 “制定质量标准…及时发现问题” (set quality standards; catch problems early)",
+    basis_seed="000",
+    check="an open Bug older than its SLA (Highest 3 wd, High 10 wd)",
+    fix_en="Fix or re-prioritise the listed bugs.",
+    fix_zh="修复或重新评估所列缺陷的优先级。",
+    defaults={
+        "highest_wd": 3,
+        "high_wd": 10,
+        "highest_priorities": ["Highest", "Blocker", "P0", "最高", "紧急"],
+        "high_priorities": ["High", "Critical", "P1", "高"],
+    },
+    needs={
+        "work_items": ("project_key", "key", "kind", "priority", "status_category", "created_at")
+    },
+)
+def qua_002(ctx: RuleContext) -> Outcomes:
+    items = ctx.frame("work_items")
+    bugs = items[(items["kind"] == "bug") & items["status_category"].isin(OPEN)]
+    age = ctx.wd_until_today(ctx.local_day(bugs["created_at"]))
+    highest = set(ctx.global_params.get("highest_priorities") or [])
+    high = set(ctx.global_params.get("high_priorities") or [])
+    sla = np.where(
+        bugs["priority"].isin(highest),
+        bugs["project_key"].map(ctx.param("highest_wd")),
+        np.where(
+            bugs["priority"].isin(high), bugs["project_key"].map(ctx.param("high_wd")), np.nan
+        ),
+    ).astype(float)
+    late = bugs[age > sla].assign(age=age[age > sla]).sort_values("age", ascending=False)
+    res = pd.DataFrame(index=ctx.projects)
+    res["n"] = late.groupby("project_key").size().reindex(res.index).fillna(0)
+    res["failed"] = res["n"] > 0
+    res["value"] = res["n"]
+    res["keys"] = keys_by_project(late).reindex(res.index)
+    n_items = items.groupby("project_key").size().reindex(res.index).fillna(0)
+    res["ne"] = np.where(n_items == 0, "no work items", None)
+    res["message"] = [
+        f"{int(n)} high-priority bugs past SLA: {', '.join(k) if isinstance(k, list) else ''}"
+        for n, k in zip(res["n"], res["keys"], strict=True)
+    ]
+    res["message_zh"] = [f"{int(n)} 个高优先级缺陷超期" for n in res["n"]]
+    return ctx.project_outcomes(res)
+
+
+@rule(
+    "QUA-003",
+    title_en="Done without review or acceptance",
+    title_zh="未经评审或验收即完成",
+    severity="medium",
+    scope="project",
+    basis="002 “检查交付成果是否符合客户要求” (check deliverables against requirements)",
+    basis_seed="002",
+    check="> 10 % of items done in 30 days skipped all review statuses or have empty "
+    "acceptance criteria (where the project records them)",
+    fix_en="Route through QA.",
+    fix_zh="走测试/评审流程。",
+    defaults={
+        "share": 0.10,
+        "window_days": 30,
+        "review_statuses": [
+            "In Review",
+            "Review",
+            "Code Review",
+            "QA",
+            "Testing",
+            "In Test",
+            "待验收",
+            "评审中",
+            "测试中",
+        ],
+    },
+    needs={
+        "work_items": ("id", "project_key", "key", "is_leaf", "status_category"),
+        "status_changes": (
+            "work_item_id",
+            "project_key",
+            "field",
+            "to_value",
+            "to_category",
+            "changed_at",
+        ),
+    },
+)
+def qua_003(ctx: RuleContext) -> Outcomes:
+    items = ctx.frame("work_items")
+    sc = ctx.frame("status_changes")
+    sc = sc[sc["field"] == "status"]
+    review = set(ctx.global_params.get("review_statuses") or []) | set(
+        ctx.settings.get("review_statuses", ())
+    )
+    day = ctx.local_day(sc["changed_at"])
+    lo = np.datetime64(ctx.as_of, "D") - np.timedelta64(
+        int(ctx.global_params.get("window_days", 30)), "D"
+    )
+    done_now = items[(items["status_category"] == "done") & items["is_leaf"].astype(bool)]
+    done_in_win = sc[(sc["to_category"] == "done") & (day > lo) & (day <= ctx.as_of_day)][
+        "work_item_id"
+    ].unique()
+    recent = done_now[done_now["id"].isin(done_in_win)]
+    reviewed_ids = sc[sc["to_value"].isin(review)]["work_item_id"].unique()
+    skipped = ~recent["id"].isin(reviewed_ids)
+    if "acceptance_criteria" in recent.columns:
+        ac = recent["acceptance_criteria"].astype(object)
+        ac_blank = ac.isna() | (ac.astype(str).str.strip() == "")
+        records_ac = (
+            items.groupby("project_key")["acceptance_criteria"].count() > 0
+            if "acceptance_criteria" in items.columns
+            else pd.Series(dtype=bool)
+        )
+        uses = recent["project_key"].map(records_ac).fillna(False).astype(bool)
+        skipped = skipped | (ac_blank & uses)
+    bad = recent[skipped]
+    res = pd.DataFrame(index=ctx.projects)
+    res["done"] = recent.groupby("project_key").size().reindex(res.index).fillna(0)
+    res["bad"] = bad.groupby("project_key").size().reindex(res.index).fillna(0)
+    res["value"] = res["bad"] / res["done"].where(res["done"] > 0)
+    res["threshold"] = ctx.param("share")
+    res["failed"] = res["value"] > res["threshold"]
+    has_history = sc.groupby("project_key").size().reindex(res.index).fillna(0) > 0
+    res["ne"] = np.where(
+        ~has_history,
+        "no status history",
+        np.where(res["done"] == 0, "nothing done in the window", None),
+    )
+    res["keys"] = keys_by_project(bad).reindex(res.index)
+    res["message"] = [
+        f"{int(b)} of {int(d)} items done without review or acceptance: route through QA"
+        for b, d in zip(res["bad"], res["done"], strict=True)
+    ]
+    res["message_zh"] = [
+        f"{int(b)}/{int(d)} 项未经评审或验收即完成"
+        for b, d in zip(res["bad"], res["done"], strict=True)
+    ]
+    return ctx.project_outcomes(res)
+
+
+@rule(
+    "QUA-004",
+    title_en="Release with open critical defects",
+    title_zh="带严重缺陷发布",
+    severity="high",
+    scope="project",
+    basis="002 “项目交付与验收” (delivery and acceptance)",
+    basis_seed="002",
+    check="a released version or done milestone holds an open Bug ≥ High or a blocker",
+    fix_en="Fix, move, or record a concession.",
+    fix_zh="修复、移出版本或记录让步接收。",
+    defaults={
+        "priorities": ["Highest", "High", "Blocker", "Critical", "P0", "P1", "最高", "紧急", "高"]
+    },
+    needs={
+        "work_items": (
+            "project_key",
+            "key",
+            "kind",
+            "priority",
+            "status_category",
+            "milestone_ids",
+            "source",
+        ),
+        "milestones": ("project_key", "source", "external_id", "name", "released"),
+    },
+)
+def qua_004(ctx: RuleContext) -> Outcomes:
+    items = ctx.frame("work_items")
+    ms = ctx.frame("milestones")
+    released = ms[ms["released"].astype(bool)]
+    pri = set(ctx.global_params.get("priorities") or [])
+    bugs = items[
+        (items["kind"] == "bug") & items["status_category"].isin(OPEN) & items["priority"].isin(pri)
+    ]
+    hit = list_contains_any(bugs["milestone_ids"], frozenset(released["external_id"].astype(str)))
+    bad = bugs[hit]
+    res = pd.DataFrame(index=ctx.projects)
+    res["n"] = bad.groupby("project_key").size().reindex(res.index).fillna(0)
+    res["failed"] = res["n"] > 0
+    res["value"] = res["n"]
+    res["keys"] = keys_by_project(bad).reindex(res.index)
+    has_ms = ms.groupby("project_key").size().reindex(res.index).fillna(0)
+    res["ne"] = np.where(has_ms == 0, "no versions or milestones", None)
+    res["message"] = [
+        f"{int(n)} open high-priority bugs in released versions: fix, move or record a concession"
+        for n in res["n"]
+    ]
+    res["message_zh"] = [f"已发布版本中有 {int(n)} 个未关闭的高优先级缺陷" for n in res["n"]]
+    return ctx.project_outcomes(res)
+
+
+__all__ = ["qua_001", "qua_002", "qua_003", "qua_004", "to_days"]

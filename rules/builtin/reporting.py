@@ -1,0 +1,67 @@
+"""Status reporting cadence (RULES.md 1.3)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
+from rules.engine import Outcomes, RuleContext, rule
+from rules.frames import PHASES
+
+APPROVED = PHASES.index("approved")
+CLOSING = PHASES.index("closing")
+
+
+@rule(
+    "RPT-001",
+    title_en="Status report on cadence",
+    title_zh="按周期提交项目状态报告",
+    severity="high",
+    scope="project",
+    basis="004 §2.3 “定期(如每周或每月)提交项目状态报告” (periodic status reports)",
+    basis_seed="004",
+    check="the newest linked Status Report is older than cadence + grace (weekly: 5 + 2 "
+    "wd; biweekly: 10 + 2 wd; monthly: by the 5th wd of the month)",
+    fix_en="Submit the missing status report.",
+    fix_zh="提交缺失的项目状态报告。",
+    defaults={"cadence": "weekly", "grace_wd": 2, "monthly_by_wd": 5},
+    needs={
+        "work_items": ("project_key", "kind", "created_at"),
+        "registry": ("project_key", "phase_rank", "cadence"),
+    },
+)
+def rpt_001(ctx: RuleContext) -> Outcomes:
+    items = ctx.frame("work_items")
+    reg = ctx.frame("registry").set_index("project_key").reindex(ctx.projects)
+    reports = items[items["kind"] == "status_report"]
+    newest = pd.to_datetime(reports.groupby("project_key")["created_at"].max(), utc=True).reindex(
+        ctx.projects
+    )
+    age = pd.Series(ctx.wd_until_today(ctx.local_day(newest)), index=ctx.projects)
+    cadence = reg["cadence"].where(reg["cadence"].notna(), ctx.param("cadence")).astype(str)
+    grace = ctx.param("grace_wd").astype(float)
+    limit = np.where(cadence == "biweekly", 10 + grace, 5 + grace)
+    month_start = np.datetime64(ctx.as_of.replace(day=1), "D")
+    month_wd = ctx.calendar.wd_diff(month_start - np.timedelta64(1, "D"), ctx.as_of_day)[0]
+    newest_day = pd.Series(ctx.local_day(newest), index=ctx.projects)
+    monthly_late = (month_wd > ctx.param("monthly_by_wd")) & ~(newest_day >= month_start)
+    weekly_late = age.isna() | (age > limit)
+    late = np.where(cadence == "monthly", monthly_late, weekly_late)
+    active = reg["phase_rank"].between(APPROVED + 1, CLOSING) | reg["phase_rank"].isna()
+    res = pd.DataFrame(index=ctx.projects)
+    res["failed"] = active & late
+    res["value"] = age
+    res["threshold"] = np.where(cadence == "monthly", np.nan, limit)
+    week = ctx.as_of.isocalendar().week
+    prev = (ctx.as_of - dt.timedelta(days=7)).isocalendar().week
+    res["message"] = np.where(
+        newest.isna(),
+        "No status report yet",
+        [f"W{prev} report missing (newest {a:.0f} wd old)" for a in age.fillna(0)],
+    )
+    res["message_zh"] = np.where(
+        newest.isna(), "尚无项目状态报告", f"第{prev}周(当前第{week}周)周报缺失"
+    )
+    return ctx.project_outcomes(res)

@@ -1,0 +1,233 @@
+"""The frame contract between the loader (``aggregator.checks``) and the rules, plus the
+pure helpers both sides use to derive columns.
+
+Frames (DataFrames; a rule declares the columns it reads in ``needs``):
+
+``work_items``
+    store columns (``id, source, external_id, key, type, status, status_category,
+    priority, assignee_id, parent_id, created_at, updated_at, resolved_at, resolution,
+    start_on, due_on, story_points, original_estimate_h, remaining_estimate_h,
+    time_spent_h, labels, components, milestone_ids, iteration_ids, url``) plus
+    ``project_key`` = the *hierarchy* project key, ``kind`` (see :data:`KINDS`),
+    ``is_leaf``, ``is_epic`` and the PMO custom fields from ``extra`` flattened by their
+    canonical names (``risk_probability``, ``ccb_decision``, ``rag`` ...). Timestamps are
+    UTC-aware; ``start_on``/``due_on`` are naive ``datetime64`` days.
+``status_changes``
+    ``work_item_id, project_key, field, from_value, to_value, changed_at`` and, for
+    ``field == "status"``, ``from_category``/``to_category`` (see :func:`status_categories`).
+``worklogs``       ``work_item_id, project_key, person_id, started_at, seconds``
+``milestones``     ``id, source, external_id, project_key, name, due_on, released,
+                   released_on, archived``
+``iterations``     ``id, source, external_id, project_key, name, state, start_at, end_at``
+``links``          ``source, from_external_id, to_external_id, kind``
+``registry``       one row per hierarchy project: ``project_key, name, portfolio, programme,
+                   source, tracker_keys, registry_issue, registry_item_id, phase,
+                   phase_rank, <phase>_at`` for each of :data:`PHASES`, ``pm, pm_active,
+                   priority_rank, weight, critical, cadence, exempt`` and the charter
+                   fields :data:`CHARTER_FIELDS`.
+``baselines``      the ``baselines`` table rows with ``project_key``.
+``people``         ``id, display_name, active``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+#: Canonical kinds of work item (RULES.md section 3 ``issue_types``) plus structure kinds.
+KINDS: tuple[str, ...] = (
+    "registry",
+    "risk",
+    "issue",
+    "change_request",
+    "status_report",
+    "corrective_action",
+    "lessons_learned",
+    "bug",
+    "epic",
+    "subtask",
+    "work",
+)
+DEFAULT_ISSUE_TYPES: dict[str, tuple[str, ...]] = {
+    "registry": ("Project", "项目"),
+    "risk": ("Risk", "风险"),
+    "issue": ("Issue", "问题"),
+    "change_request": ("Change Request", "变更申请"),
+    "status_report": ("Status Report", "项目周报"),
+    "corrective_action": ("Action", "纠正措施"),
+    "lessons_learned": ("Lessons Learned", "经验教训"),
+    "bug": ("Bug", "缺陷", "Defect"),
+    "epic": ("Epic", "史诗"),
+    "subtask": ("Sub-task", "Subtask", "子任务", "Sub-Task"),
+}
+#: Kinds that are delivery work: a *leaf* is delivery work that is neither epic nor sub-task.
+LEAF_KINDS = ("work", "bug")
+#: Registry workflow phases, in order (RULES.md section 0).
+PHASES: tuple[str, ...] = (
+    "proposed",
+    "approved",
+    "planning",
+    "plan_approved",
+    "execution",
+    "closing",
+    "closed",
+)
+PHASE_ALIASES: dict[str, str] = {
+    "proposed": "proposed",
+    "提议": "proposed",
+    "approved": "approved",
+    "立项": "approved",
+    "planning": "planning",
+    "计划": "planning",
+    "计划中": "planning",
+    "planapproved": "plan_approved",
+    "plan approved": "plan_approved",
+    "plan_approved": "plan_approved",
+    "计划已批准": "plan_approved",
+    "execution": "execution",
+    "executing": "execution",
+    "执行": "execution",
+    "执行中": "execution",
+    "closing": "closing",
+    "收尾": "closing",
+    "closed": "closed",
+    "已关闭": "closed",
+    "关闭": "closed",
+}
+CHARTER_FIELDS: tuple[str, ...] = (
+    "objective",
+    "scope",
+    "deliverables",
+    "assumptions",
+    "sponsor",
+    "planned_start",
+    "planned_end",
+    "strategic_fit",
+)
+#: PMO custom fields the loader flattens out of ``work_items.extra``.
+EXTRA_FIELDS: tuple[str, ...] = (
+    "risk_probability",
+    "risk_impact",
+    "risk_response",
+    "review_on",
+    "escalated_to_pmo",
+    "cr_reason",
+    "cr_impact",
+    "cr_alternatives",
+    "ccb_decision",
+    "rag",
+    "subplans",
+    "acceptance_criteria",
+    "pm",
+    "flagged",
+    "report_schedule",
+    "report_cost",
+    "report_quality",
+    "report_risk",
+    "report_issues",
+    "cause",
+    "acceptance_record",
+    "final_report",
+    *CHARTER_FIELDS,
+)
+
+
+def kind_map(issue_types_by_source: Mapping[str, Mapping[str, Any]] | None) -> dict[str, str]:
+    """Lower-cased tracker type name -> canonical kind, defaults overlaid by the config."""
+    out = {t.lower(): kind for kind, names in DEFAULT_ISSUE_TYPES.items() for t in names}
+    for types in (issue_types_by_source or {}).values():
+        for kind, names in types.items():
+            for t in [names] if isinstance(names, str) else names:
+                out[str(t).lower()] = kind
+    return out
+
+
+def to_kinds(types: pd.Series, mapping: Mapping[str, str]) -> pd.Series:
+    """Type names -> kind (``work`` when unknown)."""
+    return types.astype(str).str.lower().map(dict(mapping)).fillna("work").astype(object)
+
+
+def to_phase(status: pd.Series) -> pd.Series:
+    """Registry issue status names -> phase (NaN when not a phase name)."""
+    key = status.astype(object).where(status.notna(), "").astype(str).str.strip().str.lower()
+    return key.map(PHASE_ALIASES)
+
+
+def phase_rank(phase: pd.Series) -> pd.Series:
+    order = {p: i for i, p in enumerate(PHASES)}
+    return phase.map(order).astype(float)
+
+
+def status_categories(work_items: pd.DataFrame, status_map: Mapping[str, str]) -> dict[str, str]:
+    """Status name -> category as observed on current items, overlaid by ``status_map``.
+
+    The changelog records status *names*; the category of a name is taken from items now in
+    that status (most common), so a history can be read without calling the tracker.
+    """
+    out: dict[str, str] = {}
+    if len(work_items) and {"status", "status_category"} <= set(work_items.columns):
+        pairs = (
+            work_items.groupby(["status", "status_category"], observed=True)
+            .size()
+            .reset_index(name="n")
+            .sort_values("n")
+        )
+        out.update(dict(zip(pairs["status"], pairs["status_category"], strict=True)))
+    for status, mapped in status_map.items():
+        if mapped in ("todo", "in_progress", "done", "cancelled"):
+            out[status] = mapped
+        elif mapped in ("review", "blocked"):
+            out[status] = "in_progress"
+    defaults = {"to do": "todo", "open": "todo", "in progress": "in_progress", "done": "done"}
+    for name, cat in defaults.items():
+        out.setdefault(name, cat)
+    return out
+
+
+def map_categories(values: pd.Series, mapping: Mapping[str, str]) -> pd.Series:
+    lower = {k.lower(): v for k, v in mapping.items()}
+    direct = values.map(dict(mapping))
+    return direct.fillna(values.astype(str).str.lower().map(lower)).astype(object)
+
+
+def list_contains(series: pd.Series, value: str) -> np.ndarray:
+    """Vector test "does the JSON list in each cell contain ``value``" (labels etc.),
+    case-insensitive, via ``explode`` (no Python loop per row)."""
+    if len(series) == 0:
+        return np.zeros(0, dtype=bool)
+    s = series.reset_index(drop=True)
+    ex = s.explode()
+    hit = ex.astype(str).str.lower() == value.lower()
+    return hit.groupby(level=0).any().reindex(s.index, fill_value=False).to_numpy(dtype=bool)
+
+
+def list_contains_any(series: pd.Series, values: set[str] | frozenset[str]) -> np.ndarray:
+    """Like :func:`list_contains` for a set of exact (case-sensitive) values."""
+    if len(series) == 0:
+        return np.zeros(0, dtype=bool)
+    s = series.reset_index(drop=True)
+    ex = s.explode()
+    hit = ex.isin(list(values))
+    return hit.groupby(level=0).any().reindex(s.index, fill_value=False).to_numpy(dtype=bool)
+
+
+def keys_by_project(items: pd.DataFrame, column: str = "key", limit: int = 20) -> pd.Series:
+    """Per project, the first ``limit`` values of ``column`` (sort ``items`` first)."""
+    if len(items) == 0:
+        return pd.Series(dtype=object)
+    head = items.groupby("project_key", sort=False).head(limit)
+    return head.groupby("project_key", sort=False)[column].agg(list)
+
+
+def is_blank(series: pd.Series) -> np.ndarray:
+    """True where a value is missing or only whitespace (lists: empty). For small frames
+    (registry rows, risks, reports), not the whole work-item table."""
+    s = series.astype(object)
+    blank = s.isna().to_numpy(dtype=bool)
+    as_str = s.where(~blank, "").map(
+        lambda v: ("x" if len(v) else "") if isinstance(v, list | tuple | dict) else str(v)
+    )
+    return blank | (as_str.str.strip() == "").to_numpy(dtype=bool)
