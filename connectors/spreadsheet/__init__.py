@@ -55,7 +55,15 @@ class _Index:
     milestone_names: dict[str, str] = field(default_factory=dict)  # column-only name -> project
     projects: dict[str, str | None] = field(default_factory=dict)  # key -> name
     emails: dict[str, str] = field(default_factory=dict)  # normalised name -> e-mail
+    predecessors: dict[str, tuple[str, ...]] = field(default_factory=dict)  # id -> cells
+    successors: dict[str, list[str]] = field(default_factory=dict)  # id -> ids it blocks
     rows: int = 0
+
+    def resolve_predecessor(self, text: str) -> str | None:
+        if text in self.first_row:
+            return text
+        m = _PREDECESSOR.match(text)
+        return m.group(1) if m and m.group(1) in self.first_row else None
 
 
 class SpreadsheetConnector(Connector):
@@ -237,6 +245,9 @@ class SpreadsheetConnector(Connector):
             parent = text(row.get(columns.get("parent", "")))
             if parent:
                 index.parent_of[rid] = parent
+            preds = mapping.to_list(row.get(columns.get("predecessors", "")))
+            if preds:
+                index.predecessors[rid] = preds
             if self._is_milestone_row(row, columns):
                 index.milestone_rows[rid] = text(row.get(columns["title"])) or rid
             elif "milestone" in columns and mapping.to_flag(row.get(columns["milestone"])) is None:
@@ -246,6 +257,15 @@ class SpreadsheetConnector(Connector):
             email = text(row.get(columns.get("assignee_email", "")))
             if name and email and "@" in email:
                 index.emails.setdefault(mapping.normalise_name(name), email.lower())
+        # Links are owned by their "from" end (the engine prunes an item's links by it), so
+        # each row yields the links to the rows it blocks, gathered here from their cells.
+        for rid, preds in index.predecessors.items():
+            if rid in index.milestone_rows:
+                continue  # milestones are not work items: no work item link to them
+            for text_ in preds:
+                pred = index.resolve_predecessor(text_)
+                if pred is not None and pred not in index.milestone_rows:
+                    index.successors.setdefault(pred, []).append(rid)
         self._cache = (stamp, index)
         return index
 
@@ -339,23 +359,21 @@ class SpreadsheetConnector(Connector):
                     )
                     continue
                 parent, implied = self._resolve_parent(index, rid, row)
-                links = []
-                for pred in mapping.to_list(row.get(cols.get("predecessors", ""))):
-                    m = _PREDECESSOR.match(pred)
-                    pred_id = m.group(1) if m and m.group(1) in index.first_row else pred
-                    if pred_id not in index.first_row:
+                for pred in index.predecessors.get(rid, ()):
+                    if index.resolve_predecessor(pred) is None:
                         raise CellError(
                             "predecessors", f"predecessor {pred!r} is not an id in this file"
                         )
-                    links.append(
-                        Link(
-                            source=self.name,
-                            external_id=f"{pred_id}->{rid}:blocks",
-                            from_id=pred_id,
-                            to_id=rid,
-                            kind="blocks",
-                        )
+                links = tuple(
+                    Link(
+                        source=self.name,
+                        external_id=f"{rid}->{succ}:blocks",
+                        from_id=rid,
+                        to_id=succ,
+                        kind="blocks",
                     )
+                    for succ in dict.fromkeys(index.successors.get(rid, ()))
+                )
                 item = mapping.to_work_item(
                     row,
                     ctx,
@@ -368,7 +386,7 @@ class SpreadsheetConnector(Connector):
                         dict.fromkeys((*implied, *self._resolve_milestones(index, row)))
                     ),
                 )
-                yield n, item, tuple(links)
+                yield n, item, links
             except CellError as exc:
                 header = cols.get(exc.field, exc.field)
                 yield (
@@ -404,7 +422,8 @@ class SpreadsheetConnector(Connector):
             yield rec
             if not isinstance(rec, Skipped):
                 yield from links
-                # the file is the whole truth: links no longer listed were removed
+                # the file is the whole truth: links from this row no longer listed were
+                # removed (links to a skipped row are still yielded: that row stays)
                 yield ChildrenComplete(rec.external_id)
 
     def fetch_milestones(self) -> Iterator[Milestone]:
