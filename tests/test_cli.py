@@ -235,6 +235,25 @@ def test_sync_named_source_and_rerun_changes_nothing(project_dir: Path) -> None:
 
 
 @needs_sync
+def test_sync_into_configured_store_sqlite_and_postgres(project_dir: Path, store_url: str) -> None:
+    cfg = project_dir / "pmohub.yaml"
+    cfg.write_text(
+        cfg.read_text(encoding="utf-8").replace("sqlite:///store.db", store_url), encoding="utf-8"
+    )
+    current = run(["db", "current"])
+    assert current.exit_code == 0 and "(empty)" in current.stdout
+    upgraded = run(["db", "upgrade"])
+    assert upgraded.exit_code == 0 and upgraded.stdout.strip().endswith(f"-> {head_revision()}")
+    assert "up to date" in run(["db", "current"]).stdout
+    result = run(["--quiet", "sync", "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    rows = {r["source"]: r for r in csv.DictReader(io.StringIO(result.stdout))}
+    assert rows["plan_a"]["status"] == "ok" and int(rows["plan_a"]["inserted"]) > 0
+    runs = json.loads(run(["runs", "--limit", "1", "--format", "json"]).stdout)
+    assert len(runs) == 1 and runs[0]["source"] == "plan_b"
+
+
+@needs_sync
 def test_demo_end_to_end(tmp_path: Path) -> None:
     out = tmp_path / "demo"
     result = run(["--quiet", "demo", "--out", str(out)])
