@@ -298,3 +298,21 @@ def test_discovery_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
         find_config_path(None, env={}, cwd=tmp_path)
     with pytest.raises(ConfigFileError, match="PMOHUB_CONFIG"):
         find_config_path(None, env={"PMOHUB_CONFIG": str(tmp_path / "nope.yaml")}, cwd=cwd)
+
+
+def test_registered_section_is_validated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from aggregator import config as config_mod
+    from aggregator.config import Fields, Str
+
+    monkeypatch.setitem(
+        config_mod._SECTIONS,
+        "report",
+        (Fields({"out_dir": Str(), "language": Str(choices=("zh-CN", "en"))}), dict),
+    )
+    cfg = load_config_file(write(tmp_path, "report:\n  out_dir: reports\n"))
+    assert cfg.sections["report"] == {"out_dir": "reports"}
+    (msg,) = problems(tmp_path, "report:\n  out_dir: r\n  langauge: en\n")
+    assert msg == "pmohub.yaml:3: report.langauge: unknown key (did you mean 'language'?)"
+    monkeypatch.delitem(config_mod._SECTIONS, "report")
+    (msg,) = problems(tmp_path, "report:\n  out_dir: r\n")
+    assert msg.startswith("pmohub.yaml:1: report: unknown key")
