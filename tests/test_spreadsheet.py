@@ -579,3 +579,10 @@ def test_sync_reports_bad_rows_and_loads_the_rest(tmp_path: Path, sqlite_url: st
         problems = conn.execute(select(SyncRun.problems)).scalar_one()
     assert any("bad_rows.csv row 3" in p and "截止日期" in p for p in problems)
     engine.dispose()
+
+
+def test_utf16_tab_separated_export(tmp_path: Path) -> None:
+    path = tmp_path / "unicode.txt"
+    path.write_bytes("编号\t任务名称\t负责人\nU1\t导出测试\t陈静\n".encode("utf-16"))
+    c = connector(path)
+    assert items(c)["U1"].assignee == "陈静" and c.check()["encoding"] == "utf-16"

@@ -480,7 +480,7 @@ class SpreadsheetConnector(Connector):
         index = self._index()
         mapped_headers = set(index.columns.values())
         problems = [str(rec.error) for _, rec, _ in self._mapped() if isinstance(rec, Skipped)]
-        return {
+        facts: dict[str, Any] = {
             "file": str(self.path),
             "sheet": index.table.sheet,
             "encoding": index.table.encoding,
@@ -488,12 +488,13 @@ class SpreadsheetConnector(Connector):
             "rows": index.rows,
             "work_items": len(index.first_row) - len(index.milestone_rows),
             "milestones": len(index.milestone_rows),
-            "projects": sorted(index.projects),
-            "columns": dict(index.columns),
-            "unmapped_headers": [h for h in index.table.headers if h and h not in mapped_headers],
             "bad_rows": len(problems),
+            "projects": sorted(index.projects),
+            "unmapped_headers": [h for h in index.table.headers if h and h not in mapped_headers],
+            "columns": dict(index.columns),
             "problems": problems[:20],
         }
+        return {k: v for k, v in facts.items() if v is not None}
 
 
 def _wbs_code(value: Cell) -> str | None:

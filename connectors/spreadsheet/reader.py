@@ -62,6 +62,10 @@ def file_kind(path: Path) -> str:
 
 def detect_encoding(path: Path, candidates: Sequence[str] = DEFAULT_ENCODINGS) -> str:
     """The first candidate that decodes the whole file, read in chunks (flat memory)."""
+    with path.open("rb") as f:
+        head = f.read(4)
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"  # Excel's "Unicode Text" export: UTF-16 with BOM, tab-separated
     for encoding in candidates:
         decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
         try:
