@@ -488,7 +488,7 @@ class RuleContext:
                 "reason": np.where(is_ne, ne_arr, None),
             }
         )
-        sev = frame["severity"].to_numpy(dtype=object)
+        sev = frame["severity"].to_numpy(dtype=object).copy()
         sev[(outcome == "finding") & pd.isna(sev)] = self.rule.severity
         frame["severity"] = sev
         if scope != "project" and "subject_scope" in res.columns:

@@ -71,6 +71,7 @@ def data_002(ctx: RuleContext) -> Outcomes:
     res["value"] = share.fillna(0.0)
     res["threshold"] = ctx.param("orphan_share")
     res["failed"] = (res["problem"] > 0) | (res["value"] > res["threshold"])
+    res["ne"] = np.where(res["problem"].isna(), "no work items", None)
     bad = items[
         problem
         | (

@@ -1,0 +1,414 @@
+"""Every built-in rule: data that must trigger it, data that must not, data where it is N/E.
+
+Each test builds three projects (BAD, OK, NE) by hand; expectations are computed by hand
+from the working-day calendar (2026-11-20 is a Friday; China has no holiday in Nov 2026).
+"""
+
+from __future__ import annotations
+
+from rulekit import World, at, outcome, run
+
+AS_OF = "2026-11-20"
+
+
+def trio(w: World, **kw: object) -> None:
+    for key in ("BAD", "OK", "NE"):
+        w.project(key, **kw)  # type: ignore[arg-type]
+
+
+def test_var_001_overdue_share_and_lateness() -> None:
+    w = World()
+    trio(w)
+    # BAD: 1 of 4 open items 11 wd late (> 10 wd) -> finding.
+    w.item("BAD", "BAD-1", due_on="2026-11-05", assignee="li")
+    for i in range(3):
+        w.item("BAD", due_on="2026-12-20")
+    # OK: 1 of 30 open items 2 wd late (3.3 % <= 5 %, < 10 wd) -> pass.
+    w.item("OK", due_on="2026-11-18")
+    for i in range(29):
+        w.item("OK", due_on="2026-12-20")
+    # NE: open items without any due date.
+    w.item("NE")
+    t = run("VAR-001", w, AS_OF)
+    assert outcome(t, "project:BAD") == "finding"
+    assert t.loc["project:BAD", "value"] == 0.25
+    assert "BAD-1" in t.loc["project:BAD", "evidence"]["keys"]
+    assert "+11 wd" in t.loc["project:BAD", "message"]
+    assert outcome(t, "project:OK") == "pass"
+    assert outcome(t, "project:NE") == "ne"
+    assert "due dates" in t.loc["project:NE", "reason"]
+
+
+def test_var_001_threshold_override_and_milestone_is_high() -> None:
+    w = World()
+    w.project("P")
+    w.item("P", due_on="2026-11-18")  # 2 wd late, 1 of 10 = 10 %
+    for _ in range(9):
+        w.item("P", due_on="2026-12-20")
+    assert outcome(run("VAR-001", w, AS_OF), "project:P") == "finding"
+    t = run("VAR-001", w, AS_OF, rules_cfg={"VAR-001": {"overdue_share": 0.2}})
+    assert outcome(t, "project:P") == "pass"
+    w.milestones.append(
+        {
+            "id": 1,
+            "source": "jira_main",
+            "external_id": "m1",
+            "project_key": "P",
+            "name": "R1",
+            "due_on": "2026-11-19",
+            "released": False,
+            "released_on": None,
+            "archived": False,
+        }
+    )
+    t = run("VAR-001", w, AS_OF, rules_cfg={"VAR-001": {"overdue_share": 0.2}})
+    assert outcome(t, "project:P") == "finding"
+    assert t.loc["project:P", "severity"] == "high"
+
+
+def test_data_002_structure() -> None:
+    w = World()
+    trio(w)
+    w.item(
+        "BAD",
+        "BAD-1",
+        start_on="2026-12-10",
+        due_on="2026-12-01",
+        parent_id=None,
+        milestone_ids=["m"],
+    )
+    parent = w.item("OK", type="Epic", due_on="2026-12-31")
+    for _ in range(5):
+        w.item("OK", parent_id=parent["id"], due_on="2026-12-01")
+    t = run("DATA-002", w, AS_OF)
+    assert outcome(t, "project:BAD") == "finding"
+    assert t.loc["project:BAD", "evidence"]["keys"] == ["BAD-1"]
+    assert "due before start" in t.loc["project:BAD", "message"]
+    assert outcome(t, "project:OK") == "pass"
+    assert outcome(t, "project:NE") == "ne"
+
+
+def test_data_003_stale_in_progress() -> None:
+    w = World()
+    trio(w)
+    # Last touched Fri 2026-11-06: 10 wd to 11-20 -> not stale; 11-05 -> 11 wd -> stale.
+    w.item(
+        "BAD",
+        "BAD-1",
+        status="In Progress",
+        status_category="in_progress",
+        updated_at=at("2026-11-05"),
+    )
+    w.item("OK", status="In Progress", status_category="in_progress", updated_at=at("2026-11-06"))
+    old = w.item(
+        "OK", status="In Progress", status_category="in_progress", updated_at=at("2026-10-01")
+    )
+    w.worklogs.append(
+        {
+            "work_item_id": old["id"],
+            "project_key": "OK",
+            "person_id": 1,
+            "started_at": at("2026-11-19"),
+            "seconds": 3600,
+        }
+    )
+    t = run("DATA-003", w, AS_OF)
+    assert outcome(t, "project:BAD") == "finding"
+    assert t.loc["project:BAD", "value"] == 11
+    assert outcome(t, "project:OK") == "pass"
+    assert outcome(t, "project:NE") == "ne"
+
+
+def test_qua_001_reopen_rate() -> None:
+    w = World()
+    trio(w)
+    for p, reopened in (("BAD", 2), ("OK", 0)):
+        for i in range(5):
+            it = w.item(p, status="Done", status_category="done")
+            w.change(it, "In Progress", "Done", at("2026-11-02"))
+            if i < reopened:
+                w.change(it, "Done", "In Progress", at("2026-11-03"))
+                w.change(it, "In Progress", "Done", at("2026-11-04"))
+    w.item("NE")
+    t = run("QUA-001", w, AS_OF)
+    assert outcome(t, "project:BAD") == "finding"
+    assert t.loc["project:BAD", "value"] == 2 / 5
+    assert t.loc["project:BAD", "evidence"]["band"] == "red"
+    assert outcome(t, "project:OK") == "pass"
+    assert outcome(t, "project:NE") == "ne"
+    assert t.loc["project:NE", "reason"] == "no status history"
+    t = run("QUA-001", w, AS_OF, rules_cfg={"QUA-001": {"amber": 0.5}})
+    assert outcome(t, "project:BAD") == "pass"
+
+
+def test_qua_002_bug_sla() -> None:
+    w = World()
+    trio(w)
+    # Highest bug created Mon 2026-11-16: 4 wd old > 3 -> late.
+    w.item("BAD", "BAD-1", type="Bug", priority="Highest", created_at=at("2026-11-16"))
+    w.item("OK", type="Bug", priority="High", created_at=at("2026-11-16"))  # 4 wd <= 10
+    w.item("OK", type="Bug", priority="Low", created_at=at("2026-01-01"))  # no SLA
+    t = run("QUA-002", w, AS_OF)
+    assert outcome(t, "project:BAD") == "finding"
+    assert t.loc["project:BAD", "evidence"]["keys"] == ["BAD-1"]
+    assert outcome(t, "project:OK") == "pass"
+    assert outcome(t, "project:NE") == "ne"
+
+
+def test_qua_003_done_without_review() -> None:
+    w = World()
+    trio(w)
+    for p, reviewed in (("BAD", False), ("OK", True)):
+        for _ in range(3):
+            it = w.item(p, status="Done", status_category="done")
+            if reviewed:
+                w.change(it, "In Progress", "In Review", at("2026-11-09"))
+            w.change(it, "In Review" if reviewed else "In Progress", "Done", at("2026-11-10"))
+    w.item("NE", status="Done", status_category="done")
+    t = run("QUA-003", w, AS_OF)
+    assert outcome(t, "project:BAD") == "finding"
+    assert t.loc["project:BAD", "value"] == 1.0
+    assert outcome(t, "project:OK") == "pass"
+    assert outcome(t, "project:NE") == "ne"
+
+
+def test_qua_004_released_with_open_critical_bug() -> None:
+    w = World()
+    trio(w)
+    for p in ("BAD", "OK"):
+        w.milestones.append(
+            {
+                "id": len(w.milestones) + 1,
+                "source": "jira_main",
+                "external_id": f"v-{p}",
+                "project_key": p,
+                "name": "R1",
+                "due_on": "2026-11-01",
+                "released": True,
+                "released_on": "2026-11-01",
+                "archived": False,
+            }
+        )
+    w.item("BAD", "BAD-1", type="Bug", priority="High", milestone_ids=["v-BAD"])
+    w.item("OK", type="Bug", priority="Low", milestone_ids=["v-OK"])
+    w.item("OK", type="Bug", priority="High", status_category="done", milestone_ids=["v-OK"])
+    w.item("NE")
+    t = run("QUA-004", w, AS_OF)
+    assert outcome(t, "project:BAD") == "finding"
+    assert outcome(t, "project:OK") == "pass"
+    assert outcome(t, "project:NE") == "ne"
+
+
+def test_risk_001_register_present_and_current() -> None:
+    w = World()
+    trio(w)
+    w.project("IDLE", phase="closed")
+    w.item("BAD")  # active, no risk
+    w.item("OK", type="Risk", risk_probability=2, risk_impact=2, updated_at=at("2026-11-01"))
+    w.item("NE")
+    w.item("IDLE")
+    t = run("RISK-001", w, AS_OF)
+    assert outcome(t, "project:BAD") == "finding"
+    assert outcome(t, "project:OK") == "pass"
+    assert outcome(t, "project:IDLE") == "pass"
+    # A score-16 risk untouched for 15 wd is stale (> 14 wd).
+    w.item("NE", type="Risk", risk_probability=4, risk_impact=4, updated_at=at("2026-10-30"))
+    t = run("RISK-001", w, AS_OF)
+    assert outcome(t, "project:NE") == "finding"
+
+
+def test_risk_002_fields() -> None:
+    w = World()
+    trio(w)
+    bad = w.item(
+        "BAD",
+        type="Risk",
+        risk_probability=4,
+        risk_impact=4,
+        risk_response=None,
+        assignee=None,
+        due_on="2026-12-01",
+    )
+    w.item(
+        "OK",
+        type="Risk",
+        risk_probability=2,
+        risk_impact=3,
+        risk_response="mitigate",
+        due_on="2026-12-01",
+    )
+    t = run("RISK-002", w, AS_OF)
+    subject = f"issue:jira_main:{bad['external_id']}"
+    assert outcome(t, subject) == "finding"
+    assert t.loc[subject, "severity"] == "high"
+    assert "response" in t.loc[subject, "message"] and "assignee" in t.loc[subject, "message"]
+    assert outcome(t, "project:OK") == "pass"
+    assert "project:BAD" not in t.index
+
+
+def test_risk_002_ne_without_risk_fields() -> None:
+    w = World()
+    w.project("P")
+    w.item("P", type="Risk")
+    fr = w.frames()
+    t = run(
+        "RISK-002",
+        w,
+        AS_OF,
+        frames={"work_items": fr["work_items"].drop(columns=["risk_probability"])},
+    )
+    assert outcome(t, "project:P") == "ne"
+    assert "risk_probability" in t.loc["project:P", "reason"]
+
+
+def test_risk_004_blocked_and_issue_ageing() -> None:
+    w = World()
+    trio(w)
+    blocked = w.item("BAD", status="Blocked", status_category="in_progress")
+    w.change(blocked, "In Progress", "Blocked", at("2026-11-12"))  # 6 wd > 5
+    issue = w.item("BAD", type="Issue", created_at=at("2026-10-01"))  # old, no due date
+    ok = w.item("OK", status="Blocked", status_category="in_progress")
+    w.change(ok, "In Progress", "Blocked", at("2026-11-16"))  # 4 wd
+    w.item("OK", type="Issue", created_at=at("2026-10-01"), due_on="2026-12-01")
+    t = run("RISK-004", w, AS_OF)
+    assert outcome(t, f"issue:jira_main:{blocked['external_id']}") == "finding"
+    assert t.loc[f"issue:jira_main:{blocked['external_id']}", "value"] == 6
+    assert outcome(t, f"issue:jira_main:{issue['external_id']}") == "finding"
+    assert t.loc[f"issue:jira_main:{issue['external_id']}", "severity"] == "high"
+    assert outcome(t, "project:OK") == "pass"
+
+
+def test_res_003_unassigned_near_term() -> None:
+    w = World()
+    trio(w)
+    w.people.append({"id": 2, "display_name": "离职", "active": False})
+    w.item("BAD", "BAD-1", assignee=None, assignee_id=None, due_on="2026-11-27")
+    w.item("BAD", "BAD-2", assignee="x", assignee_id=2, due_on="2026-11-25")
+    w.item("OK", assignee=None, assignee_id=None, due_on="2027-03-01")  # far away
+    w.item("OK", due_on="2026-11-25")
+    t = run("RES-003", w, AS_OF, frames={})
+    assert outcome(t, "project:BAD") == "finding"
+    assert sorted(t.loc["project:BAD", "evidence"]["keys"]) == ["BAD-1", "BAD-2"]
+    assert outcome(t, "project:OK") == "pass"
+    assert outcome(t, "project:NE") == "ne"
+
+
+def test_reg_002_and_003() -> None:
+    w = World()
+    w.project("BAD", pm=None, objective=None, priority_rank=1.0)
+    w.project("DUP", priority_rank=1.0)
+    w.project("OK", priority_rank=3.0)
+    w.project("NE", phase=None, priority_rank=4.0)
+    t = run("REG-002", w, AS_OF)
+    assert outcome(t, "project:BAD") == "finding" and outcome(t, "project:OK") == "pass"
+    t = run("REG-003", w, AS_OF)
+    assert outcome(t, "project:BAD") == "finding"
+    assert set(t.loc["project:BAD", "evidence"]["fields"]) == {
+        "objective",
+        "priority_rank not unique",
+    }
+    assert outcome(t, "project:DUP") == "finding"
+    assert outcome(t, "project:OK") == "pass"
+    assert outcome(t, "project:NE") == "ne"
+
+
+def test_plan_002_started_before_approval() -> None:
+    w = World()
+    w.project("BAD", plan_approved_at=at("2026-06-01"))
+    w.project("OK", plan_approved_at=at("2026-06-01"))
+    w.project("NE", phase=None)
+    it = w.item("BAD")
+    w.change(it, "To Do", "In Progress", at("2026-05-20"))
+    exempt = w.item("OK", labels=["pre-approval"])
+    w.change(exempt, "To Do", "In Progress", at("2026-05-20"))
+    it = w.item("OK")
+    w.change(it, "To Do", "In Progress", at("2026-06-02"))
+    it = w.item("NE")
+    w.change(it, "To Do", "In Progress", at("2026-06-02"))
+    t = run("PLAN-002", w, AS_OF)
+    assert outcome(t, "project:BAD") == "finding"
+    assert outcome(t, "project:OK") == "pass"
+    assert outcome(t, "project:NE") == "ne"
+
+
+def test_plan_003_baseline() -> None:
+    w = World()
+    trio(w)
+    w.project("PLAN", phase="planning")
+    w.baselines.append(
+        {
+            "project_key": "OK",
+            "label": "manual",
+            "taken_at": at("2026-06-01"),
+            "subject_kind": "project",
+            "due_on": "2026-12-31",
+        }
+    )
+    w.item("OK", type="Change Request", ccb_decision="Approved", resolved_at=at("2026-05-01"))
+    w.registry_phase = None
+    w.projects[2]["phase"] = None
+    t = run("PLAN-003", w, AS_OF)
+    assert outcome(t, "project:BAD") == "finding"
+    assert outcome(t, "project:OK") == "pass"
+    assert outcome(t, "project:PLAN") == "pass"
+    assert outcome(t, "project:NE") == "ne"
+    # A CR approved after the baseline makes it stale.
+    w.item("OK", type="Change Request", ccb_decision="Approved", resolved_at=at("2026-07-01"))
+    assert outcome(run("PLAN-003", w, AS_OF), "project:OK") == "finding"
+
+
+def test_clo_001_and_003() -> None:
+    w = World()
+    w.project("BAD", phase="closing")
+    w.project("OK", phase="closed", acceptance_record="PMO-99", final_report="PMO-100")
+    w.project("NE", phase=None)
+    w.item("BAD", "BAD-1")
+    w.item("OK", status_category="done")
+    t = run("CLO-001", w, AS_OF)
+    assert outcome(t, "project:BAD") == "finding"
+    assert "open items" in t.loc["project:BAD", "message"]
+    assert outcome(t, "project:OK") == "pass"
+    assert outcome(t, "project:NE") == "ne"
+
+    w = World()
+    w.project("ZOMBIE", planned_end="2026-08-31")
+    w.project("BUSY", planned_end="2026-08-31")
+    w.project("NE", planned_end=None)
+    w.item("ZOMBIE", updated_at=at("2026-08-01"))
+    w.item("BUSY", updated_at=at("2026-11-19"))
+    w.item("NE", updated_at=at("2026-08-01"))
+    t = run("CLO-003", w, AS_OF)
+    assert outcome(t, "project:ZOMBIE") == "finding"
+    assert outcome(t, "project:BUSY") == "pass"
+    assert outcome(t, "project:NE") == "ne"
+
+
+def test_rpt_001_cadence() -> None:
+    w = World()
+    w.project("BAD")
+    w.project("OK")
+    w.project("MONTHLY", cadence="monthly")
+    w.project("NEW", phase="proposed")
+    w.item("BAD", type="Status Report", created_at=at("2026-11-10"))  # 8 wd > 7
+    w.item("OK", type="Status Report", created_at=at("2026-11-13"))  # 5 wd
+    w.item("MONTHLY", type="Status Report", created_at=at("2026-11-03"))
+    t = run("RPT-001", w, AS_OF)
+    assert outcome(t, "project:BAD") == "finding"
+    assert outcome(t, "project:OK") == "pass"
+    assert outcome(t, "project:MONTHLY") == "pass"
+    assert outcome(t, "project:NEW") == "pass"
+    t = run("RPT-001", w, AS_OF, rules_cfg={"RPT-001": {"grace_wd": 3}})
+    assert outcome(t, "project:BAD") == "pass"
+
+
+def test_reg_001_unregistered_tracker_project() -> None:
+    w = World()
+    w.project("P")
+    w.item("P")
+    w.item("P", project_key=None, tracker_project_key="ROGUE")
+    w.item("P", project_key=None, tracker_project_key="OLD", updated_at=at("2026-01-01"))
+    t = run("REG-001", w, AS_OF)
+    assert outcome(t, "tracker:jira_main:ROGUE") == "finding"
+    assert "tracker:jira_main:OLD" not in t.index
+    t = run("REG-001", w, AS_OF, rules_cfg={"REG-001": {"exempt": ["ROGUE"]}})
+    assert "tracker:jira_main:ROGUE" not in t.index
