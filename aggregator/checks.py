@@ -1,0 +1,653 @@
+"""Running the compliance rules against the store (the I/O side of ``rules/``).
+
+:func:`load_frames` reads only the columns the enabled rules declare in ``needs`` (plus the
+few the loader derives from), :func:`build_registry_frame` joins the config hierarchy with
+the registry issues, :func:`run_checks` runs the rules and :func:`upsert_findings` applies
+the findings lifecycle.
+
+Findings lifecycle (one row per (rule_id, subject)):
+
+* ``seen_at`` of a check is its as-of instant: 00:00 of ``as_of`` in the policy time zone,
+  in UTC (the nightly cut-off). It is *not* the wall clock, so re-running a check for the
+  same as-of date on unchanged data writes nothing at all.
+* failing, no row (or the row is ``resolved``): ``new`` with ``first_seen_at = seen_at``,
+  ``resolved_at`` cleared (a reappearance is a new occurrence);
+* failing, open row: ``persisting`` (``new`` while ``first_seen_at == seen_at``),
+  ``last_seen_at = seen_at``, value/threshold/evidence/message/severity refreshed;
+* an active waiver turns either into ``waived`` (``waiver_id`` set); an expired waiver
+  stops waiving and the message says so;
+* open row whose subject now passes, or whose issue subject no longer fails in a project
+  the rule evaluated: ``resolved`` with ``resolved_at = seen_at``;
+* N/E leaves the row as it is: missing data proves nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine, insert, select, update
+
+from aggregator.store import models as m
+from rules.calendar import WEEKEND_ONLY, WorkCalendar, build_calendar
+from rules.engine import Rule, RuleRun, load_rules, outcomes_frame, run_rules
+from rules.frames import (
+    CHARTER_FIELDS,
+    EXTRA_FIELDS,
+    PHASES,
+    kind_map,
+    map_categories,
+    phase_rank,
+    status_categories,
+    to_kinds,
+    to_phase,
+)
+from rules.policy import Policy, build_policy
+
+log = logging.getLogger("pmohub.checks")
+
+ITEM_BASE = (
+    "id",
+    "source",
+    "external_id",
+    "key",
+    "project_key",
+    "type",
+    "status",
+    "status_category",
+)
+
+
+@dataclass
+class CheckResult:
+    as_of: dt.date
+    runs: list[RuleRun]
+    outcomes: pd.DataFrame
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[str]:
+        return [f"{r.rule.id}: {r.error}" for r in self.runs if r.error]
+
+
+# -- config adapters --------------------------------------------------------------------
+
+
+def config_policy(config: Any, rules: Mapping[str, Rule]) -> Policy:
+    return build_policy(
+        {k: r.meta for k, r in rules.items()},
+        rules=getattr(config, "rules", None),
+        waivers=getattr(config, "waivers", None),
+        hierarchy=getattr(config, "hierarchy", None),
+        where=getattr(config, "where", None),
+    )
+
+
+def config_calendar(config: Any) -> tuple[WorkCalendar, list[str]]:
+    calendars = getattr(config, "calendars", {}) or {}
+    name = (getattr(config, "defaults", {}) or {}).get("calendar")
+    if not name:
+        return WEEKEND_ONLY, []
+    spec = calendars[name]
+    raw = {
+        "weekend": list(getattr(spec, "weekend", ("sat", "sun"))),
+        "source": getattr(spec, "source", "none"),
+        "extra_holidays": list(getattr(spec, "extra_holidays", ())),
+        "extra_workdays": list(getattr(spec, "extra_workdays", ())),
+    }
+    return build_calendar(name, raw), []
+
+
+def _tracker_keys(node: Any) -> list[str]:
+    src = getattr(node, "source", None)
+    sel = dict(getattr(src, "selector", {}) or {}) if src else {}
+    for key in ("project", "projects", "key"):
+        if key in sel:
+            v = sel[key]
+            return [str(x) for x in (v if isinstance(v, list | tuple) else [v])]
+    jql = str(sel.get("jql") or "")
+    one = re.search(r"project\s*=\s*\"?([\w.-]+)\"?", jql, re.I)
+    if one:
+        return [one.group(1)]
+    many = re.search(r"project\s+in\s*\(([^)]*)\)", jql, re.I)
+    if many:
+        return [x.strip().strip("\"'") for x in many.group(1).split(",") if x.strip()]
+    return [node.key]
+
+
+def hierarchy_frame(config: Any) -> pd.DataFrame:
+    rows = []
+    for pf in getattr(config, "hierarchy", ()) or ():
+        groups = [(None, pf.projects)] + [(g.key, g.projects) for g in pf.programmes]
+        for gkey, projects in groups:
+            for p in projects:
+                rows.append(
+                    {
+                        "project_key": p.key,
+                        "name": p.name,
+                        "portfolio": pf.key,
+                        "programme": gkey,
+                        "source": p.source.name if p.source else None,
+                        "tracker_keys": _tracker_keys(p),
+                        "registry_issue": p.registry_issue,
+                        "priority_rank": p.priority_rank,
+                        "weight": p.weight,
+                        "critical": p.critical,
+                        "cadence": p.cadence,
+                        "pm": p.pm,
+                        "exempt": list(p.exempt),
+                        "planned_start": p.start_on,
+                        "planned_end": p.due_on,
+                    }
+                )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "project_key",
+            "name",
+            "portfolio",
+            "programme",
+            "source",
+            "tracker_keys",
+            "registry_issue",
+            "priority_rank",
+            "weight",
+            "critical",
+            "cadence",
+            "pm",
+            "exempt",
+            "planned_start",
+            "planned_end",
+        ],
+    )
+
+
+# -- loading ----------------------------------------------------------------------------
+
+
+def _needed(rules: Iterable[Rule]) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for r in rules:
+        for frame, cols in r.meta.needs.items():
+            out.setdefault(frame, set()).update(cols)
+    return out
+
+
+def _read(engine: Engine, table: Any, columns: Iterable[str]) -> pd.DataFrame:
+    cols = [c for c in dict.fromkeys(columns) if c in table.c]
+    stmt = select(*[table.c[c] for c in cols])
+    if "deleted_at" in table.c:
+        stmt = stmt.where(table.c.deleted_at.is_(None))
+    with engine.connect() as conn:
+        result = conn.execute(stmt)
+        return pd.DataFrame(result.fetchall(), columns=cols)
+
+
+def load_frames(engine: Engine, config: Any, rules: Iterable[Rule]) -> dict[str, pd.DataFrame]:
+    """The frames the rules need, read from the store (only the needed columns)."""
+    rules = list(rules)
+    need = _needed(rules)
+    wi_cols = set(need.get("work_items", set())) | set(ITEM_BASE) | {"updated_at"}
+    extras = [c for c in wi_cols if c in EXTRA_FIELDS and c not in m.WorkItem.__table__.c]
+    registry_needed = "registry" in need
+    if extras or registry_needed:
+        wi_cols.add("extra")
+    if registry_needed:
+        wi_cols |= {"assignee", "labels"}
+    items = _read(engine, m.WorkItem.__table__, wi_cols | {"created_at"})
+    sources = getattr(config, "sources", {}) or {}
+    kinds = kind_map({n: dict(getattr(s, "issue_types", {}) or {}) for n, s in sources.items()})
+    items["kind"] = to_kinds(items["type"], kinds)
+    items["is_epic"] = items["kind"] == "epic"
+    items["is_leaf"] = items["kind"].isin(["work", "bug"])
+    items = items.rename(columns={"project_key": "tracker_project_key"})
+    hier = hierarchy_frame(config)
+    items["project_key"] = _hierarchy_keys(items, hier)
+    if "extra" in items.columns:
+        flat = pd.DataFrame.from_records(
+            [e if isinstance(e, dict) else {} for e in items["extra"]], index=items.index
+        )
+        for f in EXTRA_FIELDS:
+            items[f] = flat[f] if f in flat.columns else None
+    for c in ("start_on", "due_on"):
+        if c in items.columns:
+            items[c] = pd.to_datetime(items[c])
+    for c in ("created_at", "updated_at", "resolved_at"):
+        if c in items.columns:
+            items[c] = pd.to_datetime(items[c], utc=True)
+    registry_projects = {getattr(s, "registry_project", None) for s in sources.values()} - {None}
+    links = _read(
+        engine, m.WorkItemLink.__table__, ("source", "from_external_id", "to_external_id", "kind")
+    )
+    items["project_key"] = _attribute_pmo_items(items, hier, links)
+    frames: dict[str, pd.DataFrame] = {"work_items": items, "links": links}
+    by_id = items.set_index("id")["project_key"]
+    if "status_changes" in need or registry_needed:
+        sc = _read(
+            engine,
+            m.StatusChange.__table__,
+            ("work_item_id", "field", "from_value", "to_value", "changed_at"),
+        )
+        sc["changed_at"] = pd.to_datetime(sc["changed_at"], utc=True)
+        sc["project_key"] = sc["work_item_id"].map(by_id)
+        smap: dict[str, str] = {}
+        for s in sources.values():
+            smap.update(dict(getattr(s, "status_map", {}) or {}))
+        cats = status_categories(items, smap)
+        sc["from_category"] = map_categories(sc["from_value"], cats)
+        sc["to_category"] = map_categories(sc["to_value"], cats)
+        frames["status_changes"] = sc
+    if "worklogs" in need:
+        wl = _read(
+            engine, m.Worklog.__table__, ("work_item_id", "person_id", "started_at", "seconds")
+        )
+        wl["started_at"] = pd.to_datetime(wl["started_at"], utc=True)
+        wl["project_key"] = wl["work_item_id"].map(by_id)
+        frames["worklogs"] = wl
+    projects = _read(engine, m.Project.__table__, ("id", "source", "key"))
+    tracker_to_hier = _tracker_map(hier)
+    proj_key = pd.Series(
+        [
+            tracker_to_hier.get((s, k), tracker_to_hier.get((None, k)))
+            for s, k in zip(projects["source"], projects["key"], strict=True)
+        ],
+        index=projects["id"],
+        dtype=object,
+    )
+    if "milestones" in need:
+        ms = _read(
+            engine,
+            m.Milestone.__table__,
+            (
+                "id",
+                "source",
+                "external_id",
+                "project_id",
+                "name",
+                "start_on",
+                "due_on",
+                "released",
+                "released_on",
+                "archived",
+            ),
+        )
+        ms["project_key"] = ms["project_id"].map(proj_key)
+        for c in ("start_on", "due_on", "released_on"):
+            ms[c] = pd.to_datetime(ms[c])
+        frames["milestones"] = ms
+    if "iterations" in need:
+        its = _read(
+            engine,
+            m.Iteration.__table__,
+            (
+                "id",
+                "source",
+                "external_id",
+                "project_id",
+                "name",
+                "state",
+                "start_at",
+                "end_at",
+                "complete_at",
+            ),
+        )
+        its["project_key"] = its["project_id"].map(proj_key)
+        frames["iterations"] = its
+    if "baselines" in need:
+        bl = _read(engine, m.Baseline.__table__, [c.name for c in m.Baseline.__table__.c])
+        bl["taken_at"] = pd.to_datetime(bl["taken_at"], utc=True)
+        frames["baselines"] = bl
+    people = _read(engine, m.Person.__table__, ("id", "display_name", "email", "active"))
+    frames["people"] = people
+    frames["registry"] = build_registry_frame(
+        hier, items, frames.get("status_changes"), people, config
+    )
+    frames["_registry_projects"] = pd.DataFrame({"key": sorted(registry_projects)})
+    return frames
+
+
+def _tracker_map(hier: pd.DataFrame) -> dict[tuple[str | None, str], str]:
+    out: dict[tuple[str | None, str], str] = {}
+    for pk, src, keys in zip(
+        hier["project_key"], hier["source"], hier["tracker_keys"], strict=True
+    ):
+        for k in keys:
+            out[(src, k)] = pk
+            out.setdefault((None, k), pk)
+    return out
+
+
+def _hierarchy_keys(items: pd.DataFrame, hier: pd.DataFrame) -> pd.Series:
+    tmap = _tracker_map(hier)
+    exact = pd.Series(
+        {f"{s}\x1f{k}": v for (s, k), v in tmap.items() if s is not None}, dtype=object
+    )
+    loose = pd.Series({k: v for (s, k), v in tmap.items() if s is None}, dtype=object)
+    combo = items["source"].astype(str) + "\x1f" + items["tracker_project_key"].astype(str)
+    return combo.map(exact).fillna(items["tracker_project_key"].map(loose)).astype(object)
+
+
+def _attribute_pmo_items(items: pd.DataFrame, hier: pd.DataFrame, links: pd.DataFrame) -> pd.Series:
+    """Status reports, CRs, actions and lessons live in the PMO project and belong to the
+    project whose registry issue they link to (either direction) or are children of."""
+    pk = items["project_key"].copy()
+    reg = hier.dropna(subset=["registry_issue"])
+    if reg.empty:
+        return pk
+    reg_items = items[items["key"].isin(reg["registry_issue"])]
+    reg_ext = pd.Series(
+        reg_items["key"].map(reg.set_index("registry_issue")["project_key"]).to_numpy(),
+        index=reg_items["source"].astype(str) + "\x1f" + reg_items["external_id"].astype(str),
+    )
+    reg_by_id = pd.Series(reg_ext.to_numpy(), index=reg_items["id"].to_numpy())
+    pk = pk.where(~items["id"].isin(reg_by_id.index), items["id"].map(reg_by_id))
+    if "parent_id" in items.columns:
+        pk = pk.fillna(items["parent_id"].map(reg_by_id))
+    if len(links):
+        src = links["source"].astype(str)
+        a = (src + "\x1f" + links["from_external_id"].astype(str)).map(reg_ext)
+        b = (src + "\x1f" + links["to_external_id"].astype(str)).map(reg_ext)
+        other = pd.concat(
+            [
+                pd.Series(a.to_numpy(), index=src + "\x1f" + links["to_external_id"].astype(str)),
+                pd.Series(b.to_numpy(), index=src + "\x1f" + links["from_external_id"].astype(str)),
+            ]
+        ).dropna()
+        other = other[~other.index.duplicated()]
+        ext = items["source"].astype(str) + "\x1f" + items["external_id"].astype(str)
+        pk = pk.fillna(ext.map(other))
+    return pk.astype(object)
+
+
+def build_registry_frame(
+    hier: pd.DataFrame,
+    items: pd.DataFrame,
+    status_changes: pd.DataFrame | None,
+    people: pd.DataFrame,
+    config: Any,
+) -> pd.DataFrame:
+    """One row per hierarchy project: config fields + its registry issue's status (phase),
+    phase timestamps from the changelog, PM and charter fields."""
+    reg = hier.copy()
+    ri = items[items["key"].isin(reg["registry_issue"].dropna())].drop_duplicates("key")
+    ri = ri.set_index("key")
+    reg["registry_item_id"] = reg["registry_issue"].map(ri["id"]) if len(ri) else None
+    status = (
+        reg["registry_issue"].map(ri["status"]) if len(ri) else pd.Series(None, index=reg.index)
+    )
+    reg["phase"] = to_phase(status.astype(object))
+    reg["phase_rank"] = phase_rank(reg["phase"])
+    for f in (*CHARTER_FIELDS, "acceptance_record", "final_report", "pm", "subplans"):
+        vals = (
+            reg["registry_issue"].map(ri[f])
+            if len(ri) and f in ri.columns
+            else pd.Series(None, index=reg.index)
+        )
+        if f in reg.columns:
+            reg[f] = reg[f].where(reg[f].notna(), vals)
+        else:
+            reg[f] = vals
+    for p in PHASES:
+        reg[f"{p}_at"] = pd.Series(pd.NaT, index=reg.index, dtype="datetime64[us, UTC]")
+    if status_changes is not None and len(ri):
+        sc = status_changes[
+            (status_changes["field"] == "status") & status_changes["work_item_id"].isin(ri["id"])
+        ]
+        sc = sc.assign(phase=to_phase(sc["to_value"]))
+        first = sc.dropna(subset=["phase"]).groupby(["work_item_id", "phase"])["changed_at"].min()
+        for p in PHASES:
+            if p in first.index.get_level_values(1):
+                per = first.xs(p, level=1)
+                reg[f"{p}_at"] = pd.to_datetime(reg["registry_item_id"].map(per), utc=True)
+    active_by_name: dict[str, bool] = {}
+    for pc in getattr(config, "people", ()) or ():
+        for n in (pc.id, pc.name, pc.email):
+            if n:
+                active_by_name[str(n)] = bool(pc.active)
+    for col in ("display_name", "email"):
+        active_by_name.update(
+            {str(k): bool(v) for k, v in zip(people[col], people["active"], strict=True) if k}
+        )
+    reg["pm_active"] = reg["pm"].map(lambda v: active_by_name.get(str(v)) if v else None)
+    return reg
+
+
+# -- running ----------------------------------------------------------------------------
+
+
+def project_scope(
+    config: Any,
+    *,
+    portfolio: str | None = None,
+    programme: str | None = None,
+    project: str | None = None,
+) -> list[str] | None:
+    if not (portfolio or programme or project):
+        return None
+    hier = hierarchy_frame(config)
+    sel = hier
+    if portfolio:
+        sel = sel[sel["portfolio"] == portfolio]
+    if programme:
+        sel = sel[sel["programme"] == programme]
+    if project:
+        sel = sel[sel["project_key"] == project]
+    return list(sel["project_key"])
+
+
+def run_checks(
+    engine: Engine,
+    config: Any,
+    *,
+    as_of: dt.date,
+    rule_ids: Iterable[str] | None = None,
+    projects: list[str] | None = None,
+    write: bool = True,
+) -> CheckResult:
+    all_rules = load_rules()
+    policy = config_policy(config, all_rules)
+    rules = [r for k, r in all_rules.items() if rule_ids is None or k in set(rule_ids)]
+    calendar, warnings = config_calendar(config)
+    years = {as_of.year - 1, as_of.year, as_of.year + 1}
+    missing = calendar.uncovered_years(years)
+    if missing:
+        warnings.append(
+            f"calendar {calendar.name}: holidays unknown for {', '.join(map(str, missing))} "
+            "(upgrade chinesecalendar); those years count weekends only"
+        )
+    frames = load_frames(engine, config, rules)
+    registry_projects = list(frames.pop("_registry_projects")["key"])
+    smap: dict[str, str] = {}
+    for s in (getattr(config, "sources", {}) or {}).values():
+        smap.update(dict(getattr(s, "status_map", {}) or {}))
+    settings = {
+        "registry_projects": registry_projects,
+        "review_statuses": [k for k, v in smap.items() if v == "review"],
+        "blocked_statuses": [k for k, v in smap.items() if v == "blocked"],
+    }
+    runs = run_rules(
+        rules,
+        frames,
+        as_of=as_of,
+        policy=policy,
+        calendar=calendar,
+        timezone=getattr(config, "timezone", "Asia/Shanghai"),
+        settings=settings,
+        projects=projects,
+    )
+    out = outcomes_frame(runs)
+    out = apply_waivers(out, policy, as_of)
+    if write:
+        upsert_findings(
+            engine,
+            out,
+            runs,
+            policy,
+            as_of=as_of,
+            timezone=getattr(config, "timezone", "Asia/Shanghai"),
+            projects=projects,
+        )
+    return CheckResult(as_of, runs, out, warnings)
+
+
+def apply_waivers(out: pd.DataFrame, policy: Policy, as_of: dt.date) -> pd.DataFrame:
+    out = out.copy()
+    out["waived"] = False
+    out["waiver_scope"] = None
+    out["waiver_note"] = None
+    for i in np.flatnonzero((out["outcome"] == "finding").to_numpy()):
+        row = out.iloc[i]
+        match = policy.waiver_for(row["rule_id"], row["project_key"], as_of, row["subject"])
+        if match is None:
+            continue
+        out.iat[i, out.columns.get_loc("waiver_note")] = match.note()
+        if match.active:
+            out.iat[i, out.columns.get_loc("waived")] = True
+            out.iat[i, out.columns.get_loc("waiver_scope")] = match.waiver.scope
+        else:
+            out.iat[i, out.columns.get_loc("message")] = f"{row['message']} ({match.note()})"
+    return out
+
+
+def seen_instant(as_of: dt.date, timezone: str) -> dt.datetime:
+    local = dt.datetime.combine(as_of, dt.time(0), tzinfo=ZoneInfo(timezone))
+    return local.astimezone(dt.UTC)
+
+
+def _sync_waivers(conn: Any, policy: Policy, now: dt.datetime) -> dict[str, int]:
+    table = m.Waiver.__table__
+    existing = {(r.rule_id, r.scope): r for r in conn.execute(select(table))}
+    ids: dict[str, int] = {}
+    for w in policy.waivers:
+        row = existing.get((w.rule_id, w.scope))
+        values = {"reason": w.reason, "approved_by": w.approved_by, "expires_on": w.expires_on}
+        if row is None:
+            res = conn.execute(
+                insert(table).values(rule_id=w.rule_id, scope=w.scope, created_at=now, **values)
+            )
+            ids[f"{w.rule_id}|{w.scope}"] = res.inserted_primary_key[0]
+        else:
+            if any(getattr(row, k) != v for k, v in values.items()):
+                conn.execute(update(table).where(table.c.id == row.id).values(**values))
+            ids[f"{w.rule_id}|{w.scope}"] = row.id
+    return ids
+
+
+def upsert_findings(
+    engine: Engine,
+    out: pd.DataFrame,
+    runs: list[RuleRun],
+    policy: Policy,
+    *,
+    as_of: dt.date,
+    timezone: str,
+    projects: list[str] | None = None,
+) -> dict[str, int]:
+    """Apply the lifecycle (module docstring); returns counts per state change."""
+    seen = seen_instant(as_of, timezone)
+    table = m.Finding.__table__
+    ran = {r.rule.id for r in runs}
+    counts = {"new": 0, "persisting": 0, "waived": 0, "resolved": 0, "unchanged": 0}
+    with engine.begin() as conn:
+        waiver_ids = _sync_waivers(conn, policy, seen)
+        rows = {
+            (r.rule_id, r.subject): r
+            for r in conn.execute(select(table).where(table.c.rule_id.in_(sorted(ran))))
+        }
+        failing = out[out["outcome"] == "finding"]
+        evaluated = out[out["outcome"] == "pass"]
+        ne_subjects = set(
+            zip(
+                out.loc[out["outcome"] == "ne", "rule_id"],
+                out.loc[out["outcome"] == "ne", "subject"],
+                strict=True,
+            )
+        )
+        ne_projects = set(
+            zip(
+                out.loc[out["outcome"] == "ne", "rule_id"],
+                out.loc[out["outcome"] == "ne", "project_key"],
+                strict=True,
+            )
+        )
+        fail_keys = set()
+        for f in failing.itertuples(index=False):
+            key = (f.rule_id, f.subject)
+            fail_keys.add(key)
+            row = rows.get(key)
+            reopened = row is None or row.state == "resolved"
+            first = seen if reopened else row.first_seen_at
+            state = "waived" if f.waived else ("new" if first == seen else "persisting")
+            values = {
+                "rule_version": None,
+                "scope": f.scope,
+                "severity": f.severity,
+                "state": state,
+                "message": f.message if f.message_zh is None else f"{f.message} / {f.message_zh}",
+                "value": _num(f.value),
+                "threshold": _num(f.threshold),
+                "evidence": {
+                    **(f.evidence if isinstance(f.evidence, dict) else {}),
+                    **({"project_key": f.project_key} if isinstance(f.project_key, str) else {}),
+                },
+                "first_seen_at": first,
+                "last_seen_at": seen,
+                "resolved_at": None,
+                "waiver_id": waiver_ids.get(f"{f.rule_id}|{f.waiver_scope}") if f.waived else None,
+            }
+            if row is None:
+                conn.execute(insert(table).values(rule_id=f.rule_id, subject=f.subject, **values))
+                counts[state] += 1
+            elif any(_differs(getattr(row, k), v) for k, v in values.items()):
+                conn.execute(update(table).where(table.c.id == row.id).values(**values))
+                counts[state] += 1
+            else:
+                counts["unchanged"] += 1
+        # Resolution: open rows of rules that ran, in projects this run covered.
+        passed = set(zip(evaluated["rule_id"], evaluated["subject"], strict=True))
+        scope = set(projects) if projects is not None else None
+        for key, row in rows.items():
+            if row.state == "resolved" or key in fail_keys or key in ne_subjects:
+                continue
+            pk = row.subject.split(":", 1)[1] if row.subject.startswith("project:") else None
+            in_scope = scope is None or pk in scope or _row_project(row, out) in (scope or set())
+            if not in_scope:
+                continue
+            is_project_level = row.subject.startswith("project:")
+            if is_project_level and key not in passed:
+                continue  # rule had no outcome for it (disabled now, or project gone): leave
+            if not is_project_level and (row.rule_id, _row_project(row, out)) in ne_projects:
+                continue
+            conn.execute(
+                update(table)
+                .where(table.c.id == row.id)
+                .values(state="resolved", resolved_at=seen, last_seen_at=row.last_seen_at)
+            )
+            counts["resolved"] += 1
+    return counts
+
+
+def _row_project(row: Any, out: pd.DataFrame) -> str | None:
+    ev = row.evidence or {}
+    return ev.get("project_key") if isinstance(ev, dict) else None
+
+
+def _num(v: Any) -> float | None:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return None if np.isnan(f) else f
+
+
+def _differs(a: Any, b: Any) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return not np.isclose(a, b, equal_nan=True)
+    return a != b
