@@ -37,6 +37,7 @@ _RESERVED_CHARS = set("%^$#@[]{}|;`")
 _FIELD_ALIASES = {
     "project": "project",
     "key": "key",
+    "issue": "key",
     "issuekey": "key",
     "id": "id",
     "issuetype": "type",
@@ -245,6 +246,9 @@ class _Parser:
             self.i -= 1
             raise self.fail_expect("operator")
         if op in ("in", "notin"):
+            nxt = self.tokens[self.i + 1] if self.i + 1 < len(self.tokens) else None
+            if self.peek().kind == "word" and nxt and nxt.kind == "op" and nxt.text == "(":
+                raise JqlError(f"Unable to find JQL function '{self.peek().text}()'.")
             if not (self.peek().kind == "op" and self.peek().text == "("):
                 raise self.fail_expect("'('")
             self.take()

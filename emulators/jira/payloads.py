@@ -302,7 +302,6 @@ def field_list(ctx: Ctx) -> list[dict[str, Any]]:
         }
         if ctx.cloud:
             entry["key"] = fid
-            entry["untranslatedName"] = name
         out.append(entry)
     return out
 
@@ -472,14 +471,12 @@ def history_json(ctx: Ctx, h: dict[str, Any]) -> dict[str, Any]:
             from_s, to_s, frm, to = frm, to, None, None
         elif fid == sp_id and ctx.cloud:
             field, fid = "Story point estimate", ctx.site.field_ids["story_point_estimate"]
-        item: dict[str, Any] = {
-            "field": field,
-            "fieldtype": it["fieldtype"],
-            "from": frm,
-            "fromString": from_s,
-            "to": to,
-            "toString": to_s,
-        }
+        item: dict[str, Any] = {"field": field, "fieldtype": it["fieldtype"]}
+        # Real Jira sends explicit nulls here; the published schema types these as
+        # non-nullable strings, so empty sides are left out (readers use .get()).
+        for name, value in (("from", frm), ("fromString", from_s), ("to", to), ("toString", to_s)):
+            if value is not None:
+                item[name] = value
         if ctx.cloud and fid:
             item["fieldId"] = fid
         items.append(item)
