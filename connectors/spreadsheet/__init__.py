@@ -26,6 +26,7 @@ import datetime as dt
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -52,12 +53,19 @@ class _Index:
     wbs: dict[str, str] = field(default_factory=dict)  # WBS code -> id
     parent_of: dict[str, str] = field(default_factory=dict)  # id -> parent cell text
     milestone_rows: dict[str, str] = field(default_factory=dict)  # id -> name
+    milestone_cells: dict[str, tuple[int, dict[str, Cell]]] = field(default_factory=dict)
+    names: dict[str, None] = field(default_factory=dict)  # people as written, in order
     milestone_names: dict[str, str] = field(default_factory=dict)  # column-only name -> project
     projects: dict[str, str | None] = field(default_factory=dict)  # key -> name
     emails: dict[str, str] = field(default_factory=dict)  # normalised name -> e-mail
     predecessors: dict[str, tuple[str, ...]] = field(default_factory=dict)  # id -> cells
     successors: dict[str, list[str]] = field(default_factory=dict)  # id -> ids it blocks
     rows: int = 0
+
+    @cached_property
+    def milestone_by_name(self) -> dict[str, str]:
+        # first row wins when two milestones share a name
+        return {name: mid for mid, name in reversed(self.milestone_rows.items())}
 
     def resolve_predecessor(self, text: str) -> str | None:
         if text in self.first_row:
@@ -250,9 +258,13 @@ class SpreadsheetConnector(Connector):
                 index.predecessors[rid] = preds
             if self._is_milestone_row(row, columns):
                 index.milestone_rows[rid] = text(row.get(columns["title"])) or rid
+                index.milestone_cells[rid] = (n, row)  # few: kept, so no re-read later
             elif "milestone" in columns and mapping.to_flag(row.get(columns["milestone"])) is None:
                 for ms in mapping.to_list(row.get(columns["milestone"])):
                     index.milestone_names.setdefault(ms, project or "")
+            for fld in ("assignee", "reporter"):
+                for person in mapping.to_list(row.get(columns.get(fld, ""))):
+                    index.names.setdefault(person)
             name = text(row.get(columns.get("assignee", "")))
             email = text(row.get(columns.get("assignee_email", "")))
             if name and email and "@" in email:
@@ -308,7 +320,7 @@ class SpreadsheetConnector(Connector):
         value = row.get(index.columns["milestone"])
         if mapping.to_flag(value) is not None:
             return ()
-        by_name = {name: mid for mid, name in index.milestone_rows.items()}
+        by_name = index.milestone_by_name
         out = []
         for ms in mapping.to_list(value):
             out.append(ms if ms in index.milestone_rows else by_name.get(ms, ms))
@@ -429,9 +441,15 @@ class SpreadsheetConnector(Connector):
     def fetch_milestones(self) -> Iterator[Milestone]:
         """Milestone rows, then milestones only named in a 里程碑 column (id = the name)."""
         index = self._index()
-        for _, rec, _links in self._mapped():
-            if isinstance(rec, Milestone):
-                yield rec
+        ctx = self._context(index)
+        for rid, (_, row) in index.milestone_cells.items():
+            project = index.project_of.get(rid)
+            if not project:
+                continue  # reported by fetch_work_items
+            try:
+                yield mapping.to_milestone(row, ctx, external_id=rid, project_key=project)
+            except ValueError:  # CellError included: reported once, by fetch_work_items
+                continue
         row_names = set(index.milestone_rows.values())
         for name, project in index.milestone_names.items():
             if name in index.milestone_rows or name in row_names:
@@ -449,24 +467,19 @@ class SpreadsheetConnector(Connector):
 
     def fetch_people(self) -> Iterator[Person]:
         index = self._index()
-        cols = index.columns
         seen: set[str] = set()
-        for _, row in fetch_rows(index.table):
-            for fld in ("assignee", "reporter"):
-                raw_name = mapping.to_text(row.get(cols.get(fld, "")))
-                for name in mapping.to_list(raw_name):
-                    if "@" in name:
-                        pid, email, display = name.lower(), name.lower(), name
-                    else:
-                        email = index.emails.get(mapping.normalise_name(name))
-                        pid = mapping.person_id(name, email)
-                        display = name
-                    if pid is None or pid in seen:
-                        continue
-                    seen.add(pid)
-                    person = mapping.to_person(self.name, display, email)
-                    if person is not None:
-                        yield person
+        for name in index.names:
+            if "@" in name:
+                pid, email = name.lower(), name.lower()
+            else:
+                email = index.emails.get(mapping.normalise_name(name))
+                pid = mapping.person_id(name, email)
+            if pid is None or pid in seen:
+                continue
+            seen.add(pid)
+            person = mapping.to_person(self.name, name, email)
+            if person is not None:
+                yield person
 
     def census(self, project_key: str) -> Iterator[str]:
         """Ids of every work item row in the project, bad rows included: a row with a typo

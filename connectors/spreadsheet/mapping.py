@@ -12,6 +12,7 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -204,12 +205,14 @@ DEFAULT_STATUS_MAP: dict[str, str] = {
         "cancelled",
     ),
 }
+_DEFAULT_STATUS_NORM = {"".join(k.split()).lower(): v for k, v in DEFAULT_STATUS_MAP.items()}
 STATUS_MAP_VALUES: tuple[str, ...] = (*STATUS_CATEGORIES, "review", "blocked")
 MILESTONE_TYPES: tuple[str, ...] = ("里程碑", "milestone", "Milestone")
 _TRUE_FLAGS = frozenset(("是", "y", "yes", "true", "√", "✓", "✔", "1", "x"))
 _FALSE_FLAGS = frozenset(("否", "n", "no", "false", "0", "-", "×"))
 
 
+@lru_cache(maxsize=4096)  # headers, statuses and types repeat on every row
 def normalise_header(text: str) -> str:
     text = unicodedata.normalize("NFKC", text)
     return "".join(text.split()).rstrip("*").lower()
@@ -431,9 +434,7 @@ def to_status_category(status: str, status_map: Mapping[str, str]) -> str:
         norm = normalise_header(status)
         mapped = next((v for k, v in status_map.items() if normalise_header(k) == norm), None)
         if mapped is None:
-            mapped = next(
-                (v for k, v in DEFAULT_STATUS_MAP.items() if normalise_header(k) == norm), None
-            )
+            mapped = _DEFAULT_STATUS_NORM.get(norm)
     if mapped is None:
         raise CellError(
             "status",
