@@ -21,9 +21,11 @@ Paging and cursor design (the part that decides "never lost, never doubled"):
   start, so edits landing during the run are re-read next time. A crash re-reads the window;
   writes are upserts, so that costs time, not correctness.
 * ``since`` becomes JQL ``updated >= "yyyy-MM-dd HH:mm"``: JQL dates are minute precision
-  and read in the searching user's time zone (``/myself`` ``timeZone``), so ``since`` minus
-  the lookback is converted to that zone and floored to the minute. Flooring only widens the
-  window; re-reading is harmless.
+  and read in the searching user's time zone (``/myself`` ``timeZone``), so ``since`` is
+  converted to that zone and floored to the minute. Flooring only widens the window;
+  re-reading is harmless. The lookback (search indexes lag writes) is applied by the sync
+  engine, which passes ``cursor - lookback`` as ``since``; a caller without an engine can
+  set ``extra_lookback_minutes``.
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ CLOUD_KINDS = frozenset({"status_changes", "links"})  # Cloud worklogs: separate
 
 
 def jql_since(since: dt.datetime, lookback: dt.timedelta, zone: dt.tzinfo) -> str:
-    """``since`` (UTC) minus the lookback, as a JQL date literal in the user's zone, floored
+    """``since`` (UTC) minus ``lookback``, as a JQL date literal in the user's zone, floored
     to the minute (JQL has no seconds; flooring widens, never narrows, the window)."""
     local = (since - lookback).astimezone(zone).replace(second=0, microsecond=0)
     return local.strftime("%Y-%m-%d %H:%M")
@@ -98,6 +100,10 @@ class JiraConnector(Connector):
         "max_retries": int,
         "max_wait_s": float,
         "prefetch_pages": int,
+        # Cloud only: worklogs from the /worklog/updated + /worklog/list feed instead of
+        # each issue's own list. Needs an engine that honours ChildrenComplete.kinds.
+        "worklog_feed": bool,
+        "extra_lookback_minutes": int,
     }
 
     def __init__(self, config: SourceConfig, *, env: Mapping[str, str] | None = None):
@@ -192,8 +198,7 @@ class JiraConnector(Connector):
 
     def _fields_param(self) -> str:
         custom = ",".join(sorted(set(self.site.ctx.fields.values())))
-        extra = "" if self.client.is_cloud else ",worklog"
-        return BASE_FIELDS + extra + ("," + custom if custom else "")
+        return BASE_FIELDS + ",worklog" + ("," + custom if custom else "")
 
     # --- simple fetchers ------------------------------------------------------------------
 
@@ -289,11 +294,12 @@ class JiraConnector(Connector):
         ctx = site.ctx
         cloud = self.client.is_cloud
         run_start = dt.datetime.now(dt.UTC)
-        lookback = dt.timedelta(minutes=self.config.lookback_minutes)
+        lookback = dt.timedelta(minutes=int(self.config.options.get("extra_lookback_minutes", 0)))
         where = self._scope()
         if since is not None:
             where += f' AND updated >= "{jql_since(since, lookback, site.zone)}"'
-        kinds = CLOUD_KINDS if cloud else ALL_KINDS
+        feed = cloud and bool(self.config.options.get("worklog_feed", False))
+        kinds = CLOUD_KINDS if feed else ALL_KINDS
         seen: set[str] = set()
         for page in self._prefetched(self._fetch_pages(where)):
             for issue in page.issues:
@@ -302,7 +308,7 @@ class JiraConnector(Connector):
                     continue
                 seen.add(iid)
                 yield from self._issue_stream(issue, page, ctx, kinds)
-        if cloud:
+        if feed:
             yield from self._cloud_worklogs(since, lookback, seen)
         yield Checkpoint(run_start)
 
@@ -394,12 +400,12 @@ class JiraConnector(Connector):
                 for issue_id in truncated:
                     histories[issue_id] = client.changelog(issue_id)
         worklogs: dict[str, list[dict[str, Any]]] = {}
-        if not cloud:
-            for issue in issues:
-                wl = (issue.get("fields") or {}).get("worklog") or {}
-                got = len(wl.get("worklogs") or ())
-                if int(wl.get("total") or 0) > got:
-                    worklogs[str(issue["id"])] = client.issue_worklogs(str(issue["id"]))
+        for issue in issues:
+            wl = (issue.get("fields") or {}).get("worklog") or {}
+            got = len(wl.get("worklogs") or ())
+            if int(wl.get("total") or 0) > got:
+                # Jira embeds at most 20 worklogs per issue; the rest from the issue's list.
+                worklogs[str(issue["id"])] = client.issue_worklogs(str(issue["id"]))
         # Data Center Epic Link holds the epic's key; parent_id must be the epic's id.
         epic_ids: dict[str, str] = {}
         wanted: set[str] = set()
