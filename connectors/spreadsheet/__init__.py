@@ -17,6 +17,22 @@ Bad rows (unreadable date, unknown status, duplicate id, dangling parent) are yi
 skipped still counts in ``census`` (it is in the file), so a typo never deletes the stored
 copy: the stored row simply keeps its last good values until the cell is fixed.
 
+Choices worth knowing:
+
+- Status: the source's ``status_map`` first, then built-in English/Chinese words (未开始,
+  进行中, 已完成, 已取消, To Do, Done, ...). A blank status cell is ``todo``. A status
+  nobody knows is a bad row (reported, skipped, kept in the census) rather than a guessed
+  category: a wrong guess would silently skew every roll-up.
+- Dates: ISO, 2026/5/1, 2026.05.01, 2026年5月1日, 20260501, Excel serials, native date
+  cells; 5/1/2026 only through ``date_formats`` (day/month order is ambiguous).
+  Datetimes without a zone, and bare dates in datetime columns (实际完成), are local time
+  in ``time_zone`` (a bare date = local midnight), then converted to UTC.
+- Links: a 前置任务 (predecessors) cell on row B naming A gives ``A blocks B``, yielded
+  with row A (the engine prunes an item's links by their "from" end).
+- Milestone rows come from ``fetch_milestones``; a bad milestone row is reported by
+  ``fetch_work_items`` (once), and, as milestones are synced as a complete listing, the
+  stored copy of a milestone whose row became unreadable is soft-deleted until fixed.
+
 Options (``SourceConfig.options``): see ``option_keys`` and ``aggregator/samples/sources.yaml``.
 """
 
