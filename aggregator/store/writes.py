@@ -1,0 +1,852 @@
+"""Store writers: batched, idempotent upserts of connector records, one page at a time.
+
+Every ``upsert_*`` takes an open connection (the caller owns the transaction, so a page and
+its cursor commit together) and a page of records of one source, and returns
+:class:`WriteCounts`.
+
+How a page is written (the same on SQLite and PostgreSQL):
+
+1. one SELECT fetches ``id, content_hash, deleted_at`` of the page's natural keys
+   ``(source, external_id)``;
+2. rows are split in Python into new, changed (digest differs, or soft-deleted and back) and
+   unchanged; unchanged rows are not sent at all, so they are neither rewritten nor counted
+   and their ``synced_at`` stays put (``synced_at`` = when the content last changed);
+3. new and changed rows go in ONE executemany of a dialect ``INSERT .. ON CONFLICT
+   (source, external_id) DO UPDATE .. WHERE content_hash IS DISTINCT FROM excluded`` (the
+   WHERE is a second guard: even a row sent twice is not rewritten), with ``RETURNING`` of
+   the ids, which SQLAlchemy batches into multi-row VALUES ("insertmanyvalues").
+
+Counts are exact because one source is written by one sync at a time (the per-source lock
+in ``aggregator.store.locks``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Connection,
+    MetaData,
+    String,
+    Table,
+    delete,
+    exists,
+    func,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+from aggregator.store import models as m
+from connectors import records as rec
+
+#: IN-lists are chunked below SQLite's bound-parameter limit (32766 since 3.32).
+_IN_CHUNK = 5000
+#: Problems kept per write call (all are counted; the messages are capped so a file of a
+#: million bad rows cannot fill memory or the sync_runs row).
+MAX_PROBLEMS = 1000
+
+projects_t: Table = m.Project.__table__  # type: ignore[assignment]
+people_t: Table = m.Person.__table__  # type: ignore[assignment]
+aliases_t: Table = m.PersonAlias.__table__  # type: ignore[assignment]
+work_items_t: Table = m.WorkItem.__table__  # type: ignore[assignment]
+status_changes_t: Table = m.StatusChange.__table__  # type: ignore[assignment]
+worklogs_t: Table = m.Worklog.__table__  # type: ignore[assignment]
+links_t: Table = m.WorkItemLink.__table__  # type: ignore[assignment]
+iterations_t: Table = m.Iteration.__table__  # type: ignore[assignment]
+milestones_t: Table = m.Milestone.__table__  # type: ignore[assignment]
+sources_t: Table = m.Source.__table__  # type: ignore[assignment]
+
+
+@dataclass
+class WriteCounts:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    def add(self, other: WriteCounts) -> WriteCounts:
+        self.inserted += other.inserted
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.skipped += other.skipped
+        room = MAX_PROBLEMS - len(self.problems)
+        if room > 0:
+            self.problems.extend(other.problems[:room])
+        return self
+
+    def problem(self, message: str) -> None:
+        self.skipped += 1
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(message)
+
+
+def now_utc() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+# --- content digests -------------------------------------------------------------------
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def content_hash(record: rec.Record) -> str:
+    """Digest of a record's content (not ``raw``, ``source`` or ``external_id``).
+
+    ``repr`` of str/int/float/bool/date/datetime/tuple is stable across runs and processes;
+    mappings go through sorted JSON so key order does not matter.
+    """
+    cls = type(record)
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = tuple(
+            f.name for f in fields(record) if f.name not in ("raw", "source", "external_id")
+        )
+        _FIELD_NAMES[cls] = names
+    values = [getattr(record, n) for n in names]
+    for i, v in enumerate(values):
+        if isinstance(v, Mapping):
+            values[i] = json.dumps(v, sort_keys=True, default=str)
+    return hashlib.blake2b(repr(values).encode(), digest_size=16).hexdigest()
+
+
+# --- dialect helpers -------------------------------------------------------------------
+
+
+def _insert(conn: Connection, table: Table) -> Any:
+    name = conn.dialect.name
+    if name == "postgresql":
+        return postgresql.insert(table)
+    if name == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"store dialect {name!r} is not supported (SQLite, PostgreSQL)")
+
+
+def _chunks(values: Sequence[Any], size: int = _IN_CHUNK) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(values), size):
+        yield values[i : i + size]
+
+
+@dataclass(frozen=True, slots=True)
+class _Existing:
+    id: int
+    content_hash: str | None
+    deleted: bool
+
+
+def _existing(
+    conn: Connection, table: Table, source: str, external_ids: Collection[str]
+) -> dict[str, _Existing]:
+    found: dict[str, _Existing] = {}
+    ids = list(dict.fromkeys(external_ids))
+    for chunk in _chunks(ids):
+        rows = conn.execute(
+            select(
+                table.c.external_id,
+                table.c.id,
+                table.c.content_hash,
+                table.c.deleted_at.is_not(None),
+            ).where(table.c.source == source, table.c.external_id.in_(chunk))
+        )
+        for ext, id_, digest, deleted in rows:
+            found[ext] = _Existing(id_, digest, bool(deleted))
+    return found
+
+
+def _upsert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Insert or update ``rows`` (all with the same keys); return external_id -> id."""
+    if not rows:
+        return {}
+    stmt = _insert(conn, table)
+    set_ = {c: stmt.excluded[c] for c in rows[0] if c not in ("source", "external_id")}
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[table.c.source, table.c.external_id],
+        set_=set_,
+        where=table.c.content_hash.is_distinct_from(stmt.excluded.content_hash)
+        | table.c.deleted_at.is_not(None),
+    ).returning(table.c.external_id, table.c.id)
+    return {ext: id_ for ext, id_ in conn.execute(stmt, rows)}
+
+
+def _write_page(
+    conn: Connection,
+    table: Table,
+    source: str,
+    rows: list[dict[str, Any]],
+    counts: WriteCounts,
+) -> dict[str, int]:
+    """Diff ``rows`` (each with ``external_id`` and ``content_hash``) against the store,
+    write the new and changed ones; return external_id -> id for every row of the page."""
+    existing = _existing(conn, table, source, [r["external_id"] for r in rows])
+    ids = {ext: e.id for ext, e in existing.items()}
+    todo: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for row in rows:
+        ext = row["external_id"]
+        if ext in seen:
+            # The same record twice in one page (a tracker paging over a moving result
+            # set): the later copy wins; the earlier one is dropped, not double counted.
+            todo = [r for r in todo if r["external_id"] != ext]
+        seen.add(ext)
+        old = existing.get(ext)
+        if old is None:
+            todo.append(row)
+        elif old.deleted or old.content_hash != row["content_hash"]:
+            todo.append(row)
+        else:
+            counts.unchanged += 1
+    if todo:
+        written = _upsert(conn, table, todo)
+        ids.update(written)
+        for row in todo:
+            if row["external_id"] in existing:
+                counts.updated += 1
+            else:
+                counts.inserted += 1
+    return ids
+
+
+# --- sources, projects, people ---------------------------------------------------------
+
+
+def upsert_source(
+    conn: Connection,
+    name: str,
+    type: str,
+    *,
+    url: str | None = None,
+    deployment: str | None = None,
+    at: dt.datetime | None = None,
+) -> int:
+    """The ``sources`` row every synced row points at; ``last_seen_at`` is bumped each run."""
+    at = at or now_utc()
+    stmt = _insert(conn, sources_t).values(
+        name=name, type=type, url=url, deployment=deployment, created_at=at, last_seen_at=at
+    )
+    set_: dict[str, Any] = {"type": type, "url": url, "last_seen_at": at}
+    if deployment is not None:
+        set_["deployment"] = deployment
+    stmt = stmt.on_conflict_do_update(index_elements=[sources_t.c.name], set_=set_)
+    conn.execute(stmt)
+    return conn.execute(select(sources_t.c.id).where(sources_t.c.name == name)).scalar_one()
+
+
+def resolve_project_ids(
+    conn: Connection, source: str, keys: Collection[str], *, at: dt.datetime | None = None
+) -> dict[str, int]:
+    """Project key -> projects.id, creating a minimal placeholder row (external_id = key,
+    content_hash NULL) for keys not seen yet; ``upsert_projects`` adopts it later."""
+    wanted = sorted({k for k in keys if k})
+    if not wanted:
+        return {}
+    found = _project_ids_by_key(conn, source, wanted)
+    missing = [k for k in wanted if k not in found]
+    if missing:
+        at = at or now_utc()
+        stmt = _insert(conn, projects_t).on_conflict_do_nothing(
+            index_elements=[projects_t.c.source, projects_t.c.external_id]
+        )
+        conn.execute(
+            stmt,
+            [
+                {"source": source, "external_id": k, "key": k, "name": k, "synced_at": at}
+                for k in missing
+            ],
+        )
+        found.update(_project_ids_by_key(conn, source, missing))
+        # A placeholder whose key moved on still answers for its external_id.
+        still = [k for k in missing if k not in found]
+        if still:
+            for ext, e in _existing(conn, projects_t, source, still).items():
+                found[ext] = e.id
+    return found
+
+
+def _project_ids_by_key(conn: Connection, source: str, keys: Sequence[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for chunk in _chunks(keys):
+        rows = conn.execute(
+            select(projects_t.c.key, projects_t.c.id)
+            .where(projects_t.c.source == source, projects_t.c.key.in_(chunk))
+            # live rows first, then the oldest: a stable choice when a key was reused
+            .order_by(projects_t.c.key, projects_t.c.deleted_at.is_not(None), projects_t.c.id)
+        )
+        for key, id_ in rows:
+            found.setdefault(key, id_)
+    return found
+
+
+def upsert_projects(
+    conn: Connection, source: str, projects: Sequence[rec.Project], *, at: dt.datetime | None = None
+) -> WriteCounts:
+    at = at or now_utc()
+    counts = WriteCounts()
+    if not projects:
+        return counts
+    existing = _existing(conn, projects_t, source, [p.external_id for p in projects])
+    new = {p.key: p.external_id for p in projects if p.external_id not in existing}
+    if new:
+        # Adopt the placeholder a work item created before its project was listed: it takes
+        # the project's real external id and is then updated like any stored row.
+        holders = conn.execute(
+            select(projects_t.c.id, projects_t.c.key).where(
+                projects_t.c.source == source,
+                projects_t.c.key.in_(sorted(new)),
+                projects_t.c.content_hash.is_(None),
+                projects_t.c.external_id == projects_t.c.key,
+            )
+        ).all()
+        for id_, key in holders:
+            if new[key] != key:
+                conn.execute(
+                    update(projects_t).where(projects_t.c.id == id_).values(external_id=new[key])
+                )
+    _write_page(conn, projects_t, source, [_project_row(p, at) for p in projects], counts)
+    return counts
+
+
+def _project_row(p: rec.Project, at: dt.datetime) -> dict[str, Any]:
+    return {
+        "source": p.source,
+        "external_id": p.external_id,
+        "key": p.key,
+        "name": p.name,
+        "lead": p.lead,
+        "url": p.url,
+        "description": p.description,
+        "category": p.category,
+        "synced_at": at,
+        "deleted_at": None,
+        "content_hash": content_hash(p),
+    }
+
+
+def upsert_people(
+    conn: Connection, source: str, people: Sequence[rec.Person], *, at: dt.datetime | None = None
+) -> WriteCounts:
+    """One ``person_aliases`` row per account, pointing at a merged ``people`` row.
+
+    A new account joins an existing person with the same e-mail (case-insensitive, any
+    source); otherwise it gets a person of its own. An account first met as a bare id on a
+    work item (a placeholder alias) is merged by e-mail when its Person record arrives, and
+    every reference to the placeholder person moves with it.
+    """
+    at = at or now_utc()
+    counts = WriteCounts()
+    if not people:
+        return counts
+    page = list({p.external_id: p for p in people}.values())
+    rows = conn.execute(
+        select(
+            aliases_t.c.external_id,
+            aliases_t.c.id,
+            aliases_t.c.person_id,
+            aliases_t.c.content_hash,
+            aliases_t.c.deleted_at.is_not(None),
+            aliases_t.c.linked_by,
+        ).where(
+            aliases_t.c.source == source,
+            aliases_t.c.external_id.in_([p.external_id for p in page]),
+        )
+    ).all()
+    existing = {r[0]: r for r in rows}
+    emails = {p.email.strip().lower() for p in page if p.email and p.email.strip()}
+    by_email: dict[str, int] = {}
+    if emails:
+        for email, pid in conn.execute(
+            select(func.lower(people_t.c.email), func.min(people_t.c.id))
+            .where(func.lower(people_t.c.email).in_(sorted(emails)))
+            .group_by(func.lower(people_t.c.email))
+        ):
+            by_email[email] = pid
+
+    new_aliases: list[dict[str, Any]] = []
+    for p in page:
+        digest = content_hash(p)
+        email = p.email.strip().lower() if p.email and p.email.strip() else None
+        old = existing.get(p.external_id)
+        alias_values = {
+            "display_name": p.display_name,
+            "email": p.email,
+            "username": p.username,
+            "active": p.active,
+            "synced_at": at,
+            "deleted_at": None,
+            "content_hash": digest,
+        }
+        if old is None:
+            if email and email in by_email:
+                person_id, linked_by = by_email[email], "email"
+            else:
+                person_id, linked_by = _new_person(conn, p, at), "sync"
+                if email:
+                    by_email[email] = person_id
+            new_aliases.append(
+                {
+                    "source": source,
+                    "external_id": p.external_id,
+                    "person_id": person_id,
+                    "linked_by": linked_by,
+                    **alias_values,
+                }
+            )
+            continue
+        _ext, alias_id, person_id, old_digest, deleted, linked_by = old
+        if old_digest == digest and not deleted:
+            counts.unchanged += 1
+            continue
+        counts.updated += 1
+        if old_digest is None and email and by_email.get(email, person_id) != person_id:
+            # placeholder alias whose person turns out to exist already: merge onto it
+            _move_person(conn, person_id, by_email[email])
+            person_id, linked_by = by_email[email], "email"
+        elif linked_by == "sync":
+            conn.execute(
+                update(people_t)
+                .where(people_t.c.id == person_id)
+                .values(
+                    display_name=p.display_name,
+                    email=p.email,
+                    active=p.active,
+                    time_zone=p.time_zone,
+                )
+            )
+            if email:
+                by_email.setdefault(email, person_id)
+        conn.execute(
+            update(aliases_t)
+            .where(aliases_t.c.id == alias_id)
+            .values(person_id=person_id, linked_by=linked_by, **alias_values)
+        )
+    if new_aliases:
+        conn.execute(_insert(conn, aliases_t), new_aliases)
+        counts.inserted += len(new_aliases)
+    return counts
+
+
+def _new_person(conn: Connection, p: rec.Person, at: dt.datetime) -> int:
+    return conn.execute(
+        _insert(conn, people_t)
+        .values(
+            display_name=p.display_name,
+            email=p.email,
+            active=p.active,
+            time_zone=p.time_zone,
+            created_at=at,
+        )
+        .returning(people_t.c.id)
+    ).scalar_one()
+
+
+def _move_person(conn: Connection, old_id: int, new_id: int) -> None:
+    for table, col in (
+        (work_items_t, "assignee_id"),
+        (work_items_t, "reporter_id"),
+        (worklogs_t, "person_id"),
+        (aliases_t, "person_id"),
+    ):
+        conn.execute(update(table).where(table.c[col] == old_id).values({col: new_id}))
+    conn.execute(delete(people_t).where(people_t.c.id == old_id))
+
+
+def resolve_person_ids(
+    conn: Connection, source: str, external_ids: Collection[str], *, at: dt.datetime | None = None
+) -> dict[str, int]:
+    """Account external id -> people.id; an account never listed by ``fetch_people`` (a
+    deactivated user, an app) gets a placeholder alias and person so references resolve."""
+    wanted = sorted({e for e in external_ids if e})
+    if not wanted:
+        return {}
+    found = _alias_person_ids(conn, source, wanted)
+    missing = [e for e in wanted if e not in found]
+    if missing:
+        at = at or now_utc()
+        for ext in missing:
+            pid = _new_person(
+                conn, rec.Person(source=source, external_id=ext, display_name=ext), at
+            )
+            conn.execute(
+                _insert(conn, aliases_t).values(
+                    source=source,
+                    external_id=ext,
+                    person_id=pid,
+                    active=True,
+                    linked_by="sync",
+                    synced_at=at,
+                )
+            )
+            found[ext] = pid
+    return found
+
+
+def _alias_person_ids(conn: Connection, source: str, ids: Sequence[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for chunk in _chunks(ids):
+        for ext, pid in conn.execute(
+            select(aliases_t.c.external_id, aliases_t.c.person_id).where(
+                aliases_t.c.source == source, aliases_t.c.external_id.in_(chunk)
+            )
+        ):
+            found[ext] = pid
+    return found
+
+
+# --- work items and their children -----------------------------------------------------
+
+
+def upsert_work_items(
+    conn: Connection,
+    source: str,
+    items: Sequence[rec.WorkItem],
+    *,
+    at: dt.datetime | None = None,
+) -> tuple[WriteCounts, dict[str, int]]:
+    """Upsert a page of work items; return the counts and external_id -> work_items.id.
+
+    Items are matched by immutable external id, so a moved issue (new key, new project)
+    updates its row. ``parent_id`` is resolved after the page, set-based, both for the page's
+    items and for stored children whose parent arrives only now.
+    """
+    at = at or now_utc()
+    counts = WriteCounts()
+    if not items:
+        return counts, {}
+    project_ids = resolve_project_ids(conn, source, {i.project_key for i in items}, at=at)
+    person_ids = resolve_person_ids(
+        conn,
+        source,
+        {i.assignee for i in items if i.assignee} | {i.reporter for i in items if i.reporter},
+        at=at,
+    )
+    rows = [
+        {
+            "source": source,
+            "external_id": i.external_id,
+            "key": i.key,
+            "project_id": project_ids[i.project_key],
+            "project_key": i.project_key,
+            "title": i.title,
+            "type": i.type,
+            "status": i.status,
+            "status_category": i.status_category,
+            "priority": i.priority,
+            "assignee": i.assignee,
+            "assignee_id": person_ids.get(i.assignee) if i.assignee else None,
+            "reporter": i.reporter,
+            "reporter_id": person_ids.get(i.reporter) if i.reporter else None,
+            "parent_external_id": i.parent_id,
+            "created_at": i.created_at,
+            "updated_at": i.updated_at,
+            "resolved_at": i.resolved_at,
+            "resolution": i.resolution,
+            "start_on": i.start_on,
+            "due_on": i.due_on,
+            "story_points": i.story_points,
+            "original_estimate_h": i.original_estimate_h,
+            "remaining_estimate_h": i.remaining_estimate_h,
+            "time_spent_h": i.time_spent_h,
+            "labels": list(i.labels),
+            "components": list(i.components),
+            "milestone_ids": list(i.milestone_ids),
+            "iteration_ids": list(i.iteration_ids),
+            "url": i.url,
+            "extra": dict(i.extra),
+            "synced_at": at,
+            "deleted_at": None,
+            "content_hash": content_hash(i),
+        }
+        for i in items
+    ]
+    ids = _write_page(conn, work_items_t, source, rows, counts)
+    resolve_parents(conn, source, list(ids))
+    return counts, ids
+
+
+def resolve_parents(conn: Connection, source: str, external_ids: Sequence[str]) -> None:
+    """Set ``parent_id`` from ``parent_external_id`` for these items and for the stored
+    children that name one of them as parent (a parent may arrive pages or runs later)."""
+    wi = work_items_t
+    parent = wi.alias("parent")
+    parent_id = (
+        select(parent.c.id)
+        .where(parent.c.source == wi.c.source, parent.c.external_id == wi.c.parent_external_id)
+        .scalar_subquery()
+    )
+    for chunk in _chunks(external_ids):
+        for match in (wi.c.external_id.in_(chunk), wi.c.parent_external_id.in_(chunk)):
+            conn.execute(
+                update(wi)
+                .where(wi.c.source == source, match, wi.c.parent_id.is_distinct_from(parent_id))
+                .values(parent_id=parent_id)
+            )
+
+
+def _item_ids(
+    conn: Connection, source: str, wanted: Iterable[str], known: Mapping[str, int]
+) -> dict[str, int]:
+    ids = dict(known)
+    missing = sorted({w for w in wanted if w not in ids})
+    if missing:
+        ids.update({ext: e.id for ext, e in _existing(conn, work_items_t, source, missing).items()})
+    return ids
+
+
+def upsert_status_changes(
+    conn: Connection,
+    source: str,
+    changes: Sequence[rec.StatusChange],
+    *,
+    item_ids: Mapping[str, int] | None = None,
+    at: dt.datetime | None = None,
+) -> WriteCounts:
+    at = at or now_utc()
+    counts = WriteCounts()
+    if not changes:
+        return counts
+    ids = _item_ids(conn, source, (c.work_item_id for c in changes), item_ids or {})
+    rows = []
+    for c in changes:
+        wid = ids.get(c.work_item_id)
+        if wid is None:
+            counts.problem(
+                f"[{source}] status change {c.external_id}: work item {c.work_item_id} "
+                "was not synced; skipped"
+            )
+            continue
+        rows.append(
+            {
+                "source": source,
+                "external_id": c.external_id,
+                "work_item_id": wid,
+                "field": c.field,
+                "from_value": c.from_value,
+                "to_value": c.to_value,
+                "changed_at": c.changed_at,
+                "author": c.author,
+                "synced_at": at,
+                "deleted_at": None,
+                "content_hash": content_hash(c),
+            }
+        )
+    _write_page(conn, status_changes_t, source, rows, counts)
+    return counts
+
+
+def upsert_worklogs(
+    conn: Connection,
+    source: str,
+    worklogs: Sequence[rec.Worklog],
+    *,
+    item_ids: Mapping[str, int] | None = None,
+    at: dt.datetime | None = None,
+) -> WriteCounts:
+    at = at or now_utc()
+    counts = WriteCounts()
+    if not worklogs:
+        return counts
+    ids = _item_ids(conn, source, (w.work_item_id for w in worklogs), item_ids or {})
+    person_ids = resolve_person_ids(conn, source, {w.author for w in worklogs if w.author}, at=at)
+    rows = []
+    for w in worklogs:
+        wid = ids.get(w.work_item_id)
+        if wid is None:
+            counts.problem(
+                f"[{source}] worklog {w.external_id}: work item {w.work_item_id} "
+                "was not synced; skipped"
+            )
+            continue
+        rows.append(
+            {
+                "source": source,
+                "external_id": w.external_id,
+                "work_item_id": wid,
+                "author": w.author,
+                "person_id": person_ids.get(w.author) if w.author else None,
+                "started_at": w.started_at,
+                "seconds": w.seconds,
+                "updated_at": w.updated_at,
+                "synced_at": at,
+                "deleted_at": None,
+                "content_hash": content_hash(w),
+            }
+        )
+    _write_page(conn, worklogs_t, source, rows, counts)
+    return counts
+
+
+def upsert_links(
+    conn: Connection, source: str, links: Sequence[rec.Link], *, at: dt.datetime | None = None
+) -> WriteCounts:
+    at = at or now_utc()
+    counts = WriteCounts()
+    rows = [
+        {
+            "source": source,
+            "external_id": link.external_id,
+            "from_external_id": link.from_id,
+            "to_external_id": link.to_id,
+            "kind": link.kind,
+            "synced_at": at,
+            "deleted_at": None,
+            "content_hash": content_hash(link),
+        }
+        for link in links
+    ]
+    if rows:
+        _write_page(conn, links_t, source, rows, counts)
+    return counts
+
+
+def upsert_iterations(
+    conn: Connection,
+    source: str,
+    iterations: Sequence[rec.Iteration],
+    *,
+    at: dt.datetime | None = None,
+) -> WriteCounts:
+    at = at or now_utc()
+    counts = WriteCounts()
+    if not iterations:
+        return counts
+    pids = resolve_project_ids(conn, source, {i.project_key for i in iterations if i.project_key})
+    rows = [
+        {
+            "source": source,
+            "external_id": i.external_id,
+            "project_id": pids.get(i.project_key) if i.project_key else None,
+            "name": i.name,
+            "state": i.state,
+            "start_at": i.start_at,
+            "end_at": i.end_at,
+            "complete_at": i.complete_at,
+            "goal": i.goal,
+            "synced_at": at,
+            "deleted_at": None,
+            "content_hash": content_hash(i),
+        }
+        for i in iterations
+    ]
+    _write_page(conn, iterations_t, source, rows, counts)
+    return counts
+
+
+def upsert_milestones(
+    conn: Connection,
+    source: str,
+    milestones: Sequence[rec.Milestone],
+    *,
+    at: dt.datetime | None = None,
+) -> WriteCounts:
+    at = at or now_utc()
+    counts = WriteCounts()
+    if not milestones:
+        return counts
+    pids = resolve_project_ids(conn, source, {i.project_key for i in milestones if i.project_key})
+    rows = [
+        {
+            "source": source,
+            "external_id": ms.external_id,
+            "project_id": pids.get(ms.project_key) if ms.project_key else None,
+            "name": ms.name,
+            "start_on": ms.start_on,
+            "due_on": ms.due_on,
+            "released": ms.released,
+            "released_on": ms.released_on,
+            "archived": ms.archived,
+            "description": ms.description,
+            "synced_at": at,
+            "deleted_at": None,
+            "content_hash": content_hash(ms),
+        }
+        for ms in milestones
+    ]
+    _write_page(conn, milestones_t, source, rows, counts)
+    return counts
+
+
+# --- soft deletion ---------------------------------------------------------------------
+
+
+def soft_delete_missing(
+    conn: Connection,
+    table: Table,
+    source: str,
+    present: Collection[str],
+    *,
+    within: ColumnElement[bool] | None = None,
+    at: dt.datetime | None = None,
+) -> int:
+    """Soft-delete live rows of ``source`` (optionally narrowed by ``within``) whose
+    external_id is not in ``present`` (a small set: one page, a list of sprints). For a
+    whole-tracker census use :func:`soft_delete_not_in_census`, which streams."""
+    at = at or now_utc()
+    cond = within if within is not None else true()
+    present_list = sorted(set(present))
+    if len(present_list) > _IN_CHUNK:
+        return soft_delete_not_in_census(conn, table, source, present_list, within=within, at=at)
+    stmt = (
+        update(table)
+        .where(table.c.source == source, table.c.deleted_at.is_(None), cond)
+        .values(deleted_at=at)
+    )
+    if present_list:
+        stmt = stmt.where(table.c.external_id.not_in(present_list))
+    return conn.execute(stmt).rowcount
+
+
+def soft_delete_not_in_census(
+    conn: Connection,
+    table: Table,
+    source: str,
+    census: Iterable[str],
+    *,
+    within: ColumnElement[bool] | None = None,
+    at: dt.datetime | None = None,
+    batch: int = 1000,
+) -> int:
+    """Soft-delete live rows of ``source`` missing from ``census``, an id stream of any
+    size: ids go into a temporary table in batches (memory stays flat), then one
+    ``UPDATE .. WHERE NOT EXISTS``. Consumes the whole stream before deleting anything, so
+    a census that fails part-way deletes nothing."""
+    at = at or now_utc()
+    tmp = Table(
+        "pmohub_census",
+        MetaData(),
+        Column("external_id", String(255), primary_key=True),
+        prefixes=["TEMPORARY"],
+    )
+    tmp.drop(conn, checkfirst=True)
+    tmp.create(conn)
+    try:
+        ins = _insert(conn, tmp).on_conflict_do_nothing(index_elements=[tmp.c.external_id])
+        buf: list[dict[str, str]] = []
+        for ext in census:
+            buf.append({"external_id": ext})
+            if len(buf) >= batch:
+                conn.execute(ins, buf)
+                buf = []
+        if buf:
+            conn.execute(ins, buf)
+        cond = within if within is not None else true()
+        stmt = (
+            update(table)
+            .where(
+                table.c.source == source,
+                table.c.deleted_at.is_(None),
+                cond,
+                ~exists().where(tmp.c.external_id == table.c.external_id),
+            )
+            .values(deleted_at=at)
+        )
+        return conn.execute(stmt).rowcount
+    finally:
+        tmp.drop(conn)

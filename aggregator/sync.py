@@ -1,0 +1,538 @@
+"""The sync engine: connector streams in, idempotent pages out (DESIGN.md "Sync engine").
+
+Guarantees, and how:
+
+- *At least once, never lost*: the work-item stream is buffered into pages; each page (the
+  items, then their status changes, worklogs and links) is written in ONE transaction
+  together with the ``sync_state`` cursor of the last ``Checkpoint`` passed, capped at the
+  run's start. A crash loses at most the page in flight; the next run resumes from the
+  cursor. A connector that yields no Checkpoint gets the cursor (= run start) only after a
+  complete pass.
+- *Never double counted*: every write is an upsert on ``(source, external_id)``; unchanged
+  rows are not rewritten, so re-running changes nothing (0 inserted, 0 updated).
+- *Lookback*: incremental runs ask for items updated since ``cursor - lookback``.
+- *Deletions*: after a complete stream, the census (ids per project) is diffed with the
+  store and the missing items are soft-deleted; ``ChildrenComplete`` soft-deletes an item's
+  vanished status changes, worklogs and links. A failed run never deletes anything.
+- *Malformed records*: connectors yield ``Skipped(RecordError)``; it is counted in
+  ``skipped`` and its message kept in ``problems``; the rest loads.
+- *Isolation*: one source failing never stops ``sync_all``; its error is recorded in its
+  ``sync_runs`` row and result.
+- *One run per source*: ``aggregator.store.locks.source_lock``.
+- *Flat memory*: pages only; the census streams through a temporary table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from sqlalchemy import Connection, Engine, insert, select, update
+
+from aggregator.store import writes as w
+from aggregator.store.locks import SourceLocked, source_lock
+from aggregator.store.models import SyncRun, SyncState
+from connectors import records as rec
+from connectors.base import Checkpoint, ChildrenComplete, Connector, Skipped, SourceConfig
+from connectors.errors import ConfigError, PmohubError, RecordError
+
+log = logging.getLogger("pmohub.sync")
+
+runs_t = SyncRun.__table__
+state_t = SyncState.__table__
+
+CURSOR_SCOPE = "work_items"
+#: A page is flushed at the next item boundary once it holds this many rows of all kinds
+#: times the page size (an item with a huge history must not grow a page without bound).
+_ROWS_PER_ITEM_BOUND = 20
+
+
+@dataclass(frozen=True, slots=True)
+class SyncProgress:
+    """Handed to the ``progress`` callback after every phase step and page."""
+
+    source: str
+    phase: str  # projects | people | iterations | milestones | work_items | census | done
+    fetched: int
+    inserted: int
+    updated: int
+    deleted: int
+    skipped: int
+
+
+ProgressCallback = Callable[[SyncProgress], None]
+
+
+@dataclass
+class SyncResult:
+    source: str
+    run_id: int | None
+    status: Literal["ok", "failed", "locked"]
+    mode: str
+    fetched: int = 0
+    inserted: int = 0
+    updated: int = 0
+    deleted: int = 0
+    skipped: int = 0
+    problems: list[str] = field(default_factory=list)
+    error: str | None = None
+    cursor_before: dt.datetime | None = None
+    cursor_after: dt.datetime | None = None
+    started_at: dt.datetime | None = None
+    finished_at: dt.datetime | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+@dataclass
+class _Page:
+    items: list[rec.WorkItem] = field(default_factory=list)
+    changes: list[rec.StatusChange] = field(default_factory=list)
+    worklogs: list[rec.Worklog] = field(default_factory=list)
+    links: list[rec.Link] = field(default_factory=list)
+    complete: list[str] = field(default_factory=list)  # ChildrenComplete work item ids
+    checkpoint: dt.datetime | None = None
+    skipped: list[RecordError] = field(default_factory=list)
+
+    def rows(self) -> int:
+        return len(self.items) + len(self.changes) + len(self.worklogs) + len(self.links)
+
+
+class _Run:
+    """Counters of one run, mirrored into its ``sync_runs`` row with every page."""
+
+    def __init__(self, result: SyncResult, progress: ProgressCallback | None):
+        self.result = result
+        self.progress = progress
+
+    def count(self, counts: w.WriteCounts, fetched: int = 0) -> None:
+        r = self.result
+        r.fetched += fetched
+        r.inserted += counts.inserted
+        r.updated += counts.updated
+        r.skipped += counts.skipped
+        room = w.MAX_PROBLEMS - len(r.problems)
+        if room > 0:
+            r.problems.extend(counts.problems[:room])
+
+    def skip(self, error: RecordError) -> None:
+        self.count(w.WriteCounts(skipped=1, problems=[str(error)]), fetched=1)
+
+    def report(self, phase: str) -> None:
+        if self.progress is not None:
+            r = self.result
+            self.progress(
+                SyncProgress(
+                    r.source, phase, r.fetched, r.inserted, r.updated, r.deleted, r.skipped
+                )
+            )
+
+    def save(self, conn: Connection, **extra: Any) -> None:
+        r = self.result
+        conn.execute(
+            update(runs_t)
+            .where(runs_t.c.id == r.run_id)
+            .values(
+                fetched=r.fetched,
+                inserted=r.inserted,
+                updated=r.updated,
+                deleted=r.deleted,
+                skipped=r.skipped,
+                problems=list(r.problems),
+                cursor_after=_fmt(r.cursor_after),
+                **extra,
+            )
+        )
+
+
+def _fmt(value: dt.datetime | None) -> str | None:
+    return value.astimezone(dt.UTC).isoformat() if value else None
+
+
+def _parse(value: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(value).astimezone(dt.UTC) if value else None
+
+
+def read_cursor(engine: Engine, source: str) -> dt.datetime | None:
+    with engine.connect() as conn:
+        return _parse(
+            conn.execute(
+                select(state_t.c.cursor).where(
+                    state_t.c.source == source, state_t.c.scope == CURSOR_SCOPE
+                )
+            ).scalar_one_or_none()
+        )
+
+
+def _save_cursor(conn: Connection, source: str, cursor: dt.datetime, run_id: int | None) -> None:
+    values = {"cursor": _fmt(cursor), "run_id": run_id, "updated_at": w.now_utc()}
+    stmt = w._insert(conn, state_t).values(source=source, scope=CURSOR_SCOPE, **values)
+    conn.execute(
+        stmt.on_conflict_do_update(index_elements=[state_t.c.source, state_t.c.scope], set_=values)
+    )
+
+
+def _error_text(exc: BaseException) -> str:
+    if isinstance(exc, PmohubError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _pages(stream: Iterable[Any], size: int) -> Iterator[_Page]:
+    """Cut the stream into pages, only at a work item boundary (an item and its children,
+    and its ChildrenComplete, always share a page)."""
+    page = _Page()
+    for obj in stream:
+        if isinstance(obj, rec.WorkItem):
+            if len(page.items) >= size or page.rows() >= size * _ROWS_PER_ITEM_BOUND:
+                yield page
+                page = _Page()
+            page.items.append(obj)
+        elif isinstance(obj, rec.StatusChange):
+            page.changes.append(obj)
+        elif isinstance(obj, rec.Worklog):
+            page.worklogs.append(obj)
+        elif isinstance(obj, rec.Link):
+            page.links.append(obj)
+        elif isinstance(obj, ChildrenComplete):
+            page.complete.append(obj.work_item_id)
+        elif isinstance(obj, Checkpoint):
+            page.checkpoint = obj.cursor
+        elif isinstance(obj, Skipped):
+            page.skipped.append(obj.error)
+        else:
+            raise TypeError(f"connector yielded {type(obj).__name__}, not a stream record")
+    if page.items or page.rows() or page.complete or page.checkpoint or page.skipped:
+        yield page
+
+
+def _write_children_complete(conn: Connection, source: str, page: _Page, at: dt.datetime) -> int:
+    if not page.complete:
+        return 0
+    ids = w._item_ids(conn, source, page.complete, {})
+    item_ids = [ids[c] for c in page.complete if c in ids]
+    deleted = 0
+    if item_ids:
+        for table, children in (
+            (w.status_changes_t, page.changes),
+            (w.worklogs_t, page.worklogs),
+        ):
+            deleted += w.soft_delete_missing(
+                conn,
+                table,
+                source,
+                {c.external_id for c in children},
+                within=table.c.work_item_id.in_(item_ids),
+                at=at,
+            )
+    deleted += w.soft_delete_missing(
+        conn,
+        w.links_t,
+        source,
+        {link.external_id for link in page.links},
+        within=w.links_t.c.from_external_id.in_(page.complete),
+        at=at,
+    )
+    return deleted
+
+
+def _write_page(
+    engine: Engine, source: str, page: _Page, run: _Run, started_at: dt.datetime
+) -> None:
+    at = w.now_utc()
+    for error in page.skipped:
+        run.skip(error)
+    with engine.begin() as conn:
+        counts, ids = w.upsert_work_items(conn, source, page.items, at=at)
+        counts.add(w.upsert_status_changes(conn, source, page.changes, item_ids=ids, at=at))
+        counts.add(w.upsert_worklogs(conn, source, page.worklogs, item_ids=ids, at=at))
+        counts.add(w.upsert_links(conn, source, page.links, at=at))
+        run.count(counts, fetched=page.rows())
+        run.result.deleted += _write_children_complete(conn, source, page, at)
+        if page.checkpoint is not None:
+            # Never past the run's start: whatever changed after it is next run's business.
+            cursor = min(page.checkpoint, started_at)
+            if run.result.cursor_after is None or cursor > run.result.cursor_after:
+                run.result.cursor_after = cursor
+                _save_cursor(conn, source, cursor, run.result.run_id)
+        run.save(conn)
+    run.report("work_items")
+
+
+def _batched(stream: Iterable[Any], size: int) -> Iterator[tuple[list[Any], list[RecordError]]]:
+    batch: list[Any] = []
+    skipped: list[RecordError] = []
+    for obj in stream:
+        if isinstance(obj, Skipped):
+            skipped.append(obj.error)
+        else:
+            batch.append(obj)
+        if len(batch) + len(skipped) >= size:
+            yield batch, skipped
+            batch, skipped = [], []
+    if batch or skipped:
+        yield batch, skipped
+
+
+def _sync_catalogue(engine: Engine, connector: Connector, run: _Run, page_size: int) -> None:
+    """Projects, people, sprints and versions, before the work items that refer to them."""
+    source = connector.name
+    phases: list[tuple[str, Callable[[], Iterable[Any]], Callable[..., w.WriteCounts], Any]] = [
+        ("projects", connector.fetch_projects, w.upsert_projects, None),
+        ("people", connector.fetch_people, w.upsert_people, None),
+        ("iterations", connector.fetch_iterations, w.upsert_iterations, w.iterations_t),
+        ("milestones", connector.fetch_milestones, w.upsert_milestones, w.milestones_t),
+    ]
+    for phase, fetch, upsert, table in phases:
+        seen: set[str] = set()
+        for batch, skipped in _batched(fetch(), page_size):
+            for error in skipped:
+                run.skip(error)
+            with engine.begin() as conn:
+                run.count(upsert(conn, source, batch), fetched=len(batch))
+                run.save(conn)
+            if table is not None:
+                seen.update(r.external_id for r in batch)
+            run.report(phase)
+        if table is not None:
+            # Sprints and versions are few; a complete listing tells which were deleted.
+            with engine.begin() as conn:
+                run.result.deleted += w.soft_delete_missing(conn, table, source, seen)
+
+
+def _census(engine: Engine, connector: Connector, run: _Run) -> None:
+    source = connector.name
+    with engine.connect() as conn:
+        keys = list(
+            conn.execute(
+                select(w.projects_t.c.key).where(
+                    w.projects_t.c.source == source, w.projects_t.c.deleted_at.is_(None)
+                )
+            ).scalars()
+        )
+
+    def ids() -> Iterator[str]:
+        for key in keys:
+            yield from connector.census(key)
+
+    with engine.begin() as conn:
+        run.result.deleted += w.soft_delete_not_in_census(conn, w.work_items_t, source, ids())
+        run.save(conn)
+    run.report("census")
+
+
+def sync_source(
+    engine: Engine,
+    connector: Connector,
+    *,
+    full: bool = False,
+    page_size: int = 500,
+    progress: ProgressCallback | None = None,
+    job_id: str | None = None,
+    lookback: dt.timedelta | None = None,
+    lock_timeout: float = 0.0,
+) -> SyncResult:
+    """Sync one source into the store; never raises for a source-side failure (the result
+    and its ``sync_runs`` row say what went wrong)."""
+    source = connector.name
+    started_at = w.now_utc()
+    with engine.begin() as conn:
+        w.upsert_source(
+            conn, source, connector.config.type, url=connector.config.url, at=started_at
+        )
+    if lookback is None:
+        lookback = dt.timedelta(minutes=connector.config.lookback_minutes)
+    try:
+        with source_lock(engine, source, timeout=lock_timeout):
+            return _sync_locked(
+                engine, connector, full, page_size, progress, job_id, lookback, started_at
+            )
+    except SourceLocked as exc:
+        result = SyncResult(
+            source=source,
+            run_id=None,
+            status="locked",
+            mode="full" if full else "incremental",
+            error=str(exc),
+            started_at=started_at,
+            finished_at=w.now_utc(),
+        )
+        with engine.begin() as conn:
+            result.run_id = conn.execute(
+                insert(runs_t)
+                .values(
+                    source=source,
+                    job_id=job_id,
+                    mode=result.mode,
+                    started_at=started_at,
+                    finished_at=result.finished_at,
+                    status="locked",
+                    error=result.error,
+                    problems=[],
+                )
+                .returning(runs_t.c.id)
+            ).scalar_one()
+        log.warning("%s", exc)
+        return result
+
+
+def _sync_locked(
+    engine: Engine,
+    connector: Connector,
+    full: bool,
+    page_size: int,
+    progress: ProgressCallback | None,
+    job_id: str | None,
+    lookback: dt.timedelta,
+    started_at: dt.datetime,
+) -> SyncResult:
+    source = connector.name
+    cursor = read_cursor(engine, source)
+    incremental = not full and cursor is not None and connector.incremental
+    mode = "incremental" if incremental else "full"
+    since = cursor - lookback if incremental and cursor is not None else None
+    result = SyncResult(
+        source=source,
+        run_id=None,
+        status="ok",
+        mode=mode,
+        cursor_before=cursor,
+        started_at=started_at,
+    )
+    with engine.begin() as conn:
+        # We hold the lock, so a row still 'running' belongs to a run that died.
+        conn.execute(
+            update(runs_t)
+            .where(runs_t.c.source == source, runs_t.c.status == "running")
+            .values(status="failed", error="interrupted: the process ended before the run finished")
+        )
+        result.run_id = conn.execute(
+            insert(runs_t)
+            .values(
+                source=source,
+                job_id=job_id,
+                mode=mode,
+                started_at=started_at,
+                status="running",
+                cursor_before=_fmt(cursor),
+                problems=[],
+            )
+            .returning(runs_t.c.id)
+        ).scalar_one()
+    run = _Run(result, progress)
+    try:
+        _sync_catalogue(engine, connector, run, page_size)
+        for page in _pages(connector.fetch_work_items(since), page_size):
+            _write_page(engine, source, page, run, started_at)
+        # A complete pass: everything updated before the run started is in the store.
+        with engine.begin() as conn:
+            result.cursor_after = started_at
+            _save_cursor(conn, source, started_at, result.run_id)
+            run.save(conn)
+        _census(engine, connector, run)
+    except Exception as exc:  # one source failing must not stop the others
+        result.status = "failed"
+        result.error = _error_text(exc)
+        if isinstance(exc, PmohubError):
+            log.error("%s", result.error)
+        else:
+            log.exception("[%s] sync failed", source)
+    result.finished_at = w.now_utc()
+    with engine.begin() as conn:
+        run.save(conn, status=result.status, finished_at=result.finished_at, error=result.error)
+    run.report("done")
+    return result
+
+
+def sync_all(
+    engine: Engine,
+    sources: Sequence[SourceConfig],
+    *,
+    names: Sequence[str] | None = None,
+    full: bool = False,
+    progress: ProgressCallback | None = None,
+    job_id: str | None = None,
+    env: Mapping[str, str] | None = None,
+    lock_timeout: float = 0.0,
+) -> list[SyncResult]:
+    """Sync the configured sources (all, or those in ``names``) one after the other.
+
+    Unknown ``names`` raise ``ConfigError`` before anything runs; after that, a failing
+    source (bad config, dead server, bug) is recorded and the next one runs.
+    """
+    from connectors import registry
+
+    by_name = {s.name: s for s in sources}
+    if names:
+        unknown = [n for n in names if n not in by_name]
+        if unknown:
+            raise ConfigError(
+                f"unknown source(s) {', '.join(unknown)}; configured: "
+                f"{', '.join(by_name) or '(none)'}"
+            )
+        selected = [by_name[n] for n in dict.fromkeys(names)]
+    else:
+        selected = list(sources)
+    results: list[SyncResult] = []
+    for config in selected:
+        try:
+            connector = registry.get(config.type)(config, env=env)
+        except Exception as exc:
+            results.append(_record_failed_start(engine, config, exc, job_id, full))
+            continue
+        try:
+            with connector:
+                results.append(
+                    sync_source(
+                        engine,
+                        connector,
+                        full=full,
+                        progress=progress,
+                        job_id=job_id,
+                        lock_timeout=lock_timeout,
+                    )
+                )
+        except Exception as exc:  # a bug in close() or the store itself
+            results.append(_record_failed_start(engine, config, exc, job_id, full))
+    return results
+
+
+def _record_failed_start(
+    engine: Engine, config: SourceConfig, exc: BaseException, job_id: str | None, full: bool
+) -> SyncResult:
+    now = w.now_utc()
+    result = SyncResult(
+        source=config.name,
+        run_id=None,
+        status="failed",
+        mode="full" if full else "incremental",
+        error=_error_text(exc),
+        started_at=now,
+        finished_at=now,
+    )
+    if not isinstance(exc, PmohubError):
+        log.exception("[%s] could not start the sync", config.name)
+    try:
+        with engine.begin() as conn:
+            result.run_id = conn.execute(
+                insert(runs_t)
+                .values(
+                    source=config.name,
+                    job_id=job_id,
+                    mode=result.mode,
+                    started_at=now,
+                    finished_at=now,
+                    status="failed",
+                    error=result.error,
+                    problems=[],
+                )
+                .returning(runs_t.c.id)
+            ).scalar_one()
+    except Exception:
+        log.exception("[%s] could not record the failed run", config.name)
+    return result
