@@ -586,3 +586,15 @@ def test_utf16_tab_separated_export(tmp_path: Path) -> None:
     path.write_bytes("编号\t任务名称\t负责人\nU1\t导出测试\t陈静\n".encode("utf-16"))
     c = connector(path)
     assert items(c)["U1"].assignee == "陈静" and c.check()["encoding"] == "utf-16"
+
+
+def test_headers_with_units_notes_and_line_breaks(tmp_path: Path) -> None:
+    path = write_xlsx(
+        tmp_path / "u.xlsx",
+        ["编号*", "任务\n名称", "预计工时（小时）", "截止日期(计划)", "已用工时(h)"],
+        [["A", "a", 6, "2026-12-01", "1.5d"]],
+    )
+    a = items(connector(path))["A"]
+    assert (a.title, a.original_estimate_h, a.due_on, a.time_spent_h) == (
+        "a", 6.0, dt.date(2026, 12, 1), 12.0
+    )  # fmt: skip

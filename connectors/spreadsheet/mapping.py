@@ -223,6 +223,9 @@ def normalise_name(name: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", name).split())
 
 
+_TRAILING_NOTE = re.compile(r"\([^()]*\)$")
+
+
 def resolve_columns(
     headers: Sequence[str | None], overrides: Mapping[str, str]
 ) -> tuple[dict[str, str], dict[str, str]]:
@@ -235,6 +238,11 @@ def resolve_columns(
     for h in headers:
         if h is not None:
             by_norm.setdefault(normalise_header(h), h)
+    # then without a trailing unit or note: 预计工时（小时）, 截止日期(计划), Due (UTC+8)
+    for norm, h in list(by_norm.items()):
+        base = _TRAILING_NOTE.sub("", norm)
+        if base:
+            by_norm.setdefault(base, h)
     found: dict[str, str] = {}
     missing: dict[str, str] = {}
     for fld, wanted in overrides.items():
