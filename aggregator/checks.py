@@ -71,6 +71,7 @@ class CheckResult:
     runs: list[RuleRun]
     outcomes: pd.DataFrame
     warnings: list[str] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)  # lifecycle changes written
 
     @property
     def errors(self) -> list[str]:
@@ -209,7 +210,31 @@ def load_frames(engine: Engine, config: Any, rules: Iterable[Rule]) -> dict[str,
     items["is_leaf"] = items["kind"].isin(["work", "bug"])
     items = items.rename(columns={"project_key": "tracker_project_key"})
     hier = hierarchy_frame(config)
+    projects = _read(engine, m.Project.__table__, ("id", "source", "key", "name"))
+    hier = hier.assign(implicit=False)
+    if hier.empty and len(projects):
+        # No hierarchy yet: check every tracker project as an (unregistered) project, so a
+        # first `pmohub check` shows something; REG-001 says they need registering.
+        hier = (
+            pd.DataFrame(
+                {
+                    "project_key": projects["key"],
+                    "name": projects["name"],
+                    "portfolio": None,
+                    "programme": None,
+                    "source": projects["source"],
+                    "tracker_keys": [[k] for k in projects["key"]],
+                    "implicit": True,
+                }
+            )
+            .drop_duplicates("project_key")
+            .reindex(columns=[*hier.columns])
+        )
+        hier["implicit"] = True
     items["project_key"] = _hierarchy_keys(items, hier)
+    items["registered"] = items["project_key"].isin(
+        set(hier.loc[~hier["implicit"].astype(bool), "project_key"])
+    )
     if "extra" in items.columns:
         flat = pd.DataFrame.from_records(
             [e if isinstance(e, dict) else {} for e in items["extra"]], index=items.index
@@ -251,7 +276,6 @@ def load_frames(engine: Engine, config: Any, rules: Iterable[Rule]) -> dict[str,
         wl["started_at"] = pd.to_datetime(wl["started_at"], utc=True)
         wl["project_key"] = wl["work_item_id"].map(by_id)
         frames["worklogs"] = wl
-    projects = _read(engine, m.Project.__table__, ("id", "source", "key"))
     tracker_to_hier = _tracker_map(hier)
     proj_key = pd.Series(
         [
@@ -463,6 +487,13 @@ def run_checks(
             "(upgrade chinesecalendar); those years count weekends only"
         )
     frames = load_frames(engine, config, rules)
+    if write and "baselines" in frames:
+        rebuilt = reconstruct_missing_baselines(engine, config, frames)
+        if rebuilt:
+            bl = _read(engine, m.Baseline.__table__, [c.name for c in m.Baseline.__table__.c])
+            bl["taken_at"] = pd.to_datetime(bl["taken_at"], utc=True)
+            frames["baselines"] = bl
+            warnings.append(f"baselines reconstructed from history for {', '.join(rebuilt)}")
     registry_projects = list(frames.pop("_registry_projects")["key"])
     smap: dict[str, str] = {}
     for s in (getattr(config, "sources", {}) or {}).values():
@@ -484,8 +515,9 @@ def run_checks(
     )
     out = outcomes_frame(runs)
     out = apply_waivers(out, policy, as_of)
+    counts: dict[str, int] = {}
     if write:
-        upsert_findings(
+        counts = upsert_findings(
             engine,
             out,
             runs,
@@ -494,7 +526,44 @@ def run_checks(
             timezone=getattr(config, "timezone", "Asia/Shanghai"),
             projects=projects,
         )
-    return CheckResult(as_of, runs, out, warnings)
+    out["state"] = _states(out, engine if write else None)
+    return CheckResult(as_of, runs, out, warnings, counts)
+
+
+def _states(out: pd.DataFrame, engine: Engine | None) -> pd.Series:
+    """State of each finding after the lifecycle update (``new`` when not written)."""
+    state = pd.Series(None, index=out.index, dtype=object)
+    fail = out["outcome"] == "finding"
+    state[fail] = np.where(out.loc[fail, "waived"].astype(bool), "waived", "new")
+    if engine is None or not fail.any():
+        return state
+    t = m.Finding.__table__
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(t.c.rule_id, t.c.subject, t.c.state).where(
+                t.c.rule_id.in_(sorted(set(out.loc[fail, "rule_id"])))
+            )
+        )
+        known = {f"{r.rule_id}\x1f{r.subject}": r.state for r in rows}
+    keys = out["rule_id"].astype(str) + "\x1f" + out["subject"].astype(str)
+    return state.where(~fail, keys.map(known).fillna(state))
+
+
+def reconstruct_missing_baselines(
+    engine: Engine, config: Any, frames: Mapping[str, pd.DataFrame]
+) -> list[str]:
+    """Projects past plan approval with no baseline get one rebuilt from the changelog as
+    of ``plan_approved_at`` (written once, flagged ``reconstructed``)."""
+    from aggregator.baselines import reconstruct_baseline
+
+    reg = frames["registry"]
+    have = set(frames["baselines"]["project_key"]) if len(frames["baselines"]) else set()
+    todo = reg[reg["plan_approved_at"].notna() & ~reg["project_key"].isin(have)]
+    done = []
+    for key, at in zip(todo["project_key"], todo["plan_approved_at"], strict=True):
+        reconstruct_baseline(engine, config, key, at.to_pydatetime())
+        done.append(key)
+    return done
 
 
 def apply_waivers(out: pd.DataFrame, policy: Policy, as_of: dt.date) -> pd.DataFrame:

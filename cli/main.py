@@ -502,5 +502,11 @@ def demo(app: App, out_dir: str) -> None:
         sys.exit(EXIT_FAILURE)
 
 
+# check / rules / waivers / baseline live in their own module (issue 4).
+from cli.check_cmd import register as _register_check_commands  # noqa: E402
+
+_register_check_commands(main)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

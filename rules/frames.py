@@ -231,3 +231,11 @@ def is_blank(series: pd.Series) -> np.ndarray:
         lambda v: ("x" if len(v) else "") if isinstance(v, list | tuple | dict) else str(v)
     )
     return blank | (as_str.str.strip() == "").to_numpy(dtype=bool)
+
+
+def lookup(keys: pd.Series, mapping: pd.Series) -> pd.Series:
+    """``keys.map(mapping)`` that keeps the mapping's dtype even when it is empty (pandas
+    coerces an empty mapper to float64, which breaks datetime lookups). ``mapping`` must
+    have a unique index (a groupby result)."""
+    values = mapping.reindex(keys.to_numpy())
+    return pd.Series(values.to_numpy(), index=keys.index, dtype=mapping.dtype)

@@ -8,7 +8,7 @@ import pandas as pd
 
 from rules.calendar import to_days
 from rules.engine import Outcomes, RuleContext, rule
-from rules.frames import keys_by_project
+from rules.frames import keys_by_project, lookup
 
 OPEN = ("todo", "in_progress")
 
@@ -129,7 +129,7 @@ def data_003(ctx: RuleContext) -> Outcomes:
     last = pd.concat(
         [
             pd.to_datetime(wip["updated_at"], utc=True),
-            pd.to_datetime(wip["id"].map(last_log), utc=True),
+            pd.to_datetime(lookup(wip["id"], last_log), utc=True),
         ],
         axis=1,
     ).max(axis=1)

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from rules.engine import Outcomes, RuleContext, rule
-from rules.frames import PHASES, keys_by_project, list_contains
+from rules.frames import PHASES, keys_by_project, list_contains, lookup
 
 PLAN_APPROVED = PHASES.index("plan_approved")
 EXECUTION = PHASES.index("execution")
@@ -40,7 +40,7 @@ def plan_002(ctx: RuleContext) -> Outcomes:
     leaf = items[items["is_leaf"].astype(bool)]
     label = str(ctx.global_params.get("exempt_label") or "pre-approval")
     leaf = leaf[~list_contains(leaf["labels"], label)]
-    started = pd.to_datetime(leaf["id"].map(first), utc=True)
+    started = pd.to_datetime(lookup(leaf["id"], first), utc=True)
     approved = pd.to_datetime(leaf["project_key"].map(reg["plan_approved_at"]), utc=True)
     rank = leaf["project_key"].map(reg["phase_rank"])
     early = started.notna() & (approved.isna() & (rank < PLAN_APPROVED) | (started < approved))

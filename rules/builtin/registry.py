@@ -31,7 +31,12 @@ def reg_001(ctx: RuleContext) -> Outcomes:
     days = int(ctx.global_params.get("active_days", 30))
     lo = np.datetime64(ctx.as_of, "D") - np.timedelta64(days, "D")
     recent = ctx.local_day(items["updated_at"]) > lo
-    loose = items[recent & items["project_key"].isna()]
+    unregistered = (
+        ~items["registered"].astype(bool)
+        if "registered" in items.columns
+        else items["project_key"].isna()
+    )
+    loose = items[recent & unregistered.to_numpy(dtype=bool)]
     loose = loose[~loose["tracker_project_key"].isin(registry_projects | exempt)]
     per = loose.groupby(["source", "tracker_project_key"]).size().reset_index(name="n")
     res = pd.DataFrame(
@@ -75,6 +80,10 @@ def reg_002(ctx: RuleContext) -> Outcomes:
     inactive = reg["pm_active"].astype(object).eq(False).to_numpy(dtype=bool)
     res = pd.DataFrame(index=ctx.projects)
     res["failed"] = empty | inactive
+    if "implicit" in reg.columns:
+        res["ne"] = np.where(
+            reg["implicit"].fillna(False).astype(bool), "not in the hierarchy (see REG-001)", None
+        )
     where = reg["registry_issue"].fillna("the registry").astype(str)
     res["message"] = np.where(
         empty,

@@ -52,6 +52,12 @@ def rpt_001(ctx: RuleContext) -> Outcomes:
     active = reg["phase_rank"].between(APPROVED + 1, CLOSING) | reg["phase_rank"].isna()
     res = pd.DataFrame(index=ctx.projects)
     res["failed"] = active & late
+    if "implicit" in reg.columns:
+        res["ne"] = np.where(
+            reg["implicit"].fillna(False).astype(bool),
+            "not in the hierarchy, so no registry issue to link reports to",
+            None,
+        )
     res["value"] = age
     res["threshold"] = np.where(cadence == "monthly", np.nan, limit)
     week = ctx.as_of.isocalendar().week

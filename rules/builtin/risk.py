@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from rules.engine import Outcomes, RuleContext, rule
-from rules.frames import PHASES, keys_by_project
+from rules.frames import PHASES, keys_by_project, lookup
 
 OPEN = ("todo", "in_progress")
 RESPONSES = {"avoid", "reduce", "mitigate", "transfer", "accept", "规避", "减轻", "转移", "接受"}
@@ -215,7 +215,7 @@ def risk_004(ctx: RuleContext) -> Outcomes:
         .groupby("work_item_id")["changed_at"]
         .max()
     )
-    since_at = pd.to_datetime(open_["id"].map(since), utc=True)
+    since_at = pd.to_datetime(lookup(open_["id"], since), utc=True)
     # No history: the item has been blocked at least since its last update (a lower bound).
     if "updated_at" in open_.columns:
         since_at = since_at.fillna(pd.to_datetime(open_["updated_at"], utc=True))
