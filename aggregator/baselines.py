@@ -89,11 +89,16 @@ def _write(
     reconstructed: bool,
 ) -> int:
     rows: list[dict[str, Any]] = []
+    # executemany needs the same keys in every row.
     base = {
         "project_key": project_key,
         "label": label,
         "taken_at": taken_at,
         "reconstructed": reconstructed,
+        "work_item_id": None,
+        "milestone_id": None,
+        "story_points": None,
+        "original_estimate_h": None,
     }
 
     def clean(v: Any) -> Any:
