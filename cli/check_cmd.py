@@ -238,7 +238,13 @@ def register(main: click.Group) -> None:
 
     @main.group()
     def baseline() -> None:
-        """Baselines (plan snapshots the variance and change rules compare against)."""
+        """Baselines (plan snapshots the variance and change rules compare against).
+
+        Example:
+
+        \b
+            pmohub baseline take CRM-APP --label plan-approved
+        """
 
     @baseline.command("take")
     @click.argument("project")

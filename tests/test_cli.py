@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import io
 import json
 import logging
@@ -193,14 +192,9 @@ def test_table_aligns_wide_characters() -> None:
     assert json.loads(render(rows, "json"))[0]["title"] == "需求评审"
 
 
-# --------------------------------------------------------------------------- needs sync
-
-needs_sync = pytest.mark.skipif(
-    importlib.util.find_spec("aggregator.sync") is None, reason="aggregator.sync not committed yet"
-)
+# --------------------------------------------------------------------------- sync
 
 
-@needs_sync
 def test_sync_one_failing_source_exit_1_others_load(project_dir: Path) -> None:
     cfg = project_dir / "pmohub.yaml"
     cfg.write_text(
@@ -222,7 +216,6 @@ def test_sync_one_failing_source_exit_1_others_load(project_dir: Path) -> None:
     assert [r["source"] for r in only] == ["plan_a"]
 
 
-@needs_sync
 def test_sync_named_source_and_rerun_changes_nothing(project_dir: Path) -> None:
     first = run(["--quiet", "sync", "plan_a", "--format", "json"])
     assert first.exit_code == 0, first.output
@@ -234,7 +227,6 @@ def test_sync_named_source_and_rerun_changes_nothing(project_dir: Path) -> None:
     assert "plan_a" in table and "plan_b" in table
 
 
-@needs_sync
 def test_sync_into_configured_store_sqlite_and_postgres(project_dir: Path, store_url: str) -> None:
     cfg = project_dir / "pmohub.yaml"
     cfg.write_text(
@@ -253,7 +245,6 @@ def test_sync_into_configured_store_sqlite_and_postgres(project_dir: Path, store
     assert len(runs) == 1 and runs[0]["source"] == "plan_b"
 
 
-@needs_sync
 def test_demo_end_to_end(tmp_path: Path) -> None:
     out = tmp_path / "demo"
     result = run(["--quiet", "demo", "--out", str(out)])
