@@ -262,6 +262,7 @@ def load_frames(engine: Engine, config: Any, rules: Iterable[Rule]) -> dict[str,
         )
         sc["changed_at"] = pd.to_datetime(sc["changed_at"], utc=True)
         sc["project_key"] = sc["work_item_id"].map(by_id)
+        sc["source"] = sc["work_item_id"].map(items.set_index("id")["source"])
         smap: dict[str, str] = {}
         for s in sources.values():
             smap.update(dict(getattr(s, "status_map", {}) or {}))

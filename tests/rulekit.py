@@ -10,7 +10,7 @@ import pandas as pd
 
 from rules.calendar import WorkCalendar, build_calendar
 from rules.engine import Outcomes, load_rules, outcomes_frame, run_rules
-from rules.frames import CHARTER_FIELDS, PHASES, to_phase
+from rules.frames import CHARTER_FIELDS, EXTRA_FIELDS, PHASES, to_phase
 
 UTC = dt.UTC
 _ids = itertools.count(1)
@@ -30,6 +30,7 @@ class World:
         self.milestones: list[dict[str, Any]] = []
         self.iterations: list[dict[str, Any]] = []
         self.baselines: list[dict[str, Any]] = []
+        self.links: list[dict[str, Any]] = []
         self.people: list[dict[str, Any]] = [{"id": 1, "display_name": "张伟", "active": True}]
 
     def project(
@@ -49,6 +50,7 @@ class World:
             **{f: f"{f} text" for f in CHARTER_FIELDS},
             "acceptance_record": None,
             "final_report": None,
+            "subplans": None,
         }
         for p in PHASES:
             row[f"{p}_at"] = None
@@ -119,6 +121,7 @@ class World:
             {
                 "work_item_id": item["id"],
                 "project_key": item["project_key"],
+                "source": item["source"],
                 "field": field,
                 "from_value": frm,
                 "to_value": to,
@@ -137,16 +140,11 @@ class World:
                 items[c] = pd.to_datetime(items[c])
             for c in ("created_at", "updated_at", "resolved_at"):
                 items[c] = pd.to_datetime(items[c], utc=True)
-            for f in (
-                "risk_probability",
-                "risk_impact",
-                "risk_response",
-                "ccb_decision",
-                "acceptance_criteria",
-                "review_on",
-            ):
+            for f in EXTRA_FIELDS:
                 if f not in items.columns:
                     items[f] = None
+            if "components" not in items.columns:
+                items["components"] = [[] for _ in range(len(items))]
         reg = pd.DataFrame(self.projects)
         reg["phase"] = to_phase(reg["phase"].fillna(""))
         reg["phase_rank"] = reg["phase"].map({p: i for i, p in enumerate(PHASES)}).astype(float)
@@ -163,6 +161,7 @@ class World:
                 [
                     "work_item_id",
                     "project_key",
+                    "source",
                     "field",
                     "from_value",
                     "to_value",
@@ -201,7 +200,7 @@ class World:
                     "end_at",
                 ],
             ),
-            "links": pd.DataFrame(columns=["source", "from_external_id", "to_external_id", "kind"]),
+            "links": frame(self.links, ["source", "from_external_id", "to_external_id", "kind"]),
             "registry": reg,
             "baselines": frame(
                 self.baselines,
@@ -238,6 +237,7 @@ def run(
     rules_cfg: dict[str, Any] | None = None,
     frames: dict[str, Any] | None = None,
     hierarchy: list[dict[str, Any]] | None = None,
+    settings: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Run one rule; return its outcome table indexed by subject."""
     from rules.policy import build_policy
@@ -253,7 +253,7 @@ def run(
         as_of=dt.date.fromisoformat(as_of),
         policy=policy,
         calendar=CN,
-        settings={},
+        settings=settings or {},
     )
     assert runs[0].error is None, runs[0].error
     return outcomes_frame(runs).set_index("subject")

@@ -412,3 +412,192 @@ def test_reg_001_unregistered_tracker_project() -> None:
     assert "tracker:jira_main:OLD" not in t.index
     t = run("REG-001", w, AS_OF, rules_cfg={"REG-001": {"exempt": ["ROGUE"]}})
     assert "tracker:jira_main:ROGUE" not in t.index
+
+
+def test_risk_003_escalation() -> None:
+    w = World()
+    trio(w)
+    w.project("PMO", phase=None)
+    big = w.item("BAD", type="Risk", risk_probability=4, risk_impact=4, created_at=at("2026-11-10"))
+    cross = w.item("BAD", type="Issue", labels=["cross-dept"], created_at=at("2026-11-10"))
+    flagged = w.item(
+        "OK",
+        type="Risk",
+        risk_probability=5,
+        risk_impact=3,
+        escalated_to_pmo="true",
+        created_at=at("2026-11-10"),
+    )
+    linked = w.item(
+        "OK", type="Risk", risk_probability=5, risk_impact=3, created_at=at("2026-11-10")
+    )
+    pmo_item = w.item("PMO", tracker_project_key="PMO", project_key=None)
+    w.links.append(
+        {
+            "source": "jira_main",
+            "from_external_id": pmo_item["external_id"],
+            "to_external_id": linked["external_id"],
+            "kind": "relates",
+        }
+    )
+    w.item(
+        "OK", type="Risk", risk_probability=5, risk_impact=3, created_at=at("2026-11-19")
+    )  # 1 wd: not yet due
+    w.item(
+        "OK", type="Risk", risk_probability=3, risk_impact=4, created_at=at("2026-10-01")
+    )  # 12 < 15
+    t = run("RISK-003", w, AS_OF, settings={"registry_projects": ["PMO"]})
+    assert outcome(t, f"issue:jira_main:{big['external_id']}") == "finding"
+    assert t.loc[f"issue:jira_main:{big['external_id']}", "value"] == 16
+    assert outcome(t, f"issue:jira_main:{cross['external_id']}") == "finding"
+    assert f"issue:jira_main:{flagged['external_id']}" not in t.index
+    assert outcome(t, "project:OK") == "pass"
+
+
+def test_rpt_002_report_completeness() -> None:
+    w = World()
+    trio(w)
+    full = {f"report_{s}": "x" * 25 for s in ("schedule", "cost", "quality", "risk", "issues")}
+    w.item("BAD", type="Status Report", created_at=at("2026-11-01"), rag="Green", **full)
+    w.item(
+        "BAD",
+        "BAD-R2",
+        type="Status Report",
+        created_at=at("2026-11-16"),
+        rag=None,
+        **{**full, "report_cost": "ok"},
+    )
+    w.item("OK", type="Status Report", created_at=at("2026-11-16"), rag="Amber", **full)
+    t = run("RPT-002", w, AS_OF)
+    assert outcome(t, "project:BAD") == "finding"
+    assert t.loc["project:BAD", "message"] == "BAD-R2 incomplete: cost, RAG"
+    assert outcome(t, "project:OK") == "pass"
+    assert outcome(t, "project:NE") == "ne"
+
+
+def test_clo_002_lessons() -> None:
+    w = World()
+    w.project("BAD", phase="closing", closing_at=at("2026-10-01"))
+    w.project("OK", phase="closed", closing_at=at("2026-10-01"))
+    w.project("EARLY", phase="closing", closing_at=at("2026-11-16"))  # 4 wd: still time
+    w.project("NE", phase=None)
+    w.item("OK", type="Lessons Learned", kind="lessons_learned")
+    t = run("CLO-002", w, AS_OF)
+    assert outcome(t, "project:BAD") == "finding"
+    assert outcome(t, "project:OK") == "pass"
+    assert outcome(t, "project:EARLY") == "pass"
+    assert outcome(t, "project:NE") == "ne"
+
+
+def test_data_001_unmapped_history_status() -> None:
+    w = World()
+    w.project("P")
+    it = w.item("P")
+    w.change(it, "To Do", "In Progress", at("2026-11-02"))
+    t = run("DATA-001", w, AS_OF)
+    assert outcome(t, "portfolio:*") == "pass"
+    w.change(it, "In Progress", "待验收", at("2026-11-03"))  # no category known for 待验收
+    t = run("DATA-001", w, AS_OF)
+    assert outcome(t, "source:jira_main") == "finding"
+    assert t.loc["source:jira_main", "evidence"]["statuses"] == ["待验收"]
+    fr = w.frames()
+    t = run(
+        "DATA-001",
+        w,
+        AS_OF,
+        frames={"status_changes": fr["status_changes"].drop(columns=["to_category"])},
+    )
+    assert outcome(t, "portfolio:*") == "ne"
+
+
+def test_chg_003_cr_completeness_and_ccb_delay() -> None:
+    w = World()
+    trio(w)
+    done = {"cr_reason": "r", "cr_impact": "i", "cr_alternatives": "a"}
+    incomplete = w.item(
+        "BAD",
+        type="Change Request",
+        status="In Review",
+        status_category="in_progress",
+        cr_reason="r",
+        created_at=at("2026-11-18"),
+    )
+    slow = w.item(
+        "BAD",
+        type="Change Request",
+        status="In Review",
+        status_category="in_progress",
+        created_at=at("2026-10-01"),
+        **done,
+    )
+    w.change(slow, "Draft", "In Review", at("2026-11-05"))  # 11 wd undecided
+    w.item(
+        "OK", type="Change Request", status="Draft", created_at=at("2026-10-01")
+    )  # drafts exempt
+    quick = w.item(
+        "OK",
+        type="Change Request",
+        status="In Review",
+        status_category="in_progress",
+        created_at=at("2026-10-01"),
+        **done,
+    )
+    w.change(quick, "Draft", "In Review", at("2026-11-16"))
+    t = run("CHG-003", w, AS_OF)
+    assert (
+        "missing impact, alternatives"
+        in t.loc[f"issue:jira_main:{incomplete['external_id']}", "message"]
+    )
+    assert "CCB overdue" in t.loc[f"issue:jira_main:{slow['external_id']}", "message"]
+    assert t.loc[f"issue:jira_main:{slow['external_id']}", "value"] == 11
+    assert outcome(t, "project:OK") == "pass"
+
+
+def test_plan_001_subplans() -> None:
+    w = World()
+    w.project(
+        "BAD", subplans="scope, schedule, cost, quality, resource, communication, procurement"
+    )
+    w.project("OK", subplans=["范围", "进度", "成本", "质量", "资源", "沟通", "采购"])
+    w.project("EARLY", phase="approved")
+    w.project("NE", phase=None)
+    w.item("OK", labels=["plan:risk"])
+    t = run("PLAN-001", w, AS_OF)
+    assert outcome(t, "project:BAD") == "finding"
+    assert t.loc["project:BAD", "message"] == "Missing sub-plans: risk"
+    assert t.loc["project:BAD", "message_zh"] == "缺少子计划:风险管理"
+    assert outcome(t, "project:OK") == "pass"
+    assert outcome(t, "project:EARLY") == "pass"
+    assert outcome(t, "project:NE") == "ne"
+
+
+def test_plan_004_coverage() -> None:
+    w = World()
+    trio(w)
+    for p in ("BAD", "OK"):
+        w.milestones.append(
+            {
+                "id": len(w.milestones) + 1,
+                "source": "jira_main",
+                "external_id": f"v-{p}",
+                "project_key": p,
+                "name": "R2",
+                "due_on": "2027-01-31",
+                "released": False,
+                "released_on": None,
+                "archived": False,
+            }
+        )
+    w.item("BAD", type="Epic", due_on=None)
+    w.item("BAD", "BAD-2", due_on="2026-11-27")  # near-term, unestimated
+    w.item("BAD", due_on="2026-11-27", story_points=3.0)
+    w.item("OK", type="Epic", due_on="2027-01-31")
+    w.item("OK", due_on="2026-11-27", story_points=3.0)
+    w.item("OK", due_on="2027-06-01")  # not near-term: estimate not required
+    w.item("NE", due_on="2026-11-27")  # no estimates anywhere in this project
+    t = run("PLAN-004", w, AS_OF)
+    assert outcome(t, "project:BAD") == "finding"
+    assert t.loc["project:BAD", "evidence"]["keys"] == ["BAD-2"]
+    assert "undated epics" in t.loc["project:BAD", "message"]
+    assert outcome(t, "project:OK") == "pass"
+    assert outcome(t, "project:NE") == "ne"

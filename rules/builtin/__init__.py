@@ -2,6 +2,7 @@
 built-in rule with :mod:`rules.engine`. One module per rule group."""
 
 from rules.builtin import (  # noqa: F401  (imported for registration)
+    change,
     closure,
     hygiene,
     planning,

@@ -134,3 +134,41 @@ def clo_003(ctx: RuleContext) -> Outcomes:
     ]
     res["message_zh"] = "项目已超过基准结束日期且长期无活动:请关闭、取消或通过变更重新建立基准"
     return ctx.project_outcomes(res)
+
+
+@rule(
+    "CLO-002",
+    title_en="Lessons learned recorded",
+    title_zh="已记录经验教训",
+    severity="medium",
+    scope="project",
+    basis="000 “记录和归档项目经验和教训” (record and archive lessons)",
+    basis_seed="000",
+    check="no linked lessons_learned item within 10 wd of Closing",
+    fix_en="Run the retrospective.",
+    fix_zh="组织项目复盘。",
+    defaults={"within_wd": 10},
+    needs={
+        "registry": ("project_key", "phase_rank", "closing_at"),
+        "work_items": ("project_key", "kind"),
+    },
+)
+def clo_002(ctx: RuleContext) -> Outcomes:
+    reg = ctx.frame("registry").set_index("project_key").reindex(ctx.projects)
+    items = ctx.frame("work_items")
+    lessons = (
+        items[items["kind"] == "lessons_learned"]
+        .groupby("project_key")
+        .size()
+        .reindex(ctx.projects)
+        .fillna(0)
+    )
+    since = pd.Series(ctx.wd_until_today(ctx.local_day(reg["closing_at"])), index=ctx.projects)
+    due = since.isna() | (since > ctx.param("within_wd"))  # closing date unknown: due now
+    res = pd.DataFrame(index=ctx.projects)
+    res["failed"] = (reg["phase_rank"] >= CLOSING) & (lessons == 0) & due
+    res["ne"] = np.where(reg["phase_rank"].isna(), "no registry phase", None)
+    res["value"] = since
+    res["message"] = "No lessons learned recorded since Closing: run the retrospective"
+    res["message_zh"] = "进入收尾后未记录经验教训:请组织复盘"
+    return ctx.project_outcomes(res)

@@ -155,3 +155,44 @@ def data_003(ctx: RuleContext) -> Outcomes:
         for n, t in zip(res["n"], res["threshold"], strict=True)
     ]
     return ctx.project_outcomes(res)
+
+
+@rule(
+    "DATA-001",
+    title_en="Unmapped status or field",
+    title_zh="状态或字段未映射",
+    severity="medium",
+    scope="portfolio",
+    basis="000 “确保项目信息的准确性和可用性” (accurate, usable information)",
+    basis_seed="000",
+    check="a status used in the history has no known category (not on any current item "
+    "and not in status_map), so history rules would misread it",
+    fix_en="Map the status in status_map.",
+    fix_zh="在 status_map 中映射该状态。",
+    needs={"status_changes": ("source", "field", "to_value", "to_category")},
+)
+def data_001(ctx: RuleContext) -> Outcomes:
+    sc = ctx.frame("status_changes")
+    sc = sc[(sc["field"] == "status") & sc["to_value"].notna() & sc["to_category"].isna()]
+    per = sc.groupby(["source", "to_value"]).size().reset_index(name="n")
+    if per.empty:
+        return ctx.subject_outcomes(
+            pd.DataFrame({"subject": ["portfolio:*"], "project_key": [None], "failed": [False]})
+        )
+    by_source = per.groupby("source").agg(statuses=("to_value", list), n=("n", "sum")).reset_index()
+    res = pd.DataFrame(
+        {
+            "subject": "source:" + by_source["source"].astype(str),
+            "project_key": None,
+            "failed": True,
+            "value": by_source["n"].astype(float),
+            "evidence": [{"statuses": s} for s in by_source["statuses"]],
+            "message": [
+                "Map status " + ", ".join(f"‘{x}’" for x in s) for s in by_source["statuses"]
+            ],
+            "message_zh": [
+                "请映射状态 " + ", ".join(f"‘{x}’" for x in s) for s in by_source["statuses"]
+            ],
+        }
+    )
+    return ctx.subject_outcomes(res)

@@ -112,3 +112,163 @@ def plan_003(ctx: RuleContext) -> Outcomes:
         no_bl, "尚无基准:请执行 pmohub baseline take", "基准早于最近批准的变更:请重新建立基准"
     )
     return ctx.project_outcomes(res)
+
+
+SUBPLANS = {
+    "scope": "范围",
+    "schedule": "进度",
+    "cost": "成本",
+    "quality": "质量",
+    "resource": "资源",
+    "communication": "沟通",
+    "risk": "风险",
+    "procurement": "采购",
+}
+
+
+@rule(
+    "PLAN-001",
+    title_en="PM plan has sub-plans",
+    title_zh="项目管理计划包含各子计划",
+    severity="medium",
+    scope="project",
+    basis="004 §2.2 “项目管理计划应至少包含…子计划” (scope, schedule, cost, quality, resource, "
+    "communication, risk, procurement)",
+    basis_seed="004",
+    check="at phase ≥ Planning, a sub-plan lacks evidence: a `subplans` value on the "
+    "registry issue or a label `plan:<name>` on a project item",
+    fix_en="Add the missing sub-plans.",
+    fix_zh="补充缺失的子计划。",
+    defaults={"required": list(SUBPLANS)},
+    needs={
+        "registry": ("project_key", "phase_rank", "subplans"),
+        "work_items": ("project_key", "labels"),
+    },
+)
+def plan_001(ctx: RuleContext) -> Outcomes:
+    reg = ctx.frame("registry").set_index("project_key").reindex(ctx.projects)
+    items = ctx.frame("work_items")
+    labels = items[["project_key", "labels"]].explode("labels").dropna()
+    labels = labels[labels["labels"].astype(str).str.lower().str.startswith("plan:")]
+    text = reg["subplans"].map(
+        lambda v: " ".join(map(str, v)) if isinstance(v, list | tuple) else str(v or "")
+    )
+    label_text = (
+        labels.groupby("project_key")["labels"]
+        .agg(lambda s: " ".join(map(str, s)))
+        .reindex(ctx.projects)
+        .fillna("")
+    )
+    evidence = (text + " " + label_text).str.lower()
+    required = [str(x) for x in ctx.global_params.get("required") or SUBPLANS]
+    missing = pd.DataFrame(
+        {
+            name: ~(
+                evidence.str.contains(name, regex=False)
+                | evidence.str.contains(SUBPLANS.get(name, name), regex=False)
+            )
+            for name in required
+        },
+        index=ctx.projects,
+    )
+    res = pd.DataFrame(index=ctx.projects)
+    res["failed"] = (reg["phase_rank"] >= PHASES.index("planning")) & missing.any(axis=1)
+    res["ne"] = np.where(reg["phase_rank"].isna(), "no registry phase", None)
+    res["value"] = missing.sum(axis=1).astype(float)
+    names = missing.apply(lambda r: ", ".join(k for k, v in r.items() if v), axis=1)
+    names_zh = missing.apply(
+        lambda r: "、".join(SUBPLANS.get(k, k) + "管理" for k, v in r.items() if v), axis=1
+    )
+    res["message"] = "Missing sub-plans: " + names
+    res["message_zh"] = "缺少子计划:" + names_zh
+    return ctx.project_outcomes(res)
+
+
+@rule(
+    "PLAN-004",
+    title_en="Schedule and estimate coverage",
+    title_zh="进度计划与估算覆盖",
+    severity="medium",
+    scope="project",
+    basis="000 “一、二级进度计划…三级进度计划” (schedule levels 1–3)",
+    basis_seed="000",
+    check="all required: ≥ 1 dated unreleased version; ≥ 90 % of open epics dated; ≥ 80 % of "
+    "near-term leaf items (due ≤ 20 wd or in the active sprint) estimated",
+    fix_en="Date the versions and epics and estimate the near-term items listed.",
+    fix_zh="为版本和史诗设定日期,并估算所列近期事项。",
+    defaults={"epic_dated_share": 0.90, "estimated_share": 0.80, "near_wd": 20},
+    needs={
+        "work_items": (
+            "project_key",
+            "key",
+            "status_category",
+            "is_leaf",
+            "is_epic",
+            "due_on",
+            "story_points",
+            "original_estimate_h",
+            "iteration_ids",
+        ),
+        "milestones": ("project_key", "due_on", "released", "archived"),
+        "iterations": ("external_id", "state"),
+    },
+)
+def plan_004(ctx: RuleContext) -> Outcomes:
+    from rules.calendar import to_days
+    from rules.frames import list_contains_any
+
+    items = ctx.frame("work_items")
+    ms = ctx.frame("milestones")
+    its = ctx.frame("iterations")
+    active = frozenset(its.loc[its["state"].isin(["active", "future"]), "external_id"].astype(str))
+    open_ = items[items["status_category"].isin(("todo", "in_progress"))]
+    estimated = open_["story_points"].notna() | open_["original_estimate_h"].notna()
+    any_est = (
+        (items["story_points"].notna() | items["original_estimate_h"].notna())
+        .groupby(items["project_key"])
+        .any()
+        .reindex(ctx.projects)
+        .fillna(False)
+    )
+    dated_versions = (
+        ms[~ms["released"].astype(bool) & ~ms["archived"].astype(bool) & ms["due_on"].notna()]
+        .groupby("project_key")
+        .size()
+        .reindex(ctx.projects)
+        .fillna(0)
+    )
+    epics = open_[open_["is_epic"].astype(bool)]
+    epic_share = epics["due_on"].notna().groupby(epics["project_key"]).mean().reindex(ctx.projects)
+    limit = ctx.calendar.add_wd(
+        np.full(len(open_), ctx.as_of_day),
+        open_["project_key"].map(ctx.param("near_wd")).to_numpy(dtype=int),
+    )
+    near = open_["is_leaf"].astype(bool).to_numpy() & (
+        (to_days(open_["due_on"]) <= limit) | list_contains_any(open_["iteration_ids"], active)
+    )
+    near_items = open_[near]
+    est_share = estimated[near].groupby(near_items["project_key"]).mean().reindex(ctx.projects)
+    gaps = pd.DataFrame(
+        {
+            "no dated unreleased version": dated_versions == 0,
+            "undated epics": epic_share < ctx.param("epic_dated_share"),
+            "unestimated near-term items": est_share < ctx.param("estimated_share"),
+        },
+        index=ctx.projects,
+    )
+    res = pd.DataFrame(index=ctx.projects)
+    res["failed"] = gaps.any(axis=1)
+    n_items = items.groupby("project_key").size().reindex(ctx.projects).fillna(0)
+    res["ne"] = np.where(
+        n_items == 0,
+        "no work items",
+        np.where(~any_est.astype(bool), "the tracker has no estimates", None),
+    )
+    res["value"] = est_share
+    res["threshold"] = ctx.param("estimated_share")
+    unest = near_items[~estimated[near].to_numpy(dtype=bool)]
+    res["keys"] = keys_by_project(unest).reindex(ctx.projects)
+    names = gaps.apply(lambda r: ", ".join(k for k, v in r.items() if v), axis=1)
+    res["message"] = "Schedule/estimate coverage: " + names
+    res["message_zh"] = "进度/估算覆盖不足:" + names
+    return ctx.project_outcomes(res)

@@ -71,3 +71,51 @@ def rpt_001(ctx: RuleContext) -> Outcomes:
         newest.isna(), "尚无项目状态报告", f"第{prev}周(当前第{week}周)周报缺失"
     )
     return ctx.project_outcomes(res)
+
+
+SECTIONS = ("report_schedule", "report_cost", "report_quality", "report_risk", "report_issues")
+
+
+@rule(
+    "RPT-002",
+    title_en="Report complete",
+    title_zh="状态报告内容完整",
+    severity="medium",
+    scope="project",
+    basis="004 “内容包括进度、成本、质量、风险、问题” (schedule, cost, quality, risk, issues)",
+    basis_seed="004",
+    check="the newest status report has no RAG, or a section (schedule, cost, quality, "
+    "risk, issues) under 20 characters",
+    fix_en="Complete the named sections of the report.",
+    fix_zh="补全报告中所列的部分。",
+    defaults={"min_chars": 20},
+    needs={"work_items": ("project_key", "key", "kind", "created_at", "rag", *SECTIONS)},
+)
+def rpt_002(ctx: RuleContext) -> Outcomes:
+    items = ctx.frame("work_items")
+    reports = items[items["kind"] == "status_report"].sort_values("created_at")
+    newest = reports.groupby("project_key").tail(1).set_index("project_key").reindex(ctx.projects)
+    min_chars = ctx.param("min_chars").astype(float)
+    short = pd.DataFrame(
+        {
+            s.removeprefix("report_"): newest[s]
+            .astype(object)
+            .fillna("")
+            .astype(str)
+            .str.strip()
+            .str.len()
+            < min_chars
+            for s in SECTIONS
+        },
+        index=ctx.projects,
+    )
+    short["RAG"] = newest["rag"].astype(object).fillna("").astype(str).str.strip() == ""
+    res = pd.DataFrame(index=ctx.projects)
+    res["failed"] = short.any(axis=1)
+    res["ne"] = np.where(newest["key"].isna(), "no status report", None)
+    res["value"] = short.sum(axis=1).astype(float)
+    names = short.apply(lambda r: ", ".join(k for k, v in r.items() if v), axis=1)
+    res["message"] = newest["key"].astype(str) + " incomplete: " + names
+    res["message_zh"] = newest["key"].astype(str) + " 不完整:" + names
+    res["keys"] = [[k] if isinstance(k, str) else None for k in newest["key"]]
+    return ctx.project_outcomes(res)

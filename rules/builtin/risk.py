@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from rules.engine import Outcomes, RuleContext, rule
-from rules.frames import PHASES, keys_by_project, lookup
+from rules.frames import PHASES, keys_by_project, list_contains, lookup
 
 OPEN = ("todo", "in_progress")
 RESPONSES = {"avoid", "reduce", "mitigate", "transfer", "accept", "规避", "减轻", "转移", "接受"}
@@ -247,3 +247,94 @@ def risk_004(ctx: RuleContext) -> Outcomes:
         + " 个工作日未解决,请解决或升级"
     )
     return ctx.item_outcomes(bad)
+
+
+@rule(
+    "RISK-003",
+    title_en="Major or cross-department issue escalated",
+    title_zh="重大或跨部门问题已升级",
+    severity="high",
+    scope="issue",
+    basis="004 “重大风险或跨部门问题,PMO应发挥协调作用” (PMO coordinates major/cross-department issues)",
+    basis_seed="004",
+    check="a risk with score ≥ 15, or an issue labelled cross-dept or with components in ≥ 2 "
+    "departments, is neither flagged escalated_to_pmo nor linked to a PMO item within 2 wd",
+    fix_en="Escalate to the PMO meeting.",
+    fix_zh="提交PMO例会协调。",
+    defaults={
+        "score": 15,
+        "within_wd": 2,
+        "cross_label": "cross-dept",
+        "escalated_label": "escalated",
+        "component_departments": {},
+    },
+    needs={
+        "work_items": (
+            "source",
+            "external_id",
+            "tracker_project_key",
+            "project_key",
+            "key",
+            "kind",
+            "status_category",
+            "created_at",
+            "labels",
+            "components",
+            "risk_probability",
+            "risk_impact",
+            "escalated_to_pmo",
+            "url",
+        ),
+        "links": ("source", "from_external_id", "to_external_id"),
+    },
+)
+def risk_003(ctx: RuleContext) -> Outcomes:
+    items = ctx.frame("work_items")
+    links = ctx.frame("links")
+    open_ = items[items["status_category"].isin(OPEN) & items["kind"].isin(["risk", "issue"])]
+    score = _score(open_)
+    major = (open_["kind"] == "risk") & (score >= open_["project_key"].map(ctx.param("score")))
+    cross = pd.Series(
+        list_contains(open_["labels"], str(ctx.global_params.get("cross_label"))), index=open_.index
+    )
+    departments = dict(ctx.global_params.get("component_departments") or {})
+    if departments and len(open_):
+        ex = open_["components"].explode().map(departments)
+        n_dept = ex.groupby(level=0).nunique().reindex(open_.index).fillna(0)
+        cross = cross | (n_dept >= 2)
+    needs = open_[(major | ((open_["kind"] == "issue") & cross)).to_numpy(dtype=bool)]
+    flagged = (
+        needs["escalated_to_pmo"]
+        .astype(object)
+        .map(_truthy, na_action="ignore")
+        .fillna(False)
+        .astype(bool)
+    )
+    flagged = flagged | pd.Series(
+        list_contains(needs["labels"], str(ctx.global_params.get("escalated_label"))),
+        index=needs.index,
+    )
+    pmo = set(ctx.settings.get("registry_projects", ()))
+    pmo_ids = items.loc[items["tracker_project_key"].isin(pmo), ["source", "external_id"]]
+    pmo_keys = set(pmo_ids["source"].astype(str) + "\x1f" + pmo_ids["external_id"].astype(str))
+    src = links["source"].astype(str)
+    a = src + "\x1f" + links["from_external_id"].astype(str)
+    b = src + "\x1f" + links["to_external_id"].astype(str)
+    linked = set(b[a.isin(pmo_keys)]) | set(a[b.isin(pmo_keys)])
+    key = needs["source"].astype(str) + "\x1f" + needs["external_id"].astype(str)
+    escalated = flagged | key.isin(linked)
+    age = pd.Series(ctx.wd_until_today(ctx.local_day(needs["created_at"])), index=needs.index)
+    bad = needs[
+        (~escalated & (age > needs["project_key"].map(ctx.param("within_wd")))).to_numpy(dtype=bool)
+    ].copy()
+    bad["subject"] = "issue:" + bad["source"].astype(str) + ":" + bad["external_id"].astype(str)
+    bad["value"] = _score(bad)
+    bad["keys"] = [[k] for k in bad["key"]]
+    bad["urls"] = [[u] for u in bad["url"]]
+    bad["message"] = bad["key"].astype(str) + ": escalate to the PMO meeting"
+    bad["message_zh"] = bad["key"].astype(str) + ":请提交PMO例会协调"
+    return ctx.item_outcomes(bad)
+
+
+def _truthy(v: object) -> bool:
+    return str(v).strip().lower() in ("true", "yes", "y", "1", "是", "已升级")
