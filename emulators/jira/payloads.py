@@ -7,7 +7,7 @@ edit is visible on the very next request.
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -41,8 +41,8 @@ def jira_time(ms: int | None, tz: ZoneInfo) -> str | None:
     """Jira's timestamp format: 2026-11-20T10:05:03.123+0800 (offset without a colon)."""
     if ms is None:
         return None
-    dt = datetime.fromtimestamp(ms / 1000, tz)
-    return f"{dt:%Y-%m-%dT%H:%M:%S}.{ms % 1000:03d}{dt:%z}"
+    text = datetime.fromtimestamp(ms / 1000, tz).isoformat(timespec="milliseconds")
+    return text[:-3] + text[-2:]
 
 
 def utc_time(ms: int | None) -> str | None:
@@ -77,10 +77,19 @@ class Ctx:
     api: str  # "2" | "3"
     tz: ZoneInfo
     dc_sprint_format: str = "string"
+    # Shared across requests of one emulator: users, statuses, types never change, and
+    # re-rendering them for every issue dominated page time at 50k issues.
+    memo: dict[Any, Any] = field(default_factory=dict)
 
-    @property
-    def rest(self) -> str:
-        return f"{self.base_url}/rest/api/{self.api}"
+    def __post_init__(self) -> None:
+        self.rest = f"{self.base_url}/rest/api/{self.api}"
+
+    def cached(self, kind: str, ident: Any, build: Any) -> Any:
+        key = (self.api, kind, ident)
+        found = self.memo.get(key)
+        if found is None:
+            found = self.memo[key] = build()
+        return found
 
     def text(self, value: str | None) -> Any:
         return adf(value) if self.api == "3" else value
@@ -98,6 +107,10 @@ def avatar_urls(base: str, kind: str, ident: str) -> dict[str, str]:
 def user_json(ctx: Ctx, account_id: str | None) -> dict[str, Any] | None:
     if account_id is None:
         return None
+    return ctx.cached("user", account_id, lambda: _user_json(ctx, account_id))
+
+
+def _user_json(ctx: Ctx, account_id: str) -> dict[str, Any]:
     u = ctx.site.users_by_id[account_id]
     if ctx.cloud:
         out: dict[str, Any] = {
@@ -133,6 +146,10 @@ def user_ref(ctx: Ctx, account_id: str | None) -> str | None:
 
 
 def status_json(ctx: Ctx, name: str) -> dict[str, Any]:
+    return ctx.cached("status_json", name, lambda: _status_json(ctx, name))
+
+
+def _status_json(ctx: Ctx, name: str) -> dict[str, Any]:
     sid, cat = STATUS_BY_NAME[name]
     cat_id, cat_name, colour = STATUS_CATEGORIES[cat]
     return {
@@ -152,6 +169,10 @@ def status_json(ctx: Ctx, name: str) -> dict[str, Any]:
 
 
 def issuetype_json(ctx: Ctx, name: str) -> dict[str, Any]:
+    return ctx.cached("issuetype_json", name, lambda: _issuetype_json(ctx, name))
+
+
+def _issuetype_json(ctx: Ctx, name: str) -> dict[str, Any]:
     tid, sub, level = TYPE_BY_NAME[name]
     out: dict[str, Any] = {
         "self": f"{ctx.rest}/issuetype/{tid}",
@@ -168,6 +189,10 @@ def issuetype_json(ctx: Ctx, name: str) -> dict[str, Any]:
 
 
 def priority_json(ctx: Ctx, name: str) -> dict[str, Any]:
+    return ctx.cached("priority_json", name, lambda: _priority_json(ctx, name))
+
+
+def _priority_json(ctx: Ctx, name: str) -> dict[str, Any]:
     pid = PRIORITY_BY_NAME[name]
     return {
         "self": f"{ctx.rest}/priority/{pid}",
@@ -348,7 +373,9 @@ def _custom_value(ctx: Ctx, issue: dict[str, Any], logical: str) -> Any:
 def sprint_field(ctx: Ctx, sprint_ids: list[int]) -> Any:
     if not sprint_ids:
         return None
-    by_id = {s["id"]: s for s in ctx.site.sprints}
+    by_id = ctx.cached(
+        "sprints", ctx.site.version_no, lambda: {s["id"]: s for s in ctx.site.sprints}
+    )
     sprints = [by_id[s] for s in sprint_ids if s in by_id]
     if ctx.cloud or ctx.dc_sprint_format == "object":
         out = []
@@ -491,8 +518,9 @@ def history_json(ctx: Ctx, h: dict[str, Any]) -> dict[str, Any]:
 def issue_fields(ctx: Ctx, issue: dict[str, Any]) -> dict[str, Any]:
     """Every field of an issue; callers filter by the `fields` parameter."""
     site = ctx.site
-    proj = next(p for p in site.projects if p["key"] == issue["project"])
-    versions = {v["id"]: v for v in site.versions}
+    projects = ctx.cached("projects", site.version_no, lambda: {p["key"]: p for p in site.projects})
+    proj = projects[issue["project"]]
+    versions = ctx.cached("versions", site.version_no, lambda: {v["id"]: v for v in site.versions})
     links = []
     for link in issue["links"]:
         other = site.by_id.get(link["other"])
