@@ -21,11 +21,11 @@ def test_var_001_overdue_share_and_lateness() -> None:
     trio(w)
     # BAD: 1 of 4 open items 11 wd late (> 10 wd) -> finding.
     w.item("BAD", "BAD-1", due_on="2026-11-05", assignee="li")
-    for i in range(3):
+    for _i in range(3):
         w.item("BAD", due_on="2026-12-20")
     # OK: 1 of 30 open items 2 wd late (3.3 % <= 5 %, < 10 wd) -> pass.
     w.item("OK", due_on="2026-11-18")
-    for i in range(29):
+    for _i in range(29):
         w.item("OK", due_on="2026-12-20")
     # NE: open items without any due date.
     w.item("NE")
@@ -601,3 +601,138 @@ def test_plan_004_coverage() -> None:
     assert "undated epics" in t.loc["project:BAD", "message"]
     assert outcome(t, "project:OK") == "pass"
     assert outcome(t, "project:NE") == "ne"
+
+
+def _baseline(
+    w: World,
+    project: str,
+    item: dict | None = None,
+    *,
+    kind: str = "work_item",
+    taken: str = "2026-10-01",
+    **kw: object,
+) -> None:
+    row = {
+        "project_key": project,
+        "label": "plan-approved",
+        "taken_at": at(taken),
+        "subject_kind": kind,
+        "work_item_id": item["id"] if item else None,
+        "milestone_id": None,
+        "story_points": None,
+        "original_estimate_h": None,
+        "start_on": None,
+        "due_on": None,
+    }
+    row.update(kw)
+    w.baselines.append(row)
+
+
+def _evm_world() -> tuple[World, dict[str, list[dict]]]:
+    """BAD: 4 × 10 h, planned 11-02..11-13, 2 done by 11-20 -> ES 4.5 wd of AT 14 wd.
+    OK: 4 × 10 h planned 11-02..12-11 (29 wd), 2 done -> ES 14.5, AT 14 -> SPI_t 1.04."""
+    w = World()
+    trio(w)
+    w.project("EARLY")
+    items: dict[str, list[dict]] = {}
+    for p, due in (("BAD", "2026-11-13"), ("OK", "2026-12-11"), ("EARLY", "2027-03-01")):
+        start = "2026-11-19" if p == "EARLY" else "2026-11-02"
+        items[p] = []
+        for i in range(4):
+            done = i < 2 and p != "EARLY"
+            it = w.item(
+                p,
+                status_category="done" if done else "todo",
+                original_estimate_h=10.0,
+                start_on=start,
+                due_on=due,
+            )
+            items[p].append(it)
+            _baseline(w, p, it, original_estimate_h=10.0, start_on=start, due_on=due)
+        _baseline(w, p, kind="project", due_on=due)
+    w.item("NE")
+    return w, items
+
+
+def test_var_003_earned_schedule() -> None:
+    w, _ = _evm_world()
+    t = run("VAR-003", w, AS_OF)
+    assert outcome(t, "project:BAD") == "finding"
+    assert abs(t.loc["project:BAD", "value"] - 4.5 / 14) < 1e-3
+    assert t.loc["project:BAD", "evidence"]["band"] == "red"
+    assert t.loc["project:BAD", "evidence"]["ev"] == 20.0
+    assert outcome(t, "project:OK") == "pass"
+    assert outcome(t, "project:NE") == "ne" and t.loc["project:NE", "reason"] == "no baseline"
+    assert outcome(t, "project:EARLY") == "ne"
+    assert "10 %" in t.loc["project:EARLY", "reason"]
+    t = run("VAR-003", w, AS_OF, rules_cfg={"VAR-003": {"amber": 0.3, "red": 0.2}})
+    assert outcome(t, "project:BAD") == "pass"
+
+
+def test_var_004_cpi() -> None:
+    w, items = _evm_world()
+    for p, hours in (("BAD", 30), ("OK", 20)):
+        w.worklogs.append(
+            {
+                "work_item_id": items[p][0]["id"],
+                "project_key": p,
+                "person_id": 1,
+                "started_at": at("2026-11-10"),
+                "seconds": hours * 3600,
+            }
+        )
+    # A points-only baseline cannot give a CPI.
+    w.project("PTS")
+    it = w.item("PTS", story_points=5.0, status_category="done")
+    _baseline(w, "PTS", it, story_points=5.0, start_on="2026-11-02", due_on="2026-11-13")
+    w.worklogs.append(
+        {
+            "work_item_id": it["id"],
+            "project_key": "PTS",
+            "person_id": 1,
+            "started_at": at("2026-11-10"),
+            "seconds": 3600,
+        }
+    )
+    t = run("VAR-004", w, AS_OF)
+    assert outcome(t, "project:BAD") == "finding"
+    assert abs(t.loc["project:BAD", "value"] - 20 / 30) < 1e-9
+    assert t.loc["project:BAD", "message"] == "Effort 50% over plan (CPI 0.67)"
+    assert outcome(t, "project:OK") == "pass"
+    assert outcome(t, "project:PTS") == "ne" and "hour estimates" in t.loc["project:PTS", "reason"]
+    assert outcome(t, "project:EARLY") == "ne" and t.loc["project:EARLY", "reason"] == "no worklogs"
+    assert outcome(t, "project:NE") == "ne"
+
+
+def test_var_002_slippage() -> None:
+    w = World()
+    trio(w)
+    for n, (p, base, cur) in enumerate(
+        (("BAD", "2026-11-02", "2026-11-30"), ("OK", "2026-11-30", "2026-12-01")), start=1
+    ):
+        w.milestones.append(
+            {
+                "id": n,
+                "source": "jira_main",
+                "external_id": f"v{n}",
+                "project_key": p,
+                "name": "R2.0",
+                "due_on": cur,
+                "released": False,
+                "released_on": None,
+                "archived": False,
+            }
+        )
+        _baseline(w, p, kind="milestone", milestone_id=n, due_on=base)
+        _baseline(w, p, kind="project", due_on="2026-12-31")
+        w.item(p, due_on="2026-12-31")
+    w.item("NE", due_on="2026-12-31")
+    t = run("VAR-002", w, AS_OF)
+    assert outcome(t, "project:BAD") == "finding"
+    assert t.loc["project:BAD", "value"] == 20  # Nov 3..30 working days
+    assert t.loc["project:BAD", "message"].startswith("R2.0 +20 wd")
+    assert t.loc["project:BAD", "evidence"]["band"] == "red"
+    assert outcome(t, "project:OK") == "pass"
+    assert outcome(t, "project:NE") == "ne"
+    t = run("VAR-002", w, AS_OF, rules_cfg={"VAR-002": {"amber_wd": 25}})
+    assert outcome(t, "project:BAD") == "pass"

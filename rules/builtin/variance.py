@@ -106,3 +106,197 @@ def var_001(ctx: RuleContext) -> Outcomes:
         )
     res["message"], res["message_zh"] = msg, msg_zh
     return ctx.project_outcomes(res)
+
+
+def _evm(ctx: RuleContext) -> pd.DataFrame:
+    from rules.formulas import evm_frame
+
+    return evm_frame(
+        ctx.frame("baselines"),
+        ctx.frame("work_items"),
+        ctx.frames.get("worklogs"),
+        ctx.calendar,
+        ctx.as_of,
+        ctx.timezone,
+    ).reindex(ctx.projects)
+
+
+@rule(
+    "VAR-002",
+    title_en="Milestone / end-date slippage",
+    title_zh="里程碑/完工日期延误",
+    severity="high",
+    scope="project",
+    basis="004 §2.3 “对比项目基准计划与实际绩效” (baseline vs actuals); PRINCE2 exception",
+    basis_seed="004",
+    check="wd(baseline, c) > 5 (amber) or > 10 (red); c is the actual or current date of "
+    "each baselined version and of the project end (today if overdue)",
+    fix_en="Raise an exception report or a CR for the slipped dates.",
+    fix_zh="对延误的日期提交例外报告或变更申请。",
+    defaults={"amber_wd": 5, "red_wd": 10},
+    needs={
+        "baselines": ("project_key", "taken_at", "subject_kind", "milestone_id", "due_on"),
+        "milestones": ("id", "name", "due_on", "released", "released_on"),
+        "work_items": ("project_key", "status_category", "is_leaf", "is_epic", "due_on"),
+    },
+)
+def var_002(ctx: RuleContext) -> Outcomes:
+    from rules.formulas import milestone_slippage
+
+    slip = milestone_slippage(
+        ctx.frame("baselines"),
+        ctx.frame("milestones"),
+        ctx.frame("work_items"),
+        ctx.calendar,
+        ctx.as_of,
+    )
+    slip = slip[slip["project_key"].isin(ctx.projects)].sort_values("slip_wd", ascending=False)
+    worst = slip.groupby("project_key")["slip_wd"].max().reindex(ctx.projects)
+    amber = ctx.param("amber_wd").astype(float)
+    late = slip[slip["slip_wd"] > slip["project_key"].map(amber)]
+    late = late.assign(
+        what=late["name"].astype(str) + " +" + late["slip_wd"].astype(int).astype(str) + " wd"
+    )
+    res = pd.DataFrame(index=ctx.projects)
+    res["value"] = worst
+    res["threshold"] = amber
+    res["failed"] = worst > amber
+    has_bl = (
+        ctx.frame("baselines").groupby("project_key").size().reindex(ctx.projects).fillna(0) > 0
+    )
+    res["ne"] = np.where(
+        ~has_bl,
+        "no baseline",
+        np.where(worst.isna(), "baseline has no dated milestones or end", None),
+    )
+    band = np.where(worst > ctx.param("red_wd"), "red", "amber")
+    res["evidence"] = [{"band": b} for b in band]
+    names = keys_by_project(late, "what", 5).reindex(ctx.projects)
+    res["message"] = [
+        (", ".join(n) if isinstance(n, list) else "") + ": exception report or CR" for n in names
+    ]
+    res["message_zh"] = [
+        (", ".join(n) if isinstance(n, list) else "") + ":请提交例外报告或变更申请" for n in names
+    ]
+    return ctx.project_outcomes(res)
+
+
+@rule(
+    "VAR-003",
+    title_en="Schedule performance",
+    title_zh="进度绩效",
+    severity="high",
+    scope="project",
+    basis="003 项目控制员 “发现并解决进度偏差” (find and fix schedule deviation); PMI EVM",
+    basis_seed="003",
+    check="SPI_t < 0.90 (amber) or < 0.80 (red), once ≥ 10 % of BAC is planned",
+    fix_en="Take corrective action on the schedule.",
+    fix_zh="需要采取进度纠正措施。",
+    defaults={"amber": 0.90, "red": 0.80, "min_planned_share": 0.10},
+    needs={
+        "baselines": (
+            "project_key",
+            "taken_at",
+            "subject_kind",
+            "work_item_id",
+            "story_points",
+            "original_estimate_h",
+            "start_on",
+            "due_on",
+        ),
+        "work_items": ("id", "status_category"),
+    },
+)
+def var_003(ctx: RuleContext) -> Outcomes:
+    evm = _evm(ctx)
+    res = pd.DataFrame(index=ctx.projects)
+    res["value"] = evm["spi_t"].astype(float)
+    res["threshold"] = ctx.param("amber")
+    res["failed"] = res["value"] < res["threshold"]
+    planned = evm["planned_share"].astype(float)
+    res["ne"] = np.where(
+        evm["bac"].isna(),
+        "no baseline",
+        np.where(
+            ~(evm["bac"].astype(float) > 0),
+            "baseline has no estimates",
+            np.where(
+                planned < ctx.param("min_planned_share"), "less than 10 % of BAC planned yet", None
+            ),
+        ),
+    )
+    band = np.where(res["value"] < ctx.param("red"), "red", "amber")
+    res["evidence"] = [
+        {"band": b, "ev": _r(e), "pv": _r(p), "bac": _r(t), "unit": u}
+        for b, e, p, t, u in zip(band, evm["ev"], evm["pv"], evm["bac"], evm["unit"], strict=True)
+    ]
+    res["message"] = [f"SPI_t {v:.2f}: corrective action needed" for v in res["value"].fillna(0)]
+    res["message_zh"] = [f"SPI_t {v:.2f}:需要采取纠正措施" for v in res["value"].fillna(0)]
+    return ctx.project_outcomes(res)
+
+
+@rule(
+    "VAR-004",
+    title_en="Effort/cost performance",
+    title_zh="工时/成本绩效",
+    severity="high",
+    scope="project",
+    basis="004 “成本超支” (cost overrun)",
+    basis_seed="004",
+    check="CPI = EV_h/AC_h < 0.90 (amber) or < 0.80 (red); N/E if hour estimates cover < 80 % "
+    "of the baseline or there are no worklogs",
+    fix_en="Effort is over plan: re-estimate or correct.",
+    fix_zh="工时超出计划:请重新估算或纠正。",
+    defaults={"amber": 0.90, "red": 0.80},
+    needs={
+        "baselines": (
+            "project_key",
+            "taken_at",
+            "subject_kind",
+            "work_item_id",
+            "story_points",
+            "original_estimate_h",
+            "start_on",
+            "due_on",
+        ),
+        "work_items": ("id", "status_category"),
+        "worklogs": ("project_key", "started_at", "seconds"),
+    },
+)
+def var_004(ctx: RuleContext) -> Outcomes:
+    evm = _evm(ctx)
+    res = pd.DataFrame(index=ctx.projects)
+    res["value"] = evm["cpi"].astype(float)
+    res["threshold"] = ctx.param("amber")
+    res["failed"] = res["value"] < res["threshold"]
+    res["ne"] = np.where(
+        evm["bac"].isna(),
+        "no baseline",
+        np.where(
+            evm["unit"] != "h",
+            "hour estimates cover < 80 % of the baseline",
+            np.where(~(evm["ac_h"].astype(float) > 0), "no worklogs", None),
+        ),
+    )
+    band = np.where(res["value"] < ctx.param("red"), "red", "amber")
+    res["evidence"] = [
+        {"band": b, "ev_h": _r(e), "ac_h": _r(a)}
+        for b, e, a in zip(band, evm["ev"], evm["ac_h"], strict=True)
+    ]
+    res["message"] = [
+        f"Effort {1 / v - 1:.0%} over plan (CPI {v:.2f})" if v and v > 0 else ""
+        for v in res["value"].fillna(0)
+    ]
+    res["message_zh"] = [
+        f"工时超出计划 {1 / v - 1:.0%}(CPI {v:.2f})" if v and v > 0 else ""
+        for v in res["value"].fillna(0)
+    ]
+    return ctx.project_outcomes(res)
+
+
+def _r(v: object) -> float | None:
+    try:
+        f = float(v)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return None if np.isnan(f) else round(f, 2)
