@@ -456,7 +456,7 @@ class JiraConnector(Connector):
     def _prefetched(self, pages: Iterator[_Page]) -> Iterator[_Page]:
         """Fetch the next pages in a background thread while the caller maps and stores the
         current one: the HTTP wait and the store writes overlap instead of adding up."""
-        depth = int(self.config.options.get("prefetch_pages", 2))
+        depth = int(self.config.options.get("prefetch_pages", 8))
         if depth <= 0:
             yield from pages
             return
