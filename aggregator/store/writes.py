@@ -13,8 +13,8 @@ How a page is written (the same on SQLite and PostgreSQL):
    and their ``synced_at`` stays put (``synced_at`` = when the content last changed);
 3. new and changed rows go in ONE executemany of a dialect ``INSERT .. ON CONFLICT
    (source, external_id) DO UPDATE .. WHERE content_hash IS DISTINCT FROM excluded`` (the
-   WHERE is a second guard: even a row sent twice is not rewritten), with ``RETURNING`` of
-   the ids, which SQLAlchemy batches into multi-row VALUES ("insertmanyvalues").
+   WHERE is a second guard: even a row sent twice is not rewritten); the new rows' ids are
+   read back with one indexed SELECT.
 
 Counts are exact because one source is written by one sync at a time (the per-source lock
 in ``aggregator.store.locks``).
@@ -25,8 +25,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import (
@@ -36,6 +37,9 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    all_,
+    any_,
+    bindparam,
     delete,
     exists,
     func,
@@ -96,7 +100,7 @@ def now_utc() -> dt.datetime:
 
 # --- content digests -------------------------------------------------------------------
 
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+_GETTERS: dict[type, tuple[Callable[[Any], tuple[Any, ...]], tuple[int, ...]]] = {}
 
 
 def content_hash(record: rec.Record) -> str:
@@ -106,16 +110,18 @@ def content_hash(record: rec.Record) -> str:
     mappings go through sorted JSON so key order does not matter.
     """
     cls = type(record)
-    names = _FIELD_NAMES.get(cls)
-    if names is None:
-        names = tuple(
-            f.name for f in fields(record) if f.name not in ("raw", "source", "external_id")
-        )
-        _FIELD_NAMES[cls] = names
-    values = [getattr(record, n) for n in names]
-    for i, v in enumerate(values):
-        if isinstance(v, Mapping):
-            values[i] = json.dumps(v, sort_keys=True, default=str)
+    spec = _GETTERS.get(cls)
+    if spec is None:
+        names = [f.name for f in fields(record) if f.name not in ("raw", "source", "external_id")]
+        getter = attrgetter(*names)
+        mappings = tuple(i for i, f in enumerate(names) if f == "extra")
+        spec = _GETTERS[cls] = (getter, mappings)  # type: ignore[assignment]
+    getter, mappings = spec
+    values = getter(record)
+    if mappings:
+        values = list(values)
+        for i in mappings:
+            values[i] = json.dumps(values[i], sort_keys=True, default=str) if values[i] else ""
     return hashlib.blake2b(repr(values).encode(), digest_size=16).hexdigest()
 
 
@@ -129,6 +135,22 @@ def _insert(conn: Connection, table: Table) -> Any:
     if name == "sqlite":
         return sqlite.insert(table)
     raise NotImplementedError(f"store dialect {name!r} is not supported (SQLite, PostgreSQL)")
+
+
+def one_of(conn: Connection, column: Any, values: Sequence[Any]) -> ColumnElement[bool]:
+    """``column IN (values)``. On PostgreSQL as ``= ANY(:array)``: one parameter instead of
+    hundreds, so psycopg parses and the server plans one short statement, not a new long
+    one per page."""
+    if conn.dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))
+    return column.in_(values)
+
+
+def none_of(conn: Connection, column: Any, values: Sequence[Any]) -> ColumnElement[bool]:
+    """``column NOT IN (values)`` (``<> ALL(:array)`` on PostgreSQL); never-NULL columns."""
+    if conn.dialect.name == "postgresql":
+        return column != all_(bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))
+    return column.not_in(values)
 
 
 def _chunks(values: Sequence[Any], size: int = _IN_CHUNK) -> Iterable[Sequence[Any]]:
@@ -155,17 +177,22 @@ def _existing(
                 table.c.id,
                 table.c.content_hash,
                 table.c.deleted_at.is_not(None),
-            ).where(table.c.source == source, table.c.external_id.in_(chunk))
+            ).where(table.c.source == source, one_of(conn, table.c.external_id, chunk))
         )
         for ext, id_, digest, deleted in rows:
             found[ext] = _Existing(id_, digest, bool(deleted))
     return found
 
 
-def _upsert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> dict[str, int]:
-    """Insert or update ``rows`` (all with the same keys); return external_id -> id."""
+def _upsert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert or update ``rows`` (all with the same keys) in one executemany.
+
+    No RETURNING on purpose: without it both drivers run a plain ``executemany`` of one
+    short statement (psycopg pipelines it), whereas RETURNING makes SQLAlchemy render one
+    huge multi-VALUES statement per batch that psycopg re-parses every time. The ids of the
+    new rows are read back with one indexed SELECT instead."""
     if not rows:
-        return {}
+        return
     stmt = _insert(conn, table)
     set_ = {c: stmt.excluded[c] for c in rows[0] if c not in ("source", "external_id")}
     stmt = stmt.on_conflict_do_update(
@@ -173,8 +200,8 @@ def _upsert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> dict[
         set_=set_,
         where=table.c.content_hash.is_distinct_from(stmt.excluded.content_hash)
         | table.c.deleted_at.is_not(None),
-    ).returning(table.c.external_id, table.c.id)
-    return {ext: id_ for ext, id_ in conn.execute(stmt, rows)}
+    )
+    conn.execute(stmt, rows)
 
 
 def _write_page(
@@ -205,13 +232,12 @@ def _write_page(
         else:
             counts.unchanged += 1
     if todo:
-        written = _upsert(conn, table, todo)
-        ids.update(written)
-        for row in todo:
-            if row["external_id"] in existing:
-                counts.updated += 1
-            else:
-                counts.inserted += 1
+        _upsert(conn, table, todo)
+        new = [row["external_id"] for row in todo if row["external_id"] not in existing]
+        counts.inserted += len(new)
+        counts.updated += len(todo) - len(new)
+        if new:
+            ids.update({ext: e.id for ext, e in _existing(conn, table, source, new).items()})
     return ids
 
 
@@ -493,7 +519,7 @@ def _alias_person_ids(conn: Connection, source: str, ids: Sequence[str]) -> dict
     for chunk in _chunks(ids):
         for ext, pid in conn.execute(
             select(aliases_t.c.external_id, aliases_t.c.person_id).where(
-                aliases_t.c.source == source, aliases_t.c.external_id.in_(chunk)
+                aliases_t.c.source == source, one_of(conn, aliases_t.c.external_id, chunk)
             )
         ):
             found[ext] = pid
@@ -567,27 +593,41 @@ def upsert_work_items(
         for i in items
     ]
     ids = _write_page(conn, work_items_t, source, rows, counts)
-    resolve_parents(conn, source, list(ids))
+    resolve_parents(conn, source, list(ids), ids)
     return counts, ids
 
 
-def resolve_parents(conn: Connection, source: str, external_ids: Sequence[str]) -> None:
+def resolve_parents(
+    conn: Connection, source: str, external_ids: Sequence[str], known: Mapping[str, int]
+) -> int:
     """Set ``parent_id`` from ``parent_external_id`` for these items and for the stored
-    children that name one of them as parent (a parent may arrive pages or runs later)."""
+    children that name one of them as parent (a parent may arrive pages or runs later).
+
+    Resolved with two indexed SELECTs and an executemany UPDATE of only the rows whose
+    parent changed (a correlated UPDATE would be planned per row and, on a freshly loaded
+    PostgreSQL table without statistics, as sequential scans)."""
     wi = work_items_t
-    parent = wi.alias("parent")
-    parent_id = (
-        select(parent.c.id)
-        .where(parent.c.source == wi.c.source, parent.c.external_id == wi.c.parent_external_id)
-        .scalar_subquery()
-    )
+    rows: dict[int, tuple[int | None, str | None]] = {}
     for chunk in _chunks(external_ids):
-        for match in (wi.c.external_id.in_(chunk), wi.c.parent_external_id.in_(chunk)):
-            conn.execute(
-                update(wi)
-                .where(wi.c.source == source, match, wi.c.parent_id.is_distinct_from(parent_id))
-                .values(parent_id=parent_id)
-            )
+        for match in (wi.c.external_id, wi.c.parent_external_id):
+            for id_, parent_id, parent_ext in conn.execute(
+                select(wi.c.id, wi.c.parent_id, wi.c.parent_external_id).where(
+                    wi.c.source == source, one_of(conn, match, chunk)
+                )
+            ):
+                rows[id_] = (parent_id, parent_ext)
+    ids = _item_ids(conn, source, (p for _, p in rows.values() if p), known)
+    changes = [
+        {"b_id": id_, "b_parent": ids.get(parent_ext) if parent_ext else None}
+        for id_, (parent_id, parent_ext) in rows.items()
+        if (ids.get(parent_ext) if parent_ext else None) != parent_id
+    ]
+    if changes:
+        conn.execute(
+            update(wi).where(wi.c.id == bindparam("b_id")).values(parent_id=bindparam("b_parent")),
+            changes,
+        )
+    return len(changes)
 
 
 def _item_ids(
@@ -799,7 +839,7 @@ def soft_delete_missing(
         .values(deleted_at=at)
     )
     if present_list:
-        stmt = stmt.where(table.c.external_id.not_in(present_list))
+        stmt = stmt.where(none_of(conn, table.c.external_id, present_list))
     return conn.execute(stmt).rowcount
 
 

@@ -1,0 +1,403 @@
+"""Store write benchmark: pmohub's sync path vs a plain-driver floor, SQLite and PostgreSQL.
+
+Writes N synthetic work items with 3 status changes each (4N rows):
+
+- ``ours``: ``aggregator.sync.sync_source`` over a streaming synthetic connector: the real
+  path (pages of 500, pre-select + digest diff, dialect ON CONFLICT upserts via SQLAlchemy
+  insertmanyvalues with RETURNING, project/person/parent resolution, cursor per page,
+  ``sync_runs`` bookkeeping, census soft-delete pass);
+- ``floor``: the same rows with the bare driver (``sqlite3`` / ``psycopg``) ``executemany``
+  of a plain INSERT into the same schema, ids assigned by the client, one transaction per
+  500 items, no diffing, no resolution.
+
+Both consume the same record generator, so record construction is in both timings.
+Peak memory: ``ru_maxrss`` of a child process running ``ours`` at N and at N/4 (the whole
+interpreter, so it includes SQLAlchemy/Alembic imports; the ratio is what matters).
+
+    .venv/bin/python benchmarks/store_write.py                # 200,000 items, both DBs
+    .venv/bin/python benchmarks/store_write.py --items 20000  # quick
+    .venv/bin/python benchmarks/store_write.py --db sqlite
+
+Results are printed and saved to benchmarks/results/store_write-<UTC time>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from connectors.base import Checkpoint, Connector, SourceConfig  # noqa: E402
+from connectors.records import Person, Project, StatusChange, WorkItem  # noqa: E402
+
+BASE = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+PROJECTS = [f"P{k:02d}" for k in range(20)]
+STATUSES = [("To Do", "todo"), ("In Progress", "in_progress"), ("Done", "done")]
+SOURCE = "bench"
+PAGE = 500
+
+
+def records(n: int) -> Iterator[WorkItem | StatusChange]:
+    """N work items in update order, each followed by 3 status changes; built lazily."""
+    for i in range(n):
+        eid = str(100000 + i)
+        project = PROJECTS[i % len(PROJECTS)]
+        status, category = STATUSES[i % 3]
+        updated = BASE + dt.timedelta(seconds=30 * i)
+        yield WorkItem(
+            source=SOURCE,
+            external_id=eid,
+            key=f"{project}-{i}",
+            project_key=project,
+            title=f"Synthetic work item {i} with a realistic-length summary line",
+            type="Story" if i % 5 else "Epic",
+            status=status,
+            status_category=category,  # type: ignore[arg-type]
+            priority=("High", "Medium", "Low")[i % 3],
+            assignee=f"user{i % 200}",
+            reporter=f"user{(i * 7) % 200}",
+            parent_id=str(100000 + i // 5 * 5) if i % 5 else None,
+            created_at=updated - dt.timedelta(days=10),
+            updated_at=updated,
+            resolved_at=updated if category == "done" else None,
+            due_on=(updated + dt.timedelta(days=14)).date(),
+            story_points=float(i % 13),
+            original_estimate_h=8.0,
+            labels=("pmo", f"team{i % 7}"),
+            components=(f"comp{i % 4}",),
+            url=f"https://tracker.example/browse/{project}-{i}",
+        )
+        for k in range(3):
+            yield StatusChange(
+                source=SOURCE,
+                external_id=f"{eid}-{k}",
+                work_item_id=eid,
+                field="status",
+                from_value=STATUSES[k - 1][0] if k else None,
+                to_value=STATUSES[k][0],
+                changed_at=updated - dt.timedelta(hours=3 - k),
+                author=f"user{(i + k) % 200}",
+            )
+
+
+class BenchConnector(Connector):
+    type = "bench"
+
+    def __init__(self, config: SourceConfig, *, env: Any = None):
+        super().__init__(config, env=env)
+        self.n = int(config.options["items"])
+
+    def check(self) -> dict[str, Any]:
+        return {}
+
+    def fetch_projects(self) -> Iterator[Project]:
+        for key in PROJECTS:
+            yield Project(source=SOURCE, external_id=f"id-{key}", key=key, name=key)
+
+    def fetch_people(self) -> Iterator[Person]:
+        for k in range(200):
+            yield Person(
+                source=SOURCE,
+                external_id=f"user{k}",
+                display_name=f"User {k}",
+                email=f"user{k}@example.com",
+            )
+
+    def fetch_work_items(self, since: dt.datetime | None) -> Iterator[Any]:
+        last = None
+        for count, obj in enumerate(records(self.n)):
+            if isinstance(obj, WorkItem):
+                if last is not None and count % (PAGE * 4) == 0:
+                    yield Checkpoint(last)
+                last = obj.updated_at
+            yield obj
+
+    def census(self, project_key: str) -> Iterator[str]:
+        k = PROJECTS.index(project_key)
+        for i in range(k, self.n, len(PROJECTS)):
+            yield str(100000 + i)
+
+
+# --- ours --------------------------------------------------------------------------------
+
+
+def run_ours(url: str, n: int) -> dict[str, Any]:
+    from aggregator.store import open_store
+    from aggregator.sync import sync_source
+
+    engine = open_store(url)
+    connector = BenchConnector(SourceConfig(name=SOURCE, type="bench", options={"items": n}))
+    t0 = time.perf_counter()
+    result = sync_source(engine, connector, page_size=PAGE)
+    elapsed = time.perf_counter() - t0
+    if result.status != "ok":
+        raise SystemExit(f"sync failed: {result.error}")
+    rerun_t0 = time.perf_counter()
+    again = sync_source(engine, connector, page_size=PAGE, full=True)
+    rerun = time.perf_counter() - rerun_t0
+    engine.dispose()
+    return {
+        "seconds": elapsed,
+        "inserted": result.inserted,
+        "rerun_seconds": rerun,
+        "rerun_inserted": again.inserted,
+        "rerun_updated": again.updated,
+        "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+    }
+
+
+# --- floor -------------------------------------------------------------------------------
+
+ITEM_COLS = (
+    "id source external_id key project_id project_key title type status status_category "
+    "priority assignee reporter parent_external_id created_at updated_at resolved_at due_on "
+    "story_points original_estimate_h labels components milestone_ids iteration_ids url "
+    "extra synced_at"
+).split()
+CHANGE_COLS = (
+    "source external_id work_item_id field from_value to_value changed_at author synced_at"
+).split()
+
+
+def _floor_rows(n: int, sqlite: bool) -> Iterator[tuple[list[tuple], list[tuple]]]:
+    def ts(v: dt.datetime | None) -> Any:
+        if v is None or not sqlite:
+            return v
+        return v.replace(tzinfo=None).isoformat(sep=" ")  # SQLAlchemy's SQLite format
+
+    def day(v: dt.date | None) -> Any:
+        return v.isoformat() if (v is not None and sqlite) else v
+
+    now = ts(dt.datetime.now(dt.UTC))
+    items: list[tuple] = []
+    changes: list[tuple] = []
+    ids: dict[str, int] = {}
+    project_ids = {k: j + 1 for j, k in enumerate(PROJECTS)}
+    for obj in records(n):
+        if isinstance(obj, WorkItem):
+            if len(items) >= PAGE:
+                yield items, changes
+                items, changes, ids = [], [], {}
+            wid = int(obj.external_id) - 99999
+            ids[obj.external_id] = wid
+            items.append(
+                (
+                    wid,
+                    obj.source,
+                    obj.external_id,
+                    obj.key,
+                    project_ids[obj.project_key],
+                    obj.project_key,
+                    obj.title,
+                    obj.type,
+                    obj.status,
+                    obj.status_category,
+                    obj.priority,
+                    obj.assignee,
+                    obj.reporter,
+                    obj.parent_id,
+                    ts(obj.created_at),
+                    ts(obj.updated_at),
+                    ts(obj.resolved_at),
+                    day(obj.due_on),
+                    obj.story_points,
+                    obj.original_estimate_h,
+                    json.dumps(list(obj.labels)),
+                    json.dumps(list(obj.components)),
+                    json.dumps(list(obj.milestone_ids)),
+                    json.dumps(list(obj.iteration_ids)),
+                    obj.url,
+                    json.dumps(dict(obj.extra)),
+                    now,
+                )
+            )
+        else:
+            assert isinstance(obj, StatusChange)
+            changes.append(
+                (
+                    obj.source,
+                    obj.external_id,
+                    ids[obj.work_item_id],
+                    obj.field,
+                    obj.from_value,
+                    obj.to_value,
+                    ts(obj.changed_at),
+                    obj.author,
+                    now,
+                )
+            )
+    if items:
+        yield items, changes
+
+
+def _prepare_floor_store(url: str) -> None:
+    """Same schema via our migrations, plus the source and project rows."""
+    from sqlalchemy import insert
+
+    from aggregator.store import open_store
+    from aggregator.store.models import Project as ProjectRow
+    from aggregator.store.models import Source
+
+    engine = open_store(url)
+    now = dt.datetime.now(dt.UTC)
+    with engine.begin() as conn:
+        conn.execute(insert(Source.__table__).values(name=SOURCE, type="bench", created_at=now))
+        conn.execute(
+            insert(ProjectRow.__table__),
+            [
+                {"id": j + 1, "source": SOURCE, "external_id": f"id-{k}", "key": k, "name": k}
+                for j, k in enumerate(PROJECTS)
+            ],
+        )
+    engine.dispose()
+
+
+def _insert_sql(table: str, cols: list[str], mark: str) -> str:
+    # Benchmark floor only: fixed identifiers from this file, values bound by the driver.
+    return f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join([mark] * len(cols))})"  # noqa: S608
+
+
+def run_floor_sqlite(path: str, n: int) -> float:
+    import sqlite3
+
+    _prepare_floor_store(f"sqlite:///{path}")
+    conn = sqlite3.connect(path)
+    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON"):
+        conn.execute(f"PRAGMA {pragma}")
+    item_sql = _insert_sql("work_items", ITEM_COLS, "?")
+    change_sql = _insert_sql("status_changes", CHANGE_COLS, "?")
+    t0 = time.perf_counter()
+    for items, changes in _floor_rows(n, sqlite=True):
+        with conn:  # one transaction per page
+            conn.executemany(item_sql, items)
+            conn.executemany(change_sql, changes)
+    elapsed = time.perf_counter() - t0
+    conn.close()
+    return elapsed
+
+
+def run_floor_pg(url: str, n: int) -> float:
+    import psycopg
+
+    _prepare_floor_store(url)
+    dsn = url.replace("postgresql+psycopg://", "postgresql://")
+    item_sql = _insert_sql("work_items", ITEM_COLS, "%s")
+    change_sql = _insert_sql("status_changes", CHANGE_COLS, "%s")
+    with psycopg.connect(dsn) as conn:
+        t0 = time.perf_counter()
+        for items, changes in _floor_rows(n, sqlite=False):
+            with conn.transaction(), conn.cursor() as cur:
+                cur.executemany(item_sql, items)
+                cur.executemany(change_sql, changes)
+        return time.perf_counter() - t0
+
+
+# --- driver ------------------------------------------------------------------------------
+
+
+def _child(url: str, n: int) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child-ours", url, "--items", str(n)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def bench_db(db: str, n: int, workdir: Path, new_pg_url: Any) -> dict[str, Any]:
+    rows = n * 4
+    if db == "sqlite":
+        floor_s = run_floor_sqlite(str(workdir / "floor.db"), n)
+        ours = _child(f"sqlite:///{workdir / 'ours.db'}", n)
+        small = _child(f"sqlite:///{workdir / 'ours_small.db'}", max(1, n // 4))
+    else:
+        floor_s = run_floor_pg(new_pg_url(), n)
+        ours = _child(new_pg_url(), n)
+        small = _child(new_pg_url(), max(1, n // 4))
+    return {
+        "items": n,
+        "rows": rows,
+        "floor_seconds": round(floor_s, 2),
+        "floor_rows_per_s": round(rows / floor_s),
+        "ours_seconds": round(ours["seconds"], 2),
+        "ours_rows_per_s": round(rows / ours["seconds"]),
+        "ratio_ours_over_floor": round(ours["seconds"] / floor_s, 2),
+        "rerun_seconds": round(ours["rerun_seconds"], 2),
+        "rerun_inserted": ours["rerun_inserted"],
+        "rerun_updated": ours["rerun_updated"],
+        "maxrss_mib": round(ours["maxrss_kib"] / 1024, 1),
+        "maxrss_quarter_mib": round(small["maxrss_kib"] / 1024, 1),
+        "memory_ratio": round(ours["maxrss_kib"] / small["maxrss_kib"], 2),
+        "meets_speed_target": ours["seconds"] / floor_s <= 2.0,
+        "meets_memory_target": ours["maxrss_kib"] / small["maxrss_kib"] <= 1.3,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--items", type=int, default=200_000)
+    ap.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
+    ap.add_argument("--child-ours", metavar="URL", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child_ours:
+        print(json.dumps(run_ours(args.child_ours, args.items)))
+        return 0
+
+    dbs = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
+    results: dict[str, Any] = {
+        "benchmark": "store_write",
+        "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "machine": f"{platform.machine()} x{os.cpu_count()}",
+        "targets": {"ratio_ours_over_floor": "<= 2.0", "memory_ratio": "<= 1.3"},
+        "results": {},
+    }
+    cluster = None
+    try:
+        with tempfile.TemporaryDirectory(prefix="pmohub-bench-") as tmp:
+            for db in dbs:
+                new_pg_url = None
+                if db == "postgresql":
+                    sys.path.insert(0, str(ROOT / "tests"))
+                    from conftest import PgCluster  # the one throwaway-cluster recipe
+
+                    cluster = cluster or PgCluster()
+                    new_pg_url = cluster.create_database
+                print(f"{db}: {args.items:,} items ...", file=sys.stderr, flush=True)
+                r = bench_db(db, args.items, Path(tmp), new_pg_url)
+                results["results"][db] = r
+                print(
+                    f"{db:10} floor {r['floor_rows_per_s']:>8,} rows/s  ours "
+                    f"{r['ours_rows_per_s']:>8,} rows/s  ratio {r['ratio_ours_over_floor']:.2f}x  "
+                    f"re-run {r['rerun_seconds']:.1f}s (+{r['rerun_inserted']}/~{r['rerun_updated']})  "
+                    f"peak RSS {r['maxrss_mib']} MiB vs {r['maxrss_quarter_mib']} MiB at 1/4 "
+                    f"({r['memory_ratio']:.2f}x)"
+                )
+    finally:
+        if cluster is not None:
+            cluster.stop()
+    out_dir = ROOT / "benchmarks" / "results"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    out = out_dir / f"store_write-{stamp}.json"
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"saved {out.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
