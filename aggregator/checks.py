@@ -499,10 +499,14 @@ def run_checks(
     smap: dict[str, str] = {}
     for s in (getattr(config, "sources", {}) or {}).values():
         smap.update(dict(getattr(s, "status_map", {}) or {}))
+    defaults = dict(getattr(config, "defaults", {}) or {})
     settings = {
         "registry_projects": registry_projects,
         "review_statuses": [k for k, v in smap.items() if v == "review"],
         "blocked_statuses": [k for k, v in smap.items() if v == "blocked"],
+        "hours_per_day": defaults.get("hours_per_day", 8.0),
+        "hpp": defaults.get("hpp", 6.0),
+        "default_estimate_h": dict(defaults.get("default_estimate_h") or {}),
     }
     runs = run_rules(
         rules,

@@ -83,6 +83,7 @@ class World:
             "due_on": None,
             "story_points": None,
             "original_estimate_h": None,
+            "remaining_estimate_h": None,
             "labels": [],
             "milestone_ids": [],
             "iteration_ids": [],

@@ -736,3 +736,146 @@ def test_var_002_slippage() -> None:
     assert outcome(t, "project:NE") == "ne"
     t = run("VAR-002", w, AS_OF, rules_cfg={"VAR-002": {"amber_wd": 25}})
     assert outcome(t, "project:BAD") == "pass"
+
+
+def test_chg_001_date_moved_without_cr() -> None:
+    w = World()
+    trio(w)
+    w.project("LATECR")
+    for n, p in enumerate(("BAD", "OK", "LATECR"), start=1):
+        epic = w.item(p, f"{p}-E", type="Epic", due_on="2026-11-30")
+        _baseline(w, p, epic, due_on="2026-11-02")
+        w.change(epic, "2026-11-02", "2026-11-30", at("2026-11-05"), field="duedate")
+    w.milestones.append(
+        {
+            "id": 1,
+            "source": "jira_main",
+            "external_id": "v1",
+            "project_key": "BAD",
+            "name": "R1",
+            "due_on": "2026-11-12",
+            "released": False,
+            "released_on": None,
+            "archived": False,
+        }
+    )
+    _baseline(w, "BAD", kind="milestone", milestone_id=1, due_on="2026-11-02")
+    w.item("OK", type="Change Request", ccb_decision="Approved", resolved_at=at("2026-11-06"))
+    w.item("LATECR", type="Change Request", ccb_decision="Approved", resolved_at=at("2026-11-20"))
+    w.item("NE", type="Epic", due_on="2026-11-30")
+    t = run("CHG-001", w, AS_OF)
+    assert outcome(t, "project:BAD") == "finding"
+    assert t.loc["project:BAD", "evidence"]["moved"] == ["BAD-E +20 wd", "R1 +8 wd"]
+    assert outcome(t, "project:OK") == "pass"
+    assert outcome(t, "project:LATECR") == "finding"  # approved 11 wd after the move
+    assert outcome(t, "project:NE") == "ne"
+
+
+def test_chg_002_scope_added_without_cr() -> None:
+    w = World()
+    trio(w)
+    w.project("SMALL")
+    for p, added_h in (("BAD", [8.0, 8.0]), ("OK", [8.0, 8.0]), ("SMALL", [4.0])):
+        for _ in range(10):
+            it = w.item(p, original_estimate_h=8.0, created_at=at("2026-09-01"))
+            _baseline(w, p, it, original_estimate_h=8.0)
+        for h in added_h:
+            w.item(p, f"{p}-NEW{int(h)}", original_estimate_h=h, created_at=at("2026-11-02"))
+    w.item("OK", type="Change Request", ccb_decision="Approved", resolved_at=at("2026-10-20"))
+    w.item("NE")
+    t = run("CHG-002", w, AS_OF)
+    assert outcome(t, "project:BAD") == "finding"
+    assert t.loc["project:BAD", "value"] == 16 / 80
+    assert outcome(t, "project:OK") == "pass"
+    assert outcome(t, "project:SMALL") == "pass"
+    assert outcome(t, "project:NE") == "ne"
+
+
+def _load_world() -> World:
+    """张伟 (1) has 30 h in P1 (rank 1) and 30 h in P2 (rank 2) due in week 48
+    (Mon 11-23..Fri 11-27, 40 h of capacity): load 150 %, P2 displaced by 20 h.
+    李娜 (2) has 4 h that week while an unassigned item waits: idle."""
+    w = World()
+    w.project("P1")
+    w.project("P2")
+    w.people.append({"id": 2, "display_name": "李娜", "active": True})
+    for p in ("P1", "P2"):
+        w.item(
+            p, assignee_id=1, remaining_estimate_h=30.0, start_on="2026-11-23", due_on="2026-11-27"
+        )
+    w.item(
+        "P1", assignee_id=2, remaining_estimate_h=4.0, start_on="2026-11-23", due_on="2026-11-27"
+    )
+    w.item("P2", assignee=None, assignee_id=None, due_on="2026-12-04")
+    return w
+
+
+def test_res_001_load_out_of_band() -> None:
+    t = run("RES-001", _load_world(), AS_OF)
+    assert outcome(t, "person:1") == "finding"
+    assert t.loc["person:1", "value"] == 1.5
+    assert t.loc["person:1", "message"] == "张伟 W48 150%: move 20 h"
+    assert t.loc["person:1", "evidence"]["band"] == "red"
+    assert outcome(t, "person:2") == "finding" and t.loc["person:2", "severity"] == "low"
+    t = run("RES-001", _load_world(), AS_OF, rules_cfg={"RES-001": {"amber": 1.6, "idle": 0.05}})
+    assert list(t.index) == ["portfolio:*"] and outcome(t, "portfolio:*") == "pass"
+    w = World()
+    w.project("P")
+    w.item("P", due_on=None)
+    assert outcome(run("RES-001", w, AS_OF), "portfolio:*") == "ne"
+
+
+def test_res_002_conflict_by_priority() -> None:
+    t = run("RES-002", _load_world(), AS_OF)
+    assert list(t.index) == ["person:1:W48:P2"]
+    assert t.loc["person:1:W48:P2", "value"] == 20.0
+    assert t.loc["person:1:W48:P2", "message"] == "张伟 W48: defer 20 h of P2 (P2) for P1 (P1)"
+    w = _load_world()
+    w.items = [i for i in w.items if not (i["project_key"] == "P2" and i["assignee_id"] == 1)]
+    assert outcome(run("RES-002", w, AS_OF), "portfolio:*") == "pass"
+
+
+def test_var_005_red_without_action() -> None:
+    w, _ = _evm_world()
+    w.project("ACT")
+    for i in range(4):
+        it = w.item(
+            "ACT",
+            status_category="done" if i < 2 else "todo",
+            original_estimate_h=10.0,
+            start_on="2026-11-02",
+            due_on="2026-11-13",
+        )
+        _baseline(
+            w, "ACT", it, original_estimate_h=10.0, start_on="2026-11-02", due_on="2026-11-13"
+        )
+    _baseline(w, "ACT", kind="project", due_on="2026-11-13")
+    w.item(
+        "ACT",
+        type="Action",
+        kind="corrective_action",
+        assignee="u1",
+        due_on="2026-11-30",
+        cause="supplier late",
+    )
+    # An action without a cause does not count.
+    w.item("BAD", type="Action", kind="corrective_action", assignee="u1", due_on="2026-11-30")
+    t = run("VAR-005", w, AS_OF)
+    assert outcome(t, "project:BAD") == "finding"
+    assert outcome(t, "project:ACT") == "pass"
+    assert outcome(t, "project:OK") == "pass"
+    assert outcome(t, "project:NE") == "ne"
+
+
+def test_rpt_003_watermelon() -> None:
+    w, _ = _evm_world()
+    w.item("BAD", type="Status Report", created_at=at("2026-11-16"), rag="Green")
+    w.item("OK", type="Status Report", created_at=at("2026-11-16"), rag="绿")
+    w.item("NE", type="Status Report", created_at=at("2026-11-16"), rag="Green")
+    t = run("RPT-003", w, AS_OF)
+    assert outcome(t, "project:BAD") == "finding"
+    assert t.loc["project:BAD", "value"] == 2
+    assert t.loc["project:BAD", "evidence"]["schedule"] == "Red"
+    assert outcome(t, "project:OK") == "pass"
+    assert outcome(t, "project:NE") == "ne"  # no baseline, no risks: nothing computable
+    assert outcome(t, "project:EARLY") == "ne"  # no report

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from rules.calendar import to_days
 from rules.engine import Outcomes, RuleContext, rule
-from rules.frames import is_blank, lookup
+from rules.frames import is_blank, keys_by_project, lookup
 
 OPEN = ("todo", "in_progress")
 APPROVED = ("approved", "批准", "已批准", "通过")
@@ -100,3 +101,217 @@ def chg_003(ctx: RuleContext) -> Outcomes:
     bad["message"] = bad["key"].astype(str) + ": " + pd.Series(text, index=bad.index, dtype=object)
     bad["message_zh"] = bad["key"].astype(str) + ":变更申请不完整或CCB超期"
     return ctx.item_outcomes(bad)
+
+
+def _latest(ctx: RuleContext) -> pd.DataFrame:
+    from rules.formulas import latest_baseline
+
+    return latest_baseline(ctx.frame("baselines"))
+
+
+@rule(
+    "CHG-001",
+    title_en="Date moved without approved CR",
+    title_zh="未经批准变更而推迟日期",
+    severity="high",
+    scope="project",
+    basis="004 §2.4 “有重大影响的变更…提交正式的变更申请” (major changes need a formal CR)",
+    basis_seed="004",
+    check="after the baseline, an epic or milestone date moved > 5 wd later with no CR "
+    "approved between the baseline and the move (+2 wd grace)",
+    fix_en="Submit a CR for the moved dates.",
+    fix_zh="为推迟的日期提交变更申请。",
+    defaults={"moved_wd": 5, "grace_wd": 2},
+    needs={
+        "baselines": (
+            "project_key",
+            "taken_at",
+            "subject_kind",
+            "work_item_id",
+            "milestone_id",
+            "due_on",
+        ),
+        "work_items": (
+            "id",
+            "project_key",
+            "key",
+            "is_epic",
+            "due_on",
+            "kind",
+            "ccb_decision",
+            "resolved_at",
+            "updated_at",
+        ),
+        "milestones": ("id", "name", "due_on"),
+        "status_changes": ("work_item_id", "field", "changed_at"),
+    },
+)
+def chg_001(ctx: RuleContext) -> Outcomes:
+    items = ctx.frame("work_items")
+    latest = _latest(ctx)
+    sc = ctx.frame("status_changes")
+    by_id = items.set_index("id")
+    epics = latest[
+        (latest["subject_kind"] == "work_item")
+        & latest["work_item_id"].map(by_id["is_epic"]).fillna(False).astype(bool)
+    ]
+    e = pd.DataFrame(
+        {
+            "project_key": epics["project_key"].to_numpy(),
+            "what": epics["work_item_id"].map(by_id["key"]).astype(str).to_numpy(),
+            "base": to_days(epics["due_on"]),
+            "now": to_days(epics["work_item_id"].map(by_id["due_on"])),
+            "taken_at": epics["taken_at"].to_numpy(),
+            "item_id": epics["work_item_id"].to_numpy(),
+        }
+    )
+    moves = sc[sc["field"] == "duedate"].groupby("work_item_id")["changed_at"].max()
+    e["moved_at"] = pd.to_datetime(lookup(e["item_id"], moves), utc=True)
+    ms_rows = latest[latest["subject_kind"] == "milestone"]
+    ms = ctx.frame("milestones").set_index("id")
+    m = pd.DataFrame(
+        {
+            "project_key": ms_rows["project_key"].to_numpy(),
+            "what": ms_rows["milestone_id"].map(ms["name"]).astype(str).to_numpy(),
+            "base": to_days(ms_rows["due_on"]),
+            "now": to_days(ms_rows["milestone_id"].map(ms["due_on"])),
+            "taken_at": ms_rows["taken_at"].to_numpy(),
+            "item_id": None,
+            "moved_at": pd.NaT,
+        }
+    )
+    dates = pd.concat([e, m], ignore_index=True)
+    dates["moved_wd"] = ctx.calendar.wd_diff(dates["base"].to_numpy(), dates["now"].to_numpy())
+    moved = dates[
+        dates["moved_wd"] > dates["project_key"].map(ctx.param("moved_wd")).astype(float)
+    ].copy()
+    # A version date has no history: the move happened some time up to today.
+    as_of_at = pd.Timestamp(ctx.as_of, tz=ctx.timezone).tz_convert("UTC") + pd.Timedelta(days=1)
+    moved["moved_at"] = pd.to_datetime(moved["moved_at"], utc=True).fillna(as_of_at)
+    crs = approved_crs(items)
+    taken = pd.to_datetime(moved["taken_at"], utc=True)
+    grace = moved["project_key"].map(ctx.param("grace_wd")).astype(int).to_numpy()
+    limit_day = ctx.calendar.add_wd(ctx.local_day(moved["moved_at"]), grace)
+    covered = np.zeros(len(moved), dtype=bool)
+    if len(crs) and len(moved):
+        cr_by_project = crs.groupby("project_key")["decided_at"].agg(list)
+        for i, (pk, t0, lim) in enumerate(zip(moved["project_key"], taken, limit_day, strict=True)):
+            decided = cr_by_project.get(pk, [])
+            covered[i] = any(t0 <= d and ctx.local_day(pd.Series([d]))[0] <= lim for d in decided)
+    bad = moved[~covered].sort_values("moved_wd", ascending=False)
+    bad = bad.assign(label=bad["what"] + " +" + bad["moved_wd"].astype(int).astype(str) + " wd")
+    res = pd.DataFrame(index=ctx.projects)
+    res["n"] = bad.groupby("project_key").size().reindex(ctx.projects).fillna(0)
+    res["failed"] = res["n"] > 0
+    res["value"] = bad.groupby("project_key")["moved_wd"].max().reindex(ctx.projects)
+    res["threshold"] = ctx.param("moved_wd")
+    has_bl = latest.groupby("project_key").size().reindex(ctx.projects).fillna(0) > 0
+    res["ne"] = np.where(~has_bl, "no baseline", None)
+    labels = keys_by_project(bad, "label", 10).reindex(ctx.projects)
+    res["evidence"] = [{"moved": v} if isinstance(v, list) else {} for v in labels]
+    res["message"] = [
+        ("Submit a CR: " + ", ".join(v)) if isinstance(v, list) else "" for v in labels
+    ]
+    res["message_zh"] = [
+        ("请提交变更申请:" + ", ".join(v)) if isinstance(v, list) else "" for v in labels
+    ]
+    return ctx.project_outcomes(res)
+
+
+@rule(
+    "CHG-002",
+    title_en="Scope change without approved CR",
+    title_zh="未经批准变更而扩大范围",
+    severity="high",
+    scope="project",
+    basis="004 §2.4 “有重大影响的变更…提交正式的变更申请”",
+    basis_seed="004",
+    check="net additions (items or estimate) since the baseline > 10 % of BAC with no CR "
+    "approved since the baseline",
+    fix_en="Submit a CR for the added scope (additions listed).",
+    fix_zh="为新增范围提交变更申请(列出新增事项)。",
+    defaults={"share": 0.10},
+    needs={
+        "baselines": (
+            "project_key",
+            "taken_at",
+            "subject_kind",
+            "work_item_id",
+            "story_points",
+            "original_estimate_h",
+        ),
+        "work_items": (
+            "id",
+            "project_key",
+            "key",
+            "is_leaf",
+            "status_category",
+            "created_at",
+            "story_points",
+            "original_estimate_h",
+            "kind",
+            "ccb_decision",
+            "resolved_at",
+            "updated_at",
+        ),
+    },
+)
+def chg_002(ctx: RuleContext) -> Outcomes:
+    items = ctx.frame("work_items")
+    latest = _latest(ctx)
+    rows = latest[latest["subject_kind"] == "work_item"]
+    taken = latest.groupby("project_key")["taken_at"].max()
+    cov = rows["original_estimate_h"].notna().groupby(rows["project_key"]).mean()
+    hours = cov >= 0.8
+    base_est = np.where(
+        rows["project_key"].map(hours).fillna(False),
+        rows["original_estimate_h"],
+        rows["story_points"],
+    ).astype(float)
+    has_est = pd.Series(~np.isnan(base_est), index=rows.index).groupby(rows["project_key"]).any()
+    bac = pd.Series(np.nan_to_num(base_est), index=rows.index).groupby(rows["project_key"]).sum()
+    count = rows.groupby("project_key").size()
+    leaf = items[items["is_leaf"].astype(bool) & (items["status_category"] != "cancelled")]
+    added = leaf[
+        ~leaf["id"].isin(rows["work_item_id"])
+        & (
+            pd.to_datetime(leaf["created_at"], utc=True)
+            > pd.to_datetime(leaf["project_key"].map(taken), utc=True)
+        )
+    ]
+    add_est = np.where(
+        added["project_key"].map(hours).fillna(False),
+        added["original_estimate_h"],
+        added["story_points"],
+    ).astype(float)
+    by_est = (
+        pd.Series(np.nan_to_num(add_est), index=added.index).groupby(added["project_key"]).sum()
+    )
+    by_count = added.groupby("project_key").size()
+    use_est = has_est.reindex(ctx.projects).fillna(False).astype(bool)
+    share = pd.Series(
+        np.where(
+            use_est,
+            by_est.reindex(ctx.projects).fillna(0)
+            / bac.reindex(ctx.projects).where(bac.reindex(ctx.projects) > 0),
+            by_count.reindex(ctx.projects).fillna(0) / count.reindex(ctx.projects),
+        ),
+        index=ctx.projects,
+    )
+    crs = approved_crs(items)
+    cr_after = (
+        crs[crs["decided_at"] > pd.to_datetime(crs["project_key"].map(taken), utc=True)]
+        .groupby("project_key")
+        .size()
+    )
+    res = pd.DataFrame(index=ctx.projects)
+    res["value"] = share
+    res["threshold"] = ctx.param("share")
+    res["failed"] = (share > res["threshold"]) & (cr_after.reindex(ctx.projects).fillna(0) == 0)
+    res["ne"] = np.where(count.reindex(ctx.projects).isna(), "no baseline", None)
+    res["keys"] = keys_by_project(added).reindex(ctx.projects)
+    res["message"] = [
+        f"{v:.0%} scope added since the baseline without an approved CR" for v in share.fillna(0)
+    ]
+    res["message_zh"] = [f"基准后新增范围 {v:.0%},无批准的变更申请" for v in share.fillna(0)]
+    return ctx.project_outcomes(res)

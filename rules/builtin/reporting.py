@@ -119,3 +119,139 @@ def rpt_002(ctx: RuleContext) -> Outcomes:
     res["message_zh"] = newest["key"].astype(str) + " 不完整:" + names
     res["keys"] = [[k] if isinstance(k, str) else None for k in newest["key"]]
     return ctx.project_outcomes(res)
+
+
+RAG_LEVEL = {
+    "green": 0,
+    "g": 0,
+    "绿": 0,
+    "绿色": 0,
+    "amber": 1,
+    "a": 1,
+    "yellow": 1,
+    "黄": 1,
+    "黄色": 1,
+    "red": 2,
+    "r": 2,
+    "红": 2,
+    "红色": 2,
+}
+RAG_NAME = {0: "Green", 1: "Amber", 2: "Red"}
+
+
+@rule(
+    "RPT-003",
+    title_en="Reported RAG contradicts computed RAG",
+    title_zh="上报的RAG与计算的RAG不符",
+    severity="medium",
+    scope="project",
+    basis="004 “识别偏差与趋势” (find deviations and trends); PRINCE2 highlight report",
+    basis_seed="004",
+    check="the PM's RAG is ≥ 1 level better than the computed RAG (schedule SPI_t, cost "
+    "CPI, risk dimensions of RULES.md 2.1): a “watermelon”",
+    fix_en="Correct or justify the RAG.",
+    fix_zh="更正或说明RAG。",
+    defaults={"green": 0.95, "amber": 0.85, "risk_score": 15},
+    needs={
+        "work_items": (
+            "id",
+            "project_key",
+            "key",
+            "kind",
+            "created_at",
+            "rag",
+            "status_category",
+            "risk_probability",
+            "risk_impact",
+            "risk_response",
+        ),
+        "baselines": (
+            "project_key",
+            "taken_at",
+            "subject_kind",
+            "work_item_id",
+            "story_points",
+            "original_estimate_h",
+            "start_on",
+            "due_on",
+        ),
+    },
+)
+def rpt_003(ctx: RuleContext) -> Outcomes:
+    from rules.formulas import evm_frame
+
+    g = ctx.global_params
+    items = ctx.frame("work_items")
+    reports = items[(items["kind"] == "status_report") & items["rag"].notna()].sort_values(
+        "created_at"
+    )
+    newest = reports.groupby("project_key").tail(1).set_index("project_key").reindex(ctx.projects)
+    reported = (
+        newest["rag"].astype(object).fillna("").astype(str).str.strip().str.lower().map(RAG_LEVEL)
+    )
+    evm = evm_frame(
+        ctx.frame("baselines"),
+        items,
+        ctx.frames.get("worklogs"),
+        ctx.calendar,
+        ctx.as_of,
+        ctx.timezone,
+    ).reindex(ctx.projects)
+    green, amber = float(g.get("green", 0.95)), float(g.get("amber", 0.85))
+
+    def level(x: pd.Series) -> pd.Series:
+        x = x.astype(float)
+        return pd.Series(
+            np.where(x.isna(), np.nan, np.where(x >= green, 0, np.where(x >= amber, 1, 2))),
+            index=x.index,
+        )
+
+    risks = items[
+        (items["kind"] == "risk") & items["status_category"].isin(("todo", "in_progress"))
+    ]
+    score = pd.to_numeric(risks["risk_probability"], errors="coerce") * pd.to_numeric(
+        risks["risk_impact"], errors="coerce"
+    )
+    big = score >= float(g.get("risk_score", 15))
+    no_resp = risks["risk_response"].isna()
+    risk_lvl = (
+        pd.Series(np.where(big & no_resp, 2, np.where(big, 1, 0)), index=risks.index)
+        .groupby(risks["project_key"])
+        .max()
+        .reindex(ctx.projects)
+    )
+    dims = pd.DataFrame(
+        {"schedule": level(evm["spi_t"]), "cost": level(evm["cpi"]), "risk": risk_lvl},
+        index=ctx.projects,
+    )
+    ambers = (dims == 1).sum(axis=1)
+    computed = pd.Series(
+        np.where((dims == 2).any(axis=1) | (ambers >= 3), 2, np.where(ambers > 0, 1, 0)),
+        index=ctx.projects,
+    ).where(dims.notna().any(axis=1))
+    res = pd.DataFrame(index=ctx.projects)
+    res["value"] = computed - reported
+    res["failed"] = res["value"] >= 1
+    res["ne"] = np.where(
+        reported.isna(),
+        "no status report with a RAG",
+        np.where(computed.isna(), "no dimension computable (no baseline, no risks)", None),
+    )
+    res["evidence"] = [
+        {
+            "reported": RAG_NAME.get(r),
+            "computed": RAG_NAME.get(c),
+            **{k: RAG_NAME.get(v) for k, v in d.items() if v == v},
+        }
+        for r, c, d in zip(reported, computed, dims.to_dict("records"), strict=True)
+    ]
+    res["message"] = [
+        f"Reported {RAG_NAME.get(r)} but computed {RAG_NAME.get(c)}: correct or justify the RAG"
+        for r, c in zip(reported, computed, strict=True)
+    ]
+    res["message_zh"] = [
+        f"上报 {RAG_NAME.get(r)},计算为 {RAG_NAME.get(c)}:请更正或说明"
+        for r, c in zip(reported, computed, strict=True)
+    ]
+    res["keys"] = [[k] if isinstance(k, str) else None for k in newest["key"]]
+    return ctx.project_outcomes(res)

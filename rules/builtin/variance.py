@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from rules.engine import Outcomes, RuleContext, rule
-from rules.frames import keys_by_project
+from rules.frames import is_blank, keys_by_project
 
 OPEN = ("todo", "in_progress")
 
@@ -300,3 +300,87 @@ def _r(v: object) -> float | None:
     except (TypeError, ValueError):
         return None
     return None if np.isnan(f) else round(f, 2)
+
+
+@rule(
+    "VAR-005",
+    title_en="Deviation has corrective action",
+    title_zh="偏差已有纠正措施",
+    severity="high",
+    scope="project",
+    basis="004 “督促项目经理分析原因并采取纠正或预防措施” (analyse the cause; take corrective action)",
+    basis_seed="004",
+    check="VAR-002 or VAR-003 red now and 5 wd ago, and no linked corrective action with "
+    "owner, due date and cause",
+    fix_en="Create a corrective action (owner, due date, cause).",
+    fix_zh="创建纠正措施(负责人、完成日期、原因)。",
+    defaults={"red_spi_t": 0.80, "red_slip_wd": 10, "persist_wd": 5},
+    needs={
+        "baselines": (
+            "project_key",
+            "taken_at",
+            "subject_kind",
+            "work_item_id",
+            "milestone_id",
+            "story_points",
+            "original_estimate_h",
+            "start_on",
+            "due_on",
+        ),
+        "work_items": (
+            "id",
+            "project_key",
+            "kind",
+            "status_category",
+            "is_leaf",
+            "is_epic",
+            "due_on",
+            "assignee",
+            "cause",
+        ),
+        "milestones": ("id", "name", "due_on", "released", "released_on"),
+    },
+)
+def var_005(ctx: RuleContext) -> Outcomes:
+    from rules.formulas import evm_frame, milestone_slippage
+
+    g = ctx.global_params
+    before = ctx.calendar.add_wd(ctx.as_of_day, -int(g.get("persist_wd", 5)))[0].astype(object)
+    items = ctx.frame("work_items")
+    red = []
+    for day in (ctx.as_of, before):
+        evm = evm_frame(
+            ctx.frame("baselines"), items, None, ctx.calendar, day, ctx.timezone
+        ).reindex(ctx.projects)
+        slip = milestone_slippage(
+            ctx.frame("baselines"), ctx.frame("milestones"), items, ctx.calendar, day
+        )
+        worst = slip.groupby("project_key")["slip_wd"].max().reindex(ctx.projects)
+        red.append(
+            (evm["spi_t"].astype(float) < float(g.get("red_spi_t", 0.8)))
+            | (worst > float(g.get("red_slip_wd", 10)))
+        )
+    actions = items[items["kind"] == "corrective_action"]
+    complete = (
+        actions["assignee"].notna()
+        & actions["due_on"].notna()
+        & ~pd.Series(is_blank(actions["cause"]), index=actions.index)
+    )
+    has_action = (
+        complete.groupby(actions["project_key"])
+        .any()
+        .reindex(ctx.projects)
+        .fillna(False)
+        .astype(bool)
+    )
+    res = pd.DataFrame(index=ctx.projects)
+    res["failed"] = red[0] & red[1] & ~has_action
+    has_bl = (
+        ctx.frame("baselines").groupby("project_key").size().reindex(ctx.projects).fillna(0) > 0
+    )
+    res["ne"] = np.where(~has_bl, "no baseline", None)
+    res["message"] = (
+        "Red for 5 wd without a corrective action: create an action (owner, due date, cause)"
+    )
+    res["message_zh"] = "红色状态已持续5个工作日且无纠正措施:请创建纠正措施"
+    return ctx.project_outcomes(res)
