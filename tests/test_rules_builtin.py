@@ -742,7 +742,7 @@ def test_chg_001_date_moved_without_cr() -> None:
     w = World()
     trio(w)
     w.project("LATECR")
-    for n, p in enumerate(("BAD", "OK", "LATECR"), start=1):
+    for _n, p in enumerate(("BAD", "OK", "LATECR"), start=1):
         epic = w.item(p, f"{p}-E", type="Epic", due_on="2026-11-30")
         _baseline(w, p, epic, due_on="2026-11-02")
         w.change(epic, "2026-11-02", "2026-11-30", at("2026-11-05"), field="duedate")
