@@ -1,0 +1,203 @@
+"""Config sections of the reporting/delivery/scheduling features: ``report``, ``smtp`` and
+``schedule`` (registered with :func:`aggregator.config.register_section`).
+
+Importing this module registers them; ``cli.main`` and every module that reads them import
+it, so a config file using them loads wherever those features are used.
+
+```yaml
+report:
+  language: zh                     # en | zh (default: top-level language)
+  out_dir: reports                 # nightly writes report.<fmt> here (relative to the config)
+  formats: [html, xlsx, md]
+  subject_prefix: "[PMO]"
+  recipients: {DIGI: [pmo@example.cn], "*": [director@example.cn]}
+smtp:
+  host: smtp.example.cn
+  port: 587
+  security: starttls               # starttls | ssl | none
+  username: pmo-bot
+  password_env: SMTP_PASSWORD      # the NAME of the variable holding the password
+  from: "PMO 报告 <pmo-bot@example.cn>"
+  timeout: 30
+  ca_file: certs/private-ca.pem    # extra CA for a private mail server (verification stays on)
+  retries: 3
+  retry_backoff_s: 2
+schedule:
+  nightly: "02:00"
+  timezone: Asia/Shanghai
+  catch_up: true                   # run a missed nightly on start
+```
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aggregator.config import (
+    Bool,
+    EnvName,
+    Fields,
+    ListOf,
+    MapOf,
+    Num,
+    Str,
+    Timezone,
+    register_section,
+)
+
+REPORT_FORMATS = ("html", "md", "xlsx", "json", "csv")
+LANGS = ("en", "zh")
+SECURITY = ("starttls", "ssl", "none")
+HHMM_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    language: str | None = None
+    out_dir: str | None = None
+    formats: tuple[str, ...] = ("html", "xlsx", "md")
+    subject_prefix: str = "[PMO]"
+    recipients: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    monthly_on_day: int = 1
+
+    def recipients_for(self, portfolio: str | None) -> list[str]:
+        """Recipients of a portfolio's report (plus ``*``: everyone's); for the whole
+        organisation (``portfolio=None``) every listed address."""
+        if portfolio is None:
+            out = [a for addrs in self.recipients.values() for a in addrs]
+        else:
+            out = [*self.recipients.get(portfolio, ()), *self.recipients.get("*", ())]
+        return list(dict.fromkeys(out))
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int | None = None
+    security: str = "starttls"
+    username: str | None = None
+    password_env: str | None = None
+    sender: str = "pmohub@localhost"
+    timeout: float = 30.0
+    ca_file: str | None = None
+    retries: int = 3
+    retry_backoff_s: float = 2.0
+
+    @property
+    def effective_port(self) -> int:
+        if self.port:
+            return self.port
+        return {"ssl": 465, "starttls": 587}.get(self.security, 25)
+
+
+@dataclass(frozen=True)
+class ScheduleSettings:
+    nightly: str = "02:00"
+    timezone: str | None = None
+    catch_up: bool = True
+
+
+def _report(v: dict[str, Any]) -> ReportSettings:
+    return ReportSettings(
+        language=v.get("language"),
+        out_dir=v.get("out_dir"),
+        formats=tuple(v.get("formats", ReportSettings.formats)),
+        subject_prefix=v.get("subject_prefix", ReportSettings.subject_prefix),
+        recipients={k: tuple(a) for k, a in (v.get("recipients") or {}).items()},
+        monthly_on_day=int(v.get("monthly_on_day", 1)),
+    )
+
+
+def _smtp(v: dict[str, Any]) -> SmtpSettings:
+    return SmtpSettings(
+        host=v["host"],
+        port=v.get("port"),
+        security=v.get("security", "starttls"),
+        username=v.get("username"),
+        password_env=v.get("password_env"),
+        sender=v.get("from", SmtpSettings.sender),
+        timeout=float(v.get("timeout", 30.0)),
+        ca_file=v.get("ca_file"),
+        retries=int(v.get("retries", 3)),
+        retry_backoff_s=float(v.get("retry_backoff_s", 2.0)),
+    )
+
+
+def _schedule(v: dict[str, Any]) -> ScheduleSettings:
+    return ScheduleSettings(
+        nightly=v.get("nightly", "02:00"),
+        timezone=v.get("timezone"),
+        catch_up=v.get("catch_up", True),
+    )
+
+
+REPORT = Fields(
+    {
+        "language": Str(choices=LANGS),
+        "out_dir": Str(),
+        "formats": ListOf(Str(choices=REPORT_FORMATS), scalar_ok=True, unique=True),
+        "subject_prefix": Str(),
+        "recipients": MapOf(ListOf(Str(), scalar_ok=True)),
+        "monthly_on_day": Num(minimum=1, maximum=28, integer=True),
+    }
+)
+SMTP = Fields(
+    {
+        "host": Str(),
+        "port": Num(minimum=1, maximum=65535, integer=True),
+        "security": Str(choices=SECURITY),
+        "username": Str(),
+        "password_env": EnvName(),
+        "from": Str(),
+        "timeout": Num(minimum=1, maximum=600),
+        "ca_file": Str(),
+        "retries": Num(minimum=0, maximum=10, integer=True),
+        "retry_backoff_s": Num(minimum=0, maximum=300),
+    },
+    required=("host",),
+)
+SCHEDULE = Fields(
+    {
+        "nightly": Str(pattern=HHMM_RE, what="a time like 02:00"),
+        "timezone": Timezone(),
+        "catch_up": Bool(),
+    }
+)
+
+register_section("report", REPORT, _report)
+register_section("smtp", SMTP, _smtp)
+register_section("schedule", SCHEDULE, _schedule)
+
+
+def report_settings(config: Any) -> ReportSettings:
+    return (getattr(config, "sections", {}) or {}).get("report") or ReportSettings()
+
+
+def smtp_settings(config: Any) -> SmtpSettings | None:
+    return (getattr(config, "sections", {}) or {}).get("smtp")
+
+
+def schedule_settings(config: Any) -> ScheduleSettings:
+    return (getattr(config, "sections", {}) or {}).get("schedule") or ScheduleSettings()
+
+
+def report_language(config: Any, explicit: str | None = None) -> str:
+    """``--lang`` > ``report.language`` > top-level ``language`` (zh-CN -> zh)."""
+    if explicit:
+        return explicit
+    rs = report_settings(config)
+    if rs.language:
+        return rs.language
+    return "zh" if str(getattr(config, "language", "zh-CN")).startswith("zh") else "en"
+
+
+def resolve_path(config: Any, value: str | None) -> Path | None:
+    """A path from the config, relative to the config file's directory."""
+    if not value:
+        return None
+    p = Path(value).expanduser()
+    base = getattr(config, "base_dir", None) or Path.cwd()
+    return p if p.is_absolute() else Path(base) / p
