@@ -519,3 +519,18 @@ def test_check_reports_site_facts(emu: JiraEmulator) -> None:
     assert info["projects_visible"] == [p["key"] for p in emu.site.projects]
     assert {"story_points", "sprint", "start_date"} <= set(info["custom_fields"])
     assert ("epic_link" in info["custom_fields"]) is (not emu.cloud)
+
+
+def test_cloud_worklog_feed_option_delivers_every_worklog() -> None:
+    """Opt-in Cloud mode: worklogs from /worklog/updated + /worklog/list; ChildrenComplete
+    then leaves worklogs out of its kinds (the feed only has those changed since)."""
+    with JiraEmulator(fresh_site(), deployment="cloud") as emu:
+        projects = ("CRMA", "PAY")
+        got = drain(connector(emu, projects=projects, options={"worklog_feed": True}))
+        want = expected(emu.site, set(projects))
+        assert got["worklogs"] == want["worklogs"]
+        assert got["items"] == want["items"]
+        done = [m for m in got["markers"] if isinstance(m, ChildrenComplete)]
+        assert done and all("worklogs" not in m.kinds for m in done)
+        paths = {p for _m, p, _q in emu.requests}
+        assert {"/rest/api/3/worklog/updated", "/rest/api/3/worklog/list"} <= paths

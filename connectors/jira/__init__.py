@@ -266,7 +266,7 @@ class JiraConnector(Connector):
     def census(self, project_key: str) -> Iterator[str]:
         """Ids only, key-set paged on id (deletions during the census cannot shift pages)."""
         last = 0
-        size = 1000
+        size = 5000  # servers cap ids-only pages (DC 1000, Cloud 5000); asking more is free
         while True:
             jql = f"project = {_quote(project_key)}" + (f" AND id > {last}" if last else "")
             page = self.client.search_page(jql + " ORDER BY id ASC", fields="id", max_results=size)
