@@ -1,0 +1,1347 @@
+"""Status roll-up: project -> programme -> portfolio (RULES.md 2.1, 2.2, 2.4).
+
+Two readers fill the same :class:`Inputs` (small per-project aggregates, never the whole
+item table in Python):
+
+* :func:`read_inputs_sql` pushes the heavy work into the database (``GROUP BY`` over the
+  work items, the latest baseline, worklogs; one pass over the items that finished in the
+  last 90 days or are in progress for flow). It answers "now".
+* :func:`read_inputs_history` reconstructs the store *as of a past date* from the status
+  history (status at t = ``to_value`` of the last change before t, else ``from_value`` of
+  the first change after t, else the current status; items created after t are left out),
+  item by item but vectorised. It also serves as the reference the SQL reader is tested
+  against.
+
+:func:`compute_status` turns inputs into per-project metrics with an explained RAG and
+rolls them up. Ratios are always ratios of sums; story points are converted to hours per
+project (``hpp`` = 90-day median of logged hours per point, else the policy default) before
+anything is added across projects.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine, and_, case, func, literal, or_, select
+
+from aggregator.checks import _hierarchy_keys, config_calendar, config_policy, hierarchy_frame
+from aggregator.store import models as m
+from rules.calendar import WorkCalendar, local_dates, to_days
+from rules.frames import DEFAULT_ISSUE_TYPES, kind_map, map_categories, status_categories
+from rules.metrics import (
+    RAG_SCORE,
+    SEVERITY_WEIGHT,
+    compliance_score,
+    earned_schedule,
+    group_quantiles,
+    planned_value_curves,
+    rag_from_score,
+    rag_overall,
+    safe_ratio,
+)
+
+LEAF_KINDS = ("work", "bug")
+FLOW_DAYS = 90
+MIN_HPP_SAMPLES = 3
+DEFAULT_HPP = 6.0
+HIGH_RISK_SCORE = 15
+MAX_HORIZON_WD = 5000
+DIMENSIONS = ("schedule", "cost", "scope", "risk", "quality", "resource")
+OPEN_FINDING_STATES = ("new", "persisting")
+
+wi_t = m.WorkItem.__table__
+sc_t = m.StatusChange.__table__
+wl_t = m.Worklog.__table__
+bl_t = m.Baseline.__table__
+pr_t = m.Project.__table__
+ms_t = m.Milestone.__table__
+fd_t = m.Finding.__table__
+sn_t = m.Snapshot.__table__
+
+
+@dataclass
+class Inputs:
+    """Per-project aggregates every metric is computed from (``pk`` = hierarchy key)."""
+
+    groups: pd.DataFrame  # pk, type, kind, status, status_category, n, n_pts, sum_pts, n_h, sum_h
+    est_hist: pd.DataFrame  # pk, type, unit (pts|h), value, n: leaf estimates, for medians
+    baseline: pd.DataFrame  # pk, start_on, due_on, done, n, n_pts, sum_pts, n_h, sum_h
+    baseline_meta: pd.DataFrame  # pk, taken_at, label, reconstructed, start_on, due_on
+    ac: pd.Series  # pk -> logged hours up to t
+    flow: pd.DataFrame  # pk, done_at, first_ip_at, created_at, story_points, time_spent_h, reopened
+    wip: pd.DataFrame  # pk, first_ip_at
+    risks: pd.DataFrame  # pk, key, title, probability, impact, response
+    milestones: pd.DataFrame  # pk, name, due_on, released, released_on, baseline_due
+    findings: pd.DataFrame  # pk, rule_id, severity, state
+    forecasts: pd.DataFrame  # pk -> p85 (date), forecast_on
+
+
+@dataclass
+class StatusReport:
+    as_of: dt.date
+    projects: pd.DataFrame
+    programmes: pd.DataFrame
+    portfolios: pd.DataFrame
+    warnings: list[str] = field(default_factory=list)
+
+    def level(self, name: str) -> pd.DataFrame:
+        return {"project": self.projects, "programme": self.programmes}.get(name, self.portfolios)
+
+
+# -- settings -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Settings:
+    calendar: WorkCalendar
+    timezone: str
+    hpp: float
+    kinds: Mapping[str, str]
+    status_map: Mapping[str, str]
+
+    def types_of(self, *kinds: str) -> list[str]:
+        return sorted(t for t, k in self.kinds.items() if k in kinds)
+
+    @property
+    def non_leaf_types(self) -> list[str]:
+        return sorted(t for t, k in self.kinds.items() if k not in LEAF_KINDS)
+
+    def day_end(self, day: dt.date) -> dt.datetime:
+        """The instant a local day ends (the nightly cut-off after it), in UTC."""
+        local = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0))
+        return local.replace(tzinfo=ZoneInfo(self.timezone)).astimezone(dt.UTC)
+
+
+def settings_for(config: Any) -> Settings:
+    calendar, _ = config_calendar(config)
+    sources = getattr(config, "sources", {}) or {}
+    kinds = kind_map({n: dict(getattr(s, "issue_types", {}) or {}) for n, s in sources.items()})
+    smap: dict[str, str] = {}
+    for s in sources.values():
+        smap.update(dict(getattr(s, "status_map", {}) or {}))
+    defaults = getattr(config, "defaults", {}) or {}
+    return Settings(
+        calendar=calendar,
+        timezone=getattr(config, "timezone", "Asia/Shanghai") or "Asia/Shanghai",
+        hpp=float(defaults.get("hpp", DEFAULT_HPP) or DEFAULT_HPP),
+        kinds=kinds,
+        status_map=smap,
+    )
+
+
+def hierarchy(engine: Engine, config: Any) -> pd.DataFrame:
+    """The config hierarchy, or (none configured) every tracker project as its own project."""
+    hier = hierarchy_frame(config)
+    if len(hier):
+        return hier
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(pr_t.c.source, pr_t.c.key, pr_t.c.name).where(pr_t.c.deleted_at.is_(None))
+        ).fetchall()
+    projects = pd.DataFrame(rows, columns=["source", "key", "name"]).drop_duplicates("key")
+    return pd.DataFrame(
+        {
+            "project_key": projects["key"],
+            "name": projects["name"],
+            "portfolio": None,
+            "programme": None,
+            "source": projects["source"],
+            "tracker_keys": [[k] for k in projects["key"]],
+        }
+    ).reindex(columns=hier.columns)
+
+
+def _project_ids(engine: Engine, hier: pd.DataFrame) -> pd.Series:
+    """projects.id -> hierarchy key (tracker project matched by source+key, else key)."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(pr_t.c.id, pr_t.c.source, pr_t.c.key)).fetchall()
+    p = pd.DataFrame(rows, columns=["id", "source", "tracker_project_key"])
+    return pd.Series(_hierarchy_keys(p, hier).to_numpy(), index=p["id"].to_numpy(), dtype=object)
+
+
+def _df(engine: Engine, stmt: Any, columns: list[str]) -> pd.DataFrame:
+    with engine.connect() as conn:
+        return pd.DataFrame(conn.execute(stmt).fetchall(), columns=columns)
+
+
+def _lower_in(column: Any, values: Iterable[str]) -> Any:
+    vals = sorted(values)
+    return func.lower(column).in_(vals) if vals else literal(False)
+
+
+# -- readers: shared small tables ------------------------------------------------------------
+
+
+def _read_milestones(
+    engine: Engine, pid: pd.Series, as_of_end: dt.datetime, baseline_meta: pd.DataFrame
+) -> pd.DataFrame:
+    ms = _df(
+        engine,
+        select(
+            ms_t.c.id,
+            ms_t.c.project_id,
+            ms_t.c.name,
+            ms_t.c.due_on,
+            ms_t.c.released,
+            ms_t.c.released_on,
+        ).where(ms_t.c.deleted_at.is_(None), ms_t.c.archived.is_(False)),
+        ["id", "project_id", "name", "due_on", "released", "released_on"],
+    )
+    ms["pk"] = ms["project_id"].map(pid)
+    bl = _df(
+        engine,
+        select(bl_t.c.project_key, bl_t.c.taken_at, bl_t.c.milestone_id, bl_t.c.due_on).where(
+            bl_t.c.subject_kind == "milestone", bl_t.c.taken_at < as_of_end
+        ),
+        ["pk", "taken_at", "milestone_id", "due_on"],
+    )
+    if len(bl) and len(baseline_meta):
+        latest = baseline_meta.set_index("pk")["taken_at"]
+        bl = bl[bl["taken_at"] == bl["pk"].map(latest)]
+        ms["baseline_due"] = ms["id"].map(
+            bl.drop_duplicates("milestone_id").set_index("milestone_id")["due_on"]
+        )
+    else:
+        ms["baseline_due"] = None
+    # A release recorded after t had not happened at t.
+    rel = pd.to_datetime(ms["released_on"])
+    late_release = rel.notna() & (rel.dt.date > (as_of_end - dt.timedelta(seconds=1)).date())
+    ms.loc[late_release, "released"] = False
+    ms.loc[late_release, "released_on"] = None
+    return ms.dropna(subset=["pk"])[
+        ["pk", "name", "due_on", "released", "released_on", "baseline_due"]
+    ].reset_index(drop=True)
+
+
+def _read_findings(engine: Engine, pid: pd.Series) -> pd.DataFrame:
+    f = _df(
+        engine,
+        select(
+            fd_t.c.rule_id,
+            fd_t.c.severity,
+            fd_t.c.state,
+            fd_t.c.subject,
+            fd_t.c.project_id,
+            fd_t.c.evidence,
+        ).where(fd_t.c.state != "resolved"),
+        ["rule_id", "severity", "state", "subject", "project_id", "evidence"],
+    )
+    from_subject = f["subject"].str.extract(r"^project:(.+)$")[0]
+    from_evidence = f["evidence"].map(
+        lambda e: e.get("project_key") if isinstance(e, dict) else None
+    )
+    f["pk"] = from_subject.fillna(from_evidence).fillna(f["project_id"].map(pid))
+    return f.dropna(subset=["pk"])[["pk", "rule_id", "severity", "state"]]
+
+
+def _read_forecasts(engine: Engine, as_of: dt.date) -> pd.DataFrame:
+    """The latest stored Monte Carlo P85 per project (nightly snapshot), at or before as_of."""
+    latest = (
+        select(sn_t.c.project_key, func.max(sn_t.c.taken_on).label("on"))
+        .where(sn_t.c.taken_on <= as_of)
+        .group_by(sn_t.c.project_key)
+        .subquery()
+    )
+    rows = _df(
+        engine,
+        select(sn_t.c.project_key, sn_t.c.taken_on, sn_t.c.metrics).join(
+            latest,
+            and_(latest.c.project_key == sn_t.c.project_key, latest.c.on == sn_t.c.taken_on),
+        ),
+        ["pk", "forecast_on", "metrics"],
+    )
+    rows["p85"] = rows["metrics"].map(
+        lambda mt: (mt or {}).get("forecast_p85") if isinstance(mt, dict) else None
+    )
+    rows = rows.dropna(subset=["p85"])
+    rows["p85"] = pd.to_datetime(rows["p85"])
+    return rows[["pk", "p85", "forecast_on"]]
+
+
+def _parse_extra(extra: pd.Series) -> pd.DataFrame:
+    def load(e: Any) -> dict[str, Any]:
+        if isinstance(e, dict):
+            return e
+        if isinstance(e, str) and e:
+            return json.loads(e)
+        return {}
+
+    return pd.DataFrame.from_records([load(e) for e in extra], index=extra.index)
+
+
+def _risk_frame(rows: pd.DataFrame) -> pd.DataFrame:
+    extra = _parse_extra(rows["extra"]) if len(rows) else pd.DataFrame(index=rows.index)
+    out = pd.DataFrame({"pk": rows["pk"], "key": rows["key"], "title": rows["title"]})
+    for col, src in (
+        ("probability", "risk_probability"),
+        ("impact", "risk_impact"),
+        ("response", "risk_response"),
+    ):
+        out[col] = extra[src] if src in extra.columns else None
+    out["probability"] = pd.to_numeric(out["probability"], errors="coerce")
+    out["impact"] = pd.to_numeric(out["impact"], errors="coerce")
+    return out.reset_index(drop=True)
+
+
+# -- reader 1: SQL (now) ---------------------------------------------------------------------
+
+
+def read_inputs_sql(
+    engine: Engine, config: Any, as_of: dt.date, hier: pd.DataFrame, s: Settings
+) -> Inputs:
+    t_end = s.day_end(as_of)
+    pid = _project_ids(engine, hier)
+    live = wi_t.c.deleted_at.is_(None)
+    groups = _df(
+        engine,
+        select(
+            wi_t.c.project_id,
+            wi_t.c.type,
+            wi_t.c.status,
+            wi_t.c.status_category,
+            func.count(),
+            func.count(wi_t.c.story_points),
+            func.sum(wi_t.c.story_points),
+            func.count(wi_t.c.original_estimate_h),
+            func.sum(wi_t.c.original_estimate_h),
+        )
+        .where(live)
+        .group_by(wi_t.c.project_id, wi_t.c.type, wi_t.c.status, wi_t.c.status_category),
+        [
+            "project_id",
+            "type",
+            "status",
+            "status_category",
+            "n",
+            "n_pts",
+            "sum_pts",
+            "n_h",
+            "sum_h",
+        ],
+    )
+    groups["pk"] = groups["project_id"].map(pid)
+    groups["kind"] = _kinds(groups["type"], s)
+    cats = status_categories(
+        groups.loc[groups.index.repeat(1), ["status", "status_category"]], s.status_map
+    )
+    done_names = sorted(k for k, v in cats.items() if v == "done")
+    ip_names = sorted(k for k, v in cats.items() if v == "in_progress")
+
+    # Sub-tasks: a parent's estimate is replaced by its sub-tasks' sum when they have one.
+    sub = wi_t.alias("sub")
+    par = wi_t.alias("par")
+    subtasks = _df(
+        engine,
+        select(
+            par.c.project_id,
+            par.c.type,
+            par.c.status,
+            par.c.status_category,
+            par.c.story_points,
+            par.c.original_estimate_h,
+            func.count(sub.c.story_points),
+            func.sum(sub.c.story_points),
+            func.count(sub.c.original_estimate_h),
+            func.sum(sub.c.original_estimate_h),
+        )
+        .select_from(sub.join(par, par.c.id == sub.c.parent_id))
+        .where(
+            _lower_in(sub.c.type, s.types_of("subtask")),
+            sub.c.deleted_at.is_(None),
+            par.c.deleted_at.is_(None),
+            sub.c.status_category != "cancelled",
+        )
+        .group_by(
+            par.c.id,
+            par.c.project_id,
+            par.c.type,
+            par.c.status,
+            par.c.status_category,
+            par.c.story_points,
+            par.c.original_estimate_h,
+        ),
+        [
+            "project_id",
+            "type",
+            "status",
+            "status_category",
+            "own_pts",
+            "own_h",
+            "sub_n_pts",
+            "sub_pts",
+            "sub_n_h",
+            "sub_h",
+        ],
+    )
+    subtasks["pk"] = subtasks["project_id"].map(pid)
+    groups = _apply_subtasks(groups, subtasks)
+
+    hist_rows = []
+    for unit, col in (("pts", wi_t.c.story_points), ("h", wi_t.c.original_estimate_h)):
+        h = _df(
+            engine,
+            select(wi_t.c.project_id, wi_t.c.type, col, func.count())
+            .where(live, col.is_not(None), ~_lower_in(wi_t.c.type, s.non_leaf_types))
+            .group_by(wi_t.c.project_id, wi_t.c.type, col),
+            ["project_id", "type", "value", "n"],
+        )
+        hist_rows.append(h.assign(unit=unit))
+    est_hist = pd.concat(hist_rows, ignore_index=True)
+    est_hist["pk"] = est_hist["project_id"].map(pid)
+
+    # Latest baseline per project, its leaf items grouped by dates and done-ness.
+    latest = (
+        select(bl_t.c.project_key, func.max(bl_t.c.taken_at).label("taken_at"))
+        .where(bl_t.c.taken_at < t_end)
+        .group_by(bl_t.c.project_key)
+        .subquery()
+    )
+    meta = _df(
+        engine,
+        select(
+            bl_t.c.project_key,
+            bl_t.c.taken_at,
+            bl_t.c.label,
+            bl_t.c.reconstructed,
+            bl_t.c.start_on,
+            bl_t.c.due_on,
+        )
+        .join(
+            latest,
+            and_(latest.c.project_key == bl_t.c.project_key, latest.c.taken_at == bl_t.c.taken_at),
+        )
+        .where(bl_t.c.subject_kind == "project"),
+        ["pk", "taken_at", "label", "reconstructed", "start_on", "due_on"],
+    )
+    done = case((wi_t.c.status_category == "done", 1), else_=0)
+    baseline = _df(
+        engine,
+        select(
+            bl_t.c.project_key,
+            bl_t.c.start_on,
+            bl_t.c.due_on,
+            done,
+            func.count(),
+            func.count(bl_t.c.story_points),
+            func.sum(bl_t.c.story_points),
+            func.count(bl_t.c.original_estimate_h),
+            func.sum(bl_t.c.original_estimate_h),
+        )
+        .select_from(
+            bl_t.join(
+                latest,
+                and_(
+                    latest.c.project_key == bl_t.c.project_key, latest.c.taken_at == bl_t.c.taken_at
+                ),
+            ).join(wi_t, wi_t.c.id == bl_t.c.work_item_id)
+        )
+        .where(
+            bl_t.c.subject_kind == "work_item",
+            wi_t.c.deleted_at.is_(None),
+            wi_t.c.status_category != "cancelled",
+            ~_lower_in(wi_t.c.type, s.non_leaf_types),
+        )
+        .group_by(bl_t.c.project_key, bl_t.c.start_on, bl_t.c.due_on, done),
+        ["pk", "start_on", "due_on", "done", "n", "n_pts", "sum_pts", "n_h", "sum_h"],
+    )
+
+    ac = _df(
+        engine,
+        select(wi_t.c.project_id, func.sum(wl_t.c.seconds))
+        .select_from(wl_t.join(wi_t, wi_t.c.id == wl_t.c.work_item_id))
+        .where(wl_t.c.deleted_at.is_(None), wl_t.c.started_at < t_end)
+        .group_by(wi_t.c.project_id),
+        ["project_id", "seconds"],
+    )
+    ac["pk"] = ac["project_id"].map(pid)
+    ac_h = ac.groupby("pk")["seconds"].sum().astype(float) / 3600.0
+
+    # Flow: items that finished in the window (final done) or are in progress now.
+    window_start = t_end - dt.timedelta(days=FLOW_DAYS + 1)
+    is_status = sc_t.c.field == "status"
+    first_ip = func.min(
+        case((and_(is_status, sc_t.c.to_value.in_(ip_names or [""])), sc_t.c.changed_at))
+    )
+    last_done = func.max(
+        case((and_(is_status, sc_t.c.to_value.in_(done_names or [""])), sc_t.c.changed_at))
+    )
+    reopened = func.max(
+        case(
+            (
+                and_(
+                    is_status,
+                    sc_t.c.from_value.in_(done_names or [""]),
+                    sc_t.c.to_value.not_in(done_names or [""]),
+                ),
+                1,
+            ),
+            else_=0,
+        )
+    )
+    flow = _df(
+        engine,
+        select(
+            wi_t.c.project_id,
+            wi_t.c.status_category,
+            wi_t.c.created_at,
+            wi_t.c.resolved_at,
+            wi_t.c.story_points,
+            wi_t.c.time_spent_h,
+            first_ip,
+            last_done,
+            reopened,
+        )
+        .select_from(wi_t.outerjoin(sc_t, sc_t.c.work_item_id == wi_t.c.id))
+        .where(
+            live,
+            ~_lower_in(wi_t.c.type, s.non_leaf_types),
+            or_(
+                and_(
+                    wi_t.c.status_category == "done",
+                    or_(wi_t.c.updated_at >= window_start, wi_t.c.updated_at.is_(None)),
+                ),
+                wi_t.c.status_category == "in_progress",
+            ),
+        )
+        .group_by(
+            wi_t.c.id,
+            wi_t.c.project_id,
+            wi_t.c.status_category,
+            wi_t.c.created_at,
+            wi_t.c.resolved_at,
+            wi_t.c.story_points,
+            wi_t.c.time_spent_h,
+        ),
+        [
+            "project_id",
+            "status_category",
+            "created_at",
+            "resolved_at",
+            "story_points",
+            "time_spent_h",
+            "first_ip_at",
+            "done_at",
+            "reopened",
+        ],
+    )
+    flow["pk"] = flow["project_id"].map(pid)
+    for c in ("created_at", "resolved_at", "first_ip_at", "done_at"):
+        flow[c] = pd.to_datetime(flow[c], utc=True)
+    wip = flow[flow["status_category"] == "in_progress"][["pk", "first_ip_at"]]
+    flow = flow[flow["status_category"] == "done"].copy()
+    flow["done_at"] = flow["done_at"].fillna(flow["resolved_at"])
+
+    risks = _df(
+        engine,
+        select(wi_t.c.project_id, wi_t.c.key, wi_t.c.title, wi_t.c.extra).where(
+            live,
+            _lower_in(wi_t.c.type, s.types_of("risk")),
+            wi_t.c.status_category.in_(("todo", "in_progress")),
+        ),
+        ["project_id", "key", "title", "extra"],
+    )
+    risks["pk"] = risks["project_id"].map(pid)
+    return Inputs(
+        groups=groups.dropna(subset=["pk"]),
+        est_hist=est_hist.dropna(subset=["pk"]),
+        baseline=baseline,
+        baseline_meta=meta,
+        ac=ac_h,
+        flow=flow.dropna(subset=["pk"]),
+        wip=wip.dropna(subset=["pk"]),
+        risks=_risk_frame(risks.dropna(subset=["pk"])),
+        milestones=_read_milestones(engine, pid, t_end, meta),
+        findings=_read_findings(engine, pid),
+        forecasts=_read_forecasts(engine, as_of),
+    )
+
+
+def _kinds(types: pd.Series, s: Settings) -> pd.Series:
+    return types.astype(str).str.lower().map(dict(s.kinds)).fillna("work").astype(object)
+
+
+def _apply_subtasks(groups: pd.DataFrame, subtasks: pd.DataFrame) -> pd.DataFrame:
+    """Swap a parent's own estimate for its sub-tasks' sum where they have one (per unit)."""
+    if subtasks.empty:
+        return groups
+    keys = ["pk", "type", "status", "status_category"]
+    adj = pd.DataFrame({c: subtasks[c] for c in keys})
+    for unit, own, n_sub, sub_sum in (
+        ("pts", "own_pts", "sub_n_pts", "sub_pts"),
+        ("h", "own_h", "sub_n_h", "sub_h"),
+    ):
+        use = subtasks[n_sub].fillna(0) > 0
+        own_v = pd.to_numeric(subtasks[own], errors="coerce")
+        adj[f"sum_{unit}"] = np.where(use, subtasks[sub_sum].fillna(0) - own_v.fillna(0), 0.0)
+        adj[f"n_{unit}"] = np.where(use & own_v.isna(), 1, 0)
+    delta = adj.groupby(keys, dropna=False).sum().reset_index()
+    out = groups.merge(delta, on=keys, how="left", suffixes=("", "_d"))
+    for c in ("sum_pts", "n_pts", "sum_h", "n_h"):
+        out[c] = out[c].fillna(0).astype(float) + out[f"{c}_d"].fillna(0).astype(float)
+    return out.drop(columns=[c for c in out.columns if c.endswith("_d")])
+
+
+# -- reader 2: history (as of a past date) -----------------------------------------------------
+
+
+def read_inputs_history(
+    engine: Engine, config: Any, as_of: dt.date, hier: pd.DataFrame, s: Settings
+) -> Inputs:
+    t_end = s.day_end(as_of)
+    pid = _project_ids(engine, hier)
+    cols = [
+        "id",
+        "project_id",
+        "key",
+        "title",
+        "type",
+        "status",
+        "status_category",
+        "parent_id",
+        "created_at",
+        "updated_at",
+        "resolved_at",
+        "story_points",
+        "original_estimate_h",
+        "time_spent_h",
+        "extra",
+    ]
+    items = _df(engine, select(*[wi_t.c[c] for c in cols]).where(wi_t.c.deleted_at.is_(None)), cols)
+    items["pk"] = items["project_id"].map(pid)
+    items["created_at"] = pd.to_datetime(items["created_at"], utc=True)
+    items = items[items["created_at"].isna() | (items["created_at"] < t_end)].copy()
+    items["kind"] = _kinds(items["type"], s)
+    cats = status_categories(items, s.status_map)
+    ch = _df(
+        engine,
+        select(sc_t.c.work_item_id, sc_t.c.from_value, sc_t.c.to_value, sc_t.c.changed_at).where(
+            sc_t.c.field == "status", sc_t.c.deleted_at.is_(None)
+        ),
+        ["work_item_id", "from_value", "to_value", "changed_at"],
+    )
+    ch["changed_at"] = pd.to_datetime(ch["changed_at"], utc=True)
+    ch = ch.sort_values(["work_item_id", "changed_at"], kind="stable")
+    before = ch[ch["changed_at"] < t_end]
+    after = ch[ch["changed_at"] >= t_end]
+    last_before = before.groupby("work_item_id")["to_value"].last()
+    first_after = after.groupby("work_item_id")["from_value"].first()
+    status_t = items["id"].map(last_before).astype(object)
+    status_t = status_t.fillna(items["id"].map(first_after).astype(object))
+    changed = status_t.notna()
+    items["status"] = status_t.where(changed, items["status"])
+    mapped = map_categories(items["status"], cats)
+    # A status name never seen on a current item: keep the current category (best known).
+    items["status_category"] = mapped.where(changed & mapped.notna(), items["status_category"])
+    # Cancelled via resolution is not a status name: an item cancelled now stays cancelled.
+    groups_cols = ["pk", "type", "kind", "status", "status_category"]
+    items["has_pts"] = items["story_points"].notna().astype(int)
+    items["has_h"] = items["original_estimate_h"].notna().astype(int)
+    # Sub-tasks (one level): parents take their sub-tasks' estimates when those have any.
+    subs = items[(items["kind"] == "subtask") & (items["status_category"] != "cancelled")]
+    sub_agg = subs.groupby("parent_id").agg(
+        sub_pts=("story_points", "sum"),
+        sub_n_pts=("has_pts", "sum"),
+        sub_h=("original_estimate_h", "sum"),
+        sub_n_h=("has_h", "sum"),
+    )
+    pts = items["story_points"].astype(float)
+    hrs = items["original_estimate_h"].astype(float)
+    n_sp = items["id"].map(sub_agg["sub_n_pts"]).fillna(0)
+    n_sh = items["id"].map(sub_agg["sub_n_h"]).fillna(0)
+    items["pts"] = pts.where(n_sp == 0, items["id"].map(sub_agg["sub_pts"]))
+    items["hrs"] = hrs.where(n_sh == 0, items["id"].map(sub_agg["sub_h"]))
+    g = items.dropna(subset=["pk"]).groupby(groups_cols, dropna=False)
+    groups = g.agg(
+        n=("id", "size"),
+        n_pts=("pts", "count"),
+        sum_pts=("pts", "sum"),
+        n_h=("hrs", "count"),
+        sum_h=("hrs", "sum"),
+    ).reset_index()
+    leaf = items[items["kind"].isin(LEAF_KINDS)].dropna(subset=["pk"])
+    hist = []
+    for unit, col in (("pts", "story_points"), ("h", "original_estimate_h")):
+        h = leaf.dropna(subset=[col]).groupby(["pk", "type", col]).size().reset_index(name="n")
+        hist.append(h.rename(columns={col: "value"}).assign(unit=unit))
+    est_hist = pd.concat(hist, ignore_index=True)
+
+    bl = _df(
+        engine,
+        select(
+            bl_t.c.project_key,
+            bl_t.c.taken_at,
+            bl_t.c.label,
+            bl_t.c.reconstructed,
+            bl_t.c.subject_kind,
+            bl_t.c.work_item_id,
+            bl_t.c.start_on,
+            bl_t.c.due_on,
+            bl_t.c.story_points,
+            bl_t.c.original_estimate_h,
+        ).where(bl_t.c.taken_at < t_end, bl_t.c.subject_kind.in_(("work_item", "project"))),
+        [
+            "pk",
+            "taken_at",
+            "label",
+            "reconstructed",
+            "subject_kind",
+            "work_item_id",
+            "start_on",
+            "due_on",
+            "story_points",
+            "original_estimate_h",
+        ],
+    )
+    if len(bl):
+        latest = bl.groupby("pk")["taken_at"].transform("max")
+        bl = bl[bl["taken_at"] == latest]
+    meta = bl[bl["subject_kind"] == "project"][
+        ["pk", "taken_at", "label", "reconstructed", "start_on", "due_on"]
+    ].drop_duplicates("pk")
+    bi = bl[bl["subject_kind"] == "work_item"].copy()
+    by_id = items.set_index("id")
+    bi = bi[bi["work_item_id"].isin(by_id.index)]
+    bi["kind"] = bi["work_item_id"].map(by_id["kind"])
+    bi["cat"] = bi["work_item_id"].map(by_id["status_category"])
+    bi = bi[bi["kind"].isin(LEAF_KINDS) & (bi["cat"] != "cancelled")]
+    bi["done"] = (bi["cat"] == "done").astype(int)
+    baseline = (
+        bi.groupby(["pk", "start_on", "due_on", "done"], dropna=False)
+        .agg(
+            n=("work_item_id", "size"),
+            n_pts=("story_points", "count"),
+            sum_pts=("story_points", "sum"),
+            n_h=("original_estimate_h", "count"),
+            sum_h=("original_estimate_h", "sum"),
+        )
+        .reset_index()
+    )
+
+    wl = _df(
+        engine,
+        select(wl_t.c.work_item_id, wl_t.c.seconds).where(
+            wl_t.c.deleted_at.is_(None), wl_t.c.started_at < t_end
+        ),
+        ["work_item_id", "seconds"],
+    )
+    wl["pk"] = wl["work_item_id"].map(items.set_index("id")["pk"])
+    ac_h = wl.groupby("pk")["seconds"].sum().astype(float) / 3600.0
+
+    done_names = {k for k, v in cats.items() if v == "done"}
+    ip_names = {k for k, v in cats.items() if v == "in_progress"}
+    b_leaf = before[before["work_item_id"].isin(leaf["id"])]
+    first_ip = b_leaf[b_leaf["to_value"].isin(ip_names)].groupby("work_item_id")["changed_at"].min()
+    last_done = (
+        b_leaf[b_leaf["to_value"].isin(done_names)].groupby("work_item_id")["changed_at"].max()
+    )
+    reopen = b_leaf[b_leaf["from_value"].isin(done_names) & ~b_leaf["to_value"].isin(done_names)]
+    lf = leaf[leaf["status_category"].isin(("done", "in_progress"))].copy()
+    lf["first_ip_at"] = pd.to_datetime(lf["id"].map(first_ip), utc=True)
+    resolved = pd.to_datetime(lf["resolved_at"], utc=True)
+    lf["done_at"] = pd.to_datetime(lf["id"].map(last_done), utc=True).fillna(
+        resolved.where(resolved < t_end)
+    )
+    lf["reopened"] = lf["id"].isin(reopen["work_item_id"]).astype(int)
+    wip = lf[lf["status_category"] == "in_progress"][["pk", "first_ip_at"]]
+    flow = lf[lf["status_category"] == "done"][
+        ["pk", "done_at", "first_ip_at", "created_at", "story_points", "time_spent_h", "reopened"]
+    ]
+    risk_items = items[
+        (items["kind"] == "risk") & items["status_category"].isin(("todo", "in_progress"))
+    ].dropna(subset=["pk"])
+    return Inputs(
+        groups=groups,
+        est_hist=est_hist,
+        baseline=baseline,
+        baseline_meta=meta,
+        ac=ac_h,
+        flow=flow,
+        wip=wip,
+        risks=_risk_frame(risk_items),
+        milestones=_read_milestones(engine, pid, t_end, meta),
+        findings=_read_findings(engine, pid),
+        forecasts=_read_forecasts(engine, as_of),
+    )
+
+
+# -- metrics ------------------------------------------------------------------------------------
+
+
+def _per(index: pd.Index, series: pd.Series, fill: Any = np.nan) -> pd.Series:
+    return series.reindex(index).fillna(fill) if fill is not None else series.reindex(index)
+
+
+def _progress(inp: Inputs, idx: pd.Index) -> pd.DataFrame:
+    g = inp.groups
+    s = g[g["kind"].isin(LEAF_KINDS) & (g["status_category"] != "cancelled")].copy()
+    s["done"] = s["status_category"] == "done"
+    tot = s.groupby("pk")[["n", "n_pts", "sum_pts", "n_h", "sum_h"]].sum()
+    out = pd.DataFrame(index=idx)
+    out["items_total"] = _per(idx, tot["n"], 0).astype(int)
+    out["items_done"] = _per(idx, s[s["done"]].groupby("pk")["n"].sum(), 0).astype(int)
+    out["items_open"] = out["items_total"] - out["items_done"]
+    out["progress_count"] = safe_ratio(out["items_done"], out["items_total"])
+    unit = np.where(
+        _per(idx, tot["n_pts"], 0) > 0, "pts", np.where(_per(idx, tot["n_h"], 0) > 0, "h", "")
+    )
+    out["estimate_unit"] = unit
+    # Unestimated items take their type's median (this project, else all projects).
+    h = inp.est_hist
+    s["unit"] = s["pk"].map(out["estimate_unit"])
+    med_p = _weighted_median(h, ["pk", "unit", "type"])
+    med_all = _weighted_median(h, ["unit", "type"])
+    key_p = pd.MultiIndex.from_frame(s[["pk", "unit", "type"]])
+    key_all = pd.MultiIndex.from_frame(s[["unit", "type"]])
+    med = pd.Series(med_p.reindex(key_p).to_numpy(), index=s.index)
+    med = med.fillna(pd.Series(med_all.reindex(key_all).to_numpy(), index=s.index)).fillna(0.0)
+    pts = s["unit"] == "pts"
+    n_est = np.where(pts, s["n_pts"], s["n_h"])
+    s["n_est"] = np.where(s["unit"] == "", 0, n_est)
+    s["est"] = np.where(pts, s["sum_pts"], s["sum_h"]) + (s["n"] - s["n_est"]) * med
+    s["est"] = np.where(s["unit"] == "", 0.0, s["est"])
+    est_tot = s.groupby("pk")["est"].sum()
+    est_done = s[s["done"]].groupby("pk")["est"].sum()
+    out["estimate_coverage"] = safe_ratio(
+        _per(idx, s.groupby("pk")["n_est"].sum(), 0), out["items_total"]
+    )
+    pe = safe_ratio(_per(idx, est_done, 0), _per(idx, est_tot, 0))
+    out["progress_estimate"] = np.where(out["estimate_coverage"] >= 0.5, pe, np.nan)
+    # Current scope in each unit, without imputation (for scope growth against the baseline).
+    out["scope_pts"] = _per(idx, tot["sum_pts"], 0)
+    out["scope_h"] = _per(idx, tot["sum_h"], 0)
+    return out
+
+
+def _weighted_median(h: pd.DataFrame, keys: list[str]) -> pd.Series:
+    """Median of ``value`` repeated ``n`` times, per key (exact, from a histogram)."""
+    if h.empty:
+        return pd.Series(dtype=float, index=pd.MultiIndex.from_tuples([], names=keys))
+    hh = h.groupby([*keys, "value"], dropna=False)["n"].sum().reset_index()
+    hh = hh.sort_values([*keys, "value"])
+    cum = hh.groupby(keys, dropna=False)["n"].cumsum()
+    tot = hh.groupby(keys, dropna=False)["n"].transform("sum")
+    # lower and upper middle values, averaged (even counts)
+    lo = hh[cum >= (tot + 1) // 2].groupby(keys, dropna=False)["value"].first()
+    hi = hh[cum >= tot // 2 + 1].groupby(keys, dropna=False)["value"].first()
+    return (lo + hi) / 2
+
+
+def _hpp(inp: Inputs, idx: pd.Index, default: float) -> pd.Series:
+    f = inp.flow
+    ok = (pd.to_numeric(f["story_points"], errors="coerce") > 0) & (
+        pd.to_numeric(f["time_spent_h"], errors="coerce") > 0
+    )
+    f = f[ok]
+    ratio = f["time_spent_h"].astype(float) / f["story_points"].astype(float)
+    stats = ratio.groupby(f["pk"]).agg(["median", "size"])
+    hpp = stats["median"].where(stats["size"] >= MIN_HPP_SAMPLES)
+    return _per(idx, hpp, default)
+
+
+def _evm(
+    inp: Inputs, idx: pd.Index, as_of: dt.date, cal: WorkCalendar, prog: pd.DataFrame
+) -> pd.DataFrame:
+    out = pd.DataFrame(index=idx)
+    b = inp.baseline.copy()
+    meta = inp.baseline_meta.drop_duplicates("pk").set_index("pk")
+    out["baseline"] = idx.isin(meta.index)
+    out["baseline_taken_at"] = _per(idx, meta["taken_at"], None)
+    out["baseline_reconstructed"] = _per(idx, meta["reconstructed"], None)
+    out["baseline_end"] = pd.to_datetime(_per(idx, meta["due_on"], None))
+    b = b[b["pk"].isin(idx)]
+    tot = b.groupby("pk")[["n", "n_pts", "sum_pts", "n_h", "sum_h"]].sum()
+    cov_h = safe_ratio(_per(idx, tot["n_h"], 0), _per(idx, tot["n"], 0))
+    out["evm_unit"] = np.where(
+        ~out["baseline"] | (_per(idx, tot["n"], 0) == 0),
+        "",
+        np.where(cov_h >= 0.8, "h", np.where(_per(idx, tot["n_pts"], 0) > 0, "pts", "")),
+    )
+    b["unit"] = b["pk"].map(out["evm_unit"])
+    b["est"] = np.where(
+        b["unit"] == "h",
+        b["sum_h"].fillna(0),
+        np.where(b["unit"] == "pts", b["sum_pts"].fillna(0), 0.0),
+    )
+    b = b[b["unit"] != ""]
+    out["bac"] = _per(idx, b.groupby("pk")["est"].sum(), 0.0)
+    out["ev"] = _per(idx, b[b["done"] == 1].groupby("pk")["est"].sum(), 0.0)
+    # Dates: no due date falls back to the project's baseline end.
+    due = pd.to_datetime(b["due_on"]).fillna(b["pk"].map(out["baseline_end"]))
+    b = b.assign(due=due)
+    b = b[b["due"].notna()]
+    start = pd.to_datetime(b["start_on"])
+    r_start = cal.rank(start)
+    r_due = cal.rank(b["due"])
+    t_rank = float(cal.rank([as_of])[0])
+    origin_rows = (
+        pd.Series(np.fmin(np.where(np.isnan(r_start), r_due, r_start), r_due), index=b.index)
+        .groupby(b["pk"])
+        .min()
+    )
+    meta_start = pd.Series(cal.rank(pd.to_datetime(meta["start_on"])), index=meta.index)
+    origin = pd.concat([origin_rows, meta_start], axis=1).min(axis=1)
+    evm_ok = out["evm_unit"].ne("") & out.index.isin(origin.dropna().index)
+    pos = pd.Series(np.arange(len(idx)), index=idx)
+    sel = b["pk"].map(evm_ok).fillna(False).to_numpy(dtype=bool)
+    b, r_start, r_due = b[sel], r_start[sel], r_due[sel]
+    o = b["pk"].map(origin).to_numpy(dtype=float)
+    out_origin = _per(idx, origin, None).astype(float)
+    last_due = (pd.Series(r_due, index=b.index).groupby(b["pk"]).max()).reindex(idx)
+    horizon = int(np.nanmax(np.r_[0.0, (np.fmax(last_due, t_rank) - out_origin).to_numpy()]))
+    horizon = min(max(horizon, 1), MAX_HORIZON_WD)
+    pv_curve = planned_value_curves(
+        b["pk"].map(pos).to_numpy(dtype=np.int64),
+        b["est"].to_numpy(dtype=float),
+        r_start - o,
+        r_due - o,
+        len(idx),
+        horizon,
+    )
+    at = (t_rank - out_origin).clip(lower=0)
+    k_t = at.fillna(0).clip(upper=horizon).astype(int).to_numpy()
+    pv = pv_curve[np.arange(len(idx)), k_t]
+    es = earned_schedule(pv_curve, out["ev"].to_numpy(dtype=float))
+    ok = evm_ok.to_numpy()
+    out["pv"] = np.where(ok, pv, np.nan)
+    out["ev"] = np.where(ok, out["ev"], np.nan)
+    out["bac"] = np.where(ok, out["bac"], np.nan)
+    out["sv"] = out["ev"] - out["pv"]
+    out["spi"] = safe_ratio(out["ev"], out["pv"])
+    out["at_wd"] = np.where(ok, at, np.nan)
+    out["es_wd"] = np.where(ok, es, np.nan)
+    out["spi_t"] = safe_ratio(out["es_wd"], out["at_wd"])
+    out["sv_t"] = out["es_wd"] - out["at_wd"]
+    ac = _per(idx, inp.ac, 0.0)
+    out["ac_h"] = ac
+    hours = out["evm_unit"] == "h"
+    out["cpi"] = np.where(hours & (ac > 0), safe_ratio(out["ev"], ac), np.nan)
+    out["eac"] = safe_ratio(out["bac"], out["cpi"])
+    out["tcpi"] = np.where(hours, safe_ratio(out["bac"] - out["ev"], out["bac"] - ac), np.nan)
+    scope_now = np.where(hours, prog["scope_h"], prog["scope_pts"])
+    growth = safe_ratio(scope_now - out["bac"], out["bac"])
+    out["scope_growth"] = np.where(ok, np.fmax(growth, 0.0), np.nan)
+    return out
+
+
+def _flow(
+    inp: Inputs, idx: pd.Index, as_of: dt.date, s: Settings
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    cal, tz = s.calendar, s.timezone
+    f = inp.flow.dropna(subset=["done_at"]).copy()
+    f["done_on"] = local_dates(f["done_at"], tz)
+    lo = np.datetime64(as_of - dt.timedelta(days=FLOW_DAYS), "D")
+    hi = np.datetime64(as_of, "D")
+    f = f[(f["done_on"] > lo) & (f["done_on"] <= hi)]
+    f["cycle_wd"] = cal.wd_diff(local_dates(f["first_ip_at"], tz), f["done_on"])
+    f["lead_wd"] = cal.wd_diff(local_dates(f["created_at"], tz), f["done_on"])
+    out = pd.DataFrame(index=idx)
+    out["throughput_90d"] = _per(idx, f.groupby("pk").size(), 0).astype(int)
+    cyc = group_quantiles(f["pk"], f["cycle_wd"])
+    out["cycle_p50_wd"] = _per(idx, cyc.get("p50", pd.Series(dtype=float)), None)
+    out["cycle_p85_wd"] = _per(idx, cyc.get("p85", pd.Series(dtype=float)), None)
+    lead = group_quantiles(f["pk"], f["lead_wd"])
+    out["lead_p50_wd"] = _per(idx, lead.get("p50", pd.Series(dtype=float)), None)
+    out["lead_p85_wd"] = _per(idx, lead.get("p85", pd.Series(dtype=float)), None)
+    w = inp.wip.copy()
+    w["age_wd"] = cal.wd_diff(local_dates(w["first_ip_at"], tz), np.datetime64(as_of, "D"))
+    out["wip"] = _per(idx, w.groupby("pk").size(), 0).astype(int)
+    wq = group_quantiles(w["pk"], w["age_wd"], (0.85,))
+    out["wip_age_p85_wd"] = _per(idx, wq.get("p85", pd.Series(dtype=float)), None)
+    out["wip_age_max_wd"] = _per(idx, w.groupby("pk")["age_wd"].max(), None)
+    reopened = f.groupby("pk")["reopened"].sum()
+    out["reopen_rate"] = safe_ratio(_per(idx, reopened, 0), out["throughput_90d"])
+    return out, f[["pk", "cycle_wd"]]
+
+
+def _milestones(inp: Inputs, idx: pd.Index, as_of: dt.date, cal: WorkCalendar) -> pd.DataFrame:
+    ms = inp.milestones.copy()
+    today = pd.Timestamp(as_of)
+    due = pd.to_datetime(ms["due_on"])
+    base = pd.to_datetime(ms["baseline_due"]).fillna(due)
+    rel = pd.to_datetime(ms["released_on"])
+    released = ms["released"].astype(bool)
+    current = due.where(~(due < today), today)  # overdue: at least today
+    c = rel.where(released, current)
+    ms["slip_wd"] = cal.wd_diff(base, c)
+    ms["is_due"] = base <= today
+    ms["met"] = released & (rel <= base)
+    ms["next30"] = ~released & (due > today) & (due <= today + pd.Timedelta(days=30))
+    ms["slipped"] = ms["slip_wd"] > 0
+    g = ms.groupby("pk")
+    out = pd.DataFrame(index=idx)
+    out["milestones_due"] = _per(idx, g["is_due"].sum(), 0).astype(int)
+    out["milestones_met"] = _per(idx, (ms["met"] & ms["is_due"]).groupby(ms["pk"]).sum(), 0)
+    out["milestone_hit_rate"] = safe_ratio(out["milestones_met"], out["milestones_due"])
+    out["milestones_slipped"] = _per(idx, g["slipped"].sum(), 0).astype(int)
+    out["milestone_slip_max_wd"] = _per(idx, g["slip_wd"].max(), None)
+    out["milestones_next30"] = _per(idx, g["next30"].sum(), 0).astype(int)
+    return out
+
+
+def _risk(inp: Inputs, idx: pd.Index) -> pd.DataFrame:
+    r = inp.risks.copy()
+    r["score"] = r["probability"] * r["impact"]
+    resp = r["response"].astype(object)
+    r["has_response"] = resp.notna() & (resp.astype(str).str.strip() != "")
+    high = r[r["score"] >= HIGH_RISK_SCORE]
+    out = pd.DataFrame(index=idx)
+    out["open_risks"] = _per(idx, r.groupby("pk").size(), 0).astype(int)
+    out["high_risks"] = _per(idx, high.groupby("pk").size(), 0).astype(int)
+    out["high_risks_no_response"] = _per(
+        idx, high[~high["has_response"]].groupby("pk").size(), 0
+    ).astype(int)
+    out["risk_exposure"] = _per(idx, r.groupby("pk")["score"].sum(), 0.0)
+    return out
+
+
+def compliance_frame(outcomes: pd.DataFrame, idx: pd.Index) -> pd.DataFrame:
+    """Compliance per project from rule outcomes (``project_key, rule_id, outcome`` in
+    pass/finding/ne, ``severity``, ``waived``): 100·(1 − Σ_fail sw/Σ_evaluated sw), one
+    weight per (project, rule) at the worst severity; waived checks excluded and listed."""
+    o = outcomes[outcomes["outcome"].isin(("pass", "finding"))].copy()
+    o["sw"] = o["severity"].map(SEVERITY_WEIGHT).fillna(0)
+    o["fail"] = (o["outcome"] == "finding") & ~o["waived"].astype(bool)
+    waived = o[o["waived"].astype(bool)]
+    o = o[~o["waived"].astype(bool)]
+    per = o.groupby(["project_key", "rule_id"]).agg(sw=("sw", "max"), fail=("fail", "any"))
+    per["fail_sw"] = per["sw"] * per["fail"]
+    tot = per.groupby(level=0)[["sw", "fail_sw"]].sum()
+    out = pd.DataFrame(index=idx)
+    out["compliance_eval_w"] = _per(idx, tot["sw"], 0.0)
+    out["compliance_fail_w"] = _per(idx, tot["fail_sw"], 0.0)
+    out["compliance"] = compliance_score(out["compliance_fail_w"], out["compliance_eval_w"])
+    out["waived_rules"] = _per(
+        idx, waived.groupby("project_key")["rule_id"].agg(lambda v: sorted(set(v))), None
+    )
+    return out
+
+
+def _store_outcomes(inp: Inputs, config: Any, idx: pd.Index) -> pd.DataFrame:
+    """Outcomes as far as the store knows them: an open finding fails its rule, a waived one
+    is excluded, every other enabled rule counts as evaluated and passing (the store keeps
+    no N/E outcomes; a nightly snapshot with the check run's outcomes is exact)."""
+    from rules.engine import load_rules
+
+    rules = load_rules()
+    policy = config_policy(config, rules)
+    rows = []
+    for rid, r in rules.items():
+        if r.meta.scope not in ("project", "issue"):
+            continue
+        for pk in idx:
+            if policy.enabled(r.meta, pk):
+                rows.append((pk, rid, r.meta.severity))
+    base = pd.DataFrame(rows, columns=["project_key", "rule_id", "severity"])
+    f = inp.findings.rename(columns={"pk": "project_key"})
+    f = f[f["project_key"].isin(idx)]
+    worst = (
+        f.assign(w=f["severity"].map(SEVERITY_WEIGHT))
+        .sort_values("w")
+        .drop_duplicates(["project_key", "rule_id"], keep="last")
+    )
+    merged = base.merge(
+        worst[["project_key", "rule_id", "severity", "state"]],
+        on=["project_key", "rule_id"],
+        how="left",
+        suffixes=("", "_f"),
+    )
+    failing = merged["state"].isin(OPEN_FINDING_STATES)
+    merged["outcome"] = np.where(failing | (merged["state"] == "waived"), "finding", "pass")
+    merged["severity"] = merged["severity_f"].where(failing, merged["severity"])
+    merged["waived"] = merged["state"] == "waived"
+    return merged[["project_key", "rule_id", "outcome", "severity", "waived"]]
+
+
+# -- RAG ----------------------------------------------------------------------------------------
+
+
+def _rag(p: pd.DataFrame, inp: Inputs, cal: WorkCalendar) -> pd.DataFrame:
+    """Dimension colours (G/A/R/NE) with their reasons, overall colour, score."""
+    n = len(p)
+    reasons: list[list[str]] = [[] for _ in range(n)]
+
+    def note(mask: np.ndarray, texts: Iterable[str]) -> None:
+        for i, t in zip(
+            np.flatnonzero(mask), np.asarray(list(texts), dtype=object)[mask], strict=True
+        ):
+            reasons[i].append(t)
+
+    # Schedule: SPI_t and the stored Monte Carlo P85 against the baseline end.
+    fc = inp.forecasts.drop_duplicates("pk").set_index("pk")
+    p85 = (
+        pd.to_datetime(_per(p.index, fc["p85"], None))
+        if len(fc)
+        else pd.Series(pd.NaT, index=p.index)
+    )
+    end = pd.to_datetime(p["baseline_end"])
+    p85_late = cal.wd_diff(end, p85)  # NaN when either is missing
+    spi_t = p["spi_t"].to_numpy(dtype=float)
+    has = ~np.isnan(spi_t)
+    has_fc = ~np.isnan(p85_late)
+    green = has & (spi_t >= 0.95) & (~has_fc | (p85_late <= 0))
+    amber = has & ~green & ((spi_t >= 0.85) | (has_fc & (p85_late <= 10)))
+    sched = np.where(~has, "NE", np.where(green, "G", np.where(amber, "A", "R")))
+    spi_txt = [f"SPI(t) {v:.2f}" for v in spi_t]
+    note(has, spi_txt)
+    note(has & has_fc, [f"P85 {d:+.0f} wd vs baseline end" if d == d else "" for d in p85_late])
+    note(has & ~has_fc, ["no stored forecast: schedule on SPI(t) only"] * n)
+    note(
+        ~has,
+        [
+            "schedule N/E: no baseline" if not b else "schedule N/E: no dated baseline items"
+            for b in p["baseline"]
+        ],
+    )
+
+    cpi = p["cpi"].to_numpy(dtype=float)
+    has_c = ~np.isnan(cpi)
+    cost = np.where(~has_c, "NE", np.where(cpi >= 0.95, "G", np.where(cpi >= 0.85, "A", "R")))
+    note(has_c, [f"CPI {v:.2f}" for v in cpi])
+    note(~has_c, ["cost N/E: needs an hour baseline and logged hours"] * n)
+
+    gr = p["scope_growth"].to_numpy(dtype=float)
+    has_s = ~np.isnan(gr)
+    scope = np.where(~has_s, "NE", np.where(gr <= 0.05, "G", np.where(gr <= 0.15, "A", "R")))
+    note(has_s & (gr > 0.05), [f"scope +{v:.0%} since baseline" for v in gr])
+
+    hr, nr = p["high_risks"].to_numpy(), p["high_risks_no_response"].to_numpy()
+    risk = np.where(hr == 0, "G", np.where(nr == 0, "A", "R"))
+    note(
+        hr > 0,
+        [
+            f"{a} open risk(s) scored >= {HIGH_RISK_SCORE} ({b} without response)"
+            for a, b in zip(hr, nr, strict=True)
+        ],
+    )
+
+    rr = p["reopen_rate"].to_numpy(dtype=float)
+    sla = p["sla_breaches"].to_numpy()
+    has_q = ~np.isnan(rr) | (sla > 0)
+    rr0 = np.nan_to_num(rr)
+    quality = np.where(
+        ~has_q,
+        "NE",
+        np.where((rr0 <= 0.10) & (sla == 0), "G", np.where((rr0 <= 0.20) & (sla <= 1), "A", "R")),
+    )
+    note(~np.isnan(rr) & (rr0 > 0.10), [f"reopen rate {v:.0%}" for v in rr0])
+    note(sla > 0, [f"{v} SLA breach finding(s)" for v in sla])
+
+    res_sev = p["resource_severity"].to_numpy(dtype=object)
+    resource = np.where(res_sev == "high", "R", np.where(pd.notna(res_sev), "A", "G"))
+    note(pd.notna(res_sev), ["resource over-allocation finding (RES-*)"] * n)
+
+    dims = pd.DataFrame(
+        {
+            "schedule": sched,
+            "cost": cost,
+            "scope": scope,
+            "risk": risk,
+            "quality": quality,
+            "resource": resource,
+        },
+        index=p.index,
+    )
+    overall, n_amber = rag_overall(dims)
+    note(n_amber >= 3, ["3 or more amber dimensions"] * n)
+    high = p["open_high_findings"].to_numpy()
+    capped = (overall == "G") & (high > 0)
+    overall = np.where(capped, "A", overall)
+    note(capped, [f"capped at amber: {v} open high-severity finding(s)" for v in high])
+    for d in DIMENSIONS:
+        note(dims[d].to_numpy() == "R", [f"{d} red"] * n)
+    out = dims.add_prefix("rag_")
+    out["rag"] = overall
+    out["rag_reasons"] = reasons
+    return out
+
+
+# -- roll-up ------------------------------------------------------------------------------------
+
+
+def compute_status(
+    inp: Inputs,
+    hier: pd.DataFrame,
+    as_of: dt.date,
+    s: Settings,
+    config: Any,
+    outcomes: pd.DataFrame | None = None,
+) -> StatusReport:
+    idx = pd.Index(hier["project_key"].tolist(), name="project_key")
+    h = hier.set_index("project_key")
+    p = pd.DataFrame(index=idx)
+    p["name"] = h["name"]
+    p["portfolio"] = h["portfolio"]
+    p["programme"] = h["programme"]
+    p["critical"] = h["critical"].fillna(False).astype(bool) if "critical" in h else False
+    p["weight"] = pd.to_numeric(h["weight"], errors="coerce") if "weight" in h else np.nan
+    prog = _progress(inp, idx)
+    p = p.join(prog)
+    p["hpp"] = _hpp(inp, idx, s.hpp)
+    p = p.join(_evm(inp, idx, as_of, s.calendar, prog))
+    flow, cycles = _flow(inp, idx, as_of, s)
+    p = p.join(flow)
+    p = p.join(_milestones(inp, idx, as_of, s.calendar))
+    p = p.join(_risk(inp, idx))
+    if outcomes is None:
+        outcomes = _store_outcomes(inp, config, idx)
+    p = p.join(compliance_frame(outcomes, idx))
+    f = inp.findings
+    open_f = f[f["state"].isin(OPEN_FINDING_STATES)]
+    p["open_high_findings"] = _per(
+        idx, open_f[open_f["severity"] == "high"].groupby("pk").size(), 0
+    ).astype(int)
+    p["sla_breaches"] = _per(
+        idx, open_f[open_f["rule_id"].str.startswith("QUA-002")].groupby("pk").size(), 0
+    ).astype(int)
+    res = open_f[open_f["rule_id"].isin(("RES-001", "RES-002"))].assign(
+        w=lambda x: x["severity"].map(SEVERITY_WEIGHT)
+    )
+    p["resource_severity"] = _per(idx, res.sort_values("w").groupby("pk")["severity"].last(), None)
+    # Hours for roll-up: points x hpp (per project), never points summed across teams.
+    to_h = np.where(p["evm_unit"] == "pts", p["hpp"], 1.0)
+    for c in ("bac", "ev", "pv"):
+        p[f"{c}_h"] = p[c] * to_h
+    p = p.join(_rag(p, inp, s.calendar))
+    p["rag_score"] = p["rag"].map(RAG_SCORE)
+    bac_w = p["bac_h"].where(p["bac_h"] > 0)
+    p["w"] = np.where(p["weight"] > 0, p["weight"], np.where(bac_w.notna(), bac_w, 1.0))
+    cycles = cycles.assign(
+        programme=cycles["pk"].map(p["programme"]), portfolio=cycles["pk"].map(p["portfolio"])
+    )
+    programmes = _rollup(p, cycles, ["portfolio", "programme"])
+    portfolios = _rollup(p, cycles, ["portfolio"])
+    return StatusReport(as_of, p.reset_index(), programmes, portfolios)
+
+
+def _rollup(p: pd.DataFrame, cycles: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    q = p.reset_index()
+    q = q.dropna(subset=[keys[-1]]) if keys[-1] == "programme" else q
+    for k in keys:
+        q[k] = q[k].fillna("")
+    evm_ok = q["spi_t"].notna()
+    cost_ok = q["cpi"].notna()
+    rated = q["rag"].isin(("G", "A", "R"))
+    q = q.assign(
+        ev_e=q["ev_h"].where(evm_ok, 0.0),
+        pv_e=q["pv_h"].where(evm_ok, 0.0),
+        bac_e=q["bac_h"].where(evm_ok, 0.0),
+        ev_c=q["ev_h"].where(cost_ok, 0.0),
+        ac_c=q["ac_h"].where(cost_ok, 0.0),
+        ws=(q["w"] * q["rag_score"]).where(rated, 0.0),
+        wr=q["w"].where(rated, 0.0),
+        crit_red=q["critical"] & (q["rag"] == "R"),
+    )
+    g = q.groupby(keys, sort=True)
+    out = g.agg(
+        projects=("project_key", "size"),
+        items_total=("items_total", "sum"),
+        items_done=("items_done", "sum"),
+        ev_h=("ev_e", "sum"),
+        pv_h=("pv_e", "sum"),
+        bac_h=("bac_e", "sum"),
+        ev_c=("ev_c", "sum"),
+        ac_c=("ac_c", "sum"),
+        ws=("ws", "sum"),
+        wr=("wr", "sum"),
+        crit_red=("crit_red", "any"),
+        compliance_fail_w=("compliance_fail_w", "sum"),
+        compliance_eval_w=("compliance_eval_w", "sum"),
+        risk_exposure=("risk_exposure", "sum"),
+        high_risks=("high_risks", "sum"),
+        throughput_90d=("throughput_90d", "sum"),
+        wip=("wip", "sum"),
+        milestones_due=("milestones_due", "sum"),
+        milestones_met=("milestones_met", "sum"),
+        milestones_slipped=("milestones_slipped", "sum"),
+        milestones_next30=("milestones_next30", "sum"),
+        red=("rag", lambda v: int((v == "R").sum())),
+        amber=("rag", lambda v: int((v == "A").sum())),
+        green=("rag", lambda v: int((v == "G").sum())),
+        not_evaluable=("rag", lambda v: int((v == "NE").sum())),
+    ).reset_index()
+    out["progress_count"] = safe_ratio(out["items_done"], out["items_total"])
+    out["progress"] = safe_ratio(out["ev_h"], out["bac_h"])
+    out["spi"] = safe_ratio(out["ev_h"], out["pv_h"])
+    out["cpi"] = safe_ratio(out["ev_c"], out["ac_c"])
+    out["milestone_hit_rate"] = safe_ratio(out["milestones_met"], out["milestones_due"])
+    out["compliance"] = compliance_score(out["compliance_fail_w"], out["compliance_eval_w"])
+    score = safe_ratio(out["ws"], out["wr"])
+    out["rag_score"] = score
+    rag = rag_from_score(score)
+    rag = np.where(out["crit_red"], "R", rag)
+    out["rag"] = rag
+    reasons = []
+    for r in out.itertuples(index=False):  # one row per programme: small
+        why = [
+            f"score {r.rag_score:.2f} ({r.red} red, {r.amber} amber, {r.green} green)"
+            if r.rag_score == r.rag_score
+            else "no project evaluable"
+        ]
+        if r.crit_red:
+            why.append("a critical project is red")
+        if r.not_evaluable:
+            why.append(f"{r.not_evaluable} project(s) N/E")
+        reasons.append(why)
+    out["rag_reasons"] = reasons
+    if len(cycles):
+        c = cycles.copy()
+        for k in keys:
+            c[k] = c[k].fillna("")
+        cq = c.groupby(keys)["cycle_wd"].quantile([0.5, 0.85]).unstack()
+        cq.columns = ["cycle_p50_wd", "cycle_p85_wd"]
+        out = out.merge(cq.reset_index(), on=keys, how="left")
+    else:
+        out["cycle_p50_wd"] = np.nan
+        out["cycle_p85_wd"] = np.nan
+    return out.drop(columns=["ev_c", "ac_c", "ws", "wr"])
+
+
+def project_status(
+    engine: Engine,
+    config: Any,
+    as_of: dt.date,
+    *,
+    history: bool = False,
+    outcomes: pd.DataFrame | None = None,
+) -> StatusReport:
+    """Status of every hierarchy project, programme and portfolio as of ``as_of``.
+
+    ``history=True`` reconstructs the store as of the end of ``as_of`` from the status
+    history (use it for past dates); otherwise the current state is aggregated in SQL.
+    """
+    s = settings_for(config)
+    hier = hierarchy(engine, config)
+    read = read_inputs_history if history else read_inputs_sql
+    inp = read(engine, config, as_of, hier, s)
+    report = compute_status(inp, hier, as_of, s, config, outcomes)
+    years = {as_of.year - 1, as_of.year, as_of.year + 1}
+    missing = s.calendar.uncovered_years(years)
+    if missing:
+        report.warnings.append(
+            f"calendar {s.calendar.name}: holidays unknown for "
+            f"{', '.join(map(str, missing))}; those years count weekends only"
+        )
+    return report
+
+
+__all__ = [
+    "DEFAULT_ISSUE_TYPES",
+    "Inputs",
+    "Settings",
+    "StatusReport",
+    "compliance_frame",
+    "compute_status",
+    "hierarchy",
+    "project_status",
+    "read_inputs_history",
+    "read_inputs_sql",
+    "settings_for",
+    "to_days",
+]
