@@ -10,7 +10,7 @@ report:
   out_dir: reports                 # nightly writes report.<fmt> here (relative to the config)
   formats: [html, xlsx, md]
   subject_prefix: "[PMO]"
-  recipients: {DIGI: [pmo@example.cn], "*": [director@example.cn]}
+  recipients: {DIGI: [pmo@example.cn], "*": [director@example.cn]}   # "*": all portfolios
 smtp:
   host: smtp.example.cn
   port: 587
@@ -26,6 +26,7 @@ schedule:
   nightly: "02:00"
   timezone: Asia/Shanghai
   catch_up: true                   # run a missed nightly on start
+  # interval_s: 60                 # instead of daily: every N seconds (testing)
 ```
 """
 
@@ -64,13 +65,9 @@ class ReportSettings:
     monthly_on_day: int = 1
 
     def recipients_for(self, portfolio: str | None) -> list[str]:
-        """Recipients of a portfolio's report (plus ``*``: everyone's); for the whole
-        organisation (``portfolio=None``) every listed address."""
-        if portfolio is None:
-            out = [a for addrs in self.recipients.values() for a in addrs]
-        else:
-            out = [*self.recipients.get(portfolio, ()), *self.recipients.get("*", ())]
-        return list(dict.fromkeys(out))
+        """Recipients of one portfolio's report; ``*`` receives the report covering every
+        portfolio (``portfolio=None``)."""
+        return list(dict.fromkeys(self.recipients.get(portfolio or "*", ())))
 
 
 @dataclass(frozen=True)
@@ -98,6 +95,7 @@ class ScheduleSettings:
     nightly: str = "02:00"
     timezone: str | None = None
     catch_up: bool = True
+    interval_s: float | None = None  # every N seconds instead of daily (tests, dev)
 
 
 def _report(v: dict[str, Any]) -> ReportSettings:
@@ -131,6 +129,7 @@ def _schedule(v: dict[str, Any]) -> ScheduleSettings:
         nightly=v.get("nightly", "02:00"),
         timezone=v.get("timezone"),
         catch_up=v.get("catch_up", True),
+        interval_s=v.get("interval_s"),
     )
 
 
@@ -164,6 +163,7 @@ SCHEDULE = Fields(
         "nightly": Str(pattern=HHMM_RE, what="a time like 02:00"),
         "timezone": Timezone(),
         "catch_up": Bool(),
+        "interval_s": Num(minimum=1, maximum=7 * 86400),
     }
 )
 

@@ -507,6 +507,11 @@ from cli.check_cmd import register as _register_check_commands  # noqa: E402
 
 _register_check_commands(main)
 
+# report / nightly / schedule live in their own module (issue 6).
+from cli.report_cmd import register as _register_report_commands  # noqa: E402
+
+_register_report_commands(main)
+
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -160,6 +160,7 @@ class ReportContext:
     notes: list[Any] = field(default_factory=list)
     status: dict[str, dict[str, Any]] = field(default_factory=dict)  # project/node -> metrics
     job_run_id: str | None = None
+    rollup: Any = None  # aggregator.rollup.StatusReport when that feature is installed
 
     @property
     def tz(self) -> ZoneInfo:
@@ -389,6 +390,18 @@ def compliance_score(outcomes: pd.DataFrame | None, projects: list[str] | None) 
     return round(100.0 * (1.0 - float(w[fail].sum()) / total), 1) if total else None
 
 
+def scope_compliance(ctx: ReportContext, projects: list[str] | None = None) -> float | None:
+    """Compliance of a set of projects: from the roll-up's per-project weights when present
+    (sums, never an average of scores), else from the rule outcomes."""
+    keys = ctx.projects if projects is None else projects
+    rows = [ctx.status.get(k, {}) for k in keys]
+    if any(r.get("compliance_eval_w") is not None for r in rows):
+        ev = sum(float(r.get("compliance_eval_w") or 0.0) for r in rows)
+        fail = sum(float(r.get("compliance_fail_w") or 0.0) for r in rows)
+        return round(100.0 * (1.0 - fail / ev), 1) if ev else None
+    return compliance_score(ctx.check.outcomes if ctx.check else None, keys)
+
+
 def _status_fallback(ctx: ReportContext) -> dict[str, dict[str, Any]]:
     """Counts straight from the store (used when the roll-up feature is absent)."""
     items = ctx.items()
@@ -416,11 +429,16 @@ def _status_fallback(ctx: ReportContext) -> dict[str, dict[str, Any]]:
     return out
 
 
+ROLLUP_RAG = {"G": "green", "A": "amber", "R": "red", "NE": "ne"}
+
+
 def _rollup_status(ctx: ReportContext) -> dict[str, dict[str, Any]]:
-    """Per node metrics from ``aggregator.rollup`` when present, else the store counts."""
-    rollup = _optional("aggregator.rollup", "rollup_status")
+    """Per node metrics from ``aggregator.rollup.project_status`` (explained RAG, SPI(t),
+    CPI, progress by estimate, compliance) when that feature is installed; the store counts
+    otherwise. Keys: project, programme and portfolio keys of the hierarchy."""
+    fn = _optional("aggregator.rollup", "project_status")
     base = _status_fallback(ctx)
-    if rollup is None:
+    if fn is None:
         ctx.note(
             "note.unavailable",
             what="RAG / SPI(t) / CPI",
@@ -428,38 +446,64 @@ def _rollup_status(ctx: ReportContext) -> dict[str, dict[str, Any]]:
         )
         return base
     try:
-        nodes = rollup(ctx.engine, ctx.config, as_of=ctx.as_of)
+        outcomes = ctx.check.outcomes if ctx.check is not None else None
+        if outcomes is not None and "waived" not in outcomes.columns:
+            outcomes = None
+        if outcomes is not None:
+            # Passes carry no severity of their own; they weigh as their rule's default
+            # severity (RULES.md 2.2 sw = 3/2/1), as in compliance_score().
+            from rules.engine import load_rules
+
+            rule_sev = {k: r.meta.severity for k, r in load_rules().items()}
+            outcomes = outcomes.assign(
+                severity=outcomes["severity"].where(
+                    outcomes["severity"].notna(), outcomes["rule_id"].map(rule_sev)
+                )
+            )
+        res = fn(ctx.engine, ctx.config, ctx.as_of, outcomes=outcomes)
     except Exception as exc:
         log.exception("roll-up failed")
         ctx.note("note.unavailable", what="RAG / SPI(t) / CPI", why=str(exc))
         return base
-    for node in _iter_nodes(nodes):
-        key = node.get("key")
-        if key is None:
-            continue
+    for w in getattr(res, "warnings", []) or []:
+        ctx.note("note.check_warning", text=w)
+
+    def take(row: dict[str, Any], key: str, progress_estimate: str) -> None:
         entry = base.setdefault(key, {})
+        entry["rag"] = ROLLUP_RAG.get(str(row.get("rag")), "ne")
+        entry["reasons"] = list(row.get("rag_reasons") or [])
         for k in (
-            "rag",
-            "reasons",
-            "progress_count",
-            "progress_estimate",
             "items_total",
             "items_done",
+            "progress_count",
             "spi_t",
             "cpi",
             "compliance",
-            "level",
             "estimate_coverage",
-            "p50",
-            "p85",
-            "p95",
             "baseline_end",
-            "eac_h",
-            "planned_h",
-            "actual_h",
         ):
-            if k in node and node[k] is not None:
-                entry[k] = node[k]
+            v = row.get(k)
+            if v is not None and not (isinstance(v, float) and np.isnan(v)):
+                entry[k] = v
+        pe = row.get(progress_estimate)
+        entry["progress_estimate"] = None if pe is None or pe != pe else pe
+        if str(row.get("evm_unit")) == "h" and row.get("eac") == row.get("eac"):
+            entry["eac_h"] = row.get("eac")
+        if k_spi := row.get("spi"):
+            entry.setdefault("spi_t", None)
+            entry["spi"] = k_spi
+        entry["compliance_fail_w"] = row.get("compliance_fail_w")
+        entry["compliance_eval_w"] = row.get("compliance_eval_w")
+
+    for row in res.projects.to_dict("records"):
+        take(row, str(row["project_key"]), "progress_estimate")
+    for row in res.programmes.to_dict("records"):
+        if row.get("programme"):
+            take(row, str(row["programme"]), "progress")
+    for row in res.portfolios.to_dict("records"):
+        if row.get("portfolio"):
+            take(row, str(row["portfolio"]), "progress")
+    ctx.rollup = res
     return base
 
 
@@ -596,10 +640,7 @@ def section_dashboard(ctx: ReportContext) -> Section:
                         "progress_estimate": _pct(pgs.get("progress_estimate")),
                         "spi_t": _num(pgs.get("spi_t")),
                         "cpi": _num(pgs.get("cpi")),
-                        "compliance": compliance_score(
-                            ctx.check.outcomes if ctx.check else None,
-                            [r["key"] for r in proj_rows],
-                        ),
+                        "compliance": scope_compliance(ctx, [r["key"] for r in proj_rows]),
                         "_w": sum(r["_w"] for r in proj_rows),
                         "_c": any(r["_c"] and r["rag"] == "red" for r in proj_rows),
                     }
@@ -623,9 +664,7 @@ def section_dashboard(ctx: ReportContext) -> Section:
                     "progress_estimate": _pct(pfs.get("progress_estimate")),
                     "spi_t": _num(pfs.get("spi_t")),
                     "cpi": _num(pfs.get("cpi")),
-                    "compliance": compliance_score(
-                        ctx.check.outcomes if ctx.check else None, [r["key"] for r in leaves]
-                    ),
+                    "compliance": scope_compliance(ctx, [r["key"] for r in leaves]),
                 }
             )
         rows.extend(child_rows)
@@ -1283,7 +1322,7 @@ def section_compliance(ctx: ReportContext) -> Section:
             rows,
         )
     )
-    score = compliance_score(ctx.check.outcomes if ctx.check else None, ctx.projects)
+    score = scope_compliance(ctx)
     if score is not None:
         sec.messages.append(msg("msg.compliance", score=f"{score:.1f}"))
     sec.charts.append(Chart("compliance_trend", "chart.compliance_trend", _compliance_trend(ctx)))
@@ -1527,7 +1566,7 @@ def section_summary(ctx: ReportContext, report: Report) -> Section:
         ]
     high_new = int((new_f["severity"] == "high").sum()) if len(new_f) else 0
     sec.messages.append(msg("msg.new_findings", n=int(len(new_f)), high=high_new))
-    score = compliance_score(ctx.check.outcomes if ctx.check else None, ctx.projects)
+    score = scope_compliance(ctx)
     if score is not None:
         sec.messages.append(msg("msg.compliance", score=f"{score:.1f}"))
     failed = [r["source"] for r in ctx.sync_runs if r["status"] not in ("ok",)]

@@ -1,0 +1,419 @@
+"""The nightly job: one unattended pass of sync -> check -> snapshot -> report -> send.
+
+:func:`run_nightly` runs the pass under a job lock (the sync lock mechanism on the row
+``job:nightly``: a SQLite lock row with heartbeat, a PostgreSQL advisory lock), so two
+passes never overlap, also across processes and hosts. Every pass is recorded in
+``job_runs`` (``run_id``, ``scheduled_for``, times, ``status``, ``detail`` with each step's
+outcome, the sync run ids, the files written and the recipients) so a scheduler can tell
+which scheduled runs happened (catch-up) and a report can name the run it came from.
+
+Exit code (``NightlyResult.exit_code``): 0 when every step succeeded, else the OR of
+
+====  =========================================================
+1     not started: another pass holds the lock, or the store failed
+4     a source failed to sync (the other steps still ran)
+8     the compliance checks failed
+16    the daily snapshot failed
+32    a report could not be built or written
+64    the report could not be mailed (after retries; the files are on disk)
+====  =========================================================
+
+Steps are independent: a failing sync still checks and reports what the store holds (the
+report's data-quality section names the failed source). ``should_stop`` is polled between
+steps (SIGTERM in ``pmohub schedule``): the pass ends with status ``stopped``, exit 0.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import datetime as dt
+import logging
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine, insert, update
+
+import aggregator.sections  # noqa: F401  (registers the report/smtp/schedule sections)
+from aggregator.sections import report_language, report_settings, resolve_path, smtp_settings
+from aggregator.store.models import JobRun
+
+log = logging.getLogger("pmohub.nightly")
+
+JOB_NAME = "nightly"
+LOCK_NAME = "job:nightly"
+
+EXIT_OK = 0
+EXIT_NOT_STARTED = 1
+EXIT_SYNC = 4
+EXIT_CHECK = 8
+EXIT_SNAPSHOT = 16
+EXIT_REPORT = 32
+EXIT_SEND = 64
+STEP_FLAGS = {
+    "sync": EXIT_SYNC,
+    "check": EXIT_CHECK,
+    "snapshot": EXIT_SNAPSHOT,
+    "report": EXIT_REPORT,
+    "send": EXIT_SEND,
+}
+STEPS = ("sync", "check", "snapshot", "report", "send")
+
+#: The run id of the job in progress, attached to every log record by :class:`RunIdFilter`.
+current_run_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "pmohub_run_id", default=None
+)
+
+
+class RunIdFilter(logging.Filter):
+    """Adds ``record.run_id`` (``-`` outside a job) for formatters and JSON logs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not getattr(record, "run_id", None):
+            record.run_id = current_run_id.get() or "-"
+        return True
+
+
+jobs_t = JobRun.__table__
+
+
+@dataclass
+class StepResult:
+    name: str
+    status: str  # ok | failed | skipped | unavailable | stopped
+    seconds: float = 0.0
+    detail: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass
+class NightlyResult:
+    run_id: str
+    status: str  # ok | failed | partial | locked | stopped
+    exit_code: int
+    started_at: dt.datetime
+    finished_at: dt.datetime | None = None
+    scheduled_for: dt.datetime | None = None
+    as_of: dt.date | None = None
+    steps: list[StepResult] = field(default_factory=list)
+    files: dict[str, str] = field(default_factory=dict)
+    sent_to: list[str] = field(default_factory=list)
+
+    def step(self, name: str) -> StepResult | None:
+        return next((s for s in self.steps if s.name == name), None)
+
+    def detail(self) -> dict[str, Any]:
+        return {
+            "exit_code": self.exit_code,
+            "as_of": self.as_of.isoformat() if self.as_of else None,
+            "steps": [
+                {
+                    "name": s.name,
+                    "status": s.status,
+                    "seconds": round(s.seconds, 3),
+                    "error": s.error,
+                    **({"detail": s.detail} if s.detail else {}),
+                }
+                for s in self.steps
+            ],
+            "files": self.files,
+            "sent_to": self.sent_to,
+        }
+
+
+def new_run_id(now: dt.datetime | None = None) -> str:
+    now = now or dt.datetime.now(dt.UTC)
+    return f"{JOB_NAME}-{now.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(3)}"
+
+
+def local_today(config: Any, now: dt.datetime | None = None) -> dt.date:
+    now = now or dt.datetime.now(dt.UTC)
+    return now.astimezone(ZoneInfo(getattr(config, "timezone", None) or "Asia/Shanghai")).date()
+
+
+def record_job_start(
+    engine: Engine,
+    run_id: str,
+    started_at: dt.datetime,
+    scheduled_for: dt.datetime | None,
+    status: str = "running",
+    detail: dict[str, Any] | None = None,
+    job: str = JOB_NAME,
+) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            insert(jobs_t).values(
+                job=job,
+                run_id=run_id,
+                scheduled_for=scheduled_for,
+                started_at=started_at,
+                finished_at=None if status == "running" else started_at,
+                status=status,
+                detail=detail or {},
+            )
+        )
+
+
+def record_job_end(engine: Engine, result: NightlyResult) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            update(jobs_t)
+            .where(jobs_t.c.run_id == result.run_id)
+            .values(finished_at=result.finished_at, status=result.status, detail=result.detail())
+        )
+
+
+def _sync_step(
+    engine: Engine, config: Any, run_id: str, env: Mapping[str, str] | None
+) -> StepResult:
+    from aggregator.sync import sync_all
+
+    results = sync_all(engine, list(config.sources.values()), job_id=run_id, env=env)
+    failed = [r for r in results if r.status != "ok"]
+    detail = {
+        "runs": [
+            {"source": r.source, "run_id": r.run_id, "status": r.status, "fetched": r.fetched}
+            for r in results
+        ]
+    }
+    if failed:
+        return StepResult(
+            "sync",
+            "failed",
+            detail=detail,
+            error="; ".join(f"{r.source}: {r.error or r.status}" for r in failed),
+        )
+    return StepResult("sync", "ok", detail=detail)
+
+
+def _check_step(engine: Engine, config: Any, as_of: dt.date, holder: dict[str, Any]) -> StepResult:
+    from aggregator.checks import run_checks
+
+    result = run_checks(engine, config, as_of=as_of, write=True)
+    holder["check"] = result
+    counts = result.outcomes["outcome"].value_counts().to_dict() if len(result.outcomes) else {}
+    detail = {
+        "findings": int(counts.get("finding", 0)),
+        "passes": int(counts.get("pass", 0)),
+        "not_evaluable": int(counts.get("ne", 0)),
+        "changes": result.counts,
+    }
+    if result.errors:
+        return StepResult("check", "failed", detail=detail, error="; ".join(result.errors))
+    return StepResult("check", "ok", detail=detail)
+
+
+def _snapshot_step(engine: Engine, config: Any, as_of: dt.date) -> StepResult:
+    from aggregator.report.model import _optional
+
+    take = _optional("aggregator.snapshots", "take_snapshots")
+    if take is None:
+        return StepResult(
+            "snapshot", "unavailable", error="aggregator.snapshots is not installed yet"
+        )
+    out = take(engine, config, as_of=as_of)
+    n = len(out) if hasattr(out, "__len__") else out
+    return StepResult("snapshot", "ok", detail={"projects": n if isinstance(n, int) else None})
+
+
+def report_targets(config: Any) -> list[str | None]:
+    """The whole organisation (None) plus every portfolio that has its own recipients."""
+    rs = report_settings(config)
+    known = {pf.key for pf in getattr(config, "hierarchy", ()) or ()}
+    return [None, *[k for k in rs.recipients if k != "*" and k in known]]
+
+
+def run_nightly(
+    config: Any,
+    *,
+    engine: Engine | None = None,
+    as_of: dt.date | None = None,
+    scheduled_for: dt.datetime | None = None,
+    send: bool = True,
+    out_dir: Path | None = None,
+    lang: str | None = None,
+    env: Mapping[str, str] | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+    run_id: str | None = None,
+    sleep: Callable[[float], None] | None = None,
+    steps: tuple[str, ...] = STEPS,
+) -> NightlyResult:
+    """One nightly pass (module docstring). Never raises for a step's failure; the result
+    (and the ``job_runs`` row) says what failed."""
+    from aggregator.store.engine import open_store
+    from aggregator.store.locks import SourceLocked, source_lock
+
+    started = dt.datetime.now(dt.UTC)
+    run_id = run_id or new_run_id(started)
+    token = current_run_id.set(run_id)
+    own_engine = engine is None
+    result = NightlyResult(run_id, "running", 0, started, scheduled_for=scheduled_for)
+    try:
+        try:
+            engine = engine or open_store(config.database)
+        except Exception as exc:
+            log.error("nightly %s: cannot open the store: %s", run_id, exc)
+            result.status, result.exit_code = "failed", EXIT_NOT_STARTED
+            result.finished_at = dt.datetime.now(dt.UTC)
+            return result
+        try:
+            with source_lock(engine, LOCK_NAME, timeout=0.0):
+                return _run_locked(
+                    engine,
+                    config,
+                    result,
+                    as_of=as_of,
+                    send=send,
+                    out_dir=out_dir,
+                    lang=lang,
+                    env=env,
+                    should_stop=should_stop,
+                    sleep=sleep,
+                    steps=steps,
+                )
+        except SourceLocked as exc:
+            log.warning("nightly %s not started: %s", run_id, exc)
+            result.status, result.exit_code = "locked", EXIT_NOT_STARTED
+            result.finished_at = dt.datetime.now(dt.UTC)
+            result.steps.append(StepResult("lock", "failed", error=str(exc)))
+            try:
+                record_job_start(
+                    engine, run_id, started, scheduled_for, status="locked", detail=result.detail()
+                )
+            except Exception:  # recording the refusal is best effort
+                log.exception("could not record the locked run")
+            return result
+    finally:
+        current_run_id.reset(token)
+        if own_engine and engine is not None:
+            engine.dispose()
+
+
+def _run_locked(
+    engine: Engine,
+    config: Any,
+    result: NightlyResult,
+    *,
+    as_of: dt.date | None,
+    send: bool,
+    out_dir: Path | None,
+    lang: str | None,
+    env: Mapping[str, str] | None,
+    should_stop: Callable[[], bool],
+    sleep: Callable[[float], None] | None,
+    steps: tuple[str, ...],
+) -> NightlyResult:
+    from aggregator.report.model import build_report
+    from aggregator.report.publish import mail_report, report_basename, write_files
+
+    result.as_of = as_of or local_today(config, result.started_at)
+    record_job_start(engine, result.run_id, result.started_at, result.scheduled_for)
+    log.info("nightly %s started (as of %s)", result.run_id, result.as_of)
+    rs = report_settings(config)
+    language = report_language(config, lang)
+    target_dir = (
+        out_dir
+        or resolve_path(config, rs.out_dir)
+        or (Path(getattr(config, "base_dir", Path.cwd())) / "reports")
+    )
+    holder: dict[str, Any] = {}
+    reports: list[Any] = []
+
+    def run_step(name: str, fn: Callable[[], StepResult]) -> None:
+        if name not in steps:
+            return
+        if should_stop():
+            result.steps.append(StepResult(name, "stopped"))
+            return
+        t0 = time.monotonic()
+        try:
+            step = fn()
+        except Exception as exc:
+            log.exception("nightly %s: step %s failed", result.run_id, name)
+            step = StepResult(name, "failed", error=f"{type(exc).__name__}: {exc}")
+        step.seconds = time.monotonic() - t0
+        result.steps.append(step)
+        level = logging.INFO if step.status in ("ok", "skipped", "unavailable") else logging.ERROR
+        log.log(
+            level,
+            "nightly %s: %s %s in %.1fs%s",
+            result.run_id,
+            name,
+            step.status,
+            step.seconds,
+            f": {step.error}" if step.error else "",
+        )
+
+    def do_report() -> StepResult:
+        files: dict[str, str] = {}
+        for pf in report_targets(config):
+            rep = build_report(
+                engine,
+                config,
+                as_of=result.as_of,
+                portfolio=pf,
+                check=holder.get("check"),
+                job_run_id=result.run_id,
+            )
+            written = write_files(
+                rep, rs.formats, language, out_dir=target_dir, basename=report_basename(rep)
+            )
+            files.update({f"{pf or 'all'}.{k}": str(v) for k, v in written.items()})
+            reports.append(rep)
+        result.files = files
+        return StepResult("report", "ok", detail={"files": len(files)})
+
+    def do_send() -> StepResult:
+        from aggregator.delivery import DeliveryError
+
+        if not send:
+            return StepResult("send", "skipped", detail={"why": "sending disabled"})
+        if smtp_settings(config) is None:
+            return StepResult("send", "skipped", detail={"why": "no smtp section"})
+        if not reports:
+            return StepResult("send", "skipped", detail={"why": "no report"})
+        errors = []
+        for rep in reports:
+            to = rs.recipients_for(rep.portfolio)
+            if not to:
+                continue
+            try:
+                sent, _ = mail_report(rep, config, language, recipients=to, env=env, sleep=sleep)
+                result.sent_to.extend(sent)
+            except DeliveryError as exc:
+                errors.append(str(exc))
+        if errors:
+            return StepResult("send", "failed", error="; ".join(errors))
+        if not result.sent_to:
+            return StepResult("send", "skipped", detail={"why": "no recipients configured"})
+        return StepResult("send", "ok", detail={"recipients": len(result.sent_to)})
+
+    run_step("sync", lambda: _sync_step(engine, config, result.run_id, env))
+    run_step("check", lambda: _check_step(engine, config, result.as_of, holder))
+    run_step("snapshot", lambda: _snapshot_step(engine, config, result.as_of))
+    run_step("report", do_report)
+    run_step("send", do_send)
+
+    code = 0
+    for s in result.steps:
+        if s.status == "failed":
+            code |= STEP_FLAGS.get(s.name, EXIT_NOT_STARTED)
+    result.exit_code = code
+    if any(s.status == "stopped" for s in result.steps):
+        result.status = "stopped"
+    elif code == 0:
+        result.status = "ok"
+    elif code & (EXIT_REPORT | EXIT_CHECK) or all(
+        s.status == "failed" for s in result.steps if s.status != "skipped"
+    ):
+        result.status = "failed"
+    else:
+        result.status = "partial"
+    result.finished_at = dt.datetime.now(dt.UTC)
+    record_job_end(engine, result)
+    log.info("nightly %s finished: %s (exit %d)", result.run_id, result.status, code)
+    return result
