@@ -1,0 +1,392 @@
+"""Resource load per person per ISO week for the next N weeks (RULES.md 2.3), across every
+project and tracker.
+
+* One person, many accounts: work items point at the merged ``people`` row (the sync merges
+  accounts by e-mail); a config person's ``id`` and ``aliases`` (``source:external_id``)
+  also merge the store people they name into one.
+* Capacity: working days of the policy calendar (holidays, 调休 make-up days) from today to
+  the week's end x ``hours_per_day`` x ``allocation``, minus leave days.
+* Demand: remaining hours of each open item assigned to the person (remaining estimate,
+  else points x hpp x (1 − progress), else the type default, flagged *assumed*) spread
+  evenly over the working days of [max(start, today), due]. Overdue items load the
+  current week; undated items in an active sprint spread over its remaining days; other
+  undated items are *unscheduled*: listed, not loaded.
+* Conflicts: load > 1 with >= 2 projects each >= 10 % of the week's demand. Capacity is
+  filled by (priority_rank, due); what does not fit is each project's *displaced hours*,
+  which becomes the recommendation ("Defer 12 h of CRM (P3) for PAY (P1)").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine, select
+
+from aggregator.rollup import Settings, _df, _lower_in, _project_ids, hierarchy, settings_for
+from aggregator.store import models as m
+from rules.metrics import displaced_hours, safe_ratio, spread_shares
+
+DEFAULT_TYPE_HOURS = 4.0
+CONFLICT_SHARE = 0.10
+THRESHOLDS = {"amber": 1.10, "red": 1.30, "idle": 0.50}
+NO_PRIORITY = 999
+
+wi_t = m.WorkItem.__table__
+it_t = m.Iteration.__table__
+pe_t = m.Person.__table__
+al_t = m.PersonAlias.__table__
+
+
+@dataclass
+class LoadReport:
+    as_of: dt.date
+    weeks: pd.DataFrame  # person_id, name, week_start, cap_h, demand_h, load, over, status, ...
+    by_project: pd.DataFrame  # person_id, week_start, project_key, demand_h, displaced_h
+    conflicts: pd.DataFrame  # person_id, name, week_start, load, projects, recommendation
+    unscheduled: pd.DataFrame  # person_id, name, project_key, key, rem_h, assumed
+    warnings: list[str] = field(default_factory=list)
+
+
+def _monday(day: dt.date) -> dt.date:
+    return day - dt.timedelta(days=day.weekday())
+
+
+def _people(engine: Engine, config: Any) -> tuple[pd.DataFrame, dict[int, int]]:
+    """Store people with config attributes, and store id -> canonical person id."""
+    people = _df(
+        engine, select(pe_t.c.id, pe_t.c.display_name, pe_t.c.email), ["id", "name", "email"]
+    )
+    aliases = _df(
+        engine,
+        select(al_t.c.person_id, al_t.c.source, al_t.c.external_id, al_t.c.username),
+        ["person_id", "source", "external_id", "username"],
+    )
+    by_alias: dict[str, int] = {}
+    for pid, src, ext, user in aliases.itertuples(index=False):
+        by_alias[f"{src}:{ext}"] = int(pid)
+        if user:
+            by_alias.setdefault(f"{src}:{user}", int(pid))
+    by_email = {
+        str(e).lower(): int(i) for i, e in zip(people["id"], people["email"], strict=True) if e
+    }
+    canonical: dict[int, int] = {}
+    attrs: dict[int, dict[str, Any]] = {}
+    for pc in getattr(config, "people", ()) or ():
+        ids = {by_alias.get(a) for a in (pc.id, *pc.aliases)}
+        if pc.email:
+            ids.add(by_email.get(pc.email.lower()))
+        ids.discard(None)
+        if not ids:
+            continue
+        head = min(ids)  # type: ignore[type-var]
+        for i in ids:
+            canonical[int(i)] = int(head)  # type: ignore[arg-type]
+        attrs[int(head)] = {  # type: ignore[arg-type]
+            "cfg_name": pc.name,
+            "hours_per_day": pc.hours_per_day,
+            "allocation": pc.allocation,
+            "leave": pc.leave,
+            "active": pc.active,
+        }
+    people["person_id"] = people["id"].map(lambda i: canonical.get(int(i), int(i)))
+    people = people.sort_values("id").drop_duplicates("person_id")
+    cfg = pd.DataFrame.from_dict(attrs, orient="index")
+    people = people.set_index("person_id").join(cfg) if len(cfg) else people.set_index("person_id")
+    for c in ("cfg_name", "hours_per_day", "allocation", "leave"):
+        if c not in people.columns:
+            people[c] = None
+    people["name"] = people["cfg_name"].fillna(people["name"])
+    return people, canonical
+
+
+def _capacity(
+    people: pd.DataFrame, weeks: list[dt.date], today: dt.date, s: Settings, config: Any
+) -> pd.DataFrame:
+    defaults = getattr(config, "defaults", {}) or {}
+    hpd = pd.to_numeric(people["hours_per_day"], errors="coerce").fillna(
+        float(defaults.get("hours_per_day", 8) or 8)
+    )
+    alloc = pd.to_numeric(people["allocation"], errors="coerce").fillna(
+        float(defaults.get("allocation", 1) or 1)
+    )
+    cal = s.calendar
+    lo = [max(w, today) for w in weeks]
+    wd = np.array(
+        [
+            cal.rank([w + dt.timedelta(days=6)])[0] - cal.rank([d - dt.timedelta(days=1)])[0]
+            for w, d in zip(weeks, lo, strict=True)
+        ]
+    )
+    cap = np.outer(hpd.to_numpy() * alloc.to_numpy(), wd)
+    # Leave: working days on leave, per person and week (config people only: few rows).
+    for row, leave in enumerate(people["leave"].to_numpy()):
+        if not isinstance(leave, tuple | list) or not leave:
+            continue
+        for a, b in leave:
+            for j, (w, d) in enumerate(zip(weeks, lo, strict=True)):
+                x, y = max(a, d), min(b, w + dt.timedelta(days=6))
+                if x <= y:
+                    n = len(cal.workdays_between(x, y))
+                    cap[row, j] -= n * hpd.iloc[row] * alloc.iloc[row]
+    out = pd.DataFrame(
+        {
+            "person_id": np.repeat(people.index.to_numpy(), len(weeks)),
+            "week": np.tile(np.arange(len(weeks)), len(people)),
+            "cap_h": np.clip(cap.ravel(), 0, None),
+            "workdays": np.tile(wd, len(people)),
+        }
+    )
+    return out
+
+
+def person_load(
+    engine: Engine,
+    config: Any,
+    as_of: dt.date,
+    *,
+    weeks: int = 8,
+    thresholds: dict[str, float] | None = None,
+) -> LoadReport:
+    s = settings_for(config)
+    th = {**THRESHOLDS, **dict((getattr(config, "rules", {}) or {}).get("RES-001", {}) or {})}
+    th.update(thresholds or {})
+    defaults = getattr(config, "defaults", {}) or {}
+    type_hours = {
+        str(k).lower(): float(v) for k, v in (defaults.get("default_estimate_h") or {}).items()
+    }
+    hier = hierarchy(engine, config)
+    pid = _project_ids(engine, hier)
+    prio = pd.to_numeric(hier.set_index("project_key")["priority_rank"], errors="coerce")
+    people, canonical = _people(engine, config)
+    week_starts = [_monday(as_of) + dt.timedelta(days=7 * i) for i in range(weeks)]
+    cap = _capacity(people, week_starts, as_of, s, config)
+
+    cols = [
+        "id",
+        "project_id",
+        "key",
+        "type",
+        "assignee_id",
+        "parent_id",
+        "start_on",
+        "due_on",
+        "remaining_estimate_h",
+        "story_points",
+        "iteration_ids",
+    ]
+    open_ = (wi_t.c.deleted_at.is_(None), wi_t.c.status_category.in_(("todo", "in_progress")))
+    base_cols = [wi_t.c[c] for c in cols if c != "iteration_ids"]
+    work = ~_lower_in(
+        wi_t.c.type,
+        s.types_of(
+            "epic",
+            "registry",
+            "risk",
+            "issue",
+            "change_request",
+            "status_report",
+            "lessons_learned",
+        ),
+    )
+    dated = _df(
+        engine,
+        select(*base_cols).where(
+            *open_, wi_t.c.assignee_id.is_not(None), wi_t.c.due_on.is_not(None), work
+        ),
+        cols[:-1],
+    )
+    undated = _df(
+        engine,
+        select(*base_cols, wi_t.c.iteration_ids).where(
+            *open_, wi_t.c.assignee_id.is_not(None), wi_t.c.due_on.is_(None), work
+        ),
+        cols,
+    )
+    # A parent with open sub-tasks is planned through them: load the sub-tasks only.
+    parents = set(
+        _df(
+            engine,
+            select(wi_t.c.parent_id)
+            .where(*open_, _lower_in(wi_t.c.type, s.types_of("subtask")))
+            .distinct(),
+            ["parent_id"],
+        )["parent_id"]
+        .dropna()
+        .astype(int)
+    )
+    items = pd.concat([dated.assign(iteration_ids=None), undated], ignore_index=True)
+    items = items[~items["id"].isin(parents)]
+    items["person_id"] = items["assignee_id"].map(lambda i: canonical.get(int(i), int(i)))
+    items["project_key"] = items["project_id"].map(pid)
+    rem = pd.to_numeric(items["remaining_estimate_h"], errors="coerce")
+    rem = rem.fillna(pd.to_numeric(items["story_points"], errors="coerce") * s.hpp)
+    items["assumed"] = rem.isna()
+    rem = rem.fillna(items["type"].str.lower().map(type_hours)).fillna(DEFAULT_TYPE_HOURS)
+    items["rem_h"] = rem.astype(float)
+
+    cal = s.calendar
+    today = np.datetime64(as_of, "D")
+    week_end0 = np.datetime64(week_starts[0] + dt.timedelta(days=6), "D")
+    due = pd.to_datetime(items["due_on"]).to_numpy().astype("datetime64[D]")
+    start = pd.to_datetime(items["start_on"]).to_numpy().astype("datetime64[D]")
+    start = np.where(np.isnat(start) | (start < today), today, start)
+    overdue = ~np.isnat(due) & (due < today)
+    last = np.where(overdue, week_end0, due)
+    first = np.where(overdue, today, start)
+    # Undated: the active sprint's remaining days.
+    its = _df(
+        engine,
+        select(it_t.c.source, it_t.c.external_id, it_t.c.end_at).where(
+            it_t.c.state == "active", it_t.c.deleted_at.is_(None)
+        ),
+        ["source", "external_id", "end_at"],
+    )
+    sprint_end = pd.Series(
+        pd.to_datetime(its["end_at"], utc=True).dt.tz_convert(s.timezone).dt.date.to_numpy(),
+        index=its["external_id"].astype(str).to_numpy(),
+    )
+    sprint_end = sprint_end[~sprint_end.index.duplicated()]
+    und = np.isnat(due)
+    if und.any():
+        ends = items.loc[und, "iteration_ids"].explode().astype(object).map(sprint_end)
+        end_by_row = ends.groupby(level=0).max()
+        se = (
+            pd.to_datetime(items.index.to_series().map(end_by_row))
+            .to_numpy()
+            .astype("datetime64[D]")
+        )
+        in_sprint = und & ~np.isnat(se)
+        last = np.where(in_sprint, np.maximum(se, today), last)
+        first = np.where(in_sprint, today, first)
+    scheduled = ~np.isnat(last)
+    first = np.where(first > last, last, first)
+    r_first = cal.rank(first - np.timedelta64(1, "D")) + 1
+    r_last = cal.rank(last)
+    r_last = np.where(r_last < r_first, r_first, r_last)  # no working day left: next one
+    w_lo = np.array([cal.rank([max(w, as_of) - dt.timedelta(days=1)])[0] + 1 for w in week_starts])
+    w_hi = np.array([cal.rank([w + dt.timedelta(days=6)])[0] for w in week_starts])
+    sched = items[scheduled]
+    shares = spread_shares(r_first[scheduled], r_last[scheduled], w_lo, w_hi)
+    dem = shares * sched["rem_h"].to_numpy()[:, None]
+    nz_i, nz_w = np.nonzero(dem > 0)
+    rows = pd.DataFrame(
+        {
+            "person_id": sched["person_id"].to_numpy()[nz_i],
+            "project_key": sched["project_key"].to_numpy()[nz_i],
+            "week": nz_w,
+            "demand_h": dem[nz_i, nz_w],
+            "due": due[scheduled][nz_i],
+        }
+    )
+    rows["project_key"] = rows["project_key"].fillna("(unmapped)")
+    per_proj = rows.groupby(["person_id", "week", "project_key"], as_index=False)["demand_h"].sum()
+    dem_pw = per_proj.groupby(["person_id", "week"])["demand_h"].sum()
+
+    out = cap.set_index(["person_id", "week"])
+    out = out.join(dem_pw.rename("demand_h"), how="outer").fillna({"demand_h": 0.0})
+    out["cap_h"] = out["cap_h"].fillna(0.0)
+    out = out.reset_index()
+    out["load"] = safe_ratio(out["demand_h"], out["cap_h"])
+    out["over"] = np.clip(np.nan_to_num(out["load"]) - 1, 0, None)
+    zero_cap = (out["cap_h"] <= 0) & (out["demand_h"] > 0)
+    load = out["load"].to_numpy(dtype=float)
+    out["status"] = np.select(
+        [zero_cap, load >= th["red"], load >= th["amber"], load < th["idle"]],
+        ["red", "red", "amber", "idle"],
+        default="ok",
+    )
+    out["week_start"] = out["week"].map(dict(enumerate(week_starts)))
+    names = people["name"]
+    out["name"] = out["person_id"].map(names)
+
+    # Conflicts and the priority-based recommendation.
+    pp = per_proj.merge(dem_pw.rename("total").reset_index(), on=["person_id", "week"])
+    pp["share"] = pp["demand_h"] / pp["total"]
+    big = pp[pp["share"] >= CONFLICT_SHARE].groupby(["person_id", "week"]).size()
+    cw = out.set_index(["person_id", "week"])
+    conflict_keys = cw.index[(cw["load"] > 1) & (big.reindex(cw.index).fillna(0) >= 2)]
+    conflicts = cw.loc[conflict_keys].reset_index()
+    rows["prio"] = rows["project_key"].map(prio).fillna(NO_PRIORITY).to_numpy()
+    key = pd.MultiIndex.from_frame(rows[["person_id", "week"]])
+    in_conflict = key.isin(conflict_keys)
+    r = rows[in_conflict].reset_index(drop=True)
+    by_proj = per_proj.assign(displaced_h=0.0)
+    recs: list[str] = []
+    if len(r):
+        grp = pd.MultiIndex.from_frame(r[["person_id", "week"]]).codes
+        gid = np.ravel_multi_index(
+            grp, [len(lv) for lv in pd.MultiIndex.from_frame(r[["person_id", "week"]]).levels]
+        )
+        due_ord = np.nan_to_num(
+            r["due"].to_numpy().astype("datetime64[D]").astype("float64"), nan=9e9
+        )
+        order = r["prio"].to_numpy(dtype=float) * 1e6 + (
+            due_ord - due_ord.min() if len(due_ord) else 0
+        )
+        capr = cw["cap_h"].reindex(pd.MultiIndex.from_frame(r[["person_id", "week"]])).to_numpy()
+        r["displaced_h"] = displaced_hours(gid, order, r["demand_h"].to_numpy(), capr)
+        disp = r.groupby(["person_id", "week", "project_key"], as_index=False)["displaced_h"].sum()
+        by_proj = per_proj.merge(disp, on=["person_id", "week", "project_key"], how="left").fillna(
+            {"displaced_h": 0.0}
+        )
+        d = disp.assign(prio=disp["project_key"].map(prio))
+        for (p_id, wk), g in d.groupby(["person_id", "week"]):  # one per conflict: few
+            projs = pp[(pp["person_id"] == p_id) & (pp["week"] == wk)]
+            keep = projs.assign(prio=projs["project_key"].map(prio)).sort_values("prio").iloc[0]
+            parts = [
+                f"Defer {x.displaced_h:.0f} h of {x.project_key} ({_p(x.prio)}) for "
+                f"{keep.project_key} ({_p(keep.prio)})"
+                for x in g.sort_values("prio", ascending=False).itertuples()
+                if x.displaced_h >= 0.5 and x.project_key != keep.project_key
+            ]
+            recs.append((p_id, wk, "; ".join(parts) or "Re-plan: over capacity within one project"))
+    rec_frame = pd.DataFrame(recs, columns=["person_id", "week", "recommendation"])
+    conflicts = conflicts.merge(rec_frame, on=["person_id", "week"], how="left")
+    conflicts["projects"] = (
+        conflicts.apply(
+            lambda c: ", ".join(
+                pp[(pp["person_id"] == c["person_id"]) & (pp["week"] == c["week"])]
+                .sort_values("demand_h", ascending=False)
+                .apply(lambda x: f"{x.project_key} {x.demand_h:.0f} h", axis=1)
+            ),
+            axis=1,
+        )
+        if len(conflicts)
+        else pd.Series(dtype=object)
+    )
+    by_proj["week_start"] = by_proj["week"].map(dict(enumerate(week_starts)))
+
+    un = items[~scheduled]
+    unscheduled = pd.DataFrame(
+        {
+            "person_id": un["person_id"],
+            "name": un["person_id"].map(names),
+            "project_key": un["project_key"],
+            "key": un["key"],
+            "rem_h": un["rem_h"],
+            "assumed": un["assumed"],
+        }
+    ).reset_index(drop=True)
+    weeks_frame = out[
+        [
+            "person_id",
+            "name",
+            "week",
+            "week_start",
+            "workdays",
+            "cap_h",
+            "demand_h",
+            "load",
+            "over",
+            "status",
+        ]
+    ].sort_values(["person_id", "week"])
+    return LoadReport(as_of, weeks_frame.reset_index(drop=True), by_proj, conflicts, unscheduled)
+
+
+def _p(rank: Any) -> str:
+    return f"P{int(rank)}" if rank == rank and rank is not None and rank < NO_PRIORITY else "P?"
