@@ -17,6 +17,8 @@ ENTRY_POINT_GROUP = "pmohub.connectors"
 BUILTINS: dict[str, str] = {
     "spreadsheet": "connectors.spreadsheet:SpreadsheetConnector",
     "jira": "connectors.jira:JiraConnector",
+    "redmine": "connectors.redmine:RedmineConnector",
+    "msproject": "connectors.msproject:MSProjectConnector",
 }
 
 
