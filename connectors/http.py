@@ -51,6 +51,32 @@ def redact(text: str, secrets: Iterable[str | None]) -> str:
     return text
 
 
+def is_retryable(response: requests.Response) -> bool:
+    """429/5xx, and GitHub's rate limits, which answer 403: the primary limit with
+    ``x-ratelimit-remaining: 0``, the secondary (abuse) limit with ``Retry-After``."""
+    if response.status_code in RETRY_STATUSES:
+        return True
+    headers = response.headers
+    return response.status_code == 403 and (
+        headers.get("x-ratelimit-remaining") == "0" or "Retry-After" in headers
+    )
+
+
+def rate_limit_reset_wait(response: requests.Response, *, now: float | None = None) -> float | None:
+    """Seconds until ``x-ratelimit-reset`` (epoch seconds, GitHub/GitLab) when the budget is
+    spent (``x-ratelimit-remaining: 0``); None otherwise."""
+    headers = response.headers
+    reset = headers.get("x-ratelimit-reset")
+    if headers.get("x-ratelimit-remaining") != "0" or not reset:
+        return None
+    try:
+        at = float(reset)
+    except ValueError:
+        return None
+    # +1 s: the reset instant is whole seconds and clocks differ a little.
+    return max(0.0, at - (time.time() if now is None else now) + 1.0)
+
+
 class RetryingSession(requests.Session):
     """``requests.Session`` with a default timeout and bounded, Retry-After-aware retries.
 
@@ -84,6 +110,8 @@ class RetryingSession(requests.Session):
         hinted = (
             parse_retry_after(response.headers.get("Retry-After")) if response is not None else None
         )
+        if hinted is None and response is not None:
+            hinted = rate_limit_reset_wait(response)
         if hinted is not None:
             # A server-given pause is respected but never allowed to stall a nightly run.
             return min(hinted, self.max_wait_s)
@@ -101,7 +129,7 @@ class RetryingSession(requests.Session):
             except (requests.ConnectionError, requests.Timeout) as exc:
                 last = f"{type(exc).__name__}: {exc}"
             else:
-                if response.status_code not in RETRY_STATUSES:
+                if not is_retryable(response):
                     return response
                 last = f"HTTP {response.status_code}"
             if attempt == self.max_retries:

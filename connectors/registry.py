@@ -17,6 +17,7 @@ ENTRY_POINT_GROUP = "pmohub.connectors"
 BUILTINS: dict[str, str] = {
     "spreadsheet": "connectors.spreadsheet:SpreadsheetConnector",
     "jira": "connectors.jira:JiraConnector",
+    "github": "connectors.github:GitHubConnector",
     "redmine": "connectors.redmine:RedmineConnector",
     "msproject": "connectors.msproject:MSProjectConnector",
 }

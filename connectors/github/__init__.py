@@ -1,0 +1,187 @@
+"""GitHub Issues connector (REST v3): repositories as projects, issues as work items.
+
+* ``projects`` lists ``owner/repo`` names. Pull requests come back from the issues endpoint
+  too (they carry a ``pull_request`` key) and are dropped everywhere, census included.
+* Incremental: ``since`` (updated at or after, second precision) with
+  ``sort=updated&direction=asc``. Pages are key-set on ``updated_at``: each next request
+  asks ``since=<updated_at of the last issue read>`` instead of following the offset
+  ``Link`` (an issue edited mid-run jumps to the end of an offset listing and shifts the
+  rest one place forward, which would skip one). Issues sharing that second are served
+  again and de-duplicated by (id, updated_at); only when a whole page shares one second does
+  the reader follow the ``Link: rel="next"`` page. No mid-run ``Checkpoint``: repositories
+  are read one after another, so no cursor is safe before the pass ends.
+* Status, type, priority and points come from labels (see ``mapping``); status history from
+  each changed issue's timeline (one paged request per changed issue; ``history: false``
+  skips it). Parent from ``parent_issue_url`` (sub-issues). Worklogs: GitHub has no time
+  tracking. Iterations: Projects (v2) iteration fields are GraphQL-only and per project
+  board, so they are not read (not cheap over REST); milestones are read.
+* People: assignable users of each repository; their public e-mail (``/users/{login}``,
+  one request per person, ``public_emails: false`` skips it) lets identities merge.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any, ClassVar
+
+from connectors.base import ChildrenComplete, Connector, Skipped, SourceConfig, StreamItem
+from connectors.errors import ConfigError, RecordError
+from connectors.github import mapping
+from connectors.github.client import GitHubClient
+from connectors.records import Milestone, Person, Project
+
+log = logging.getLogger("pmohub.github")
+
+_ISSUE_URL = re.compile(r"/repos/(?P<repo>[^/]+/[^/]+)/issues/(?P<number>\d+)$")
+ALL_KINDS = frozenset({"status_changes", "worklogs", "links"})
+
+
+class GitHubConnector(Connector):
+    type: ClassVar[str] = "github"
+    option_keys: ClassVar[Mapping[str, type]] = {
+        "status_label_prefix": str,
+        "type_label_prefix": str,
+        "priority_label_prefix": str,
+        "points_label_prefix": str,
+        "history": bool,
+        "public_emails": bool,
+        "max_retries": int,
+        "max_wait_s": float,
+    }
+
+    def __init__(self, config: SourceConfig, *, env: Mapping[str, str] | None = None):
+        super().__init__(config, env=env)
+        if not config.projects:
+            raise ConfigError(
+                "list the repositories to read in 'projects' (owner/repo)", source=config.name
+            )
+        for name in config.projects:
+            if name.count("/") != 1:
+                raise ConfigError(
+                    f"projects: {name!r} is not an owner/repo name", source=config.name
+                )
+        opts = config.options
+        self.ctx = mapping.MappingContext(
+            source=config.name,
+            status_map=dict(config.status_map),
+            status_prefix=str(opts.get("status_label_prefix", "status:")),
+            type_prefix=str(opts.get("type_label_prefix", "type:")),
+            priority_prefix=str(opts.get("priority_label_prefix", "priority:")),
+            points_prefix=str(opts.get("points_label_prefix", "points:")),
+        )
+        self._client: GitHubClient | None = None
+        self._ids: dict[tuple[str, int], str] = {}
+
+    @property
+    def client(self) -> GitHubClient:
+        if self._client is None:
+            opts = self.config.options
+            self._client = GitHubClient(
+                self.config,
+                env=self.env,
+                max_retries=int(opts.get("max_retries", 6)),
+                max_wait_s=float(opts.get("max_wait_s", 60.0)),
+            )
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def check(self) -> dict[str, Any]:
+        user = self.client.user()
+        visible, missing = [], []
+        for name in self.config.projects:
+            try:
+                self.client.repo(name)
+                visible.append(name)
+            except ConfigError:
+                missing.append(name)
+        return {
+            "user": user.get("login"),
+            "projects_visible": visible,
+            "projects_missing": missing,
+        }
+
+    def fetch_projects(self) -> Iterator[Project]:
+        for name in self.config.projects:
+            yield mapping.to_project(self.client.repo(name), self.ctx)
+
+    def fetch_people(self) -> Iterator[Person | Skipped]:
+        seen: set[str] = set()
+        emails = bool(self.config.options.get("public_emails", True))
+        for name in self.config.projects:
+            for user in self.client.assignees(name):
+                login = user.get("login")
+                if not login or login in seen:
+                    continue
+                seen.add(login)
+                try:
+                    full = self.client.public_user(login) if emails else user
+                    yield mapping.to_person(full, self.ctx)
+                except (KeyError, ValueError) as exc:
+                    yield Skipped(RecordError(str(exc), source=self.name, where=f"user {login}"))
+
+    def fetch_milestones(self) -> Iterator[Milestone]:
+        for name in self.config.projects:
+            for ms in self.client.milestones(name):
+                yield mapping.to_milestone(ms, name, self.ctx)
+
+    def _parent_id(self, url: str) -> str | None:
+        m = _ISSUE_URL.search(url)
+        if m is None:
+            return None
+        key = (m["repo"], int(m["number"]))
+        if key not in self._ids:
+            self._ids[key] = str(self.client.issue(*key)["id"])
+        return self._ids[key]
+
+    def _issues(self, repo: str, since: str | None) -> Iterator[dict[str, Any]]:
+        """Every issue (pull requests included) updated at or after ``since``, key-set paged."""
+        per_page = min(100, max(1, self.config.page_size))
+        seen: set[tuple[int, str]] = set()
+        url: str | None = None
+        while True:
+            response = self.client.issues_page(repo, since=since, per_page=per_page, url=url)
+            page = response.json()
+            for issue in page:
+                mark = (issue["id"], issue["updated_at"])
+                if mark not in seen:
+                    seen.add(mark)
+                    yield issue
+            nxt = response.links.get("next", {}).get("url")
+            if not page or not nxt:
+                return
+            last = page[-1]["updated_at"]
+            if last == since:
+                url = nxt  # a whole page in one second: only offset paging gets past it
+            else:
+                since, url = last, None
+
+    def fetch_work_items(self, since: Any) -> Iterator[StreamItem]:
+        history = bool(self.config.options.get("history", True))
+        kinds = ALL_KINDS if history else frozenset({"worklogs", "links"})
+        since_text = since.strftime("%Y-%m-%dT%H:%M:%SZ") if since is not None else None
+        for repo in self.config.projects:
+            for issue in self._issues(repo, since_text):
+                self._ids[(repo, issue["number"])] = str(issue["id"])
+                if "pull_request" in issue:
+                    continue
+                try:
+                    item = mapping.to_work_item(issue, repo, self.ctx, self._parent_id)
+                except RecordError as exc:
+                    yield Skipped(exc)
+                    continue
+                yield item
+                if history:
+                    events = self.client.timeline(repo, issue["number"])
+                    yield from mapping.to_status_changes(issue, events, self.ctx)
+                yield ChildrenComplete(item.external_id, kinds)
+
+    def census(self, project_key: str) -> Iterator[str]:
+        for issue in self.client.census_issues(project_key):
+            if "pull_request" not in issue:
+                yield str(issue["id"])
