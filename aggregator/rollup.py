@@ -294,7 +294,12 @@ def _risk_frame(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def read_inputs_sql(
-    engine: Engine, config: Any, as_of: dt.date, hier: pd.DataFrame, s: Settings
+    engine: Engine,
+    config: Any,
+    as_of: dt.date,
+    hier: pd.DataFrame,
+    s: Settings,
+    flow_days: int = FLOW_DAYS,
 ) -> Inputs:
     t_end = s.day_end(as_of)
     pid = _project_ids(engine, hier)
@@ -311,6 +316,7 @@ def read_inputs_sql(
             func.sum(wi_t.c.story_points),
             func.count(wi_t.c.original_estimate_h),
             func.sum(wi_t.c.original_estimate_h),
+            func.min(wi_t.c.created_at),
         )
         .where(live)
         .group_by(wi_t.c.project_id, wi_t.c.type, wi_t.c.status, wi_t.c.status_category),
@@ -324,13 +330,13 @@ def read_inputs_sql(
             "sum_pts",
             "n_h",
             "sum_h",
+            "first_created",
         ],
     )
+    groups["first_created"] = pd.to_datetime(groups["first_created"], utc=True)
     groups["pk"] = groups["project_id"].map(pid)
     groups["kind"] = _kinds(groups["type"], s)
-    cats = status_categories(
-        groups.loc[groups.index.repeat(1), ["status", "status_category"]], s.status_map
-    )
+    cats = status_categories(groups[["status", "status_category"]], s.status_map)
     done_names = sorted(k for k, v in cats.items() if v == "done")
     ip_names = sorted(k for k, v in cats.items() if v == "in_progress")
 
@@ -464,7 +470,7 @@ def read_inputs_sql(
     ac_h = ac.groupby("pk")["seconds"].sum().astype(float) / 3600.0
 
     # Flow: items that finished in the window (final done) or are in progress now.
-    window_start = t_end - dt.timedelta(days=FLOW_DAYS + 1)
+    window_start = t_end - dt.timedelta(days=flow_days + 1)
     is_status = sc_t.c.field == "status"
     first_ip = func.min(
         case((and_(is_status, sc_t.c.to_value.in_(ip_names or [""])), sc_t.c.changed_at))
@@ -592,7 +598,12 @@ def _apply_subtasks(groups: pd.DataFrame, subtasks: pd.DataFrame) -> pd.DataFram
 
 
 def read_inputs_history(
-    engine: Engine, config: Any, as_of: dt.date, hier: pd.DataFrame, s: Settings
+    engine: Engine,
+    config: Any,
+    as_of: dt.date,
+    hier: pd.DataFrame,
+    s: Settings,
+    flow_days: int = FLOW_DAYS,
 ) -> Inputs:
     t_end = s.day_end(as_of)
     pid = _project_ids(engine, hier)
@@ -664,6 +675,7 @@ def read_inputs_history(
         sum_pts=("pts", "sum"),
         n_h=("hrs", "count"),
         sum_h=("hrs", "sum"),
+        first_created=("created_at", "min"),
     ).reset_index()
     leaf = items[items["kind"].isin(LEAF_KINDS)].dropna(subset=["pk"])
     hist = []
