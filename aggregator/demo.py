@@ -38,6 +38,7 @@ class DemoRun:
     counts: list[dict[str, Any]] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)  # outputs of later steps
     failures: list[str] = field(default_factory=list)
+    cleanups: list[Callable[[], None]] = field(default_factory=list)  # run at the end
 
     @property
     def ok(self) -> bool:
@@ -128,7 +129,21 @@ def step_count(run: DemoRun) -> None:
     ]
 
 
-STEPS: list[Callable[[DemoRun], None]] = [step_write_config, step_sync, step_count]
+def _full_steps() -> list[Callable[[DemoRun], None]]:
+    # Jira emulators, hierarchy and the nightly pass (issue 6) live in demo_full.py.
+    from aggregator import demo_full as f
+
+    return [
+        f.step_start_jira,
+        step_write_config,
+        f.step_add_jira_and_hierarchy,
+        step_sync,
+        step_count,
+        f.step_nightly,
+    ]
+
+
+STEPS: list[Callable[[DemoRun], None]] = _full_steps()
 
 
 def run_demo(
@@ -142,4 +157,6 @@ def run_demo(
     finally:
         if run.engine is not None:
             run.engine.dispose()
+        for cleanup in reversed(run.cleanups):
+            cleanup()
     return run

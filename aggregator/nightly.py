@@ -102,6 +102,7 @@ class NightlyResult:
     steps: list[StepResult] = field(default_factory=list)
     files: dict[str, str] = field(default_factory=dict)
     sent_to: list[str] = field(default_factory=list)
+    reports: list[Any] = field(default_factory=list)  # the Report models built (not stored)
 
     def step(self, name: str) -> StepResult | None:
         return next((s for s in self.steps if s.name == name), None)
@@ -241,6 +242,7 @@ def run_nightly(
     run_id: str | None = None,
     sleep: Callable[[float], None] | None = None,
     steps: tuple[str, ...] = STEPS,
+    report_basename: str | None = None,
 ) -> NightlyResult:
     """One nightly pass (module docstring). Never raises for a step's failure; the result
     (and the ``job_runs`` row) says what failed."""
@@ -274,6 +276,7 @@ def run_nightly(
                     should_stop=should_stop,
                     sleep=sleep,
                     steps=steps,
+                    report_basename=report_basename,
                 )
         except SourceLocked as exc:
             log.warning("nightly %s not started: %s", run_id, exc)
@@ -306,9 +309,11 @@ def _run_locked(
     should_stop: Callable[[], bool],
     sleep: Callable[[float], None] | None,
     steps: tuple[str, ...],
+    report_basename: str | None = None,
 ) -> NightlyResult:
     from aggregator.report.model import build_report
-    from aggregator.report.publish import mail_report, report_basename, write_files
+    from aggregator.report.publish import mail_report, write_files
+    from aggregator.report.publish import report_basename as default_name
 
     result.as_of = as_of or local_today(config, result.started_at)
     record_job_start(engine, result.run_id, result.started_at, result.scheduled_for)
@@ -359,12 +364,12 @@ def _run_locked(
                 check=holder.get("check"),
                 job_run_id=result.run_id,
             )
-            written = write_files(
-                rep, rs.formats, language, out_dir=target_dir, basename=report_basename(rep)
-            )
+            base = report_basename if (report_basename and pf is None) else default_name(rep)
+            written = write_files(rep, rs.formats, language, out_dir=target_dir, basename=base)
             files.update({f"{pf or 'all'}.{k}": str(v) for k, v in written.items()})
             reports.append(rep)
         result.files = files
+        result.reports = list(reports)
         return StepResult("report", "ok", detail={"files": len(files)})
 
     def do_send() -> StepResult:

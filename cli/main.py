@@ -28,6 +28,7 @@ from connectors.errors import PmohubError
 log = logging.getLogger("pmohub.cli")
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_FINDINGS = 0, 1, 2, 3
+DEMO_REPORTS = ("report.html", "report.xlsx", "report.md")
 
 
 @dataclass
@@ -496,6 +497,12 @@ def demo(app: App, out_dir: str) -> None:
     click.echo("Sync summary:")
     click.echo(render(sync_rows(result.sync_results), "table", SYNC_COLUMNS))
     print_problems(result.sync_results, limit=5)
+    if result.extras.get("status_rows"):
+        click.echo("")
+        click.echo("Portfolio status:")
+        click.echo(render(result.extras["status_rows"], "table"))
+        click.echo("")
+        click.echo(f"reports: {', '.join(str(result.out_dir / n) for n in DEMO_REPORTS)}")
     click.echo("")
     click.echo(f"next: pmohub --config {result.config.path} runs")
     if not result.ok:

@@ -237,7 +237,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
 }
 
 
-def t(key: str, lang: str = "en", **params: Any) -> str:
+def t(key: str, lang: str = "en", /, **params: Any) -> str:
     pair = CATALOGUE.get(key)
     if pair is None:
         text = key

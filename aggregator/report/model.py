@@ -130,7 +130,7 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
-def msg(key: str, **params: Any) -> dict[str, Any]:
+def msg(key: str, /, **params: Any) -> dict[str, Any]:
     return {"key": key, "params": params}
 
 
@@ -184,7 +184,7 @@ class ReportContext:
             )
         return wi[wi["project_key"].isin(self.projects)]
 
-    def note(self, key: str, **params: Any) -> None:
+    def note(self, key: str, /, **params: Any) -> None:
         self.notes.append(msg(key, **params))
 
 

@@ -1,0 +1,165 @@
+"""The full-product steps of ``pmohub demo`` (added to :data:`aggregator.demo.STEPS`).
+
+* :func:`step_start_jira`: two small seeded Jira emulator sites on 127.0.0.1 (Cloud and
+  Data Center). Their credentials go into *this process's* environment only, under the
+  names the demo config gives in ``token_env``; the emulators stop when the demo ends.
+* :func:`step_add_jira_and_hierarchy`: the Jira sources, a portfolio -> programme ->
+  project hierarchy over every source and a ``report`` section, appended to the config.
+* :func:`step_nightly`: one nightly pass (sync, check, snapshot, report; no e-mail) that
+  writes ``DIR/report.html``, ``DIR/report.xlsx`` and ``DIR/report.md``, and keeps the
+  portfolio status rows for the CLI to print.
+
+No network beyond 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from aggregator.config import load_config_file
+
+CLOUD_SOURCE = "jira_cloud"
+DC_SOURCE = "jira_dc"
+# The emulator's fixed test credentials (not secrets) reach the connector through these
+# environment variables, exactly as real tokens would.
+CLOUD_TOKEN_ENV = "PMOHUB_DEMO_JIRA_CLOUD_TOKEN"
+DC_TOKEN_ENV = "PMOHUB_DEMO_JIRA_DC_TOKEN"
+DEMO_TODAY = None  # the sites are generated relative to this day (None: the generator's)
+
+
+def _registry_keys(site: Any) -> dict[str, str]:
+    """Delivery project name -> key of its registry issue (``<name> 项目立项``)."""
+    out = {}
+    for issue in site.issues:
+        if issue.get("type") == "Project" and str(issue.get("summary", "")).endswith(" 项目立项"):
+            out[issue["summary"].removesuffix(" 项目立项")] = issue["key"]
+    return out
+
+
+def step_start_jira(run: Any) -> None:
+    from emulators.jira import DEFAULT_TOKEN, JiraEmulator, generate_site
+
+    cloud_site = generate_site(seed=7, projects=3, issues=140)
+    dc_site = generate_site(seed=11, projects=5, issues=200)
+    cloud = JiraEmulator(cloud_site, deployment="cloud").start()
+    run.cleanups.append(cloud.stop)
+    dc = JiraEmulator(dc_site, deployment="datacenter").start()
+    run.cleanups.append(dc.stop)
+    os.environ[CLOUD_TOKEN_ENV] = DEFAULT_TOKEN
+    os.environ[DC_TOKEN_ENV] = DEFAULT_TOKEN
+    run.extras["jira"] = {
+        "cloud_url": cloud.url,
+        "dc_url": dc.url,
+        "registry": _registry_keys(cloud_site),
+    }
+    run.say(f"Jira emulators: Cloud {cloud.url}, Data Center {dc.url}")
+
+
+def jira_config_text(cloud_url: str, dc_url: str, registry: dict[str, str]) -> str:
+    from emulators.jira import DEFAULT_EMAIL
+
+    crm = registry.get("新版CRM", "PMO-1")
+    pay = registry.get("Payments Platform", "PMO-8")
+    return f"""
+  # Jira emulators started by `pmohub demo` (they only live while the demo runs).
+  {CLOUD_SOURCE}:
+    type: jira
+    url: {cloud_url}
+    email: {DEFAULT_EMAIL}
+    token_env: {CLOUD_TOKEN_ENV}
+    projects: [CRMA, PAY, PMO]
+    registry_project: PMO
+    status_map: {{"In Review": review, "Blocked": blocked}}
+  {DC_SOURCE}:
+    type: jira
+    url: {dc_url}
+    token_env: {DC_TOKEN_ENV}
+    projects: [DATA]
+
+hierarchy:
+  - portfolio: DIGI
+    name: 数字化转型
+    programmes:
+      - programme: CUST
+        name: 客户平台
+        projects:
+          - {{key: CRM-APP, name: 新版CRM, source: {{name: {CLOUD_SOURCE}, project: CRMA}},
+             registry_issue: {crm}, priority_rank: 1, critical: true}}
+          - {{key: PAY-PLAT, name: Payments Platform, source: {{name: {CLOUD_SOURCE}, project: PAY}},
+             registry_issue: {pay}, priority_rank: 2}}
+      - programme: INFRA
+        name: 基础设施
+        projects:
+          - {{key: OPS-MIG, name: 运维迁移, source: {{name: ops_plan, project: OPS-MIG}},
+             priority_rank: 3}}
+          - {{key: DATA-LAKE, name: Data Lake, source: {{name: {DC_SOURCE}, project: DATA}},
+             priority_rank: 4}}
+  - portfolio: MKT
+    name: 市场营销
+    projects:
+      - {{key: MKT-LAUNCH, name: Product launch campaign,
+         source: {{name: marketing, project: MKT-LAUNCH}}, priority_rank: 5}}
+
+report:
+  language: zh
+  out_dir: reports
+  formats: [html, xlsx, md]
+  recipients: {{"*": [pmo@example.cn]}}   # used with an smtp: section (`pmohub report --send`)
+"""
+
+
+def step_add_jira_and_hierarchy(run: Any) -> None:
+    assert run.config is not None and run.config.path is not None
+    jira = run.extras.get("jira")
+    if not jira:
+        return
+    path = run.config.path
+    text = path.read_text(encoding="utf-8").rstrip("\n") + "\n"
+    text += jira_config_text(jira["cloud_url"], jira["dc_url"], jira["registry"])
+    path.write_text(text, encoding="utf-8")
+    run.config = load_config_file(path)
+    run.say(f"added the Jira sources and a portfolio hierarchy to {path}")
+
+
+def step_nightly(run: Any) -> None:
+    from aggregator.nightly import run_nightly
+
+    assert run.config is not None
+    result = run_nightly(
+        run.config,
+        engine=run.engine,
+        send=False,
+        out_dir=run.out_dir,
+        report_basename="report",
+    )
+    run.extras["nightly"] = result
+    for name, path in result.files.items():
+        run.say(f"wrote {path} ({name})")
+    failed = [s for s in result.steps if s.status == "failed"]
+    for s in failed:
+        run.failures.append(f"nightly {s.name}: {s.error}")
+    report = result.reports[0] if result.reports else None
+    if report is not None:
+        run.extras["status_rows"] = status_rows(report)
+
+
+def status_rows(report: Any, lang: str = "zh") -> list[dict[str, Any]]:
+    from aggregator.report.i18n import t
+
+    rows = report.section("dashboard").tables[0].rows
+    out = []
+    for r in rows:
+        pc = r.get("progress_count")
+        out.append(
+            {
+                "level": t(f"level.{r['level']}", lang),
+                "key": r["key"],
+                "name": r.get("name") or "",
+                "rag": t(f"rag.{r['rag']}", lang),
+                "progress": None if pc is None else f"{pc * 100:.0f}%",
+                "spi_t": r.get("spi_t"),
+                "compliance": r.get("compliance"),
+            }
+        )
+    return out
