@@ -269,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print("(c) perceval running...", file=sys.stderr)
             results["perceval"] = run_perceval(
-                url, args.perceval_venv, Path(tmp) / "perceval.jsonl"
+                url, args.perceval_venv, Path(tmp) / "perceval.jsonl", args.perceval_limit_s
             )
             p = results["perceval"]
             if "seconds" in p and p["issues"]:
