@@ -220,3 +220,47 @@ def has_baseline(engine: Engine, project_key: str) -> bool:
             conn.execute(select(b.c.id).where(b.c.project_key == project_key).limit(1)).first()
             is not None
         )
+
+
+#: ``WorkItem.extra`` keys of a baseline kept by the plan itself (MS Project Baseline 0,
+#: see connectors/msproject/mapping.py).
+PLAN_BASELINE_KEYS = ("baseline_start_on", "baseline_due_on", "baseline_work_h")
+
+
+def import_plan_baselines(
+    engine: Engine,
+    config: Any,
+    project_key: str,
+    label: str = "plan-baseline",
+    *,
+    taken_at: dt.datetime | None = None,
+) -> int:
+    """Write the baseline a plan file carries (MS Project Baseline 0, synced into
+    ``work_items.extra``) as a ``baselines`` snapshot; items without one are left out.
+    Returns the number of rows written; ``BaselineError`` when no item has a baseline."""
+    taken_at = taken_at or dt.datetime.now(dt.UTC)
+    items, node = _project_items(engine, config, project_key)
+    t = m.WorkItem.__table__
+    ids = [int(i) for i in items["id"]]
+    with engine.connect() as conn:
+        extras = dict(conn.execute(select(t.c.id, t.c.extra).where(t.c.id.in_(ids))).all())
+    planned = {
+        i: e
+        for i, e in extras.items()
+        if isinstance(e, dict) and any(k in e for k in PLAN_BASELINE_KEYS)
+    }
+    if not planned:
+        raise BaselineError(f"no work item of {project_key!r} carries a plan baseline")
+    items = items[items["id"].isin(list(planned))].copy()
+    items["start_on"] = pd.to_datetime(
+        items["id"].map(lambda i: planned[i].get("baseline_start_on")), errors="coerce"
+    )
+    items["due_on"] = pd.to_datetime(
+        items["id"].map(lambda i: planned[i].get("baseline_due_on")), errors="coerce"
+    )
+    items["original_estimate_h"] = pd.to_numeric(
+        items["id"].map(lambda i: planned[i].get("baseline_work_h")), errors="coerce"
+    )
+    ms = _milestones(engine, items, config, project_key)
+    start, end = _ends(items, ms, node)
+    return _write(engine, project_key, label, taken_at, items, ms, end, start, False)

@@ -42,9 +42,11 @@ from connectors.base import map_status_category
 from connectors.errors import RecordError
 from connectors.records import Link, Milestone, Person, Project, WorkItem, Worklog
 
+# ISO 8601 durations as MSPDI writes them; MPXJ writes an overrun's remaining work with a
+# negative component ("PT-2H0M0S"), so each number may carry its own sign.
+_NUM = r"(-?\d+(?:\.\d+)?)"
 _DURATION = re.compile(
-    r"^(-)?P(?:(\d+(?:\.\d+)?)Y)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)D)?"
-    r"(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?$"
+    rf"^(-)?P(?:{_NUM}Y)?(?:{_NUM}M)?(?:{_NUM}D)?(?:T(?:{_NUM}H)?(?:{_NUM}M)?(?:{_NUM}S)?)?$"
 )
 PRIORITY_NAMES = (
     (900, "Highest"),
@@ -106,6 +108,12 @@ def duration_hours(value: str | None) -> float | None:
         + float(seconds or 0) / 3600
     )
     return round(-total if sign else total, 4)
+
+
+def _remaining(value: str | None) -> float | None:
+    """Remaining work; an overrun (more actual than planned work) leaves none, not less."""
+    hours = duration_hours(value)
+    return None if hours is None else max(hours, 0.0)
 
 
 def flag(record: Mapping[str, Any], name: str, default: bool = False) -> bool:
@@ -213,7 +221,7 @@ def to_work_item(task: Mapping[str, Any], ctx: MappingContext, facts: TaskFacts)
         current = "Work"
         work = duration_hours(task.get("Work"))
         current = "RemainingWork"
-        remaining = duration_hours(task.get("RemainingWork"))
+        remaining = _remaining(task.get("RemainingWork"))
         current = "ActualWork"
         actual = duration_hours(task.get("ActualWork"))
         current = "Baseline"
@@ -235,7 +243,7 @@ def to_work_item(task: Mapping[str, Any], ctx: MappingContext, facts: TaskFacts)
                     "resource": str(a.get("ResourceUID")),
                     "units": float(a.get("Units") or 1),
                     "work_h": duration_hours(a.get("Work")),
-                    "remaining_h": duration_hours(a.get("RemainingWork")),
+                    "remaining_h": _remaining(a.get("RemainingWork")),
                 }
                 for a in facts.assignments
                 if str(a.get("ResourceUID") or "") not in ("", UNASSIGNED_RESOURCE)
