@@ -326,3 +326,35 @@ def test_no_baseline_no_history(store_url):
     assert any("no baseline" in r for r in ops.rag_reasons)
     crm = _row(rep.projects, "CRM")  # no items at all: nothing evaluable but risk/quality
     assert crm.items_total == 0 and pd.isna(crm.progress_count)
+
+
+def test_snapshots_upsert_as_of_and_trend(status_env):
+    from sqlalchemy import func, select
+
+    from aggregator.snapshots import status_as_of, take_snapshots, trend
+
+    engine, config = status_env
+    assert take_snapshots(engine, config, AS_OF) == 3
+    assert take_snapshots(engine, config, AS_OF) == 3  # same day again: upsert, no dupes
+    week_before = AS_OF - dt.timedelta(days=7)
+    assert take_snapshots(engine, config, week_before, history=True) == 3
+    with engine.connect() as c:
+        assert c.execute(select(func.count()).select_from(m.Snapshot.__table__)).scalar() == 6
+    rep, how = status_as_of(engine, config, AS_OF)
+    assert how == "snapshot"
+    assert _row(rep.projects, "CRM").rag == "R"
+    assert _row(rep.programmes, "CUST", "programme").rag == "R"
+    assert _row(rep.portfolios, "DIGI", "portfolio").progress == pytest.approx(86 / 166)
+    _, how = status_as_of(engine, config, AS_OF - dt.timedelta(days=1))
+    assert how == "history"
+    # Oct 9: CRMA-1 done, CRMA-4 reopened (final done only Oct 12): 1 of 5; Oct 16: 2 of 5.
+    t = trend(engine, AS_OF, weeks=2).set_index(["project_key", "week"])
+    crm = t.loc[("CRM", "2026-W42")]
+    assert crm.progress_count == pytest.approx(0.4)
+    assert crm.progress_delta == pytest.approx(0.2) and crm.done_delta == 1
+    assert t.loc[("CRM", "2026-W41")].progress_count == pytest.approx(0.2)
+    # The nightly forecast feeds the schedule RAG: CRM items exist since Sep 1 = 29 wd
+    # (< 30) with 2 completions -> low confidence, ceil(3 open / (2/29)) = 44 wd past
+    # Oct 16, the baseline end.
+    now = project_status(engine, config, AS_OF)
+    assert any("P85 +44 wd vs baseline end" in r for r in _row(now.projects, "CRM").rag_reasons)

@@ -1,0 +1,180 @@
+"""History: one ``snapshots`` row per project per day, written by the nightly run, so trends
+and week-over-week differences are cheap, and ``--as-of`` can answer from history.
+
+* :func:`take_snapshots` computes the status (and the Monte Carlo forecasts, whose P85 the
+  next status run's schedule RAG reads) and upserts one row per (project_key, taken_on):
+  re-running a day overwrites that day, nothing else.
+* :func:`status_as_of` answers for a past date from that day's snapshots when every
+  project has one, else reconstructs the store at that date from the status history.
+* :func:`trend` reads the last snapshot of each ISO week (policy time zone dates) per
+  project and the week-over-week differences.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from aggregator.forecast import project_forecasts
+from aggregator.rollup import StatusReport, _rollup, hierarchy, project_status
+from aggregator.store import models as m
+
+sn_t = m.Snapshot.__table__
+
+#: Project columns kept in ``snapshots.metrics`` (enough to re-roll programmes/portfolios).
+METRIC_COLUMNS = (
+    "name", "portfolio", "programme", "critical", "weight", "w", "items_total", "items_done",
+    "progress_count", "progress_estimate", "estimate_coverage", "estimate_unit", "hpp",
+    "evm_unit", "bac", "ev", "pv", "spi", "spi_t", "cpi", "eac", "tcpi", "ac_h", "bac_h",
+    "ev_h", "pv_h", "scope_growth", "throughput_90d", "cycle_p50_wd", "cycle_p85_wd", "wip",
+    "wip_age_p85_wd", "reopen_rate", "milestones_due", "milestones_met", "milestones_slipped",
+    "milestones_next30", "milestone_hit_rate", "milestone_slip_max_wd", "open_risks",
+    "high_risks", "risk_exposure", "compliance", "compliance_fail_w", "compliance_eval_w",
+    "rag_schedule", "rag_cost", "rag_scope", "rag_risk", "rag_quality", "rag_resource", "rag",
+    "rag_score", "rag_reasons",
+)  # fmt: skip
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    if v is pd.NaT or v is None:
+        return None
+    if isinstance(v, pd.Timestamp):
+        return v.date().isoformat()
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    if isinstance(v, list | tuple | np.ndarray):
+        return [_plain(x) for x in v]
+    return v
+
+
+def take_snapshots(
+    engine: Engine,
+    config: Any,
+    as_of: dt.date,
+    *,
+    history: bool = False,
+    outcomes: pd.DataFrame | None = None,
+    forecasts: bool = True,
+    now: dt.datetime | None = None,
+) -> int:
+    """Write (upsert) today's row per project; returns the number of rows written."""
+    report = project_status(engine, config, as_of, history=history, outcomes=outcomes)
+    p = report.projects.set_index("project_key")
+    fc = (
+        project_forecasts(engine, config, as_of, history=history).set_index("project_key")
+        if forecasts and len(p)
+        else pd.DataFrame()
+    )
+    taken_at = now or dt.datetime.now(dt.UTC)
+    rows = []
+    for key, r in p.iterrows():  # one row per project (thousands at most)
+        metrics = {c: _plain(r.get(c)) for c in METRIC_COLUMNS if c in p.columns}
+        if key in fc.index:
+            f = fc.loc[key]
+            for c in ("p50", "p85", "p95", "p_on_time", "low_confidence", "method"):
+                metrics[f"forecast_{c}"] = _plain(f[c])
+        rows.append(
+            {
+                "project_key": key,
+                "taken_on": as_of,
+                "taken_at": taken_at,
+                "rag": r["rag"],
+                "progress_count": _plain(r["progress_count"]),
+                "progress_estimate": _plain(r["progress_estimate"]),
+                "items_total": int(r["items_total"]),
+                "items_done": int(r["items_done"]),
+                "compliance": _plain(r["compliance"]),
+                "metrics": metrics,
+            }
+        )
+    if not rows:
+        return 0
+    with engine.begin() as conn:
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        stmt = dialect.insert(sn_t)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[sn_t.c.project_key, sn_t.c.taken_on],
+            set_={
+                c: stmt.excluded[c]
+                for c in (
+                    "taken_at",
+                    "rag",
+                    "progress_count",
+                    "progress_estimate",
+                    "items_total",
+                    "items_done",
+                    "compliance",
+                    "metrics",
+                )
+            },  # fmt: skip
+        )
+        conn.execute(stmt, rows)
+    return len(rows)
+
+
+def snapshot_frame(engine: Engine, since: dt.date, until: dt.date) -> pd.DataFrame:
+    cols = ["project_key", "taken_on", "rag", "progress_count", "progress_estimate",
+            "items_total", "items_done", "compliance", "metrics"]  # fmt: skip
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(*[sn_t.c[c] for c in cols]).where(
+                sn_t.c.taken_on >= since, sn_t.c.taken_on <= until
+            )
+        ).fetchall()
+    return pd.DataFrame(rows, columns=cols)
+
+
+def status_as_of(engine: Engine, config: Any, as_of: dt.date) -> tuple[StatusReport, str]:
+    """(report, how): from that day's snapshots when complete, else from the history."""
+    hier = hierarchy(engine, config)
+    snaps = snapshot_frame(engine, as_of, as_of)
+    if len(hier) and set(hier["project_key"]) <= set(snaps["project_key"]):
+        snaps = snaps.set_index("project_key").loc[list(hier["project_key"])]
+        p = pd.DataFrame.from_records(list(snaps["metrics"]), index=snaps.index)
+        p.index.name = "project_key"
+        for c in ("critical",):
+            p[c] = p[c].fillna(False).astype(bool) if c in p else False
+        for c in ("pv_h", "ev_h", "bac_h", "ac_h", "cpi", "spi_t", "w", "rag_score"):
+            if c in p:
+                p[c] = pd.to_numeric(p[c], errors="coerce")
+        cycles = pd.DataFrame(columns=["pk", "cycle_wd", "programme", "portfolio"])
+        rep = StatusReport(
+            as_of,
+            p.reset_index(),
+            _rollup(p, cycles, ["portfolio", "programme"]),
+            _rollup(p, cycles, ["portfolio"]),
+        )
+        return rep, "snapshot"
+    return project_status(engine, config, as_of, history=True), "history"
+
+
+def trend(engine: Engine, as_of: dt.date, weeks: int = 12) -> pd.DataFrame:
+    """Per project and ISO week: the week's last snapshot and the change from the week
+    before (progress in percentage points, compliance in points, RAG from -> to)."""
+    since = as_of - dt.timedelta(days=7 * weeks + 7)
+    s = snapshot_frame(engine, since, as_of)
+    cols = ["project_key", "week", "taken_on", "rag", "rag_before", "progress_count",
+            "progress_delta", "items_done", "done_delta", "compliance", "compliance_delta"]  # fmt: skip
+    if s.empty:
+        return pd.DataFrame(columns=cols)
+    on = pd.to_datetime(s["taken_on"])
+    iso = on.dt.isocalendar()
+    s["week"] = iso["year"].astype(str) + "-W" + iso["week"].astype(str).str.zfill(2)
+    s = s.sort_values(["project_key", "taken_on"]).groupby(["project_key", "week"]).tail(1)
+    g = s.groupby("project_key")
+    s["rag_before"] = g["rag"].shift(1)
+    s["progress_delta"] = s["progress_count"] - g["progress_count"].shift(1)
+    s["done_delta"] = s["items_done"] - g["items_done"].shift(1)
+    s["compliance_delta"] = s["compliance"] - g["compliance"].shift(1)
+    keep = sorted(set(s["week"]))[-weeks:]
+    return s[s["week"].isin(keep)][cols].reset_index(drop=True)
