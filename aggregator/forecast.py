@@ -192,3 +192,18 @@ def project_forecasts(
     planned = pd.to_datetime(hier.set_index("project_key")["planned_end"])
     end = pd.to_datetime(meta).reindex(planned.index).fillna(planned)
     return forecast_frame(inp, keys, as_of, s, end, trials)
+
+
+def forecast_projects(
+    engine: Engine,
+    config: Any,
+    *,
+    as_of: dt.date,
+    projects: list[str] | None = None,
+    trials: int = TRIALS,
+) -> pd.DataFrame:
+    """Forecasts of the given projects (all when None), one row each (report adapter)."""
+    out = project_forecasts(engine, config, as_of, trials=trials)
+    if projects is not None:
+        out = out[out["project_key"].isin(list(projects))]
+    return out.reset_index(drop=True)

@@ -390,3 +390,24 @@ def person_load(
 
 def _p(rank: Any) -> str:
     return f"P{int(rank)}" if rank == rank and rank is not None and rank < NO_PRIORITY else "P?"
+
+
+def load_frame(engine: Engine, config: Any, *, as_of: dt.date, weeks: int = 8) -> pd.DataFrame:
+    """One row per person and ISO week: ``person, week, week_start, capacity_h,
+    demand_h, load, over, status`` (the report's resource section)."""
+    rep = person_load(engine, config, as_of, weeks=weeks)
+    w = rep.weeks
+    iso = pd.to_datetime(w["week_start"]).dt.isocalendar()
+    return pd.DataFrame(
+        {
+            "person": w["name"],
+            "person_id": w["person_id"],
+            "week": iso["year"].astype(str) + "-W" + iso["week"].astype(str).str.zfill(2),
+            "week_start": w["week_start"],
+            "capacity_h": w["cap_h"],
+            "demand_h": w["demand_h"],
+            "load": w["load"],
+            "over": w["over"],
+            "status": w["status"],
+        }
+    ).reset_index(drop=True)

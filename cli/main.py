@@ -348,6 +348,11 @@ def sync(app: App, names: tuple[str, ...], full: bool, fmt: str) -> None:
             progress=progress,
         )
     print_problems(results)
+    if cfg.people:
+        # config `people:` entries join accounts the sync may just have created
+        from aggregator.people import apply_config_people
+
+        apply_config_people(engine, cfg.people)
     columns = SYNC_COLUMNS if fmt == "table" else None
     emit(sync_rows(results), fmt, columns)
     if any(r.status != "ok" for r in results):  # failed, or locked by another run
@@ -518,6 +523,16 @@ _register_check_commands(main)
 from cli.report_cmd import register as _register_report_commands  # noqa: E402
 
 _register_report_commands(main)
+
+# status / load / forecast / trend live in their own module (issue 5).
+from cli.status_cmd import register as _register_status_commands  # noqa: E402
+
+_register_status_commands(main)
+
+# people / people link live in their own module (issue 7).
+from cli.people_cmd import register as _register_people_commands  # noqa: E402
+
+_register_people_commands(main)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,422 @@
+"""``pmohub status``, ``pmohub load``, ``pmohub forecast`` and ``pmohub trend``.
+
+Registered on the main group by :func:`register` (one line in cli/main.py). Thin: the
+numbers come from aggregator.rollup / load / forecast / snapshots; this module only picks
+columns and formats them (tables fit 100 columns; JSON/CSV keep raw values).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from typing import Any
+
+import click
+
+from cli.output import _jsonable, render
+
+RAG_TEXT = {"R": "RED", "A": "AMBER", "G": "GREEN", "NE": "N/E"}
+LEVELS = ("portfolio", "programme", "project")
+
+
+def _num(v: Any) -> float | None:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(f) else f
+
+
+def _pct(v: Any) -> str:
+    f = _num(v)
+    return "" if f is None else f"{f * 100:.0f}%"
+
+
+def _fix(v: Any, digits: int = 2) -> str:
+    f = _num(v)
+    return "" if f is None else f"{f:.{digits}f}"
+
+
+def _plain(v: Any) -> Any:
+    if hasattr(v, "item") and not isinstance(v, list | tuple | dict):
+        try:
+            v = v.item()
+        except (ValueError, AttributeError):
+            pass
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    if v is not None and type(v).__name__ in ("NaTType", "Timestamp"):
+        return None if str(v) == "NaT" else v.date()
+    return v
+
+
+def _records(frame: Any, columns: list[str]) -> list[dict[str, Any]]:
+    cols = [c for c in columns if c in frame.columns]
+    return [
+        {c: _plain(v) for c, v in zip(cols, row, strict=True)}
+        for row in frame[cols].itertuples(index=False)
+    ]
+
+
+def _today(config: Any) -> dt.date:
+    from zoneinfo import ZoneInfo
+
+    return dt.datetime.now(ZoneInfo(getattr(config, "timezone", "Asia/Shanghai"))).date()
+
+
+def _as_date(value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date (use YYYY-MM-DD)") from None
+
+
+def _why(reasons: Any, limit: int = 3) -> str:
+    return "; ".join(list(reasons or [])[:limit])
+
+
+STATUS_JSON = {
+    "project": [
+        "project_key", "name", "programme", "portfolio", "rag", "rag_reasons", "rag_schedule",
+        "rag_cost", "rag_scope", "rag_risk", "rag_quality", "rag_resource", "items_total",
+        "items_done", "progress_count", "progress_estimate", "estimate_coverage",
+        "estimate_unit", "evm_unit", "bac", "pv", "ev", "ac_h", "spi", "spi_t", "es_wd", "at_wd",
+        "cpi", "eac", "tcpi", "scope_growth", "hpp", "throughput_90d", "cycle_p50_wd",
+        "cycle_p85_wd", "lead_p50_wd", "lead_p85_wd", "wip", "wip_age_p85_wd", "reopen_rate",
+        "milestones_due", "milestones_met", "milestone_hit_rate", "milestones_slipped",
+        "milestone_slip_max_wd", "milestones_next30", "open_risks", "high_risks",
+        "risk_exposure", "compliance", "waived_rules", "baseline_end",
+    ],
+    "programme": [
+        "portfolio", "programme", "projects", "rag", "rag_score", "rag_reasons", "red", "amber",
+        "green", "not_evaluable", "items_total", "items_done", "progress_count", "progress",
+        "ev_h", "pv_h", "bac_h", "spi", "cpi", "throughput_90d", "cycle_p50_wd", "cycle_p85_wd",
+        "wip", "high_risks", "risk_exposure", "milestones_due", "milestones_met",
+        "milestone_hit_rate", "milestones_slipped", "milestones_next30", "compliance",
+    ],
+}  # fmt: skip
+STATUS_JSON["portfolio"] = [c for c in STATUS_JSON["programme"] if c != "programme"]
+
+
+def status_table(frame: Any, level: str) -> list[dict[str, Any]]:
+    rows = []
+    for r in frame.to_dict("records"):
+        row: dict[str, Any] = {}
+        if level == "project":
+            row["project"] = r["project_key"]
+            row["name"] = r.get("name") or ""
+        else:
+            row[level] = r.get(level) or "(direct)"
+            row["proj"] = r.get("projects")
+        row["RAG"] = RAG_TEXT.get(str(r.get("rag")), "N/E")
+        row["done"] = _pct(r.get("progress_count"))
+        if level == "project":
+            cov = _num(r.get("estimate_coverage"))
+            row["est"] = _pct(r.get("progress_estimate"))
+            row["cov"] = "" if cov is None else f"{cov * 100:.0f}%"
+            row["SPI(t)"] = _fix(r.get("spi_t"))
+        else:
+            row["est(h)"] = _pct(r.get("progress"))
+            row["SPI"] = _fix(r.get("spi"))
+        row["CPI"] = _fix(r.get("cpi"))
+        row["TH90"] = _plain(r.get("throughput_90d"))
+        row["CT85"] = _fix(r.get("cycle_p85_wd"), 0)
+        row["risk"] = _plain(r.get("high_risks"))
+        row["comp"] = _fix(r.get("compliance"), 0)
+        row["why"] = _why(r.get("rag_reasons"))
+        rows.append(row)
+    return rows
+
+
+def register(main: click.Group) -> None:
+    from cli.main import FORMAT_OPTION, App, emit, fail, pass_app
+
+    @main.command()
+    @click.option(
+        "--level",
+        type=click.Choice(LEVELS),
+        default="project",
+        show_default=True,
+        help="Roll-up level to show.",
+    )
+    @click.option("--as-of", "as_of", help="Status as of this date (snapshot or history).")
+    @FORMAT_OPTION
+    @pass_app
+    def status(app: App, level: str, as_of: str | None, fmt: str) -> None:
+        """Portfolio status: progress, SPI(t), CPI, flow, risks, compliance and an
+        explained RAG (every colour says why), per project, programme or portfolio.
+
+        A past --as-of answers from that day's snapshots when every project has one,
+        else from the status history.
+
+        Example:
+
+        \b
+            pmohub status
+            pmohub status --level portfolio
+            pmohub status --level programme --as-of 2026-05-08 --format json
+        """
+        from aggregator.rollup import project_status
+        from aggregator.snapshots import status_as_of
+
+        config = app.config()
+        today = _today(config)
+        day = _as_date(as_of) or today
+        if day > today:
+            fail(f"--as-of {day} is in the future (today is {today})", 2)
+        if day < today:
+            report, how = status_as_of(app.engine(), config, day)
+            click.echo(f"status as of {day} (from {how})", err=True)
+        else:
+            report = project_status(app.engine(), config, day)
+        for w in report.warnings:
+            click.echo(f"warning: {w}", err=True)
+        frame = report.level(level)
+        if fmt == "table":
+            emit(status_table(frame, level), fmt)
+        else:
+            emit(_records(frame, STATUS_JSON[level]), fmt)
+
+    @main.command()
+    @click.option("--weeks", type=click.IntRange(1, 26), default=8, show_default=True)
+    @click.option("--person", help="Only people whose name or id contains this text.")
+    @click.option(
+        "--over",
+        type=float,
+        help="Only people loaded at or above this ratio in some week (e.g. 1.1).",
+    )
+    @click.option("--as-of", "as_of", help="Plan from this date (default: today).")
+    @FORMAT_OPTION
+    @pass_app
+    def load(
+        app: App,
+        weeks: int,
+        person: str | None,
+        over: float | None,
+        as_of: str | None,
+        fmt: str,
+    ) -> None:
+        """Resource load per person per week across all projects and trackers, with
+        cross-project conflicts and which project's hours to move.
+
+        Example:
+
+        \b
+            pmohub load
+            pmohub load --weeks 4 --over 1.1
+            pmohub load --person 张伟 --format json
+        """
+        import pandas as pd
+
+        from aggregator.load import person_load
+
+        config = app.config()
+        day = _as_date(as_of) or _today(config)
+        rep = person_load(app.engine(), config, day, weeks=weeks)
+        w = rep.weeks
+        iso = pd.to_datetime(w["week_start"]).dt.isocalendar()
+        w = w.assign(iso=iso["year"].astype(str) + "-W" + iso["week"].astype(str).str.zfill(2))
+        keep = pd.Series(True, index=w.index)
+        if person:
+            text = w["name"].astype(str) + " " + w["person_id"].astype(str)
+            keep &= text.str.contains(person, case=False, regex=False)
+        if over is not None:
+            hot = w.loc[w["load"] >= over, "person_id"].unique()
+            keep &= w["person_id"].isin(hot)
+        w = w[keep]
+        people = set(w["person_id"])
+        conflicts = rep.conflicts[rep.conflicts["person_id"].isin(people)]
+        unscheduled = rep.unscheduled[rep.unscheduled["person_id"].isin(people)]
+        if fmt == "json":
+            iso_c = pd.to_datetime(conflicts["week_start"]).dt.isocalendar()
+            conflicts = conflicts.assign(
+                iso=iso_c["year"].astype(str) + "-W" + iso_c["week"].astype(str).str.zfill(2)
+            )
+            doc = {
+                "as_of": day,
+                "weeks": _records(
+                    w,
+                    [
+                        "person_id",
+                        "name",
+                        "iso",
+                        "week_start",
+                        "workdays",
+                        "cap_h",
+                        "demand_h",
+                        "load",
+                        "over",
+                        "status",
+                    ],
+                ),  # fmt: skip
+                "conflicts": _records(
+                    conflicts, ["person_id", "name", "iso", "load", "projects", "recommendation"]
+                ),
+                "unscheduled": _records(
+                    unscheduled, ["person_id", "name", "project_key", "key", "rem_h", "assumed"]
+                ),
+            }
+            click.echo(json.dumps(_jsonable(doc), ensure_ascii=False, indent=2))
+            return
+        if fmt == "csv":
+            emit(
+                _records(
+                    w,
+                    ["person_id", "name", "iso", "cap_h", "demand_h", "load", "over", "status"],
+                ),
+                fmt,
+            )
+            return
+        # Table: one row per person, one column per week (load %), worst status.
+        order = {"red": 0, "amber": 1, "idle": 3, "ok": 2}
+        rows = []
+        week_names = list(dict.fromkeys(w.sort_values("week")["iso"]))
+        for pid, g in w.sort_values(["name", "week"]).groupby("person_id", sort=False):
+            row: dict[str, Any] = {"person": g["name"].iloc[0] or f"#{pid}"}
+            for wk, ld, cap, dem in zip(
+                g["iso"], g["load"], g["cap_h"], g["demand_h"], strict=True
+            ):
+                label = wk.split("-")[1]
+                row[label] = "cap 0!" if cap <= 0 and dem > 0 else _pct(ld) if ld == ld else "-"
+            worst = min(g["status"], key=lambda s: order.get(s, 9))
+            row["status"] = worst
+            rows.append(row)
+        cols = ["person", *[wk.split("-")[1] for wk in week_names], "status"]
+        emit(rows, fmt, cols)
+        if len(conflicts):
+            click.echo("\nConflicts (fill by priority_rank, then due):")
+            crow = [
+                {
+                    "person": c["name"],
+                    "week": pd.Timestamp(c["week_start"]).strftime("%G-W%V"),
+                    "load": _pct(c["load"]),
+                    "projects": c["projects"],
+                    "recommendation": c["recommendation"],
+                }
+                for c in conflicts.to_dict("records")
+            ]
+            click.echo(render(crow, "table"))
+        if len(unscheduled):
+            click.echo(
+                f"\n{len(unscheduled)} open assigned item(s) without dates are unscheduled "
+                f"({unscheduled['rem_h'].sum():.0f} h, not loaded; see --format json)."
+            )
+
+    @main.command()
+    @click.argument("project", required=False)
+    @click.option("--as-of", "as_of", help="Forecast from this date (default: today).")
+    @click.option(
+        "--trials", type=click.IntRange(100, 1_000_000), default=10_000, show_default=True
+    )
+    @FORMAT_OPTION
+    @pass_app
+    def forecast(app: App, project: str | None, as_of: str | None, trials: int, fmt: str) -> None:
+        """Monte Carlo completion forecast on each project's throughput (seeded: the same
+        data and date give the same dates): P50/P85/P95 and P(done by baseline end).
+
+        Example:
+
+        \b
+            pmohub forecast
+            pmohub forecast CRM-APP --format json
+        """
+        from aggregator.forecast import project_forecasts
+
+        config = app.config()
+        day = _as_date(as_of) or _today(config)
+        frame = project_forecasts(app.engine(), config, day, project=project, trials=trials)
+        if fmt != "table":
+            emit(
+                _records(
+                    frame,
+                    [
+                        "project_key",
+                        "remaining",
+                        "completions",
+                        "history_wd",
+                        "mean_th",
+                        "method",
+                        "low_confidence",
+                        "trials",
+                        "p50",
+                        "p85",
+                        "p95",
+                        "p50_wd",
+                        "p85_wd",
+                        "p95_wd",
+                        "baseline_end",
+                        "p_on_time",
+                    ],
+                ),  # fmt: skip
+                fmt,
+            )
+            return
+        rows = [
+            {
+                "project": r["project_key"],
+                "open": r["remaining"],
+                "TH/day": _fix(r["mean_th"]),
+                "P50": r["p50"] or "> 2 years",
+                "P85": r["p85"] or "> 2 years",
+                "P95": r["p95"] or "> 2 years",
+                "baseline end": r["baseline_end"] or "",
+                "on time": _pct(r["p_on_time"]),
+                "note": "low confidence: remaining / mean TH" if r["low_confidence"] else "",
+            }
+            for r in frame.to_dict("records")
+        ]
+        emit(rows, fmt)
+
+    @main.command()
+    @click.option("--weeks", type=click.IntRange(1, 104), default=12, show_default=True)
+    @click.option("--as-of", "as_of", help="Last week shown (default: today).")
+    @FORMAT_OPTION
+    @pass_app
+    def trend(app: App, weeks: int, as_of: str | None, fmt: str) -> None:
+        """Week-over-week trend per project from the daily snapshots (written by
+        `pmohub nightly`): RAG changes, progress and compliance deltas.
+
+        Example:
+
+        \b
+            pmohub trend
+            pmohub trend --weeks 4 --format csv
+        """
+        from aggregator.snapshots import trend as trend_frame
+
+        config = app.config()
+        day = _as_date(as_of) or _today(config)
+        frame = trend_frame(app.engine(), day, weeks)
+        if frame.empty:
+            click.echo(
+                "no snapshots yet: `pmohub nightly` writes one per project per day", err=True
+            )
+        if fmt != "table":
+            emit(_records(frame, list(frame.columns)), fmt)
+            return
+        rows = []
+        for r in frame.to_dict("records"):
+            before = r.get("rag_before")
+            rag = RAG_TEXT.get(str(r.get("rag")), "N/E")
+            change = (
+                f"{RAG_TEXT.get(str(before), 'N/E')} -> {rag}"
+                if isinstance(before, str) and before != r.get("rag")
+                else rag
+            )
+            dp = _num(r.get("progress_delta"))
+            dc = _num(r.get("compliance_delta"))
+            rows.append(
+                {
+                    "project": r["project_key"],
+                    "week": r["week"],
+                    "RAG": change,
+                    "done": _pct(r.get("progress_count")),
+                    "Δdone": "" if dp is None else f"{dp * 100:+.0f} pp",
+                    "compliance": _fix(r.get("compliance"), 0),
+                    "Δcomp": "" if dc is None else f"{dc:+.0f}",
+                }
+            )
+        emit(rows, fmt)
