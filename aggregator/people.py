@@ -1,0 +1,228 @@
+"""One identity per person across every source.
+
+An account in a tracker is a ``person_aliases`` row (``source``, ``external_id``); the human
+behind it is a ``people`` row. Accounts join one person three ways, strongest last:
+
+1. **e-mail** (case-insensitive, any source), when an account is first synced
+   (``aggregator.store.writes.upsert_people``);
+2. **config**: a ``people:`` entry lists one person's accounts,
+   ``{id: "jira_main:5b10...", name: 张伟, email: ..., aliases: ["gitlab:lina", "redmine:12"]}``,
+   applied after every sync and by ``pmohub people`` (:func:`apply_config_people`);
+3. **manual**: ``pmohub people link SOURCE:ID SOURCE:ID`` (:func:`link_accounts`).
+
+A reference is ``SOURCE:ID`` where ``SOURCE`` is a configured source *name*; a source *type*
+(``jira``, ``redmine``) is accepted when exactly one source of that type is in the store.
+The id is the account's external id in that source: a Jira accountId or user key, a Redmine
+user id, an MS Project resource UID, a spreadsheet's person name.
+
+Links are marked on the alias (``linked_by`` = ``email`` | ``config`` | ``manual``) and
+survive re-syncs: a sync only re-points an alias that is still a placeholder (an account
+first met as a bare id on a work item), and only to merge further by e-mail. Merging moves
+every reference (work item assignee/reporter, worklogs, aliases) to the surviving person,
+the one with the lowest id, so ids seen earlier in reports stay valid where possible.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, select, update
+
+from aggregator.store import models as m
+from aggregator.store.writes import _move_person, aliases_t, people_t
+from connectors.errors import PmohubError
+
+sources_t = m.Source.__table__
+
+
+class PeopleError(PmohubError):
+    """A reference names no known source or account."""
+
+
+@dataclass(frozen=True)
+class AccountRef:
+    source: str
+    external_id: str
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.external_id}"
+
+
+@dataclass
+class MergeResult:
+    person_id: int
+    merged: list[int] = field(default_factory=list)  # person ids folded into person_id
+    pending: list[str] = field(default_factory=list)  # refs not synced yet
+
+
+def _sources(conn: Connection) -> dict[str, str]:
+    return dict(conn.execute(select(sources_t.c.name, sources_t.c.type)).all())
+
+
+def parse_ref(text: str, sources: dict[str, str], *, where: str = "") -> AccountRef:
+    """``SOURCE:ID`` -> AccountRef, ``SOURCE`` being a source name, or a type with exactly
+    one source in the store. Ids may contain ':' (only the first one separates)."""
+    prefix = f"{where}: " if where else ""
+    source, sep, ext = text.partition(":")
+    source, ext = source.strip(), ext.strip()
+    if not sep or not source or not ext:
+        raise PeopleError(f"{prefix}{text!r} is not SOURCE:ID (e.g. jira_main:5b10ac8d82e05b22)")
+    if source in sources:
+        return AccountRef(source, ext)
+    of_type = sorted(n for n, t in sources.items() if t == source)
+    if len(of_type) == 1:
+        return AccountRef(of_type[0], ext)
+    known = ", ".join(sorted(sources)) or "none synced yet"
+    if of_type:
+        raise PeopleError(
+            f"{prefix}{text!r}: several {source} sources ({', '.join(of_type)}); "
+            "use the source name"
+        )
+    raise PeopleError(f"{prefix}{text!r}: unknown source {source!r} (known: {known})")
+
+
+def _alias(conn: Connection, ref: AccountRef) -> tuple[int, int, str] | None:
+    row = conn.execute(
+        select(aliases_t.c.id, aliases_t.c.person_id, aliases_t.c.linked_by).where(
+            aliases_t.c.source == ref.source, aliases_t.c.external_id == ref.external_id
+        )
+    ).first()
+    return None if row is None else (row[0], row[1], row[2])
+
+
+def _merge(conn: Connection, person_ids: Iterable[int]) -> tuple[int, list[int]]:
+    """Fold all persons into the one with the lowest id; keep the first e-mail known."""
+    ids = sorted(set(person_ids))
+    target, others = ids[0], ids[1:]
+    if others:
+        email = conn.execute(
+            select(people_t.c.email).where(people_t.c.id == target)
+        ).scalar_one_or_none()
+        if not email:
+            found = conn.execute(
+                select(people_t.c.email)
+                .where(people_t.c.id.in_(others), people_t.c.email.is_not(None))
+                .order_by(people_t.c.id)
+                .limit(1)
+            ).scalar_one_or_none()
+            if found:
+                conn.execute(update(people_t).where(people_t.c.id == target).values(email=found))
+        for other in others:
+            _move_person(conn, other, target)
+    return target, others
+
+
+def _mark(conn: Connection, alias_ids: Sequence[int], how: str, *, keep_manual: bool) -> None:
+    if not alias_ids:
+        return
+    stmt = update(aliases_t).where(aliases_t.c.id.in_(list(alias_ids)))
+    if keep_manual:
+        stmt = stmt.where(aliases_t.c.linked_by != "manual")
+    conn.execute(stmt.values(linked_by=how))
+
+
+def link_accounts(engine: Engine, refs: Sequence[str]) -> MergeResult:
+    """``pmohub people link``: the accounts are one person, from now on and after re-syncs."""
+    if len(refs) < 2:
+        raise PeopleError("link needs at least two accounts (SOURCE:ID SOURCE:ID)")
+    with engine.begin() as conn:
+        sources = _sources(conn)
+        parsed = [parse_ref(r, sources) for r in refs]
+        found = []
+        for ref in parsed:
+            alias = _alias(conn, ref)
+            if alias is None:
+                raise PeopleError(
+                    f"no account {ref} in the store: sync the source first, or check the id "
+                    "with `pmohub people`"
+                )
+            found.append(alias)
+        target, others = _merge(conn, (a[1] for a in found))
+        _mark(conn, [a[0] for a in found], "manual", keep_manual=False)
+    return MergeResult(person_id=target, merged=others)
+
+
+def apply_config_people(engine: Engine, people: Sequence[Any]) -> list[MergeResult]:
+    """Merge the accounts each config ``people:`` entry lists (its ``id``, its ``aliases``,
+    and any account with its ``email``) into one person; name and e-mail from the config
+    win. Accounts not synced yet are reported as pending and linked on a later run."""
+    results: list[MergeResult] = []
+    if not people:
+        return results
+    with engine.begin() as conn:
+        sources = _sources(conn)
+        for i, entry in enumerate(people):
+            where = f"people[{i}] ({entry.id})"
+            refs: list[AccountRef] = []
+            pending: list[str] = []
+            for text in (entry.id, *entry.aliases):
+                try:
+                    refs.append(parse_ref(text, sources, where=where))
+                except PeopleError:
+                    prefix = text.partition(":")[0].strip()
+                    if ":" not in text or prefix in set(sources.values()):
+                        raise  # malformed, or an ambiguous source type
+                    pending.append(text)  # its source has not been synced yet
+            aliases = []
+            for ref in refs:
+                alias = _alias(conn, ref)
+                if alias is None:
+                    pending.append(str(ref))
+                else:
+                    aliases.append(alias)
+            person_ids = [a[1] for a in aliases]
+            email = (getattr(entry, "email", None) or "").strip()
+            if email:
+                person_ids += conn.execute(
+                    select(people_t.c.id).where(func.lower(people_t.c.email) == email.lower())
+                ).scalars()
+            if not person_ids:
+                results.append(MergeResult(person_id=0, pending=pending))
+                continue
+            target, others = _merge(conn, person_ids)
+            _mark(conn, [a[0] for a in aliases], "config", keep_manual=True)
+            values: dict[str, Any] = {}
+            if getattr(entry, "name", None):
+                values["display_name"] = entry.name
+            if email:
+                values["email"] = email
+            if values:
+                conn.execute(update(people_t).where(people_t.c.id == target).values(**values))
+            results.append(MergeResult(person_id=target, merged=others, pending=pending))
+    return results
+
+
+def people_rows(engine: Engine, *, source: str | None = None) -> list[dict[str, Any]]:
+    """Who is who: one row per person with their accounts per source."""
+    with engine.connect() as conn:
+        q = (
+            select(
+                people_t.c.id,
+                people_t.c.display_name,
+                people_t.c.email,
+                aliases_t.c.source,
+                aliases_t.c.external_id,
+                aliases_t.c.display_name,
+                aliases_t.c.linked_by,
+            )
+            .join(aliases_t, aliases_t.c.person_id == people_t.c.id)
+            .where(aliases_t.c.deleted_at.is_(None))
+            .order_by(people_t.c.display_name, people_t.c.id, aliases_t.c.source)
+        )
+        rows = conn.execute(q).all()
+    out: dict[int, dict[str, Any]] = {}
+    for pid, name, email, src, ext, alias_name, linked_by in rows:
+        person = out.setdefault(
+            pid, {"person_id": pid, "name": name, "email": email, "accounts": []}
+        )
+        person["accounts"].append(
+            {"source": src, "external_id": ext, "name": alias_name, "linked_by": linked_by}
+        )
+    result = list(out.values())
+    if source is not None:
+        result = [p for p in result if any(a["source"] == source for a in p["accounts"])]
+    for p in result:
+        p["sources"] = len({a["source"] for a in p["accounts"]})
+    return result
