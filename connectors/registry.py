@@ -18,6 +18,7 @@ BUILTINS: dict[str, str] = {
     "spreadsheet": "connectors.spreadsheet:SpreadsheetConnector",
     "jira": "connectors.jira:JiraConnector",
     "github": "connectors.github:GitHubConnector",
+    "gitlab": "connectors.gitlab:GitLabConnector",
     "redmine": "connectors.redmine:RedmineConnector",
     "msproject": "connectors.msproject:MSProjectConnector",
 }

@@ -250,6 +250,7 @@ def test_edits_during_the_run_lose_nothing(emu: GitHubEmulator) -> None:
     emu.faults.on_request("/repos/acme/web-portal/issues", edit)
     with connector(emu, page_size=10, history=False) as c:
         got = items(c.fetch_work_items(None))
+    assert calls["n"] > 2, "the edit happened mid-run"
     assert {w.external_id for w in got} == expected_ids(emu)
 
 

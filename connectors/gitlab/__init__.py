@@ -1,0 +1,287 @@
+"""GitLab connector (REST v4): projects, issues, group epics, milestones, iterations,
+weights, time tracking and the state/label event history.
+
+* ``projects`` lists full project paths (``group/project``) or numeric ids.
+* Incremental: ``updated_after`` (at or after) with ``order_by=updated_at&sort=asc``, key-set
+  on ``updated_at``: each next request starts from the last ``updated_at`` read instead of
+  the next offset page, so an issue edited mid-run (it jumps to the end of the listing and
+  shifts the rest forward) cannot make us skip another. Issues sharing that instant come
+  again and are de-duplicated; if a whole page shares one instant the reader pages by offset
+  within ``updated_after = updated_before = that instant``. No mid-run ``Checkpoint``: the
+  projects are read one after another.
+* Epics: group epics (Premium) of each project's group; 403/404 means "not licensed" and is
+  not an error (no epics, no group project). Iterations likewise (404 on Free).
+* History: ``resource_state_events`` + ``resource_label_events`` per changed issue (two paged
+  requests). Worklogs: REST has no timelog listing, so timelogs come from one GraphQL query
+  per changed issue that has time spent (``time_stats.total_time_spent`` > 0); issues
+  without spent time cost nothing. ``history: false`` / ``worklogs: false`` switch them off.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterator, Mapping
+from typing import Any, ClassVar
+
+from connectors.base import ChildrenComplete, Connector, Skipped, SourceConfig, StreamItem
+from connectors.errors import ConfigError, RecordError
+from connectors.gitlab import mapping
+from connectors.gitlab.client import GitLabClient
+from connectors.records import Iteration, Milestone, Person, Project
+
+log = logging.getLogger("pmohub.gitlab")
+
+
+class GitLabConnector(Connector):
+    type: ClassVar[str] = "gitlab"
+    option_keys: ClassVar[Mapping[str, type]] = {
+        "status_label_prefixes": list,
+        "type_label_prefix": str,
+        "priority_label_prefix": str,
+        "epics": bool,
+        "history": bool,
+        "worklogs": bool,
+        "public_emails": bool,
+        "max_retries": int,
+        "max_wait_s": float,
+    }
+
+    def __init__(self, config: SourceConfig, *, env: Mapping[str, str] | None = None):
+        super().__init__(config, env=env)
+        if not config.projects:
+            raise ConfigError(
+                "list the projects to read in 'projects' (full paths like group/project)",
+                source=config.name,
+            )
+        opts = config.options
+        self.ctx = mapping.MappingContext(
+            source=config.name,
+            status_map=dict(config.status_map),
+            status_prefixes=tuple(opts.get("status_label_prefixes", ("workflow::", "status::"))),
+            type_prefix=str(opts.get("type_label_prefix", "type::")),
+            priority_prefix=str(opts.get("priority_label_prefix", "priority::")),
+        )
+        self._client: GitLabClient | None = None
+        self._projects: list[dict[str, Any]] | None = None
+        self._epic_groups: dict[int, dict[str, Any]] | None = None
+
+    @property
+    def client(self) -> GitLabClient:
+        if self._client is None:
+            opts = self.config.options
+            self._client = GitLabClient(
+                self.config,
+                env=self.env,
+                max_retries=int(opts.get("max_retries", 6)),
+                max_wait_s=float(opts.get("max_wait_s", 60.0)),
+            )
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def _opt(self, name: str, default: bool = True) -> bool:
+        return bool(self.config.options.get(name, default))
+
+    @property
+    def projects(self) -> list[dict[str, Any]]:
+        if self._projects is None:
+            self._projects = [self.client.project(p) for p in self.config.projects]
+        return self._projects
+
+    def _groups(self) -> dict[int, dict[str, Any]]:
+        groups: dict[int, dict[str, Any]] = {}
+        for p in self.projects:
+            ns = p.get("namespace") or {}
+            if ns.get("kind") == "group":
+                groups[int(ns["id"])] = ns
+        return groups
+
+    @property
+    def epic_groups(self) -> dict[int, dict[str, Any]]:
+        """Groups whose epics we can read (empty when epics are off or not licensed)."""
+        if self._epic_groups is None:
+            self._epic_groups = {}
+            if self._opt("epics"):
+                for gid, group in self._groups().items():
+                    probe = self.client.optional_items(f"/groups/{gid}/epics", {"per_page": 1})
+                    if probe is None:
+                        log.info(
+                            "%s: group %s has no epics (not licensed)",
+                            self.name,
+                            group.get("full_path"),
+                        )
+                    else:
+                        self._epic_groups[gid] = group
+        return self._epic_groups
+
+    def check(self) -> dict[str, Any]:
+        user = self.client.user()
+        visible, missing = [], []
+        for name in self.config.projects:
+            try:
+                self.client.project(name)
+                visible.append(name)
+            except ConfigError:
+                missing.append(name)
+        return {
+            "user": user.get("username"),
+            "projects_visible": visible,
+            "projects_missing": missing,
+            "epics": bool(self.epic_groups) if not missing else None,
+        }
+
+    def fetch_projects(self) -> Iterator[Project]:
+        for p in self.projects:
+            yield mapping.to_project(p, self.ctx)
+        for group in self.epic_groups.values():
+            yield mapping.to_group_project(group, self.ctx)
+
+    def fetch_people(self) -> Iterator[Person | Skipped]:
+        seen: set[int] = set()
+        for p in self.projects:
+            for member in self.client.members(p["id"]):
+                if member["id"] in seen:
+                    continue
+                seen.add(member["id"])
+                try:
+                    full = (
+                        self.client.public_user(member["id"])
+                        if self._opt("public_emails")
+                        else member
+                    )
+                    yield mapping.to_person({**member, **full}, self.ctx)
+                except (KeyError, ValueError) as exc:
+                    yield Skipped(
+                        RecordError(str(exc), source=self.name, where=f"user {member.get('id')}")
+                    )
+
+    def fetch_milestones(self) -> Iterator[Milestone]:
+        seen: set[int] = set()
+        for p in self.projects:
+            key = p["path_with_namespace"]
+            for m in self.client.milestones("projects", p["id"]):
+                if m["id"] not in seen:
+                    seen.add(m["id"])
+                    yield mapping.to_milestone(m, key, self.ctx)
+        for gid, group in self._groups().items():
+            listing = self.client.optional_items(f"/groups/{gid}/milestones", {"per_page": 100})
+            for m in listing or ():
+                if m["id"] not in seen:
+                    seen.add(m["id"])
+                    yield mapping.to_milestone(m, str(group["full_path"]), self.ctx)
+
+    def fetch_iterations(self) -> Iterator[Iteration]:
+        seen: set[int] = set()
+        for p in self.projects:
+            listing = self.client.optional_items(
+                f"/projects/{p['id']}/iterations", {"per_page": 100, "include_ancestors": "true"}
+            )
+            for it in listing or ():
+                if it["id"] not in seen:
+                    seen.add(it["id"])
+                    yield mapping.to_iteration(it, p["path_with_namespace"], self.ctx)
+
+    def _issues(self, project_id: int, since: str | None) -> Iterator[dict[str, Any]]:
+        per_page = min(100, max(1, self.config.page_size))
+        seen: set[tuple[int, str]] = set()
+        page, pinned = 1, False
+        while True:
+            response = self.client.issues_page(
+                project_id,
+                updated_after=since,
+                per_page=per_page,
+                page=page,
+                updated_before=since if pinned else None,
+            )
+            rows = response.json()
+            for issue in rows:
+                mark = (issue["id"], issue["updated_at"])
+                if mark not in seen:
+                    seen.add(mark)
+                    yield issue
+            has_next = bool(response.headers.get("X-Next-Page")) or "next" in response.links
+            if pinned:
+                if has_next:
+                    page += 1
+                    continue
+                page, pinned = 1, False  # that instant is done: move on past it
+                since = _after(since)
+                continue
+            if not rows or not has_next:
+                return
+            last = rows[-1]["updated_at"]
+            if last == since:
+                pinned, page = True, 2  # a whole page at one instant: page within it
+            else:
+                since, page = last, 1
+
+    def _history_and_worklogs(
+        self, project: dict[str, Any], issue: dict[str, Any], item_id: str
+    ) -> Iterator[StreamItem]:
+        if self._opt("history"):
+            states = list(self.client.state_events(project["id"], issue["iid"]))
+            labels = list(self.client.label_events(project["id"], issue["iid"]))
+            yield from mapping.to_status_changes(issue, states, labels, self.ctx)
+        spent = (issue.get("time_stats") or {}).get("total_time_spent") or 0
+        if self._opt("worklogs") and spent:
+            for node in self.client.timelogs(project["path_with_namespace"], issue["iid"]):
+                try:
+                    yield mapping.to_worklog(node, item_id, self.ctx)
+                except (KeyError, TypeError, ValueError) as exc:
+                    yield Skipped(
+                        RecordError(
+                            f"timelog: {exc!r}", source=self.name, where=issue.get("web_url")
+                        )
+                    )
+
+    def fetch_work_items(self, since: Any) -> Iterator[StreamItem]:
+        kinds = {"links"}
+        if self._opt("history"):
+            kinds.add("status_changes")
+        if self._opt("worklogs"):
+            kinds.add("worklogs")
+        since_text = since.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if since is not None else None
+        for gid, group in self.epic_groups.items():
+            params: dict[str, Any] = {"per_page": 100, "order_by": "updated_at", "sort": "asc"}
+            if since_text:
+                params["updated_after"] = since_text
+            for epic in self.client.optional_items(f"/groups/{gid}/epics", params) or ():
+                try:
+                    yield mapping.to_epic_item(epic, str(group["full_path"]), self.ctx)
+                except RecordError as exc:
+                    yield Skipped(exc)
+        for project in self.projects:
+            key = project["path_with_namespace"]
+            for issue in self._issues(project["id"], since_text):
+                try:
+                    item = mapping.to_work_item(issue, key, self.ctx)
+                except RecordError as exc:
+                    yield Skipped(exc)
+                    continue
+                yield item
+                yield from self._history_and_worklogs(project, issue, item.external_id)
+                yield ChildrenComplete(item.external_id, frozenset(kinds))
+
+    def census(self, project_key: str) -> Iterator[str]:
+        for gid, group in self.epic_groups.items():
+            if group["full_path"] == project_key:
+                for epic in (
+                    self.client.optional_items(f"/groups/{gid}/epics", {"per_page": 100}) or ()
+                ):
+                    yield mapping.epic_id(epic)
+                return
+        for issue in self.client.census_issues(project_key):
+            yield str(issue["id"])
+
+
+def _after(instant: str | None) -> str | None:
+    """The next millisecond after a GitLab timestamp (to step past a crowded instant)."""
+    if instant is None:
+        return None
+    at = mapping.parse_at(instant)
+    assert at is not None
+    return (at + dt.timedelta(milliseconds=1)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
