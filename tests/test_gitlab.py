@@ -135,7 +135,7 @@ def test_full_fetch_issues_epics_history_and_worklogs(emu: GitLabEmulator) -> No
     assert {w.external_id for w in worklogs} == {
         str(t["id"]) for i in emu.site.issues for t in i["timelogs"]
     }
-    for iid, w in issues.items():
+    for iid in issues:
         mine = sum(x.seconds for x in worklogs if x.work_item_id == iid)
         assert mine == sum(t["seconds"] for t in by_id[iid]["timelogs"])
     last: dict[str, str | None] = {}
