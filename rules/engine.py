@@ -106,6 +106,8 @@ class RuleMeta:
     defaults: Mapping[str, Any] = field(default_factory=dict)
     needs: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     version: str = "1"
+    #: Columns read when present (never a reason for N/E), e.g. optional custom fields.
+    optional: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def group(self) -> str:
@@ -125,6 +127,7 @@ class RuleMeta:
             "fix_zh": self.fix_zh,
             "defaults": dict(self.defaults),
             "needs": {k: list(v) for k, v in self.needs.items()},
+            "optional": {k: list(v) for k, v in self.optional.items()},
             "version": self.version,
         }
 
@@ -254,12 +257,13 @@ def rule(
     fix_zh: str,
     defaults: Mapping[str, Any] | None = None,
     needs: Mapping[str, Iterable[str]] | None = None,
+    optional: Mapping[str, Iterable[str]] | None = None,
     version: str = "1",
 ) -> Callable[[Callable[[RuleContext], Outcomes]], Rule]:
     """Register a rule function with its metadata (see the module docstring)."""
     if severity not in SEVERITY_RANK:
         raise RuleError(f"{id}: severity {severity!r} is not high/medium/low")
-    bad = [f for f in (needs or {}) if f not in FRAMES]
+    bad = [f for f in [*(needs or {}), *(optional or {})] if f not in FRAMES]
     if bad:
         raise RuleError(f"{id}: unknown frame {bad[0]!r} in needs (one of {', '.join(FRAMES)})")
     meta = RuleMeta(
@@ -275,6 +279,7 @@ def rule(
         fix_zh=fix_zh,
         defaults=dict(defaults or {}),
         needs={k: tuple(v) for k, v in (needs or {}).items()},
+        optional={k: tuple(v) for k, v in (optional or {}).items()},
         version=version,
     )
 
@@ -333,6 +338,16 @@ class RuleContext:
     calendar: WorkCalendar = WEEKEND_ONLY
     timezone: str = "Asia/Shanghai"
     settings: Mapping[str, Any] = field(default_factory=dict)
+    #: The unscoped frames of the run (all projects, all columns): for memoised metrics.
+    all_frames: Mapping[str, pd.DataFrame] = field(default_factory=dict)
+    memo: dict[Any, Any] = field(default_factory=dict)  # shared by the rules of one run
+
+    def memoized(self, key: Any, compute: Callable[[], Any]) -> Any:
+        """A metric shared by several rules (EVM, load...), computed once per run.
+        ``compute`` must depend only on ``all_frames`` and ``key`` (not on thresholds)."""
+        if key not in self.memo:
+            self.memo[key] = compute()
+        return self.memo[key]
 
     def frame(self, name: str) -> pd.DataFrame:
         if name not in self.frames or self.frames[name] is None:
@@ -533,6 +548,7 @@ def run_rules(
         wanted = set(projects)
         all_projects = all_projects[all_projects.isin(wanted)]
     runs: list[RuleRun] = []
+    memo: dict[Any, Any] = {}
     for r in rules:
         meta = r.meta
         scope_projects = pd.Index(
@@ -545,7 +561,7 @@ def run_rules(
             runs.append(RuleRun(meta, Outcomes.empty()))
             continue
         params = policy.params_frame(meta, scope_projects)
-        ctx_frames = _scoped_frames(frames, scope_projects, all_projects)
+        ctx_frames = _scoped_frames(frames, scope_projects, all_projects, meta)
         ctx = RuleContext(
             rule=meta,
             as_of=as_of,
@@ -556,6 +572,8 @@ def run_rules(
             calendar=calendar,
             timezone=timezone,
             settings=settings or {},
+            all_frames=frames,  # type: ignore[arg-type]
+            memo=memo,
         )
         missing = _missing_needs(meta, frames)
         if missing:
@@ -585,13 +603,25 @@ def _missing_needs(meta: RuleMeta, frames: Mapping[str, pd.DataFrame | None]) ->
 
 
 def _scoped_frames(
-    frames: Mapping[str, pd.DataFrame | None], scope: pd.Index, all_projects: pd.Index
+    frames: Mapping[str, pd.DataFrame | None],
+    scope: pd.Index,
+    all_projects: pd.Index,
+    meta: RuleMeta,
 ) -> dict[str, pd.DataFrame]:
+    """The frames a rule declared, with only its declared columns (cheap with pandas'
+    copy-on-write, and every later boolean filter then copies just those columns), limited
+    to the projects the rule is enabled for."""
     out: dict[str, pd.DataFrame] = {}
     narrow = len(scope) < len(all_projects)
-    for name, df in frames.items():
+    for name in {*meta.needs, *meta.optional}:
+        df = frames.get(name)
         if df is None:
             continue
+        wanted = [*meta.needs.get(name, ()), *meta.optional.get(name, ())]
+        if "project_key" in df.columns and narrow:
+            wanted.append("project_key")
+        cols = [c for c in dict.fromkeys(wanted) if c in df.columns]
+        df = df[cols]
         if narrow and "project_key" in df.columns and name != "people":
             df = df[df["project_key"].isin(scope)]
         out[name] = df

@@ -239,3 +239,24 @@ def lookup(keys: pd.Series, mapping: pd.Series) -> pd.Series:
     have a unique index (a groupby result)."""
     values = mapping.reindex(keys.to_numpy())
     return pd.Series(values.to_numpy(), index=keys.index, dtype=mapping.dtype)
+
+
+#: Low-cardinality text columns kept as ``category``: comparisons, ``isin`` and groupby
+#: then work on small integer codes instead of a million strings.
+CATEGORY_COLUMNS: tuple[str, ...] = (
+    "source",
+    "type",
+    "kind",
+    "status",
+    "status_category",
+    "priority",
+)
+
+
+def compact(frame: pd.DataFrame) -> pd.DataFrame:
+    """The work-item frame with :data:`CATEGORY_COLUMNS` as ``category`` dtype."""
+    out = frame.copy()
+    for c in CATEGORY_COLUMNS:
+        if c in out.columns and not isinstance(out[c].dtype, pd.CategoricalDtype):
+            out[c] = out[c].astype("category")
+    return out

@@ -10,7 +10,7 @@ import pandas as pd
 
 from rules.calendar import WorkCalendar, build_calendar
 from rules.engine import Outcomes, load_rules, outcomes_frame, run_rules
-from rules.frames import CHARTER_FIELDS, EXTRA_FIELDS, PHASES, to_phase
+from rules.frames import CHARTER_FIELDS, EXTRA_FIELDS, PHASES, compact, to_phase
 
 UTC = dt.UTC
 _ids = itertools.count(1)
@@ -146,6 +146,8 @@ class World:
                     items[f] = None
             if "components" not in items.columns:
                 items["components"] = [[] for _ in range(len(items))]
+        if len(items):
+            items = compact(items)  # the loader's dtypes, so tests see what production sees
         reg = pd.DataFrame(self.projects)
         reg["phase"] = to_phase(reg["phase"].fillna(""))
         reg["phase_rank"] = reg["phase"].map({p: i for i, p in enumerate(PHASES)}).astype(float)

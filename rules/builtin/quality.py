@@ -163,6 +163,7 @@ def qua_002(ctx: RuleContext) -> Outcomes:
             "changed_at",
         ),
     },
+    optional={"work_items": ("acceptance_criteria",)},
 )
 def qua_003(ctx: RuleContext) -> Outcomes:
     items = ctx.frame("work_items")

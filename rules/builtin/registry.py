@@ -23,6 +23,7 @@ from rules.frames import CHARTER_FIELDS, PHASES, is_blank
     fix_zh="在台账中登记该项目或标记为豁免。",
     defaults={"active_days": 30, "exempt": []},
     needs={"work_items": ("source", "tracker_project_key", "project_key", "updated_at")},
+    optional={"work_items": ("registered",)},
 )
 def reg_001(ctx: RuleContext) -> Outcomes:
     items = ctx.frame("work_items")
@@ -73,6 +74,7 @@ def reg_001(ctx: RuleContext) -> Outcomes:
     fix_en="Appoint a PM on the registry issue.",
     fix_zh="在台账事项上任命项目经理。",
     needs={"registry": ("project_key", "pm", "pm_active", "registry_issue")},
+    optional={"registry": ("implicit",)},
 )
 def reg_002(ctx: RuleContext) -> Outcomes:
     reg = ctx.frame("registry").set_index("project_key").reindex(ctx.projects)

@@ -31,6 +31,7 @@ CLOSING = PHASES.index("closing")
         "work_items": ("project_key", "kind", "created_at"),
         "registry": ("project_key", "phase_rank", "cadence"),
     },
+    optional={"registry": ("implicit",)},
 )
 def rpt_001(ctx: RuleContext) -> Outcomes:
     items = ctx.frame("work_items")
@@ -178,7 +179,7 @@ RAG_NAME = {0: "Green", 1: "Amber", 2: "Red"}
     },
 )
 def rpt_003(ctx: RuleContext) -> Outcomes:
-    from rules.formulas import evm_frame
+    from rules.builtin.variance import shared_evm
 
     g = ctx.global_params
     items = ctx.frame("work_items")
@@ -189,14 +190,7 @@ def rpt_003(ctx: RuleContext) -> Outcomes:
     reported = (
         newest["rag"].astype(object).fillna("").astype(str).str.strip().str.lower().map(RAG_LEVEL)
     )
-    evm = evm_frame(
-        ctx.frame("baselines"),
-        items,
-        ctx.frames.get("worklogs"),
-        ctx.calendar,
-        ctx.as_of,
-        ctx.timezone,
-    ).reindex(ctx.projects)
+    evm = shared_evm(ctx, ctx.as_of)
     green, amber = float(g.get("green", 0.95)), float(g.get("amber", 0.85))
 
     def level(x: pd.Series) -> pd.Series:

@@ -74,19 +74,25 @@ def res_003(ctx: RuleContext) -> Outcomes:
 
 
 def _load(ctx: RuleContext, weeks: int) -> pd.DataFrame:
+    """Person/week/project load, computed once per run for RES-001 and RES-002."""
     from rules.formulas import load_frame
 
-    return load_frame(
-        ctx.frame("work_items"),
-        ctx.calendar,
-        ctx.as_of,
-        weeks=weeks,
-        hours_per_day=float(ctx.settings.get("hours_per_day", 8.0)),
-        hpp=float(ctx.settings.get("hpp", 6.0)),
-        default_estimate_h=ctx.settings.get("default_estimate_h") or {},
-        person_hours=ctx.settings.get("person_hours"),
-        person_allocation=ctx.settings.get("person_allocation"),
-    )
+    items = (ctx.all_frames or ctx.frames)["work_items"]
+
+    def compute() -> pd.DataFrame:
+        return load_frame(
+            items,
+            ctx.calendar,
+            ctx.as_of,
+            weeks=weeks,
+            hours_per_day=float(ctx.settings.get("hours_per_day", 8.0)),
+            hpp=float(ctx.settings.get("hpp", 6.0)),
+            default_estimate_h=ctx.settings.get("default_estimate_h") or {},
+            person_hours=ctx.settings.get("person_hours"),
+            person_allocation=ctx.settings.get("person_allocation"),
+        )
+
+    return ctx.memoized(("load", weeks), compute)
 
 
 LOAD_NEEDS = {

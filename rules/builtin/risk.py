@@ -115,6 +115,7 @@ def risk_001(ctx: RuleContext) -> Outcomes:
             "url",
         )
     },
+    optional={"work_items": ("review_on",)},
 )
 def risk_002(ctx: RuleContext) -> Outcomes:
     items = ctx.frame("work_items")
@@ -193,6 +194,7 @@ def risk_002(ctx: RuleContext) -> Outcomes:
         ),
         "status_changes": ("work_item_id", "field", "to_value", "changed_at"),
     },
+    optional={"work_items": ("flagged", "updated_at")},
 )
 def risk_004(ctx: RuleContext) -> Outcomes:
     items = ctx.frame("work_items")

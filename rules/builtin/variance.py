@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 
@@ -108,17 +110,37 @@ def var_001(ctx: RuleContext) -> Outcomes:
     return ctx.project_outcomes(res)
 
 
-def _evm(ctx: RuleContext) -> pd.DataFrame:
+def shared_evm(ctx: RuleContext, day: dt.date) -> pd.DataFrame:
+    """EVM per project as of ``day``, computed once per run for every rule that needs it
+    (VAR-003/004/005, RPT-003), then limited to this rule's projects."""
     from rules.formulas import evm_frame
 
-    return evm_frame(
-        ctx.frame("baselines"),
-        ctx.frame("work_items"),
-        ctx.frames.get("worklogs"),
-        ctx.calendar,
-        ctx.as_of,
-        ctx.timezone,
-    ).reindex(ctx.projects)
+    f = ctx.all_frames or ctx.frames
+
+    def compute() -> pd.DataFrame:
+        return evm_frame(
+            f["baselines"], f["work_items"], f.get("worklogs"), ctx.calendar, day, ctx.timezone
+        )
+
+    return ctx.memoized(("evm", day), compute).reindex(ctx.projects)
+
+
+def shared_slippage(ctx: RuleContext, day: dt.date) -> pd.DataFrame:
+    from rules.formulas import milestone_slippage
+
+    f = ctx.all_frames or ctx.frames
+
+    def compute() -> pd.DataFrame:
+        return milestone_slippage(
+            f["baselines"], f["milestones"], f["work_items"], ctx.calendar, day
+        )
+
+    slip = ctx.memoized(("slippage", day), compute)
+    return slip[slip["project_key"].isin(ctx.projects)]
+
+
+def _evm(ctx: RuleContext) -> pd.DataFrame:
+    return shared_evm(ctx, ctx.as_of)
 
 
 @rule(
@@ -141,16 +163,7 @@ def _evm(ctx: RuleContext) -> pd.DataFrame:
     },
 )
 def var_002(ctx: RuleContext) -> Outcomes:
-    from rules.formulas import milestone_slippage
-
-    slip = milestone_slippage(
-        ctx.frame("baselines"),
-        ctx.frame("milestones"),
-        ctx.frame("work_items"),
-        ctx.calendar,
-        ctx.as_of,
-    )
-    slip = slip[slip["project_key"].isin(ctx.projects)].sort_values("slip_wd", ascending=False)
+    slip = shared_slippage(ctx, ctx.as_of).sort_values("slip_wd", ascending=False)
     worst = slip.groupby("project_key")["slip_wd"].max().reindex(ctx.projects)
     amber = ctx.param("amber_wd").astype(float)
     late = slip[slip["slip_wd"] > slip["project_key"].map(amber)]
@@ -342,19 +355,13 @@ def _r(v: object) -> float | None:
     },
 )
 def var_005(ctx: RuleContext) -> Outcomes:
-    from rules.formulas import evm_frame, milestone_slippage
-
     g = ctx.global_params
     before = ctx.calendar.add_wd(ctx.as_of_day, -int(g.get("persist_wd", 5)))[0].astype(object)
     items = ctx.frame("work_items")
     red = []
     for day in (ctx.as_of, before):
-        evm = evm_frame(
-            ctx.frame("baselines"), items, None, ctx.calendar, day, ctx.timezone
-        ).reindex(ctx.projects)
-        slip = milestone_slippage(
-            ctx.frame("baselines"), ctx.frame("milestones"), items, ctx.calendar, day
-        )
+        evm = shared_evm(ctx, day)
+        slip = shared_slippage(ctx, day)
         worst = slip.groupby("project_key")["slip_wd"].max().reindex(ctx.projects)
         red.append(
             (evm["spi_t"].astype(float) < float(g.get("red_spi_t", 0.8)))
