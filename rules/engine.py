@@ -23,6 +23,10 @@ Writing a rule
 * ``needs`` names the frames and columns the rule reads. The loader reads only those
   columns; a frame or column that is absent (the source does not provide it) makes the
   rule *not evaluable* for every subject with the reason, before the function runs.
+* ``optional`` names columns read when present (never a reason for N/E). A rule's frames
+  hold only its ``needs`` and ``optional`` columns, so an undeclared read fails in tests.
+* Metrics several rules share (EVM, load) go through ``ctx.memoized(key, compute)`` over
+  ``ctx.all_frames``: computed once per run.
 * Thresholds: ``defaults`` are the built-in values; ``ctx.param(key)`` is a Series of the
   *effective* value per project (policy precedence applied), aligned on ``project_key``.
 * ``as_of`` is injected (``ctx.as_of``); never read the clock.

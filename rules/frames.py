@@ -11,7 +11,10 @@ Frames (DataFrames; a rule declares the columns it reads in ``needs``):
     ``project_key`` = the *hierarchy* project key, ``kind`` (see :data:`KINDS`),
     ``is_leaf``, ``is_epic`` and the PMO custom fields from ``extra`` flattened by their
     canonical names (``risk_probability``, ``ccb_decision``, ``rag`` ...). Timestamps are
-    UTC-aware; ``start_on``/``due_on`` are naive ``datetime64`` days.
+    UTC-aware; ``start_on``/``due_on`` are naive ``datetime64`` days. JSON list columns
+    (``labels``, ``milestone_ids``...) hold lists, or None for an empty list (use
+    :func:`list_contains` / ``explode``, which treat both alike). The columns in
+    :data:`CATEGORY_COLUMNS` are ``category`` dtype (see :func:`compact`).
 ``status_changes``
     ``work_item_id, project_key, field, from_value, to_value, changed_at`` and, for
     ``field == "status"``, ``from_category``/``to_category`` (see :func:`status_categories`).

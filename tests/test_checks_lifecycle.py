@@ -127,3 +127,52 @@ def test_lifecycle(store_url: str) -> None:
     assert f3["project:CRM"][1] == "resolved"
     assert f3["project:CRM"][4] == seen_instant(d3, "Asia/Shanghai")
     assert f3["project:WAIVED"][1] == "waived"
+
+
+def test_issue_level_finding_resolves_when_fixed(store_url: str) -> None:
+    engine = open_store(store_url)
+    config = parse_config(CONFIG)
+    ids = _seed(engine)
+    with engine.begin() as c:
+        pid = c.execute(select(m.WorkItem.project_id).where(m.WorkItem.id == ids["CRMA"])).scalar()
+        risk = c.execute(
+            insert(m.WorkItem.__table__).values(
+                source="jira_main",
+                external_id="R-1",
+                key="CRMA-R1",
+                project_id=pid,
+                project_key="CRMA",
+                title="vendor risk",
+                type="Risk",
+                status="Open",
+                status_category="todo",
+                created_at=NOW,
+                updated_at=NOW,
+                labels=[],
+                components=[],
+                milestone_ids=[],
+                iteration_ids=[],
+                extra={"risk_probability": 4, "risk_impact": 4},
+            )
+        ).inserted_primary_key[0]
+    run_checks(engine, config, as_of=dt.date(2026, 11, 20), rule_ids=["RISK-002"])
+    t = m.Finding.__table__
+    with engine.connect() as c:
+        row = c.execute(select(t).where(t.c.subject == "issue:jira_main:R-1")).one()
+    assert (row.state, row.severity, row.value) == ("new", "high", 16.0)
+    assert row.evidence["keys"] == ["CRMA-R1"] and row.evidence["project_key"] == "CRM"
+    with engine.begin() as c:
+        c.execute(
+            update(m.WorkItem.__table__)
+            .where(m.WorkItem.id == risk)
+            .values(
+                assignee="u1",
+                due_on=dt.date(2026, 12, 1),
+                extra={"risk_probability": 4, "risk_impact": 4, "risk_response": "transfer"},
+            )
+        )
+    run_checks(engine, config, as_of=dt.date(2026, 11, 23), rule_ids=["RISK-002"])
+    with engine.connect() as c:
+        row = c.execute(select(t).where(t.c.subject == "issue:jira_main:R-1")).one()
+    assert row.state == "resolved"
+    assert row.resolved_at == seen_instant(dt.date(2026, 11, 23), "Asia/Shanghai")
