@@ -404,6 +404,11 @@ def seed_portfolio(server: RedmineServer, prefix: str = "portal") -> Seeded:
         "search precedes crash": relate(server, search, crash, "precedes"),
         "crash relates login": relate(server, crash, login, "relates"),
     }
+    # A later second for two issues, so `since` has items on both sides (Redmine
+    # timestamps are whole seconds).
+    time.sleep(1.1)
+    server.put(f"/issues/{search}.json", {"issue": {"notes": "rescheduled"}})
+    server.put(f"/issues/{crash}.json", {"issue": {"priority_id": 3}})
     seeded = Seeded(
         projects={prefix: p, f"{prefix}-api": api, f"{prefix}-other": other},
         users={"lina": lina, "wei": wei},
