@@ -19,6 +19,7 @@ BUILTINS: dict[str, str] = {
     "jira": "connectors.jira:JiraConnector",
     "github": "connectors.github:GitHubConnector",
     "gitlab": "connectors.gitlab:GitLabConnector",
+    "trello": "connectors.trello:TrelloConnector",
     "redmine": "connectors.redmine:RedmineConnector",
     "msproject": "connectors.msproject:MSProjectConnector",
 }

@@ -39,7 +39,8 @@ class HttpError(Exception):
 
 @dataclass
 class Reply:
-    """A handler result with a status or headers other than 200 + JSON."""
+    """A handler result with a status or headers other than 200 + JSON (``bytes`` payloads
+    are sent as text/plain)."""
 
     payload: Any
     status: int = 200
@@ -274,9 +275,13 @@ def _handler_for(emu: Emulator) -> type[BaseHTTPRequestHandler]:
             self.send(reply)
 
         def send(self, reply: Reply) -> None:
-            data = json.dumps(reply.payload, ensure_ascii=False, separators=(",", ":")).encode()
+            if isinstance(reply.payload, bytes):  # plain-text answers (Trello errors ...)
+                data, kind = reply.payload, "text/plain; charset=utf-8"
+            else:
+                data = json.dumps(reply.payload, ensure_ascii=False, separators=(",", ":")).encode()
+                kind = "application/json; charset=utf-8"
             self.send_response(reply.status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Type", kind)
             self.send_header("Content-Length", str(len(data)))
             for name, value in reply.headers.items():
                 self.send_header(name, value)

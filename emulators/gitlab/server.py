@@ -74,7 +74,7 @@ class GitLabEmulator(Emulator):
             "RateLimit-Reset": "1",
             "Retry-After": retry_after or "1",
         }
-        return Reply("Retry later", 429, headers)
+        return Reply(b"Retry later\n", 429, headers)
 
     # -- payloads ----------------------------------------------------------------------
     def _user(self, uid: int) -> dict[str, Any]:

@@ -1,0 +1,165 @@
+"""Pure mapping of Trello payloads to records (no I/O).
+
+A board is a project, a card a work item, its list its status. ``status_map`` maps list
+names to categories; without an entry, common kanban names are recognised (Backlog/To Do
+-> todo, Doing/Review/Blocked -> in_progress, Done -> done, Won't do/Cancelled ->
+cancelled), anything else counts as todo. History: each list move (``updateCard`` with
+``listBefore``/``listAfter``) is a status change. ``resolved_at`` is the last move into the
+current list when that list is done/cancelled. Checklists are not sub-items (their items
+have no owner, dates or status of their own in most boards): their totals go to
+``extra`` (``checklist_items`` / ``checklist_done``). Archived cards stay, labelled
+``archived``. Trello has no time tracking, iterations or milestones.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from connectors.base import map_status_category
+from connectors.errors import RecordError
+from connectors.records import Person, Project, StatusChange, WorkItem
+
+_PATTERNS: tuple[tuple[str, str], ...] = (
+    (r"won'?t|cancel|abandon|rejected|废弃|取消", "cancelled"),
+    (r"\bdone\b|complete|finished|closed|shipped|released|完成|已完成", "done"),
+    (r"doing|progress|review|testing|\bqa\b|blocked|wip|进行|处理中|测试|评审", "in_progress"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class MappingContext:
+    source: str
+    status_map: Mapping[str, str] = field(default_factory=dict)
+
+
+def parse_at(value: str | None) -> dt.datetime | None:
+    if not value:
+        return None
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(dt.UTC)
+
+
+def created_from_id(object_id: str) -> dt.datetime:
+    """Trello ids are ObjectIds whose first 4 bytes are the creation time (Trello's docs
+    recommend this for "when was this card created")."""
+    return dt.datetime.fromtimestamp(int(object_id[:8], 16), dt.UTC)
+
+
+def list_category(name: str, ctx: MappingContext) -> str:
+    default = "todo"
+    for pattern, category in _PATTERNS:
+        if re.search(pattern, name, re.IGNORECASE):
+            default = category
+            break
+    return map_status_category(name, default, ctx.status_map)
+
+
+def to_project(board: Mapping[str, Any], key: str, ctx: MappingContext) -> Project:
+    return Project(
+        source=ctx.source,
+        external_id=str(board["id"]),
+        key=key,
+        name=str(board.get("name") or key),
+        url=board.get("url") or board.get("shortUrl"),
+        description=board.get("desc") or None,
+        raw=board,
+    )
+
+
+def to_person(member: Mapping[str, Any], ctx: MappingContext) -> Person:
+    return Person(
+        source=ctx.source,
+        external_id=str(member["id"]),
+        display_name=str(member.get("fullName") or member.get("username") or member["id"]),
+        # Trello shows e-mails only to their owner: usually None (merge by alias instead).
+        email=member.get("email") or None,
+        username=member.get("username"),
+        raw=member,
+    )
+
+
+def to_status_changes(
+    card_id: str, actions: Iterable[Mapping[str, Any]], ctx: MappingContext
+) -> Iterator[StatusChange]:
+    for a in sorted(actions, key=lambda a: (a.get("date") or "", a.get("id") or "")):
+        data = a.get("data") or {}
+        before, after = data.get("listBefore"), data.get("listAfter")
+        if a.get("type") != "updateCard" or not before or not after:
+            continue
+        yield StatusChange(
+            source=ctx.source,
+            external_id=str(a["id"]),
+            work_item_id=card_id,
+            field="status",
+            from_value=before.get("name"),
+            to_value=after.get("name"),
+            changed_at=parse_at(a["date"]),  # type: ignore[arg-type]
+            author=a.get("idMemberCreator"),
+        )
+
+
+def to_work_item(
+    card: Mapping[str, Any],
+    project_key: str,
+    lists: Mapping[str, Mapping[str, Any]],
+    ctx: MappingContext,
+    *,
+    changes: Iterable[StatusChange] = (),
+    checklists: Iterable[Mapping[str, Any]] = (),
+) -> WorkItem:
+    where = f"{project_key} card {card.get('idShort')} ({card.get('shortLink')})"
+    try:
+        lst = lists.get(card["idList"])
+        if lst is None:
+            raise RecordError(
+                f"card is in list {card['idList']} which the board does not have",
+                source=ctx.source,
+                where=where,
+            )
+        status = str(lst["name"])
+        category = list_category(status, ctx)
+        resolved = None
+        if category in ("done", "cancelled"):
+            into = [c.changed_at for c in changes if c.to_value == status]
+            resolved = max(into) if into else None
+        labels = [str(lab.get("name") or lab.get("color")) for lab in card.get("labels") or []]
+        if card.get("closed"):
+            labels.append("archived")
+        items = [i for cl in checklists for i in cl.get("checkItems") or []]
+        extra: dict[str, Any] = {}
+        if items:
+            extra = {
+                "checklist_items": len(items),
+                "checklist_done": sum(1 for i in items if i.get("state") == "complete"),
+            }
+        if card.get("dueComplete"):
+            extra["due_complete"] = True
+        due, start = parse_at(card.get("due")), parse_at(card.get("start"))
+        members = card.get("idMembers") or []
+        return WorkItem(
+            source=ctx.source,
+            external_id=str(card["id"]),
+            key=f"{project_key}-{card['idShort']}",
+            project_key=project_key,
+            title=str(card["name"]),
+            type="Card",
+            status=status,
+            status_category=category,  # type: ignore[arg-type]
+            assignee=str(members[0]) if members else None,
+            created_at=created_from_id(str(card["id"])),
+            updated_at=parse_at(card.get("dateLastActivity")),
+            resolved_at=resolved,
+            start_on=start.date() if start else None,
+            due_on=due.date() if due else None,
+            labels=tuple(labels),
+            url=card.get("url") or card.get("shortUrl"),
+            extra=extra,
+            raw=card,
+        )
+    except RecordError:
+        raise
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RecordError(f"cannot map card: {exc!r}", source=ctx.source, where=where) from exc

@@ -1,0 +1,18 @@
+"""A local Trello REST emulator (boards, lists, cards, members, checklists, card actions).
+
+site = generate_site(seed=7, boards=2, cards=30)
+with TrelloEmulator(site) as emu:
+    requests.get(emu.url + "/1/members/me", params={"key": DEFAULT_KEY, "token": DEFAULT_TOKEN})
+"""
+
+from emulators.trello.server import DEFAULT_KEY, DEFAULT_TOKEN, TOKEN_ENV, TrelloEmulator
+from emulators.trello.site import TrelloSite, generate_site
+
+__all__ = [
+    "DEFAULT_KEY",
+    "DEFAULT_TOKEN",
+    "TOKEN_ENV",
+    "TrelloEmulator",
+    "TrelloSite",
+    "generate_site",
+]
