@@ -151,7 +151,7 @@ def send_message(
 ) -> SendResult:
     """Send with bounded retries (``settings.retries`` extra attempts, backoff doubling
     from ``retry_backoff_s``). Raises :class:`DeliveryError` when every attempt failed."""
-    recipients = [str(a) for a in _addresses(msg)]
+    recipients = [a.addr_spec for a in _addresses(msg)]
     errors: list[str] = []
     attempts = 0
     for attempt in range(settings.retries + 1):
