@@ -21,13 +21,13 @@ import openpyxl
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from reportkit import AS_OF, SCRIPT_TITLE, synced_project
 
 from aggregator.delivery import DeliveryError
 from aggregator.report.model import build_report
 from aggregator.report.publish import mail_report
 from aggregator.report.render import subject_line
 from aggregator.sections import SmtpSettings
-from reportkit import AS_OF, SCRIPT_TITLE, synced_project
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PASSWORD = "s3cret-pw"
