@@ -231,7 +231,7 @@ def _decode_json(values: pd.Series) -> pd.Series:
     out = values.astype(object)
     is_text = out.map(type).eq(str).to_numpy()
     if not is_text.any():
-        return out.where(out.map(bool, na_action="ignore").fillna(False).astype(bool), None)
+        return out.where(out.map(bool, na_action="ignore").eq(True), None)
     codes, uniques = pd.factorize(out[is_text])
     # np.empty + fill: np.array() of equal-length lists would build a 2-D array.
     decoded = np.empty(len(uniques) + 1, dtype=object)

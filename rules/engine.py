@@ -394,7 +394,7 @@ class RuleContext:
             res,
             subjects=("project:" + res.index.astype(str)).to_numpy(),
             project_keys=res.index.to_numpy(),
-            failed=failed.fillna(False).astype(bool).to_numpy(),
+            failed=failed.eq(True).to_numpy(),
             ne=ne,
             scope="project",
         )
@@ -449,7 +449,7 @@ class RuleContext:
             project_keys=result["project_key"].to_numpy()
             if "project_key" in result.columns
             else np.array([None] * len(result), dtype=object),
-            failed=result["failed"].fillna(False).astype(bool).to_numpy(),
+            failed=result["failed"].eq(True).to_numpy(),
             ne=result["ne"].astype(object),
             scope=self.rule.scope,
         )

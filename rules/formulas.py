@@ -145,7 +145,7 @@ def milestone_slippage(
         cur = milestones.set_index("id")
         m = ms_rows.assign(
             name=ms_rows["milestone_id"].map(cur["name"]),
-            released=ms_rows["milestone_id"].map(cur["released"]).fillna(False).astype(bool),
+            released=ms_rows["milestone_id"].map(cur["released"]).eq(True),
             released_on=to_days(ms_rows["milestone_id"].map(cur["released_on"])),
             current_due=to_days(ms_rows["milestone_id"].map(cur["due_on"])),
         )

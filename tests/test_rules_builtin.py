@@ -879,3 +879,25 @@ def test_rpt_003_watermelon() -> None:
     assert outcome(t, "project:OK") == "pass"
     assert outcome(t, "project:NE") == "ne"  # no baseline, no risks: nothing computable
     assert outcome(t, "project:EARLY") == "ne"  # no report
+
+
+def test_risk_004_jira_flagged_value() -> None:
+    w = World()
+    w.project("P")
+    flagged = w.item(
+        "P",
+        status="In Progress",
+        status_category="in_progress",
+        flagged=["Impediment"],
+        updated_at=at("2026-11-02"),
+    )
+    w.item(
+        "P",
+        status="In Progress",
+        status_category="in_progress",
+        flagged="false",
+        updated_at=at("2026-11-02"),
+    )
+    t = run("RISK-004", w, AS_OF)
+    assert list(t.index) == [f"issue:jira_main:{flagged['external_id']}"]
+    assert t.iloc[0]["value"] == 14  # blocked at least since its last update

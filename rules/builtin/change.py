@@ -153,7 +153,7 @@ def chg_001(ctx: RuleContext) -> Outcomes:
     by_id = items.set_index("id")
     epics = latest[
         (latest["subject_kind"] == "work_item")
-        & latest["work_item_id"].map(by_id["is_epic"]).fillna(False).astype(bool)
+        & latest["work_item_id"].map(by_id["is_epic"]).eq(True)
     ]
     e = pd.DataFrame(
         {
@@ -264,7 +264,7 @@ def chg_002(ctx: RuleContext) -> Outcomes:
     cov = rows["original_estimate_h"].notna().groupby(rows["project_key"]).mean()
     hours = cov >= 0.8
     base_est = np.where(
-        rows["project_key"].map(hours).fillna(False),
+        rows["project_key"].map(hours).eq(True),
         rows["original_estimate_h"],
         rows["story_points"],
     ).astype(float)
@@ -280,7 +280,7 @@ def chg_002(ctx: RuleContext) -> Outcomes:
         )
     ]
     add_est = np.where(
-        added["project_key"].map(hours).fillna(False),
+        added["project_key"].map(hours).eq(True),
         added["original_estimate_h"],
         added["story_points"],
     ).astype(float)
@@ -288,7 +288,7 @@ def chg_002(ctx: RuleContext) -> Outcomes:
         pd.Series(np.nan_to_num(add_est), index=added.index).groupby(added["project_key"]).sum()
     )
     by_count = added.groupby("project_key").size()
-    use_est = has_est.reindex(ctx.projects).fillna(False).astype(bool)
+    use_est = has_est.reindex(ctx.projects).eq(True)
     share = pd.Series(
         np.where(
             use_est,

@@ -73,11 +73,7 @@ def data_002(ctx: RuleContext) -> Outcomes:
     res["failed"] = (res["problem"] > 0) | (res["value"] > res["threshold"])
     res["ne"] = np.where(res["problem"].isna(), "no work items", None)
     bad = items[
-        problem
-        | (
-            orphan
-            & items["project_key"].map(share > ctx.param("orphan_share")).fillna(False).astype(bool)
-        )
+        problem | (orphan & items["project_key"].map(share > ctx.param("orphan_share")).eq(True))
     ]
     res["keys"] = keys_by_project(bad).reindex(res.index)
     kinds = {

@@ -228,7 +228,7 @@ def plan_004(ctx: RuleContext) -> Outcomes:
         .groupby(items["project_key"])
         .any()
         .reindex(ctx.projects)
-        .fillna(False)
+        .eq(True)
     )
     dated_versions = (
         ms[~ms["released"].astype(bool) & ~ms["archived"].astype(bool) & ms["due_on"].notna()]

@@ -191,7 +191,7 @@ def qua_003(ctx: RuleContext) -> Outcomes:
             if "acceptance_criteria" in items.columns
             else pd.Series(dtype=bool)
         )
-        uses = recent["project_key"].map(records_ac).fillna(False).astype(bool)
+        uses = recent["project_key"].map(records_ac).eq(True)
         skipped = skipped | (ac_blank & uses)
     bad = recent[skipped]
     res = pd.DataFrame(index=ctx.projects)

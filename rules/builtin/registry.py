@@ -83,9 +83,7 @@ def reg_002(ctx: RuleContext) -> Outcomes:
     res = pd.DataFrame(index=ctx.projects)
     res["failed"] = empty | inactive
     if "implicit" in reg.columns:
-        res["ne"] = np.where(
-            reg["implicit"].fillna(False).astype(bool), "not in the hierarchy (see REG-001)", None
-        )
+        res["ne"] = np.where(reg["implicit"].eq(True), "not in the hierarchy (see REG-001)", None)
     where = reg["registry_issue"].fillna("the registry").astype(str)
     res["message"] = np.where(
         empty,

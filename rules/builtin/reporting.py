@@ -55,7 +55,7 @@ def rpt_001(ctx: RuleContext) -> Outcomes:
     res["failed"] = active & late
     if "implicit" in reg.columns:
         res["ne"] = np.where(
-            reg["implicit"].fillna(False).astype(bool),
+            reg["implicit"].eq(True),
             "not in the hierarchy, so no registry issue to link reports to",
             None,
         )

@@ -211,7 +211,8 @@ def risk_004(ctx: RuleContext) -> Outcomes:
     )
     is_blocked = open_["status"].isin(blocked_names)
     if "flagged" in open_.columns:
-        is_blocked = is_blocked | open_["flagged"].fillna(False).astype(bool)
+        # Jira's Flagged holds ["Impediment"] or similar; any non-empty, non-false value.
+        is_blocked = is_blocked | open_["flagged"].map(_flag_set, na_action="ignore").eq(True)
     since = (
         sc[(sc["field"] == "status") & sc["to_value"].isin(blocked_names)]
         .groupby("work_item_id")["changed_at"]
@@ -305,13 +306,7 @@ def risk_003(ctx: RuleContext) -> Outcomes:
         n_dept = ex.groupby(level=0).nunique().reindex(open_.index).fillna(0)
         cross = cross | (n_dept >= 2)
     needs = open_[(major | ((open_["kind"] == "issue") & cross)).to_numpy(dtype=bool)]
-    flagged = (
-        needs["escalated_to_pmo"]
-        .astype(object)
-        .map(_truthy, na_action="ignore")
-        .fillna(False)
-        .astype(bool)
-    )
+    flagged = needs["escalated_to_pmo"].astype(object).map(_truthy, na_action="ignore").eq(True)
     flagged = flagged | pd.Series(
         list_contains(needs["labels"], str(ctx.global_params.get("escalated_label"))),
         index=needs.index,
@@ -340,3 +335,7 @@ def risk_003(ctx: RuleContext) -> Outcomes:
 
 def _truthy(v: object) -> bool:
     return str(v).strip().lower() in ("true", "yes", "y", "1", "是", "已升级")
+
+
+def _flag_set(v: object) -> bool:
+    return bool(v) and str(v).strip().lower() not in ("false", "0", "no", "none", "[]")

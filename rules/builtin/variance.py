@@ -373,13 +373,7 @@ def var_005(ctx: RuleContext) -> Outcomes:
         & actions["due_on"].notna()
         & ~pd.Series(is_blank(actions["cause"]), index=actions.index)
     )
-    has_action = (
-        complete.groupby(actions["project_key"])
-        .any()
-        .reindex(ctx.projects)
-        .fillna(False)
-        .astype(bool)
-    )
+    has_action = complete.groupby(actions["project_key"]).any().reindex(ctx.projects).eq(True)
     res = pd.DataFrame(index=ctx.projects)
     res["failed"] = red[0] & red[1] & ~has_action
     has_bl = (
