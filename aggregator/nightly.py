@@ -174,6 +174,11 @@ def _sync_step(
     from aggregator.sync import sync_all
 
     results = sync_all(engine, list(config.sources.values()), job_id=run_id, env=env)
+    if getattr(config, "people", None):
+        # config `people:` entries join accounts this sync may have created (issue 7)
+        from aggregator.people import apply_config_people
+
+        apply_config_people(engine, config.people)
     failed = [r for r in results if r.status != "ok"]
     detail = {
         "runs": [
@@ -208,15 +213,19 @@ def _check_step(engine: Engine, config: Any, as_of: dt.date, holder: dict[str, A
     return StepResult("check", "ok", detail=detail)
 
 
-def _snapshot_step(engine: Engine, config: Any, as_of: dt.date) -> StepResult:
-    from aggregator.report.model import _optional
+def _snapshot_step(
+    engine: Engine, config: Any, as_of: dt.date, holder: dict[str, Any]
+) -> StepResult:
+    from aggregator.report.model import _optional, outcomes_for_rollup
 
     take = _optional("aggregator.snapshots", "take_snapshots")
     if take is None:
         return StepResult(
             "snapshot", "unavailable", error="aggregator.snapshots is not installed yet"
         )
-    out = take(engine, config, as_of=as_of)
+    check = holder.get("check")
+    outcomes = outcomes_for_rollup(check.outcomes) if check is not None else None
+    out = take(engine, config, as_of=as_of, outcomes=outcomes)
     n = len(out) if hasattr(out, "__len__") else out
     return StepResult("snapshot", "ok", detail={"projects": n if isinstance(n, int) else None})
 
@@ -399,7 +408,7 @@ def _run_locked(
 
     run_step("sync", lambda: _sync_step(engine, config, result.run_id, env))
     run_step("check", lambda: _check_step(engine, config, result.as_of, holder))
-    run_step("snapshot", lambda: _snapshot_step(engine, config, result.as_of))
+    run_step("snapshot", lambda: _snapshot_step(engine, config, result.as_of, holder))
     run_step("report", do_report)
     run_step("send", do_send)
 

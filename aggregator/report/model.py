@@ -432,6 +432,21 @@ def _status_fallback(ctx: ReportContext) -> dict[str, dict[str, Any]]:
 ROLLUP_RAG = {"G": "green", "A": "amber", "R": "red", "NE": "ne"}
 
 
+def outcomes_for_rollup(outcomes: pd.DataFrame | None) -> pd.DataFrame | None:
+    """Check outcomes as the roll-up wants them: passes (which carry no severity of their
+    own) weigh as their rule's default severity (RULES.md 2.2 sw = 3/2/1)."""
+    if outcomes is None or "waived" not in outcomes.columns:
+        return None
+    from rules.engine import load_rules
+
+    rule_sev = {k: r.meta.severity for k, r in load_rules().items()}
+    return outcomes.assign(
+        severity=outcomes["severity"].where(
+            outcomes["severity"].notna(), outcomes["rule_id"].map(rule_sev)
+        )
+    )
+
+
 def _rollup_status(ctx: ReportContext) -> dict[str, dict[str, Any]]:
     """Per node metrics from ``aggregator.rollup.project_status`` (explained RAG, SPI(t),
     CPI, progress by estimate, compliance) when that feature is installed; the store counts
@@ -447,19 +462,7 @@ def _rollup_status(ctx: ReportContext) -> dict[str, dict[str, Any]]:
         return base
     try:
         outcomes = ctx.check.outcomes if ctx.check is not None else None
-        if outcomes is not None and "waived" not in outcomes.columns:
-            outcomes = None
-        if outcomes is not None:
-            # Passes carry no severity of their own; they weigh as their rule's default
-            # severity (RULES.md 2.2 sw = 3/2/1), as in compliance_score().
-            from rules.engine import load_rules
-
-            rule_sev = {k: r.meta.severity for k, r in load_rules().items()}
-            outcomes = outcomes.assign(
-                severity=outcomes["severity"].where(
-                    outcomes["severity"].notna(), outcomes["rule_id"].map(rule_sev)
-                )
-            )
+        outcomes = outcomes_for_rollup(outcomes)
         res = fn(ctx.engine, ctx.config, ctx.as_of, outcomes=outcomes)
     except Exception as exc:
         log.exception("roll-up failed")
@@ -806,7 +809,10 @@ def section_schedule(ctx: ReportContext) -> Section:
                 "p85": _date(f.get("p85")),
                 "p95": _date(f.get("p95")),
                 "baseline_end": _date(f.get("baseline_end") or s.get("baseline_end")),
-                "confidence": f.get("confidence"),
+                "p_on_time": _pct(f.get("p_on_time")),
+                "confidence": None
+                if not f
+                else msg("conf.low" if bool(f.get("low_confidence")) else "conf.ok"),
             }
         )
     sec.tables.append(
@@ -820,6 +826,7 @@ def section_schedule(ctx: ReportContext) -> Section:
                 Column("p85", "col.p85", "date"),
                 Column("p95", "col.p95", "date"),
                 Column("baseline_end", "col.baseline_end", "date"),
+                Column("p_on_time", "col.p_on_time", "percent"),
                 Column("confidence", "col.confidence"),
             ],
             perf,
