@@ -114,6 +114,10 @@ def step_sync(run: DemoRun) -> None:
     for r in run.sync_results:
         if r.status != "ok":
             run.failures.append(f"sync {r.source}: {r.error}")
+    if run.config.people:
+        from aggregator.people import apply_config_people
+
+        apply_config_people(run.engine, run.config.people)
 
 
 def step_count(run: DemoRun) -> None:

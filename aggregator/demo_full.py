@@ -37,6 +37,39 @@ def _registry_keys(site: Any) -> dict[str, str]:
     return out
 
 
+def _jira_users(cloud_site: Any, dc_site: Any) -> dict[str, dict[str, str]]:
+    """Display name -> the account id each emulated site gives that person."""
+    out: dict[str, dict[str, str]] = {}
+    for kind, site in (("cloud", cloud_site), ("dc", dc_site)):
+        for u in site.users:
+            out.setdefault(u["display_name"], {})[kind] = (
+                u["account_id"] if kind == "cloud" else u["key"]
+            )
+    return out
+
+
+def people_config_text(users: dict[str, dict[str, str]]) -> str:
+    """``people:`` entries joining the samples' accounts with the Jira sites' (issue 7).
+    Jira uses other e-mail addresses (zhang.wei@ vs zhangwei@) and Cloud hides some, so
+    e-mail alone cannot tell they are the same people: the PMO says so in the config."""
+    from aggregator.samples.make_mspdi import RESOURCES
+    from aggregator.samples.make_samples import PEOPLE
+
+    refs = {name: f"ops_plan:{email}" for name, email in PEOPLE.items()}
+    for uid, name, _email in RESOURCES:
+        refs.setdefault(name, f"data_plan:{uid}")
+    lines = ["", "people:   # one identity per person across tools: `pmohub people`"]
+    for name, ids in users.items():
+        if "cloud" not in ids or "dc" not in ids:
+            continue
+        accounts = [f"{CLOUD_SOURCE}:{ids['cloud']}", f"{DC_SOURCE}:{ids['dc']}"]
+        if name in refs:
+            accounts.insert(0, refs[name])
+        first, *aliases = (f'"{a}"' for a in accounts)
+        lines.append(f'  - {{id: {first}, name: "{name}", aliases: [{", ".join(aliases)}]}}')
+    return "\n".join(lines) + "\n" if len(lines) > 2 else ""
+
+
 def step_start_jira(run: Any) -> None:
     from emulators.jira import DEFAULT_TOKEN, JiraEmulator, generate_site
 
@@ -52,6 +85,7 @@ def step_start_jira(run: Any) -> None:
         "cloud_url": cloud.url,
         "dc_url": dc.url,
         "registry": _registry_keys(cloud_site),
+        "users": _jira_users(cloud_site, dc_site),
     }
     run.say(f"Jira emulators: Cloud {cloud.url}, Data Center {dc.url}")
 
@@ -95,6 +129,8 @@ hierarchy:
              priority_rank: 3}}
           - {{key: DATA-LAKE, name: Data Lake, source: {{name: {DC_SOURCE}, project: DATA}},
              priority_rank: 4}}
+          - {{key: DATA-PLAT, name: 数据中台建设, source: {{name: data_plan, project: DATA-PLAT}},
+             priority_rank: 6}}
   - portfolio: MKT
     name: 市场营销
     projects:
@@ -117,6 +153,7 @@ def step_add_jira_and_hierarchy(run: Any) -> None:
     path = run.config.path
     text = path.read_text(encoding="utf-8").rstrip("\n") + "\n"
     text += jira_config_text(jira["cloud_url"], jira["dc_url"], jira["registry"])
+    text += people_config_text(jira.get("users") or {})
     path.write_text(text, encoding="utf-8")
     run.config = load_config_file(path)
     run.say(f"added the Jira sources and a portfolio hierarchy to {path}")
