@@ -249,8 +249,13 @@ def register(main: click.Group) -> None:
     @baseline.command("take")
     @click.argument("project")
     @click.option("--label", default="manual", show_default=True, help="plan-approved, CR-123...")
+    @click.option(
+        "--from-plan",
+        is_flag=True,
+        help="Take the baseline the plan file keeps (MS Project Baseline 0), not current values.",
+    )
     @pass_app
-    def baseline_take(app: App, project: str, label: str) -> None:
+    def baseline_take(app: App, project: str, label: str, from_plan: bool) -> None:
         """Snapshot PROJECT's current plan (estimates, start/due dates, versions, end).
 
         Example:
@@ -258,8 +263,10 @@ def register(main: click.Group) -> None:
         \b
             pmohub baseline take CRM-APP
             pmohub baseline take CRM-APP --label CR-42
+            pmohub baseline take DATA-PLAT --from-plan --label plan-approved
         """
-        from aggregator.baselines import take_baseline
+        from aggregator.baselines import import_plan_baselines, take_baseline
 
-        n = take_baseline(app.engine(), app.config(), project, label)
+        take = import_plan_baselines if from_plan else take_baseline
+        n = take(app.engine(), app.config(), project, label)
         click.echo(f"baseline {label!r} of {project}: {n} rows", err=True)

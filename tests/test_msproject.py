@@ -302,3 +302,37 @@ def test_mpp_family_through_mpxj(tmp_path: Path) -> None:
         assert got[uid].parent_id == item.parent_id
         assert got[uid].status_category == item.status_category
         assert got[uid].assignee == item.assignee
+
+
+def test_cli_baseline_from_plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from cli.main import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PMOHUB_CONFIG", raising=False)
+    shutil.copyfile(SAMPLE, tmp_path / "plan.xml")
+    (tmp_path / "pmohub.yaml").write_text(
+        "version: 1\ndatabase: sqlite:///store.db\n"
+        "sources:\n  plan: {type: msproject, path: plan.xml, project_key: DATA-PLAT}\n"
+        "hierarchy:\n  - portfolio: DIGI\n    projects:\n"
+        "      - {key: DATA-PLAT, source: {name: plan, project: DATA-PLAT}}\n",
+        encoding="utf-8",
+    )
+    runner = CliRunner()
+    assert runner.invoke(main, ["--quiet", "sync"]).exit_code == 0
+    result = runner.invoke(
+        main, ["baseline", "take", "DATA-PLAT", "--from-plan", "--label", "plan"]
+    )
+    assert result.exit_code == 0, result.output
+    engine = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    try:
+        b = m.Baseline.__table__
+        with engine.connect() as db:
+            labels = db.execute(select(b.c.label, b.c.subject_kind)).all()
+    finally:
+        engine.dispose()
+    with_baseline = [row for row in TASKS.values() if row[10] and not row[5]]
+    assert sum(1 for lbl, kind in labels if lbl == "plan" and kind == "work_item") == len(
+        with_baseline
+    )
