@@ -117,7 +117,9 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [to_jsonable(v) for v in value]
     if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+        # whole seconds: Excel keeps milliseconds at best, and no report needs more
+        value = value.astimezone(dt.UTC).replace(microsecond=0)
+        return value.isoformat().replace("+00:00", "Z")
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, np.integer):

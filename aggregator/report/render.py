@@ -69,7 +69,7 @@ def cell_value(value: Any, kind: str, lang: str) -> Any:
         return t(f"{TRANSLATED_KINDS[kind]}.{value}", lang)
     if isinstance(value, dt.datetime):
         # Excel has no time zones: UTC, as the column header says.
-        return value.astimezone(dt.UTC).replace(tzinfo=None)
+        return value.astimezone(dt.UTC).replace(tzinfo=None, microsecond=0)
     return value
 
 

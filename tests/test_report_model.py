@@ -1,0 +1,236 @@
+"""The report model and its file formats, from a real synced store (SQLite and PostgreSQL):
+every RULES.md section 4 heading in English and Chinese, traceability, per-portfolio scope,
+graceful degradation, and the Excel workbook read back with openpyxl and pandas equal to
+the JSON (real dates and numbers, frozen headers, filters, RAG colours)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pandas as pd
+import pytest
+from reportkit import AS_OF, SCRIPT_TITLE, synced_project
+
+from aggregator.report import model as report_model
+from aggregator.report.i18n import CATALOGUE, t
+from aggregator.report.model import SECTION_KEYS, build_report
+from aggregator.report.render import (
+    TRANSLATED_KINDS,
+    render_csv,
+    render_json,
+    render_markdown,
+    render_xlsx,
+    xlsx_sheets,
+)
+from connectors.errors import PmohubError
+
+RULES_MD_HEADINGS = [
+    ("Executive summary", "总体概述"),
+    ("Portfolio dashboard", "项目组合总览"),
+    ("Schedule and milestones", "进度与里程碑"),
+    ("Cost and effort", "成本与工时"),
+    ("Scope and change control", "范围与变更控制"),
+    ("Risks and issues", "风险与问题"),
+    ("Resources and conflicts", "资源负荷与冲突"),
+    ("Quality", "质量"),
+    ("Compliance findings", "合规检查结果"),
+    ("Corrective and preventive actions", "纠正与预防措施"),
+    ("Closure and lessons learned", "项目收尾与经验教训"),
+    ("Data-quality notes", "数据质量说明"),
+]
+
+
+@pytest.fixture(scope="module")
+def sqlite_project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any]:
+    return synced_project(tmp_path_factory.mktemp("model"))
+
+
+def test_sections_headings_and_traceability(store_url: str, tmp_path: Path) -> None:
+    config, engine = synced_project(tmp_path / "p", database=store_url)
+    report = build_report(engine, config, as_of=AS_OF, portfolio="PF")
+    data = json.loads(render_json(report, "en"))
+    assert [s["id"] for s in data["sections"]] == list(SECTION_KEYS)
+    assert [(s["title"]["en"], s["title"]["zh"]) for s in data["sections"]] == RULES_MD_HEADINGS
+    assert [s["number"] for s in data["sections"]] == list(range(1, 13))
+
+    trace = data["trace"]
+    assert trace["as_of"] == "2026-11-21"
+    (run,) = trace["sync_runs"]
+    assert run["source"] == "plan" and run["status"] == "ok" and isinstance(run["run_id"], int)
+    assert run["started_at"].endswith("Z")
+    assert {r["id"] for r in trace["rules"]} >= {"VAR-001", "REG-002", "RPT-001"}
+    assert all(r["version"] for r in trace["rules"])
+    assert trace["projects"] == ["HOST"]
+
+    # Findings in the report are the store's findings (lifecycle states), scoped to PF.
+    comp = report.section("compliance")
+    rows = comp.tables[1].rows
+    assert rows and {r["state"] for r in rows} <= {"new", "persisting", "waived", "resolved"}
+    assert all(r["project"] in ("HOST", None) for r in rows)
+    per_rule = {r["rule"]: r for r in comp.tables[0].rows}
+    assert sum(r["new"] + r["persisting"] for r in per_rule.values()) == sum(
+        1 for r in rows if r["state"] in ("new", "persisting")
+    )
+    # Tracker text is data, never markup, in the model.
+    risks = report.section("risks").tables[0].rows
+    assert [r["title"] for r in risks] == [SCRIPT_TITLE]
+    # Data-quality: sources and their last sync, estimate coverage per project.
+    dq = {t.id: t for t in report.section("data_quality").tables}
+    assert dq["sources"].rows[0]["run_id"] == run["run_id"]
+    cov = dq["coverage"].rows[0]
+    assert cov["project"] == "HOST" and 0 < cov["coverage"] <= 1
+    engine.dispose()
+
+
+def test_portfolio_scope_monthly_trends_and_unknown_portfolio(sqlite_project) -> None:
+    config, engine = sqlite_project
+    other = build_report(engine, config, as_of=AS_OF, portfolio="OTHER")
+    assert other.trace["projects"] == ["EMPTY"]
+    assert other.section("risks").tables[0].rows == []
+    everything = build_report(engine, config, as_of=AS_OF, monthly=True)
+    assert everything.kind == "monthly" and everything.sections[-1].id == "trends"
+    assert everything.sections[-1].title == {
+        "en": "Trend analysis (3 months)",
+        "zh": "趋势分析（近三个月）",
+    }
+    weeks = everything.sections[-1].tables[0].rows
+    assert len(weeks) == 13 and weeks[-1]["week"] == AS_OF
+    # two done items in the plan: H-1 (2026-10-19) and H-8 (2026-11-12)
+    assert sum(w["throughput"] for w in weeks) == 2
+    levels = [r["level"] for r in everything.section("dashboard").tables[0].rows]
+    assert levels.count("portfolio") == 2 and "programme" in levels
+    with pytest.raises(PmohubError, match="no portfolio 'NOPE'.*OTHER, PF"):
+        build_report(engine, config, as_of=AS_OF, portfolio="NOPE")
+
+
+def test_missing_features_degrade_to_notes(sqlite_project, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Roll-up, load and forecast absent (as before their issue landed): the report still
+    builds, says "not available" and never invents a colour."""
+    config, engine = sqlite_project
+    monkeypatch.setattr(report_model, "_optional", lambda module, name: None)
+    report = build_report(engine, config, as_of=AS_OF, portfolio="PF")
+    assert all(
+        r["rag"] == "ne"
+        for r in report.section("dashboard").tables[0].rows
+        if r["level"] == "project"
+    )
+    assert report.section("resources").available is False
+    notes = [n for n in report.notes if n["key"] == "note.unavailable"]
+    whats = {n["params"]["what"] for n in notes}
+    assert {"RAG / SPI(t) / CPI", "resource load", "Monte Carlo P50/P85/P95"} <= whats
+    text = render_markdown(report, "zh")
+    assert "暂不可用" in text and "aggregator.rollup" in text
+
+
+def _expected_cell(value: Any, kind: str, lang: str) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        from aggregator.report.i18n import text_of
+
+        return text_of(value, lang)
+    if kind in TRANSLATED_KINDS:
+        return t(f"{TRANSLATED_KINDS[kind]}.{value}", lang)
+    if kind == "date":
+        return dt.datetime.combine(dt.date.fromisoformat(value), dt.time(0))
+    if kind == "datetime":
+        return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).replace(tzinfo=None)
+    return value
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_excel_equals_json(sqlite_project, tmp_path: Path, lang: str) -> None:
+    config, engine = sqlite_project
+    report = build_report(engine, config, as_of=AS_OF, portfolio="PF", monthly=True)
+    data = json.loads(render_json(report, lang))
+    path = tmp_path / "r.xlsx"
+    path.write_bytes(render_xlsx(report, lang))
+    wb = openpyxl.load_workbook(path)
+    tables = [(s, tab) for s in data["sections"] for tab in s["tables"]]
+    assert len(wb.sheetnames) == 1 + len(tables) == 1 + len(xlsx_sheets(report))
+    assert wb.sheetnames[0] == ("Report" if lang == "en" else "报告")
+    checked_types: set[str] = set()
+    for name, (section, tab) in zip(wb.sheetnames[1:], tables, strict=True):
+        ws = wb[name]
+        assert name.startswith(f"{section['number']:02d}")
+        assert ws.freeze_panes == "A2"
+        assert ws.auto_filter.ref and ws.auto_filter.ref.startswith("A1:")
+        header = [c.value for c in ws[1]]
+        assert header == [
+            t(c["label"], lang) + (" (UTC)" if c["kind"] == "datetime" else "")
+            for c in tab["columns"]
+        ]
+        body = list(ws.iter_rows(min_row=2, values_only=True))
+        assert len(body) == len(tab["rows"])
+        for row, cells in zip(tab["rows"], body, strict=True):
+            for col, cell in zip(tab["columns"], cells, strict=True):
+                kind = row.get("kind") or "text" if col["kind"] == "mixed" else col["kind"]
+                expected = _expected_cell(row.get(col["key"]), kind, lang)
+                if isinstance(expected, float):
+                    assert cell == pytest.approx(expected), (name, col["key"])
+                else:
+                    assert cell == expected, (name, col["key"], cell, expected)
+                if cell is not None:
+                    if kind in ("date", "datetime"):
+                        assert isinstance(cell, dt.datetime)
+                        checked_types.add(kind)
+                    elif kind in ("int", "float", "percent", "hours"):
+                        assert isinstance(cell, int | float) and not isinstance(cell, bool)
+                        checked_types.add("number")
+        rag_cols = [i for i, c in enumerate(tab["columns"], start=1) if c["kind"] == "rag"]
+        if rag_cols and tab["rows"]:
+            rules = [r for cf in ws.conditional_formatting for r in cf.rules]
+            labels = {r.formula[0].strip('"') for r in rules}
+            assert labels >= {t(f"rag.{k}", lang) for k in ("green", "amber", "red")}
+            checked_types.add("rag")
+    assert checked_types >= {"date", "datetime", "number", "rag"}
+
+    # pandas sees real types too: dates as datetime64, numbers as numbers.
+    frames = pd.read_excel(path, sheet_name=None)
+    ms_sheet = next(n for n in frames if n.startswith("03 "))
+    ms = frames[ms_sheet]
+    assert pd.api.types.is_datetime64_any_dtype(ms[t("col.due_on", lang)])
+    eff = frames[next(n for n in frames if n.startswith("04 "))]
+    assert pd.api.types.is_numeric_dtype(eff[t("col.planned_h", lang)])
+    assert eff[t("col.planned_h", lang)].sum() == pytest.approx(
+        sum(r["planned_h"] for r in report.section("cost").tables[0].rows)
+    )
+
+
+def test_csv_carries_every_cell(sqlite_project) -> None:
+    config, engine = sqlite_project
+    report = build_report(engine, config, as_of=AS_OF, portfolio="PF")
+    rows = list(csv.DictReader(io.StringIO(render_csv(report, "en"))))
+    expected = sum(len(t.rows) * len(t.columns) for s in report.sections for t in s.tables)
+    assert len(rows) == expected
+    risk = [r for r in rows if r["table"] == "top_risks" and r["column"] == "title"]
+    assert [r["value"] for r in risk] == [SCRIPT_TITLE]
+
+
+def test_markdown_escapes_tracker_text(sqlite_project) -> None:
+    config, engine = sqlite_project
+    md = render_markdown(build_report(engine, config, as_of=AS_OF, portfolio="PF"), "en")
+    assert SCRIPT_TITLE not in md and "&lt;script&gt;alert(1)&lt;/script&gt;" in md
+    assert "## 9. Compliance findings / 合规检查结果" in md
+
+
+def test_catalogue_is_complete() -> None:
+    """Every key the model and renderers use exists in both languages."""
+    import re
+
+    src = "".join(
+        Path(report_model.__file__).with_name(n).read_text(encoding="utf-8")
+        for n in ("model.py", "render.py", "charts.py")
+    )
+    keys = set(
+        re.findall(r'"((?:sec|tbl|col|chart|msg|note|m|dec|trace|label|title)\.[a-z_0-9]+)"', src)
+    )
+    missing = sorted(k for k in keys if k not in CATALOGUE)
+    assert missing == []
+    assert all(en and zh for en, zh in CATALOGUE.values())
