@@ -336,3 +336,19 @@ def test_cli_baseline_from_plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert sum(1 for lbl, kind in labels if lbl == "plan" and kind == "work_item") == len(
         with_baseline
     )
+
+
+def test_config_validates_msproject_and_redmine_options(tmp_path: Path) -> None:
+    from aggregator.config import ConfigFileError
+
+    text = (
+        "version: 1\nsources:\n"
+        "  plan: {type: msproject, path: plan.xml, project_key: DATA-PLAT, time_zone: UTC}\n"
+        "  rm: {type: redmine, url: 'https://redmine.example.cn', token_env: RM_KEY,\n"
+        "       projects: [portal], include_subprojects: false, worklog_window_days: 14}\n"
+    )
+    config = parse_config(text, path=tmp_path / "pmohub.yaml")
+    assert config.sources["plan"].options["path"] == str(tmp_path / "plan.xml")
+    assert config.sources["rm"].options == {"include_subprojects": False, "worklog_window_days": 14}
+    with pytest.raises(ConfigFileError, match=r"pmohub.yaml:3.*projct_key"):
+        parse_config(text.replace("project_key", "projct_key"), path=tmp_path / "pmohub.yaml")
