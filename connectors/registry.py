@@ -20,6 +20,7 @@ BUILTINS: dict[str, str] = {
     "github": "connectors.github:GitHubConnector",
     "gitlab": "connectors.gitlab:GitLabConnector",
     "trello": "connectors.trello:TrelloConnector",
+    "azureboards": "connectors.azureboards:AzureBoardsConnector",
     "redmine": "connectors.redmine:RedmineConnector",
     "msproject": "connectors.msproject:MSProjectConnector",
 }
