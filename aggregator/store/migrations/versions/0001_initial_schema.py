@@ -386,6 +386,19 @@ def upgrade() -> None:
             ["source", "parent_external_id"],
             unique=False,
         )
+        batch_op.create_index(
+            "ix_work_items_rollup",
+            [
+                "project_id",
+                "status_category",
+                "type",
+                "status",
+                "story_points",
+                "original_estimate_h",
+                "deleted_at",
+            ],
+            unique=False,
+        )
 
     op.create_table(
         "baselines",
@@ -505,6 +518,7 @@ def downgrade() -> None:
 
     op.drop_table("baselines")
     with op.batch_alter_table("work_items", schema=None) as batch_op:
+        batch_op.drop_index("ix_work_items_rollup")
         batch_op.drop_index(batch_op.f("ix_work_items_source_parent_external_id"))
         batch_op.drop_index(batch_op.f("ix_work_items_source_key"))
         batch_op.drop_index(batch_op.f("ix_work_items_project_id_status_category"))
