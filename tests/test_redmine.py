@@ -327,3 +327,31 @@ def test_non_admin_people_from_memberships(server: RedmineServer, seeded: Seeded
         people = {p.external_id: p for p in conn.fetch_people() if isinstance(p, Person)}
     assert {str(seeded.users["lina"]), str(seeded.users["wei"])} <= set(people)
     assert all(p.email is None for p in people.values())
+
+
+def test_edits_and_deletes_during_the_run_lose_nothing(server: RedmineServer) -> None:
+    """Key-set paging on id: an issue edited (moving to the end of any updated_on order) or
+    deleted between two pages shifts no other issue out of the stream."""
+    key = f"page{secrets.token_hex(3)}"
+    pid = create_project(server, key, "Paging")
+    ids = [create_issue(server, pid, f"issue {n}") for n in range(7)]
+    with make(server, projects=(key,), page_size=2) as conn:
+        real_page = conn.client.issues_page
+        calls = 0
+
+        def page_then_edit(*args: Any, **kwargs: Any) -> dict[str, Any]:
+            nonlocal calls
+            calls += 1
+            page = real_page(*args, **kwargs)
+            if calls == 1:
+                server.put(f"/issues/{ids[0]}.json", {"issue": {"subject": "edited mid-run"}})
+                server.delete(f"/issues/{ids[1]}.json")
+            return page
+
+        conn.client.issues_page = page_then_edit  # type: ignore[method-assign]
+        out = stream(conn)
+    got = [o.external_id for o in out if isinstance(o, WorkItem)]
+    assert len(got) == len(set(got))
+    # the deleted one was already read on page 1; every other issue arrives exactly once
+    assert set(got) == {str(i) for i in ids}
+    assert calls >= 4
