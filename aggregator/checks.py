@@ -179,7 +179,7 @@ def hierarchy_frame(config: Any) -> pd.DataFrame:
 def _needed(rules: Iterable[Rule]) -> dict[str, set[str]]:
     out: dict[str, set[str]] = {}
     for r in rules:
-        for frame, cols in r.meta.needs.items():
+        for frame, cols in [*r.meta.needs.items(), *r.meta.optional.items()]:
             out.setdefault(frame, set()).update(cols)
     return out
 

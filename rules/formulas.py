@@ -266,3 +266,24 @@ def load_frame(
     alloc = out["person_id"].map(dict(person_allocation or {})).astype(float).fillna(1.0)
     out["cap_h"] = out["workdays"] * hpd * alloc
     return out[["person_id", "week", "week_start", "project_key", "demand_h", "cap_h"]]
+
+
+def flow_times(
+    status_changes: pd.DataFrame,
+    calendar: WorkCalendar,
+    timezone: str,
+) -> pd.DataFrame:
+    """Per work item (index ``work_item_id``): ``project_key``, ``first_start_on`` (first
+    entry to in_progress), ``final_done_on`` (last entry to done) as local days, and
+    ``cycle_wd`` between them (RULES.md 2.1 flow: a reopened item counts to its final
+    done)."""
+    s = status_changes[status_changes["field"] == "status"]
+    day = pd.Series(local_dates(s["changed_at"], timezone), index=s.index)
+    start = day[(s["to_category"] == "in_progress").to_numpy()].groupby(s["work_item_id"]).min()
+    done = day[(s["to_category"] == "done").to_numpy()].groupby(s["work_item_id"]).max()
+    out = pd.DataFrame({"first_start_on": start, "final_done_on": done})
+    out["project_key"] = s.groupby("work_item_id")["project_key"].first().reindex(out.index)
+    out["cycle_wd"] = calendar.wd_diff(
+        out["first_start_on"].to_numpy(), out["final_done_on"].to_numpy()
+    )
+    return out

@@ -901,3 +901,30 @@ def test_risk_004_jira_flagged_value() -> None:
     t = run("RISK-004", w, AS_OF)
     assert list(t.index) == [f"issue:jira_main:{flagged['external_id']}"]
     assert t.iloc[0]["value"] == 14  # blocked at least since its last update
+
+
+def test_data_003_wip_older_than_p85_cycle_time() -> None:
+    w = World()
+    w.project("P")
+    # Five items done in 2..4 wd (P85 of [2, 2, 3, 3, 4] = 3.4 wd).
+    for k, (start, done) in enumerate(
+        [
+            ("11-02", "11-04"),
+            ("11-03", "11-05"),
+            ("11-04", "11-09"),
+            ("11-05", "11-10"),
+            ("11-09", "11-13"),
+        ]
+    ):
+        it = w.item("P", status="Done", status_category="done")
+        w.change(it, "To Do", "In Progress", at(f"2026-{start}"))
+        w.change(it, "In Progress", "Done", at(f"2026-{done}"))
+    old = w.item("P", "P-OLD", status="In Progress", status_category="in_progress")
+    w.change(old, "To Do", "In Progress", at("2026-11-13"))  # 5 wd old, touched today
+    young = w.item("P", "P-NEW", status="In Progress", status_category="in_progress")
+    w.change(young, "To Do", "In Progress", at("2026-11-18"))  # 2 wd
+    t = run("DATA-003", w, AS_OF)
+    assert outcome(t, "project:P") == "finding"
+    assert t.loc["project:P", "evidence"]["keys"] == ["P-OLD"]
+    t = run("DATA-003", w, AS_OF, rules_cfg={"DATA-003": {"min_done": 6}})
+    assert outcome(t, "project:P") == "pass"

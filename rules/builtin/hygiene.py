@@ -108,13 +108,17 @@ def data_002(ctx: RuleContext) -> Outcomes:
     scope="project",
     basis="002 “数据追踪,确保信息透明” (track data for transparency)",
     basis_seed="002",
-    check="an in-progress item with no change, comment or worklog for 10 wd",
+    check="an in-progress item with no change, comment or worklog for 10 wd, or (with "
+    "status history) WIP age > the project's P85 cycle time over 90 days",
     fix_en="Update the items or move them back.",
     fix_zh="更新这些事项或退回待办。",
-    defaults={"stale_wd": 10},
+    defaults={"stale_wd": 10, "window_days": 90, "min_done": 5},
     needs={
         "work_items": ("id", "project_key", "key", "status_category", "updated_at"),
         "worklogs": ("work_item_id", "started_at"),
+    },
+    optional={
+        "status_changes": ("work_item_id", "project_key", "field", "to_category", "changed_at")
     },
 )
 def data_003(ctx: RuleContext) -> Outcomes:
@@ -131,9 +135,23 @@ def data_003(ctx: RuleContext) -> Outcomes:
     ).max(axis=1)
     idle = ctx.wd_until_today(ctx.local_day(last))
     wip = wip.assign(idle_wd=idle)
-    stale = wip[wip["idle_wd"] > wip["project_key"].map(ctx.param("stale_wd"))].sort_values(
-        "idle_wd", ascending=False
-    )
+    too_old = np.zeros(len(wip), dtype=bool)
+    sc = ctx.frames.get("status_changes")
+    if sc is not None and {"field", "to_category", "changed_at"} <= set(sc.columns):
+        from rules.formulas import flow_times
+
+        g = ctx.global_params
+        flow = flow_times(sc, ctx.calendar, ctx.timezone)
+        lo = ctx.as_of_day - np.timedelta64(int(g.get("window_days", 90)), "D")
+        recent = flow[(flow["final_done_on"] > lo) & flow["cycle_wd"].notna()]
+        counts = recent.groupby("project_key").size()
+        p85 = recent.groupby("project_key")["cycle_wd"].quantile(0.85)
+        p85 = p85[counts.reindex(p85.index) >= int(g.get("min_done", 5))]
+        age = ctx.wd_until_today(lookup(wip["id"], flow["first_start_on"]).to_numpy())
+        too_old = age > wip["project_key"].map(p85).astype(float).to_numpy()
+    wip = wip.assign(too_old=too_old)
+    stale_mask = (wip["idle_wd"] > wip["project_key"].map(ctx.param("stale_wd"))) | wip["too_old"]
+    stale = wip[stale_mask.to_numpy(dtype=bool)].sort_values("idle_wd", ascending=False)
     res = pd.DataFrame(index=ctx.projects)
     res["n"] = stale.groupby("project_key").size().reindex(res.index).fillna(0)
     res["failed"] = res["n"] > 0
@@ -142,9 +160,11 @@ def data_003(ctx: RuleContext) -> Outcomes:
     res["keys"] = keys_by_project(stale).reindex(res.index)
     n_items = items.groupby("project_key").size().reindex(res.index).fillna(0)
     res["ne"] = np.where(n_items == 0, "no work items", None)
+    res["old"] = stale.groupby("project_key")["too_old"].sum().reindex(res.index).fillna(0)
     res["message"] = [
-        f"{int(n)} in-progress items idle > {t} wd; update or move back"
-        for n, t in zip(res["n"], res["threshold"], strict=True)
+        f"{int(n)} in-progress items idle > {t} wd or older than the P85 cycle time "
+        f"({int(o)} by age): update or move back"
+        for n, t, o in zip(res["n"], res["threshold"], res["old"], strict=True)
     ]
     res["message_zh"] = [
         f"{int(n)} 个进行中事项超过 {t} 个工作日无更新"
