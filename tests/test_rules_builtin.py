@@ -907,7 +907,7 @@ def test_data_003_wip_older_than_p85_cycle_time() -> None:
     w = World()
     w.project("P")
     # Five items done in 2..4 wd (P85 of [2, 2, 3, 3, 4] = 3.4 wd).
-    for k, (start, done) in enumerate(
+    for _k, (start, done) in enumerate(
         [
             ("11-02", "11-04"),
             ("11-03", "11-05"),
