@@ -516,6 +516,48 @@ def project_scope(
     return list(sel["project_key"])
 
 
+def person_settings(engine: Engine, config: Any) -> dict[str, dict[int, Any]]:
+    """Per-person ``hours_per_day``, ``allocation`` and ``leave`` of the config's
+    ``people:``, keyed by the store's person id. A config id matches an account
+    ``source:external_id`` (or just the external id), else the e-mail, else the name."""
+    people_cfg = list(getattr(config, "people", ()) or ())
+    if not people_cfg:
+        return {"person_hours": {}, "person_allocation": {}, "person_leave": {}}
+    aliases = _read(engine, m.PersonAlias.__table__, ("source", "external_id", "person_id"))
+    people = _read(engine, m.Person.__table__, ("id", "email", "display_name"))
+    index: dict[str, int] = {}
+    for n, pid in zip(people["display_name"], people["id"], strict=True):
+        index.setdefault(f"name:{n}", int(pid))
+    for e, pid in zip(people["email"], people["id"], strict=True):
+        if isinstance(e, str):
+            index[f"email:{e.lower()}"] = int(pid)
+    for src, ext, pid in zip(
+        aliases["source"], aliases["external_id"], aliases["person_id"], strict=True
+    ):
+        index[f"id:{src}:{ext}"] = int(pid)
+        index.setdefault(f"id:{ext}", int(pid))
+    hours: dict[int, float] = {}
+    alloc: dict[int, float] = {}
+    leave: dict[int, list[tuple[dt.date, dt.date]]] = {}
+    for pc in people_cfg:
+        ext = str(pc.id).split(":", 1)[-1]
+        pid = (
+            index.get(f"id:{pc.id}")
+            or index.get(f"id:{ext}")
+            or (index.get(f"email:{pc.email.lower()}") if pc.email else None)
+            or (index.get(f"name:{pc.name}") if pc.name else None)
+        )
+        if pid is None:
+            continue
+        if pc.hours_per_day is not None:
+            hours[pid] = float(pc.hours_per_day)
+        if pc.allocation is not None:
+            alloc[pid] = float(pc.allocation)
+        if pc.leave:
+            leave[pid] = [(a, b) for a, b in pc.leave]
+    return {"person_hours": hours, "person_allocation": alloc, "person_leave": leave}
+
+
 def run_checks(
     engine: Engine,
     config: Any,
@@ -556,6 +598,7 @@ def run_checks(
         "hours_per_day": defaults.get("hours_per_day", 8.0),
         "hpp": defaults.get("hpp", 6.0),
         "default_estimate_h": dict(defaults.get("default_estimate_h") or {}),
+        **person_settings(engine, config),
     }
     runs = run_rules(
         rules,

@@ -206,6 +206,7 @@ def load_frame(
     default_estimate_h: Mapping[str, float] | None = None,
     person_hours: Mapping[Any, float] | None = None,
     person_allocation: Mapping[Any, float] | None = None,
+    person_leave: Mapping[Any, list[tuple[dt.date, dt.date]]] | None = None,
 ) -> pd.DataFrame:
     """Demand and capacity per (person_id, week, project_key) for the next ``weeks`` ISO
     weeks (RULES.md 2.3). Columns: ``person_id, week, week_start, project_key, demand_h,
@@ -264,7 +265,20 @@ def load_frame(
         )
     hpd = out["person_id"].map(dict(person_hours or {})).astype(float).fillna(hours_per_day)
     alloc = out["person_id"].map(dict(person_allocation or {})).astype(float).fillna(1.0)
-    out["cap_h"] = out["workdays"] * hpd * alloc
+    # Leave: working days of each leave range inside the (remaining) week; few people
+    # have leave, so this loops over them, not over items.
+    leave_wd = np.zeros(len(out))
+    for pid, ranges in (person_leave or {}).items():
+        rows = np.flatnonzero((out["person_id"] == pid).to_numpy())
+        for i in rows:
+            ws = max(out["week_start"].iat[i], today)
+            we = out["week_start"].iat[i] + np.timedelta64(6, "D")
+            for a, b in ranges:
+                lo = max(ws, np.datetime64(a, "D"))
+                hi = min(we, np.datetime64(b, "D"))
+                if hi >= lo:
+                    leave_wd[i] += calendar.wd_diff(lo - np.timedelta64(1, "D"), hi)[0]
+    out["cap_h"] = np.maximum(out["workdays"] - leave_wd, 0) * hpd * alloc
     return out[["person_id", "week", "week_start", "project_key", "demand_h", "cap_h"]]
 
 

@@ -176,3 +176,36 @@ def test_issue_level_finding_resolves_when_fixed(store_url: str) -> None:
         row = c.execute(select(t).where(t.c.subject == "issue:jira_main:R-1")).one()
     assert row.state == "resolved"
     assert row.resolved_at == seen_instant(dt.date(2026, 11, 23), "Asia/Shanghai")
+
+
+def test_person_settings_match_config_people(sqlite_url: str) -> None:
+    from aggregator.checks import person_settings
+
+    engine = open_store(sqlite_url)
+    with engine.begin() as c:
+        c.execute(insert(m.Source.__table__).values(name="jira_main", type="jira", created_at=NOW))
+        zhang = c.execute(
+            insert(m.Person.__table__).values(
+                display_name="张伟", email="zw@example.cn", created_at=NOW
+            )
+        ).inserted_primary_key[0]
+        li = c.execute(
+            insert(m.Person.__table__).values(display_name="李娜", created_at=NOW)
+        ).inserted_primary_key[0]
+        c.execute(
+            insert(m.PersonAlias.__table__).values(
+                source="jira_main", external_id="5b10a2844c20165700ede21g", person_id=zhang
+            )
+        )
+    config = parse_config(
+        CONFIG
+        + """people:
+  - {id: "jira:5b10a2844c20165700ede21g", name: 张伟, hours_per_day: 6}
+  - {id: "gitlab:lina", name: 李娜, allocation: 0.5, leave: ["2026-05-06..2026-05-08"]}
+  - {id: "nobody", name: 无此人, hours_per_day: 4}
+"""
+    )
+    got = person_settings(engine, config)
+    assert got["person_hours"] == {zhang: 6.0}
+    assert got["person_allocation"] == {li: 0.5}
+    assert got["person_leave"] == {li: [(dt.date(2026, 5, 6), dt.date(2026, 5, 8))]}

@@ -6,6 +6,8 @@ from the working-day calendar (2026-11-20 is a Friday; China has no holiday in N
 
 from __future__ import annotations
 
+import datetime as dt
+
 from rulekit import World, at, outcome, run
 
 AS_OF = "2026-11-20"
@@ -928,3 +930,21 @@ def test_data_003_wip_older_than_p85_cycle_time() -> None:
     assert t.loc["project:P", "evidence"]["keys"] == ["P-OLD"]
     t = run("DATA-003", w, AS_OF, rules_cfg={"DATA-003": {"min_done": 6}})
     assert outcome(t, "project:P") == "pass"
+
+
+def test_res_001_leave_and_allocation_reduce_capacity() -> None:
+    w = World()
+    w.project("P")
+    # 20 h in week 48 against 40 h: fine; with 2 days' leave and 50 % allocation the
+    # capacity is (5 - 2) × 8 × 0.5 = 12 h -> 167 %.
+    w.item(
+        "P", assignee_id=1, remaining_estimate_h=20.0, start_on="2026-11-23", due_on="2026-11-27"
+    )
+    assert outcome(run("RES-001", w, AS_OF), "portfolio:*") == "pass"
+    settings = {
+        "person_allocation": {1: 0.5},
+        "person_leave": {1: [(dt.date(2026, 11, 26), dt.date(2026, 11, 27))]},
+    }
+    t = run("RES-001", w, AS_OF, settings=settings)
+    assert outcome(t, "person:1") == "finding"
+    assert abs(t.loc["person:1", "value"] - 20 / 12) < 1e-9

@@ -90,6 +90,7 @@ def _load(ctx: RuleContext, weeks: int) -> pd.DataFrame:
             default_estimate_h=ctx.settings.get("default_estimate_h") or {},
             person_hours=ctx.settings.get("person_hours"),
             person_allocation=ctx.settings.get("person_allocation"),
+            person_leave=ctx.settings.get("person_leave"),
         )
 
     return ctx.memoized(("load", weeks), compute)
