@@ -143,6 +143,7 @@ def _full_steps() -> list[Callable[[DemoRun], None]]:
         f.step_add_jira_and_hierarchy,
         step_sync,
         step_count,
+        f.step_backfill_history,
         f.step_nightly,
     ]
 

@@ -15,6 +15,7 @@ No network beyond 127.0.0.1.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from typing import Any
 
 from aggregator.config import load_config_file
@@ -26,6 +27,7 @@ DC_SOURCE = "jira_dc"
 CLOUD_TOKEN_ENV = "PMOHUB_DEMO_JIRA_CLOUD_TOKEN"
 DC_TOKEN_ENV = "PMOHUB_DEMO_JIRA_DC_TOKEN"
 DEMO_TODAY = None  # the sites are generated relative to this day (None: the generator's)
+HISTORY_WEEKS = 8
 
 
 def _registry_keys(site: Any) -> dict[str, str]:
@@ -157,6 +159,20 @@ def step_add_jira_and_hierarchy(run: Any) -> None:
     path.write_text(text, encoding="utf-8")
     run.config = load_config_file(path)
     run.say(f"added the Jira sources and a portfolio hierarchy to {path}")
+
+
+def step_backfill_history(run: Any) -> None:
+    """Daily snapshots for the past weeks, reconstructed from the synced history, so the
+    report's RAG and compliance trends have something to show on a fresh install."""
+    from aggregator.snapshots import take_snapshots
+
+    assert run.config is not None and run.engine is not None
+    from aggregator.nightly import local_today
+
+    today = local_today(run.config)
+    for weeks in range(HISTORY_WEEKS, 0, -1):
+        take_snapshots(run.engine, run.config, today - timedelta(weeks=weeks), history=True)
+    run.say(f"reconstructed {HISTORY_WEEKS} weekly snapshots from the history")
 
 
 def step_nightly(run: Any) -> None:

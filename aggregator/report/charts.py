@@ -96,6 +96,8 @@ def rag_trend(data: dict[str, Any], lang: str) -> str:
         _empty(ax, lang)
     else:
         bottom = [0] * len(dates)
+        gaps = [(b - a).days for a, b in zip(dates, dates[1:], strict=False)]
+        width = 0.7 * min(gaps) if gaps else 0.8
         for rag in ("green", "amber", "red", "ne"):
             vals = series.get(rag) or [0] * len(dates)
             ax.bar(
@@ -103,14 +105,14 @@ def rag_trend(data: dict[str, Any], lang: str) -> str:
                 vals,
                 bottom=bottom,
                 color=RAG_COLOURS[rag],
-                width=0.8,
+                width=width,
                 label=t(f"rag.{rag}", lang),
             )
             bottom = [b + v for b, v in zip(bottom, vals, strict=True)]
-        ax.legend(loc="upper left", fontsize=8, ncol=4, frameon=False)
+        ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), fontsize=8, ncol=4, frameon=False)
         ax.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d"))
         ax.yaxis.get_major_locator().set_params(integer=True)
-    ax.set_title(t("chart.rag_trend", lang), fontsize=11)
+    ax.set_title(t("chart.rag_trend", lang), fontsize=11, pad=18)
     return _to_uri(fig)
 
 

@@ -720,6 +720,12 @@ def _node_name(config: Any, key: str) -> str | None:
     return None
 
 
+def rag_code(value: Any) -> str:
+    """green/amber/red/ne from any spelling the store holds (roll-up G/A/R/NE, words)."""
+    v = str(value or "").strip().lower()
+    return {"g": "green", "a": "amber", "r": "red"}.get(v, v if v in RAGS else "ne")
+
+
 def _previous_rag(ctx: ReportContext) -> dict[str, str]:
     s = ctx.snapshots
     if s is None or s.empty:
@@ -729,14 +735,14 @@ def _previous_rag(ctx: ReportContext) -> dict[str, str]:
     if old.empty:
         return {}
     last = old.groupby("project_key").tail(1)
-    return {k: (r or "ne") for k, r in zip(last["project_key"], last["rag"], strict=True)}
+    return {k: rag_code(r) for k, r in zip(last["project_key"], last["rag"], strict=True)}
 
 
 def _rag_trend(ctx: ReportContext) -> dict[str, Any]:
     s = ctx.snapshots
     if s is None or s.empty:
         return {"dates": [], "series": {}}
-    s = s.assign(rag=s["rag"].fillna("ne").str.lower())
+    s = s.assign(rag=s["rag"].map(rag_code))
     tab = s.pivot_table(index="taken_on", columns="rag", values="project_key", aggfunc="count")
     tab = tab.reindex(columns=list(RAGS), fill_value=0).fillna(0).sort_index()
     return {
@@ -1653,7 +1659,7 @@ def section_trends(ctx: ReportContext) -> Section:
             if len(snap):
                 last = snap.sort_values("taken_on").groupby("project_key").tail(1)
                 for rag in ("green", "amber", "red"):
-                    row[rag] = int((last["rag"].fillna("").str.lower() == rag).sum())
+                    row[rag] = int((last["rag"].map(rag_code) == rag).sum())
                 if "compliance" in last.columns and last["compliance"].notna().any():
                     row["compliance"] = round(float(last["compliance"].mean()), 1)
         rows.append(row)
