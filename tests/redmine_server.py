@@ -46,6 +46,7 @@ TEMPLATE_DB = Path(
     )
 )
 START_TIMEOUT_S = 180.0
+CUSTOM_FIELDS = {"Story points": "float", "Risk probability": "string"}
 TOKEN_ENV = "REDMINE_TEST_KEY"
 
 _server: RedmineServer | None = None
@@ -159,6 +160,21 @@ def _enable_api(db: Path, api_key: str) -> None:
             conn.execute(
                 "INSERT INTO settings (name, value, updated_on) VALUES (?, '1', ?)", (name, now)
             )
+        # Custom fields (Redmine's REST API cannot create them): for the `fields` mapping.
+        for pos, (name, fmt) in enumerate(CUSTOM_FIELDS.items(), start=1):
+            if conn.execute("SELECT 1 FROM custom_fields WHERE name = ?", (name,)).fetchone():
+                continue
+            cid = conn.execute(
+                "INSERT INTO custom_fields (type, name, field_format, is_required, is_for_all, "
+                "is_filter, position, searchable, editable, visible, multiple) "
+                "VALUES ('IssueCustomField', ?, ?, 0, 1, 1, ?, 0, 1, 1, 0)",
+                (name, fmt, pos),
+            ).lastrowid
+            for (tracker,) in conn.execute("SELECT id FROM trackers").fetchall():
+                conn.execute(
+                    "INSERT INTO custom_fields_trackers (custom_field_id, tracker_id) VALUES (?, ?)",
+                    (cid, tracker),
+                )
         admin = conn.execute("SELECT id FROM users WHERE login = 'admin'").fetchone()[0]
         conn.execute("UPDATE users SET must_change_passwd = 0 WHERE id = ?", (admin,))
         conn.execute("DELETE FROM tokens WHERE user_id = ? AND action = 'api'", (admin,))
@@ -359,10 +375,12 @@ def seed_portfolio(server: RedmineServer, prefix: str = "portal") -> Seeded:
     epic = create_issue(
         server, p, "Portal relaunch", tracker_id=TRACKER["Feature"], assigned_to_id=lina
     )
+    cf = {f["name"]: f["id"] for f in server.get("/custom_fields.json")["custom_fields"]}
     login = create_issue(
         server,
         p,
         "Login page",
+        custom_fields=[{"id": cf["Story points"], "value": "5"}],
         tracker_id=TRACKER["Feature"],
         parent_issue_id=epic,
         assigned_to_id=wei,
@@ -389,7 +407,19 @@ def seed_portfolio(server: RedmineServer, prefix: str = "portal") -> Seeded:
         f"/issues/{login}.json",
         {"issue": {"status_id": STATUS["In Progress"], "due_date": "2026-02-27", "notes": "go"}},
     )
-    server.put(f"/issues/{login}.json", {"issue": {"estimated_hours": 20, "done_ratio": 50}})
+    server.put(
+        f"/issues/{login}.json",
+        {
+            "issue": {
+                "estimated_hours": 20,
+                "done_ratio": 50,
+                "custom_fields": [
+                    {"id": cf["Story points"], "value": "8"},
+                    {"id": cf["Risk probability"], "value": "high"},
+                ],
+            }
+        },
+    )
     server.put(f"/issues/{login}.json", {"issue": {"status_id": STATUS["Closed"]}})
     server.put(f"/issues/{search}.json", {"issue": {"status_id": STATUS["In Progress"]}})
     server.put(f"/issues/{dup}.json", {"issue": {"status_id": STATUS["Rejected"]}})

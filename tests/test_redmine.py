@@ -60,6 +60,7 @@ def make(server: RedmineServer, name: str = "rm", **kw: Any) -> RedmineConnector
         "token_env": TOKEN_ENV,
         "projects": ("portal",),
         "page_size": 2,  # tiny pages: paging is exercised with a handful of issues
+        "fields": {"story_points": "Story points", "risk_probability": "Risk probability"},
     }
     base.update(kw)
     return RedmineConnector(SourceConfig(**base), env=server.env)
@@ -108,6 +109,8 @@ def test_work_items_fields_history_worklogs_links(server: RedmineServer, seeded:
     assert login.start_on == dt.date(2026, 2, 1) and login.due_on == dt.date(2026, 2, 27)
     assert login.milestone_ids == (str(seeded.versions["1.0"]),)
     assert login.extra["done_ratio"] == 50
+    # custom fields through `fields` (by name): first-class story points, the rest in extra
+    assert login.story_points == 8.0 and login.extra["risk_probability"] == "high"
     assert login.url == f"{server.url}/issues/{ids['login']}"
 
     search = items[str(ids["search"])]
@@ -131,6 +134,9 @@ def test_work_items_fields_history_worklogs_links(server: RedmineServer, seeded:
     # estimates in seconds, as Jira's timeoriginalestimate (baseline reconstruction reads both)
     assert [(c.from_value, c.to_value) for c in changes if c.field == "timeoriginalestimate"] == [
         ("57600", "72000")
+    ]
+    assert [(c.from_value, c.to_value) for c in changes if c.field == "story_points"] == [
+        ("5", "8")
     ]
     assert all(c.author == "1" for c in changes)
     assert len({c.external_id for c in changes}) == len(changes)

@@ -165,6 +165,7 @@ class RedmineConnector(Connector):
                 priorities=priorities,
                 project_keys={str(p["id"]): p["identifier"] for p in self._all_projects()},
                 status_map=dict(self.config.status_map),
+                fields=dict(self.config.fields),
             )
         return self._ctx
 
@@ -282,7 +283,8 @@ class RedmineConnector(Connector):
                 full = self.client.issue(iid)
                 journals = full.get("journals") or []
                 relations_of = full or issue
-            changes = list(mapping.to_status_changes(iid, journals, ctx))
+            cf_names = mapping.custom_field_names(issue, ctx)
+            changes = list(mapping.to_status_changes(iid, journals, ctx, cf_names))
             links = list(mapping.to_links(relations_of, ctx))
             worklogs: list[Worklog] = []
             if (mapping.number(issue.get("spent_hours")) or 0.0) > 0:

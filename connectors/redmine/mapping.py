@@ -22,6 +22,11 @@ Choices worth knowing:
   (names), ``summary``. Other attributes keep Redmine's attribute name (``done_ratio``,
   ``category_id``...); custom fields are ``cf_<id>``. Notes-only journals, attachments and
   relation details carry no field change and are left out (relations come as ``Link``).
+- Custom fields: the source's ``fields`` map canonical names to Redmine custom fields, by
+  id or by name (``fields: {story_points: "Story points", risk_probability: 7}``).
+  ``story_points`` becomes ``WorkItem.story_points``; the others go to ``WorkItem.extra``
+  under their canonical name. Their journal entries are named by the canonical name too
+  (``story_points``, as for Jira), other custom fields ``cf_<id>``.
 - Relations: Redmine stores each relation once, from ``issue_id`` to ``issue_to_id``, and
   normalises reversed kinds (``blocked`` is stored as the other issue's ``blocks``). A
   ``Link`` is yielded only by its ``issue_id`` end, so the engine can prune links by their
@@ -99,6 +104,7 @@ class MappingContext:
     priorities: Mapping[str, str] = field(default_factory=dict)  # id -> name
     project_keys: Mapping[str, str] = field(default_factory=dict)  # id -> identifier
     status_map: Mapping[str, str] = field(default_factory=dict)
+    fields: Mapping[str, str] = field(default_factory=dict)  # canonical -> cf id or name
     keep_raw: bool = False
 
 
@@ -184,6 +190,23 @@ def to_person(user: Mapping[str, Any], ctx: MappingContext) -> Person:
     )
 
 
+def custom_field_names(issue: Mapping[str, Any], ctx: MappingContext) -> dict[str, str]:
+    """Custom field id -> canonical name, for the configured ones this issue carries."""
+    out: dict[str, str] = {}
+    for cf in issue.get("custom_fields") or ():
+        cid, name = str(cf.get("id")), str(cf.get("name") or "")
+        for canonical, ref in ctx.fields.items():
+            if str(ref) in (cid, name):
+                out[cid] = canonical
+    return out
+
+
+def _cf_value(value: Any) -> Any:
+    if value in (None, "", []):
+        return None
+    return value
+
+
 def to_work_item(issue: Mapping[str, Any], ctx: MappingContext) -> WorkItem:
     iid = issue.get("id")
     current = "id"
@@ -216,6 +239,19 @@ def to_work_item(issue: Mapping[str, Any], ctx: MappingContext) -> WorkItem:
         extra: dict[str, Any] = {}
         if done_ratio is not None:
             extra["done_ratio"] = int(done_ratio)
+        current = "custom_fields"
+        story_points = None
+        names = custom_field_names(issue, ctx)
+        for cf in issue.get("custom_fields") or ():
+            canonical = names.get(str(cf.get("id")))
+            value = _cf_value(cf.get("value"))
+            if canonical is None or value is None:
+                continue
+            if canonical == "story_points":
+                current = f"custom field {cf.get('name')!r}"
+                story_points = float(value)
+            else:
+                extra[canonical] = value
         current = "fixed_version"
         version = _id(issue.get("fixed_version"))
         category_ref = issue.get("category") or {}
@@ -237,6 +273,7 @@ def to_work_item(issue: Mapping[str, Any], ctx: MappingContext) -> WorkItem:
             resolved_at=closed if category in ("done", "cancelled") else None,
             start_on=start_on,
             due_on=due_on,
+            story_points=story_points,
             original_estimate_h=estimate,
             time_spent_h=spent,
             components=(category_ref["name"],) if category_ref.get("name") else (),
@@ -266,6 +303,7 @@ def _with_status(ctx: MappingContext, status_id: str, status: Mapping[str, Any])
         priorities=ctx.priorities,
         project_keys=ctx.project_keys,
         status_map=ctx.status_map,
+        fields=ctx.fields,
         keep_raw=ctx.keep_raw,
     )
 
@@ -288,8 +326,14 @@ def history_value(name: str, value: Any, ctx: MappingContext) -> str | None:
 
 
 def to_status_changes(
-    issue_id: str, journals: list[Mapping[str, Any]], ctx: MappingContext
+    issue_id: str,
+    journals: list[Mapping[str, Any]],
+    ctx: MappingContext,
+    cf_names: Mapping[str, str] | None = None,
 ) -> Iterator[StatusChange]:
+    """``cf_names`` (custom field id -> canonical name, :func:`custom_field_names`) names
+    the configured custom fields' changes."""
+    cf_names = cf_names or {}
     for journal in journals:
         jid = journal["id"]
         changed_at = parse_datetime(journal.get("created_on"))
@@ -305,7 +349,8 @@ def to_status_changes(
                 field_name = HISTORY_NAMES.get(name, name)
                 value_name = name
             elif prop == "cf":
-                field_name = value_name = f"cf_{name}"
+                field_name = cf_names.get(name) or f"cf_{name}"
+                value_name = f"cf_{name}"
             else:  # attachment, relation: not a field change
                 continue
             yield StatusChange(
