@@ -92,7 +92,10 @@ class RedmineClient:
                 "Administration > Settings > API > 'Enable REST web service' is on"
             )
         if code == 403:
-            return "the account lacks permission for this resource (admin needed for /users)"
+            return (
+                "the account lacks permission for this resource (admin needed for /users), "
+                "or Administration > Settings > API > 'Enable REST web service' is off"
+            )
         if code == 404:
             if "/projects/" in path:
                 return "check the project identifiers in 'projects'"
