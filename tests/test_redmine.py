@@ -361,3 +361,38 @@ def test_edits_and_deletes_during_the_run_lose_nothing(server: RedmineServer) ->
     # the deleted one was already read on page 1; every other issue arrives exactly once
     assert set(got) == {str(i) for i in ids}
     assert calls >= 4
+
+
+def test_status_categories_and_history_values_pure() -> None:
+    from connectors.redmine import mapping
+
+    ctx = mapping.MappingContext(
+        source="rm",
+        statuses={
+            "1": {"id": 1, "name": "New", "is_closed": False},
+            "2": {"id": 2, "name": "In Progress", "is_closed": False},
+            "7": {"id": 7, "name": "待验收", "is_closed": False},
+            "5": {"id": 5, "name": "Closed", "is_closed": True},
+            "6": {"id": 6, "name": "Rejected", "is_closed": True},
+            "8": {"id": 8, "name": "已取消", "is_closed": True},
+        },
+        default_status_ids=frozenset({"1"}),
+        priorities={"3": "High"},
+        trackers={"1": "Bug"},
+        status_map={"待验收": "review", "Closed": "done", "In Progress": "todo"},
+    )
+    got = {sid: mapping.status_category(sid, s["name"], ctx) for sid, s in ctx.statuses.items()}
+    assert got == {
+        "1": "todo",  # a tracker's default status
+        "2": "todo",  # status_map overrides the open-status default
+        "7": "in_progress",  # review is a sub-state of in progress
+        "5": "done",
+        "6": "cancelled",  # closed, and the name says so
+        "8": "cancelled",
+    }
+    assert mapping.history_value("status_id", "6", ctx) == "Rejected"
+    assert mapping.history_value("priority_id", "3", ctx) == "High"
+    assert mapping.history_value("tracker_id", "1", ctx) == "Bug"
+    assert mapping.history_value("estimated_hours", "1.5", ctx) == "5400"
+    assert mapping.history_value("due_date", "", ctx) is None
+    assert mapping.history_value("status_id", "99", ctx) == "99"  # unknown: the id, not a guess
