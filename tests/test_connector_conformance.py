@@ -403,3 +403,27 @@ def test_skips_name_the_source(fetched: Fetched) -> None:
 def test_registered_type_matches(fetched: Fetched) -> None:
     assert type(fetched.connector).type == fetched.type
     assert registry.get(fetched.type) is type(fetched.connector)
+
+
+def test_type_checks_catch_mistyped_records() -> None:
+    """The suite's own checker rejects what a sloppy mapper produces."""
+    good = rec.WorkItem(
+        source="s", external_id="1", key="K-1", project_key="K", title="t", type="Task",
+        status="Open", status_category="todo", start_on=dt.date(2026, 1, 1),
+    )  # fmt: skip
+    check_record(good)
+    for bad in (
+        dataclasses.replace(good, start_on=dt.datetime(2026, 1, 1, tzinfo=dt.UTC)),  # not a date
+        dataclasses.replace(good, labels=["a"]),  # a list, not a tuple
+        dataclasses.replace(good, original_estimate_h="8"),  # text, not a number
+        dataclasses.replace(good, assignee=42),  # an int id, not a str
+    ):
+        with pytest.raises(AssertionError):
+            check_record(bad)
+    wl = rec.Worklog(
+        source="s", external_id="w", work_item_id="1", author=None,
+        started_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC), seconds=60,
+    )  # fmt: skip
+    check_record(wl)
+    with pytest.raises(AssertionError):
+        check_record(dataclasses.replace(wl, seconds=60.5))
