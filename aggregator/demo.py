@@ -136,11 +136,14 @@ def step_count(run: DemoRun) -> None:
 def _full_steps() -> list[Callable[[DemoRun], None]]:
     # Jira emulators, hierarchy and the nightly pass (issue 6) live in demo_full.py.
     from aggregator import demo_full as f
+    from aggregator import demo_trackers as t  # GitHub, GitLab, Trello, Azure Boards
 
     return [
         f.step_start_jira,
+        t.step_start_trackers,
         step_write_config,
         f.step_add_jira_and_hierarchy,
+        t.step_add_trackers,
         step_sync,
         step_count,
         f.step_backfill_history,
