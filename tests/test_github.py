@@ -232,6 +232,19 @@ def test_incremental_since_and_key_set_paging(emu: GitHubEmulator) -> None:
     assert last.to_value == "closed" and last.changed_at == issue["updated_at"]
 
 
+@pytest.mark.parametrize("inclusive", [True, False])
+def test_issues_crowding_one_second_are_all_read(emu: GitHubEmulator, inclusive: bool) -> None:
+    """More issues than a page in one second, and ``since`` read as inclusive or strict."""
+    emu.since_inclusive = inclusive
+    instant = max(i["updated_at"] for i in emu.site.issues) + dt.timedelta(seconds=5)
+    for i in [i for i in emu.site.issues if i["repo"] == "web-portal"][:13]:
+        i["updated_at"] = instant
+    with connector(emu, page_size=4, history=False) as c:
+        got = items(c.fetch_work_items(None))
+    assert {w.external_id for w in got} == expected_ids(emu)
+    assert len(got) == len(expected_ids(emu))
+
+
 def test_edits_during_the_run_lose_nothing(emu: GitHubEmulator) -> None:
     """An issue edited after the first page jumps to the end of the offset listing, which
     would shift an unread issue back onto the page already read; key-set paging does not."""

@@ -4,11 +4,11 @@
   too (they carry a ``pull_request`` key) and are dropped everywhere, census included.
 * Incremental: ``since`` (updated at or after, second precision) with
   ``sort=updated&direction=asc``. Pages are key-set on ``updated_at``: each next request
-  asks ``since=<updated_at of the last issue read>`` instead of following the offset
-  ``Link`` (an issue edited mid-run jumps to the end of an offset listing and shifts the
-  rest one place forward, which would skip one). Issues sharing that second are served
-  again and de-duplicated by (id, updated_at); only when a whole page shares one second does
-  the reader follow the ``Link: rel="next"`` page. No mid-run ``Checkpoint``: repositories
+  asks ``since=<updated_at of the last issue read, minus one second>`` instead of following
+  the offset ``Link`` (an issue edited mid-run jumps to the end of an offset listing and
+  shifts the rest one place forward, which would skip one). Issues of that second are
+  served again and de-duplicated by (id, updated_at); only when a whole page shares one
+  second does the reader follow the ``Link: rel="next"`` page. No mid-run ``Checkpoint``: repositories
   are read one after another, so no cursor is safe before the pass ends.
 * Status, type, priority and points come from labels (see ``mapping``); status history from
   each changed issue's timeline (one paged request per changed issue; ``history: false``
@@ -21,6 +21,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 from collections.abc import Iterator, Mapping
@@ -155,11 +156,14 @@ class GitHubConnector(Connector):
             nxt = response.links.get("next", {}).get("url")
             if not page or not nxt:
                 return
-            last = page[-1]["updated_at"]
-            if last == since:
-                url = nxt  # a whole page in one second: only offset paging gets past it
+            # GitHub documents ``since`` as "updated after": step back one second so the
+            # issues sharing the last second are served again (and de-duplicated) whether
+            # the bound is inclusive or not.
+            following = _before(page[-1]["updated_at"])
+            if since is not None and following <= since:
+                url = nxt  # a whole page within one second: only offset paging gets past it
             else:
-                since, url = last, None
+                since, url = following, None
 
     def fetch_work_items(self, since: Any) -> Iterator[StreamItem]:
         history = bool(self.config.options.get("history", True))
@@ -185,3 +189,9 @@ class GitHubConnector(Connector):
         for issue in self.client.census_issues(project_key):
             if "pull_request" not in issue:
                 yield str(issue["id"])
+
+
+def _before(stamp: str) -> str:
+    """One second before a GitHub timestamp (``2026-03-01T10:00:00Z``), same format."""
+    at = dt.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ") - dt.timedelta(seconds=1)
+    return at.strftime("%Y-%m-%dT%H:%M:%SZ")

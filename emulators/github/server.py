@@ -49,6 +49,8 @@ class GitHubEmulator(Emulator):
         self.token = token
         self.login = login
         self.rate_limit_style = "primary"
+        # GitHub documents ``since`` as "updated after"; False makes the bound strict.
+        self.since_inclusive = True
         self.hidden_repos: set[str] = set()
 
     # -- vendor behaviour ----------------------------------------------------------------
@@ -439,7 +441,11 @@ class GitHubEmulator(Emulator):
                 for i in self.site.issues
                 if i["repo"] == repo
                 and (state == "all" or i["state"] == state)
-                and (since is None or i["updated_at"] >= since)
+                and (
+                    since is None
+                    or i["updated_at"] > since
+                    or (self.since_inclusive and i["updated_at"] == since)
+                )
             ]
             key = "updated_at" if sort == "updated" else "created_at"
             rows.sort(key=lambda i: (i[key], i["id"]), reverse=desc)
