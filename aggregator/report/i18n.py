@@ -220,6 +220,11 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "尚无每日快照（每晚任务会写入）",
     ),
     "note.no_forecast": ("no forecast available", "暂无预测"),
+    "note.no_findings_recorded": (
+        "No check has been recorded for this store yet: run `pmohub check` or `pmohub "
+        "nightly` to track findings as new/persisting/resolved",
+        "该数据库尚无检查记录：请运行 `pmohub check` 或 `pmohub nightly` 以跟踪问题的新增/持续/解决状态",
+    ),
     "note.estimate_low": (
         "{project}: estimate coverage {coverage} < 50 %: only count progress is meaningful",
         "{project}：估算覆盖率 {coverage} 低于 50%，仅数量进度有意义",

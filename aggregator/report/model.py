@@ -336,6 +336,10 @@ def build_context(
             findings = findings[
                 findings["project_key"].isin(projects) | findings["project_key"].isna()
             ]
+    if findings.empty and check is not None and (check.outcomes["outcome"] == "finding").any():
+        # The lifecycle (new/persisting/resolved) lives in the findings table, which only
+        # `pmohub check` / nightly write; a read-only report must not pretend all is well.
+        notes.append(msg("note.no_findings_recorded"))
     snaps = pd.DataFrame()
     try:
         st = m.Snapshot.__table__
