@@ -352,3 +352,21 @@ def test_config_validates_msproject_and_redmine_options(tmp_path: Path) -> None:
     assert config.sources["rm"].options == {"include_subprojects": False, "worklog_window_days": 14}
     with pytest.raises(ConfigFileError, match=r"pmohub.yaml:3.*projct_key"):
         parse_config(text.replace("project_key", "projct_key"), path=tmp_path / "pmohub.yaml")
+
+
+@pytest.mark.parametrize("ref", ["风险等级", "Text1", make_mspdi.RISK_FIELD_ID])
+def test_custom_fields_by_alias_name_or_id(ref: str) -> None:
+    config = SourceConfig(
+        name="plan",
+        type="msproject",
+        fields={"risk_probability": ref},
+        options={"path": str(SAMPLE), "project_key": "DATA-PLAT"},
+    )
+    with MSProjectConnector(config) as conn:
+        items = {o.external_id: o for o in stream(conn) if isinstance(o, WorkItem)}
+    got = {
+        uid: i.extra["risk_probability"]
+        for uid, i in items.items()
+        if "risk_probability" in i.extra
+    }
+    assert got == {str(uid): value for uid, value in make_mspdi.RISKS.items()}

@@ -250,6 +250,10 @@ TASKS: list[tuple] = [
 ]
 
 
+RISK_FIELD_ID = "188743731"  # MS Project's id of the Text1 task field
+RISKS = {7: "高", 8: "中", 11: "低"}  # task UID -> 风险等级 (Text1)
+
+
 def _hours(h: float) -> str:
     whole = int(h)
     minutes = round((h - whole) * 60)
@@ -286,6 +290,12 @@ def build() -> ET.ElementTree:
         ("CurrencyCode", "CNY"),
     ):
         sub(root, tag, value)
+    # Custom field definitions: Text1 is used as 风险等级 (risk level) in this plan.
+    definitions = sub(root, "ExtendedAttributes")
+    definition = sub(definitions, "ExtendedAttribute")
+    sub(definition, "FieldID", RISK_FIELD_ID)
+    sub(definition, "FieldName", "Text1")
+    sub(definition, "Alias", "风险等级")
     calendars = sub(root, "Calendars")
     cal = sub(calendars, "Calendar")
     sub(cal, "UID", 1)
@@ -344,9 +354,10 @@ def build() -> ET.ElementTree:
             sub(b, "Start", f"{baseline[0]}T09:00:00")
             sub(b, "Finish", f"{baseline[1]}T18:00:00")
             sub(b, "Work", _hours(baseline[2]))
-        ext = sub(t, "ExtendedAttribute")
-        sub(ext, "FieldID", "188743731")
-        sub(ext, "Value", "数据中台")
+        if uid in RISKS:
+            ext = sub(t, "ExtendedAttribute")
+            sub(ext, "FieldID", RISK_FIELD_ID)
+            sub(ext, "Value", RISKS[uid])
         for resource, a_work, a_actual in assigned:
             assignments.append(
                 (uid, resource, a_work, a_actual, actual_start if a_actual else None, start)

@@ -94,6 +94,12 @@ class MSProjectConnector(Connector):
             raise
 
     @cached_property
+    def _ctx(self) -> mapping.MappingContext:
+        """The context with this plan's custom field ids resolved."""
+        ids = mapping.custom_field_ids(self.plan.field_defs, self.config.fields)
+        return dataclasses.replace(self.ctx, custom_fields=ids)
+
+    @cached_property
     def _tasks(self) -> list[dict[str, Any]]:
         """Real tasks: not the project summary task (UID 0 / level 0), not blank rows."""
         return [
@@ -109,8 +115,8 @@ class MSProjectConnector(Connector):
         return {str(t["UID"]) for t in self._tasks if mapping.flag(t, "Milestone")}
 
     def close(self) -> None:
-        self.__dict__.pop("plan", None)
-        self.__dict__.pop("_tasks", None)
+        for name in ("plan", "_tasks", "_ctx", "_milestone_uids"):
+            self.__dict__.pop(name, None)
 
     def check(self) -> dict[str, Any]:
         props = self.plan.properties
@@ -163,7 +169,7 @@ class MSProjectConnector(Connector):
 
     def fetch_work_items(self, since: dt.datetime | None) -> Iterator[StreamItem]:
         """Every task (a plan is re-read completely; ``since`` does not apply)."""
-        ctx = self.ctx
+        ctx = self._ctx
         milestones = self._milestone_uids
         by_outline = {
             str(t["OutlineNumber"]): str(t["UID"]) for t in self._tasks if t.get("OutlineNumber")

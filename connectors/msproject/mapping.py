@@ -28,6 +28,9 @@ Choices worth knowing:
 - Times: MSPDI date-times carry no zone; they are local to the plan, read in the source's
   ``time_zone`` option (default Asia/Shanghai) and converted to UTC.
 - Predecessor links (any of FS/SS/FF/SF) are ``blocks`` links from the predecessor.
+- Custom fields: the source's ``fields`` map canonical names to task fields by name
+  (``Text1``), alias (``风险等级``) or field id; ``story_points`` becomes first-class, the
+  others go to ``WorkItem.extra`` under their canonical name.
 """
 
 from __future__ import annotations
@@ -72,6 +75,8 @@ class MappingContext:
     summary_type: str = "Epic"
     task_type: str = "Task"
     file: str = ""
+    # FieldID -> canonical name, from the source's `fields` and the plan's definitions
+    custom_fields: Mapping[str, str] = field(default_factory=dict)
 
 
 def parse_local(value: str | None, zone: dt.tzinfo) -> dt.datetime | None:
@@ -234,6 +239,17 @@ def to_work_item(task: Mapping[str, Any], ctx: MappingContext, facts: TaskFacts)
                 extra["baseline_due_on"] = str(parse_day(base["Finish"]))
             if base.get("Work"):
                 extra["baseline_work_h"] = duration_hours(base["Work"])
+        story_points = None
+        for attr in task.get("ExtendedAttribute") or ():
+            canonical = ctx.custom_fields.get(str(attr.get("FieldID")))
+            value = attr.get("Value")
+            if canonical is None or value in (None, ""):
+                continue
+            current = f"custom field {canonical}"
+            if canonical == "story_points":
+                story_points = float(value)
+            else:
+                extra[canonical] = value
         current = "PercentComplete"
         extra["percent_complete"] = float(task.get("PercentComplete") or 0)
         current = "Assignment"
@@ -266,6 +282,7 @@ def to_work_item(task: Mapping[str, Any], ctx: MappingContext, facts: TaskFacts)
             resolved_at=finished if category == "done" else None,
             start_on=start_on,
             due_on=due_on,
+            story_points=story_points,
             original_estimate_h=work,
             remaining_estimate_h=remaining,
             time_spent_h=actual,
@@ -334,3 +351,19 @@ def to_link(predecessor_uid: str, task_uid: str, ctx: MappingContext) -> Link:
         to_id=task_uid,
         kind="blocks",
     )
+
+
+def custom_field_ids(
+    definitions: Mapping[str, Mapping[str, str]], wanted: Mapping[str, str]
+) -> dict[str, str]:
+    """FieldID -> canonical name for the ``fields`` the source configures (a field's
+    name like ``Text1``, its alias in this plan, or its numeric id)."""
+    out: dict[str, str] = {}
+    for canonical, ref in wanted.items():
+        ref = str(ref)
+        for fid, d in definitions.items():
+            if ref in (fid, d.get("FieldName"), d.get("Alias")):
+                out[fid] = canonical
+        if ref.isdigit() and ref not in out:
+            out[ref] = canonical  # a field id without a definition block
+    return out

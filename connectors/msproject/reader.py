@@ -36,6 +36,8 @@ class Plan:
     tasks: list[dict[str, Any]] = field(default_factory=list)
     resources: list[dict[str, Any]] = field(default_factory=list)
     assignments: list[dict[str, Any]] = field(default_factory=list)
+    # custom field definitions: FieldID -> {FieldID, FieldName (Text1...), Alias}
+    field_defs: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def _local(tag: str) -> str:
@@ -85,6 +87,11 @@ def read_mspdi(path: Path, *, shown_as: Path | None = None) -> Plan:
                 elem.clear()
             elif depth == 2 and tag in lists:
                 lists[tag].append(_element_dict(elem))
+                elem.clear()
+            elif depth == 2 and tag == "ExtendedAttribute":
+                definition = {_local(c.tag): (c.text or "").strip() for c in elem}
+                if definition.get("FieldID"):
+                    plan.field_defs[definition["FieldID"]] = definition
                 elem.clear()
             elif depth == 1:
                 elem.clear()
