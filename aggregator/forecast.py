@@ -28,6 +28,7 @@ from aggregator.rollup import (
     LEAF_KINDS,
     Inputs,
     Settings,
+    first_created,
     hierarchy,
     read_inputs_history,
     read_inputs_sql,
@@ -96,12 +97,19 @@ def forecast_frame(
     s: Settings,
     baseline_end: pd.Series | None = None,
     trials: int = TRIALS,
+    created: pd.Series | None = None,
 ) -> pd.DataFrame:
     cal = s.calendar
     g = inp.groups
     open_ = g[g["kind"].isin(LEAF_KINDS) & g["status_category"].isin(("todo", "in_progress"))]
     remaining = open_.groupby("pk")["n"].sum()
-    first = g.groupby("pk")["first_created"].min() if "first_created" in g else pd.Series()
+    first = (
+        created
+        if created is not None
+        else g.groupby("pk")["first_created"].min()
+        if "first_created" in g
+        else pd.Series(dtype=object)
+    )
     flow = inp.flow.dropna(subset=["done_at"])
     r_now = float(cal.rank([as_of])[0])
     cap = int(cal.wd_diff([as_of], [as_of.replace(year=as_of.year + 2)])[0])
@@ -191,7 +199,8 @@ def project_forecasts(
     meta = inp.baseline_meta.drop_duplicates("pk").set_index("pk")["due_on"]
     planned = pd.to_datetime(hier.set_index("project_key")["planned_end"])
     end = pd.to_datetime(meta).reindex(planned.index).fillna(planned)
-    return forecast_frame(inp, keys, as_of, s, end, trials)
+    created = None if history else first_created(engine, hier)
+    return forecast_frame(inp, keys, as_of, s, end, trials, created)
 
 
 def forecast_projects(

@@ -22,14 +22,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
+import time
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, and_, case, func, literal, or_, select
+from sqlalchemy import Engine, Float, Integer, and_, case, cast, func, literal, or_, select
 
 from aggregator.checks import _hierarchy_keys, config_calendar, config_policy, hierarchy_frame
 from aggregator.store import models as m
@@ -47,8 +50,11 @@ from rules.metrics import (
     safe_ratio,
 )
 
+log = logging.getLogger("pmohub.rollup")
+
 LEAF_KINDS = ("work", "bug")
 FLOW_DAYS = 90
+READ_THREADS = 2
 MIN_HPP_SAMPLES = 3
 DEFAULT_HPP = 6.0
 HIGH_RISK_SCORE = 15
@@ -167,8 +173,23 @@ def _project_ids(engine: Engine, hier: pd.DataFrame) -> pd.Series:
 
 
 def _df(engine: Engine, stmt: Any, columns: list[str]) -> pd.DataFrame:
+    """Run ``stmt`` into a frame, built column-wise (handing pandas the Row objects makes
+    it probe every row for attributes, which costs more than the query)."""
+    t0 = time.perf_counter()
     with engine.connect() as conn:
-        return pd.DataFrame(conn.execute(stmt).fetchall(), columns=columns)
+        if conn.dialect.name == "sqlite":
+            # GROUP BY / DISTINCT sorts in memory, not in a temporary file.
+            conn.exec_driver_sql("PRAGMA temp_store=MEMORY")
+        rows = conn.execute(stmt).fetchall()
+    cols = list(zip(*rows, strict=True)) if rows else [()] * len(columns)
+    out = pd.DataFrame(
+        {
+            c: pd.Series(v, dtype=object) if not v else list(v)
+            for c, v in zip(columns, cols, strict=True)
+        }
+    )
+    log.debug("%s rows in %.3fs: %s", len(out), time.perf_counter() - t0, columns[:4])
+    return out
 
 
 def _lower_in(column: Any, values: Iterable[str]) -> Any:
@@ -293,6 +314,37 @@ def _risk_frame(rows: pd.DataFrame) -> pd.DataFrame:
 # -- reader 1: SQL (now) ---------------------------------------------------------------------
 
 
+def _epoch(col: Any, dialect: str) -> Any:
+    """A timestamp column as float seconds since 1970 (UTC) computed by the database:
+    numbers cross the driver far faster than datetimes."""
+    if dialect == "postgresql":
+        return cast(func.extract("epoch", col), Float)
+    return (func.julianday(col) - 2440587.5) * 86400.0
+
+
+def _dayno(col: Any, dialect: str) -> Any:
+    """A date column as days since 1970-01-01 (integer), computed by the database."""
+    if dialect == "postgresql":
+        return col - literal(dt.date(1970, 1, 1))
+    return cast(func.julianday(col) - 2440587.5, Integer)
+
+
+def _from_epoch(values: pd.Series) -> pd.Series:
+    return pd.to_datetime(pd.to_numeric(values, errors="coerce"), unit="s", utc=True)
+
+
+def _from_dayno(values: pd.Series) -> pd.Series:
+    return pd.to_datetime(pd.to_numeric(values, errors="coerce"), unit="D")
+
+
+def _run_all(engine: Engine, jobs: dict[str, tuple[Any, list[str]]]) -> dict[str, pd.DataFrame]:
+    """Run independent read queries concurrently, each on its own connection (the drivers
+    release the GIL while the database works; PostgreSQL runs them in parallel)."""
+    with ThreadPoolExecutor(max_workers=min(READ_THREADS, len(jobs))) as pool:
+        futures = {k: pool.submit(_df, engine, stmt, cols) for k, (stmt, cols) in jobs.items()}
+        return {k: f.result() for k, f in futures.items()}
+
+
 def read_inputs_sql(
     engine: Engine,
     config: Any,
@@ -303,48 +355,36 @@ def read_inputs_sql(
 ) -> Inputs:
     t_end = s.day_end(as_of)
     pid = _project_ids(engine, hier)
+    d = engine.dialect.name
     live = wi_t.c.deleted_at.is_(None)
-    groups = _df(
-        engine,
+    jobs: dict[str, tuple[Any, list[str]]] = {}
+    # Items by project/category/type/status and story points, read from the covering
+    # index ix_work_items_rollup in its own order (no sort): gives the counts and sums
+    # and, per points value, the histogram for type medians.
+    jobs["groups"] = (
         select(
             wi_t.c.project_id,
+            wi_t.c.status_category,
             wi_t.c.type,
             wi_t.c.status,
-            wi_t.c.status_category,
+            wi_t.c.story_points,
             func.count(),
-            func.count(wi_t.c.story_points),
-            func.sum(wi_t.c.story_points),
             func.count(wi_t.c.original_estimate_h),
             func.sum(wi_t.c.original_estimate_h),
-            func.min(wi_t.c.created_at),
         )
         .where(live)
-        .group_by(wi_t.c.project_id, wi_t.c.type, wi_t.c.status, wi_t.c.status_category),
-        [
-            "project_id",
-            "type",
-            "status",
-            "status_category",
-            "n",
-            "n_pts",
-            "sum_pts",
-            "n_h",
-            "sum_h",
-            "first_created",
-        ],
+        .group_by(
+            wi_t.c.project_id,
+            wi_t.c.status_category,
+            wi_t.c.type,
+            wi_t.c.status,
+            wi_t.c.story_points,
+        ),
+        ["project_id", "status_category", "type", "status", "value", "n", "n_h", "sum_h"],
     )
-    groups["first_created"] = pd.to_datetime(groups["first_created"], utc=True)
-    groups["pk"] = groups["project_id"].map(pid)
-    groups["kind"] = _kinds(groups["type"], s)
-    cats = status_categories(groups[["status", "status_category"]], s.status_map)
-    done_names = sorted(k for k, v in cats.items() if v == "done")
-    ip_names = sorted(k for k, v in cats.items() if v == "in_progress")
-
-    # Sub-tasks: a parent's estimate is replaced by its sub-tasks' sum when they have one.
     sub = wi_t.alias("sub")
     par = wi_t.alias("par")
-    subtasks = _df(
-        engine,
+    jobs["subtasks"] = (
         select(
             par.c.project_id,
             par.c.type,
@@ -364,145 +404,103 @@ def read_inputs_sql(
             par.c.deleted_at.is_(None),
             sub.c.status_category != "cancelled",
         )
-        .group_by(
-            par.c.id,
-            par.c.project_id,
-            par.c.type,
-            par.c.status,
-            par.c.status_category,
-            par.c.story_points,
-            par.c.original_estimate_h,
-        ),
-        [
-            "project_id",
-            "type",
-            "status",
-            "status_category",
-            "own_pts",
-            "own_h",
-            "sub_n_pts",
-            "sub_pts",
-            "sub_n_h",
-            "sub_h",
-        ],
-    )
-    subtasks["pk"] = subtasks["project_id"].map(pid)
-    groups = _apply_subtasks(groups, subtasks)
-
-    hist_rows = []
-    for unit, col in (("pts", wi_t.c.story_points), ("h", wi_t.c.original_estimate_h)):
-        h = _df(
-            engine,
-            select(wi_t.c.project_id, wi_t.c.type, col, func.count())
-            .where(live, col.is_not(None), ~_lower_in(wi_t.c.type, s.non_leaf_types))
-            .group_by(wi_t.c.project_id, wi_t.c.type, col),
-            ["project_id", "type", "value", "n"],
-        )
-        hist_rows.append(h.assign(unit=unit))
-    est_hist = pd.concat(hist_rows, ignore_index=True)
-    est_hist["pk"] = est_hist["project_id"].map(pid)
-
-    # Latest baseline per project, its leaf items grouped by dates and done-ness.
+        .group_by(par.c.id),
+        ["project_id", "type", "status", "status_category", "own_pts", "own_h",
+         "sub_n_pts", "sub_pts", "sub_n_h", "sub_h"],
+    )  # fmt: skip
     latest = (
         select(bl_t.c.project_key, func.max(bl_t.c.taken_at).label("taken_at"))
         .where(bl_t.c.taken_at < t_end)
         .group_by(bl_t.c.project_key)
         .subquery()
     )
-    meta = _df(
-        engine,
+    on_latest = and_(
+        latest.c.project_key == bl_t.c.project_key, latest.c.taken_at == bl_t.c.taken_at
+    )
+    jobs["meta"] = (
         select(
             bl_t.c.project_key,
-            bl_t.c.taken_at,
+            _epoch(bl_t.c.taken_at, d),
             bl_t.c.label,
             bl_t.c.reconstructed,
-            bl_t.c.start_on,
-            bl_t.c.due_on,
+            _dayno(bl_t.c.start_on, d),
+            _dayno(bl_t.c.due_on, d),
         )
-        .join(
-            latest,
-            and_(latest.c.project_key == bl_t.c.project_key, latest.c.taken_at == bl_t.c.taken_at),
-        )
+        .join(latest, on_latest)
         .where(bl_t.c.subject_kind == "project"),
         ["pk", "taken_at", "label", "reconstructed", "start_on", "due_on"],
     )
     done = case((wi_t.c.status_category == "done", 1), else_=0)
-    baseline = _df(
-        engine,
+    # One row per baselined leaf item, as numbers (day numbers, hours, points, done):
+    # grouping a million rows by dates in SQL costs a sort; pandas groups them faster.
+    jobs["baseline"] = (
         select(
             bl_t.c.project_key,
-            bl_t.c.start_on,
-            bl_t.c.due_on,
+            _dayno(bl_t.c.start_on, d),
+            _dayno(bl_t.c.due_on, d),
             done,
-            func.count(),
-            func.count(bl_t.c.story_points),
-            func.sum(bl_t.c.story_points),
-            func.count(bl_t.c.original_estimate_h),
-            func.sum(bl_t.c.original_estimate_h),
+            bl_t.c.story_points,
+            bl_t.c.original_estimate_h,
         )
-        .select_from(
-            bl_t.join(
-                latest,
-                and_(
-                    latest.c.project_key == bl_t.c.project_key, latest.c.taken_at == bl_t.c.taken_at
-                ),
-            ).join(wi_t, wi_t.c.id == bl_t.c.work_item_id)
-        )
+        .select_from(bl_t.join(latest, on_latest).join(wi_t, wi_t.c.id == bl_t.c.work_item_id))
         .where(
             bl_t.c.subject_kind == "work_item",
             wi_t.c.deleted_at.is_(None),
             wi_t.c.status_category != "cancelled",
             ~_lower_in(wi_t.c.type, s.non_leaf_types),
-        )
-        .group_by(bl_t.c.project_key, bl_t.c.start_on, bl_t.c.due_on, done),
-        ["pk", "start_on", "due_on", "done", "n", "n_pts", "sum_pts", "n_h", "sum_h"],
+        ),
+        ["pk", "start_on", "due_on", "done", "pts", "h"],
     )
-
-    ac = _df(
-        engine,
+    jobs["ac"] = (
         select(wi_t.c.project_id, func.sum(wl_t.c.seconds))
         .select_from(wl_t.join(wi_t, wi_t.c.id == wl_t.c.work_item_id))
         .where(wl_t.c.deleted_at.is_(None), wl_t.c.started_at < t_end)
         .group_by(wi_t.c.project_id),
         ["project_id", "seconds"],
     )
-    ac["pk"] = ac["project_id"].map(pid)
-    ac_h = ac.groupby("pk")["seconds"].sum().astype(float) / 3600.0
-
-    # Flow: items that finished in the window (final done) or are in progress now.
+    jobs["risks"] = (
+        select(wi_t.c.project_id, wi_t.c.key, wi_t.c.title, wi_t.c.extra).where(
+            live,
+            _lower_in(wi_t.c.type, s.types_of("risk")),
+            wi_t.c.status_category.in_(("todo", "in_progress")),
+        ),
+        ["project_id", "key", "title", "extra"],
+    )
+    # Status names per category, for reading the history (from the covering index).
+    names = _df(
+        engine,
+        select(wi_t.c.status_category, wi_t.c.status).where(live).distinct(),
+        ["status_category", "status"],
+    )
+    cats = status_categories(names, s.status_map)
+    done_names = sorted(k for k, v in cats.items() if v == "done") or [""]
+    ip_names = sorted(k for k, v in cats.items() if v == "in_progress") or [""]
     window_start = t_end - dt.timedelta(days=flow_days + 1)
     is_status = sc_t.c.field == "status"
-    first_ip = func.min(
-        case((and_(is_status, sc_t.c.to_value.in_(ip_names or [""])), sc_t.c.changed_at))
-    )
-    last_done = func.max(
-        case((and_(is_status, sc_t.c.to_value.in_(done_names or [""])), sc_t.c.changed_at))
-    )
-    reopened = func.max(
-        case(
-            (
-                and_(
-                    is_status,
-                    sc_t.c.from_value.in_(done_names or [""]),
-                    sc_t.c.to_value.not_in(done_names or [""]),
-                ),
-                1,
-            ),
-            else_=0,
-        )
-    )
-    flow = _df(
-        engine,
+    changed = _epoch(sc_t.c.changed_at, d)
+    jobs["flow"] = (
         select(
             wi_t.c.project_id,
             wi_t.c.status_category,
-            wi_t.c.created_at,
-            wi_t.c.resolved_at,
+            _epoch(wi_t.c.created_at, d),
+            _epoch(wi_t.c.resolved_at, d),
             wi_t.c.story_points,
             wi_t.c.time_spent_h,
-            first_ip,
-            last_done,
-            reopened,
+            func.min(case((and_(is_status, sc_t.c.to_value.in_(ip_names)), changed))),
+            func.max(case((and_(is_status, sc_t.c.to_value.in_(done_names)), changed))),
+            func.max(
+                case(
+                    (
+                        and_(
+                            is_status,
+                            sc_t.c.from_value.in_(done_names),
+                            sc_t.c.to_value.not_in(done_names),
+                        ),
+                        1,
+                    ),
+                    else_=0,
+                )
+            ),
         )
         .select_from(wi_t.outerjoin(sc_t, sc_t.c.work_item_id == wi_t.c.id))
         .where(
@@ -516,43 +514,85 @@ def read_inputs_sql(
                 wi_t.c.status_category == "in_progress",
             ),
         )
-        .group_by(
-            wi_t.c.id,
-            wi_t.c.project_id,
-            wi_t.c.status_category,
-            wi_t.c.created_at,
-            wi_t.c.resolved_at,
-            wi_t.c.story_points,
-            wi_t.c.time_spent_h,
-        ),
-        [
-            "project_id",
-            "status_category",
-            "created_at",
-            "resolved_at",
-            "story_points",
-            "time_spent_h",
-            "first_ip_at",
-            "done_at",
-            "reopened",
-        ],
+        .group_by(wi_t.c.id),
+        ["project_id", "status_category", "created_at", "resolved_at", "story_points",
+         "time_spent_h", "first_ip_at", "done_at", "reopened"],
+    )  # fmt: skip
+    r = _run_all(engine, jobs)
+
+    g = r["groups"]
+    g["pk"] = g["project_id"].map(pid)
+    g["kind"] = _kinds(g["type"], s)
+    g["value"] = pd.to_numeric(g["value"], errors="coerce")
+    g["n"] = g["n"].astype(int)
+    has_pts = g["value"].notna()
+    g["n_pts"] = np.where(has_pts, g["n"], 0)
+    g["sum_pts"] = np.where(has_pts, g["value"] * g["n"], 0.0)
+    g["sum_h"] = pd.to_numeric(g["sum_h"], errors="coerce").fillna(0.0)
+    keys = ["pk", "project_id", "type", "kind", "status", "status_category"]
+    groups = (
+        g.groupby(keys, dropna=False)[["n", "n_pts", "sum_pts", "n_h", "sum_h"]].sum().reset_index()
     )
+    subtasks = r["subtasks"]
+    subtasks["pk"] = subtasks["project_id"].map(pid)
+    groups = _apply_subtasks(groups, subtasks)
+    leaf_pts = g[has_pts & g["kind"].isin(LEAF_KINDS)]
+    est_hist = leaf_pts[["pk", "type", "value", "n"]].assign(unit="pts")
+    # Hour medians only where a project estimates in hours and has unestimated items.
+    tot = groups[groups["kind"].isin(LEAF_KINDS)].groupby("project_id")[["n", "n_pts", "n_h"]].sum()
+    need_h = tot[(tot["n_pts"] == 0) & (tot["n_h"] > 0) & (tot["n_h"] < tot["n"])].index
+    if len(need_h):
+        h = _df(
+            engine,
+            select(wi_t.c.project_id, wi_t.c.type, wi_t.c.original_estimate_h, func.count())
+            .where(
+                live,
+                wi_t.c.project_id.in_([int(x) for x in need_h]),
+                wi_t.c.original_estimate_h.is_not(None),
+                ~_lower_in(wi_t.c.type, s.non_leaf_types),
+            )
+            .group_by(wi_t.c.project_id, wi_t.c.type, wi_t.c.original_estimate_h),
+            ["project_id", "type", "value", "n"],
+        )
+        h["pk"] = h["project_id"].map(pid)
+        est_hist = pd.concat([est_hist, h[["pk", "type", "value", "n"]].assign(unit="h")])
+
+    meta = r["meta"]
+    meta["taken_at"] = _from_epoch(meta["taken_at"])
+    meta["start_on"] = _from_dayno(meta["start_on"])
+    meta["due_on"] = _from_dayno(meta["due_on"])
+    b = r["baseline"]
+    b["pts"] = pd.to_numeric(b["pts"], errors="coerce")
+    b["h"] = pd.to_numeric(b["h"], errors="coerce")
+    b["start_on"] = pd.to_numeric(b["start_on"], errors="coerce")
+    b["due_on"] = pd.to_numeric(b["due_on"], errors="coerce")
+    baseline = (
+        b.assign(one=1, has_pts=b["pts"].notna().astype(int), has_h=b["h"].notna().astype(int))
+        .groupby(["pk", "start_on", "due_on", "done"], dropna=False)
+        .agg(
+            n=("one", "sum"),
+            n_pts=("has_pts", "sum"),
+            sum_pts=("pts", "sum"),
+            n_h=("has_h", "sum"),
+            sum_h=("h", "sum"),
+        )
+        .reset_index()
+    )
+    baseline["start_on"] = _from_dayno(baseline["start_on"])
+    baseline["due_on"] = _from_dayno(baseline["due_on"])
+
+    ac = r["ac"]
+    ac["pk"] = ac["project_id"].map(pid)
+    ac_h = pd.to_numeric(ac["seconds"]).groupby(ac["pk"]).sum().astype(float) / 3600.0
+
+    flow = r["flow"]
     flow["pk"] = flow["project_id"].map(pid)
     for c in ("created_at", "resolved_at", "first_ip_at", "done_at"):
-        flow[c] = pd.to_datetime(flow[c], utc=True)
+        flow[c] = _from_epoch(flow[c])
     wip = flow[flow["status_category"] == "in_progress"][["pk", "first_ip_at"]]
     flow = flow[flow["status_category"] == "done"].copy()
-    flow["done_at"] = flow["done_at"].fillna(flow["resolved_at"])
-
-    risks = _df(
-        engine,
-        select(wi_t.c.project_id, wi_t.c.key, wi_t.c.title, wi_t.c.extra).where(
-            live,
-            _lower_in(wi_t.c.type, s.types_of("risk")),
-            wi_t.c.status_category.in_(("todo", "in_progress")),
-        ),
-        ["project_id", "key", "title", "extra"],
-    )
+    flow["done_at"] = flow["done_at"].combine_first(flow["resolved_at"])
+    risks = r["risks"]
     risks["pk"] = risks["project_id"].map(pid)
     return Inputs(
         groups=groups.dropna(subset=["pk"]),
@@ -567,6 +607,20 @@ def read_inputs_sql(
         findings=_read_findings(engine, pid),
         forecasts=_read_forecasts(engine, as_of),
     )
+
+
+def first_created(engine: Engine, hier: pd.DataFrame) -> pd.Series:
+    """Hierarchy project -> when its first item was created (the age of its history)."""
+    pid = _project_ids(engine, hier)
+    f = _df(
+        engine,
+        select(wi_t.c.project_id, _epoch(func.min(wi_t.c.created_at), engine.dialect.name))
+        .where(wi_t.c.deleted_at.is_(None))
+        .group_by(wi_t.c.project_id),
+        ["project_id", "first"],
+    )
+    f["pk"] = f["project_id"].map(pid)
+    return _from_epoch(f["first"]).groupby(f["pk"]).min()
 
 
 def _kinds(types: pd.Series, s: Settings) -> pd.Series:
@@ -867,54 +921,60 @@ def _evm(
     out["baseline_taken_at"] = _per(idx, meta["taken_at"], None)
     out["baseline_reconstructed"] = _per(idx, meta["reconstructed"], None)
     out["baseline_end"] = pd.to_datetime(_per(idx, meta["due_on"], None))
-    b = b[b["pk"].isin(idx)]
-    tot = b.groupby("pk")[["n", "n_pts", "sum_pts", "n_h", "sum_h"]].sum()
-    cov_h = safe_ratio(_per(idx, tot["n_h"], 0), _per(idx, tot["n"], 0))
-    out["evm_unit"] = np.where(
-        ~out["baseline"] | (_per(idx, tot["n"], 0) == 0),
+    # Per-project lookups through integer codes: mapping strings row by row is the slow
+    # part with a million baseline rows.
+    code = idx.get_indexer(b["pk"])
+    b = b[code >= 0]
+    code = code[code >= 0]
+    n_p = len(idx)
+
+    def per_project(values: pd.Series | np.ndarray) -> np.ndarray:
+        return np.bincount(code, weights=np.nan_to_num(np.asarray(values, float)), minlength=n_p)
+
+    n_all, n_h, n_pts = (per_project(b[c]) for c in ("n", "n_h", "n_pts"))
+    cov_h = safe_ratio(n_h, n_all)
+    unit = np.where(
+        ~out["baseline"].to_numpy() | (n_all == 0),
         "",
-        np.where(cov_h >= 0.8, "h", np.where(_per(idx, tot["n_pts"], 0) > 0, "pts", "")),
+        np.where(cov_h >= 0.8, "h", np.where(n_pts > 0, "pts", "")),
     )
-    b["unit"] = b["pk"].map(out["evm_unit"])
-    b["est"] = np.where(
-        b["unit"] == "h",
-        b["sum_h"].fillna(0),
-        np.where(b["unit"] == "pts", b["sum_pts"].fillna(0), 0.0),
+    out["evm_unit"] = unit
+    row_unit = unit[code]
+    est = np.where(
+        row_unit == "h",
+        b["sum_h"].fillna(0).to_numpy(dtype=float),
+        np.where(row_unit == "pts", b["sum_pts"].fillna(0).to_numpy(dtype=float), 0.0),
     )
-    b = b[b["unit"] != ""]
-    out["bac"] = _per(idx, b.groupby("pk")["est"].sum(), 0.0)
-    out["ev"] = _per(idx, b[b["done"] == 1].groupby("pk")["est"].sum(), 0.0)
+    done = b["done"].to_numpy() == 1
+    out["bac"] = np.bincount(code, weights=est, minlength=n_p)
+    out["ev"] = np.bincount(code, weights=np.where(done, est, 0.0), minlength=n_p)
     # Dates: no due date falls back to the project's baseline end.
-    due = pd.to_datetime(b["due_on"]).fillna(b["pk"].map(out["baseline_end"]))
-    b = b.assign(due=due)
-    b = b[b["due"].notna()]
-    start = pd.to_datetime(b["start_on"])
-    r_start = cal.rank(start)
-    r_due = cal.rank(b["due"])
+    end_rank = cal.rank(out["baseline_end"].to_numpy())
+    r_start = cal.rank(b["start_on"].to_numpy())
+    r_due = cal.rank(b["due_on"].to_numpy())
+    r_due = np.where(np.isnan(r_due), end_rank[code], r_due)
     t_rank = float(cal.rank([as_of])[0])
-    origin_rows = (
-        pd.Series(np.fmin(np.where(np.isnan(r_start), r_due, r_start), r_due), index=b.index)
-        .groupby(b["pk"])
-        .min()
-    )
-    meta_start = pd.Series(cal.rank(pd.to_datetime(meta["start_on"])), index=meta.index)
-    origin = pd.concat([origin_rows, meta_start], axis=1).min(axis=1)
-    evm_ok = out["evm_unit"].ne("") & out.index.isin(origin.dropna().index)
-    pos = pd.Series(np.arange(len(idx)), index=idx)
-    sel = b["pk"].map(evm_ok).fillna(False).to_numpy(dtype=bool)
-    b, r_start, r_due = b[sel], r_start[sel], r_due[sel]
-    o = b["pk"].map(origin).to_numpy(dtype=float)
-    out_origin = _per(idx, origin, None).astype(float)
-    last_due = (pd.Series(r_due, index=b.index).groupby(b["pk"]).max()).reindex(idx)
-    horizon = int(np.nanmax(np.r_[0.0, (np.fmax(last_due, t_rank) - out_origin).to_numpy()]))
+    keep = (row_unit != "") & ~np.isnan(r_due)
+    first = np.fmin(np.where(np.isnan(r_start), r_due, r_start), r_due)
+    origin = np.full(n_p, np.inf)
+    np.minimum.at(origin, code[keep], first[keep])
+    meta_start = cal.rank(_per(idx, meta["start_on"], None).to_numpy())
+    origin = np.fmin(np.where(np.isinf(origin), np.nan, origin), meta_start)
+    evm_ok = pd.Series((unit != "") & ~np.isnan(origin), index=idx)
+    sel = keep & evm_ok.to_numpy()[code]
+    code_s, r_start, r_due, est_s = code[sel], r_start[sel], r_due[sel], est[sel]
+    o = origin[code_s]
+    out_origin = pd.Series(origin, index=idx)
+    last_due = np.full(n_p, np.nan)
+    if len(code_s):
+        ld = np.full(n_p, -np.inf)
+        np.maximum.at(ld, code_s, r_due)
+        last_due = np.where(np.isinf(ld), np.nan, ld)
+    span = np.fmax(last_due, t_rank) - origin
+    horizon = int(np.nanmax(np.r_[0.0, span[~np.isnan(span)]]))
     horizon = min(max(horizon, 1), MAX_HORIZON_WD)
     pv_curve = planned_value_curves(
-        b["pk"].map(pos).to_numpy(dtype=np.int64),
-        b["est"].to_numpy(dtype=float),
-        r_start - o,
-        r_due - o,
-        len(idx),
-        horizon,
+        code_s.astype(np.int64), est_s, r_start - o, r_due - o, n_p, horizon
     )
     at = (t_rank - out_origin).clip(lower=0)
     k_t = at.fillna(0).clip(upper=horizon).astype(int).to_numpy()
@@ -1043,14 +1103,24 @@ def _store_outcomes(inp: Inputs, config: Any, idx: pd.Index) -> pd.DataFrame:
 
     rules = load_rules()
     policy = config_policy(config, rules)
-    rows = []
+    frames = []
+    keys = idx.to_numpy(dtype=object)
+    overridden = {rid for layer in policy.overrides.values() for rid in layer}
     for rid, r in rules.items():
         if r.meta.scope not in ("project", "issue"):
             continue
-        for pk in idx:
-            if policy.enabled(r.meta, pk):
-                rows.append((pk, rid, r.meta.severity))
-    base = pd.DataFrame(rows, columns=["project_key", "rule_id", "severity"])
+        if rid in overridden:  # per-project settings: ask the policy project by project
+            on = np.array([policy.enabled(r.meta, pk) for pk in keys], dtype=bool)
+        else:
+            on = np.full(len(keys), policy.enabled(r.meta, None), dtype=bool)
+        frames.append(
+            pd.DataFrame({"project_key": keys[on], "rule_id": rid, "severity": r.meta.severity})
+        )
+    base = (
+        pd.concat(frames, ignore_index=True)
+        if frames
+        else pd.DataFrame(columns=["project_key", "rule_id", "severity"])
+    )
     f = inp.findings.rename(columns={"pk": "project_key"})
     f = f[f["project_key"].isin(idx)]
     worst = (
