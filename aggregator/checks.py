@@ -764,7 +764,8 @@ def upsert_findings(
             fail_keys.add(key)
             row = rows.get(key)
             reopened = row is None or row.state == "resolved"
-            first = seen if reopened else row.first_seen_at
+            # min(): checking an earlier as-of after a later one must not invent history.
+            first = seen if reopened else min(row.first_seen_at, seen)
             state = "waived" if f.waived else ("new" if first == seen else "persisting")
             values = {
                 "rule_version": None,

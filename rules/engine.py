@@ -553,6 +553,7 @@ def run_rules(
         all_projects = all_projects[all_projects.isin(wanted)]
     runs: list[RuleRun] = []
     memo: dict[Any, Any] = {}
+    registered: Mapping[str, pd.DataFrame | None] | None = None
     for r in rules:
         meta = r.meta
         scope_projects = pd.Index(
@@ -565,7 +566,19 @@ def run_rules(
             runs.append(RuleRun(meta, Outcomes.empty()))
             continue
         params = policy.params_frame(meta, scope_projects)
-        ctx_frames = _scoped_frames(frames, scope_projects, all_projects, meta)
+        if meta.scope in ("project", "issue"):
+            if registered is None:
+                # Rows outside every checked project (unregistered tracker projects, PMO
+                # items not linked to a registry issue) are only for portfolio rules.
+                registered = {
+                    name: df[df["project_key"].isin(all_projects)]
+                    if df is not None and "project_key" in df.columns and name != "registry"
+                    else df
+                    for name, df in frames.items()
+                }
+            ctx_frames = _scoped_frames(registered, scope_projects, all_projects, meta)
+        else:
+            ctx_frames = _scoped_frames(frames, scope_projects, all_projects, meta)
         ctx = RuleContext(
             rule=meta,
             as_of=as_of,
