@@ -245,8 +245,10 @@ class RedmineConnector(Connector):
             if not issues:
                 return
             yield issues
+            # total_count counts what is left from this page on (the id filter moves);
+            # a short page ends it only when the server does not say (older Redmines).
             total = page.get("total_count")
-            if len(issues) < size or (total is not None and len(issues) >= int(total)):
+            if len(issues) >= int(total) if total is not None else len(issues) < size:
                 return
             last = max(int(i["id"]) for i in issues)
 
