@@ -20,13 +20,33 @@ STATUS_CATEGORIES: tuple[str, ...] = ("todo", "in_progress", "done", "cancelled"
 LINK_KINDS: tuple[str, ...] = ("blocks", "relates", "duplicates", "parent", "clones", "other")
 
 
+#: Per record class, the fields that may hold a datetime: ``dataclasses.fields()`` and the
+#: scan over every field cost more than the rest of a record's construction together.
+_DATETIME_FIELDS: dict[type, tuple[str, ...]] = {}
+_ZERO = dt.timedelta(0)
+
+
+def _datetime_fields(cls: type) -> tuple[str, ...]:
+    names = _DATETIME_FIELDS.get(cls)
+    if names is None:
+        names = _DATETIME_FIELDS[cls] = tuple(
+            f.name
+            for f in fields(cls)  # type: ignore[arg-type]
+            # annotations are strings here (``from __future__ import annotations``); a
+            # field typed loosely (Any, object) could still carry a datetime, so keep it
+            if any(word in str(f.type) for word in ("datetime", "Any", "object"))
+            and f.name != "raw"
+        )
+    return names
+
+
 def _check_utc(obj: object) -> None:
-    for f in fields(obj):  # type: ignore[arg-type]
-        value = getattr(obj, f.name)
+    for name in _datetime_fields(type(obj)):
+        value = getattr(obj, name)
         if isinstance(value, dt.datetime):
-            if value.tzinfo is None or value.utcoffset() != dt.timedelta(0):
+            if value.tzinfo is None or value.utcoffset() != _ZERO:
                 raise ValueError(
-                    f"{type(obj).__name__}.{f.name} must be a UTC-aware datetime, got {value!r}"
+                    f"{type(obj).__name__}.{name} must be a UTC-aware datetime, got {value!r}"
                 )
 
 

@@ -27,13 +27,17 @@ import hashlib
 import json
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Column,
     ColumnElement,
     Connection,
+    Date,
+    DateTime,
+    Executable,
     MetaData,
     String,
     Table,
@@ -50,6 +54,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from aggregator.store import models as m
+from aggregator.store.models import UTCDateTime
 from connectors import records as rec
 
 #: IN-lists are chunked below SQLite's bound-parameter limit (32766 since 3.32).
@@ -158,6 +163,132 @@ def _chunks(values: Sequence[Any], size: int = _IN_CHUNK) -> Iterable[Sequence[A
         yield values[i : i + size]
 
 
+# --- statements compiled once, run on the driver cursor ----------------------------------
+#
+# The hot statements (page lookups, the page upsert, parent updates, census inserts) are
+# built with SQLAlchemy constructs, compiled ONCE per dialect and then executed with
+# ``exec_driver_sql``: still bound parameters, but without SQLAlchemy's per-execution
+# compile-cache lookup and per-row, per-value bind processing, which cost more than the
+# database itself on SQLite. Values are converted by the converters below, which write
+# exactly what SQLAlchemy's own bind processors write (same strings on SQLite), so rows
+# written either way compare and read back the same.
+
+
+def _sqlite_datetime(value: dt.datetime | None) -> str | None:
+    """SQLAlchemy's SQLite DATETIME storage format for a UTCDateTime column."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value!r} written to the store")
+    if value.tzinfo is not dt.UTC:
+        value = value.astimezone(dt.UTC)
+    # "YYYY-MM-DD HH:MM:SS.ffffff+00:00" minus the offset (isoformat pads the year to 4)
+    return value.isoformat(" ", "microseconds")[:-6]
+
+
+def _sqlite_date(value: dt.date | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+_JSON_MEMO: dict[tuple[Any, ...], str] = {}
+
+
+def _json(value: Any) -> str:
+    """SQLAlchemy's JSON type: ``json.dumps``, and None as JSON 'null' (none_as_null=False).
+    Tuples (labels, components, sprint and version ids) repeat across a tracker, so their
+    text is memoised; the memo is bounded."""
+    if type(value) is tuple:
+        text = _JSON_MEMO.get(value)
+        if text is None:
+            text = json.dumps(value)
+            if len(_JSON_MEMO) >= 10_000:
+                _JSON_MEMO.clear()
+            _JSON_MEMO[value] = text
+        return text
+    if not value and type(value) is dict:
+        return "{}"
+    return json.dumps(value)
+
+
+def _converter(type_: Any, dialect: Any) -> Callable[[Any], Any] | None:
+    if dialect.name == "sqlite":
+        if isinstance(type_, UTCDateTime | DateTime):
+            return _sqlite_datetime
+        if isinstance(type_, Date):
+            return _sqlite_date
+        if isinstance(type_, JSON):
+            return _json
+    return type_.dialect_impl(dialect).bind_processor(dialect)
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    sql: str
+    names: tuple[str, ...]  # bind names; positional order on '?' dialects
+    positional: bool
+    converters: tuple[tuple[int, Callable[[Any], Any]], ...]  # (index in names, converter)
+    values: Callable[[Mapping[str, Any]], Any]  # row -> its values in ``names`` order
+
+    def params(self, row: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
+        values = list(self.values(row)) if len(self.names) > 1 else [self.values(row)]
+        for i, convert in self.converters:
+            values[i] = convert(values[i])
+        return tuple(values) if self.positional else dict(zip(self.names, values, strict=True))
+
+    def execute(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> Any:
+        """One execution per row, as one driver ``executemany`` when there are several."""
+        params = [self.params(r) for r in rows]
+        return conn.exec_driver_sql(self.sql, params if len(params) != 1 else params[0])
+
+    def query(self, conn: Connection, **values: Any) -> Any:
+        return conn.exec_driver_sql(self.sql, self.params(values))
+
+
+_PREPARED: dict[tuple[Any, ...], _Prepared] = {}
+
+
+def _prepare(conn: Connection, key: tuple[Any, ...], build: Callable[[], Executable]) -> _Prepared:
+    dialect = conn.dialect
+    cache_key = (dialect.name, dialect.driver, *key)
+    prepared = _PREPARED.get(cache_key)
+    if prepared is None:
+        compiled = build().compile(dialect=dialect)
+        if compiled.positional:
+            names = tuple(compiled.positiontup or ())
+        else:
+            names = tuple(compiled.binds)
+        if getattr(compiled, "escaped_bind_names", None):
+            raise NotImplementedError(f"bind names need escaping: {compiled.escaped_bind_names}")
+        converters = []
+        for i, name in enumerate(names):
+            convert = _converter(compiled.binds[name].type, dialect)
+            if convert is not None:
+                converters.append((i, convert))
+        prepared = _PREPARED[cache_key] = _Prepared(
+            compiled.string,
+            names,
+            bool(compiled.positional),
+            tuple(converters),
+            itemgetter(*names),
+        )
+    return prepared
+
+
+def _id_list(conn: Connection, values: Sequence[str]) -> Any:
+    """The parameter value for :func:`_in_list`."""
+    return json.dumps(list(values)) if conn.dialect.name == "sqlite" else list(values)
+
+
+def _in_list(conn: Connection, column: Any, name: str) -> ColumnElement[bool]:
+    """``column IN (<one parameter holding a list>)``: a statement that does not change
+    with the list's length, so it is compiled once. SQLite: a JSON array read with
+    ``json_each`` (each value probes the unique index); PostgreSQL: ``= ANY(:array)``."""
+    if conn.dialect.name == "sqlite":
+        each = func.json_each(bindparam(name, type_=String)).table_valued("value")
+        return column.in_(select(each.c.value))
+    return column == any_(bindparam(name, type_=postgresql.ARRAY(column.type)))
+
+
 @dataclass(frozen=True, slots=True)
 class _Existing:
     id: int
@@ -170,16 +301,21 @@ def _existing(
 ) -> dict[str, _Existing]:
     found: dict[str, _Existing] = {}
     ids = list(dict.fromkeys(external_ids))
+    stmt = _prepare(
+        conn,
+        ("existing", table.name),
+        lambda: select(
+            table.c.external_id,
+            table.c.id,
+            table.c.content_hash,
+            table.c.deleted_at.is_not(None),
+        ).where(
+            table.c.source == bindparam("source"),
+            _in_list(conn, table.c.external_id, "ids"),
+        ),
+    )
     for chunk in _chunks(ids):
-        rows = conn.execute(
-            select(
-                table.c.external_id,
-                table.c.id,
-                table.c.content_hash,
-                table.c.deleted_at.is_not(None),
-            ).where(table.c.source == source, one_of(conn, table.c.external_id, chunk))
-        )
-        for ext, id_, digest, deleted in rows:
+        for ext, id_, digest, deleted in stmt.query(conn, source=source, ids=_id_list(conn, chunk)):
             found[ext] = _Existing(id_, digest, bool(deleted))
     return found
 
@@ -193,15 +329,33 @@ def _upsert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
     new rows are read back with one indexed SELECT instead."""
     if not rows:
         return
-    stmt = _insert(conn, table)
-    set_ = {c: stmt.excluded[c] for c in rows[0] if c not in ("source", "external_id")}
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[table.c.source, table.c.external_id],
-        set_=set_,
-        where=table.c.content_hash.is_distinct_from(stmt.excluded.content_hash)
-        | table.c.deleted_at.is_not(None),
-    )
-    conn.execute(stmt, rows)
+    columns = tuple(rows[0])
+
+    def build() -> Executable:
+        values: dict[str, Any] = {c: bindparam(c, type_=table.c[c].type) for c in columns}
+        if table is work_items_t and "parent_external_id" in values:
+            # The parent's id, when the parent is stored already or earlier in this very
+            # executemany (each row sees the rows before it): an index probe here spares
+            # an UPDATE per child afterwards. resolve_parents still settles the rest.
+            parent = work_items_t.alias("parent")
+            values["parent_id"] = (
+                select(parent.c.id)
+                .where(
+                    parent.c.source == values["source"],
+                    parent.c.external_id == values["parent_external_id"],
+                )
+                .scalar_subquery()
+            )
+        stmt = _insert(conn, table).values(values)
+        set_ = {c: stmt.excluded[c] for c in values if c not in ("source", "external_id")}
+        return stmt.on_conflict_do_update(
+            index_elements=[table.c.source, table.c.external_id],
+            set_=set_,
+            where=table.c.content_hash.is_distinct_from(stmt.excluded.content_hash)
+            | table.c.deleted_at.is_not(None),
+        )
+
+    _prepare(conn, ("upsert", table.name, columns), build).execute(conn, rows)
 
 
 def _write_page(
@@ -210,9 +364,13 @@ def _write_page(
     source: str,
     rows: list[dict[str, Any]],
     counts: WriteCounts,
+    *,
+    want_ids: bool = True,
 ) -> dict[str, int]:
     """Diff ``rows`` (each with ``external_id`` and ``content_hash``) against the store,
-    write the new and changed ones; return external_id -> id for every row of the page."""
+    write the new and changed ones; return external_id -> id for every row of the page
+    (with ``want_ids=False``, only for the rows that were already stored: callers that
+    need no ids spare the read-back of the new rows)."""
     existing = _existing(conn, table, source, [r["external_id"] for r in rows])
     ids = {ext: e.id for ext, e in existing.items()}
     todo: list[dict[str, Any]] = []
@@ -236,7 +394,7 @@ def _write_page(
         new = [row["external_id"] for row in todo if row["external_id"] not in existing]
         counts.inserted += len(new)
         counts.updated += len(todo) - len(new)
-        if new:
+        if new and want_ids:
             ids.update({ext: e.id for ext, e in _existing(conn, table, source, new).items()})
     return ids
 
@@ -580,10 +738,10 @@ def upsert_work_items(
             "original_estimate_h": i.original_estimate_h,
             "remaining_estimate_h": i.remaining_estimate_h,
             "time_spent_h": i.time_spent_h,
-            "labels": list(i.labels),
-            "components": list(i.components),
-            "milestone_ids": list(i.milestone_ids),
-            "iteration_ids": list(i.iteration_ids),
+            "labels": i.labels,  # a tuple: JSON array, text memoised
+            "components": i.components,  # a tuple: JSON array, text memoised
+            "milestone_ids": i.milestone_ids,  # a tuple: JSON array, text memoised
+            "iteration_ids": i.iteration_ids,  # a tuple: JSON array, text memoised
             "url": i.url,
             "extra": dict(i.extra),
             "synced_at": at,
@@ -608,12 +766,20 @@ def resolve_parents(
     PostgreSQL table without statistics, as sequential scans)."""
     wi = work_items_t
     rows: dict[int, tuple[int | None, str | None]] = {}
+    lookups = [
+        _prepare(
+            conn,
+            ("parents", match.name),
+            lambda match=match: select(wi.c.id, wi.c.parent_id, wi.c.parent_external_id).where(
+                wi.c.source == bindparam("source"), _in_list(conn, match, "ids")
+            ),
+        )
+        for match in (wi.c.external_id, wi.c.parent_external_id)
+    ]
     for chunk in _chunks(external_ids):
-        for match in (wi.c.external_id, wi.c.parent_external_id):
-            for id_, parent_id, parent_ext in conn.execute(
-                select(wi.c.id, wi.c.parent_id, wi.c.parent_external_id).where(
-                    wi.c.source == source, one_of(conn, match, chunk)
-                )
+        for lookup in lookups:
+            for id_, parent_id, parent_ext in lookup.query(
+                conn, source=source, ids=_id_list(conn, chunk)
             ):
                 rows[id_] = (parent_id, parent_ext)
     ids = _item_ids(conn, source, (p for _, p in rows.values() if p), known)
@@ -623,10 +789,15 @@ def resolve_parents(
         if (ids.get(parent_ext) if parent_ext else None) != parent_id
     ]
     if changes:
-        conn.execute(
-            update(wi).where(wi.c.id == bindparam("b_id")).values(parent_id=bindparam("b_parent")),
-            changes,
-        )
+        _prepare(
+            conn,
+            ("set_parent",),
+            lambda: (
+                update(wi)
+                .where(wi.c.id == bindparam("b_id"))
+                .values(parent_id=bindparam("b_parent"))
+            ),
+        ).execute(conn, changes)
     return len(changes)
 
 
@@ -677,7 +848,7 @@ def upsert_status_changes(
                 "content_hash": content_hash(c),
             }
         )
-    _write_page(conn, status_changes_t, source, rows, counts)
+    _write_page(conn, status_changes_t, source, rows, counts, want_ids=False)
     return counts
 
 
@@ -719,7 +890,7 @@ def upsert_worklogs(
                 "content_hash": content_hash(w),
             }
         )
-    _write_page(conn, worklogs_t, source, rows, counts)
+    _write_page(conn, worklogs_t, source, rows, counts, want_ids=False)
     return counts
 
 
@@ -742,7 +913,7 @@ def upsert_links(
         for link in links
     ]
     if rows:
-        _write_page(conn, links_t, source, rows, counts)
+        _write_page(conn, links_t, source, rows, counts, want_ids=False)
     return counts
 
 
@@ -867,15 +1038,23 @@ def soft_delete_not_in_census(
     tmp.drop(conn, checkfirst=True)
     tmp.create(conn)
     try:
-        ins = _insert(conn, tmp).on_conflict_do_nothing(index_elements=[tmp.c.external_id])
+        ins = _prepare(
+            conn,
+            ("census",),
+            lambda: (
+                _insert(conn, tmp)
+                .values(external_id=bindparam("external_id"))
+                .on_conflict_do_nothing(index_elements=[tmp.c.external_id])
+            ),
+        )
         buf: list[dict[str, str]] = []
         for ext in census:
             buf.append({"external_id": ext})
             if len(buf) >= batch:
-                conn.execute(ins, buf)
+                ins.execute(conn, buf)
                 buf = []
         if buf:
-            conn.execute(ins, buf)
+            ins.execute(conn, buf)
         cond = within if within is not None else true()
         stmt = (
             update(table)
