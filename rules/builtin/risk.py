@@ -312,7 +312,9 @@ def risk_003(ctx: RuleContext) -> Outcomes:
         index=needs.index,
     )
     pmo = set(ctx.settings.get("registry_projects", ()))
-    pmo_ids = items.loc[items["tracker_project_key"].isin(pmo), ["source", "external_id"]]
+    # PMO items belong to no checked project, so they are only in the unscoped frame.
+    everything = (ctx.all_frames or ctx.frames)["work_items"]
+    pmo_ids = everything.loc[everything["tracker_project_key"].isin(pmo), ["source", "external_id"]]
     pmo_keys = set(pmo_ids["source"].astype(str) + "\x1f" + pmo_ids["external_id"].astype(str))
     src = links["source"].astype(str)
     a = src + "\x1f" + links["from_external_id"].astype(str)
