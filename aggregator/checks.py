@@ -112,7 +112,7 @@ def config_calendar(config: Any) -> tuple[WorkCalendar, list[str]]:
 def _tracker_keys(node: Any) -> list[str]:
     src = getattr(node, "source", None)
     sel = dict(getattr(src, "selector", {}) or {}) if src else {}
-    for key in ("project", "projects", "key"):
+    for key in ("project", "projects", "key", "group"):  # group: a GitLab `groups:` source
         if key in sel:
             v = sel[key]
             return [str(x) for x in (v if isinstance(v, list | tuple) else [v])]

@@ -276,3 +276,27 @@ def test_sync_into_the_store_nothing_lost_or_doubled(emu: GitLabEmulator, store_
         assert seconds == sum(t["seconds"] for i in emu.site.issues for t in i["timelogs"])
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("licensed", [True, False])
+def test_a_group_as_one_project(emu: GitLabEmulator, licensed: bool, sqlite_url: str) -> None:
+    """``groups: [acme-eng]``: one pmohub project holding every issue of the group (and its
+    epics when licensed), read through the group's issue listing."""
+    emu.licensed = licensed
+    epic_ids = {f"epic:{e['id']}" for e in emu.site.epics} if licensed else set()
+    with connector(emu, projects=(), groups=["acme-eng"]) as c:
+        assert [p.key for p in c.fetch_projects()] == ["acme-eng"]
+        got = items(c.fetch_work_items(None))
+        census = set(c.census("acme-eng"))
+        milestones = {m.external_id for m in c.fetch_milestones()}
+    assert {w.external_id for w in got} == issue_ids(emu) | epic_ids
+    assert {w.project_key for w in got} == {"acme-eng"} and census == issue_ids(emu) | epic_ids
+    assert milestones == {str(m["id"]) for m in emu.site.milestones}
+    assert any(p.startswith("/api/v4/groups/10/issues") for _, p, _ in emu.requests)
+    engine = open_store(sqlite_url)
+    try:
+        assert sync_source(engine, connector(emu, projects=(), groups=["acme-eng"])).status == "ok"
+        again = sync_source(engine, connector(emu, projects=(), groups=["acme-eng"]))
+        assert again.status == "ok" and (again.inserted, again.updated, again.deleted) == (0, 0, 0)
+    finally:
+        engine.dispose()

@@ -1,7 +1,12 @@
 """GitLab connector (REST v4): projects, issues, group epics, milestones, iterations,
 weights, time tracking and the state/label event history.
 
-* ``projects`` lists full project paths (``group/project``) or numeric ids.
+* ``projects`` lists full project paths (``group/project``) or numeric ids; ``groups``
+  lists groups that are each ONE pmohub project (key = the group's full path) holding every
+  issue of the group and its subgroups (read through ``/groups/:id/issues``), so a PMO
+  project that spans several repositories maps to one hierarchy entry
+  (``source: {name: ..., group: ops/migration}``). A project also inside a listed group
+  would be read twice: list it in one place.
 * Incremental: ``updated_after`` (at or after) with ``order_by=updated_at&sort=asc``, key-set
   on ``updated_at``: each next request starts from the last ``updated_at`` read instead of
   the next offset page, so an issue edited mid-run (it jumps to the end of the listing and
@@ -36,6 +41,7 @@ log = logging.getLogger("pmohub.gitlab")
 class GitLabConnector(Connector):
     type: ClassVar[str] = "gitlab"
     option_keys: ClassVar[Mapping[str, type]] = {
+        "groups": list,
         "status_label_prefixes": list,
         "type_label_prefix": str,
         "priority_label_prefix": str,
@@ -49,12 +55,14 @@ class GitLabConnector(Connector):
 
     def __init__(self, config: SourceConfig, *, env: Mapping[str, str] | None = None):
         super().__init__(config, env=env)
-        if not config.projects:
+        opts = config.options
+        self.group_paths = [str(g) for g in opts.get("groups") or ()]
+        if not config.projects and not self.group_paths:
             raise ConfigError(
-                "list the projects to read in 'projects' (full paths like group/project)",
+                "list the projects to read in 'projects' (full paths like group/project) "
+                "or whole groups in 'groups'",
                 source=config.name,
             )
-        opts = config.options
         self.ctx = mapping.MappingContext(
             source=config.name,
             status_map=dict(config.status_map),
@@ -64,6 +72,7 @@ class GitLabConnector(Connector):
         )
         self._client: GitLabClient | None = None
         self._projects: list[dict[str, Any]] | None = None
+        self._config_groups: list[dict[str, Any]] | None = None
         self._epic_groups: dict[int, dict[str, Any]] | None = None
 
     @property
@@ -88,9 +97,19 @@ class GitLabConnector(Connector):
 
     @property
     def projects(self) -> list[dict[str, Any]]:
+        """The projects named in ``projects`` (read project by project)."""
         if self._projects is None:
             self._projects = [self.client.project(p) for p in self.config.projects]
         return self._projects
+
+    @property
+    def config_groups(self) -> list[dict[str, Any]]:
+        """The groups named in ``groups``: each is ONE pmohub project (key = its full path)
+        holding the issues of every project in it and its subgroups, read through the
+        group's own issue listing."""
+        if self._config_groups is None:
+            self._config_groups = [self.client.group(g) for g in self.group_paths]
+        return self._config_groups
 
     def _groups(self) -> dict[int, dict[str, Any]]:
         groups: dict[int, dict[str, Any]] = {}
@@ -98,6 +117,8 @@ class GitLabConnector(Connector):
             ns = p.get("namespace") or {}
             if ns.get("kind") == "group":
                 groups[int(ns["id"])] = ns
+        for g in self.config_groups:
+            groups[int(g["id"])] = g
         return groups
 
     @property
@@ -121,12 +142,13 @@ class GitLabConnector(Connector):
     def check(self) -> dict[str, Any]:
         user = self.client.user()
         visible, missing = [], []
-        for name in self.config.projects:
-            try:
-                self.client.project(name)
-                visible.append(name)
-            except ConfigError:
-                missing.append(name)
+        for kind, names in (("project", self.config.projects), ("group", self.group_paths)):
+            for name in names:
+                try:
+                    (self.client.project if kind == "project" else self.client.group)(name)
+                    visible.append(name)
+                except ConfigError:
+                    missing.append(name)
         return {
             "user": user.get("username"),
             "projects_visible": visible,
@@ -137,13 +159,22 @@ class GitLabConnector(Connector):
     def fetch_projects(self) -> Iterator[Project]:
         for p in self.projects:
             yield mapping.to_project(p, self.ctx)
-        for group in self.epic_groups.values():
-            yield mapping.to_group_project(group, self.ctx)
+        own = {int(g["id"]) for g in self.config_groups}
+        for g in self.config_groups:
+            yield mapping.to_group_project(g, self.ctx)
+        for gid, group in self.epic_groups.items():
+            if gid not in own:
+                yield mapping.to_group_project(group, self.ctx)
+
+    def _owners(self) -> list[tuple[str, int]]:
+        return [("projects", int(p["id"])) for p in self.projects] + [
+            ("groups", int(g["id"])) for g in self.config_groups
+        ]
 
     def fetch_people(self) -> Iterator[Person | Skipped]:
         seen: set[int] = set()
-        for p in self.projects:
-            for member in self.client.members(p["id"]):
+        for kind, oid in self._owners():
+            for member in self.client.members(kind, oid):
                 if member["id"] in seen:
                     continue
                 seen.add(member["id"])
@@ -161,9 +192,14 @@ class GitLabConnector(Connector):
 
     def fetch_milestones(self) -> Iterator[Milestone]:
         seen: set[int] = set()
-        for p in self.projects:
-            key = p["path_with_namespace"]
-            for m in self.client.milestones("projects", p["id"]):
+        projects = [(int(p["id"]), str(p["path_with_namespace"])) for p in self.projects]
+        for g in self.config_groups:
+            # issues of a group project may carry any of its projects' milestones
+            projects += [
+                (int(p["id"]), str(g["full_path"])) for p in self.client.group_projects(g["id"])
+            ]
+        for pid, key in projects:
+            for m in self.client.milestones("projects", pid):
                 if m["id"] not in seen:
                     seen.add(m["id"])
                     yield mapping.to_milestone(m, key, self.ctx)
@@ -176,22 +212,24 @@ class GitLabConnector(Connector):
 
     def fetch_iterations(self) -> Iterator[Iteration]:
         seen: set[int] = set()
-        for p in self.projects:
+        owners = [("projects", int(p["id"]), str(p["path_with_namespace"])) for p in self.projects]
+        owners += [("groups", int(g["id"]), str(g["full_path"])) for g in self.config_groups]
+        for kind, oid, key in owners:
             listing = self.client.optional_items(
-                f"/projects/{p['id']}/iterations", {"per_page": 100, "include_ancestors": "true"}
+                f"/{kind}/{oid}/iterations", {"per_page": 100, "include_ancestors": "true"}
             )
             for it in listing or ():
                 if it["id"] not in seen:
                     seen.add(it["id"])
-                    yield mapping.to_iteration(it, p["path_with_namespace"], self.ctx)
+                    yield mapping.to_iteration(it, key, self.ctx)
 
-    def _issues(self, project_id: int, since: str | None) -> Iterator[dict[str, Any]]:
+    def _issues(self, owner: str, since: str | None) -> Iterator[dict[str, Any]]:
         per_page = min(100, max(1, self.config.page_size))
         seen: set[tuple[int, str]] = set()
         page, pinned = 1, False
         while True:
             response = self.client.issues_page(
-                project_id,
+                owner,
                 updated_after=since,
                 per_page=per_page,
                 page=page,
@@ -219,16 +257,17 @@ class GitLabConnector(Connector):
             else:
                 since, page = last, 1
 
-    def _history_and_worklogs(
-        self, project: dict[str, Any], issue: dict[str, Any], item_id: str
-    ) -> Iterator[StreamItem]:
+    def _history_and_worklogs(self, issue: dict[str, Any], item_id: str) -> Iterator[StreamItem]:
+        pid, iid = int(issue["project_id"]), int(issue["iid"])
         if self._opt("history"):
-            states = list(self.client.state_events(project["id"], issue["iid"]))
-            labels = list(self.client.label_events(project["id"], issue["iid"]))
+            states = list(self.client.state_events(pid, iid))
+            labels = list(self.client.label_events(pid, iid))
             yield from mapping.to_status_changes(issue, states, labels, self.ctx)
         spent = (issue.get("time_stats") or {}).get("total_time_spent") or 0
         if self._opt("worklogs") and spent:
-            for node in self.client.timelogs(project["path_with_namespace"], issue["iid"]):
+            # GraphQL wants the project's full path: it is in the issue's full reference.
+            full = str((issue.get("references") or {}).get("full") or "").rsplit("#", 1)[0]
+            for node in self.client.timelogs(full or str(pid), iid):
                 try:
                     yield mapping.to_worklog(node, item_id, self.ctx)
                 except (KeyError, TypeError, ValueError) as exc:
@@ -254,16 +293,18 @@ class GitLabConnector(Connector):
                     yield mapping.to_epic_item(epic, str(group["full_path"]), self.ctx)
                 except RecordError as exc:
                     yield Skipped(exc)
-        for project in self.projects:
-            key = project["path_with_namespace"]
-            for issue in self._issues(project["id"], since_text):
+        keys = {int(p["id"]): str(p["path_with_namespace"]) for p in self.projects}
+        keys.update({int(g["id"]): str(g["full_path"]) for g in self.config_groups})
+        for kind, oid in self._owners():
+            key = keys[oid]
+            for issue in self._issues(f"{kind}/{oid}", since_text):
                 try:
                     item = mapping.to_work_item(issue, key, self.ctx)
                 except RecordError as exc:
                     yield Skipped(exc)
                     continue
                 yield item
-                yield from self._history_and_worklogs(project, issue, item.external_id)
+                yield from self._history_and_worklogs(issue, item.external_id)
                 yield ChildrenComplete(item.external_id, frozenset(kinds))
 
     def census(self, project_key: str) -> Iterator[str]:
@@ -273,9 +314,15 @@ class GitLabConnector(Connector):
                     self.client.optional_items(f"/groups/{gid}/epics", {"per_page": 100}) or ()
                 ):
                     yield mapping.epic_id(epic)
+        for g in self.config_groups:
+            if g["full_path"] == project_key:
+                for issue in self.client.census_issues(f"groups/{g['id']}"):
+                    yield str(issue["id"])
                 return
-        for issue in self.client.census_issues(project_key):
-            yield str(issue["id"])
+        for p in self.projects:
+            if p["path_with_namespace"] == project_key:
+                for issue in self.client.census_issues(f"projects/{p['id']}"):
+                    yield str(issue["id"])
 
 
 def _after(instant: str | None) -> str | None:

@@ -66,8 +66,17 @@ class GitLabClient(JsonClient):
     def project(self, path: str) -> dict[str, Any]:
         return self.get(f"/projects/{ref(path)}")
 
-    def members(self, project_id: int) -> Iterator[dict[str, Any]]:
-        return self.items(f"/projects/{project_id}/members/all", {"per_page": 100})
+    def group(self, path: str) -> dict[str, Any]:
+        return self.get(f"/groups/{ref(path)}", {"with_projects": "false"})
+
+    def group_projects(self, group_id: int) -> Iterator[dict[str, Any]]:
+        return self.items(
+            f"/groups/{group_id}/projects", {"per_page": 100, "include_subgroups": "true"}
+        )
+
+    def members(self, kind: str, owner_id: int) -> Iterator[dict[str, Any]]:
+        """Members of a project or group (``kind`` = projects | groups), inherited ones too."""
+        return self.items(f"/{kind}/{owner_id}/members/all", {"per_page": 100})
 
     def milestones(self, kind: str, owner_id: int) -> Iterator[dict[str, Any]]:
         return self.items(f"/{kind}/{owner_id}/milestones", {"per_page": 100})
@@ -94,13 +103,15 @@ class GitLabClient(JsonClient):
 
     def issues_page(
         self,
-        project_id: int,
+        owner: str,
         *,
         updated_after: str | None,
         per_page: int,
         page: int = 1,
         updated_before: str | None = None,
     ) -> requests.Response:
+        """One page of ``owner``'s issues (``projects/<id>`` or ``groups/<id>``), oldest
+        update first."""
         params: dict[str, Any] = {
             "scope": "all",
             "state": "all",
@@ -113,11 +124,11 @@ class GitLabClient(JsonClient):
             params["updated_after"] = updated_after
         if updated_before:
             params["updated_before"] = updated_before
-        return self.request("GET", f"/projects/{project_id}/issues", params=params)
+        return self.request("GET", f"/{owner}/issues", params=params)
 
-    def census_issues(self, project_id: int | str) -> Iterator[dict[str, Any]]:
+    def census_issues(self, owner: str) -> Iterator[dict[str, Any]]:
         return self.items(
-            f"/projects/{ref(project_id)}/issues",
+            f"/{owner}/issues",
             {
                 "scope": "all",
                 "state": "all",

@@ -356,8 +356,16 @@ class GitLabEmulator(Emulator):
     @route("GET", PROJECT + r"/issues")
     def project_issues(self, req: Request, ref: str) -> Any:
         p = self._project(ref)
+        return self._issue_listing(req, {p["id"]})
+
+    @route("GET", GROUP + r"/issues")
+    def group_issues(self, req: Request, gref: str) -> Any:
+        self._group(gref)
+        return self._issue_listing(req, {p["id"] for p in self.site.projects})
+
+    def _issue_listing(self, req: Request, project_ids: set[int]) -> Reply:
         with self.lock:
-            rows = [i for i in self.site.issues if i["project_id"] == p["id"]]
+            rows = [i for i in self.site.issues if i["project_id"] in project_ids]
             state = req.arg("state", "all")
             if state in ("opened", "closed"):
                 rows = [i for i in rows if i["state"] == state]
@@ -369,6 +377,41 @@ class GitLabEmulator(Emulator):
                 rows = [i for i in rows if i["updated_at"] <= until]
             payload = [self._issue(i) for i in self._order(req, rows)]
         return self._page(req, payload)
+
+    @route("GET", GROUP)
+    def get_group(self, req: Request, gref: str) -> Any:
+        g = self._group(gref)
+        return {
+            "id": g["id"],
+            "name": g["name"],
+            "path": g["path"],
+            "full_path": g["full_path"],
+            "full_name": g["name"],
+            "description": "",
+            "visibility": "private",
+            "parent_id": None,
+            "web_url": f"{self.url}/groups/{g['full_path']}",
+            "created_at": "2024-01-01T00:00:00.000Z",
+        }
+
+    @route("GET", GROUP + r"/projects")
+    def group_projects(self, req: Request, gref: str) -> Any:
+        self._group(gref)
+        return self._page(req, [self._gl_project(p) for p in self.site.projects])
+
+    @route("GET", GROUP + r"/members/all")
+    def group_members(self, req: Request, gref: str) -> Any:
+        self._group(gref)
+        return self._page(
+            req, [{**self._user(u["id"]), "access_level": 30} for u in self.site.users]
+        )
+
+    @route("GET", GROUP + r"/iterations")
+    def group_iterations(self, req: Request, gref: str) -> Any:
+        self._group(gref)
+        if not self.licensed:
+            raise HttpError(404, "404 Not Found")
+        return self._page(req, [self._iteration(i) for i in self.site.iterations])
 
     def _the_issue(self, ref: str, iid: str) -> dict[str, Any]:
         issue = self.site.issue(self._project(ref)["id"], int(iid))
