@@ -26,7 +26,16 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, select
 
-from aggregator.rollup import Settings, _df, _lower_in, _project_ids, hierarchy, settings_for
+from aggregator.rollup import (
+    Settings,
+    _dayno,
+    _df,
+    _from_dayno,
+    _lower_in,
+    _project_ids,
+    hierarchy,
+    settings_for,
+)
 from aggregator.store import models as m
 from rules.metrics import displaced_hours, safe_ratio, spread_shares
 
@@ -179,7 +188,12 @@ def person_load(
         "iteration_ids",
     ]
     open_ = (wi_t.c.deleted_at.is_(None), wi_t.c.status_category.in_(("todo", "in_progress")))
-    base_cols = [wi_t.c[c] for c in cols if c != "iteration_ids"]
+    d = engine.dialect.name
+    base_cols = [
+        _dayno(wi_t.c[c], d) if c in ("start_on", "due_on") else wi_t.c[c]
+        for c in cols
+        if c != "iteration_ids"
+    ]
     work = ~_lower_in(
         wi_t.c.type,
         s.types_of(
@@ -220,7 +234,8 @@ def person_load(
     )
     items = pd.concat([dated.assign(iteration_ids=None), undated], ignore_index=True)
     items = items[~items["id"].isin(parents)]
-    items["person_id"] = items["assignee_id"].map(lambda i: canonical.get(int(i), int(i)))
+    aid = pd.to_numeric(items["assignee_id"]).astype(int)
+    items["person_id"] = aid.map(pd.Series(canonical, dtype="int64")).fillna(aid).astype(int)
     items["project_key"] = items["project_id"].map(pid)
     rem = pd.to_numeric(items["remaining_estimate_h"], errors="coerce")
     rem = rem.fillna(pd.to_numeric(items["story_points"], errors="coerce") * s.hpp)
@@ -231,8 +246,8 @@ def person_load(
     cal = s.calendar
     today = np.datetime64(as_of, "D")
     week_end0 = np.datetime64(week_starts[0] + dt.timedelta(days=6), "D")
-    due = pd.to_datetime(items["due_on"]).to_numpy().astype("datetime64[D]")
-    start = pd.to_datetime(items["start_on"]).to_numpy().astype("datetime64[D]")
+    due = _from_dayno(items["due_on"]).to_numpy().astype("datetime64[D]")
+    start = _from_dayno(items["start_on"]).to_numpy().astype("datetime64[D]")
     start = np.where(np.isnat(start) | (start < today), today, start)
     overdue = ~np.isnat(due) & (due < today)
     last = np.where(overdue, week_end0, due)
@@ -315,49 +330,72 @@ def person_load(
     in_conflict = key.isin(conflict_keys)
     r = rows[in_conflict].reset_index(drop=True)
     by_proj = per_proj.assign(displaced_h=0.0)
-    recs: list[str] = []
+    recs = pd.DataFrame(columns=["person_id", "week", "recommendation"])
+    pc = pp[pd.MultiIndex.from_frame(pp[["person_id", "week"]]).isin(conflict_keys)]
+    pc = pc.assign(prio=pc["project_key"].map(prio).fillna(NO_PRIORITY))
     if len(r):
-        grp = pd.MultiIndex.from_frame(r[["person_id", "week"]]).codes
-        gid = np.ravel_multi_index(
-            grp, [len(lv) for lv in pd.MultiIndex.from_frame(r[["person_id", "week"]]).levels]
-        )
+        grp = pd.MultiIndex.from_frame(r[["person_id", "week"]])
+        gid = np.ravel_multi_index(grp.codes, [len(lv) for lv in grp.levels])
         due_ord = np.nan_to_num(
             r["due"].to_numpy().astype("datetime64[D]").astype("float64"), nan=9e9
         )
-        order = r["prio"].to_numpy(dtype=float) * 1e6 + (
-            due_ord - due_ord.min() if len(due_ord) else 0
-        )
-        capr = cw["cap_h"].reindex(pd.MultiIndex.from_frame(r[["person_id", "week"]])).to_numpy()
+        order = r["prio"].to_numpy(dtype=float) * 1e6 + (due_ord - due_ord.min())
+        capr = cw["cap_h"].reindex(grp).to_numpy()
         r["displaced_h"] = displaced_hours(gid, order, r["demand_h"].to_numpy(), capr)
         disp = r.groupby(["person_id", "week", "project_key"], as_index=False)["displaced_h"].sum()
         by_proj = per_proj.merge(disp, on=["person_id", "week", "project_key"], how="left").fillna(
             {"displaced_h": 0.0}
         )
-        d = disp.assign(prio=disp["project_key"].map(prio))
-        for (p_id, wk), g in d.groupby(["person_id", "week"]):  # one per conflict: few
-            projs = pp[(pp["person_id"] == p_id) & (pp["week"] == wk)]
-            keep = projs.assign(prio=projs["project_key"].map(prio)).sort_values("prio").iloc[0]
-            parts = [
-                f"Defer {x.displaced_h:.0f} h of {x.project_key} ({_p(x.prio)}) for "
-                f"{keep.project_key} ({_p(keep.prio)})"
-                for x in g.sort_values("prio", ascending=False).itertuples()
-                if x.displaced_h >= 0.5 and x.project_key != keep.project_key
-            ]
-            recs.append((p_id, wk, "; ".join(parts) or "Re-plan: over capacity within one project"))
-    rec_frame = pd.DataFrame(recs, columns=["person_id", "week", "recommendation"])
-    conflicts = conflicts.merge(rec_frame, on=["person_id", "week"], how="left")
-    conflicts["projects"] = (
-        conflicts.apply(
-            lambda c: ", ".join(
-                pp[(pp["person_id"] == c["person_id"]) & (pp["week"] == c["week"])]
-                .sort_values("demand_h", ascending=False)
-                .apply(lambda x: f"{x.project_key} {x.demand_h:.0f} h", axis=1)
-            ),
-            axis=1,
+        # The highest-priority project of each conflict keeps its hours; the others' hours
+        # that do not fit are deferred in its favour (lowest priority listed first).
+        keep = (
+            pc.sort_values(["prio", "project_key"])
+            .groupby(["person_id", "week"])
+            .head(1)
+            .set_index(["person_id", "week"])[["project_key", "prio"]]
+            .rename(columns={"project_key": "keep_key", "prio": "keep_prio"})
         )
-        if len(conflicts)
-        else pd.Series(dtype=object)
+        d = disp.assign(prio=disp["project_key"].map(prio).fillna(NO_PRIORITY)).join(
+            keep, on=["person_id", "week"]
+        )
+        d = d[(d["displaced_h"] >= 0.5) & (d["project_key"] != d["keep_key"])]
+        d = d.sort_values(["person_id", "week", "prio"], ascending=[True, True, False])
+        d["txt"] = (
+            "Defer "
+            + d["displaced_h"].round().astype(int).astype(str)
+            + " h of "
+            + d["project_key"].astype(str)
+            + " ("
+            + _pnames(d["prio"])
+            + ") for "
+            + d["keep_key"].astype(str)
+            + " ("
+            + _pnames(d["keep_prio"])
+            + ")"
+        )
+        recs = (
+            d.groupby(["person_id", "week"])["txt"]
+            .agg("; ".join)
+            .rename("recommendation")
+            .reset_index()
+        )
+    conflicts = conflicts.merge(recs, on=["person_id", "week"], how="left")
+    conflicts["recommendation"] = conflicts["recommendation"].fillna(
+        "Re-plan: over capacity within one project"
     )
+    pc = pc.sort_values(["person_id", "week", "demand_h"], ascending=[True, True, False])
+    listed = (
+        (
+            pc["project_key"].astype(str)
+            + " "
+            + pc["demand_h"].round().astype(int).astype(str)
+            + " h"
+        )
+        .groupby([pc["person_id"], pc["week"]])
+        .agg(", ".join)
+        .rename("projects")
+    )
+    conflicts = conflicts.join(listed, on=["person_id", "week"])
     by_proj["week_start"] = by_proj["week"].map(dict(enumerate(week_starts)))
 
     un = items[~scheduled]
@@ -388,8 +426,13 @@ def person_load(
     return LoadReport(as_of, weeks_frame.reset_index(drop=True), by_proj, conflicts, unscheduled)
 
 
-def _p(rank: Any) -> str:
-    return f"P{int(rank)}" if rank == rank and rank is not None and rank < NO_PRIORITY else "P?"
+def _pnames(ranks: pd.Series) -> pd.Series:
+    r = pd.to_numeric(ranks, errors="coerce").fillna(NO_PRIORITY)
+    known = r < NO_PRIORITY
+    return pd.Series(
+        np.where(known, "P" + r.clip(upper=NO_PRIORITY).astype(int).astype(str), "P?"),
+        index=ranks.index,
+    )
 
 
 def load_frame(engine: Engine, config: Any, *, as_of: dt.date, weeks: int = 8) -> pd.DataFrame:
