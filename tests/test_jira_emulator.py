@@ -615,6 +615,32 @@ def test_search_jql_page_size_caps_and_bad_token(cloud) -> None:
     assert bad.status_code == 400
 
 
+def test_id_bound_queries_match_a_plain_filter(dc) -> None:
+    """``... AND id > N`` is answered from the cached result of the query without the
+    bound (bisect when ordered by id, a filter otherwise): same answer as filtering."""
+    site = dc.site
+    pay = [i for i in site.issues if i["project"] == "PAY"]
+    mid = sorted(i["id"] for i in pay)[len(pay) // 2]
+
+    def keys(jql: str) -> list[str]:
+        body = ok(get(dc, "/rest/api/2/search", jql=jql, maxResults=1000, fields="summary"))
+        return [i["key"] for i in body["issues"]]
+
+    for op, keep in ((">", lambda i: i["id"] > mid), (">=", lambda i: i["id"] >= mid)):
+        by_id = sorted((i for i in pay if keep(i)), key=lambda i: i["id"])
+        assert keys(f"project = PAY AND id {op} {mid} ORDER BY id ASC") == [i["key"] for i in by_id]
+        assert keys(f"id {op} {mid} AND project = PAY ORDER BY id ASC") == [i["key"] for i in by_id]
+        by_updated = sorted(by_id, key=lambda i: (i["updated"], i["id"]))
+        assert keys(f"project = PAY AND id {op} {mid} ORDER BY updated ASC") == [
+            i["key"] for i in by_updated
+        ]
+    # an edit lands between pages: the next page sees it (caches follow mutations)
+    later = max(pay, key=lambda i: i["id"])
+    dc.edit_issue(later["key"], summary="moved on")
+    body = ok(get(dc, "/rest/api/2/search", jql=f"project = PAY AND id > {mid}", fields="summary"))
+    assert any(i["fields"]["summary"] == "moved on" for i in body["issues"])
+
+
 def test_dc_offset_paging_total_and_cap(dc) -> None:
     crma = sum(1 for i in dc.site.issues if i["project"] == "CRMA")
     seen: list[str] = []

@@ -133,6 +133,10 @@ class JiraEmulator:
         self._last_ms = max([i["updated"] for i in site.issues] + [0])
         self._memo: dict[Any, Any] = {}
         self._query_cache: dict[tuple, tuple[list[tuple], list[dict[str, Any]]]] = {}
+        # Results of a query minus its top-level ``id > N`` bound, so key-set paging
+        # (``<scope> AND id > <last> ORDER BY id``: a new JQL text per page) filters and
+        # sorts the site once per scope, not once per page.
+        self._base_cache: dict[tuple, tuple[list[tuple], list[dict[str, Any]], list[int]]] = {}
 
     # -- lifecycle ---------------------------------------------------------------------
     def start(self) -> JiraEmulator:
@@ -179,6 +183,7 @@ class JiraEmulator:
     def _touched(self) -> None:
         self.site.version_no += 1
         self._query_cache.clear()
+        self._base_cache.clear()
 
     def _get(self, key: str) -> dict[str, Any]:
         issue = self.site.issue(key)
@@ -451,37 +456,69 @@ class JiraEmulator:
                     raise HttpError(
                         400, f"The value '{value}' does not exist for the field 'project'."
                     )
-            names_by_id = {str(p["id"]): p["key"].lower() for p in self.site.projects}
-            names_by_name = {p["name"].lower(): p["key"].lower() for p in self.site.projects}
-            site = self.site
-
-            def get(issue: dict[str, Any], field: str) -> Any:
-                if field == "project":
-                    return issue["project"]
-                if field == "type":
-                    return issue["type"]
-                if field == "statuscategory":
-                    cat = STATUS_BY_NAME[issue["status"]][1]
-                    return {"new": "To Do", "indeterminate": "In Progress", "done": "Done"}[cat]
-                if field == "parent":
-                    parent = site.by_id.get(issue["parent"]) if issue["parent"] else None
-                    return parent["key"] if parent else None
-                return issue.get(field)
-
-            predicate = jqlmod.compile_predicate(
-                _normalise_projects(query.where, names_by_id, names_by_name), get
-            )
             order = list(query.order_by) or [("id" if self.cloud else "key", True)]
             if not any(f == "id" for f, _ in order):
                 order.append(("id", False))
-            hidden = self.hidden_projects
-            matched = [i for i in site.issues if i["project"] not in hidden and predicate(i)]
-            keyed = sorted(((_sort_key(i, order), i) for i in matched), key=lambda t: t[0])
-            result = ([k for k, _ in keyed], [i for _, i in keyed])
+            where, bound = _split_id_bound(query.where)
+            base_key = (where, tuple(order), self.site.version_no)
+            try:
+                base = self._base_cache.get(base_key)
+            except TypeError:  # an unhashable literal somewhere: no base caching
+                base_key, base = None, None
+            if base is None:
+                base = self._evaluate(where, order)
+                if base_key is not None:
+                    if len(self._base_cache) > 16:
+                        self._base_cache.clear()
+                    self._base_cache[base_key] = base
+            keys, issues, ids = base
+            if bound is None:
+                result = (keys, issues)
+            elif order[0] == ("id", False):
+                op, value = bound
+                start = (bisect.bisect_right if op == ">" else bisect.bisect_left)(ids, value)
+                result = (keys[start:], issues[start:])
+            else:
+                op, value = bound
+                picked = [
+                    (k, i)
+                    for k, i in zip(keys, issues, strict=True)
+                    if (i["id"] > value if op == ">" else i["id"] >= value)
+                ]
+                result = ([k for k, _ in picked], [i for _, i in picked])
             if len(self._query_cache) > 64:
                 self._query_cache.clear()
             self._query_cache[cache_key] = result
             return result
+
+    def _evaluate(
+        self, where: Any, order: list[tuple[str, bool]]
+    ) -> tuple[list[tuple], list[dict[str, Any]], list[int]]:
+        """(sort keys, issues, their ids) matching ``where``, sorted by ``order``."""
+        names_by_id = {str(p["id"]): p["key"].lower() for p in self.site.projects}
+        names_by_name = {p["name"].lower(): p["key"].lower() for p in self.site.projects}
+        site = self.site
+
+        def get(issue: dict[str, Any], field: str) -> Any:
+            if field == "project":
+                return issue["project"]
+            if field == "type":
+                return issue["type"]
+            if field == "statuscategory":
+                cat = STATUS_BY_NAME[issue["status"]][1]
+                return {"new": "To Do", "indeterminate": "In Progress", "done": "Done"}[cat]
+            if field == "parent":
+                parent = site.by_id.get(issue["parent"]) if issue["parent"] else None
+                return parent["key"] if parent else None
+            return issue.get(field)
+
+        predicate = jqlmod.compile_predicate(
+            _normalise_projects(where, names_by_id, names_by_name), get
+        )
+        hidden = self.hidden_projects
+        matched = [i for i in site.issues if i["project"] not in hidden and predicate(i)]
+        keyed = sorted(((_sort_key(i, order), i) for i in matched), key=lambda t: t[0])
+        return ([k for k, _ in keyed], [i for _, i in keyed], [i["id"] for _, i in keyed])
 
 
 class _Server(ThreadingHTTPServer):
@@ -494,6 +531,32 @@ class _Server(ThreadingHTTPServer):
         if isinstance(sys.exc_info()[1], ConnectionError):
             return
         super().handle_error(request, client_address)
+
+
+def _split_id_bound(where: Any) -> tuple[Any, tuple[str, int] | None]:
+    """``(rest, (op, n))`` when ``where`` is ``id > n`` / ``id >= n`` or a top-level AND
+    with one such clause; otherwise ``(where, None)``."""
+
+    def bound(node: Any) -> tuple[str, int] | None:
+        if (
+            isinstance(node, jqlmod.Clause)
+            and node.field == "id"
+            and node.op in (">", ">=")
+            and isinstance(node.values[0], int)
+        ):
+            return node.op, node.values[0]
+        return None
+
+    found = bound(where)
+    if found is not None:
+        return None, found
+    if isinstance(where, jqlmod.BoolNode) and where.op == "and":
+        bounds = [bound(c) for c in where.children]
+        if sum(b is not None for b in bounds) == 1:
+            rest = tuple(c for c, b in zip(where.children, bounds, strict=True) if b is None)
+            found = next(b for b in bounds if b is not None)
+            return (rest[0] if len(rest) == 1 else jqlmod.BoolNode("and", rest)), found
+    return where, None
 
 
 def _s(value: Any) -> str | None:
