@@ -55,6 +55,7 @@ hierarchy:
       - {{key: EMPTY, name: Nothing synced yet}}
 report:
   language: {report_language}
+  formats: [{formats}]
   recipients: {{PF: ["pmo@example.cn", "王经理 <wang@example.cn>"], "*": [boss@example.cn]}}
 {extra}"""
 
@@ -66,6 +67,7 @@ def write_project(
     language: str = "en",
     report_language: str = "en",
     extra: str = "",
+    formats: str = "html, xlsx, md",
 ) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "plan.csv").write_text(PLAN_CSV, encoding="utf-8")
@@ -76,6 +78,7 @@ def write_project(
             language=language,
             report_language=report_language,
             extra=extra,
+            formats=formats,
         ),
         encoding="utf-8",
     )

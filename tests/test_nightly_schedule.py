@@ -71,7 +71,7 @@ def test_exit_flags_for_failed_sync_and_failed_send(tmp_path: Path) -> None:
         "smtp: {host: 127.0.0.1, port: 9, security: none, retries: 1, retry_backoff_s: 0,"
         " timeout: 2}\n"
     )
-    config, engine = synced_project(tmp_path / "p", extra=extra)
+    config, engine = synced_project(tmp_path / "p", extra=extra, formats="md")
     (tmp_path / "p" / "plan.csv").unlink()  # the source now fails
     result = run_nightly(config, engine=engine, as_of=AS_OF, out_dir=tmp_path / "out")
     assert result.step("sync").status == "failed"
@@ -81,14 +81,14 @@ def test_exit_flags_for_failed_sync_and_failed_send(tmp_path: Path) -> None:
     assert result.exit_code & EXIT_SYNC and result.exit_code & EXIT_SEND
     assert not result.exit_code & EXIT_REPORT
     assert result.status in ("partial", "failed")
-    assert Path(result.files["all.html"]).is_file()
+    assert set(result.files) == {"all.md", "PF.md"}
     data = Path(result.files["all.md"]).read_text(encoding="utf-8")
     assert "failed" in data  # the data-quality section names the failing source
     engine.dispose()
 
 
 def test_overlap_refused_while_another_process_holds_the_job_lock(tmp_path: Path) -> None:
-    config, engine = synced_project(tmp_path / "p")
+    config, engine = synced_project(tmp_path / "p", formats="md")
     holder = subprocess.Popen(
         [
             sys.executable,
@@ -211,7 +211,7 @@ def test_catch_up_after_a_gap(tmp_path: Path) -> None:
 
 def test_sigterm_stops_schedule_cleanly_between_steps(tmp_path: Path) -> None:
     extra = "schedule: {interval_s: 2, timezone: Asia/Shanghai}\n"
-    config, engine = synced_project(tmp_path / "p", extra=extra)
+    config, engine = synced_project(tmp_path / "p", extra=extra, formats="md")
     engine.dispose()
     proc = subprocess.Popen(
         [PMOHUB, "--config", str(config.path), "schedule", "--tick", "0.1", "--log-json"],
@@ -249,7 +249,7 @@ def test_sigterm_stops_schedule_cleanly_between_steps(tmp_path: Path) -> None:
 
 
 def test_cli_nightly_prints_json_and_exit_code(tmp_path: Path) -> None:
-    config, engine = synced_project(tmp_path / "p")
+    config, engine = synced_project(tmp_path / "p", formats="md, json")
     engine.dispose()
     (tmp_path / "p" / "plan.csv").unlink()
     proc = subprocess.run(
