@@ -140,18 +140,21 @@ def burnup(data: dict[str, Any], lang: str) -> str:
                     alpha=0.15,
                     lw=0,
                 )
+            labels: dict[dt.date, list[str]] = {}
             for q, style in (("p50", "--"), ("p85", ":"), ("p95", ":")):
                 if q in p:
                     ax.plot([last_d, p[q]], [last_v, scope], style, color="#1f77b4", lw=1)
-                    ax.annotate(
-                        q.upper(),
-                        (p[q], scope),
-                        fontsize=7,
-                        color="#1f77b4",
-                        xytext=(0, 3),
-                        textcoords="offset points",
-                        ha="center",
-                    )
+                    labels.setdefault(p[q], []).append(q.upper())
+            for day, names in labels.items():  # equal dates share one label
+                ax.annotate(
+                    "/".join(names),
+                    (day, scope),
+                    fontsize=7,
+                    color="#1f77b4",
+                    xytext=(0, 3),
+                    textcoords="offset points",
+                    ha="right" if day == max(labels) else "center",
+                )
         ax.legend(loc="upper left", fontsize=8, frameon=False)
         ax.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d"))
     ax.set_title(t("chart.burnup", lang), fontsize=11)
