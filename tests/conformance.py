@@ -128,13 +128,15 @@ def redmine_case(tmp: Path) -> Iterator[Case]:
     from connectors.redmine import RedmineConnector
 
     server = redmine_server()
-    seed_portfolio(server, prefix="conf")
+    # the same seeded projects as tests/test_redmine.py (created once per session; the
+    # tests that edit or delete work in projects of their own)
+    seed_portfolio(server)
     config = SourceConfig(
         name="redmine",
         type="redmine",
         url=server.url,
         token_env=TOKEN_ENV,
-        projects=("conf",),
+        projects=("portal",),
         page_size=3,
     )
     yield Case(make=lambda: RedmineConnector(config, env=server.env), secrets=(server.api_key,))
