@@ -19,6 +19,7 @@ project and tracker.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -212,6 +213,7 @@ def person_load(
             *open_, wi_t.c.assignee_id.is_not(None), wi_t.c.due_on.is_not(None), work
         ),
         cols[:-1],
+        raw=True,
     )
     undated = _df(
         engine,
@@ -219,7 +221,12 @@ def person_load(
             *open_, wi_t.c.assignee_id.is_not(None), wi_t.c.due_on.is_(None), work
         ),
         cols,
+        raw=True,
     )
+    # Raw JSON: text on SQLite, already a list on PostgreSQL.
+    undated["iteration_ids"] = [
+        json.loads(v) if isinstance(v, str) else (v or []) for v in undated["iteration_ids"]
+    ]
     # A parent with open sub-tasks is planned through them: load the sub-tasks only.
     parents = set(
         _df(
@@ -261,13 +268,18 @@ def person_load(
         ["source", "external_id", "end_at"],
     )
     sprint_end = pd.Series(
-        pd.to_datetime(its["end_at"], utc=True).dt.tz_convert(s.timezone).dt.date.to_numpy(),
+        pd.to_datetime(its["end_at"], utc=True)
+        .dt.tz_convert(s.timezone)
+        .dt.tz_localize(None)
+        .dt.normalize()
+        .to_numpy(),
         index=its["external_id"].astype(str).to_numpy(),
     )
     sprint_end = sprint_end[~sprint_end.index.duplicated()]
     und = np.isnat(due)
     if und.any():
         ends = items.loc[und, "iteration_ids"].explode().astype(object).map(sprint_end)
+        ends = pd.to_datetime(ends)
         end_by_row = ends.groupby(level=0).max()
         se = (
             pd.to_datetime(items.index.to_series().map(end_by_row))

@@ -54,6 +54,8 @@ log = logging.getLogger("pmohub.rollup")
 
 LEAF_KINDS = ("work", "bug")
 FLOW_DAYS = 90
+#: Reads that select only numbers/text (no JSON, dates or datetimes) fetch plain tuples.
+RAW_JOBS = frozenset({"groups", "subtasks", "baseline", "ac", "flow", "meta"})
 READ_THREADS = 2
 MIN_HPP_SAMPLES = 3
 DEFAULT_HPP = 6.0
@@ -172,22 +174,18 @@ def _project_ids(engine: Engine, hier: pd.DataFrame) -> pd.Series:
     return pd.Series(_hierarchy_keys(p, hier).to_numpy(), index=p["id"].to_numpy(), dtype=object)
 
 
-def _df(engine: Engine, stmt: Any, columns: list[str]) -> pd.DataFrame:
-    """Run ``stmt`` into a frame, built column-wise (handing pandas the Row objects makes
-    it probe every row for attributes, which costs more than the query)."""
+def _df(engine: Engine, stmt: Any, columns: list[str], *, raw: bool = False) -> pd.DataFrame:
+    """Run ``stmt`` into a frame. ``raw``: fetch plain tuples from the driver's cursor,
+    skipping SQLAlchemy's per-row result processing (only for statements that select
+    numbers and text, whose driver values need no conversion)."""
     t0 = time.perf_counter()
     with engine.connect() as conn:
         if conn.dialect.name == "sqlite":
             # GROUP BY / DISTINCT sorts in memory, not in a temporary file.
             conn.exec_driver_sql("PRAGMA temp_store=MEMORY")
-        rows = conn.execute(stmt).fetchall()
-    cols = list(zip(*rows, strict=True)) if rows else [()] * len(columns)
-    out = pd.DataFrame(
-        {
-            c: pd.Series(v, dtype=object) if not v else list(v)
-            for c, v in zip(columns, cols, strict=True)
-        }
-    )
+        result = conn.execute(stmt)
+        rows = result.cursor.fetchall() if raw else [tuple(r) for r in result.fetchall()]
+    out = pd.DataFrame.from_records(rows, columns=columns)
     log.debug("%s rows in %.3fs: %s", len(out), time.perf_counter() - t0, columns[:4])
     return out
 
@@ -341,7 +339,10 @@ def _run_all(engine: Engine, jobs: dict[str, tuple[Any, list[str]]]) -> dict[str
     """Run independent read queries concurrently, each on its own connection (the drivers
     release the GIL while the database works; PostgreSQL runs them in parallel)."""
     with ThreadPoolExecutor(max_workers=min(READ_THREADS, len(jobs))) as pool:
-        futures = {k: pool.submit(_df, engine, stmt, cols) for k, (stmt, cols) in jobs.items()}
+        futures = {
+            k: pool.submit(_df, engine, stmt, cols, raw=k in RAW_JOBS)
+            for k, (stmt, cols) in jobs.items()
+        }
         return {k: f.result() for k, f in futures.items()}
 
 
