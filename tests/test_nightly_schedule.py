@@ -41,8 +41,8 @@ def job_rows(engine: Any) -> list[Any]:
         return list(conn.execute(select(jobs_t).order_by(jobs_t.c.id)))
 
 
-def test_nightly_pass_records_job_and_writes_reports(tmp_path: Path) -> None:
-    config, engine = synced_project(tmp_path / "p")
+def test_nightly_pass_records_job_and_writes_reports(tmp_path: Path, store_url: str) -> None:
+    config, engine = synced_project(tmp_path / "p", database=store_url)
     result = run_nightly(config, engine=engine, as_of=AS_OF, out_dir=tmp_path / "out")
     assert [s.name for s in result.steps] == ["sync", "check", "snapshot", "report", "send"]
     assert result.step("sync").status == "ok"
@@ -87,8 +87,10 @@ def test_exit_flags_for_failed_sync_and_failed_send(tmp_path: Path) -> None:
     engine.dispose()
 
 
-def test_overlap_refused_while_another_process_holds_the_job_lock(tmp_path: Path) -> None:
-    config, engine = synced_project(tmp_path / "p", formats="md")
+def test_overlap_refused_while_another_process_holds_the_job_lock(
+    tmp_path: Path, store_url: str
+) -> None:
+    config, engine = synced_project(tmp_path / "p", formats="md", database=store_url)
     holder = subprocess.Popen(
         [
             sys.executable,
