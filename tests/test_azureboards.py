@@ -340,3 +340,25 @@ def test_sync_into_the_store_nothing_lost_or_doubled(
         assert live == item_ids(emu) and state == "Active" and links
     finally:
         engine.dispose()
+
+
+def test_area_paths_as_projects(emu: AzureBoardsEmulator, sqlite_url: str) -> None:
+    web = f"{PROJECT}\\Web"
+    with connector(emu, area_projects={web: "FAB-WEB"}) as c:
+        keys = [p.key for p in c.fetch_projects()]
+        got = [w for w in c.fetch_work_items(None) if isinstance(w, WorkItem)]
+        census = {k: set(c.census(k)) for k in keys}
+    assert keys == [PROJECT, "FAB-WEB"]
+    by_area = {str(i["id"]): i["area"] for i in emu.site.items}
+    for w in got:
+        assert w.project_key == ("FAB-WEB" if by_area[w.external_id] == web else PROJECT)
+        assert w.components == (by_area[w.external_id],)
+    assert census["FAB-WEB"] == {i for i, a in by_area.items() if a == web} != set()
+    assert census[PROJECT] == {i for i, a in by_area.items() if a != web}
+    engine = open_store(sqlite_url)
+    try:
+        for _ in range(2):
+            result = sync_source(engine, connector(emu, area_projects={web: "FAB-WEB"}))
+            assert result.status == "ok" and result.deleted == 0
+    finally:
+        engine.dispose()

@@ -13,7 +13,9 @@
   floored: it only widens the window.
 * History: each changed item's updates feed (state, assignee and iteration changes). No
   worklogs: Azure Boards has CompletedWork totals, not time entries. No milestones.
-* Area paths become components (a project split per area is left to the PMO hierarchy).
+* Area paths become components. ``area_projects: {"Fabrikam Fiber\\Web": FAB-WEB}`` makes an
+  area (with its sub-areas, unless mapped themselves) a project of its own; the census of
+  each is a WIQL ``UNDER`` query.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class AzureBoardsConnector(Connector):
     type: ClassVar[str] = "azureboards"
     option_keys: ClassVar[Mapping[str, type]] = {
         "team": str,
+        "area_projects": dict,
         "wiql_top": int,
         "history": bool,
         "max_retries": int,
@@ -66,6 +69,10 @@ class AzureBoardsConnector(Connector):
             self._client.close()
             self._client = None
 
+    @property
+    def area_keys(self) -> dict[str, str]:
+        return {str(a): str(k) for a, k in (self.config.options.get("area_projects") or {}).items()}
+
     def team(self, project: str) -> str:
         return str(self.config.options.get("team") or f"{project} Team")
 
@@ -82,6 +89,7 @@ class AzureBoardsConnector(Connector):
                 status_map=dict(self.config.status_map),
                 state_categories=self._states,
                 iteration_ids=paths,
+                area_keys=self.area_keys,
             )
         return self._ctx
 
@@ -105,6 +113,16 @@ class AzureBoardsConnector(Connector):
     def fetch_projects(self) -> Iterator[Project]:
         for name in self.config.projects:
             yield mapping.to_project(self.client.project(name), self.ctx)
+        for area, key in self.area_keys.items():
+            team_project = area.split("\\", 1)[0]
+            yield Project(
+                source=self.name,
+                external_id=f"area:{area}",
+                key=key,
+                name=area.rsplit("\\", 1)[-1],
+                url=f"{self.client.base_url}/{team_project}",
+                category="area",
+            )
 
     def fetch_people(self) -> Iterator[Person]:
         seen: set[str] = set()
@@ -120,17 +138,17 @@ class AzureBoardsConnector(Connector):
             for it in self.client.iterations(project, self.team(project)):
                 yield mapping.to_iteration(it, project, self.ctx)
 
-    def _ids(self, project: str, since: Any) -> Iterator[list[int]]:
+    def _ids(self, project: str, since: Any, where: str = "") -> Iterator[list[int]]:
         top = max(1, min(20_000, int(self.config.options.get("wiql_top", 5000))))
         date = ""
         if since is not None:
             date = f" AND [System.ChangedDate] >= '{since.strftime('%Y-%m-%dT%H:%M:%SZ')}'"
         last = 0
         while True:
-            # WIQL, not SQL; only an int and a formatted datetime are interpolated.
+            # WIQL, not SQL; interpolated: an int, a formatted datetime, quoted area paths.
             query = (
                 "SELECT [System.Id] FROM WorkItems WHERE [System.TeamProject] = @project"  # noqa: S608
-                f"{date} AND [System.Id] > {last} ORDER BY [System.Id] ASC"
+                f"{date}{where} AND [System.Id] > {last} ORDER BY [System.Id] ASC"
             )
             ids = self.client.wiql(project, query, top)
             if ids:
@@ -138,6 +156,11 @@ class AzureBoardsConnector(Connector):
             if len(ids) < top:
                 return
             last = ids[-1]
+
+    def _under(self, project: str, area: str) -> set[int]:
+        quoted = area.replace("'", "''")
+        where = f" AND [System.AreaPath] UNDER '{quoted}'"
+        return {i for ids in self._ids(project, None, where) for i in ids}
 
     def fetch_work_items(self, since: Any) -> Iterator[StreamItem]:
         history = bool(self.config.options.get("history", True))
@@ -164,5 +187,19 @@ class AzureBoardsConnector(Connector):
                         yield ChildrenComplete(item.external_id, kinds)
 
     def census(self, project_key: str) -> Iterator[str]:
-        for ids in self._ids(project_key, None):
-            yield from (str(i) for i in ids)
+        areas = self.area_keys
+        mine = [a for a, k in areas.items() if k == project_key]
+        if mine:
+            area = mine[0]
+            project = area.split("\\", 1)[0]
+            ids = self._under(project, area)
+            for other in areas:  # deeper areas mapped to another project are theirs
+                if other.startswith(area + "\\") and areas[other] != project_key:
+                    ids -= self._under(project, other)
+        else:
+            project = project_key
+            ids = {i for batch in self._ids(project, None) for i in batch}
+            for area in areas:
+                if area == project or area.startswith(project + "\\"):
+                    ids -= self._under(project, area)
+        yield from (str(i) for i in sorted(ids))

@@ -10,7 +10,8 @@
   Duplicate-Forward -> ``duplicates``, Related -> ``relates`` emitted by the lower id only.
 * History from the updates feed: the change time is ``System.ChangedDate``'s new value
   (``revisedDate`` is when a revision was superseded, 9999-01-01 for the latest).
-* Area path -> components.
+* Area path -> components; with ``area_projects`` an area (and its sub-areas) is a project
+  of its own.
 """
 
 from __future__ import annotations
@@ -69,6 +70,17 @@ class MappingContext:
     # (work item type, state) -> Azure state category
     state_categories: Mapping[tuple[str, str], str] = field(default_factory=dict)
     iteration_ids: Mapping[str, str] = field(default_factory=dict)  # iteration path -> id
+    area_keys: Mapping[str, str] = field(default_factory=dict)  # area path -> project key
+
+
+def area_key(area_path: str, ctx: MappingContext) -> str | None:
+    """The project key of the deepest configured area containing ``area_path``."""
+    best: tuple[int, str] | None = None
+    for area, key in ctx.area_keys.items():
+        if area_path == area or area_path.startswith(area + "\\"):
+            if best is None or len(area) > best[0]:
+                best = (len(area), key)
+    return best[1] if best else None
 
 
 def parse_at(value: Any) -> dt.datetime | None:
@@ -175,7 +187,8 @@ def to_work_item(wi: Mapping[str, Any], ctx: MappingContext) -> WorkItem:
             source=ctx.source,
             external_id=wid,
             key=f"AB#{wid}",
-            project_key=str(f["System.TeamProject"]),
+            project_key=area_key(str(f.get("System.AreaPath") or ""), ctx)
+            or str(f["System.TeamProject"]),
             title=str(f.get("System.Title") or ""),
             type=kind,
             status=state,
