@@ -63,6 +63,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "tbl.actions": ("Actions", "措施"),
     "tbl.closure": ("Projects closing or closed", "收尾或已关闭项目"),
     "tbl.lessons": ("Lessons learned", "经验教训"),
+    "tbl.closure_findings": ("Closure findings", "收尾检查问题"),
     "tbl.not_evaluable": ("Rules not evaluable", "无法评估的规则"),
     "tbl.unmapped": ("Unmapped statuses", "未映射的状态"),
     "tbl.coverage": ("Estimate coverage", "估算覆盖率"),

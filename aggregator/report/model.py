@@ -1462,7 +1462,12 @@ def section_closure(ctx: ReportContext) -> Section:
         )
     )
     sec.tables.append(
-        Table("closure_findings", "tbl.findings", FINDING_COLUMNS, _findings_rows(ctx, ("CLO-",)))
+        Table(
+            "closure_findings",
+            "tbl.closure_findings",
+            FINDING_COLUMNS,
+            _findings_rows(ctx, ("CLO-",)),
+        )
     )
     return sec
 
