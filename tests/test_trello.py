@@ -270,3 +270,22 @@ def test_sync_into_the_store_nothing_lost_or_doubled(emu: TrelloEmulator, store_
         assert n_changes == sum(1 for a in moves if a["type"] == "move")
     finally:
         engine.dispose()
+
+
+def test_checklist_items_as_child_work_items(emu: TrelloEmulator) -> None:
+    with connector(emu, checklist_items=True) as c:
+        got = [r for r in c.fetch_work_items(None) if isinstance(r, WorkItem)]
+        census = {k: set(c.census(k)) for k in c.boards}
+    checks = {
+        i["id"]: (c["id"], i["state"])
+        for b in emu.site.boards
+        for c in b["cards"]
+        for cl in c["checklists"]
+        for i in cl["checkItems"]
+    }
+    subs = {w.external_id: w for w in got if w.type == "Checklist item"}
+    assert checks and set(subs) == set(checks)
+    for cid, (card_id, state) in checks.items():
+        assert subs[cid].parent_id == card_id
+        assert subs[cid].status_category == ("done" if state == "complete" else "todo")
+    assert set().union(*census.values()) == card_ids(emu) | set(checks)

@@ -8,7 +8,8 @@
   archived included, cheap) and keeps those whose ``dateLastActivity`` is at or after
   ``since``. History: a full pass reads the board's action feed once (all list moves,
   paged); an incremental run reads each changed card's own actions instead.
-* No worklogs, iterations or milestones: Trello has none. Checklists: see ``mapping``.
+* No worklogs, iterations or milestones: Trello has none. Checklists: see ``mapping``
+  (``checklist_items: true`` turns check items into child work items).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class TrelloConnector(Connector):
         "api_key_env": str,
         "board_keys": dict,
         "history": bool,
+        "checklist_items": bool,
         "max_retries": int,
         "max_wait_s": float,
     }
@@ -133,6 +135,7 @@ class TrelloConnector(Connector):
 
     def fetch_work_items(self, since: Any) -> Iterator[StreamItem]:
         history = bool(self.config.options.get("history", True))
+        as_items = bool(self.config.options.get("checklist_items", False))
         kinds = frozenset(
             {"status_changes", "worklogs", "links"} if history else {"worklogs", "links"}
         )
@@ -174,6 +177,12 @@ class TrelloConnector(Connector):
                 yield item
                 yield from changes
                 yield ChildrenComplete(item.external_id, kinds)
+                if as_items:
+                    for sub in mapping.to_checklist_items(
+                        item, checklists.get(card["id"], ()), self.ctx
+                    ):
+                        yield sub
+                        yield ChildrenComplete(sub.external_id, kinds)
 
     def census(self, project_key: str) -> Iterator[str]:
         board = self.boards.get(project_key)
@@ -181,3 +190,7 @@ class TrelloConnector(Connector):
             return
         for card in self.client.cards(board["id"], 1000):
             yield str(card["id"])
+        if self.config.options.get("checklist_items"):
+            for cl in self.client.checklists(board["id"]):
+                for item in cl.get("checkItems") or []:
+                    yield str(item["id"])

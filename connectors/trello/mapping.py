@@ -5,9 +5,10 @@ names to categories; without an entry, common kanban names are recognised (Backl
 -> todo, Doing/Review/Blocked -> in_progress, Done -> done, Won't do/Cancelled ->
 cancelled), anything else counts as todo. History: each list move (``updateCard`` with
 ``listBefore``/``listAfter``) is a status change. ``resolved_at`` is the last move into the
-current list when that list is done/cancelled. Checklists are not sub-items (their items
-have no owner, dates or status of their own in most boards): their totals go to
-``extra`` (``checklist_items`` / ``checklist_done``). Archived cards stay, labelled
+current list when that list is done/cancelled. Checklists: by default not sub-items (their
+items rarely have an owner or dates): their totals go to ``extra`` (``checklist_items`` /
+``checklist_done``); ``checklist_items: true`` also makes each check item a child work
+item of its card. Archived cards stay, labelled
 ``archived``. Trello has no time tracking, iterations or milestones.
 """
 
@@ -163,3 +164,34 @@ def to_work_item(
         raise
     except (KeyError, TypeError, ValueError) as exc:
         raise RecordError(f"cannot map card: {exc!r}", source=ctx.source, where=where) from exc
+
+
+def to_checklist_items(
+    card: WorkItem, checklists: Iterable[Mapping[str, Any]], ctx: MappingContext
+) -> Iterator[WorkItem]:
+    """With ``checklist_items: true``: each check item as a child work item of its card
+    (complete -> done, else todo; Trello keeps no history for them)."""
+    n = 0
+    for cl in checklists:
+        for item in cl.get("checkItems") or []:
+            n += 1
+            done = item.get("state") == "complete"
+            due = parse_at(item.get("due"))
+            yield WorkItem(
+                source=ctx.source,
+                external_id=str(item["id"]),
+                key=f"{card.key}.{n}",
+                project_key=card.project_key,
+                title=str(item.get("name") or ""),
+                type="Checklist item",
+                status="complete" if done else "incomplete",
+                status_category="done" if done else "todo",
+                assignee=item.get("idMember") or None,
+                parent_id=card.external_id,
+                created_at=created_from_id(str(item["id"])),
+                updated_at=card.updated_at,
+                due_on=due.date() if due else None,
+                labels=(f"checklist:{cl.get('name')}",),
+                url=card.url,
+                raw=item,
+            )
