@@ -1,0 +1,130 @@
+"""Sync benchmark for the GitHub, GitLab, Trello and Azure Boards connectors (issue 7).
+
+Each tracker's emulator (in this process: it shares the interpreter lock with the client,
+so figures are a floor for the connector, not for the real services, whose latency
+dominates) serves a generated site; measured per tracker: a full sync into a fresh SQLite
+store (records/s, HTTP requests made) and an immediate incremental re-sync (nothing changed:
+the cost is the lookback window plus the census).
+
+    .venv/bin/python benchmarks/trackers_sync.py              # ~2,000-4,000 records each
+    .venv/bin/python benchmarks/trackers_sync.py --scale 4
+
+Writes benchmarks/results/trackers_sync-<date>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import platform
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from aggregator.store import open_store
+from aggregator.sync import sync_source
+from connectors.azureboards import AzureBoardsConnector
+from connectors.base import Connector, SourceConfig
+from connectors.github import GitHubConnector
+from connectors.gitlab import GitLabConnector
+from connectors.trello import TrelloConnector
+from emulators import azure, github, gitlab, trello
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def measure(name: str, emu: Any, make: Callable[[Any], Connector]) -> dict[str, Any]:
+    with emu, tempfile.TemporaryDirectory() as tmp:
+        engine = open_store(f"sqlite:///{tmp}/bench.db")
+        try:
+            t0 = time.perf_counter()
+            full = sync_source(engine, make(emu))
+            t_full = time.perf_counter() - t0
+            requests_full = len(emu.requests)
+            t0 = time.perf_counter()
+            again = sync_source(engine, make(emu))
+            t_inc = time.perf_counter() - t0
+        finally:
+            engine.dispose()
+    row = {
+        "tracker": name,
+        "records": full.fetched,
+        "full_s": round(t_full, 2),
+        "records_per_s": round(full.fetched / t_full),
+        "requests_full": requests_full,
+        "incremental_s": round(t_inc, 2),
+        "status": [full.status, again.status],
+        "incremental_changes": again.inserted + again.updated + again.deleted,
+    }
+    print(
+        f"{name:12s} {row['records']:7d} records  full {t_full:6.2f}s "
+        f"({row['records_per_s']:5d}/s, {requests_full} requests)  re-sync {t_inc:5.2f}s"
+    )
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scale", type=int, default=1)
+    s = parser.parse_args().scale
+
+    def cfg(name: str, type_: str, url: str, projects: tuple[str, ...]) -> SourceConfig:
+        return SourceConfig(name=name, type=type_, url=url, token_env="T", projects=projects)
+
+    rows = [
+        measure(
+            "github",
+            github.GitHubEmulator(github.generate_site(seed=1, repos=2, issues=500 * s)),
+            lambda e: GitHubConnector(
+                cfg("gh", "github", e.url, tuple(f"acme/{r['name']}" for r in e.site.repos)),
+                env={"T": github.DEFAULT_TOKEN},
+            ),
+        ),
+        measure(
+            "gitlab",
+            gitlab.GitLabEmulator(gitlab.generate_site(seed=1, projects=2, issues=500 * s)),
+            lambda e: GitLabConnector(
+                cfg("gl", "gitlab", e.url, tuple(f"acme-eng/{p['path']}" for p in e.site.projects)),
+                env={"T": gitlab.DEFAULT_TOKEN},
+            ),
+        ),
+        measure(
+            "trello",
+            trello.TrelloEmulator(trello.generate_site(seed=1, boards=2, cards=500 * s)),
+            lambda e: TrelloConnector(
+                cfg("tr", "trello", e.url + "/1", tuple(b["shortLink"] for b in e.site.boards)),
+                env={"T": trello.DEFAULT_TOKEN, "TRELLO_API_KEY": trello.DEFAULT_KEY},
+            ),
+        ),
+        measure(
+            "azureboards",
+            azure.AzureBoardsEmulator(azure.generate_site(seed=1, stories=350 * s)),
+            lambda e: AzureBoardsConnector(
+                cfg("az", "azureboards", e.url + "/contoso", ("Fabrikam Fiber",)),
+                env={"T": azure.DEFAULT_PAT},
+            ),
+        ),
+    ]
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"trackers_sync-{dt.date.today().isoformat()}.json"
+    out.write_text(
+        json.dumps(
+            {
+                "benchmark": "trackers_sync",
+                "scale": s,
+                "python": platform.python_version(),
+                "machine": platform.machine(),
+                "rows": rows,
+            },
+            indent=2,
+        ),
+        encoding="utf-8",
+    )
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
