@@ -37,7 +37,13 @@ from sqlalchemy import Engine, Float, Integer, and_, case, cast, func, literal, 
 from aggregator.checks import _hierarchy_keys, config_calendar, config_policy, hierarchy_frame
 from aggregator.store import models as m
 from rules.calendar import WorkCalendar, local_dates, to_days
-from rules.frames import DEFAULT_ISSUE_TYPES, kind_map, map_categories, status_categories
+from rules.frames import (
+    DEFAULT_ISSUE_TYPES,
+    kind_map,
+    lookup,
+    map_categories,
+    status_categories,
+)
 from rules.metrics import (
     RAG_SCORE,
     SEVERITY_WEIGHT,
@@ -810,11 +816,11 @@ def read_inputs_history(
     )
     reopen = b_leaf[b_leaf["from_value"].isin(done_names) & ~b_leaf["to_value"].isin(done_names)]
     lf = leaf[leaf["status_category"].isin(("done", "in_progress"))].copy()
-    lf["first_ip_at"] = pd.to_datetime(lf["id"].map(first_ip), utc=True)
-    resolved = pd.to_datetime(lf["resolved_at"], utc=True)
-    lf["done_at"] = pd.to_datetime(lf["id"].map(last_done), utc=True).fillna(
-        resolved.where(resolved < t_end)
-    )
+    # lookup() keeps the datetime dtype when a mapping is empty (no history at all).
+    lf["first_ip_at"] = pd.to_datetime(lookup(lf["id"], first_ip).astype(object), utc=True)
+    resolved = pd.to_datetime(lf["resolved_at"].astype(object), utc=True)
+    last = pd.to_datetime(lookup(lf["id"], last_done).astype(object), utc=True)
+    lf["done_at"] = last.combine_first(resolved.where(resolved < t_end))
     lf["reopened"] = lf["id"].isin(reopen["work_item_id"]).astype(int)
     wip = lf[lf["status_category"] == "in_progress"][["pk", "first_ip_at"]]
     flow = lf[lf["status_category"] == "done"][

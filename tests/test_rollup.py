@@ -358,3 +358,21 @@ def test_snapshots_upsert_as_of_and_trend(status_env):
     # Oct 16, the baseline end.
     now = project_status(engine, config, AS_OF)
     assert any("P85 +44 wd vs baseline end" in r for r in _row(now.projects, "CRM").rag_reasons)
+
+
+def test_moved_issue_is_keyed_on_id(store_url):
+    """An issue moved from PAY to CRMA (new key, same immutable id) counts once, in CRM."""
+    engine = open_store(store_url)
+    config = parse_config(CONFIG)
+    moved = dict(external_id="id-moving", status="Done", status_category="done",
+                 resolved_at=local(2026, 10, 14), story_points=3.0)  # fmt: skip
+    write(engine, items=[item("PAY-77", "PAY", **moved)])
+    before = project_status(engine, config, AS_OF)
+    assert _row(before.projects, "PAY").items_total == 1
+    write(engine, items=[item("CRMA-77", "CRMA", **moved)])
+    for history in (False, True):
+        rep = project_status(engine, config, AS_OF, history=history)
+        assert _row(rep.projects, "PAY").items_total == 0
+        crm = _row(rep.projects, "CRM")
+        assert (crm.items_total, crm.items_done, crm.throughput_90d) == (1, 1, 1)
+        assert _row(rep.portfolios, "DIGI", "portfolio").items_total == 1
