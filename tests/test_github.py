@@ -186,7 +186,8 @@ def test_full_fetch_excludes_pull_requests_and_maps_labels(emu: GitHubEmulator) 
             "open": "todo",
         }.get(expected, "in_progress")
         type_label = next(lab for lab in issue["labels"] if lab.startswith("type:"))
-        assert w.type == type_label.split(":", 1)[1]
+        # the organisation's issue type wins over a type: label
+        assert w.type == (issue["issue_type"] or type_label.split(":", 1)[1])
         if issue["parent"] is not None:
             parent = emu.site.issue(issue["repo"], issue["parent"])
             assert w.parent_id == str(parent["id"])

@@ -336,6 +336,19 @@ class GitHubEmulator(Emulator):
                 "completed": done,
                 "percent_completed": int(100 * done / len(children)) if children else 0,
             }
+            if issue.get("issue_type"):
+                name = issue["issue_type"]
+                tid = 3_000 + ("Bug", "Feature", "Task").index(name)
+                out["type"] = {
+                    "id": tid,
+                    "node_id": f"IT_kwDO{tid}",
+                    "name": name,
+                    "description": f"{name} (organisation issue type)",
+                    "color": {"Bug": "red", "Feature": "blue", "Task": "yellow"}[name],
+                    "created_at": "2025-01-01T00:00:00Z",
+                    "updated_at": "2025-01-01T00:00:00Z",
+                    "is_enabled": True,
+                }
             if issue["parent"] is not None:
                 out["parent_issue_url"] = (
                     f"{self.url}/repos/{owner}/{repo}/issues/{issue['parent']}"
@@ -545,6 +558,7 @@ class GitHubEmulator(Emulator):
                 "pull_request": pull_request,
                 "parent": None,
                 "events": [],
+                "issue_type": None,
             }
             self._event(issue, "labeled", now, issue["user"], label="status:todo")
             self.site.issues.append(issue)

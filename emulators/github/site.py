@@ -14,6 +14,7 @@ STATUS_LABELS = ("status:todo", "status:in-progress", "status:review", "status:b
 TYPE_LABELS = ("type:bug", "type:feature", "type:task")
 OTHER_LABELS = ("frontend", "backend", "docs", "priority:high")
 REPO_NAMES = ("web-portal", "mobile-app", "data-pipeline", "infra")
+ISSUE_TYPES = ("Bug", "Feature", "Task")
 
 
 @dataclass
@@ -191,6 +192,8 @@ def generate_site(
                     "pull_request": is_pr,
                     "parent": None,
                     "events": events,
+                    # Organisation issue types (newer than labels); some issues have one.
+                    "issue_type": None if is_pr or n % 4 else rng.choice(ISSUE_TYPES),
                 }
             )
     # Sub-issues: a few issues become children of an earlier issue in the same repo.
