@@ -125,6 +125,7 @@ def test_emulator_answers_match_the_openapi_description(emu: GitHubEmulator, spe
     assert any("pull_request" in i for i in issues) and any(
         i.get("parent_issue_url") for i in issues
     )
+    assert any(i.get("type") for i in issues)  # organisation issue types, validated too
     validate(spec, "/repos/{owner}/{repo}/issues", issues)
     validate(
         spec,
