@@ -95,7 +95,7 @@ class _Page:
     changes: list[rec.StatusChange] = field(default_factory=list)
     worklogs: list[rec.Worklog] = field(default_factory=list)
     links: list[rec.Link] = field(default_factory=list)
-    complete: list[str] = field(default_factory=list)  # ChildrenComplete work item ids
+    complete: list[ChildrenComplete] = field(default_factory=list)
     checkpoint: dt.datetime | None = None
     skipped: list[RecordError] = field(default_factory=list)
 
@@ -200,7 +200,7 @@ def _pages(stream: Iterable[Any], size: int) -> Iterator[_Page]:
         elif isinstance(obj, rec.Link):
             page.links.append(obj)
         elif isinstance(obj, ChildrenComplete):
-            page.complete.append(obj.work_item_id)
+            page.complete.append(obj)
         elif isinstance(obj, Checkpoint):
             page.checkpoint = obj.cursor
         elif isinstance(obj, Skipped):
@@ -211,33 +211,33 @@ def _pages(stream: Iterable[Any], size: int) -> Iterator[_Page]:
         yield page
 
 
-def _write_children_complete(conn: Connection, source: str, page: _Page, at: dt.datetime) -> int:
-    if not page.complete:
+def _write_children_complete(
+    conn: Connection, source: str, page: _Page, new_items: set[str], at: dt.datetime
+) -> int:
+    """Soft-delete the stored children (of the kinds each marker names) of the page's
+    completed items that the page no longer lists. Items inserted by this very page had no
+    stored children, so they are left out: a first load runs no prune at all."""
+    done = [c for c in page.complete if c.work_item_id not in new_items]
+    if not done:
         return 0
-    ids = w._item_ids(conn, source, page.complete, {})
-    item_ids = [ids[c] for c in page.complete if c in ids]
+    ids = w._item_ids(conn, source, [c.work_item_id for c in done], {})
     deleted = 0
-    if item_ids:
-        for table, children in (
-            (w.status_changes_t, page.changes),
-            (w.worklogs_t, page.worklogs),
-        ):
-            deleted += w.soft_delete_missing(
-                conn,
-                table,
-                source,
-                {c.external_id for c in children},
-                within=w.one_of(conn, table.c.work_item_id, item_ids),
-                at=at,
+    for kind, table, children in (
+        ("status_changes", w.status_changes_t, page.changes),
+        ("worklogs", w.worklogs_t, page.worklogs),
+        ("links", w.links_t, page.links),
+    ):
+        if kind == "links":
+            # links hang off the item's external id (the other end may not be synced)
+            owners = [c.work_item_id for c in done if kind in c.kinds]
+        else:
+            owners = [
+                ids[c.work_item_id] for c in done if kind in c.kinds and c.work_item_id in ids
+            ]
+        if owners:
+            deleted += w.soft_delete_children(
+                conn, table, source, owners, {c.external_id for c in children}, at=at
             )
-    deleted += w.soft_delete_missing(
-        conn,
-        w.links_t,
-        source,
-        {link.external_id for link in page.links},
-        within=w.one_of(conn, w.links_t.c.from_external_id, page.complete),
-        at=at,
-    )
     return deleted
 
 
@@ -248,12 +248,13 @@ def _write_page(
     for error in page.skipped:
         run.skip(error)
     with engine.begin() as conn:
-        counts, ids = w.upsert_work_items(conn, source, page.items, at=at)
+        new_items: set[str] = set()
+        counts, ids = w.upsert_work_items(conn, source, page.items, at=at, new_ids=new_items)
         counts.add(w.upsert_status_changes(conn, source, page.changes, item_ids=ids, at=at))
         counts.add(w.upsert_worklogs(conn, source, page.worklogs, item_ids=ids, at=at))
         counts.add(w.upsert_links(conn, source, page.links, at=at))
         run.count(counts, fetched=page.rows())
-        run.result.deleted += _write_children_complete(conn, source, page, at)
+        run.result.deleted += _write_children_complete(conn, source, page, new_items, at)
         if page.checkpoint is not None:
             # Never past the run's start: whatever changed after it is next run's business.
             cursor = min(page.checkpoint, started_at)

@@ -289,6 +289,35 @@ def test_vanished_history_is_soft_deleted_via_children_complete(
     assert (f"{item_external_id(5)}-c1", False) in content(engine)["changes"]
 
 
+def test_children_complete_prunes_only_the_kinds_it_names(engine: Engine, tmp_path: Path) -> None:
+    """A connector that delivers worklogs through another feed (Jira Cloud) marks only
+    status changes and links complete: its items' stored worklogs must stay live."""
+    from connectors.base import ChildrenComplete
+    from connectors.records import Worklog
+
+    class FeedConnector(FakeConnector):
+        def fetch_work_items(self, since: dt.datetime | None):  # type: ignore[override]
+            for obj in super().fetch_work_items(since):
+                if isinstance(obj, Worklog):
+                    continue
+                if isinstance(obj, ChildrenComplete):
+                    obj = ChildrenComplete(obj.work_item_id, frozenset({"status_changes"}))
+                yield obj
+
+    path = write_spec(tmp_path / "spec.json", n=6)
+    assert run(engine, path).status == "ok"
+    write_spec(path, n=6, dropped_changes=[2])
+    result = sync_source(engine, FeedConnector(source_config(path)), full=True)
+    assert result.status == "ok" and result.deleted == 1
+    got = content(engine)
+    assert (f"{item_external_id(2)}-c1", False) in got["changes"]
+    with engine.connect() as conn:
+        live = conn.execute(
+            select(func.count()).where(worklogs_t.c.deleted_at.is_(None))
+        ).scalar_one()
+    assert live == 3  # items 0, 2, 4 each have one worklog; none pruned
+
+
 def test_malformed_records_are_reported_and_skipped(engine: Engine, tmp_path: Path) -> None:
     spec = {"n": 25, "malformed": [3, 17]}
     path = write_spec(tmp_path / "spec.json", **spec)

@@ -289,6 +289,15 @@ def _in_list(conn: Connection, column: Any, name: str) -> ColumnElement[bool]:
     return column == any_(bindparam(name, type_=postgresql.ARRAY(column.type)))
 
 
+def _not_in_list(conn: Connection, column: Any, name: str) -> ColumnElement[bool]:
+    """``column NOT IN (<one list parameter>)`` (``<> ALL(:array)`` on PostgreSQL; a
+    negated ``= ANY`` would render as ``<> ANY``, which means something else)."""
+    if conn.dialect.name == "sqlite":
+        each = func.json_each(bindparam(name, type_=String)).table_valued("value")
+        return column.not_in(select(each.c.value))
+    return column != all_(bindparam(name, type_=postgresql.ARRAY(column.type)))
+
+
 @dataclass(frozen=True, slots=True)
 class _Existing:
     id: int
@@ -366,6 +375,7 @@ def _write_page(
     counts: WriteCounts,
     *,
     want_ids: bool = True,
+    new_ids: set[str] | None = None,
 ) -> dict[str, int]:
     """Diff ``rows`` (each with ``external_id`` and ``content_hash``) against the store,
     write the new and changed ones; return external_id -> id for every row of the page
@@ -392,6 +402,8 @@ def _write_page(
     if todo:
         _upsert(conn, table, todo)
         new = [row["external_id"] for row in todo if row["external_id"] not in existing]
+        if new_ids is not None:
+            new_ids.update(new)
         counts.inserted += len(new)
         counts.updated += len(todo) - len(new)
         if new and want_ids:
@@ -693,8 +705,10 @@ def upsert_work_items(
     items: Sequence[rec.WorkItem],
     *,
     at: dt.datetime | None = None,
+    new_ids: set[str] | None = None,
 ) -> tuple[WriteCounts, dict[str, int]]:
-    """Upsert a page of work items; return the counts and external_id -> work_items.id.
+    """Upsert a page of work items; return the counts and external_id -> work_items.id
+    (and add the external ids of the items this call inserted to ``new_ids``).
 
     Items are matched by immutable external id, so a moved issue (new key, new project)
     updates its row. ``parent_id`` is resolved after the page, set-based, both for the page's
@@ -750,7 +764,7 @@ def upsert_work_items(
         }
         for i in items
     ]
-    ids = _write_page(conn, work_items_t, source, rows, counts)
+    ids = _write_page(conn, work_items_t, source, rows, counts, new_ids=new_ids)
     resolve_parents(conn, source, list(ids), ids)
     return counts, ids
 
@@ -1012,6 +1026,46 @@ def soft_delete_missing(
     if present_list:
         stmt = stmt.where(none_of(conn, table.c.external_id, present_list))
     return conn.execute(stmt).rowcount
+
+
+def soft_delete_children(
+    conn: Connection,
+    table: Table,
+    source: str,
+    owners: Sequence[Any],
+    present: Collection[str],
+    *,
+    at: dt.datetime | None = None,
+) -> int:
+    """Soft-delete the live rows of a child table (status_changes / worklogs: owners are
+    ``work_item_id``s; work_item_links: ``from_external_id``s) belonging to ``owners``
+    whose external_id is not in ``present``. One statement compiled once: the id lists
+    travel as single parameters."""
+    owner = table.c.from_external_id if table is links_t else table.c.work_item_id
+    stmt = _prepare(
+        conn,
+        ("prune_children", table.name),
+        lambda: (
+            update(table)
+            .where(
+                table.c.source == bindparam("source"),
+                table.c.deleted_at.is_(None),
+                _in_list(conn, owner, "owners"),
+                _not_in_list(conn, table.c.external_id, "present"),
+            )
+            .values(deleted_at=bindparam("at", type_=table.c.deleted_at.type))
+        ),
+    )
+    total = 0
+    for chunk in _chunks(list(owners)):
+        total += stmt.query(
+            conn,
+            source=source,
+            owners=_id_list(conn, chunk),
+            present=_id_list(conn, sorted(present)),
+            at=at or now_utc(),
+        ).rowcount
+    return total
 
 
 def soft_delete_not_in_census(
