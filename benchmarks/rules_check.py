@@ -39,7 +39,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import bindparam, insert, select  # noqa: E402
+from sqlalchemy import bindparam, delete, insert, select  # noqa: E402
 from sqlalchemy.dialects import sqlite as sqlite_dialect  # noqa: E402
 
 from aggregator.store import models as m  # noqa: E402
@@ -533,6 +533,11 @@ def main() -> None:
     ap.add_argument("--items", type=int, default=1_000_000)
     ap.add_argument("--projects", type=int, default=2_000)
     ap.add_argument("--keep", type=Path, help="Build the store in this directory and keep it.")
+    ap.add_argument(
+        "--reuse",
+        action="store_true",
+        help="With --keep: reuse a store built before (its findings are cleared first).",
+    )
     ap.add_argument("--child", choices=["floor", "check"], help=argparse.SUPPRESS)
     ap.add_argument("--config", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -543,10 +548,16 @@ def main() -> None:
     tmp = args.keep or Path(tempfile.mkdtemp(prefix="pmohub-rules-bench-"))
     tmp.mkdir(parents=True, exist_ok=True)
     db = tmp / "bench.db"
-    if db.exists():
-        db.unlink()
     t0 = time.perf_counter()
-    config = build_store(db, args.items, args.projects)
+    if args.reuse and db.exists() and (tmp / "pmohub.yaml").exists():
+        config = tmp / "pmohub.yaml"
+        with sqlite3.connect(db) as conn:
+            for table in (m.Finding.__table__, m.Waiver.__table__):
+                conn.execute(str(delete(table).compile(dialect=sqlite_dialect.dialect())))
+    else:
+        for leftover in tmp.glob("bench.db*"):
+            leftover.unlink()
+        config = build_store(db, args.items, args.projects)
     build_s = time.perf_counter() - t0
     print(f"store built in {build_s:.1f} s ({db.stat().st_size / 1e6:.0f} MB)", file=sys.stderr)
     floor = run_child("floor", config)

@@ -363,6 +363,12 @@ class RuleContext:
             raise RuleError(f"{self.rule.id}: threshold {key!r} not declared in defaults")
         return self.params[key]
 
+    def param_of(self, key: str, project_keys: pd.Series) -> pd.Series:
+        """The effective threshold of each row's project (rows of any frame)."""
+        from rules.frames import by_project
+
+        return by_project(project_keys, self.param(key))
+
     # dates -----------------------------------------------------------------------------
     @property
     def as_of_day(self) -> np.datetime64:

@@ -240,13 +240,42 @@ def lookup(keys: pd.Series, mapping: pd.Series) -> pd.Series:
     """``keys.map(mapping)`` that keeps the mapping's dtype even when it is empty (pandas
     coerces an empty mapper to float64, which breaks datetime lookups). ``mapping`` must
     have a unique index (a groupby result)."""
-    values = mapping.reindex(keys.to_numpy())
+    if isinstance(mapping.dtype, pd.DatetimeTZDtype):
+        naive = mapping.dt.tz_convert("UTC").dt.tz_localize(None)
+        return lookup(keys, naive).dt.tz_localize("UTC")
+    k = keys.to_numpy()
+    idx = mapping.index
+    if (
+        len(idx)
+        and len(k)
+        and idx.dtype.kind in "iu"
+        and k.dtype.kind in "iu"
+        and idx.min() >= 0
+        and k.min() >= 0
+        and max(idx.max(), k.max()) < 50_000_000
+    ):
+        # Work-item ids are dense integers: a positional table beats hashing a million keys.
+        size = int(max(idx.max(), k.max())) + 1
+        vals = mapping.to_numpy()
+        if vals.dtype.kind == "M":
+            table = np.full(size, np.datetime64("NaT"), dtype=vals.dtype)
+        elif vals.dtype.kind == "f":
+            table = np.full(size, np.nan, dtype=vals.dtype)
+        else:
+            table = np.full(size, None, dtype=object)
+        table[idx.to_numpy()] = vals
+        out = table[k]
+        dtype = mapping.dtype if vals.dtype.kind in "Mf" else None
+        return pd.Series(out, index=keys.index, dtype=dtype)
+    values = mapping.reindex(k)
     return pd.Series(values.to_numpy(), index=keys.index, dtype=mapping.dtype)
 
 
 #: Low-cardinality text columns kept as ``category``: comparisons, ``isin`` and groupby
 #: then work on small integer codes instead of a million strings.
 CATEGORY_COLUMNS: tuple[str, ...] = (
+    "project_key",
+    "tracker_project_key",
     "source",
     "type",
     "kind",
@@ -263,3 +292,20 @@ def compact(frame: pd.DataFrame) -> pd.DataFrame:
         if c in out.columns and not isinstance(out[c].dtype, pd.CategoricalDtype):
             out[c] = out[c].astype("category")
     return out
+
+
+def by_project(keys: pd.Series, mapping: pd.Series) -> pd.Series:
+    """``keys.map(mapping)`` for a per-project mapping (thresholds, registry columns).
+
+    ``project_key`` is categorical: mapping its few categories and taking by code is fast,
+    and, unlike ``Categorical.map``, the result is a plain column of the mapping's dtype
+    (numbers compare, datetimes stay datetimes)."""
+    mapping = mapping[~mapping.index.duplicated()]
+    if isinstance(keys.dtype, pd.CategoricalDtype):
+        values = mapping.reindex(keys.cat.categories)
+        codes = keys.cat.codes.to_numpy()
+    else:
+        values = mapping
+        codes = values.index.get_indexer(keys.to_numpy())
+    taken = values.array.take(codes, allow_fill=True)
+    return pd.Series(taken, index=keys.index)

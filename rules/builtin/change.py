@@ -7,7 +7,7 @@ import pandas as pd
 
 from rules.calendar import to_days
 from rules.engine import Outcomes, RuleContext, rule
-from rules.frames import is_blank, keys_by_project, lookup
+from rules.frames import by_project, is_blank, keys_by_project, lookup
 
 OPEN = ("todo", "in_progress")
 APPROVED = ("approved", "批准", "已批准", "通过")
@@ -79,7 +79,7 @@ def chg_003(ctx: RuleContext) -> Outcomes:
         pd.to_datetime(crs["created_at"], utc=True)
     )
     waiting = pd.Series(ctx.wd_until_today(ctx.local_day(since)), index=crs.index)
-    overdue = undecided & (waiting > crs["project_key"].map(ctx.param("decide_wd"))).to_numpy(
+    overdue = undecided & (waiting > ctx.param_of("decide_wd", crs["project_key"])).to_numpy(
         dtype=bool
     )
     bad_mask = missing.any(axis=1).to_numpy(dtype=bool) | overdue
@@ -183,14 +183,14 @@ def chg_001(ctx: RuleContext) -> Outcomes:
     dates = pd.concat([e, m], ignore_index=True)
     dates["moved_wd"] = ctx.calendar.wd_diff(dates["base"].to_numpy(), dates["now"].to_numpy())
     moved = dates[
-        dates["moved_wd"] > dates["project_key"].map(ctx.param("moved_wd")).astype(float)
+        dates["moved_wd"] > ctx.param_of("moved_wd", dates["project_key"]).astype(float)
     ].copy()
     # A version date has no history: the move happened some time up to today.
     as_of_at = pd.Timestamp(ctx.as_of, tz=ctx.timezone).tz_convert("UTC") + pd.Timedelta(days=1)
     moved["moved_at"] = pd.to_datetime(moved["moved_at"], utc=True).fillna(as_of_at)
     crs = approved_crs(items)
     taken = pd.to_datetime(moved["taken_at"], utc=True)
-    grace = moved["project_key"].map(ctx.param("grace_wd")).astype(int).to_numpy()
+    grace = ctx.param_of("grace_wd", moved["project_key"]).astype(int).to_numpy()
     limit_day = ctx.calendar.add_wd(ctx.local_day(moved["moved_at"]), grace)
     covered = np.zeros(len(moved), dtype=bool)
     if len(crs) and len(moved):
@@ -264,7 +264,7 @@ def chg_002(ctx: RuleContext) -> Outcomes:
     cov = rows["original_estimate_h"].notna().groupby(rows["project_key"]).mean()
     hours = cov >= 0.8
     base_est = np.where(
-        rows["project_key"].map(hours).eq(True),
+        by_project(rows["project_key"], hours).eq(True),
         rows["original_estimate_h"],
         rows["story_points"],
     ).astype(float)
@@ -276,11 +276,11 @@ def chg_002(ctx: RuleContext) -> Outcomes:
         ~leaf["id"].isin(rows["work_item_id"])
         & (
             pd.to_datetime(leaf["created_at"], utc=True)
-            > pd.to_datetime(leaf["project_key"].map(taken), utc=True)
+            > pd.to_datetime(by_project(leaf["project_key"], taken), utc=True)
         )
     ]
     add_est = np.where(
-        added["project_key"].map(hours).eq(True),
+        by_project(added["project_key"], hours).eq(True),
         added["original_estimate_h"],
         added["story_points"],
     ).astype(float)
@@ -300,7 +300,7 @@ def chg_002(ctx: RuleContext) -> Outcomes:
     )
     crs = approved_crs(items)
     cr_after = (
-        crs[crs["decided_at"] > pd.to_datetime(crs["project_key"].map(taken), utc=True)]
+        crs[crs["decided_at"] > pd.to_datetime(by_project(crs["project_key"], taken), utc=True)]
         .groupby("project_key")
         .size()
     )

@@ -8,7 +8,7 @@ import pandas as pd
 
 from rules.calendar import to_days
 from rules.engine import Outcomes, RuleContext, rule
-from rules.frames import keys_by_project, lookup
+from rules.frames import by_project, keys_by_project, lookup
 
 OPEN = ("todo", "in_progress")
 
@@ -73,7 +73,8 @@ def data_002(ctx: RuleContext) -> Outcomes:
     res["failed"] = (res["problem"] > 0) | (res["value"] > res["threshold"])
     res["ne"] = np.where(res["problem"].isna(), "no work items", None)
     bad = items[
-        problem | (orphan & items["project_key"].map(share > ctx.param("orphan_share")).eq(True))
+        problem
+        | (orphan & by_project(items["project_key"], share > ctx.param("orphan_share")).eq(True))
     ]
     res["keys"] = keys_by_project(bad).reindex(res.index)
     kinds = {
@@ -148,9 +149,9 @@ def data_003(ctx: RuleContext) -> Outcomes:
         p85 = recent.groupby("project_key")["cycle_wd"].quantile(0.85)
         p85 = p85[counts.reindex(p85.index) >= int(g.get("min_done", 5))]
         age = ctx.wd_until_today(lookup(wip["id"], flow["first_start_on"]).to_numpy())
-        too_old = age > wip["project_key"].map(p85).astype(float).to_numpy()
+        too_old = age > by_project(wip["project_key"], p85).astype(float).to_numpy()
     wip = wip.assign(too_old=too_old)
-    stale_mask = (wip["idle_wd"] > wip["project_key"].map(ctx.param("stale_wd"))) | wip["too_old"]
+    stale_mask = (wip["idle_wd"] > ctx.param_of("stale_wd", wip["project_key"])) | wip["too_old"]
     stale = wip[stale_mask.to_numpy(dtype=bool)].sort_values("idle_wd", ascending=False)
     res = pd.DataFrame(index=ctx.projects)
     res["n"] = stale.groupby("project_key").size().reindex(res.index).fillna(0)

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from rules.engine import Outcomes, RuleContext, rule
-from rules.frames import PHASES, keys_by_project, list_contains, lookup
+from rules.frames import PHASES, by_project, keys_by_project, list_contains, lookup
 
 PLAN_APPROVED = PHASES.index("plan_approved")
 EXECUTION = PHASES.index("execution")
@@ -41,8 +41,8 @@ def plan_002(ctx: RuleContext) -> Outcomes:
     label = str(ctx.global_params.get("exempt_label") or "pre-approval")
     leaf = leaf[~list_contains(leaf["labels"], label)]
     started = pd.to_datetime(lookup(leaf["id"], first), utc=True)
-    approved = pd.to_datetime(leaf["project_key"].map(reg["plan_approved_at"]), utc=True)
-    rank = leaf["project_key"].map(reg["phase_rank"])
+    approved = pd.to_datetime(by_project(leaf["project_key"], reg["plan_approved_at"]), utc=True)
+    rank = by_project(leaf["project_key"], reg["phase_rank"])
     early = started.notna() & (approved.isna() & (rank < PLAN_APPROVED) | (started < approved))
     bad = leaf[early.to_numpy(dtype=bool)]
     res = pd.DataFrame(index=ctx.projects)
@@ -241,7 +241,7 @@ def plan_004(ctx: RuleContext) -> Outcomes:
     epic_share = epics["due_on"].notna().groupby(epics["project_key"]).mean().reindex(ctx.projects)
     limit = ctx.calendar.add_wd(
         np.full(len(open_), ctx.as_of_day),
-        open_["project_key"].map(ctx.param("near_wd")).to_numpy(dtype=int),
+        ctx.param_of("near_wd", open_["project_key"]).to_numpy(dtype=int),
     )
     near = open_["is_leaf"].astype(bool).to_numpy() & (
         (to_days(open_["due_on"]) <= limit) | list_contains_any(open_["iteration_ids"], active)

@@ -9,7 +9,7 @@ import pandas as pd
 
 from rules.calendar import to_days
 from rules.engine import Outcomes, RuleContext, rule
-from rules.frames import keys_by_project, list_contains_any
+from rules.frames import by_project, keys_by_project, list_contains_any
 
 OPEN = ("todo", "in_progress")
 
@@ -45,7 +45,7 @@ def qua_001(ctx: RuleContext) -> Outcomes:
     sc = ctx.frame("status_changes")
     sc = sc[sc["field"] == "status"]
     day = ctx.local_day(sc["changed_at"])
-    start = sc["project_key"].map(ctx.param("window_days")).fillna(30).astype(int)
+    start = ctx.param_of("window_days", sc["project_key"]).fillna(30).astype(int)
     lo = np.datetime64(ctx.as_of, "D") - start.to_numpy().astype("timedelta64[D]")
     inwin = (day > lo) & (day <= ctx.as_of_day)
     w = sc[inwin]
@@ -104,10 +104,8 @@ def qua_002(ctx: RuleContext) -> Outcomes:
     high = set(ctx.global_params.get("high_priorities") or [])
     sla = np.where(
         bugs["priority"].isin(highest),
-        bugs["project_key"].map(ctx.param("highest_wd")),
-        np.where(
-            bugs["priority"].isin(high), bugs["project_key"].map(ctx.param("high_wd")), np.nan
-        ),
+        ctx.param_of("highest_wd", bugs["project_key"]),
+        np.where(bugs["priority"].isin(high), ctx.param_of("high_wd", bugs["project_key"]), np.nan),
     ).astype(float)
     late = bugs[age > sla].assign(age=age[age > sla]).sort_values("age", ascending=False)
     res = pd.DataFrame(index=ctx.projects)
@@ -191,7 +189,7 @@ def qua_003(ctx: RuleContext) -> Outcomes:
             if "acceptance_criteria" in items.columns
             else pd.Series(dtype=bool)
         )
-        uses = recent["project_key"].map(records_ac).eq(True)
+        uses = by_project(recent["project_key"], records_ac).eq(True)
         skipped = skipped | (ac_blank & uses)
     bad = recent[skipped]
     res = pd.DataFrame(index=ctx.projects)

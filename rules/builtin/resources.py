@@ -7,7 +7,7 @@ import pandas as pd
 
 from rules.calendar import to_days
 from rules.engine import Outcomes, RuleContext, rule
-from rules.frames import keys_by_project, list_contains_any
+from rules.frames import by_project, keys_by_project, list_contains_any
 
 OPEN = ("todo", "in_progress")
 
@@ -50,7 +50,7 @@ def res_003(ctx: RuleContext) -> Outcomes:
     due = to_days(open_["due_on"])
     limit = ctx.calendar.add_wd(
         np.full(len(open_), horizon),
-        open_["project_key"].map(ctx.param("horizon_wd")).to_numpy(dtype=int),
+        ctx.param_of("horizon_wd", open_["project_key"]).to_numpy(dtype=int),
     )
     near = (due <= limit) | list_contains_any(open_["iteration_ids"], active_its)
     active_people = set(people.loc[people["active"].astype(bool), "id"])
@@ -255,7 +255,9 @@ def res_002(ctx: RuleContext) -> Outcomes:
     load = load[load["demand_h"] > 0].copy()
     tot = load.groupby(["person_id", "week"])["demand_h"].transform("sum")
     load["share"] = load["demand_h"] / tot
-    load["rank"] = load["project_key"].map(reg["priority_rank"]).astype(float).fillna(np.inf)
+    load["rank"] = (
+        by_project(load["project_key"], reg["priority_rank"]).astype(float).fillna(np.inf)
+    )
     big = load[load["share"] >= float(g.get("min_share", 0.1))]
     n_big = big.groupby(["person_id", "week"])["project_key"].nunique()
     cell = pd.MultiIndex.from_frame(load[["person_id", "week"]])

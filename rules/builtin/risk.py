@@ -51,9 +51,9 @@ def risk_001(ctx: RuleContext) -> Outcomes:
     score = _score(risks)
     idle = ctx.wd_until_today(ctx.local_day(risks["updated_at"]))
     limit = np.where(
-        score.to_numpy() >= risks["project_key"].map(ctx.param("high_score")).to_numpy(dtype=float),
-        risks["project_key"].map(ctx.param("high_stale_wd")),
-        risks["project_key"].map(ctx.param("stale_wd")),
+        score.to_numpy() >= ctx.param_of("high_score", risks["project_key"]).to_numpy(dtype=float),
+        ctx.param_of("high_stale_wd", risks["project_key"]),
+        ctx.param_of("stale_wd", risks["project_key"]),
     ).astype(float)
     stale = risks[idle > limit]
     res = pd.DataFrame(index=ctx.projects)
@@ -148,7 +148,7 @@ def risk_002(ctx: RuleContext) -> Outcomes:
         score = (p * i)[bad_mask]
         bad["subject"] = "issue:" + bad["source"].astype(str) + ":" + bad["external_id"].astype(str)
         bad["severity"] = np.where(
-            score >= bad["project_key"].map(ctx.param("high_score")), "high", "medium"
+            score >= ctx.param_of("high_score", bad["project_key"]), "high", "medium"
         )
         bad["value"] = score
         bad["keys"] = [[k] for k in bad["key"]]
@@ -204,7 +204,7 @@ def risk_004(ctx: RuleContext) -> Outcomes:
     issue_old = (
         (open_["kind"] == "issue")
         & open_["due_on"].isna()
-        & (age > open_["project_key"].map(ctx.param("issue_wd")))
+        & (age > ctx.param_of("issue_wd", open_["project_key"]))
     )
     blocked_names = set(ctx.global_params.get("blocked_statuses") or []) | set(
         ctx.settings.get("blocked_statuses", ())
@@ -223,14 +223,14 @@ def risk_004(ctx: RuleContext) -> Outcomes:
     if "updated_at" in open_.columns:
         since_at = since_at.fillna(pd.to_datetime(open_["updated_at"], utc=True))
     blocked_wd = pd.Series(ctx.wd_until_today(ctx.local_day(since_at)), index=open_.index)
-    blocked_old = is_blocked & (blocked_wd > open_["project_key"].map(ctx.param("blocked_wd")))
+    blocked_old = is_blocked & (blocked_wd > ctx.param_of("blocked_wd", open_["project_key"]))
     bad_mask = issue_old | blocked_old
     bad = open_[bad_mask].copy()
     wd = np.where(blocked_old[bad_mask], blocked_wd[bad_mask], age[bad_mask])
     bad["value"] = wd
     bad["subject"] = "issue:" + bad["source"].astype(str) + ":" + bad["external_id"].astype(str)
     bad["severity"] = np.where(
-        wd > bad["project_key"].map(ctx.param("high_wd")).to_numpy(dtype=float), "high", "medium"
+        wd > ctx.param_of("high_wd", bad["project_key"]).to_numpy(dtype=float), "high", "medium"
     )
     bad["keys"] = [[k] for k in bad["key"]]
     bad["urls"] = [[u] for u in bad["url"]]
@@ -296,7 +296,7 @@ def risk_003(ctx: RuleContext) -> Outcomes:
     links = ctx.frame("links")
     open_ = items[items["status_category"].isin(OPEN) & items["kind"].isin(["risk", "issue"])]
     score = _score(open_)
-    major = (open_["kind"] == "risk") & (score >= open_["project_key"].map(ctx.param("score")))
+    major = (open_["kind"] == "risk") & (score >= ctx.param_of("score", open_["project_key"]))
     cross = pd.Series(
         list_contains(open_["labels"], str(ctx.global_params.get("cross_label"))), index=open_.index
     )
@@ -324,7 +324,7 @@ def risk_003(ctx: RuleContext) -> Outcomes:
     escalated = flagged | key.isin(linked)
     age = pd.Series(ctx.wd_until_today(ctx.local_day(needs["created_at"])), index=needs.index)
     bad = needs[
-        (~escalated & (age > needs["project_key"].map(ctx.param("within_wd")))).to_numpy(dtype=bool)
+        (~escalated & (age > ctx.param_of("within_wd", needs["project_key"]))).to_numpy(dtype=bool)
     ].copy()
     bad["subject"] = "issue:" + bad["source"].astype(str) + ":" + bad["external_id"].astype(str)
     bad["value"] = _score(bad)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from rules.engine import Outcomes, RuleContext, rule
-from rules.frames import is_blank, keys_by_project
+from rules.frames import by_project, is_blank, keys_by_project
 
 OPEN = ("todo", "in_progress")
 
@@ -58,7 +58,7 @@ def var_001(ctx: RuleContext) -> Outcomes:
     ms = ctx.frame("milestones")
     ms = ms[~ms["released"].astype(bool) & ~ms["archived"].astype(bool)]
     ms = ms.assign(late_wd=ctx.wd_until_today(ms["due_on"]))
-    ms_late_rows = ms[ms["late_wd"] >= ms["project_key"].map(ctx.param("milestone_late_wd"))]
+    ms_late_rows = ms[ms["late_wd"] >= ctx.param_of("milestone_late_wd", ms["project_key"])]
     ms_late = ms_late_rows.groupby("project_key").size()
 
     res = pd.DataFrame(index=ctx.projects)
@@ -166,7 +166,7 @@ def var_002(ctx: RuleContext) -> Outcomes:
     slip = shared_slippage(ctx, ctx.as_of).sort_values("slip_wd", ascending=False)
     worst = slip.groupby("project_key")["slip_wd"].max().reindex(ctx.projects)
     amber = ctx.param("amber_wd").astype(float)
-    late = slip[slip["slip_wd"] > slip["project_key"].map(amber)]
+    late = slip[slip["slip_wd"] > by_project(slip["project_key"], amber)]
     late = late.assign(
         what=late["name"].astype(str) + " +" + late["slip_wd"].astype(int).astype(str) + " wd"
     )
