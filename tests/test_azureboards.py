@@ -238,7 +238,24 @@ def test_full_fetch_states_estimates_links_and_history(emu: AzureBoardsEmulator)
         if "System.State" in u["fields"]
     }
     assert {(ch.work_item_id, ch.to_value) for ch in changes} == moves
-    assert len(changes) == sum(len(i["updates"]) - 1 for i in emu.site.items)
+    assert len(changes) == sum(
+        1 for i in emu.site.items for u in i["updates"][1:] if "System.State" in u["fields"]
+    )
+    # target-date slips arrive as Jira-named `duedate` changes (for due-date-move rules)
+    slips = {
+        (str(i["id"]), u["fields"]["Microsoft.VSTS.Scheduling.TargetDate"][1].date().isoformat())
+        for i in emu.site.items
+        for u in i["updates"][1:]
+        if "Microsoft.VSTS.Scheduling.TargetDate" in u["fields"]
+    }
+    due = {
+        (r.work_item_id, r.to_value)
+        for r in stream
+        if isinstance(r, StatusChange) and r.field == "duedate"
+    }
+    assert slips and due == slips
+    for i in emu.site.items:
+        assert got[str(i["id"])].due_on == (i["target"].date() if i["target"] else None)
 
 
 def test_wiql_key_set_and_batches_of_200() -> None:

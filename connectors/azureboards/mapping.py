@@ -8,8 +8,10 @@
 * Parent: ``System.Parent`` (or the Hierarchy-Reverse relation). Links are owned by their
   ``from`` end: Dependency-Forward (this item precedes the target) -> ``blocks``,
   Duplicate-Forward -> ``duplicates``, Related -> ``relates`` emitted by the lower id only.
-* History from the updates feed: the change time is ``System.ChangedDate``'s new value
-  (``revisedDate`` is when a revision was superseded, 9999-01-01 for the latest).
+* History from the updates feed (state, assignee, iteration, due/target/start dates,
+  points, original estimate; Jira's field names): the change time is
+  ``System.ChangedDate``'s new value (``revisedDate`` is when a revision was superseded,
+  9999-01-01 for the latest).
 * Area path -> components; with ``area_projects`` an area (and its sub-areas) is a project
   of its own.
 """
@@ -50,10 +52,20 @@ LINK_KINDS = {
     "System.LinkTypes.Dependency-Forward": "blocks",
     "System.LinkTypes.Duplicate-Forward": "duplicates",
 }
-HISTORY_FIELDS = {
+# Update fields kept as history, under the field names the rest of pmohub uses (Jira's:
+# ``duedate``, ``start_date``, ``story_points``, ``timeoriginalestimate`` in seconds), so
+# due-date-move and baseline rules read every tracker alike.
+HISTORY_FIELDS: dict[str, str] = {
     "System.State": "status",
     "System.AssignedTo": "assignee",
     "System.IterationPath": "iteration",
+    "Microsoft.VSTS.Scheduling.DueDate": "duedate",
+    "Microsoft.VSTS.Scheduling.TargetDate": "duedate",
+    "Microsoft.VSTS.Scheduling.StartDate": "start_date",
+    "Microsoft.VSTS.Scheduling.StoryPoints": "story_points",
+    "Microsoft.VSTS.Scheduling.Effort": "story_points",
+    "Microsoft.VSTS.Scheduling.Size": "story_points",
+    "Microsoft.VSTS.Scheduling.OriginalEstimate": "timeoriginalestimate",
 }
 POINTS = (
     "Microsoft.VSTS.Scheduling.StoryPoints",
@@ -241,30 +253,52 @@ def to_links(wi: Mapping[str, Any], ctx: MappingContext) -> Iterator[Link]:
         )
 
 
+def _history_value(label: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if label == "assignee":
+        return identity_id(value)
+    if label in ("duedate", "start_date"):
+        at = parse_at(value)
+        return at.date().isoformat() if at else str(value)
+    if label == "timeoriginalestimate":
+        hours = _num(value)
+        return None if hours is None else str(round(hours * 3600))
+    return str(value)
+
+
 def to_status_changes(
     work_item_id: str, updates: Iterable[Mapping[str, Any]], ctx: MappingContext
 ) -> Iterator[StatusChange]:
+    """Changes of the ``HISTORY_FIELDS`` from the updates feed. The creation revision
+    (rev 1) sets values and changes nothing; a later update without ``oldValue`` sets a
+    field that was empty (Azure leaves null old values out)."""
     for u in updates:
+        if u.get("rev") == 1:
+            continue
         fields = u.get("fields") or {}
         changed = parse_at((fields.get("System.ChangedDate") or {}).get("newValue"))
         if changed is None:
             changed = parse_at(u.get("revisedDate"))
             if changed is None or changed.year >= 9999:
                 continue
+        done: set[str] = set()
         for name, label in HISTORY_FIELDS.items():
             change = fields.get(name)
-            if not isinstance(change, Mapping) or "oldValue" not in change:
-                continue  # the creation revision sets values; it changes nothing
-            old, new = change.get("oldValue"), change.get("newValue")
-            if label == "assignee":
-                old, new = identity_id(old), identity_id(new)
+            if not isinstance(change, Mapping) or label in done:
+                continue
+            old = _history_value(label, change.get("oldValue"))
+            new = _history_value(label, change.get("newValue"))
+            if old == new:
+                continue
+            done.add(label)
             yield StatusChange(
                 source=ctx.source,
                 external_id=f"{work_item_id}:{u.get('rev')}:{label}",
                 work_item_id=work_item_id,
                 field=label,
-                from_value=None if old is None else str(old),
-                to_value=None if new is None else str(new),
+                from_value=old,
+                to_value=new,
                 changed_at=changed,
                 author=identity_id(u.get("revisedBy")),
             )

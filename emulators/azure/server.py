@@ -223,6 +223,8 @@ class AzureBoardsEmulator(Emulator):
             f["Microsoft.VSTS.Scheduling.OriginalEstimate"] = item["original"]
             f["Microsoft.VSTS.Scheduling.RemainingWork"] = item["remaining"]
             f["Microsoft.VSTS.Scheduling.CompletedWork"] = item["completed"]
+        if item.get("target"):
+            f["Microsoft.VSTS.Scheduling.TargetDate"] = iso(item["target"])
         if item["state"] in ("Closed", "Removed"):
             f["Microsoft.VSTS.Common.ClosedDate"] = iso(item["changed"], millis=True)
         if fields:

@@ -137,6 +137,7 @@ def generate_site(
                 "parent": parent,
                 "related": [],
                 "updates": [],
+                "target": None,
             }
             fields0 = {
                 "System.State": (None, path[0]),
@@ -186,6 +187,31 @@ def generate_site(
             for _ in range(rng.randrange(0, 3)):
                 make("Task", story["id"], at(1, 48, story["created"]))
         bugs = [make("Bug", None, at(24 * 10, 24 * 70, start)) for _ in range(max(2, stories // 5))]
+        # Target dates: set at creation on some stories, later slipped on some of those.
+        for story in [i for i in site.items if i["type"] == "User Story" and i["project"] == name]:
+            if rng.random() < 0.5:
+                continue
+            target = dt.datetime.combine(
+                today + dt.timedelta(days=rng.randrange(-30, 40)), dt.time(), tzinfo=dt.UTC
+            )
+            story["target"] = target
+            story["updates"][0]["fields"]["Microsoft.VSTS.Scheduling.TargetDate"] = (None, target)
+            if rng.random() < 0.4:
+                moved = target + dt.timedelta(days=rng.randrange(7, 22))
+                created = story["updates"][0]["at"]
+                when = max(at(1, 24 * 10, created), created + dt.timedelta(minutes=1))
+                story["updates"].append(
+                    {
+                        "at": when,
+                        "by": story["created_by"],
+                        "relations": None,
+                        "fields": {"Microsoft.VSTS.Scheduling.TargetDate": (target, moved)},
+                    }
+                )
+                story["updates"].sort(key=lambda u: u["at"])
+                story["target"] = moved
+                story["changed"] = story["updates"][-1]["at"]
+                story["changed_by"] = story["updates"][-1]["by"]
         stories_ = [i for i in site.items if i["type"] == "User Story" and i["project"] == name]
         for bug in bugs:
             bug["related"].append(("System.LinkTypes.Related", rng.choice(stories_)["id"]))
