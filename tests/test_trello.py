@@ -165,9 +165,22 @@ def test_full_fetch_lists_as_status_and_moves_as_history(emu: TrelloEmulator) ->
             assert w.resolved_at == max(a["date"] for a in card["actions"] if a["type"] == "move")
         else:
             assert w.resolved_at is None
-    changes = [r for r in stream if isinstance(r, StatusChange)]
+    changes = [r for r in stream if isinstance(r, StatusChange) and r.field == "status"]
     moves = {a["id"] for c in cards.values() for a in c["actions"] if a["type"] == "move"}
     assert {ch.external_id for ch in changes} == moves
+    # due-date moves arrive as Jira-named `duedate` changes
+    slips = {
+        (c["id"], a["old"].date().isoformat(), a["new"].date().isoformat())
+        for c in cards.values()
+        for a in c["actions"]
+        if a["type"] == "due"
+    }
+    due = {
+        (r.work_item_id, r.from_value, r.to_value)
+        for r in stream
+        if isinstance(r, StatusChange) and r.field == "duedate"
+    }
+    assert slips and due == slips
     last: dict[str, str | None] = {}
     for ch in sorted(changes, key=lambda ch: ch.changed_at):
         last[ch.work_item_id] = ch.to_value
@@ -186,7 +199,7 @@ def test_incremental_reads_changed_cards_with_their_own_actions(emu: TrelloEmula
     assert not any(p.endswith("/actions") and p.startswith("/boards") for _, p, _ in emu.requests)
     changes = [r for r in stream if isinstance(r, StatusChange)]
     assert {ch.external_id for ch in changes} == {
-        a["id"] for a in card["actions"] if a["type"] == "move"
+        a["id"] for a in card["actions"] if a["type"] in ("move", "due")
     }
 
 
@@ -267,7 +280,7 @@ def test_sync_into_the_store_nothing_lost_or_doubled(emu: TrelloEmulator, store_
         # the deleted card's history stays (the card row is soft-deleted, not erased)
         moves = [a for b in emu.site.boards for c in b["cards"] for a in c["actions"]]
         moves += gone["actions"]
-        assert n_changes == sum(1 for a in moves if a["type"] == "move")
+        assert n_changes == sum(1 for a in moves if a["type"] in ("move", "due"))
     finally:
         engine.dispose()
 

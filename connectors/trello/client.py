@@ -14,7 +14,7 @@ from connectors.base import SourceConfig
 from connectors.restclient import JsonClient
 
 DEFAULT_URL = "https://api.trello.com/1"
-HISTORY_FILTER = "createCard,updateCard:idList,updateCard:closed"
+HISTORY_FILTER = "createCard,updateCard:idList,updateCard:closed,updateCard:due"
 
 
 class TrelloClient(JsonClient):

@@ -4,7 +4,7 @@ A board is a project, a card a work item, its list its status. ``status_map`` ma
 names to categories; without an entry, common kanban names are recognised (Backlog/To Do
 -> todo, Doing/Review/Blocked -> in_progress, Done -> done, Won't do/Cancelled ->
 cancelled), anything else counts as todo. History: each list move (``updateCard`` with
-``listBefore``/``listAfter``) is a status change. ``resolved_at`` is the last move into the
+``listBefore``/``listAfter``) is a status change, each due-date change a ``duedate`` one. ``resolved_at`` is the last move into the
 current list when that list is done/cancelled. Checklists: by default not sub-items (their
 items rarely have an owner or dates): their totals go to ``extra`` (``checklist_items`` /
 ``checklist_done``); ``checklist_items: true`` also makes each check item a child work
@@ -82,21 +82,38 @@ def to_person(member: Mapping[str, Any], ctx: MappingContext) -> Person:
     )
 
 
+def _day(value: Any) -> str | None:
+    at = parse_at(value) if isinstance(value, str) else None
+    return at.date().isoformat() if at else None
+
+
 def to_status_changes(
     card_id: str, actions: Iterable[Mapping[str, Any]], ctx: MappingContext
 ) -> Iterator[StatusChange]:
+    """List moves as ``status`` changes; due-date changes as ``duedate`` (Jira's field name,
+    which the due-date-move rules read)."""
     for a in sorted(actions, key=lambda a: (a.get("date") or "", a.get("id") or "")):
         data = a.get("data") or {}
+        if a.get("type") != "updateCard":
+            continue
         before, after = data.get("listBefore"), data.get("listAfter")
-        if a.get("type") != "updateCard" or not before or not after:
+        old = data.get("old") or {}
+        if before and after:
+            name, from_value, to_value = "status", before.get("name"), after.get("name")
+        elif "due" in old:
+            name = "duedate"
+            from_value, to_value = _day(old.get("due")), _day((data.get("card") or {}).get("due"))
+            if from_value == to_value:
+                continue
+        else:
             continue
         yield StatusChange(
             source=ctx.source,
             external_id=str(a["id"]),
             work_item_id=card_id,
-            field="status",
-            from_value=before.get("name"),
-            to_value=after.get("name"),
+            field=name,
+            from_value=from_value,
+            to_value=to_value,
             changed_at=parse_at(a["date"]),  # type: ignore[arg-type]
             author=a.get("idMemberCreator"),
         )
@@ -124,7 +141,7 @@ def to_work_item(
         category = list_category(status, ctx)
         resolved = None
         if category in ("done", "cancelled"):
-            into = [c.changed_at for c in changes if c.to_value == status]
+            into = [c.changed_at for c in changes if c.field == "status" and c.to_value == status]
             resolved = max(into) if into else None
         labels = [str(lab.get("name") or lab.get("color")) for lab in card.get("labels") or []]
         if card.get("closed"):

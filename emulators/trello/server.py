@@ -234,6 +234,15 @@ class TrelloEmulator(Emulator):
                 "listAfter": _ref(lists[a["new"]]),
             }
             key = "action_move_card_from_list_to_list"
+        elif a["type"] == "due":
+            kind = "updateCard"
+            data = {
+                "card": {**card, "due": iso(a["new"], millis=True)},
+                "old": {"due": iso(a["old"], millis=True) if a["old"] else None},
+                "board": board,
+                "list": _ref(lists[c["idList"]]),
+            }
+            key = "action_changed_a_due_date"
         else:
             kind = "updateCard"
             data = {
@@ -286,6 +295,7 @@ class TrelloEmulator(Emulator):
             "createCard": {"createCard"},
             "move": {"updateCard", "updateCard:idList"},
             "archive": {"updateCard", "updateCard:closed"},
+            "due": {"updateCard", "updateCard:due"},
         }[a["type"]]
         return bool(names & filters)
 

@@ -162,6 +162,22 @@ def generate_site(
                 if rng.random() < 0.6
                 else None
             )
+            if due and rng.random() < 0.35:
+                # the due date was moved once (a slip the PMO wants to see)
+                when = min(
+                    end - dt.timedelta(minutes=2),
+                    created + dt.timedelta(hours=rng.randrange(2, 48)),
+                )
+                actions.append(
+                    {
+                        "id": nid(when),
+                        "type": "due",
+                        "date": when,
+                        "member": creator,
+                        "old": due - dt.timedelta(days=rng.randrange(5, 16)),
+                        "new": due,
+                    }
+                )
             board["cards"].append(
                 {
                     "id": card_id,
