@@ -318,6 +318,7 @@ def test_people_milestones_check_and_census(emu: GitHubEmulator) -> None:
         assert any(m.released for m in ms) and any(not m.released for m in ms)
         facts = c.check()
         assert facts["projects_missing"] == [] and facts["user"] == "pmo-bot"
+        assert facts["rate_limit_remaining"] == "4999"
         census = set(c.census("acme/web-portal"))
     assert census == {
         str(i["id"]) for i in emu.site.issues if i["repo"] == "web-portal" and not i["pull_request"]

@@ -105,6 +105,7 @@ class GitHubConnector(Connector):
             "user": user.get("login"),
             "projects_visible": visible,
             "projects_missing": missing,
+            "rate_limit_remaining": user.get("_rate_limit_remaining"),
         }
 
     def fetch_projects(self) -> Iterator[Project]:

@@ -42,7 +42,12 @@ class GitHubClient(JsonClient):
         return super().hint(code, path)
 
     def user(self) -> dict[str, Any]:
-        return self.get("/user")
+        """The token's user, with the rate-limit budget left (``x-ratelimit-remaining``)."""
+        response = self.request("GET", "/user")
+        return {
+            **response.json(),
+            "_rate_limit_remaining": response.headers.get("x-ratelimit-remaining"),
+        }
 
     def public_user(self, login: str) -> dict[str, Any]:
         return self.get(f"/users/{login}")
