@@ -62,7 +62,7 @@ LEAF_KINDS = ("work", "bug")
 FLOW_DAYS = 90
 #: Reads that select only numbers/text (no JSON, dates or datetimes) fetch plain tuples.
 RAW_JOBS = frozenset({"groups", "subtasks", "baseline", "ac", "flow", "meta"})
-READ_THREADS = 2
+READ_THREADS = {"postgresql": 4, "sqlite": 2}
 MIN_HPP_SAMPLES = 3
 DEFAULT_HPP = 6.0
 HIGH_RISK_SCORE = 15
@@ -84,7 +84,7 @@ sn_t = m.Snapshot.__table__
 class Inputs:
     """Per-project aggregates every metric is computed from (``pk`` = hierarchy key)."""
 
-    groups: pd.DataFrame  # pk, type, kind, status, status_category, n, n_pts, sum_pts, n_h, sum_h
+    groups: pd.DataFrame  # pk, type, kind, status_category, n, n_pts, sum_pts, n_h, sum_h
     est_hist: pd.DataFrame  # pk, type, unit (pts|h), value, n: leaf estimates, for medians
     baseline: pd.DataFrame  # pk, start_on, due_on, done, n, n_pts, sum_pts, n_h, sum_h
     baseline_meta: pd.DataFrame  # pk, taken_at, label, reconstructed, start_on, due_on
@@ -341,13 +341,20 @@ def _from_dayno(values: pd.Series) -> pd.Series:
     return pd.to_datetime(pd.to_numeric(values, errors="coerce"), unit="D")
 
 
-def _run_all(engine: Engine, jobs: dict[str, tuple[Any, list[str]]]) -> dict[str, pd.DataFrame]:
+def _run_all(engine: Engine, jobs: dict[str, Any]) -> dict[str, pd.DataFrame]:
     """Run independent read queries concurrently, each on its own connection (the drivers
     release the GIL while the database works; PostgreSQL runs them in parallel)."""
-    with ThreadPoolExecutor(max_workers=min(READ_THREADS, len(jobs))) as pool:
+    # PostgreSQL works in its own processes (client threads mostly wait); SQLite works
+    # inside this process, so more threads than cores only contend.
+    threads = READ_THREADS.get(engine.dialect.name, 2)
+    with ThreadPoolExecutor(max_workers=min(threads, len(jobs))) as pool:
+        # Chained jobs (callables) are the longest: start them first.
+        order = sorted(jobs, key=lambda k: not callable(jobs[k]))
         futures = {
-            k: pool.submit(_df, engine, stmt, cols, raw=k in RAW_JOBS)
-            for k, (stmt, cols) in jobs.items()
+            k: pool.submit(jobs[k])
+            if callable(jobs[k])
+            else pool.submit(_df, engine, jobs[k][0], jobs[k][1], raw=k in RAW_JOBS)
+            for k in order
         }
         return {k: f.result() for k, f in futures.items()}
 
@@ -364,7 +371,7 @@ def read_inputs_sql(
     pid = _project_ids(engine, hier)
     d = engine.dialect.name
     live = wi_t.c.deleted_at.is_(None)
-    jobs: dict[str, tuple[Any, list[str]]] = {}
+    jobs: dict[str, Any] = {}
     # Items by project/category/type/status and story points, read from the covering
     # index ix_work_items_rollup in its own order (no sort): gives the counts and sums
     # and, per points value, the histogram for type medians.
@@ -373,7 +380,6 @@ def read_inputs_sql(
             wi_t.c.project_id,
             wi_t.c.status_category,
             wi_t.c.type,
-            wi_t.c.status,
             wi_t.c.story_points,
             func.count(),
             func.count(wi_t.c.original_estimate_h),
@@ -384,10 +390,9 @@ def read_inputs_sql(
             wi_t.c.project_id,
             wi_t.c.status_category,
             wi_t.c.type,
-            wi_t.c.status,
             wi_t.c.story_points,
         ),
-        ["project_id", "status_category", "type", "status", "value", "n", "n_h", "sum_h"],
+        ["project_id", "status_category", "type", "value", "n", "n_h", "sum_h"],
     )
     sub = wi_t.alias("sub")
     par = wi_t.alias("par")
@@ -395,7 +400,6 @@ def read_inputs_sql(
         select(
             par.c.project_id,
             par.c.type,
-            par.c.status,
             par.c.status_category,
             par.c.story_points,
             par.c.original_estimate_h,
@@ -412,7 +416,7 @@ def read_inputs_sql(
             sub.c.status_category != "cancelled",
         )
         .group_by(par.c.id),
-        ["project_id", "type", "status", "status_category", "own_pts", "own_h",
+        ["project_id", "type", "status_category", "own_pts", "own_h",
          "sub_n_pts", "sub_pts", "sub_n_h", "sub_h"],
     )  # fmt: skip
     latest = (
@@ -473,58 +477,64 @@ def read_inputs_sql(
         ),
         ["project_id", "key", "title", "extra"],
     )
-    # Status names per category, for reading the history (from the covering index).
-    names = _df(
-        engine,
-        select(wi_t.c.status_category, wi_t.c.status).where(live).distinct(),
-        ["status_category", "status"],
-    )
-    cats = status_categories(names, s.status_map)
-    done_names = sorted(k for k, v in cats.items() if v == "done") or [""]
-    ip_names = sorted(k for k, v in cats.items() if v == "in_progress") or [""]
-    window_start = t_end - dt.timedelta(days=flow_days + 1)
-    is_status = sc_t.c.field == "status"
-    changed = _epoch(sc_t.c.changed_at, d)
-    jobs["flow"] = (
-        select(
-            wi_t.c.project_id,
-            wi_t.c.status_category,
-            _epoch(wi_t.c.created_at, d),
-            _epoch(wi_t.c.resolved_at, d),
-            wi_t.c.story_points,
-            wi_t.c.time_spent_h,
-            func.min(case((and_(is_status, sc_t.c.to_value.in_(ip_names)), changed))),
-            func.max(case((and_(is_status, sc_t.c.to_value.in_(done_names)), changed))),
-            func.max(
-                case(
-                    (
-                        and_(
-                            is_status,
-                            sc_t.c.from_value.in_(done_names),
-                            sc_t.c.to_value.not_in(done_names),
+
+    def flow_job() -> pd.DataFrame:
+        """Flow rows, after the status names it needs (one chained job)."""
+        # Status names per category, for reading the history (from the covering index).
+        names = _df(
+            engine,
+            select(wi_t.c.status_category, wi_t.c.status).where(live).distinct(),
+            ["status_category", "status"],
+        )
+        cats = status_categories(names, s.status_map)
+        done_names = sorted(k for k, v in cats.items() if v == "done") or [""]
+        ip_names = sorted(k for k, v in cats.items() if v == "in_progress") or [""]
+        window_start = t_end - dt.timedelta(days=flow_days + 1)
+        is_status = sc_t.c.field == "status"
+        changed = _epoch(sc_t.c.changed_at, d)
+        stmt = (
+            select(
+                wi_t.c.project_id,
+                wi_t.c.status_category,
+                _epoch(wi_t.c.created_at, d),
+                _epoch(wi_t.c.resolved_at, d),
+                wi_t.c.story_points,
+                wi_t.c.time_spent_h,
+                func.min(case((and_(is_status, sc_t.c.to_value.in_(ip_names)), changed))),
+                func.max(case((and_(is_status, sc_t.c.to_value.in_(done_names)), changed))),
+                func.max(
+                    case(
+                        (
+                            and_(
+                                is_status,
+                                sc_t.c.from_value.in_(done_names),
+                                sc_t.c.to_value.not_in(done_names),
+                            ),
+                            1,
                         ),
-                        1,
-                    ),
-                    else_=0,
-                )
-            ),
-        )
-        .select_from(wi_t.outerjoin(sc_t, sc_t.c.work_item_id == wi_t.c.id))
-        .where(
-            live,
-            ~_lower_in(wi_t.c.type, s.non_leaf_types),
-            or_(
-                and_(
-                    wi_t.c.status_category == "done",
-                    or_(wi_t.c.updated_at >= window_start, wi_t.c.updated_at.is_(None)),
+                        else_=0,
+                    )
                 ),
-                wi_t.c.status_category == "in_progress",
-            ),
-        )
-        .group_by(wi_t.c.id),
-        ["project_id", "status_category", "created_at", "resolved_at", "story_points",
-         "time_spent_h", "first_ip_at", "done_at", "reopened"],
-    )  # fmt: skip
+            )
+            .select_from(wi_t.outerjoin(sc_t, sc_t.c.work_item_id == wi_t.c.id))
+            .where(
+                live,
+                ~_lower_in(wi_t.c.type, s.non_leaf_types),
+                or_(
+                    and_(
+                        wi_t.c.status_category == "done",
+                        or_(wi_t.c.updated_at >= window_start, wi_t.c.updated_at.is_(None)),
+                    ),
+                    wi_t.c.status_category == "in_progress",
+                ),
+            )
+            .group_by(wi_t.c.id),
+            ["project_id", "status_category", "created_at", "resolved_at", "story_points",
+             "time_spent_h", "first_ip_at", "done_at", "reopened"],
+        )  # fmt: skip
+        return _df(engine, *stmt, raw=True)
+
+    jobs["flow"] = flow_job
     r = _run_all(engine, jobs)
 
     g = r["groups"]
@@ -536,7 +546,7 @@ def read_inputs_sql(
     g["n_pts"] = np.where(has_pts, g["n"], 0)
     g["sum_pts"] = np.where(has_pts, g["value"] * g["n"], 0.0)
     g["sum_h"] = pd.to_numeric(g["sum_h"], errors="coerce").fillna(0.0)
-    keys = ["pk", "project_id", "type", "kind", "status", "status_category"]
+    keys = ["pk", "project_id", "type", "kind", "status_category"]
     groups = (
         g.groupby(keys, dropna=False)[["n", "n_pts", "sum_pts", "n_h", "sum_h"]].sum().reset_index()
     )
@@ -638,7 +648,7 @@ def _apply_subtasks(groups: pd.DataFrame, subtasks: pd.DataFrame) -> pd.DataFram
     """Swap a parent's own estimate for its sub-tasks' sum where they have one (per unit)."""
     if subtasks.empty:
         return groups
-    keys = ["pk", "type", "status", "status_category"]
+    keys = ["pk", "type", "status_category"]
     adj = pd.DataFrame({c: subtasks[c] for c in keys})
     for unit, own, n_sub, sub_sum in (
         ("pts", "own_pts", "sub_n_pts", "sub_pts"),
@@ -712,7 +722,7 @@ def read_inputs_history(
     # A status name never seen on a current item: keep the current category (best known).
     items["status_category"] = mapped.where(changed & mapped.notna(), items["status_category"])
     # Cancelled via resolution is not a status name: an item cancelled now stays cancelled.
-    groups_cols = ["pk", "type", "kind", "status", "status_category"]
+    groups_cols = ["pk", "type", "kind", "status_category"]
     items["has_pts"] = items["story_points"].notna().astype(int)
     items["has_h"] = items["original_estimate_h"].notna().astype(int)
     # Sub-tasks (one level): parents take their sub-tasks' estimates when those have any.
