@@ -491,7 +491,8 @@ def read_inputs_sql(
         ip_names = sorted(k for k, v in cats.items() if v == "in_progress") or [""]
         window_start = t_end - dt.timedelta(days=flow_days + 1)
         is_status = sc_t.c.field == "status"
-        changed = _epoch(sc_t.c.changed_at, d)
+        # Aggregate the stored timestamps, convert only the results to epochs.
+        changed = sc_t.c.changed_at
         stmt = (
             select(
                 wi_t.c.project_id,
@@ -500,8 +501,14 @@ def read_inputs_sql(
                 _epoch(wi_t.c.resolved_at, d),
                 wi_t.c.story_points,
                 wi_t.c.time_spent_h,
-                func.min(case((and_(is_status, sc_t.c.to_value.in_(ip_names)), changed))),
-                func.max(case((and_(is_status, sc_t.c.to_value.in_(done_names)), changed))),
+                _epoch(
+                    func.min(case((and_(is_status, sc_t.c.to_value.in_(ip_names)), changed))),
+                    d,
+                ),
+                _epoch(
+                    func.max(case((and_(is_status, sc_t.c.to_value.in_(done_names)), changed))),
+                    d,
+                ),
                 func.max(
                     case(
                         (
