@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, select, update
 
 from aggregator.store import models as m
-from aggregator.store.writes import _move_person, aliases_t, people_t
+from aggregator.store.writes import aliases_t, move_person, people_t
 from connectors.errors import PmohubError
 
 sources_t = m.Source.__table__
@@ -110,7 +110,7 @@ def _merge(conn: Connection, person_ids: Iterable[int]) -> tuple[int, list[int]]
             if found:
                 conn.execute(update(people_t).where(people_t.c.id == target).values(email=found))
         for other in others:
-            _move_person(conn, other, target)
+            move_person(conn, other, target)
     return target, others
 
 

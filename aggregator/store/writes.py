@@ -603,7 +603,7 @@ def upsert_people(
         counts.updated += 1
         if old_digest is None and email and by_email.get(email, person_id) != person_id:
             # placeholder alias whose person turns out to exist already: merge onto it
-            _move_person(conn, person_id, by_email[email])
+            move_person(conn, person_id, by_email[email])
             person_id, linked_by = by_email[email], "email"
         elif linked_by == "sync":
             conn.execute(
@@ -643,7 +643,11 @@ def _new_person(conn: Connection, p: rec.Person, at: dt.datetime) -> int:
     ).scalar_one()
 
 
-def _move_person(conn: Connection, old_id: int, new_id: int) -> None:
+def move_person(conn: Connection, old_id: int, new_id: int) -> None:
+    """Fold person ``old_id`` into ``new_id``: every reference to it (work item assignee and
+    reporter, worklogs, account aliases) moves to ``new_id``, then the ``old_id`` row is
+    deleted. Runs inside the caller's transaction; used when accounts turn out to be one
+    human (e-mail match on sync, ``people:`` config, ``pmohub people link``)."""
     for table, col in (
         (work_items_t, "assignee_id"),
         (work_items_t, "reporter_id"),
