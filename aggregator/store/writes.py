@@ -174,16 +174,25 @@ def _chunks(values: Sequence[Any], size: int = _IN_CHUNK) -> Iterable[Sequence[A
 # written either way compare and read back the same.
 
 
+_LAST_DATETIME: tuple[Any, Any] = (None, None)
+
+
 def _sqlite_datetime(value: dt.datetime | None) -> str | None:
     """SQLAlchemy's SQLite DATETIME storage format for a UTCDateTime column."""
+    global _LAST_DATETIME
     if value is None:
         return None
+    last = _LAST_DATETIME
+    if value is last[0]:  # ``synced_at``: one object for a whole page
+        return last[1]
     if value.tzinfo is None:
         raise ValueError(f"naive datetime {value!r} written to the store")
     if value.tzinfo is not dt.UTC:
         value = value.astimezone(dt.UTC)
     # "YYYY-MM-DD HH:MM:SS.ffffff+00:00" minus the offset (isoformat pads the year to 4)
-    return value.isoformat(" ", "microseconds")[:-6]
+    text = value.isoformat(" ", "microseconds")[:-6]
+    _LAST_DATETIME = (value, text)
+    return text
 
 
 def _sqlite_date(value: dt.date | None) -> str | None:
@@ -228,12 +237,33 @@ class _Prepared:
     positional: bool
     converters: tuple[tuple[int, Callable[[Any], Any]], ...]  # (index in names, converter)
     values: Callable[[Mapping[str, Any]], Any]  # row -> its values in ``names`` order
+    # for statements prepared with ``columns``: a row tuple in that order -> its values in
+    # ``names`` order (a bind can appear twice, e.g. ``source`` in a subquery)
+    take: Callable[[Sequence[Any]], Any] | None = None
 
     def params(self, row: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
         values = list(self.values(row)) if len(self.names) > 1 else [self.values(row)]
         for i, convert in self.converters:
             values[i] = convert(values[i])
         return tuple(values) if self.positional else dict(zip(self.names, values, strict=True))
+
+    def execute_rows(self, conn: Connection, rows: Sequence[Sequence[Any]]) -> Any:
+        """Like :meth:`execute`, for row tuples in the ``columns`` order it was prepared
+        with (no dict per row: the hot tables are written this way)."""
+        assert self.take is not None
+        take, converters, positional, names = (
+            self.take,
+            self.converters,
+            self.positional,
+            self.names,
+        )
+        params: list[Any] = []
+        for row in rows:
+            values = list(take(row))
+            for i, convert in converters:
+                values[i] = convert(values[i])
+            params.append(tuple(values) if positional else dict(zip(names, values, strict=True)))
+        return conn.exec_driver_sql(self.sql, params if len(params) != 1 else params[0])
 
     def execute(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> Any:
         """One execution per row, as one driver ``executemany`` when there are several."""
@@ -247,9 +277,16 @@ class _Prepared:
 _PREPARED: dict[tuple[Any, ...], _Prepared] = {}
 
 
-def _prepare(conn: Connection, key: tuple[Any, ...], build: Callable[[], Executable]) -> _Prepared:
+def _prepare(
+    conn: Connection,
+    key: tuple[Any, ...],
+    build: Callable[[], Executable],
+    columns: tuple[str, ...] | None = None,
+) -> _Prepared:
+    """The statement ``build()`` returns, compiled once per dialect and ``key``. With
+    ``columns`` (the order of row tuples), it can run :meth:`_Prepared.execute_rows`."""
     dialect = conn.dialect
-    cache_key = (dialect.name, dialect.driver, *key)
+    cache_key = (dialect.name, dialect.driver, *key, columns)
     prepared = _PREPARED.get(cache_key)
     if prepared is None:
         compiled = build().compile(dialect=dialect)
@@ -269,7 +306,8 @@ def _prepare(conn: Connection, key: tuple[Any, ...], build: Callable[[], Executa
             names,
             bool(compiled.positional),
             tuple(converters),
-            itemgetter(*names),
+            itemgetter(*names) if names else (lambda row: ()),
+            itemgetter(*[columns.index(n) for n in names]) if columns and names else None,
         )
     return prepared
 
@@ -324,13 +362,16 @@ def _existing(
         ),
     )
     for chunk in _chunks(ids):
-        for ext, id_, digest, deleted in stmt.query(conn, source=source, ids=_id_list(conn, chunk)):
+        rows = stmt.query(conn, source=source, ids=_id_list(conn, chunk)).fetchall()
+        for ext, id_, digest, deleted in rows:
             found[ext] = _Existing(id_, digest, bool(deleted))
     return found
 
 
-def _upsert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Insert or update ``rows`` (all with the same keys) in one executemany.
+def _upsert(
+    conn: Connection, table: Table, columns: tuple[str, ...], rows: list[tuple[Any, ...]]
+) -> None:
+    """Insert or update ``rows`` (tuples in ``columns`` order) in one executemany.
 
     No RETURNING on purpose: without it both drivers run a plain ``executemany`` of one
     short statement (psycopg pipelines it), whereas RETURNING makes SQLAlchemy render one
@@ -338,7 +379,6 @@ def _upsert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
     new rows are read back with one indexed SELECT instead."""
     if not rows:
         return
-    columns = tuple(rows[0])
 
     def build() -> Executable:
         values: dict[str, Any] = {c: bindparam(c, type_=table.c[c].type) for c in columns}
@@ -364,44 +404,53 @@ def _upsert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
             | table.c.deleted_at.is_not(None),
         )
 
-    _prepare(conn, ("upsert", table.name, columns), build).execute(conn, rows)
+    _prepare(conn, ("upsert", table.name), build, columns).execute_rows(conn, rows)
 
 
 def _write_page(
     conn: Connection,
     table: Table,
     source: str,
-    rows: list[dict[str, Any]],
+    rows: list[dict[str, Any]] | list[tuple[Any, ...]],
     counts: WriteCounts,
     *,
+    columns: tuple[str, ...] | None = None,
     want_ids: bool = True,
     new_ids: set[str] | None = None,
 ) -> dict[str, int]:
-    """Diff ``rows`` (each with ``external_id`` and ``content_hash``) against the store,
-    write the new and changed ones; return external_id -> id for every row of the page
-    (with ``want_ids=False``, only for the rows that were already stored: callers that
-    need no ids spare the read-back of the new rows)."""
-    existing = _existing(conn, table, source, [r["external_id"] for r in rows])
+    """Diff ``rows`` (dicts, or tuples in ``columns`` order; with ``external_id`` and
+    ``content_hash``) against the store, write the new and changed ones; return
+    external_id -> id for every row of the page (with ``want_ids=False``, only for the rows
+    that were already stored: callers that need no ids spare the read-back of the new
+    rows)."""
+    if not rows:
+        return {}
+    if columns is None:
+        columns = tuple(rows[0])
+        rows = [tuple(r.values()) for r in rows]  # type: ignore[union-attr]
+    tuples: list[tuple[Any, ...]] = rows  # type: ignore[assignment]
+    at_ext, at_hash = columns.index("external_id"), columns.index("content_hash")
+    existing = _existing(conn, table, source, [r[at_ext] for r in tuples])
     ids = {ext: e.id for ext, e in existing.items()}
-    todo: list[dict[str, Any]] = []
+    todo: list[tuple[Any, ...]] = []
     seen: set[str] = set()
-    for row in rows:
-        ext = row["external_id"]
+    for row in tuples:
+        ext = row[at_ext]
         if ext in seen:
             # The same record twice in one page (a tracker paging over a moving result
             # set): the later copy wins; the earlier one is dropped, not double counted.
-            todo = [r for r in todo if r["external_id"] != ext]
+            todo = [r for r in todo if r[at_ext] != ext]
         seen.add(ext)
         old = existing.get(ext)
         if old is None:
             todo.append(row)
-        elif old.deleted or old.content_hash != row["content_hash"]:
+        elif old.deleted or old.content_hash != row[at_hash]:
             todo.append(row)
         else:
             counts.unchanged += 1
     if todo:
-        _upsert(conn, table, todo)
-        new = [row["external_id"] for row in todo if row["external_id"] not in existing]
+        _upsert(conn, table, columns, todo)
+        new = [row[at_ext] for row in todo if row[at_ext] not in existing]
         if new_ids is not None:
             new_ids.update(new)
         counts.inserted += len(new)
@@ -703,6 +752,45 @@ def _alias_person_ids(conn: Connection, source: str, ids: Sequence[str]) -> dict
 # --- work items and their children -----------------------------------------------------
 
 
+#: Column order of the work item row tuples built below.
+_ITEM_COLUMNS = (
+    "source",
+    "external_id",
+    "key",
+    "project_id",
+    "project_key",
+    "title",
+    "type",
+    "status",
+    "status_category",
+    "priority",
+    "assignee",
+    "assignee_id",
+    "reporter",
+    "reporter_id",
+    "parent_external_id",
+    "created_at",
+    "updated_at",
+    "resolved_at",
+    "resolution",
+    "start_on",
+    "due_on",
+    "story_points",
+    "original_estimate_h",
+    "remaining_estimate_h",
+    "time_spent_h",
+    "labels",
+    "components",
+    "milestone_ids",
+    "iteration_ids",
+    "url",
+    "extra",
+    "synced_at",
+    "deleted_at",
+    "content_hash",
+)
+
+
 def upsert_work_items(
     conn: Connection,
     source: str,
@@ -730,45 +818,47 @@ def upsert_work_items(
         at=at,
     )
     rows = [
-        {
-            "source": source,
-            "external_id": i.external_id,
-            "key": i.key,
-            "project_id": project_ids[i.project_key],
-            "project_key": i.project_key,
-            "title": i.title,
-            "type": i.type,
-            "status": i.status,
-            "status_category": i.status_category,
-            "priority": i.priority,
-            "assignee": i.assignee,
-            "assignee_id": person_ids.get(i.assignee) if i.assignee else None,
-            "reporter": i.reporter,
-            "reporter_id": person_ids.get(i.reporter) if i.reporter else None,
-            "parent_external_id": i.parent_id,
-            "created_at": i.created_at,
-            "updated_at": i.updated_at,
-            "resolved_at": i.resolved_at,
-            "resolution": i.resolution,
-            "start_on": i.start_on,
-            "due_on": i.due_on,
-            "story_points": i.story_points,
-            "original_estimate_h": i.original_estimate_h,
-            "remaining_estimate_h": i.remaining_estimate_h,
-            "time_spent_h": i.time_spent_h,
-            "labels": i.labels,  # a tuple: JSON array, text memoised
-            "components": i.components,  # a tuple: JSON array, text memoised
-            "milestone_ids": i.milestone_ids,  # a tuple: JSON array, text memoised
-            "iteration_ids": i.iteration_ids,  # a tuple: JSON array, text memoised
-            "url": i.url,
-            "extra": dict(i.extra),
-            "synced_at": at,
-            "deleted_at": None,
-            "content_hash": content_hash(i),
-        }
+        (
+            source,
+            i.external_id,
+            i.key,
+            project_ids[i.project_key],
+            i.project_key,
+            i.title,
+            i.type,
+            i.status,
+            i.status_category,
+            i.priority,
+            i.assignee,
+            person_ids.get(i.assignee) if i.assignee else None,
+            i.reporter,
+            person_ids.get(i.reporter) if i.reporter else None,
+            i.parent_id,
+            i.created_at,
+            i.updated_at,
+            i.resolved_at,
+            i.resolution,
+            i.start_on,
+            i.due_on,
+            i.story_points,
+            i.original_estimate_h,
+            i.remaining_estimate_h,
+            i.time_spent_h,
+            i.labels,
+            i.components,
+            i.milestone_ids,
+            i.iteration_ids,
+            i.url,
+            dict(i.extra),
+            at,
+            None,
+            content_hash(i),
+        )
         for i in items
     ]
-    ids = _write_page(conn, work_items_t, source, rows, counts, new_ids=new_ids)
+    ids = _write_page(
+        conn, work_items_t, source, rows, counts, columns=_ITEM_COLUMNS, new_ids=new_ids
+    )
     resolve_parents(conn, source, list(ids), ids)
     return counts, ids
 
@@ -829,6 +919,21 @@ def _item_ids(
     return ids
 
 
+_CHANGE_COLUMNS = (
+    "source",
+    "external_id",
+    "work_item_id",
+    "field",
+    "from_value",
+    "to_value",
+    "changed_at",
+    "author",
+    "synced_at",
+    "deleted_at",
+    "content_hash",
+)
+
+
 def upsert_status_changes(
     conn: Connection,
     source: str,
@@ -852,22 +957,39 @@ def upsert_status_changes(
             )
             continue
         rows.append(
-            {
-                "source": source,
-                "external_id": c.external_id,
-                "work_item_id": wid,
-                "field": c.field,
-                "from_value": c.from_value,
-                "to_value": c.to_value,
-                "changed_at": c.changed_at,
-                "author": c.author,
-                "synced_at": at,
-                "deleted_at": None,
-                "content_hash": content_hash(c),
-            }
+            (
+                source,
+                c.external_id,
+                wid,
+                c.field,
+                c.from_value,
+                c.to_value,
+                c.changed_at,
+                c.author,
+                at,
+                None,
+                content_hash(c),
+            )
         )
-    _write_page(conn, status_changes_t, source, rows, counts, want_ids=False)
+    _write_page(
+        conn, status_changes_t, source, rows, counts, columns=_CHANGE_COLUMNS, want_ids=False
+    )
     return counts
+
+
+_WORKLOG_COLUMNS = (
+    "source",
+    "external_id",
+    "work_item_id",
+    "author",
+    "person_id",
+    "started_at",
+    "seconds",
+    "updated_at",
+    "synced_at",
+    "deleted_at",
+    "content_hash",
+)
 
 
 def upsert_worklogs(
@@ -894,21 +1016,21 @@ def upsert_worklogs(
             )
             continue
         rows.append(
-            {
-                "source": source,
-                "external_id": w.external_id,
-                "work_item_id": wid,
-                "author": w.author,
-                "person_id": person_ids.get(w.author) if w.author else None,
-                "started_at": w.started_at,
-                "seconds": w.seconds,
-                "updated_at": w.updated_at,
-                "synced_at": at,
-                "deleted_at": None,
-                "content_hash": content_hash(w),
-            }
+            (
+                source,
+                w.external_id,
+                wid,
+                w.author,
+                person_ids.get(w.author) if w.author else None,
+                w.started_at,
+                w.seconds,
+                w.updated_at,
+                at,
+                None,
+                content_hash(w),
+            )
         )
-    _write_page(conn, worklogs_t, source, rows, counts, want_ids=False)
+    _write_page(conn, worklogs_t, source, rows, counts, columns=_WORKLOG_COLUMNS, want_ids=False)
     return counts
 
 
