@@ -155,7 +155,13 @@ class World:
             reg[f"{p}_at"] = pd.to_datetime(reg[f"{p}_at"], utc=True)
 
         def frame(rows: list[dict[str, Any]], cols: list[str]) -> pd.DataFrame:
-            return pd.DataFrame(rows, columns=cols) if not rows else pd.DataFrame(rows)
+            df = pd.DataFrame(rows, columns=cols) if not rows else pd.DataFrame(rows)
+            # The loader's dtypes even when empty: an empty object column hides dtype bugs
+            # (mapping categorical keys through an empty datetime Series).
+            for c in df.columns:
+                if c.endswith("_at") and not rows:
+                    df[c] = pd.to_datetime(df[c], utc=True)
+            return df
 
         return {
             "work_items": items,
