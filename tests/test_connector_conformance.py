@@ -10,6 +10,11 @@ source (factories in tests/conformance.py or tests/conformance_<type>.py):
 - the census of every fetched project equals the ids of the fetched work items;
 - nothing connects beyond 127.0.0.1 / ::1 during a fetch (sockets are guarded);
 - the source's secrets never appear in any record's repr or raw payload, nor in skips.
+
+A check that applies to some connectors only (``since`` to incremental ones, secrets to
+sources with credentials) names what it needs with ``@needs(...)``; it is generated only
+for the types that have it (see ``capabilities``), so not-applicable pairs are never
+collected rather than skipped.
 """
 
 from __future__ import annotations
@@ -22,19 +27,48 @@ import socket
 import types
 import typing
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from conformance import Case, load_plugins
+from conformance import SECRETLESS, Case, load_plugins
 
 from connectors import records as rec
 from connectors import registry
 from connectors.base import Checkpoint, ChildrenComplete, Connector, Skipped
 
 FACTORIES = load_plugins()
+
+
+def capabilities(type_name: str) -> frozenset[str]:
+    """What a type's conformance source can show: ``incremental`` (the connector class
+    honours ``since``), ``secret`` (its factory's source has credentials)."""
+    caps = set()
+    if registry.get(type_name).incremental:
+        caps.add("incremental")
+    if type_name not in SECRETLESS:
+        caps.add("secret")
+    return frozenset(caps)
+
+
+def needs(*caps: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Generate the decorated check only for the types with all of ``caps``."""
+
+    def mark(fn: Callable[..., None]) -> Callable[..., None]:
+        fn.needs = frozenset(caps)  # type: ignore[attr-defined]
+        return fn
+
+    return mark
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "fetched" not in metafunc.fixturenames:
+        return
+    wanted: frozenset[str] = getattr(metafunc.function, "needs", frozenset())
+    types = [t for t in sorted(FACTORIES) if wanted <= capabilities(t)]
+    metafunc.parametrize("fetched", types, indirect=True, scope="module")
 
 
 # --------------------------------------------------------------------------- network guard
@@ -141,7 +175,7 @@ def _pick_since(items: list[rec.WorkItem]) -> dt.datetime | None:
     return times[len(times) // 2]
 
 
-@pytest.fixture(scope="module", params=sorted(FACTORIES))
+@pytest.fixture(scope="module")
 def fetched(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Fetched]:
@@ -344,9 +378,9 @@ def test_times_are_utc(fetched: Fetched) -> None:
                 )
 
 
+@needs("incremental")
 def test_since_is_honoured(fetched: Fetched) -> None:
-    if not fetched.connector.incremental:
-        pytest.skip(f"{fetched.type} is not incremental: every sync is a complete pass")
+    assert fetched.connector.incremental
     if fetched.since is None:
         pytest.fail(f"{fetched.type}: incremental, but no work item has updated_at")
     since = fetched.since
@@ -375,10 +409,18 @@ def test_no_network_beyond_loopback(fetched: Fetched) -> None:
     assert fetched.attempts == []
 
 
+def test_declared_secrets_match_the_case(fetched: Fetched) -> None:
+    """``secret=False`` on a factory must be true, or the secret check would be lost."""
+    has = any(fetched.case.secrets)
+    assert has == ("secret" in capabilities(fetched.type)), (
+        f"{fetched.type}: the factory's secret= declaration does not match its case"
+    )
+
+
+@needs("secret")
 def test_secrets_never_in_records(fetched: Fetched) -> None:
     secrets = [s for s in fetched.case.secrets if s]
-    if not secrets:
-        pytest.skip(f"{fetched.type}: the source has no secret")
+    assert secrets, f"{fetched.type}: the factory declares a secret but the case has none"
     for obj in fetched.records():
         if isinstance(obj, Skipped):
             text = str(obj.error)
