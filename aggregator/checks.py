@@ -770,6 +770,7 @@ def upsert_findings(
             values = {
                 "rule_version": None,
                 "scope": f.scope,
+                "project_key": f.project_key if isinstance(f.project_key, str) else None,
                 "severity": f.severity,
                 "state": state,
                 "message": f.message if f.message_zh is None else f"{f.message} / {f.message_zh}",
@@ -817,7 +818,9 @@ def upsert_findings(
 
 
 def _row_project(row: Any, out: pd.DataFrame) -> str | None:
-    ev = row.evidence or {}
+    if getattr(row, "project_key", None):
+        return str(row.project_key)
+    ev = row.evidence or {}  # rows written before the project_key column existed
     return ev.get("project_key") if isinstance(ev, dict) else None
 
 

@@ -161,6 +161,7 @@ def test_issue_level_finding_resolves_when_fixed(store_url: str) -> None:
         row = c.execute(select(t).where(t.c.subject == "issue:jira_main:R-1")).one()
     assert (row.state, row.severity, row.value) == ("new", "high", 16.0)
     assert row.evidence["keys"] == ["CRMA-R1"] and row.evidence["project_key"] == "CRM"
+    assert row.project_key == "CRM"  # the hierarchy key, queryable (not only in evidence)
     with engine.begin() as c:
         c.execute(
             update(m.WorkItem.__table__)

@@ -302,6 +302,7 @@ class Finding(Base):
     __table_args__ = (
         UniqueConstraint("rule_id", "subject"),
         Index(None, "project_id"),
+        Index(None, "project_key"),
         Index(None, "state"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -310,6 +311,9 @@ class Finding(Base):
     subject: Mapped[str] = mapped_column(String(500))  # "project:CRM", "issue:jira_main:10023"
     scope: Mapped[str] = mapped_column(String(20))  # portfolio|programme|project|issue|person
     project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id"))
+    # The *hierarchy* project key (config), which a tracker project id cannot express
+    # (one hierarchy project may span trackers); NULL for portfolio/person subjects.
+    project_key: Mapped[str | None] = mapped_column(String(255))
     severity: Mapped[str] = mapped_column(String(10))
     state: Mapped[str] = mapped_column(String(20))  # new|persisting|resolved|waived
     message: Mapped[str] = mapped_column(Text)

@@ -237,6 +237,7 @@ def upgrade() -> None:
         sa.Column("subject", sa.String(length=500), nullable=False),
         sa.Column("scope", sa.String(length=20), nullable=False),
         sa.Column("project_id", sa.Integer(), nullable=True),
+        sa.Column("project_key", sa.String(length=255), nullable=True),
         sa.Column("severity", sa.String(length=10), nullable=False),
         sa.Column("state", sa.String(length=20), nullable=False),
         sa.Column("message", sa.Text(), nullable=False),
@@ -262,6 +263,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("findings", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_findings_project_id"), ["project_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_findings_project_key"), ["project_key"], unique=False)
         batch_op.create_index(batch_op.f("ix_findings_state"), ["state"], unique=False)
 
     op.create_table(
@@ -530,6 +532,7 @@ def downgrade() -> None:
     with op.batch_alter_table("findings", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_findings_state"))
         batch_op.drop_index(batch_op.f("ix_findings_project_id"))
+        batch_op.drop_index(batch_op.f("ix_findings_project_key"))
 
     op.drop_table("findings")
     with op.batch_alter_table("work_item_links", schema=None) as batch_op:
