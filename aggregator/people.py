@@ -12,8 +12,10 @@ behind it is a ``people`` row. Accounts join one person three ways, strongest la
 
 A reference is ``SOURCE:ID`` where ``SOURCE`` is a configured source *name*; a source *type*
 (``jira``, ``redmine``) is accepted when exactly one source of that type is in the store.
-The id is the account's external id in that source: a Jira accountId or user key, a Redmine
-user id, an MS Project resource UID, a spreadsheet's person name.
+The id is the account's external id in that source (a Jira accountId or user key, a Redmine
+user id, an MS Project resource UID, a spreadsheet's person name) or, when no account has
+that external id, its username (``person_aliases.username``, compared case-insensitively):
+GitLab, GitHub and Redmine key accounts by a numeric id, but people write ``gitlab:lina``.
 
 Links are marked on the alias (``linked_by`` = ``email`` | ``config`` | ``manual``) and
 survive re-syncs: a sync only re-points an alias that is still a placeholder (an account
@@ -84,12 +86,31 @@ def parse_ref(text: str, sources: dict[str, str], *, where: str = "") -> Account
 
 
 def _alias(conn: Connection, ref: AccountRef) -> tuple[int, int, str] | None:
+    """(alias id, person id, linked_by) of the account ``ref`` names: by external id, else by
+    username. A username held by several accounts of the source (a deleted account's name
+    reused) resolves to the live one; if that is still not one account, it is an error."""
+    cols = (aliases_t.c.id, aliases_t.c.person_id, aliases_t.c.linked_by)
     row = conn.execute(
-        select(aliases_t.c.id, aliases_t.c.person_id, aliases_t.c.linked_by).where(
+        select(*cols).where(
             aliases_t.c.source == ref.source, aliases_t.c.external_id == ref.external_id
         )
     ).first()
-    return None if row is None else (row[0], row[1], row[2])
+    if row is not None:
+        return (row[0], row[1], row[2])
+    rows = conn.execute(
+        select(*cols, aliases_t.c.external_id, aliases_t.c.deleted_at)
+        .where(
+            aliases_t.c.source == ref.source,
+            func.lower(aliases_t.c.username) == ref.external_id.lower(),
+        )
+        .order_by(aliases_t.c.external_id)
+    ).all()
+    live = [r for r in rows if r.deleted_at is None]
+    matches = live or rows
+    if len(matches) > 1:
+        ids = ", ".join(f"{ref.source}:{r.external_id}" for r in matches)
+        raise PeopleError(f"{ref}: username shared by several accounts ({ids}); use the id")
+    return None if not matches else (matches[0][0], matches[0][1], matches[0][2])
 
 
 def _merge(conn: Connection, person_ids: Iterable[int]) -> tuple[int, list[int]]:

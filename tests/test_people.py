@@ -19,8 +19,11 @@ from aggregator.people import PeopleError, apply_config_people, link_accounts, p
 from aggregator.samples import make_mspdi
 from aggregator.store import open_store
 from aggregator.store.writes import aliases_t, people_t, work_items_t, worklogs_t
-from aggregator.sync import sync_all
+from aggregator.sync import sync_all, sync_source
 from cli.main import main
+from connectors.base import SourceConfig
+from connectors.gitlab import GitLabConnector
+from emulators.gitlab import DEFAULT_TOKEN, GitLabEmulator, generate_site
 
 PLAN = Path(make_mspdi.__file__).with_name(make_mspdi.FILE_NAME)
 # Two spreadsheet sources: lina@example.cn and WangFang's address in another case also
@@ -172,6 +175,43 @@ def test_bad_references_are_clear_errors(sqlite_url: str, tmp_path: Path) -> Non
         assert res.pending == ["gitlab:lina"] and res.person_id == person_of(
             engine, "ops", "lina@example.cn"
         )
+    finally:
+        engine.dispose()
+
+
+def test_references_by_username(sqlite_url: str, tmp_path: Path) -> None:
+    """GitLab keys accounts by numeric id; ``gitlab:<username>`` names them too (RULES.md)."""
+    text = "version: 1\n" + write_sources(tmp_path)
+    config = parse_config(text, path=tmp_path / "pmohub.yaml")
+    engine = open_store(sqlite_url)
+    site = generate_site(seed=5, projects=1, issues=6)
+    user, other = site.users[0], site.users[1]
+    assert user["username"] != str(user["id"])
+    try:
+        with GitLabEmulator(site) as emu:
+            source = SourceConfig(
+                name="gl", type="gitlab", url=emu.url, token_env="GL_TOKEN",
+                projects=(f"{site.group['full_path']}/{site.projects[0]['path']}",),
+            )  # fmt: skip
+            result = sync_source(engine, GitLabConnector(source, env={"GL_TOKEN": DEFAULT_TOKEN}))
+        assert result.status == "ok", result.error
+        sync(engine, config)
+        by_id = person_of(engine, "gl", str(user["id"]))
+        assert by_id != person_of(engine, "ops", "周杰")
+
+        # manual link by username (any case), through the source type as well as its name
+        r = link_accounts(engine, [f"gitlab:{user['username'].upper()}", "ops:周杰"])
+        assert r.person_id == person_of(engine, "gl", str(user["id"]))
+        assert r.person_id == person_of(engine, "ops", "周杰")
+        # config aliases by username; the numeric id still works
+        entry = f'{{id: "gl:{other["username"]}", aliases: ["mkt:Jay Zhou"]}}'
+        cfg = parse_config(text + f"people:\n  - {entry}\n", path=tmp_path / "pmohub.yaml")
+        [res] = apply_config_people(engine, cfg.people)
+        assert res.pending == []
+        assert res.person_id == person_of(engine, "gl", str(other["id"]))
+        assert person_of(engine, "mkt", "Jay Zhou") == res.person_id
+        with pytest.raises(PeopleError, match="no account gl:nobody"):
+            link_accounts(engine, ["gl:nobody", f"gl:{other['id']}"])
     finally:
         engine.dispose()
 
