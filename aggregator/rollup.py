@@ -50,6 +50,7 @@ from rules.metrics import (
     compliance_score,
     earned_schedule,
     group_quantiles,
+    outcome_weights,
     planned_value_curves,
     rag_from_score,
     rag_overall,
@@ -1102,7 +1103,7 @@ def compliance_frame(outcomes: pd.DataFrame, idx: pd.Index) -> pd.DataFrame:
     pass/finding/ne, ``severity``, ``waived``): 100·(1 − Σ_fail sw/Σ_evaluated sw), one
     weight per (project, rule) at the worst severity; waived checks excluded and listed."""
     o = outcomes[outcomes["outcome"].isin(("pass", "finding"))].copy()
-    o["sw"] = o["severity"].map(SEVERITY_WEIGHT).fillna(0)
+    o["sw"] = outcome_weights(o)  # the rule's severity, for passes too (RULES.md 2.2)
     o["fail"] = (o["outcome"] == "finding") & ~o["waived"].astype(bool)
     waived = o[o["waived"].astype(bool)]
     o = o[~o["waived"].astype(bool)]

@@ -500,8 +500,11 @@ class RuleContext:
                 else scope,
                 "project_key": project_keys.astype(object),
                 "outcome": outcome,
+                # A pass carries the rule's severity: it weighs in the compliance score.
                 "severity": np.where(
-                    outcome == "finding", col("severity", self.rule.severity), None
+                    outcome == "finding",
+                    col("severity", self.rule.severity),
+                    np.where(outcome == "pass", self.rule.severity, None),
                 ),
                 "message": np.where(outcome == "finding", col("message", self.rule.fix_en), None),
                 "message_zh": np.where(
@@ -668,8 +671,12 @@ def _all_ne(ctx: RuleContext, reason: str) -> Outcomes:
 
 
 def outcomes_frame(runs: Iterable[RuleRun]) -> pd.DataFrame:
-    """All outcomes of a run in one table."""
-    frames = [r.outcomes.frame for r in runs if len(r.outcomes)]
+    """All outcomes of a run in one table, plus ``rule_severity`` (the rule's own severity,
+    on every row): the compliance score weighs passes and failures of a rule alike
+    (RULES.md 2.2), and a pass has no severity of its own."""
+    frames = [
+        r.outcomes.frame.assign(rule_severity=r.rule.severity) for r in runs if len(r.outcomes)
+    ]
     if not frames:
-        return Outcomes.empty().frame
+        return Outcomes.empty().frame.assign(rule_severity=pd.Series(dtype=object))
     return pd.concat(frames, ignore_index=True)

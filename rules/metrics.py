@@ -177,6 +177,29 @@ def rag_from_score(score: np.ndarray) -> np.ndarray:
     ).astype(object)
 
 
+def outcome_weights(
+    outcomes: pd.DataFrame, rule_severity: Mapping[str, str] | None = None
+) -> pd.Series:
+    """The compliance weight sw of each outcome row: the *rule's* severity (RULES.md 2.2),
+    for passes and failures alike (a pass carries no severity of its own, and a finding's
+    own severity may be raised or lowered per subject). Taken from the ``rule_severity``
+    column of :func:`rules.engine.outcomes_frame`, else from ``rule_severity`` (rule id ->
+    severity; default: the installed rules), else the row's ``severity``; unknown -> 1."""
+    if rule_severity is None:
+        from rules.engine import load_rules
+
+        rule_severity = {k: r.meta.severity for k, r in load_rules().items()}
+    sev = (
+        outcomes["rule_severity"].astype(object)
+        if "rule_severity" in outcomes.columns
+        else pd.Series(None, index=outcomes.index, dtype=object)
+    )
+    sev = sev.where(sev.notna(), outcomes["rule_id"].astype(object).map(dict(rule_severity)))
+    if "severity" in outcomes.columns:
+        sev = sev.where(sev.notna(), outcomes["severity"].astype(object))
+    return sev.map(dict(SEVERITY_WEIGHT)).fillna(1).astype(float)
+
+
 def compliance_score(fail_weight: np.ndarray, evaluated_weight: np.ndarray) -> np.ndarray:
     """100·(1 − Σ_fail sw / Σ_evaluated sw); NaN when nothing was evaluated."""
     return 100.0 * (1.0 - safe_ratio(fail_weight, evaluated_weight))

@@ -3,6 +3,7 @@ demo/report data, and trigger / no-trigger / N/E tests for the closed gaps."""
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 from rulekit import World, at, outcome, run
 
@@ -30,3 +31,42 @@ def test_every_rule_survives_a_world_without_history_or_baselines(rule_id: str) 
     w.item("P", type="Bug", priority="High", created_at=at("2026-10-01"))
     t = run(rule_id, w, AS_OF)  # run() asserts the rule raised nothing
     assert len(t) >= 1
+
+
+def test_compliance_weighs_passes_by_their_rule_severity() -> None:
+    """RULES.md 2.2: compliance = 100·(1 − Σ_fail sw/Σ_evaluated sw) with sw by the rule's
+    severity. P fails VAR-001 (medium, 2) and passes QUA-002 (high, 3): 100·(1 − 2/5) = 60.
+    Before passes carried a severity the roll-up weighed them 0 and scored P 0."""
+    import datetime as dt
+
+    from rulekit import CN
+
+    from aggregator.report.model import compliance_score
+    from aggregator.rollup import compliance_frame
+    from rules.engine import outcomes_frame, run_rules
+    from rules.policy import build_policy
+
+    w = World()
+    w.project("P")
+    w.item("P", due_on="2026-11-05")  # 11 wd late: VAR-001 fails
+    w.item("P", type="Bug", priority="High", created_at=at("2026-11-19"))  # within SLA
+    rules = load_rules(entry_points_too=False)
+    policy = build_policy({k: r.meta for k, r in rules.items()}, hierarchy=w.hierarchy())
+    runs = run_rules(
+        [rules["VAR-001"], rules["QUA-002"]],
+        w.frames(),
+        as_of=dt.date(2026, 11, 20),
+        policy=policy,
+        calendar=CN,
+    )
+    out = outcomes_frame(runs).assign(waived=False)
+    assert set(zip(out["rule_id"], out["outcome"], strict=True)) == {
+        ("VAR-001", "finding"),
+        ("QUA-002", "pass"),
+    }
+    assert (out["severity"] == out["rule_severity"]).all()  # the pass carries "high"
+    assert compliance_frame(out, pd.Index(["P"])).loc["P", "compliance"] == 60.0
+    assert compliance_score(out, ["P"]) == 60.0
+    # Without the rule_severity column (outcomes rebuilt from the store) the registry decides.
+    bare = out.drop(columns=["rule_severity"]).assign(severity=None)
+    assert compliance_frame(bare, pd.Index(["P"])).loc["P", "compliance"] == 60.0

@@ -382,15 +382,9 @@ def compliance_score(outcomes: pd.DataFrame | None, projects: list[str] | None) 
     evaluated = o[o["outcome"].isin(["finding", "pass"]) & ~waived]
     if evaluated.empty:
         return None
-    sev = evaluated["severity"] if "severity" in evaluated.columns else None
-    # Passes carry no severity of their own: weigh by the rule's default severity.
-    from rules.engine import load_rules
+    from rules.metrics import outcome_weights
 
-    rule_sev = {k: r.meta.severity for k, r in load_rules().items()}
-    sev = evaluated["severity"].where(
-        evaluated["severity"].notna(), evaluated["rule_id"].map(rule_sev)
-    )
-    w = sev.map(SEVERITY_WEIGHT).fillna(1).astype(float)
+    w = outcome_weights(evaluated)  # the rule's severity, for passes and failures alike
     fail = (evaluated["outcome"] == "finding").to_numpy()
     total = float(w.sum())
     return round(100.0 * (1.0 - float(w[fail].sum()) / total), 1) if total else None
