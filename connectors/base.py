@@ -8,9 +8,9 @@ from __future__ import annotations
 import datetime as dt
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from connectors.errors import ConfigError, RecordError
 from connectors.records import (
@@ -37,6 +37,10 @@ class Checkpoint:
     cursor: dt.datetime
 
 
+#: The kinds of children a work item has in the stream (see ``ChildrenComplete``).
+CHILD_KINDS: frozenset[str] = frozenset({"status_changes", "worklogs", "links"})
+
+
 @dataclass(frozen=True, slots=True)
 class ChildrenComplete:
     """Marker: the children of the kinds in ``kinds`` yielded so far for ``work_item_id`` are
@@ -48,7 +52,7 @@ class ChildrenComplete:
     """
 
     work_item_id: str
-    kinds: frozenset[str] = frozenset({"status_changes", "worklogs", "links"})
+    kinds: frozenset[str] = CHILD_KINDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +154,60 @@ class Connector(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _Closable(Protocol):
+    def close(self) -> None: ...
+
+
+ClientT = TypeVar("ClientT", bound=_Closable)
+
+#: Option keys of every connector whose client retries through ``RetryingSession``.
+RETRY_OPTIONS: Mapping[str, type] = {"max_retries": int, "max_wait_s": float}
+
+
+class ClientConnector(Connector, Generic[ClientT]):
+    """A connector that talks to its tracker through one client object.
+
+    The client is built on first use, not in ``__init__``: constructing a connector (the
+    config loader does, to validate a source) must not read the secret or open a session.
+    Subclasses build it in ``make_client`` from the ``RETRY_OPTIONS`` (list them in their
+    ``option_keys``); ``close()`` closes it and a later use builds a new one.
+    """
+
+    _client: ClientT | None = None
+
+    @abstractmethod
+    def make_client(self, *, max_retries: int, max_wait_s: float) -> ClientT: ...
+
+    @property
+    def client(self) -> ClientT:
+        if self._client is None:
+            opts = self.config.options
+            self._client = self.make_client(
+                max_retries=int(opts.get("max_retries", 6)),
+                max_wait_s=float(opts.get("max_wait_s", 60.0)),
+            )
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+
+def probe_each(names: Iterable[str], probe: Callable[[str], object]) -> tuple[list[str], list[str]]:
+    """``check()`` helper: (visible, missing) names, missing being those ``probe`` answers
+    with a ``ConfigError`` (404, 403: not there or not readable with this token)."""
+    visible: list[str] = []
+    missing: list[str] = []
+    for name in names:
+        try:
+            probe(name)
+            visible.append(name)
+        except ConfigError:
+            missing.append(name)
+    return visible, missing
 
 
 def map_status_category(status: str, default: str, status_map: Mapping[str, str]) -> str:

@@ -25,20 +25,27 @@ from typing import Any, ClassVar
 
 from connectors.azureboards import mapping
 from connectors.azureboards.client import BATCH_MAX, AzureBoardsClient
-from connectors.base import ChildrenComplete, Connector, Skipped, SourceConfig, StreamItem
+from connectors.base import (
+    CHILD_KINDS,
+    RETRY_OPTIONS,
+    ChildrenComplete,
+    ClientConnector,
+    Skipped,
+    SourceConfig,
+    StreamItem,
+)
 from connectors.errors import ConfigError, RecordError
 from connectors.records import Iteration, Person, Project
 
 
-class AzureBoardsConnector(Connector):
+class AzureBoardsConnector(ClientConnector[AzureBoardsClient]):
     type: ClassVar[str] = "azureboards"
     option_keys: ClassVar[Mapping[str, type]] = {
         "team": str,
         "area_projects": dict,
         "wiql_top": int,
         "history": bool,
-        "max_retries": int,
-        "max_wait_s": float,
+        **RETRY_OPTIONS,
     }
 
     def __init__(self, config: SourceConfig, *, env: Mapping[str, str] | None = None):
@@ -47,27 +54,17 @@ class AzureBoardsConnector(Connector):
             raise ConfigError(
                 "list the Azure DevOps projects to read in 'projects'", source=config.name
             )
-        self._client: AzureBoardsClient | None = None
         self._ctx: mapping.MappingContext | None = None
         self._states: dict[tuple[str, str], str] = {}
         self._types_seen: set[tuple[str, str]] = set()
 
-    @property
-    def client(self) -> AzureBoardsClient:
-        if self._client is None:
-            opts = self.config.options
-            self._client = AzureBoardsClient(
-                self.config,
-                env=self.env,
-                max_retries=int(opts.get("max_retries", 6)),
-                max_wait_s=float(opts.get("max_wait_s", 60.0)),
-            )
-        return self._client
-
-    def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+    def make_client(self, *, max_retries: int, max_wait_s: float) -> AzureBoardsClient:
+        return AzureBoardsClient(
+            self.config,
+            env=self.env,
+            max_retries=max_retries,
+            max_wait_s=max_wait_s,
+        )
 
     @property
     def area_keys(self) -> dict[str, str]:
@@ -164,9 +161,7 @@ class AzureBoardsConnector(Connector):
 
     def fetch_work_items(self, since: Any) -> Iterator[StreamItem]:
         history = bool(self.config.options.get("history", True))
-        kinds = frozenset(
-            {"status_changes", "worklogs", "links"} if history else {"worklogs", "links"}
-        )
+        kinds = CHILD_KINDS if history else CHILD_KINDS - {"status_changes"}
         ctx = self.ctx
         for project in self.config.projects:
             for ids in self._ids(project, since):

@@ -27,7 +27,16 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
-from connectors.base import ChildrenComplete, Connector, Skipped, SourceConfig, StreamItem
+from connectors.base import (
+    CHILD_KINDS,
+    RETRY_OPTIONS,
+    ChildrenComplete,
+    ClientConnector,
+    Skipped,
+    SourceConfig,
+    StreamItem,
+    probe_each,
+)
 from connectors.errors import ConfigError, RecordError
 from connectors.github import mapping
 from connectors.github.client import GitHubClient
@@ -36,10 +45,9 @@ from connectors.records import Milestone, Person, Project
 log = logging.getLogger("pmohub.github")
 
 _ISSUE_URL = re.compile(r"/repos/(?P<repo>[^/]+/[^/]+)/issues/(?P<number>\d+)$")
-ALL_KINDS = frozenset({"status_changes", "worklogs", "links"})
 
 
-class GitHubConnector(Connector):
+class GitHubConnector(ClientConnector[GitHubClient]):
     type: ClassVar[str] = "github"
     option_keys: ClassVar[Mapping[str, type]] = {
         "status_label_prefix": str,
@@ -48,8 +56,7 @@ class GitHubConnector(Connector):
         "points_label_prefix": str,
         "history": bool,
         "public_emails": bool,
-        "max_retries": int,
-        "max_wait_s": float,
+        **RETRY_OPTIONS,
     }
 
     def __init__(self, config: SourceConfig, *, env: Mapping[str, str] | None = None):
@@ -72,35 +79,19 @@ class GitHubConnector(Connector):
             priority_prefix=str(opts.get("priority_label_prefix", "priority:")),
             points_prefix=str(opts.get("points_label_prefix", "points:")),
         )
-        self._client: GitHubClient | None = None
         self._ids: dict[tuple[str, int], str] = {}
 
-    @property
-    def client(self) -> GitHubClient:
-        if self._client is None:
-            opts = self.config.options
-            self._client = GitHubClient(
-                self.config,
-                env=self.env,
-                max_retries=int(opts.get("max_retries", 6)),
-                max_wait_s=float(opts.get("max_wait_s", 60.0)),
-            )
-        return self._client
-
-    def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+    def make_client(self, *, max_retries: int, max_wait_s: float) -> GitHubClient:
+        return GitHubClient(
+            self.config,
+            env=self.env,
+            max_retries=max_retries,
+            max_wait_s=max_wait_s,
+        )
 
     def check(self) -> dict[str, Any]:
         user = self.client.user()
-        visible, missing = [], []
-        for name in self.config.projects:
-            try:
-                self.client.repo(name)
-                visible.append(name)
-            except ConfigError:
-                missing.append(name)
+        visible, missing = probe_each(self.config.projects, self.client.repo)
         return {
             "user": user.get("login"),
             "projects_visible": visible,
@@ -168,7 +159,7 @@ class GitHubConnector(Connector):
 
     def fetch_work_items(self, since: Any) -> Iterator[StreamItem]:
         history = bool(self.config.options.get("history", True))
-        kinds = ALL_KINDS if history else frozenset({"worklogs", "links"})
+        kinds = CHILD_KINDS if history else CHILD_KINDS - {"status_changes"}
         since_text = since.strftime("%Y-%m-%dT%H:%M:%SZ") if since is not None else None
         for repo in self.config.projects:
             for issue in self._issues(repo, since_text):

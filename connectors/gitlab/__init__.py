@@ -29,7 +29,15 @@ import logging
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
-from connectors.base import ChildrenComplete, Connector, Skipped, SourceConfig, StreamItem
+from connectors.base import (
+    RETRY_OPTIONS,
+    ChildrenComplete,
+    ClientConnector,
+    Skipped,
+    SourceConfig,
+    StreamItem,
+    probe_each,
+)
 from connectors.errors import ConfigError, RecordError
 from connectors.gitlab import mapping
 from connectors.gitlab.client import GitLabClient
@@ -38,7 +46,7 @@ from connectors.records import Iteration, Milestone, Person, Project
 log = logging.getLogger("pmohub.gitlab")
 
 
-class GitLabConnector(Connector):
+class GitLabConnector(ClientConnector[GitLabClient]):
     type: ClassVar[str] = "gitlab"
     option_keys: ClassVar[Mapping[str, type]] = {
         "groups": list,
@@ -49,8 +57,7 @@ class GitLabConnector(Connector):
         "history": bool,
         "worklogs": bool,
         "public_emails": bool,
-        "max_retries": int,
-        "max_wait_s": float,
+        **RETRY_OPTIONS,
     }
 
     def __init__(self, config: SourceConfig, *, env: Mapping[str, str] | None = None):
@@ -70,27 +77,17 @@ class GitLabConnector(Connector):
             type_prefix=str(opts.get("type_label_prefix", "type::")),
             priority_prefix=str(opts.get("priority_label_prefix", "priority::")),
         )
-        self._client: GitLabClient | None = None
         self._projects: list[dict[str, Any]] | None = None
         self._config_groups: list[dict[str, Any]] | None = None
         self._epic_groups: dict[int, dict[str, Any]] | None = None
 
-    @property
-    def client(self) -> GitLabClient:
-        if self._client is None:
-            opts = self.config.options
-            self._client = GitLabClient(
-                self.config,
-                env=self.env,
-                max_retries=int(opts.get("max_retries", 6)),
-                max_wait_s=float(opts.get("max_wait_s", 60.0)),
-            )
-        return self._client
-
-    def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+    def make_client(self, *, max_retries: int, max_wait_s: float) -> GitLabClient:
+        return GitLabClient(
+            self.config,
+            env=self.env,
+            max_retries=max_retries,
+            max_wait_s=max_wait_s,
+        )
 
     def _opt(self, name: str, default: bool = True) -> bool:
         return bool(self.config.options.get(name, default))
@@ -141,14 +138,9 @@ class GitLabConnector(Connector):
 
     def check(self) -> dict[str, Any]:
         user = self.client.user()
-        visible, missing = [], []
-        for kind, names in (("project", self.config.projects), ("group", self.group_paths)):
-            for name in names:
-                try:
-                    (self.client.project if kind == "project" else self.client.group)(name)
-                    visible.append(name)
-                except ConfigError:
-                    missing.append(name)
+        projects = probe_each(self.config.projects, self.client.project)
+        groups = probe_each(self.group_paths, self.client.group)
+        visible, missing = projects[0] + groups[0], projects[1] + groups[1]
         return {
             "user": user.get("username"),
             "projects_visible": visible,

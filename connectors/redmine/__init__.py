@@ -46,9 +46,10 @@ from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 from connectors.base import (
+    RETRY_OPTIONS,
     Checkpoint,
     ChildrenComplete,
-    Connector,
+    ClientConnector,
     Skipped,
     SourceConfig,
     StreamItem,
@@ -65,40 +66,29 @@ def _ts(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class RedmineConnector(Connector):
+class RedmineConnector(ClientConnector[RedmineClient]):
     type: ClassVar[str] = "redmine"
     option_keys: ClassVar[Mapping[str, type]] = {
         "include_subprojects": bool,  # default true
         "worklog_window_days": int,  # incremental runs: time entries spent this far back
-        "max_retries": int,
-        "max_wait_s": float,
+        **RETRY_OPTIONS,
     }
 
     def __init__(self, config: SourceConfig, *, env: Mapping[str, str] | None = None):
         super().__init__(config, env=env)
-        self._client: RedmineClient | None = None
         self._ctx: mapping.MappingContext | None = None
         self._projects: list[dict[str, Any]] | None = None
         self._scope: list[dict[str, Any]] | None = None
 
     # --- set-up ---------------------------------------------------------------------
 
-    @property
-    def client(self) -> RedmineClient:
-        if self._client is None:
-            opts = self.config.options
-            self._client = RedmineClient(
-                self.config,
-                env=self.env,
-                max_retries=int(opts.get("max_retries", 6)),
-                max_wait_s=float(opts.get("max_wait_s", 60.0)),
-            )
-        return self._client
-
-    def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+    def make_client(self, *, max_retries: int, max_wait_s: float) -> RedmineClient:
+        return RedmineClient(
+            self.config,
+            env=self.env,
+            max_retries=max_retries,
+            max_wait_s=max_wait_s,
+        )
 
     def _all_projects(self) -> list[dict[str, Any]]:
         if self._projects is None:

@@ -18,7 +18,16 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
-from connectors.base import ChildrenComplete, Connector, Skipped, SourceConfig, StreamItem
+from connectors.base import (
+    CHILD_KINDS,
+    RETRY_OPTIONS,
+    ChildrenComplete,
+    ClientConnector,
+    Skipped,
+    SourceConfig,
+    StreamItem,
+    probe_each,
+)
 from connectors.errors import ConfigError, RecordError
 from connectors.records import Person, Project
 from connectors.trello import mapping
@@ -27,7 +36,7 @@ from connectors.trello.client import TrelloClient
 DEFAULT_KEY_ENV = "TRELLO_API_KEY"
 
 
-class TrelloConnector(Connector):
+class TrelloConnector(ClientConnector[TrelloClient]):
     type: ClassVar[str] = "trello"
     option_keys: ClassVar[Mapping[str, type]] = {
         "api_key": str,
@@ -35,8 +44,7 @@ class TrelloConnector(Connector):
         "board_keys": dict,
         "history": bool,
         "checklist_items": bool,
-        "max_retries": int,
-        "max_wait_s": float,
+        **RETRY_OPTIONS,
     }
 
     def __init__(self, config: SourceConfig, *, env: Mapping[str, str] | None = None):
@@ -46,7 +54,6 @@ class TrelloConnector(Connector):
                 "list the boards to read in 'projects' (ids or short links)", source=config.name
             )
         self.ctx = mapping.MappingContext(source=config.name, status_map=dict(config.status_map))
-        self._client: TrelloClient | None = None
         self._boards: dict[str, dict[str, Any]] | None = None
 
     def _api_key(self) -> str:
@@ -62,23 +69,14 @@ class TrelloConnector(Connector):
             )
         return value
 
-    @property
-    def client(self) -> TrelloClient:
-        if self._client is None:
-            opts = self.config.options
-            self._client = TrelloClient(
-                self.config,
-                key=self._api_key(),
-                env=self.env,
-                max_retries=int(opts.get("max_retries", 6)),
-                max_wait_s=float(opts.get("max_wait_s", 60.0)),
-            )
-        return self._client
-
-    def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+    def make_client(self, *, max_retries: int, max_wait_s: float) -> TrelloClient:
+        return TrelloClient(
+            self.config,
+            key=self._api_key(),
+            env=self.env,
+            max_retries=max_retries,
+            max_wait_s=max_wait_s,
+        )
 
     @property
     def boards(self) -> dict[str, dict[str, Any]]:
@@ -103,13 +101,7 @@ class TrelloConnector(Connector):
 
     def check(self) -> dict[str, Any]:
         me = self.client.me()
-        visible, missing = [], []
-        for ref in self.config.projects:
-            try:
-                self.client.board(ref)
-                visible.append(ref)
-            except ConfigError:
-                missing.append(ref)
+        visible, missing = probe_each(self.config.projects, self.client.board)
         return {
             "user": me.get("username"),
             "projects_visible": visible,
@@ -136,9 +128,7 @@ class TrelloConnector(Connector):
     def fetch_work_items(self, since: Any) -> Iterator[StreamItem]:
         history = bool(self.config.options.get("history", True))
         as_items = bool(self.config.options.get("checklist_items", False))
-        kinds = frozenset(
-            {"status_changes", "worklogs", "links"} if history else {"worklogs", "links"}
-        )
+        kinds = CHILD_KINDS if history else CHILD_KINDS - {"status_changes"}
         for key, board in self.boards.items():
             checklists: dict[str, list[dict[str, Any]]] = defaultdict(list)
             for cl in self.client.checklists(board["id"]):
