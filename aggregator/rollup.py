@@ -36,9 +36,8 @@ from sqlalchemy import Engine, Float, Integer, and_, case, cast, func, literal, 
 
 from aggregator.checks import _hierarchy_keys, config_calendar, config_policy, hierarchy_frame
 from aggregator.store import models as m
-from rules.calendar import WorkCalendar, local_dates, to_days
+from rules.calendar import WorkCalendar, local_dates
 from rules.frames import (
-    DEFAULT_ISSUE_TYPES,
     kind_map,
     lookup,
     map_categories,
@@ -1439,7 +1438,6 @@ def project_status(
 
 
 __all__ = [
-    "DEFAULT_ISSUE_TYPES",
     "Inputs",
     "Settings",
     "StatusReport",
@@ -1450,5 +1448,4 @@ __all__ = [
     "read_inputs_history",
     "read_inputs_sql",
     "settings_for",
-    "to_days",
 ]
