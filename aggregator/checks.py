@@ -378,6 +378,22 @@ def load_frames(engine: Engine, config: Any, rules: Iterable[Rule]) -> dict[str,
         bl = _read(engine, m.Baseline.__table__, [c.name for c in m.Baseline.__table__.c])
         bl["taken_at"] = pd.to_datetime(bl["taken_at"], utc=True)
         frames["baselines"] = bl
+    if "findings" in need:
+        # Read before upsert_findings runs: the rules see the previous runs' state.
+        fi = _read(
+            engine,
+            m.Finding.__table__,
+            (
+                "rule_id",
+                "subject",
+                "project_key",
+                "state",
+                "severity",
+                "first_seen_at",
+                "last_seen_at",
+            ),
+        )
+        frames["findings"] = fi
     people = _read(engine, m.Person.__table__, ("id", "display_name", "email", "active"))
     frames["people"] = people
     frames["registry"] = build_registry_frame(

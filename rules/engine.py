@@ -68,6 +68,7 @@ FRAMES: tuple[str, ...] = (
     "registry",
     "baselines",
     "people",
+    "findings",  # the findings table *before* this run (persistence over runs)
 )
 ENTRY_POINT_GROUP = "pmohub.rules"
 OUTCOME_COLUMNS: tuple[str, ...] = (

@@ -30,6 +30,9 @@ Frames (DataFrames; a rule declares the columns it reads in ``needs``):
                    fields :data:`CHARTER_FIELDS`.
 ``baselines``      the ``baselines`` table rows with ``project_key``.
 ``people``         ``id, display_name, active``.
+``findings``       the findings table as it was *before* this run: ``rule_id, subject,
+                   project_key, state, severity, first_seen_at, last_seen_at`` (rules that
+                   look at persistence over runs, e.g. RES-002; never written by rules).
 """
 
 from __future__ import annotations

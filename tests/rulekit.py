@@ -32,6 +32,7 @@ class World:
         self.baselines: list[dict[str, Any]] = []
         self.links: list[dict[str, Any]] = []
         self.people: list[dict[str, Any]] = [{"id": 1, "display_name": "张伟", "active": True}]
+        self.findings: list[dict[str, Any]] = []  # prior runs' findings
 
     def project(
         self, key: str, *, phase: str | None = "execution", portfolio: str = "DIGI", **kw: Any
@@ -227,6 +228,18 @@ class World:
                 ],
             ),
             "people": pd.DataFrame(self.people),
+            "findings": frame(
+                self.findings,
+                [
+                    "rule_id",
+                    "subject",
+                    "project_key",
+                    "state",
+                    "severity",
+                    "first_seen_at",
+                    "last_seen_at",
+                ],
+            ),
         }
 
     def hierarchy(self) -> list[dict[str, Any]]:

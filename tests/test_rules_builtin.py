@@ -829,9 +829,10 @@ def test_res_001_load_out_of_band() -> None:
 
 def test_res_002_conflict_by_priority() -> None:
     t = run("RES-002", _load_world(), AS_OF)
-    assert list(t.index) == ["person:1:W48:P2"]
-    assert t.loc["person:1:W48:P2", "value"] == 20.0
-    assert t.loc["person:1:W48:P2", "message"] == "张伟 W48: defer 20 h of P2 (P2) for P1 (P1)"
+    assert list(t.index) == ["person:1:P2"]
+    assert t.loc["person:1:P2", "value"] == 20.0
+    assert t.loc["person:1:P2", "message"] == "张伟 W48: defer 20 h of P2 (P2) for P1 (P1)"
+    assert t.loc["person:1:P2", "severity"] == "medium"  # fresh: the recommendation
     w = _load_world()
     w.items = [i for i in w.items if not (i["project_key"] == "P2" and i["assignee_id"] == 1)]
     assert outcome(run("RES-002", w, AS_OF), "portfolio:*") == "pass"

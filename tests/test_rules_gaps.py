@@ -70,3 +70,67 @@ def test_compliance_weighs_passes_by_their_rule_severity() -> None:
     # Without the rule_severity column (outcomes rebuilt from the store) the registry decides.
     bare = out.drop(columns=["rule_severity"]).assign(severity=None)
     assert compliance_frame(bare, pd.Index(["P"])).loc["P", "compliance"] == 60.0
+
+
+def _conflict_world() -> World:
+    """张伟 (1): 30 h in P1 (rank 1) and 30 h in P2 (rank 2) in week 48, 40 h capacity:
+    20 h of P2 displaced."""
+    w = World()
+    w.project("P1")
+    w.project("P2")
+    for p in ("P1", "P2"):
+        w.item(
+            p, assignee_id=1, remaining_estimate_h=30.0, start_on="2026-11-23", due_on="2026-11-27"
+        )
+    return w
+
+
+def _seen(w: World, first: str) -> None:
+    w.findings.append(
+        {
+            "rule_id": "RES-002",
+            "subject": "person:1:P2",
+            "project_key": "P2",
+            "state": "persisting",
+            "severity": "medium",
+            "first_seen_at": at(first, 16),
+            "last_seen_at": at("2026-11-19", 16),
+        }
+    )
+
+
+def test_res_002_persisting_conflict_without_decision_is_high() -> None:
+    w = _conflict_world()
+    _seen(w, "2026-11-01")  # first seen 19 days ago: 2+ weekly runs
+    t = run("RES-002", w, AS_OF)
+    assert outcome(t, "person:1:P2") == "finding"
+    assert t.loc["person:1:P2", "severity"] == "high"
+    assert t.loc["person:1:P2", "evidence"]["persisting"] is True
+    assert "2+ weekly runs" in t.loc["person:1:P2", "message"]
+
+
+def test_res_002_recent_conflict_stays_medium() -> None:
+    w = _conflict_world()
+    _seen(w, "2026-11-12")  # 8 days: one weekly run only
+    t = run("RES-002", w, AS_OF)
+    assert t.loc["person:1:P2", "severity"] == "medium"
+
+
+def test_res_002_linked_decision_settles_the_conflict() -> None:
+    w = _conflict_world()
+    _seen(w, "2026-11-01")
+    w.item("P2", type="Action", kind="corrective_action", created_at=at("2026-11-10"))
+    t = run("RES-002", w, AS_OF)
+    assert list(t.index) == ["portfolio:*"] and outcome(t, "portfolio:*") == "pass"
+    # An action older than the conflict is no decision about it.
+    w = _conflict_world()
+    _seen(w, "2026-11-01")
+    w.item("P2", type="Action", kind="corrective_action", created_at=at("2026-10-01"))
+    assert outcome(run("RES-002", w, AS_OF), "person:1:P2") == "finding"
+
+
+def test_res_002_not_evaluable_without_dated_assigned_work() -> None:
+    w = World()
+    w.project("P")
+    w.item("P", due_on=None, assignee_id=None)
+    assert outcome(run("RES-002", w, AS_OF), "portfolio:*") == "ne"

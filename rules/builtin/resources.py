@@ -96,6 +96,31 @@ def _load(ctx: RuleContext, weeks: int) -> pd.DataFrame:
     return ctx.memoized(("load", weeks), compute)
 
 
+def _conflict_history(ctx: RuleContext, pair: pd.DataFrame) -> tuple[pd.Series, np.ndarray]:
+    """When each (person, project) conflict was first seen (the open RES-002 finding of a
+    previous run, else today) and whether a decision is linked: a corrective action of the
+    displaced project created since then (PMO actions linked to its registry issue belong
+    to it)."""
+    today = pd.Timestamp(ctx.as_of, tz="UTC")
+    first = pd.Series(today, index=pair.index)
+    hist = ctx.frames.get("findings")
+    if hist is not None and len(hist):
+        open_ = hist[(hist["rule_id"] == ctx.rule.id) & (hist["state"] != "resolved")]
+        seen = pd.to_datetime(open_.set_index("subject")["first_seen_at"], utc=True)
+        seen = seen[~seen.index.duplicated()]
+        first = pd.to_datetime(pair["subject"].map(seen), utc=True).fillna(today)
+    items = ctx.frame("work_items")
+    actions = items[items["kind"] == "corrective_action"]
+    newest = pd.to_datetime(
+        actions.groupby("project_key", observed=True)["created_at"].max(), utc=True
+    )
+    last_action = pd.to_datetime(by_project(pair["project_key"], newest), utc=True)
+    # A decision within the last persistence window also settles a fresh conflict.
+    window = pd.Timedelta(days=7 * int(ctx.global_params.get("persist_runs", 2)))
+    decided = (last_action >= first.where(first < today, today - window)).fillna(False)
+    return first, decided.to_numpy(dtype=bool)
+
+
 LOAD_NEEDS = {
     "work_items": (
         "project_key",
@@ -230,11 +255,19 @@ def res_001(ctx: RuleContext) -> Outcomes:
     basis="004 “资源冲突时,PMO根据项目优先级…统筹协调”; 001 “低优先级的项目…被延期”",
     basis_seed="004",
     check="a person is over capacity in a week with ≥ 2 projects each ≥ 10 % of the demand: "
-    "filling capacity by priority_rank leaves lower-priority hours displaced",
+    "filling capacity by priority_rank leaves lower-priority hours displaced (medium, the "
+    "recommendation); high once the same person/project conflict persists 2 weekly runs "
+    "(findings history) without a linked decision (a corrective action of the displaced "
+    "project created since it was first seen)",
     fix_en="Defer the displaced hours of the lower-priority project.",
     fix_zh="推迟低优先级项目被挤占的工时。",
-    defaults={"min_share": 0.10, "horizon_weeks": 4},
-    needs={**LOAD_NEEDS, "registry": ("project_key", "priority_rank")},
+    defaults={"min_share": 0.10, "horizon_weeks": 4, "persist_runs": 2},
+    needs={
+        **LOAD_NEEDS,
+        "work_items": (*LOAD_NEEDS["work_items"], "created_at"),
+        "registry": ("project_key", "priority_rank"),
+    },
+    optional={"findings": ("rule_id", "subject", "state", "first_seen_at")},
 )
 def res_002(ctx: RuleContext) -> Outcomes:
     g = ctx.global_params
@@ -284,49 +317,81 @@ def res_002(ctx: RuleContext) -> Outcomes:
         ],
     )
     victims = victims[victims["project_key"] != victims["winner"]]
-    week = pd.to_datetime(victims["week_start"]).dt.isocalendar().week.astype(int)
-    name = victims["person_id"].map(people["display_name"]).fillna(victims["person_id"].astype(str))
+    victims = victims.assign(
+        wk=pd.to_datetime(victims["week_start"]).dt.isocalendar().week.astype(int).to_numpy()
+    ).sort_values(["person_id", "project_key", "week"])
+    # One subject per (person, displaced project) over the horizon, stable from week to
+    # week, so the findings history can tell how long a conflict has gone undecided.
+    pair = victims.groupby(["person_id", "project_key"], observed=True, sort=False).agg(
+        displaced_h=("displaced_h", "sum"),
+        wk=("wk", "first"),
+        weeks=("wk", lambda v: [int(x) for x in v]),
+        rank=("rank", "first"),
+        winner=("winner", "first"),
+        winner_rank=("winner_rank", "first"),
+    )
+    pair = pair.reset_index()
+    pair["subject"] = (
+        "person:"
+        + pair["person_id"].astype(int).astype(str)
+        + ":"
+        + pair["project_key"].astype(str)
+    )
+    first_seen, decided = _conflict_history(ctx, pair)
+    persist_days = 7 * int(g.get("persist_runs", 2))
+    since = (pd.Timestamp(ctx.as_of) - first_seen.dt.tz_convert(None).dt.normalize()).dt.days
+    persisting = (since >= persist_days).fillna(False).to_numpy(dtype=bool)
+    pair = pair[~decided]
+    persisting = persisting[~decided]
+    name = pair["person_id"].map(people["display_name"]).fillna(pair["person_id"].astype(str))
 
     def p(rank: float) -> str:
         return f"P{int(rank)}" if np.isfinite(rank) else "unranked"
 
+    def note(pers: bool, zh: bool) -> str:
+        if not pers:
+            return ""
+        return ";已持续两周以上未决策" if zh else "; undecided for 2+ weekly runs"
+
+    rows = list(
+        zip(
+            name,
+            pair["wk"],
+            pair["displaced_h"],
+            pair["project_key"],
+            pair["rank"],
+            pair["winner"],
+            pair["winner_rank"],
+            persisting,
+            strict=True,
+        )
+    )
     res = pd.DataFrame(
         {
-            "subject": "person:"
-            + victims["person_id"].astype(int).astype(str)
-            + ":W"
-            + week.astype(str)
-            + ":"
-            + victims["project_key"].astype(str),
-            "project_key": victims["project_key"].to_numpy(),
+            "subject": pair["subject"].to_numpy(),
+            "project_key": pair["project_key"].to_numpy(),
             "failed": True,
-            "value": victims["displaced_h"].round(1).to_numpy(),
+            # A fresh conflict is the PMO's recommendation (medium); left undecided for two
+            # weekly runs it is the catalogue's high-severity failure.
+            "severity": np.where(persisting, "high", "medium"),
+            "value": pair["displaced_h"].round(1).to_numpy(),
+            "evidence": [
+                {"weeks": w, "persisting": bool(x)}
+                for w, x in zip(pair["weeks"], persisting, strict=True)
+            ],
             "message": [
-                f"{n} W{w}: defer {h:.0f} h of {pk} ({p(r)}) for {win} ({p(wr)})"
-                for n, w, h, pk, r, win, wr in zip(
-                    name,
-                    week,
-                    victims["displaced_h"],
-                    victims["project_key"],
-                    victims["rank"],
-                    victims["winner"],
-                    victims["winner_rank"],
-                    strict=True,
-                )
+                f"{n} W{w}: defer {h:.0f} h of {pk} ({p(r)}) for {win} ({p(wr)})" + note(x, False)
+                for n, w, h, pk, r, win, wr, x in rows
             ],
             "message_zh": [
                 f"{n} 第{w}周:推迟 {pk}({p(r)})的 {h:.0f} 小时,优先保障 {win}({p(wr)})"
-                for n, w, h, pk, r, win, wr in zip(
-                    name,
-                    week,
-                    victims["displaced_h"],
-                    victims["project_key"],
-                    victims["rank"],
-                    victims["winner"],
-                    victims["winner_rank"],
-                    strict=True,
-                )
+                + note(x, True)
+                for n, w, h, pk, r, win, wr, x in rows
             ],
         }
     )
+    if res.empty:
+        return ctx.subject_outcomes(
+            pd.DataFrame({"subject": ["portfolio:*"], "project_key": [None], "failed": [False]})
+        )
     return ctx.subject_outcomes(res)
