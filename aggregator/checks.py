@@ -44,6 +44,7 @@ from rules.frames import (
     CHARTER_FIELDS,
     EXTRA_FIELDS,
     PHASES,
+    REPORT_TITLE_TAGS,
     compact,
     kind_map,
     map_categories,
@@ -51,6 +52,7 @@ from rules.frames import (
     status_categories,
     to_kinds,
     to_phase,
+    with_report_fallback,
 )
 from rules.policy import Policy, build_policy
 
@@ -241,6 +243,18 @@ def _decode_json(values: pd.Series) -> pd.Series:
     return pd.Series(result, index=out.index, dtype=object)
 
 
+def _report_tagged(engine: Engine, ids: pd.Series) -> np.ndarray:
+    """Items whose title starts with a report tag (``[周报]``...): asked of the database,
+    so a million titles are never read into memory."""
+    t = m.WorkItem.__table__
+    cond = sa.or_(*[sa.func.lower(t.c.title).like(f"{tag.lower()}%") for tag in REPORT_TITLE_TAGS])
+    with engine.connect() as conn:
+        hit = {r[0] for r in conn.execute(select(t.c.id).where(cond, t.c.deleted_at.is_(None)))}
+    if not hit:
+        return np.zeros(len(ids), dtype=bool)
+    return ids.isin(hit).to_numpy(dtype=bool)
+
+
 def load_frames(engine: Engine, config: Any, rules: Iterable[Rule]) -> dict[str, pd.DataFrame]:
     """The frames the rules need, read from the store (only the needed columns)."""
     rules = list(rules)
@@ -251,11 +265,14 @@ def load_frames(engine: Engine, config: Any, rules: Iterable[Rule]) -> dict[str,
     if extras or registry_needed:
         wi_cols.add("extra")
     if registry_needed:
-        wi_cols |= {"assignee", "labels"}
+        wi_cols |= {"assignee"}
+    wi_cols.add("labels")  # label ``status-report`` marks a report (RPT-001 Gen)
     items = _read(engine, m.WorkItem.__table__, wi_cols | {"created_at"})
     sources = getattr(config, "sources", {}) or {}
     kinds = kind_map({n: dict(getattr(s, "issue_types", {}) or {}) for n, s in sources.items()})
-    items["kind"] = to_kinds(items["type"], kinds)
+    items["kind"] = with_report_fallback(
+        to_kinds(items["type"], kinds), items["labels"], _report_tagged(engine, items["id"])
+    )
     items["is_epic"] = items["kind"] == "epic"
     items["is_leaf"] = items["kind"].isin(["work", "bug"])
     items = items.rename(columns={"project_key": "tracker_project_key"})

@@ -37,6 +37,7 @@ Frames (DataFrames; a rule declares the columns it reads in ``needs``):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -137,8 +138,16 @@ EXTRA_FIELDS: tuple[str, ...] = (
     "cause",
     "acceptance_record",
     "final_report",
+    # Free text: Jira ``fields: {description: description}``, a spreadsheet ``columns:
+    # {description: 描述}``; RPT-002 reads report sections from its markdown headings.
+    "description",
     *CHARTER_FIELDS,
 )
+#: RULES.md RPT-001 "Gen": a label or a title tag marks a status report where the
+#: tracker has no Status Report type. (Comments are not synced, so a ``[周报]`` *comment*
+#: cannot be seen; the tag in the title of an item posted for the week can.)
+REPORT_LABEL = "status-report"
+REPORT_TITLE_TAGS: tuple[str, ...] = ("[周报]", "[月报]", "[status report]")
 
 
 def kind_map(issue_types_by_source: Mapping[str, Mapping[str, Any]] | None) -> dict[str, str]:
@@ -154,6 +163,72 @@ def kind_map(issue_types_by_source: Mapping[str, Mapping[str, Any]] | None) -> d
 def to_kinds(types: pd.Series, mapping: Mapping[str, str]) -> pd.Series:
     """Type names -> kind (``work`` when unknown)."""
     return types.astype(str).str.lower().map(dict(mapping)).fillna("work").astype(object)
+
+
+def with_report_fallback(
+    kinds: pd.Series, labels: pd.Series | None, tagged: np.ndarray | None = None
+) -> pd.Series:
+    """Kinds with items labelled :data:`REPORT_LABEL` (any case) or ``tagged`` (title
+    starts with one of :data:`REPORT_TITLE_TAGS`) turned into ``status_report``."""
+    hit = np.zeros(len(kinds), dtype=bool)
+    if labels is not None:
+        hit |= list_contains(labels, REPORT_LABEL)
+    if tagged is not None:
+        hit |= np.asarray(tagged, dtype=bool)
+    if not hit.any():
+        return kinds
+    out = kinds.astype(object).copy()
+    out[hit] = "status_report"
+    return out
+
+
+#: Section headings of a status report (RULES.md RPT-002), English and Chinese.
+REPORT_HEADINGS: dict[str, tuple[str, ...]] = {
+    "report_schedule": ("schedule", "progress", "进度"),
+    "report_cost": ("cost", "budget", "effort", "成本", "预算", "工时"),
+    "report_quality": ("quality", "质量"),
+    "report_risk": ("risk", "risks", "风险"),
+    "report_issues": ("issue", "issues", "问题"),
+    "rag": ("rag", "status", "状态", "总体状态"),
+}
+_HEADING = re.compile(r"^\s*(?:#{1,6}\s*|h[1-6]\.\s*)(.+?)\s*#*\s*$")
+
+
+def report_sections(text: Any) -> dict[str, str]:
+    """Markdown (``## 进度``) or Jira wiki (``h2. Risks``) headings of a report body ->
+    canonical section -> its text. ``RAG: Green`` on a line of its own also sets ``rag``.
+    Per report, not per work item (a project's newest report only)."""
+    if not isinstance(text, str) or not text.strip():
+        return {}
+    out: dict[str, list[str]] = {}
+    current: str | None = None
+    for line in text.splitlines():
+        m = _HEADING.match(line)
+        if m:
+            title = re.sub(r"[^\w\s]", " ", m.group(1).lower()).split()
+            current = next(
+                (k for k, words in REPORT_HEADINGS.items() if any(w in title for w in words)),
+                None,
+            )
+            if current is None:  # Chinese headings have no spaces: substring match
+                head = m.group(1)
+                current = next(
+                    (
+                        k
+                        for k, words in REPORT_HEADINGS.items()
+                        if any(w in head for w in words if not w.isascii())
+                    ),
+                    None,
+                )
+            out.setdefault(current or "_", [])
+            continue
+        rag = re.match(r"^\s*(?:rag|状态)\s*[::]\s*(\S+)", line, re.I)
+        if rag:
+            out.setdefault("rag", []).append(rag.group(1))
+            continue
+        if current:
+            out.setdefault(current, []).append(line)
+    return {k: "\n".join(v).strip() for k, v in out.items() if k != "_"}
 
 
 def to_phase(status: pd.Series) -> pd.Series:

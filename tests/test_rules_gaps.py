@@ -134,3 +134,129 @@ def test_res_002_not_evaluable_without_dated_assigned_work() -> None:
     w.project("P")
     w.item("P", due_on=None, assignee_id=None)
     assert outcome(run("RES-002", w, AS_OF), "portfolio:*") == "ne"
+
+
+GOOD_BODY = """## 进度 Schedule
+按计划完成接口联调与测试环境部署,进入系统测试阶段
+## 成本 Cost
+本周投入 120 小时,累计工时低于计划百分之五
+## 质量 Quality
+新增缺陷 4 个,已关闭 6 个,无阻塞级缺陷
+h2. Risks
+Vendor API delivery may slip by two weeks; mitigation agreed
+## 问题 Issues
+测试环境数据库性能不足,已申请扩容,预计下周完成
+RAG: Green
+"""
+
+
+def test_rpt_002_sections_from_description_headings() -> None:
+    w = World()
+    for p in ("BAD", "OK", "NE"):
+        w.project(p)
+    w.item("OK", type="Status Report", created_at=at("2026-11-16"), description=GOOD_BODY)
+    short_risk = GOOD_BODY.replace(
+        "Vendor API delivery may slip by two weeks; mitigation agreed", "none"
+    )
+    w.item("BAD", type="Status Report", created_at=at("2026-11-16"), description=short_risk)
+    w.item("NE", type="Story")
+    t = run("RPT-002", w, AS_OF)
+    assert outcome(t, "project:OK") == "pass"
+    assert outcome(t, "project:BAD") == "finding"
+    assert t.loc["project:BAD", "message"].endswith("incomplete: risk")
+    assert outcome(t, "project:NE") == "ne"
+    # No RAG line and no RAG field: the RAG is missing.
+    w = World()
+    w.project("P")
+    w.item("P", type="Status Report", created_at=at("2026-11-16"), description=GOOD_BODY[:-12])
+    t = run("RPT-002", w, AS_OF)
+    assert t.loc["project:P", "message"].endswith("incomplete: RAG")
+
+
+def test_report_sections_parser() -> None:
+    from rules.frames import report_sections
+
+    got = report_sections(GOOD_BODY)
+    assert set(got) == {
+        "report_schedule",
+        "report_cost",
+        "report_quality",
+        "report_risk",
+        "report_issues",
+        "rag",
+    }
+    assert got["rag"] == "Green"
+    assert report_sections(None) == {} and report_sections("no headings at all") == {}
+
+
+STORE_CONFIG = """
+version: 1
+timezone: Asia/Shanghai
+sources:
+  gl: {type: gitlab, url: https://gitlab.example.cn, token_env: GITLAB_TOKEN}
+hierarchy:
+  - portfolio: DIGI
+    projects:
+      - {key: LABEL, source: {name: gl, project: LABEL}}
+      - {key: TITLE, source: {name: gl, project: TITLE}}
+      - {key: NONE, source: {name: gl, project: NONE}}
+"""
+
+
+def test_rpt_001_label_and_title_tag_count_as_reports(store_url: str) -> None:
+    """RULES.md RPT-001 Gen: a tracker without a Status Report type reports by label
+    ``status-report`` or a ``[周报]`` tag; through the real loader on SQLite and PostgreSQL."""
+    import datetime as dt
+
+    from sqlalchemy import insert, select
+
+    from aggregator.checks import run_checks
+    from aggregator.config import parse_config
+    from aggregator.store import models as m
+    from aggregator.store.engine import open_store
+
+    engine = open_store(store_url)
+    now = dt.datetime(2026, 11, 18, 4, tzinfo=dt.UTC)
+    with engine.begin() as c:
+        c.execute(insert(m.Source.__table__).values(name="gl", type="gitlab", created_at=now))
+        for n, (key, title, labels) in enumerate(
+            (
+                ("LABEL", "Week 47", ["status-report"]),
+                ("TITLE", "[周报] 第47周", []),
+                ("NONE", "Build the API", []),
+            )
+        ):
+            pid = c.execute(
+                insert(m.Project.__table__).values(
+                    source="gl", external_id=str(n), key=key, name=key
+                )
+            ).inserted_primary_key[0]
+            c.execute(
+                insert(m.WorkItem.__table__).values(
+                    source="gl",
+                    external_id=f"{key}-1",
+                    key=f"{key}-1",
+                    project_id=pid,
+                    project_key=key,
+                    title=title,
+                    type="Issue",
+                    status="Open",
+                    status_category="todo",
+                    created_at=now,
+                    updated_at=now,
+                    labels=labels,
+                    components=[],
+                    milestone_ids=[],
+                    iteration_ids=[],
+                    extra={},
+                )
+            )
+    res = run_checks(
+        engine, parse_config(STORE_CONFIG), as_of=dt.date(2026, 11, 20), rule_ids=["RPT-001"]
+    )
+    assert not res.errors
+    got = dict(zip(res.outcomes["subject"], res.outcomes["outcome"], strict=True))
+    assert got == {"project:LABEL": "pass", "project:TITLE": "pass", "project:NONE": "finding"}
+    with engine.connect() as c:
+        rows = c.execute(select(m.Finding.subject, m.Finding.project_key)).all()
+    assert rows == [("project:NONE", "NONE")]

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from rules.engine import Outcomes, RuleContext, rule
-from rules.frames import PHASES
+from rules.frames import PHASES, is_blank, report_sections
 
 APPROVED = PHASES.index("approved")
 CLOSING = PHASES.index("closing")
@@ -86,16 +86,27 @@ SECTIONS = ("report_schedule", "report_cost", "report_quality", "report_risk", "
     basis="004 “内容包括进度、成本、质量、风险、问题” (schedule, cost, quality, risk, issues)",
     basis_seed="004",
     check="the newest status report has no RAG, or a section (schedule, cost, quality, "
-    "risk, issues) under 20 characters",
+    "risk, issues) under 20 characters; sections are the report fields, else the markdown "
+    "(## 进度) or Jira wiki (h2. Risks) headings of its description",
     fix_en="Complete the named sections of the report.",
     fix_zh="补全报告中所列的部分。",
     defaults={"min_chars": 20},
     needs={"work_items": ("project_key", "key", "kind", "created_at", "rag", *SECTIONS)},
+    optional={"work_items": ("description",)},
 )
 def rpt_002(ctx: RuleContext) -> Outcomes:
     items = ctx.frame("work_items")
     reports = items[items["kind"] == "status_report"].sort_values("created_at")
     newest = reports.groupby("project_key").tail(1).set_index("project_key").reindex(ctx.projects)
+    if "description" in newest.columns:
+        # Gen: a report whose fields are empty may carry its sections as headings.
+        parsed = pd.DataFrame(
+            [report_sections(d) for d in newest["description"]], index=newest.index
+        )
+        for col in (*SECTIONS, "rag"):
+            if col in parsed.columns:
+                blank = pd.Series(is_blank(newest[col]), index=newest.index)
+                newest[col] = newest[col].astype(object).where(~blank, parsed[col])
     min_chars = ctx.param("min_chars").astype(float)
     short = pd.DataFrame(
         {
