@@ -36,6 +36,7 @@ from connectors.base import (
 )
 from connectors.errors import ConfigError, RecordError
 from connectors.records import Iteration, Person, Project
+from connectors.timestamps import format_utc
 
 
 class AzureBoardsConnector(ClientConnector[AzureBoardsClient]):
@@ -139,7 +140,7 @@ class AzureBoardsConnector(ClientConnector[AzureBoardsClient]):
         top = max(1, min(20_000, int(self.config.options.get("wiql_top", 5000))))
         date = ""
         if since is not None:
-            date = f" AND [System.ChangedDate] >= '{since.strftime('%Y-%m-%dT%H:%M:%SZ')}'"
+            date = f" AND [System.ChangedDate] >= '{format_utc(since)}'"
         last = 0
         while True:
             # WIQL, not SQL; interpolated: an int, a formatted datetime, quoted area paths.

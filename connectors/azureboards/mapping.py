@@ -26,6 +26,7 @@ from typing import Any
 from connectors.base import map_status_category
 from connectors.errors import RecordError
 from connectors.records import Iteration, Link, Person, Project, StatusChange, WorkItem
+from connectors.timestamps import parse_utc
 
 CATEGORY = {
     "Proposed": "todo",
@@ -96,10 +97,8 @@ def area_key(area_path: str, ctx: MappingContext) -> str | None:
 
 
 def parse_at(value: Any) -> dt.datetime | None:
-    if not value or not isinstance(value, str):
-        return None
-    at = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return (at if at.tzinfo else at.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
+    # Revision fields hold numbers and identities as well: only text can be a time.
+    return parse_utc(value) if isinstance(value, str) else None
 
 
 def _num(value: Any) -> float | None:

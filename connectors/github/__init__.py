@@ -41,6 +41,7 @@ from connectors.errors import ConfigError, RecordError
 from connectors.github import mapping
 from connectors.github.client import GitHubClient
 from connectors.records import Milestone, Person, Project
+from connectors.timestamps import format_utc, parse_utc
 
 log = logging.getLogger("pmohub.github")
 
@@ -160,7 +161,7 @@ class GitHubConnector(ClientConnector[GitHubClient]):
     def fetch_work_items(self, since: Any) -> Iterator[StreamItem]:
         history = bool(self.config.options.get("history", True))
         kinds = CHILD_KINDS if history else CHILD_KINDS - {"status_changes"}
-        since_text = since.strftime("%Y-%m-%dT%H:%M:%SZ") if since is not None else None
+        since_text = format_utc(since) if since is not None else None
         for repo in self.config.projects:
             for issue in self._issues(repo, since_text):
                 self._ids[(repo, issue["number"])] = str(issue["id"])
@@ -185,5 +186,6 @@ class GitHubConnector(ClientConnector[GitHubClient]):
 
 def _before(stamp: str) -> str:
     """One second before a GitHub timestamp (``2026-03-01T10:00:00Z``), same format."""
-    at = dt.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ") - dt.timedelta(seconds=1)
-    return at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    at = parse_utc(stamp)
+    assert at is not None
+    return format_utc(at - dt.timedelta(seconds=1))

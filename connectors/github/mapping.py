@@ -12,7 +12,6 @@ intermediate status is recorded.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import groupby
@@ -21,6 +20,7 @@ from typing import Any
 from connectors.base import map_status_category
 from connectors.errors import RecordError
 from connectors.records import Milestone, Person, Project, StatusChange, WorkItem
+from connectors.timestamps import parse_utc
 
 DEFAULT_CATEGORIES: dict[str, str] = {
     "open": "todo",
@@ -55,12 +55,6 @@ class MappingContext:
     priority_prefix: str = "priority:"
     points_prefix: str = "points:"
     default_type: str = "Issue"
-
-
-def parse_at(value: str | None) -> dt.datetime | None:
-    if not value:
-        return None
-    return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(dt.UTC)
 
 
 def label_names(issue: Mapping[str, Any]) -> list[str]:
@@ -128,8 +122,8 @@ def to_person(user: Mapping[str, Any], ctx: MappingContext) -> Person:
 
 
 def to_milestone(ms: Mapping[str, Any], project_key: str, ctx: MappingContext) -> Milestone:
-    due = parse_at(ms.get("due_on"))
-    closed = parse_at(ms.get("closed_at"))
+    due = parse_utc(ms.get("due_on"))
+    closed = parse_utc(ms.get("closed_at"))
     return Milestone(
         source=ctx.source,
         external_id=str(ms["id"]),
@@ -163,7 +157,7 @@ def to_work_item(
         )
         points = _prefixed(labels, ctx.points_prefix)
         assignees = issue.get("assignees") or ([issue["assignee"]] if issue.get("assignee") else [])
-        closed_at = parse_at(issue.get("closed_at"))
+        closed_at = parse_utc(issue.get("closed_at"))
         ms = issue.get("milestone")
         parent_url = issue.get("parent_issue_url")
         summary = issue.get("sub_issues_summary") or {}
@@ -180,8 +174,8 @@ def to_work_item(
             assignee=person_id(assignees[0]) if assignees else None,
             reporter=person_id(issue.get("user")),
             parent_id=parent_id(parent_url) if parent_url else None,
-            created_at=parse_at(issue.get("created_at")),
-            updated_at=parse_at(issue.get("updated_at")),
+            created_at=parse_utc(issue.get("created_at")),
+            updated_at=parse_utc(issue.get("updated_at")),
             resolved_at=closed_at if issue["state"] == "closed" else None,
             resolution=issue.get("state_reason") if issue["state"] == "closed" else None,
             story_points=float(points) if points else None,
@@ -213,7 +207,7 @@ def to_status_changes(
             field=name,
             from_value=old,
             to_value=new,
-            changed_at=parse_at(e["created_at"]),  # type: ignore[arg-type]
+            changed_at=parse_utc(e["created_at"]),  # type: ignore[arg-type]
             author=person_id(e.get("actor")),
         )
 

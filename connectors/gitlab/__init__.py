@@ -42,6 +42,7 @@ from connectors.errors import ConfigError, RecordError
 from connectors.gitlab import mapping
 from connectors.gitlab.client import GitLabClient
 from connectors.records import Iteration, Milestone, Person, Project
+from connectors.timestamps import format_utc, parse_utc
 
 log = logging.getLogger("pmohub.gitlab")
 
@@ -275,7 +276,7 @@ class GitLabConnector(ClientConnector[GitLabClient]):
             kinds.add("status_changes")
         if self._opt("worklogs"):
             kinds.add("worklogs")
-        since_text = since.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if since is not None else None
+        since_text = format_utc(since, micros=True) if since is not None else None
         for gid, group in self.epic_groups.items():
             params: dict[str, Any] = {"per_page": 100, "order_by": "updated_at", "sort": "asc"}
             if since_text:
@@ -321,6 +322,6 @@ def _after(instant: str | None) -> str | None:
     """The next millisecond after a GitLab timestamp (to step past a crowded instant)."""
     if instant is None:
         return None
-    at = mapping.parse_at(instant)
+    at = parse_utc(instant)
     assert at is not None
-    return (at + dt.timedelta(milliseconds=1)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return format_utc(at + dt.timedelta(milliseconds=1), micros=True)

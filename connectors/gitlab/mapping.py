@@ -29,6 +29,7 @@ from connectors.records import (
     WorkItem,
     Worklog,
 )
+from connectors.timestamps import parse_day, parse_utc
 
 DEFAULT_CATEGORIES: dict[str, str] = {
     "open": "todo",
@@ -67,16 +68,6 @@ class MappingContext:
     status_prefixes: tuple[str, ...] = ("workflow::", "status::")
     type_prefix: str = "type::"
     priority_prefix: str = "priority::"
-
-
-def parse_at(value: str | None) -> dt.datetime | None:
-    if not value:
-        return None
-    return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(dt.UTC)
-
-
-def parse_day(value: str | None) -> dt.date | None:
-    return dt.date.fromisoformat(value[:10]) if value else None
 
 
 def _prefixed(labels: Iterable[str], prefixes: Iterable[str]) -> str | None:
@@ -215,9 +206,9 @@ def to_work_item(issue: Mapping[str, Any], project_key: str, ctx: MappingContext
             assignee=person_id(assignees[0]) if assignees else None,
             reporter=person_id(issue.get("author")),
             parent_id=epic_id(epic) if epic else None,
-            created_at=parse_at(issue.get("created_at")),
-            updated_at=parse_at(issue.get("updated_at")),
-            resolved_at=parse_at(issue.get("closed_at")) if closed else None,
+            created_at=parse_utc(issue.get("created_at")),
+            updated_at=parse_utc(issue.get("updated_at")),
+            resolved_at=parse_utc(issue.get("closed_at")) if closed else None,
             due_on=parse_day(issue.get("due_date")),
             story_points=float(issue["weight"]) if issue.get("weight") is not None else None,
             original_estimate_h=estimate / 3600 if estimate else None,
@@ -250,9 +241,9 @@ def to_epic_item(epic: Mapping[str, Any], group_key: str, ctx: MappingContext) -
             status_category=status_category(status, ctx),  # type: ignore[arg-type]
             reporter=person_id(epic.get("author")),
             parent_id=f"epic:{epic['parent_id']}" if epic.get("parent_id") else None,
-            created_at=parse_at(epic.get("created_at")),
-            updated_at=parse_at(epic.get("updated_at")),
-            resolved_at=parse_at(epic.get("closed_at")) if closed else None,
+            created_at=parse_utc(epic.get("created_at")),
+            updated_at=parse_utc(epic.get("updated_at")),
+            resolved_at=parse_utc(epic.get("closed_at")) if closed else None,
             start_on=parse_day(epic.get("start_date")),
             due_on=parse_day(epic.get("due_date") or epic.get("end_date")),
             labels=tuple(labels),
@@ -272,11 +263,11 @@ def to_status_changes(
     iid = str(issue["id"])
     tagged = [("s", e) for e in state_events] + [("l", e) for e in label_events]
     tagged = [t for t in tagged if t[1].get("created_at")]
-    tagged.sort(key=lambda t: (parse_at(t[1]["created_at"]), t[1]["id"]))
+    tagged.sort(key=lambda t: (parse_utc(t[1]["created_at"]), t[1]["id"]))
     labels: list[str] = []
     state = "opened"
     status = derive_status(state, labels, ctx)
-    for _at, group in groupby(tagged, key=lambda t: parse_at(t[1]["created_at"])):
+    for _at, group in groupby(tagged, key=lambda t: parse_utc(t[1]["created_at"])):
         batch = list(group)
         for kind, e in batch:
             if kind == "s":
@@ -298,7 +289,7 @@ def to_status_changes(
                 field="status",
                 from_value=status,
                 to_value=new,
-                changed_at=parse_at(e["created_at"]),  # type: ignore[arg-type]
+                changed_at=parse_utc(e["created_at"]),  # type: ignore[arg-type]
                 author=person_id(e.get("user")),
             )
             status = new
@@ -310,7 +301,7 @@ def to_worklog(node: Mapping[str, Any], work_item_id: str, ctx: MappingContext) 
         external_id=str(node["id"]).rsplit("/", 1)[-1],
         work_item_id=work_item_id,
         author=person_id(node.get("user")),
-        started_at=parse_at(node["spentAt"]),  # type: ignore[arg-type]
+        started_at=parse_utc(node["spentAt"]),  # type: ignore[arg-type]
         seconds=int(node["timeSpent"]),
         raw=node,
     )

@@ -25,7 +25,6 @@ sprint ids, issue id, ISO date); for the rest they are the display strings
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -43,6 +42,10 @@ from connectors.records import (
     WorkItem,
     Worklog,
 )
+
+# Jira writes ``2024-01-02T03:04:05.000+0800`` (both deployments) or ``...Z``.
+from connectors.timestamps import parse_day as parse_date
+from connectors.timestamps import parse_utc as parse_datetime
 
 CATEGORY_BY_JIRA_KEY = {"new": "todo", "indeterminate": "in_progress", "done": "done"}
 
@@ -103,19 +106,6 @@ class MappingContext:
 
 
 # --- small helpers -------------------------------------------------------------------
-
-
-def parse_datetime(value: str | None) -> dt.datetime | None:
-    """Jira timestamps: ``2024-01-02T03:04:05.000+0800`` (both deployments), ``...Z``."""
-    if not value:
-        return None
-    return dt.datetime.fromisoformat(value).astimezone(dt.UTC)
-
-
-def parse_date(value: str | None) -> dt.date | None:
-    if not value:
-        return None
-    return dt.date.fromisoformat(value[:10])
 
 
 def person_id(user: Mapping[str, Any] | None) -> str | None:

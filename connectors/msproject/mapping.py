@@ -44,6 +44,7 @@ from typing import Any
 from connectors.base import map_status_category
 from connectors.errors import RecordError
 from connectors.records import Link, Milestone, Person, Project, WorkItem, Worklog
+from connectors.timestamps import parse_day
 
 # ISO 8601 durations as MSPDI writes them; MPXJ writes an overrun's remaining work with a
 # negative component ("PT-2H0M0S"), so each number may carry its own sign.
@@ -87,13 +88,6 @@ def parse_local(value: str | None, zone: dt.tzinfo) -> dt.datetime | None:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=zone)
     return parsed.astimezone(dt.UTC)
-
-
-def parse_day(value: str | None) -> dt.date | None:
-    """The calendar date of an MSPDI date-time, as the plan shows it (local, no shift)."""
-    if not value:
-        return None
-    return dt.date.fromisoformat(value[:10])
 
 
 def duration_hours(value: str | None) -> float | None:

@@ -58,12 +58,9 @@ from connectors.errors import ConfigError, RecordError
 from connectors.records import Milestone, Person, Project, Worklog
 from connectors.redmine import mapping
 from connectors.redmine.client import Filter, RedmineClient
+from connectors.timestamps import format_utc, parse_utc
 
 log = logging.getLogger("pmohub.redmine")
-
-
-def _ts(value: dt.datetime) -> str:
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class RedmineConnector(ClientConnector[RedmineClient]):
@@ -247,14 +244,14 @@ class RedmineConnector(ClientConnector[RedmineClient]):
         run_start = dt.datetime.now(dt.UTC)
         filters: list[Filter] = [("status_id", "*", []), *self._scope_filter()]
         if since is not None:
-            filters.append(("updated_on", ">=", [_ts(since)]))
+            filters.append(("updated_on", ">=", [format_utc(since)]))
         seen: set[str] = set()
         for issues in self._issue_pages(filters):
             for issue in issues:
                 iid = str(issue.get("id"))
                 if iid in seen:
                     continue
-                updated = mapping.parse_datetime(issue.get("updated_on"))
+                updated = parse_utc(issue.get("updated_on"))
                 if since is not None and updated is not None and updated < since:
                     continue  # Redmine's one-second widening; see the module docstring
                 seen.add(iid)
@@ -310,7 +307,7 @@ class RedmineConnector(ClientConnector[RedmineClient]):
             issue_id = str((entry.get("issue") or {}).get("id") or "")
             if not issue_id or issue_id in done:
                 continue  # project-level entries have no work item; done ones are complete
-            changed = mapping.parse_datetime(entry.get("updated_on") or entry.get("created_on"))
+            changed = parse_utc(entry.get("updated_on") or entry.get("created_on"))
             if changed is not None and changed < since:
                 continue
             try:

@@ -48,6 +48,7 @@ from typing import Any
 from connectors.base import map_status_category
 from connectors.errors import RecordError
 from connectors.records import Link, Milestone, Person, Project, StatusChange, WorkItem, Worklog
+from connectors.timestamps import parse_day, parse_utc
 
 CANCELLED_WORDS = (
     "reject",
@@ -106,22 +107,6 @@ class MappingContext:
     status_map: Mapping[str, str] = field(default_factory=dict)
     fields: Mapping[str, str] = field(default_factory=dict)  # canonical -> cf id or name
     keep_raw: bool = False
-
-
-def parse_datetime(value: str | None) -> dt.datetime | None:
-    """Redmine timestamps: ``2026-11-21T09:37:45Z`` (always UTC in the API)."""
-    if not value:
-        return None
-    parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if parsed.tzinfo is None:  # defensive: the API always says Z
-        parsed = parsed.replace(tzinfo=dt.UTC)
-    return parsed.astimezone(dt.UTC)
-
-
-def parse_date(value: str | None) -> dt.date | None:
-    if not value:
-        return None
-    return dt.date.fromisoformat(value[:10])
 
 
 def _id(ref: Mapping[str, Any] | None) -> str | None:
@@ -227,11 +212,11 @@ def to_work_item(issue: Mapping[str, Any], ctx: MappingContext) -> WorkItem:
         if project_key is None:
             raise KeyError(f"project {project_id} is not among the synced projects")
         current = "dates"
-        created = parse_datetime(issue.get("created_on"))
-        updated = parse_datetime(issue.get("updated_on"))
-        closed = parse_datetime(issue.get("closed_on"))
-        start_on = parse_date(issue.get("start_date"))
-        due_on = parse_date(issue.get("due_date"))
+        created = parse_utc(issue.get("created_on"))
+        updated = parse_utc(issue.get("updated_on"))
+        closed = parse_utc(issue.get("closed_on"))
+        start_on = parse_day(issue.get("start_date"))
+        due_on = parse_day(issue.get("due_date"))
         current = "estimated_hours"
         estimate = number(issue.get("estimated_hours"))
         spent = number(issue.get("spent_hours"))
@@ -336,7 +321,7 @@ def to_status_changes(
     cf_names = cf_names or {}
     for journal in journals:
         jid = journal["id"]
-        changed_at = parse_datetime(journal.get("created_on"))
+        changed_at = parse_utc(journal.get("created_on"))
         if changed_at is None:
             raise RecordError(
                 "journal without created_on", source=ctx.source, where=f"issue #{issue_id}"
@@ -397,7 +382,7 @@ def to_worklog(entry: Mapping[str, Any], ctx: MappingContext) -> Worklog:
             author=_id(entry.get("user")),
             started_at=dt.datetime.combine(spent_on, dt.time(), tzinfo=dt.UTC),
             seconds=round(float(entry["hours"]) * 3600),
-            updated_at=parse_datetime(entry.get("updated_on")),
+            updated_at=parse_utc(entry.get("updated_on")),
             raw=entry if ctx.keep_raw else None,
         )
     except (KeyError, TypeError, ValueError) as exc:
@@ -410,7 +395,7 @@ def to_worklog(entry: Mapping[str, Any], ctx: MappingContext) -> Worklog:
 
 def to_milestone(version: Mapping[str, Any], ctx: MappingContext) -> Milestone:
     try:
-        due = parse_date(version.get("due_date") or version.get("effective_date"))
+        due = parse_day(version.get("due_date") or version.get("effective_date"))
         closed = version.get("status") == "closed"
         project_id = _id(version.get("project"))
         return Milestone(

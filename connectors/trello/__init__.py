@@ -30,6 +30,7 @@ from connectors.base import (
 )
 from connectors.errors import ConfigError, RecordError
 from connectors.records import Person, Project
+from connectors.timestamps import parse_utc
 from connectors.trello import mapping
 from connectors.trello.client import TrelloClient
 
@@ -141,7 +142,7 @@ class TrelloConnector(ClientConnector[TrelloClient]):
                     if card.get("id"):
                         feed[card["id"]].append(action)
             for card in self.client.cards(board["id"], self.config.page_size):
-                updated = mapping.parse_at(card.get("dateLastActivity"))
+                updated = parse_utc(card.get("dateLastActivity"))
                 if since is not None and updated is not None and updated < since:
                     continue
                 changes = []

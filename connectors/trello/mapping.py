@@ -23,6 +23,7 @@ from typing import Any
 from connectors.base import map_status_category
 from connectors.errors import RecordError
 from connectors.records import Person, Project, StatusChange, WorkItem
+from connectors.timestamps import parse_utc
 
 _PATTERNS: tuple[tuple[str, str], ...] = (
     (r"won'?t|cancel|abandon|rejected|废弃|取消", "cancelled"),
@@ -35,12 +36,6 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
 class MappingContext:
     source: str
     status_map: Mapping[str, str] = field(default_factory=dict)
-
-
-def parse_at(value: str | None) -> dt.datetime | None:
-    if not value:
-        return None
-    return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(dt.UTC)
 
 
 def created_from_id(object_id: str) -> dt.datetime:
@@ -83,7 +78,7 @@ def to_person(member: Mapping[str, Any], ctx: MappingContext) -> Person:
 
 
 def _day(value: Any) -> str | None:
-    at = parse_at(value) if isinstance(value, str) else None
+    at = parse_utc(value) if isinstance(value, str) else None
     return at.date().isoformat() if at else None
 
 
@@ -114,7 +109,7 @@ def to_status_changes(
             field=name,
             from_value=from_value,
             to_value=to_value,
-            changed_at=parse_at(a["date"]),  # type: ignore[arg-type]
+            changed_at=parse_utc(a["date"]),  # type: ignore[arg-type]
             author=a.get("idMemberCreator"),
         )
 
@@ -155,7 +150,7 @@ def to_work_item(
             }
         if card.get("dueComplete"):
             extra["due_complete"] = True
-        due, start = parse_at(card.get("due")), parse_at(card.get("start"))
+        due, start = parse_utc(card.get("due")), parse_utc(card.get("start"))
         members = card.get("idMembers") or []
         return WorkItem(
             source=ctx.source,
@@ -168,7 +163,7 @@ def to_work_item(
             status_category=category,  # type: ignore[arg-type]
             assignee=str(members[0]) if members else None,
             created_at=created_from_id(str(card["id"])),
-            updated_at=parse_at(card.get("dateLastActivity")),
+            updated_at=parse_utc(card.get("dateLastActivity")),
             resolved_at=resolved,
             start_on=start.date() if start else None,
             due_on=due.date() if due else None,
@@ -193,7 +188,7 @@ def to_checklist_items(
         for item in cl.get("checkItems") or []:
             n += 1
             done = item.get("state") == "complete"
-            due = parse_at(item.get("due"))
+            due = parse_utc(item.get("due"))
             yield WorkItem(
                 source=ctx.source,
                 external_id=str(item["id"]),
