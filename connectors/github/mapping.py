@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from itertools import groupby
 from typing import Any
 
-from connectors.base import map_status_category
 from connectors.errors import RecordError
+from connectors.labels import label_status_category, label_value
 from connectors.records import Milestone, Person, Project, StatusChange, WorkItem
 from connectors.timestamps import parse_utc
 
@@ -66,30 +66,16 @@ def label_names(issue: Mapping[str, Any]) -> list[str]:
     return out
 
 
-def _prefixed(labels: Iterable[str], prefix: str) -> str | None:
-    """The value of the last label with ``prefix`` (case-insensitive), or None."""
-    found = None
-    p = prefix.lower()
-    for lab in labels:
-        if p and lab.lower().startswith(p):
-            found = lab[len(prefix) :].strip()
-    return found or None
-
-
 def derive_status(
     state: str, state_reason: str | None, labels: Iterable[str], ctx: MappingContext
 ) -> str:
     if state == "closed":
         return "not planned" if state_reason == "not_planned" else "closed"
-    return _prefixed(labels, ctx.status_prefix) or "open"
+    return label_value(labels, (ctx.status_prefix,)) or "open"
 
 
 def status_category(status: str, ctx: MappingContext) -> str:
-    full = ctx.status_prefix + status
-    if full in ctx.status_map:
-        return map_status_category(full, "todo", ctx.status_map)
-    default = DEFAULT_CATEGORIES.get(status.lower(), "in_progress")
-    return map_status_category(status, default, ctx.status_map)
+    return label_status_category(status, (ctx.status_prefix,), ctx.status_map, DEFAULT_CATEGORIES)
 
 
 def person_id(user: Mapping[str, Any] | None) -> str | None:
@@ -152,10 +138,10 @@ def to_work_item(
         type_obj = issue.get("type")
         kind = (
             (type_obj.get("name") if isinstance(type_obj, Mapping) else None)
-            or _prefixed(labels, ctx.type_prefix)
+            or label_value(labels, (ctx.type_prefix,))
             or ctx.default_type
         )
-        points = _prefixed(labels, ctx.points_prefix)
+        points = label_value(labels, (ctx.points_prefix,))
         assignees = issue.get("assignees") or ([issue["assignee"]] if issue.get("assignee") else [])
         closed_at = parse_utc(issue.get("closed_at"))
         ms = issue.get("milestone")
@@ -170,7 +156,7 @@ def to_work_item(
             type=kind,
             status=status,
             status_category=status_category(status, ctx),  # type: ignore[arg-type]
-            priority=_prefixed(labels, ctx.priority_prefix),
+            priority=label_value(labels, (ctx.priority_prefix,)),
             assignee=person_id(assignees[0]) if assignees else None,
             reporter=person_id(issue.get("user")),
             parent_id=parent_id(parent_url) if parent_url else None,

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from itertools import groupby
 from typing import Any
 
-from connectors.base import map_status_category
 from connectors.errors import RecordError
+from connectors.labels import label_status_category, label_value
 from connectors.records import (
     Iteration,
     Milestone,
@@ -70,28 +70,14 @@ class MappingContext:
     priority_prefix: str = "priority::"
 
 
-def _prefixed(labels: Iterable[str], prefixes: Iterable[str]) -> str | None:
-    found = None
-    for lab in labels:
-        for p in prefixes:
-            if p and lab.lower().startswith(p.lower()):
-                found = lab[len(p) :].strip()
-    return found or None
-
-
 def derive_status(state: str, labels: Iterable[str], ctx: MappingContext) -> str:
     if state == "closed":
         return "closed"
-    return _prefixed(labels, ctx.status_prefixes) or "open"
+    return label_value(labels, ctx.status_prefixes) or "open"
 
 
 def status_category(status: str, ctx: MappingContext) -> str:
-    for p in ctx.status_prefixes:
-        if p + status in ctx.status_map:
-            return map_status_category(p + status, "todo", ctx.status_map)
-    return map_status_category(
-        status, DEFAULT_CATEGORIES.get(status.lower(), "in_progress"), ctx.status_map
-    )
+    return label_status_category(status, ctx.status_prefixes, ctx.status_map, DEFAULT_CATEGORIES)
 
 
 def person_id(user: Mapping[str, Any] | None) -> str | None:
@@ -199,10 +185,10 @@ def to_work_item(issue: Mapping[str, Any], project_key: str, ctx: MappingContext
             key=where,
             project_key=project_key,
             title=str(issue["title"]),
-            type=_prefixed(labels, (ctx.type_prefix,)) or str(issue.get("issue_type") or "issue"),
+            type=label_value(labels, (ctx.type_prefix,)) or str(issue.get("issue_type") or "issue"),
             status=status,
             status_category=status_category(status, ctx),  # type: ignore[arg-type]
-            priority=_prefixed(labels, (ctx.priority_prefix,)),
+            priority=label_value(labels, (ctx.priority_prefix,)),
             assignee=person_id(assignees[0]) if assignees else None,
             reporter=person_id(issue.get("author")),
             parent_id=epic_id(epic) if epic else None,
