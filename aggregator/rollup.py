@@ -724,11 +724,18 @@ def read_inputs_history(
     status_t = items["id"].map(last_before).astype(object)
     status_t = status_t.fillna(items["id"].map(first_after).astype(object))
     changed = status_t.notna()
+    current_status = items["status"].copy()
     items["status"] = status_t.where(changed, items["status"])
     mapped = map_categories(items["status"], cats)
     # A status name never seen on a current item: keep the current category (best known).
-    items["status_category"] = mapped.where(changed & mapped.notna(), items["status_category"])
-    # Cancelled via resolution is not a status name: an item cancelled now stays cancelled.
+    # Cancelled comes from the resolution, not the status name: an item cancelled now and
+    # already in its current status at t was cancelled then too.
+    keep = (
+        ~changed
+        | mapped.isna()
+        | ((items["status_category"] == "cancelled") & (items["status"] == current_status))
+    )
+    items["status_category"] = items["status_category"].where(keep, mapped)
     groups_cols = ["pk", "type", "kind", "status_category"]
     items["has_pts"] = items["story_points"].notna().astype(int)
     items["has_h"] = items["original_estimate_h"].notna().astype(int)
