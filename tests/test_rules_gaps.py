@@ -260,3 +260,67 @@ def test_rpt_001_label_and_title_tag_count_as_reports(store_url: str) -> None:
     with engine.connect() as c:
         rows = c.execute(select(m.Finding.subject, m.Finding.project_key)).all()
     assert rows == [("project:NONE", "NONE")]
+
+
+def _sprint_project(w: World, key: str, sid: str, added_points: list[float]) -> None:
+    """Sprint ``sid`` of ``key`` started Mon 2026-11-16 with 5 items of 2 points (10
+    committed); ``added_points`` items join it on 11-17; every item is in the baseline."""
+    w.iterations.append(
+        {
+            "id": int(sid),
+            "source": "jira_main",
+            "external_id": sid,
+            "project_key": key,
+            "name": f"{key} Sprint 9",
+            "state": "active",
+            "start_at": at("2026-11-16", 1),
+            "end_at": at("2026-11-27", 10),
+        }
+    )
+    for i, pts in enumerate([2.0] * 5 + added_points):
+        it = w.item(
+            key,
+            story_points=pts,
+            iteration_ids=[sid],
+            created_at=at("2026-09-01"),
+        )
+        w.baselines.append(
+            {
+                "project_key": key,
+                "label": "plan-approved",
+                "taken_at": at("2026-10-01"),
+                "subject_kind": "work_item",
+                "work_item_id": it["id"],
+                "milestone_id": None,
+                "story_points": pts,
+                "original_estimate_h": None,
+                "start_on": None,
+                "due_on": None,
+            }
+        )
+        if i >= 5:
+            w.change(it, None, sid, at("2026-11-17"), field="sprint")
+        else:
+            w.change(it, None, sid, at("2026-11-13"), field="sprint")  # before the start
+
+
+def test_chg_002_sprint_variant() -> None:
+    w = World()
+    for p in ("BAD", "OK", "NE"):
+        w.project(p)
+    _sprint_project(w, "BAD", "11", [2.0, 2.0])  # 4 of 10 points added: 40 % > 20 %
+    _sprint_project(w, "OK", "12", [1.0])  # 10 %
+    # A committed item moved out after the start still counts as committed.
+    moved = w.item("OK", story_points=3.0, iteration_ids=[], created_at=at("2026-09-01"))
+    w.change(moved, "12", None, at("2026-11-18"), field="sprint")  # type: ignore[arg-type]
+    w.item("NE", story_points=2.0)  # no baseline, no sprint
+    t = run("CHG-002", w, AS_OF)
+    assert outcome(t, "project:BAD") == "finding"
+    assert t.loc["project:BAD", "severity"] == "medium"
+    assert t.loc["project:BAD", "value"] == 0.4
+    assert t.loc["project:BAD", "evidence"]["sprint"] == "BAD Sprint 9"
+    assert len(t.loc["project:BAD", "evidence"]["keys"]) == 2
+    assert outcome(t, "project:OK") == "pass"
+    assert outcome(t, "project:NE") == "ne"
+    t = run("CHG-002", w, AS_OF, rules_cfg={"CHG-002": {"sprint_share": 0.5}})
+    assert outcome(t, "project:BAD") == "pass"

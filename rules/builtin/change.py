@@ -227,10 +227,12 @@ def chg_001(ctx: RuleContext) -> Outcomes:
     basis="004 §2.4 “有重大影响的变更…提交正式的变更申请”",
     basis_seed="004",
     check="net additions (items or estimate) since the baseline > 10 % of BAC with no CR "
-    "approved since the baseline",
+    "approved since the baseline (high); sprint variant (medium): > 20 % of the points "
+    "committed at a current sprint's start added to it after the start (Sprint field "
+    "history)",
     fix_en="Submit a CR for the added scope (additions listed).",
     fix_zh="为新增范围提交变更申请(列出新增事项)。",
-    defaults={"share": 0.10},
+    defaults={"share": 0.10, "sprint_share": 0.20, "sprint_recent_days": 14},
     needs={
         "baselines": (
             "project_key",
@@ -254,6 +256,19 @@ def chg_001(ctx: RuleContext) -> Outcomes:
             "resolved_at",
             "updated_at",
         ),
+    },
+    optional={
+        "work_items": ("iteration_ids",),
+        "iterations": (
+            "external_id",
+            "source",
+            "project_key",
+            "name",
+            "state",
+            "start_at",
+            "end_at",
+        ),
+        "status_changes": ("work_item_id", "field", "from_value", "to_value", "changed_at"),
     },
 )
 def chg_002(ctx: RuleContext) -> Outcomes:
@@ -307,11 +322,159 @@ def chg_002(ctx: RuleContext) -> Outcomes:
     res = pd.DataFrame(index=ctx.projects)
     res["value"] = share
     res["threshold"] = ctx.param("share")
-    res["failed"] = (share > res["threshold"]) & (cr_after.reindex(ctx.projects).fillna(0) == 0)
-    res["ne"] = np.where(count.reindex(ctx.projects).isna(), "no baseline", None)
+    scope_fail = (share > res["threshold"]) & (cr_after.reindex(ctx.projects).fillna(0) == 0)
+    creep = sprint_creep(ctx)
+    worst = creep.sort_values("share").groupby("project_key").tail(1).set_index("project_key")
+    worst = worst.reindex(ctx.projects)
+    sprint_fail = worst["share"].notna()
+    no_baseline = count.reindex(ctx.projects).isna()
+    res["failed"] = scope_fail | sprint_fail
+    # A finding in the sprint variant stands without a baseline; a pass needs both.
+    res["ne"] = np.where(no_baseline & ~sprint_fail, "no baseline", None)
+    res["severity"] = np.where(scope_fail, "high", "medium")
+    res["value"] = res["value"].where(scope_fail | ~sprint_fail, worst["share"])
+    res["threshold"] = res["threshold"].where(scope_fail | ~sprint_fail, ctx.param("sprint_share"))
     res["keys"] = keys_by_project(added).reindex(ctx.projects)
-    res["message"] = [
-        f"{v:.0%} scope added since the baseline without an approved CR" for v in share.fillna(0)
+    res["keys"] = res["keys"].where(scope_fail | ~sprint_fail, worst["keys"])
+    res["evidence"] = [
+        {"sprint": n, "sprint_added_share": round(float(v), 3)} if isinstance(n, str) else {}
+        for n, v in zip(worst["name"], worst["share"], strict=True)
     ]
-    res["message_zh"] = [f"基准后新增范围 {v:.0%},无批准的变更申请" for v in share.fillna(0)]
+    sprint_en = [
+        f"{v:.0%} of sprint {n}'s committed points added after its start"
+        if isinstance(n, str)
+        else ""
+        for n, v in zip(worst["name"], worst["share"].fillna(0), strict=True)
+    ]
+    sprint_zh = [
+        f"冲刺 {n} 开始后新增承诺点数的 {v:.0%}" if isinstance(n, str) else ""
+        for n, v in zip(worst["name"], worst["share"].fillna(0), strict=True)
+    ]
+    res["message"] = [
+        "; ".join(
+            p
+            for p in (
+                f"{v:.0%} scope added since the baseline without an approved CR" if f else "",
+                sp,
+            )
+            if p
+        )
+        for v, f, sp in zip(share.fillna(0), scope_fail, sprint_en, strict=True)
+    ]
+    res["message_zh"] = [
+        ";".join(p for p in (f"基准后新增范围 {v:.0%},无批准的变更申请" if f else "", sp) if p)
+        for v, f, sp in zip(share.fillna(0), scope_fail, sprint_zh, strict=True)
+    ]
     return ctx.project_outcomes(res)
+
+
+def sprint_creep(ctx: RuleContext) -> pd.DataFrame:
+    """Sprints (current, or ended within ``sprint_recent_days``) whose points added after
+    the start exceed ``sprint_share`` of the points committed at the start. Committed =
+    items in the sprint now that were not added after the start, plus items removed after
+    the start. One row per failing sprint: ``project_key, name, share, keys``."""
+    empty = pd.DataFrame(columns=["project_key", "name", "share", "keys"])
+    items, its = ctx.frames.get("work_items"), ctx.frames.get("iterations")
+    sc = ctx.frames.get("status_changes")
+    if (
+        its is None
+        or sc is None
+        or items is None
+        or "iteration_ids" not in items.columns
+        or "from_value" not in sc.columns
+        or len(its) == 0
+    ):
+        return empty
+    g = ctx.global_params
+    as_of_at = pd.Timestamp(ctx.as_of, tz="UTC") + pd.Timedelta(days=1)
+    recent = as_of_at - pd.Timedelta(days=float(g.get("sprint_recent_days", 14)))
+    start = pd.to_datetime(its["start_at"], utc=True)
+    end = pd.to_datetime(its["end_at"], utc=True)
+    its = its[
+        (start <= as_of_at)
+        & ((its["state"].astype(str) == "active") | (end >= recent))
+        & its["project_key"].notna()
+    ].assign(start_at=start)
+    if its.empty:
+        return empty
+    sprint_ids = set(its["external_id"].astype(str))
+    # Sprint field history: comma-separated sprint ids before and after each change.
+    ch = sc[sc["field"].astype(str).str.lower() == "sprint"]
+
+    def ids(col: pd.Series) -> pd.Series:
+        return col.astype(object).fillna("").astype(str).str.split(r"\s*,\s*")
+
+    moves = []
+    for col_in, col_out, kind in (
+        ("to_value", "from_value", "added"),
+        ("from_value", "to_value", "removed"),
+    ):
+        x = ch.assign(sid=ids(ch[col_in]), other=ids(ch[col_out])).explode("sid")
+        x = x[x["sid"].isin(sprint_ids)]
+        x = x[[s not in o for s, o in zip(x["sid"], x["other"], strict=True)]]
+        moves.append(x[["work_item_id", "sid", "changed_at"]].assign(kind=kind))
+    mv = pd.concat(moves, ignore_index=True)
+    mv = mv.merge(
+        its[["external_id", "start_at"]].astype({"external_id": str}),
+        left_on="sid",
+        right_on="external_id",
+    )
+    mv = mv[pd.to_datetime(mv["changed_at"], utc=True) > mv["start_at"]]
+    pts = items.set_index("id")["story_points"].astype(float)
+    keys = items.set_index("id")["key"]
+    member = items[["id", "iteration_ids"]].explode("iteration_ids").dropna()
+    member = member[member["iteration_ids"].astype(str).isin(sprint_ids)]
+    member = member.assign(sid=member["iteration_ids"].astype(str))
+    added = mv[mv["kind"] == "added"].drop_duplicates(["work_item_id", "sid"])
+    removed = mv[mv["kind"] == "removed"].drop_duplicates(["work_item_id", "sid"])
+    # Added then removed again: neither committed nor (any longer) added.
+    added_pairs = set(zip(added["work_item_id"], added["sid"], strict=True))
+    removed = removed[
+        [
+            (i, s) not in added_pairs
+            for i, s in zip(removed["work_item_id"], removed["sid"], strict=True)
+        ]
+    ]
+    now_pairs = set(zip(member["id"], member["sid"], strict=True))
+    added = added[
+        [(i, s) in now_pairs for i, s in zip(added["work_item_id"], added["sid"], strict=True)]
+    ]
+    committed_rows = pd.concat(
+        [
+            member[
+                [
+                    (i, s) not in added_pairs
+                    for i, s in zip(member["id"], member["sid"], strict=True)
+                ]
+            ][["id", "sid"]],
+            removed.rename(columns={"work_item_id": "id"})[["id", "sid"]],
+        ]
+    )
+    committed = (
+        committed_rows.assign(p=lookup(committed_rows["id"], pts).fillna(0.0))
+        .groupby("sid")["p"]
+        .sum()
+    )
+    add = added.assign(p=lookup(added["work_item_id"], pts).fillna(0.0))
+    add_pts = add.groupby("sid")["p"].sum()
+    meta = its.astype({"external_id": str}).set_index("external_id")
+    out = pd.DataFrame({"committed": committed, "added": add_pts}).fillna(0.0)
+    out = out[out["committed"] > 0]
+    out["share"] = out["added"] / out["committed"]
+    limit = ctx.param_of("sprint_share", pd.Series(meta["project_key"].reindex(out.index)))
+    out = out[out["share"].to_numpy() > limit.astype(float).to_numpy()]
+    if out.empty:
+        return empty
+    add_keys = (
+        add.assign(k=lookup(add["work_item_id"], keys))
+        .groupby("sid")["k"]
+        .agg(lambda v: [str(k) for k in v])
+    )
+    return pd.DataFrame(
+        {
+            "project_key": meta["project_key"].reindex(out.index).to_numpy(),
+            "name": meta["name"].reindex(out.index).astype(str).to_numpy(),
+            "share": out["share"].to_numpy(),
+            "keys": add_keys.reindex(out.index).to_numpy(),
+        }
+    )
