@@ -324,3 +324,24 @@ def test_chg_002_sprint_variant() -> None:
     assert outcome(t, "project:NE") == "ne"
     t = run("CHG-002", w, AS_OF, rules_cfg={"CHG-002": {"sprint_share": 0.5}})
     assert outcome(t, "project:BAD") == "pass"
+
+
+def test_clo_002_phase_end_lessons_for_long_projects() -> None:
+    w = World()
+    # Approved 2026-01-05 (> 6 months), planning ended (plan approved) 2026-03-02.
+    long_kw = {"approved_at": at("2026-01-05"), "plan_approved_at": at("2026-03-02")}
+    w.project("BAD", **long_kw)
+    w.project("OK", **long_kw)
+    w.project("SHORT", approved_at=at("2026-08-03"), plan_approved_at=at("2026-09-01"))
+    w.project("NE", phase=None)
+    w.item("OK", type="Lessons Learned", kind="lessons_learned", created_at=at("2026-03-06"))
+    # A lesson long after the phase end does not cover it.
+    w.item("BAD", type="Lessons Learned", kind="lessons_learned", created_at=at("2026-06-01"))
+    t = run("CLO-002", w, AS_OF)
+    assert outcome(t, "project:BAD") == "finding"
+    assert t.loc["project:BAD", "evidence"]["phase_end"] == "plan_approved"
+    assert outcome(t, "project:OK") == "pass"
+    assert outcome(t, "project:SHORT") == "pass"  # < 6 months: only Closing counts
+    assert outcome(t, "project:NE") == "ne"
+    t = run("CLO-002", w, AS_OF, rules_cfg={"CLO-002": {"long_months": 12}})
+    assert outcome(t, "project:BAD") == "pass"

@@ -144,13 +144,19 @@ def clo_003(ctx: RuleContext) -> Outcomes:
     scope="project",
     basis="000 “记录和归档项目经验和教训” (record and archive lessons)",
     basis_seed="000",
-    check="no linked lessons_learned item within 10 wd of Closing",
+    check="no linked lessons_learned item within 10 wd of Closing; projects longer than 6 "
+    "months (from approval, else planned start): also none within 10 wd of each phase end "
+    "in `phase_ends` (default: the end of planning, i.e. plan approval)",
     fix_en="Run the retrospective.",
     fix_zh="组织项目复盘。",
-    defaults={"within_wd": 10},
+    defaults={"within_wd": 10, "long_months": 6, "phase_ends": ["plan_approved"]},
     needs={
         "registry": ("project_key", "phase_rank", "closing_at"),
         "work_items": ("project_key", "kind"),
+    },
+    optional={
+        "registry": ("approved_at", "planned_start", "plan_approved_at", "execution_at"),
+        "work_items": ("created_at",),
     },
 )
 def clo_002(ctx: RuleContext) -> Outcomes:
@@ -166,9 +172,65 @@ def clo_002(ctx: RuleContext) -> Outcomes:
     since = pd.Series(ctx.wd_until_today(ctx.local_day(reg["closing_at"])), index=ctx.projects)
     due = since.isna() | (since > ctx.param("within_wd"))  # closing date unknown: due now
     res = pd.DataFrame(index=ctx.projects)
-    res["failed"] = (reg["phase_rank"] >= CLOSING) & (lessons == 0) & due
+    closing_fail = (reg["phase_rank"] >= CLOSING) & (lessons == 0) & due
+    missed = _missed_phase_ends(ctx, reg, items[items["kind"] == "lessons_learned"])
+    res["failed"] = closing_fail | missed.notna()
     res["ne"] = np.where(reg["phase_rank"].isna(), "no registry phase", None)
-    res["value"] = since
-    res["message"] = "No lessons learned recorded since Closing: run the retrospective"
-    res["message_zh"] = "进入收尾后未记录经验教训:请组织复盘"
+    res["value"] = since.where(closing_fail)
+    res["evidence"] = [{"phase_end": m} if isinstance(m, str) else {} for m in missed]
+    res["message"] = [
+        "No lessons learned recorded since Closing: run the retrospective"
+        if c
+        else f"No lessons learned at the end of {m} (project > 6 months): run a retrospective"
+        for c, m in zip(closing_fail, missed, strict=True)
+    ]
+    res["message_zh"] = [
+        "进入收尾后未记录经验教训:请组织复盘" if c else f"阶段({m})结束时未记录经验教训:请组织复盘"
+        for c, m in zip(closing_fail, missed, strict=True)
+    ]
     return ctx.project_outcomes(res)
+
+
+def _missed_phase_ends(ctx: RuleContext, reg: pd.DataFrame, lessons: pd.DataFrame) -> pd.Series:
+    """Per project, the first phase end (a phase that ended > ``within_wd`` ago) with no
+    lessons item created within ``within_wd`` wd either side of it, for projects longer
+    than ``long_months``; NaN otherwise."""
+    g = ctx.global_params
+    out = pd.Series(np.nan, index=reg.index, dtype=object)
+    if "created_at" not in lessons.columns:
+        return out
+    started = pd.Series(pd.NaT, index=reg.index, dtype="datetime64[us, UTC]")
+    if "approved_at" in reg.columns:
+        started = pd.to_datetime(reg["approved_at"], utc=True)
+    if "planned_start" in reg.columns:
+        planned = pd.to_datetime(
+            reg["planned_start"].astype(str), format="ISO8601", errors="coerce", utc=True
+        )
+        started = started.fillna(planned)
+    age_days = (pd.Timestamp(ctx.as_of, tz="UTC") - started).dt.days
+    long_ = age_days > 30.4 * float(g.get("long_months", 6))
+    within = int(g.get("within_wd", 10))
+    made = ctx.local_day(pd.to_datetime(lessons["created_at"], utc=True))
+    by_project = pd.DataFrame({"project_key": lessons["project_key"].astype(object), "day": made})
+    for phase in g.get("phase_ends") or ():
+        col = f"{phase}_at"
+        if col not in reg.columns:
+            continue
+        end_day = pd.Series(ctx.local_day(pd.to_datetime(reg[col], utc=True)), index=reg.index)
+        known = end_day.notna() & long_
+        if not known.any():
+            continue
+        lo = pd.Series(
+            ctx.calendar.add_wd(end_day[known].to_numpy(), -within), index=end_day[known].index
+        )
+        hi = pd.Series(ctx.calendar.add_wd(end_day[known].to_numpy(), within), index=lo.index)
+        due = hi < ctx.as_of_day
+        pairs = by_project.merge(
+            pd.DataFrame({"project_key": lo.index, "lo": lo.to_numpy(), "hi": hi.to_numpy()}),
+            on="project_key",
+        )
+        ok = pairs[(pairs["day"] >= pairs["lo"]) & (pairs["day"] <= pairs["hi"])]
+        covered = lo.index.isin(set(ok["project_key"]))
+        miss = lo.index[due.to_numpy() & ~covered]
+        out.loc[miss] = out.loc[miss].fillna(phase)
+    return out
