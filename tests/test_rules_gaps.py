@@ -345,3 +345,17 @@ def test_clo_002_phase_end_lessons_for_long_projects() -> None:
     assert outcome(t, "project:NE") == "ne"
     t = run("CLO-002", w, AS_OF, rules_cfg={"CLO-002": {"long_months": 12}})
     assert outcome(t, "project:BAD") == "pass"
+
+
+def test_data_001_registry_phase_statuses_are_not_unmapped() -> None:
+    w = World()
+    w.project("P")
+    reg = w.item("P", type="Project", kind="registry")
+    w.change(reg, "Proposed", "Approved", at("2026-10-02"))  # a phase, read as such
+    t = run("DATA-001", w, AS_OF)
+    assert outcome(t, "portfolio:*") == "pass"
+    story = w.item("P")
+    w.change(story, "To Do", "Approved", at("2026-10-02"))  # on delivery work: unmapped
+    t = run("DATA-001", w, AS_OF)
+    assert outcome(t, "source:jira_main") == "finding"
+    assert t.loc["source:jira_main", "evidence"]["statuses"] == ["Approved"]

@@ -8,7 +8,7 @@ import pandas as pd
 
 from rules.calendar import to_days
 from rules.engine import Outcomes, RuleContext, rule
-from rules.frames import by_project, keys_by_project, lookup
+from rules.frames import by_project, keys_by_project, lookup, to_phase
 
 OPEN = ("todo", "in_progress")
 
@@ -183,14 +183,24 @@ def data_003(ctx: RuleContext) -> Outcomes:
     basis="000 “确保项目信息的准确性和可用性” (accurate, usable information)",
     basis_seed="000",
     check="a status used in the history has no known category (not on any current item "
-    "and not in status_map), so history rules would misread it",
+    "and not in status_map), so history rules would misread it; registry issues' phase "
+    "statuses (Approved, 立项...) are read as phases, not flagged. The catalogue's second "
+    "half, “a mapped field id is missing”, is not evaluated: the sync does not record which "
+    "custom fields a site has (the Jira connector checks them at connect time, "
+    "`pmohub sources check`, and an unknown configured field id fails the sync there)",
     fix_en="Map the status in status_map.",
     fix_zh="在 status_map 中映射该状态。",
-    needs={"status_changes": ("source", "field", "to_value", "to_category")},
+    needs={"status_changes": ("source", "field", "to_value", "to_category", "work_item_id")},
+    optional={"work_items": ("id", "kind")},
 )
 def data_001(ctx: RuleContext) -> Outcomes:
     sc = ctx.frame("status_changes")
     sc = sc[(sc["field"] == "status") & sc["to_value"].notna() & sc["to_category"].isna()]
+    items = ctx.frames.get("work_items")
+    if items is not None and "kind" in items.columns and len(sc):
+        registry_ids = items.loc[items["kind"] == "registry", "id"]
+        phase_status = to_phase(sc["to_value"].astype(object)).notna()
+        sc = sc[~(sc["work_item_id"].isin(registry_ids) & phase_status)]
     per = sc.groupby(["source", "to_value"]).size().reset_index(name="n")
     if per.empty:
         return ctx.subject_outcomes(
