@@ -38,7 +38,7 @@ import sqlalchemy as sa
 from sqlalchemy import Engine, insert, select, update
 
 from aggregator.store import models as m
-from rules.calendar import WEEKEND_ONLY, WorkCalendar, build_calendar
+from rules.calendar import WEEKEND_ONLY, CalendarError, WorkCalendar, build_calendar
 from rules.engine import Rule, RuleRun, load_rules, outcomes_frame, run_rules
 from rules.frames import (
     CHARTER_FIELDS,
@@ -97,10 +97,18 @@ def config_policy(config: Any, rules: Mapping[str, Rule]) -> Policy:
 
 
 def config_calendar(config: Any) -> tuple[WorkCalendar, list[str]]:
-    calendars = getattr(config, "calendars", {}) or {}
+    """The default calendar (``defaults.calendar``; weekends only without one)."""
     name = (getattr(config, "defaults", {}) or {}).get("calendar")
     if not name:
         return WEEKEND_ONLY, []
+    return _named_calendar(config, name, "defaults.calendar"), []
+
+
+def _named_calendar(config: Any, name: str, where: str) -> WorkCalendar:
+    calendars = getattr(config, "calendars", {}) or {}
+    if name not in calendars:
+        known = ", ".join(sorted(calendars)) or "none defined"
+        raise CalendarError(f"{where}: calendar {name!r} is not defined under calendars ({known})")
     spec = calendars[name]
     raw = {
         "weekend": list(getattr(spec, "weekend", ("sat", "sun"))),
@@ -108,7 +116,26 @@ def config_calendar(config: Any) -> tuple[WorkCalendar, list[str]]:
         "extra_holidays": list(getattr(spec, "extra_holidays", ())),
         "extra_workdays": list(getattr(spec, "extra_workdays", ())),
     }
-    return build_calendar(name, raw), []
+    return build_calendar(name, raw)
+
+
+def project_calendars(config: Any) -> dict[str, WorkCalendar]:
+    """Project key -> calendar for projects whose calendar is not the default: the
+    project's own ``calendar``, else its portfolio's (one calendar per portfolio, RULES.md
+    2.4); each named calendar is built once."""
+    built: dict[str, WorkCalendar] = {}
+    out: dict[str, WorkCalendar] = {}
+    for pf in getattr(config, "hierarchy", ()) or ():
+        for p in pf.all_projects():
+            own = getattr(p, "calendar", None)
+            name = own or getattr(pf, "calendar", None)
+            if not name:
+                continue
+            where = f"{p.path if own else pf.path}.calendar"
+            if name not in built:
+                built[name] = _named_calendar(config, name, where)
+            out[p.key] = built[name]
+    return out
 
 
 def _tracker_keys(node: Any) -> list[str]:
@@ -604,13 +631,15 @@ def run_checks(
     policy = config_policy(config, all_rules)
     rules = [r for k, r in all_rules.items() if rule_ids is None or k in set(rule_ids)]
     calendar, warnings = config_calendar(config)
+    calendars = project_calendars(config)
     years = {as_of.year - 1, as_of.year, as_of.year + 1}
-    missing = calendar.uncovered_years(years)
-    if missing:
-        warnings.append(
-            f"calendar {calendar.name}: holidays unknown for {', '.join(map(str, missing))} "
-            "(upgrade chinesecalendar); those years count weekends only"
-        )
+    for cal in {c.name: c for c in [calendar, *calendars.values()]}.values():
+        missing = cal.uncovered_years(years)
+        if missing:
+            warnings.append(
+                f"calendar {cal.name}: holidays unknown for {', '.join(map(str, missing))} "
+                "(upgrade chinesecalendar); those years count weekends only"
+            )
     frames = load_frames(engine, config, rules)
     if write and "baselines" in frames:
         rebuilt = reconstruct_missing_baselines(engine, config, frames)
@@ -642,6 +671,7 @@ def run_checks(
         timezone=getattr(config, "timezone", "Asia/Shanghai"),
         settings=settings,
         projects=projects,
+        calendars=calendars,
     )
     out = outcomes_frame(runs)
     out = apply_waivers(out, policy, as_of)

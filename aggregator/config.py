@@ -88,8 +88,23 @@ def _join(path: str, key: str | int) -> str:
     return f"{path}.{key}" if path else str(key)
 
 
+#: libyaml composes a 2,000-project policy file ~30x faster than the pure-Python parser.
+_FAST_LOADER = getattr(yaml, "CSafeLoader", None)
+
+
 def _parse_yaml(text: str, filename: str) -> _Doc:
-    loader = yaml.SafeLoader(text)
+    if _FAST_LOADER is not None:
+        try:
+            return _parse_yaml_with(_FAST_LOADER, text, filename)
+        except ConfigFileError:
+            # libyaml words syntax errors differently: report the pure-Python parser's
+            # message and line, which the documented error texts are written against.
+            pass
+    return _parse_yaml_with(yaml.SafeLoader, text, filename)
+
+
+def _parse_yaml_with(loader_cls: Any, text: str, filename: str) -> _Doc:
+    loader = loader_cls(text)
     lines: dict[str, int] = {}
     try:
         node = loader.get_single_node()
@@ -560,6 +575,7 @@ PORTFOLIO = Fields(
         "name": Str(coerce=True),
         "owner": Str(),
         "cadence": _CADENCE,
+        "calendar": Str(),  # the portfolio's working-day calendar (a name under calendars)
         "overrides": RULE_OVERRIDES,
         "programmes": ListOf(PROGRAMME, keep_positions=True),
         "projects": ListOf(PROJECT, keep_positions=True),  # projects directly under a portfolio
@@ -660,6 +676,7 @@ class PortfolioNode:
     cadence: str | None = None
     overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     programmes: tuple[ProgrammeNode, ...] = ()
+    calendar: str | None = None
     projects: tuple[ProjectNode, ...] = ()  # directly under the portfolio
     path: str = ""
 
@@ -1071,6 +1088,7 @@ def _build_hierarchy(
                 name=pf.get("name"),
                 owner=pf.get("owner"),
                 cadence=pf.get("cadence"),
+                calendar=pf.get("calendar"),
                 overrides=pf.get("overrides", {}),
                 programmes=tuple(programmes),
                 projects=projects_of(pf.get("projects", []), ppath, (pf["portfolio"], None)),

@@ -545,12 +545,15 @@ def run_rules(
     timezone: str = "Asia/Shanghai",
     settings: Mapping[str, Any] | None = None,
     projects: Iterable[str] | None = None,
+    calendars: Mapping[str, WorkCalendar] | None = None,
 ) -> list[RuleRun]:
     """Run ``rules`` over ``frames`` as of ``as_of``.
 
     ``projects`` limits the run (``--project``/``--programme``/``--portfolio``); by default
-    every project in the registry frame. A rule that raises is reported with ``error`` and
-    N/E outcomes, so one broken plug-in never hides the others' findings.
+    every project in the registry frame. ``calendars`` maps a project key to its working-day
+    calendar (its portfolio's, or its own) where it is not ``calendar``. A rule that raises
+    is reported with ``error`` and N/E outcomes, so one broken plug-in never hides the
+    others' findings.
     """
     registry = frames.get("registry")
     all_projects = (
@@ -562,7 +565,7 @@ def run_rules(
         wanted = set(projects)
         all_projects = all_projects[all_projects.isin(wanted)]
     runs: list[RuleRun] = []
-    memo: dict[Any, Any] = {}
+    memos: dict[str, dict[Any, Any]] = {}
     registered: Mapping[str, pd.DataFrame | None] | None = None
     for r in rules:
         meta = r.meta
@@ -575,47 +578,82 @@ def run_rules(
         if meta.scope in ("portfolio", "person") and not policy.enabled(meta, None):
             runs.append(RuleRun(meta, Outcomes.empty()))
             continue
-        params = policy.params_frame(meta, scope_projects)
-        if meta.scope in ("project", "issue"):
-            if registered is None:
-                # Rows outside every checked project (unregistered tracker projects, PMO
-                # items not linked to a registry issue) are only for portfolio rules.
-                registered = {
-                    name: df[df["project_key"].isin(all_projects)]
-                    if df is not None and "project_key" in df.columns and name != "registry"
-                    else df
-                    for name, df in frames.items()
-                }
-            ctx_frames = _scoped_frames(registered, scope_projects, all_projects, meta)
+        if meta.scope in ("project", "issue") and registered is None:
+            # Rows outside every checked project (unregistered tracker projects, PMO
+            # items not linked to a registry issue) are only for portfolio rules.
+            registered = {
+                name: df[df["project_key"].isin(all_projects)]
+                if df is not None and "project_key" in df.columns and name != "registry"
+                else df
+                for name, df in frames.items()
+            }
+        groups = _calendar_groups(meta, scope_projects, calendar, calendars)
+        parts: list[RuleRun] = []
+        for cal, group in groups:
+            params = policy.params_frame(meta, group)
+            if meta.scope in ("project", "issue"):
+                ctx_frames = _scoped_frames(
+                    registered if registered is not None else frames, group, all_projects, meta
+                )
+            else:
+                ctx_frames = _scoped_frames(frames, group, all_projects, meta)
+            ctx = RuleContext(
+                rule=meta,
+                as_of=as_of,
+                frames=ctx_frames,
+                params=params,
+                global_params=policy.params(meta, None),
+                projects=group,
+                calendar=cal,
+                timezone=timezone,
+                settings=settings or {},
+                all_frames=frames,  # type: ignore[arg-type]
+                # Shared metrics count working days: one memo per calendar.
+                memo=memos.setdefault(cal.name, {}),
+            )
+            parts.append(_run_one(r, ctx, frames))
+        if len(parts) == 1:
+            runs.append(parts[0])
         else:
-            ctx_frames = _scoped_frames(frames, scope_projects, all_projects, meta)
-        ctx = RuleContext(
-            rule=meta,
-            as_of=as_of,
-            frames=ctx_frames,
-            params=params,
-            global_params=policy.params(meta, None),
-            projects=scope_projects,
-            calendar=calendar,
-            timezone=timezone,
-            settings=settings or {},
-            all_frames=frames,  # type: ignore[arg-type]
-            memo=memo,
-        )
-        missing = _missing_needs(meta, frames)
-        if missing:
-            runs.append(RuleRun(meta, _all_ne(ctx, missing)))
-            continue
-        try:
-            outcomes = r.func(ctx)
-        except MissingData as exc:
-            outcomes = _all_ne(ctx, str(exc))
-        except Exception as exc:  # a broken rule must not hide the others
-            log.exception("rule %s failed", meta.id)
-            runs.append(RuleRun(meta, _all_ne(ctx, f"rule error: {exc}"), error=repr(exc)))
-            continue
-        runs.append(RuleRun(meta, outcomes))
+            error = next((p.error for p in parts if p.error), None)
+            merged = pd.concat([p.outcomes.frame for p in parts], ignore_index=True)
+            runs.append(RuleRun(meta, Outcomes(merged), error=error))
     return runs
+
+
+def _calendar_groups(
+    meta: RuleMeta,
+    projects: pd.Index,
+    calendar: WorkCalendar,
+    calendars: Mapping[str, WorkCalendar] | None,
+) -> list[tuple[WorkCalendar, pd.Index]]:
+    """Projects grouped by their calendar (one per portfolio, or per project): a project
+    rule runs once per group with that calendar. Portfolio/person rules use the default."""
+    if not calendars or meta.scope not in ("project", "issue"):
+        return [(calendar, projects)]
+    by_name: dict[str, tuple[WorkCalendar, list[str]]] = {}
+    for pk in projects:
+        cal = calendars.get(pk, calendar)
+        by_name.setdefault(cal.name, (cal, []))[1].append(pk)
+    if len(by_name) <= 1:
+        cal = next(iter(by_name.values()))[0] if by_name else calendar
+        return [(cal, projects)]
+    return [(cal, pd.Index(keys, dtype=object)) for cal, keys in by_name.values()]
+
+
+def _run_one(r: Rule, ctx: RuleContext, frames: Mapping[str, pd.DataFrame | None]) -> RuleRun:
+    meta = r.meta
+    missing = _missing_needs(meta, frames)
+    if missing:
+        return RuleRun(meta, _all_ne(ctx, missing))
+    try:
+        outcomes = r.func(ctx)
+    except MissingData as exc:
+        outcomes = _all_ne(ctx, str(exc))
+    except Exception as exc:  # a broken rule must not hide the others
+        log.exception("rule %s failed", meta.id)
+        return RuleRun(meta, _all_ne(ctx, f"rule error: {exc}"), error=repr(exc))
+    return RuleRun(meta, outcomes)
 
 
 def _missing_needs(meta: RuleMeta, frames: Mapping[str, pd.DataFrame | None]) -> str | None:

@@ -359,3 +359,87 @@ def test_data_001_registry_phase_statuses_are_not_unmapped() -> None:
     t = run("DATA-001", w, AS_OF)
     assert outcome(t, "source:jira_main") == "finding"
     assert t.loc["source:jira_main", "evidence"]["statuses"] == ["Approved"]
+
+
+CAL_CONFIG = """
+version: 1
+timezone: Asia/Shanghai
+calendars:
+  plain: {weekend: [sat, sun], source: none}
+  site: {weekend: [sat, sun], source: none,
+         extra_holidays: [2026-11-10, 2026-11-11, 2026-11-12, 2026-11-13]}
+defaults: {calendar: plain}
+sources:
+  gl: {type: gitlab, url: https://gitlab.example.cn, token_env: GITLAB_TOKEN}
+hierarchy:
+  - portfolio: HQ
+    projects:
+      - {key: LABEL, source: {name: gl, project: LABEL}}
+  - portfolio: PLANT
+    calendar: site
+    projects:
+      - {key: TITLE, source: {name: gl, project: TITLE}}
+"""
+
+
+def test_one_calendar_per_portfolio(sqlite_url: str) -> None:
+    """Both projects' newest report is from Mon 2026-11-09. As of Fri 11-20 that is 9 wd
+    on the default calendar (late: > 5 + 2) but 5 wd on PLANT's calendar, which has
+    11-10..11-13 off."""
+    import datetime as dt
+
+    from aggregator.checks import run_checks
+    from aggregator.config import parse_config
+    from aggregator.store.engine import open_store
+
+    engine = open_store(sqlite_url)
+    _seed_reports(engine, dt.datetime(2026, 11, 9, 4, tzinfo=dt.UTC))
+    res = run_checks(
+        engine, parse_config(CAL_CONFIG), as_of=dt.date(2026, 11, 20), rule_ids=["RPT-001"]
+    )
+    got = res.outcomes.set_index("subject")
+    assert got.loc["project:LABEL", "outcome"] == "finding"
+    assert got.loc["project:LABEL", "value"] == 9
+    assert got.loc["project:TITLE", "outcome"] == "pass"
+    bad = parse_config(CAL_CONFIG.replace("calendar: site", "calendar: nowhere"))
+    with pytest.raises(
+        Exception, match=r"hierarchy\[1\]\.calendar: calendar 'nowhere' is not defined"
+    ):
+        run_checks(engine, bad, as_of=dt.date(2026, 11, 20), rule_ids=["RPT-001"])
+
+
+def _seed_reports(engine: object, created: object) -> None:
+    from sqlalchemy import insert
+
+    from aggregator.store import models as m
+
+    with engine.begin() as c:  # type: ignore[attr-defined]
+        c.execute(insert(m.Source.__table__).values(name="gl", type="gitlab", created_at=created))
+        for n, (key, title, labels) in enumerate(
+            (("LABEL", "Week 45", ["status-report"]), ("TITLE", "[周报] 第45周", []))
+        ):
+            pid = c.execute(
+                insert(m.Project.__table__).values(
+                    source="gl", external_id=str(n), key=key, name=key
+                )
+            ).inserted_primary_key[0]
+            c.execute(
+                insert(m.WorkItem.__table__).values(
+                    source="gl",
+                    external_id=f"{key}-1",
+                    key=f"{key}-1",
+                    project_id=pid,
+                    project_key=key,
+                    title=title,
+                    type="Issue",
+                    status="Open",
+                    status_category="todo",
+                    created_at=created,
+                    updated_at=created,
+                    labels=labels,
+                    components=[],
+                    milestone_ids=[],
+                    iteration_ids=[],
+                    extra={},
+                )
+            )
