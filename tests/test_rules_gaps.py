@@ -29,6 +29,18 @@ def test_every_rule_survives_a_world_without_history_or_baselines(rule_id: str) 
     w.project("P", planned_start="2026-01-05", planned_end="2026-06-30")
     w.item("P", original_estimate_h=8.0, due_on="2026-11-30", created_at=at("2026-09-01"))
     w.item("P", type="Bug", priority="High", created_at=at("2026-10-01"))
+    w.iterations.append(  # an active sprint, but no Sprint field history at all
+        {
+            "id": 1,
+            "source": "jira_main",
+            "external_id": "7",
+            "project_key": "P",
+            "name": "Sprint 7",
+            "state": "active",
+            "start_at": at("2026-11-16"),
+            "end_at": at("2026-11-27"),
+        }
+    )
     t = run(rule_id, w, AS_OF)  # run() asserts the rule raised nothing
     assert len(t) >= 1
 

@@ -400,6 +400,8 @@ def sprint_creep(ctx: RuleContext) -> pd.DataFrame:
     sprint_ids = set(its["external_id"].astype(str))
     # Sprint field history: comma-separated sprint ids before and after each change.
     ch = sc[sc["field"].astype(str).str.lower() == "sprint"]
+    if ch.empty:  # no Sprint field history (a tracker without it, or none yet)
+        return empty
 
     def ids(col: pd.Series) -> pd.Series:
         return col.astype(object).fillna("").astype(str).str.split(r"\s*,\s*")
