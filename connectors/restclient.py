@@ -1,12 +1,12 @@
 """A small JSON-over-HTTP client shared by the REST trackers without a vendor library
-(GitHub, GitLab, Trello, Azure Boards): our ``RetryingSession`` (the one retry layer),
+(GitHub, GitLab, Trello, Azure Boards, Redmine): our ``RetryingSession`` (the one retry layer),
 error mapping to ``ConfigError`` that names the source and the token variable, and
 ``Link``-header paging. Each tracker's ``client.py`` wraps one of these.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import requests
@@ -84,7 +84,7 @@ class JsonClient:
         method: str,
         path: str,
         *,
-        params: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | Sequence[tuple[str, str]] | None = None,
         json: Any = None,
         allow: tuple[int, ...] = (),
     ) -> requests.Response:

@@ -1,5 +1,6 @@
 """HTTP to one Redmine server (REST API, JSON). The only module of this connector that
-does I/O.
+does I/O. Built on the shared ``JsonClient`` (session, retries, secrets redaction) with
+Redmine's own error wording and offset paging.
 
 Authentication is the API key in the ``X-Redmine-API-Key`` header (never the ``key=``
 query parameter: URLs end up in logs and error messages). Retries are our
@@ -23,7 +24,8 @@ import requests
 
 from connectors.base import SourceConfig
 from connectors.errors import ConfigError, TransientError
-from connectors.http import RetryingSession, redact
+from connectors.http import redact
+from connectors.restclient import JsonClient
 
 log = logging.getLogger("pmohub.redmine")
 
@@ -43,49 +45,31 @@ def filter_params(filters: Sequence[Filter]) -> list[tuple[str, str]]:
     return params
 
 
-class RedmineClient:
+class RedmineClient(JsonClient):
     """Raw-JSON access to the Redmine endpoints the connector uses."""
 
-    def __init__(
-        self,
-        config: SourceConfig,
-        *,
-        env: Mapping[str, str] | None = None,
-        max_retries: int = 6,
-        max_wait_s: float = 60.0,
-    ):
+    def __init__(self, config: SourceConfig, *, env: Mapping[str, str] | None = None, **kw: Any):
         if not config.url:
             raise ConfigError(
                 "no url configured for this Redmine source (e.g. https://redmine.example.cn)",
                 source=config.name,
             )
-        self.config = config
-        self.source = config.name
-        self.base_url = config.url.rstrip("/")
-        self._token = config.secret(env) if config.token_env else None
-        self.session = RetryingSession(
-            source=config.name,
-            timeout=(min(10.0, config.timeout_s), config.timeout_s),
-            max_retries=max_retries,
-            max_wait_s=max_wait_s,
-            verify=config.verify_tls,
-            secrets=(self._token,),
-        )
-        self.session.headers["Accept"] = "application/json"
-        if self._token:
-            self.session.headers["X-Redmine-API-Key"] = self._token
+        token = config.secret(env) if config.token_env else None
+        super().__init__(config, config.url, token=token, **kw)
+        if token:
+            self.session.headers["X-Redmine-API-Key"] = token
         self.page_size = max(1, min(MAX_LIMIT, int(config.page_size)))
 
     @property
     def authenticated(self) -> bool:
-        return self._token is not None
+        return self.token is not None
 
     # --- plumbing ------------------------------------------------------------------
 
-    def _hint(self, code: int, path: str) -> str:
+    def hint(self, code: int, path: str) -> str:
         token_env = self.config.token_env or "token_env"
         if code == 401:
-            if not self._token:
+            if not self.token:
                 return f"set token_env to the variable holding a Redmine API key ({token_env})"
             return (
                 f"check the API key in {token_env} (My account > API access key) and that "
@@ -104,9 +88,11 @@ class RedmineClient:
             return "Redmine rejected the query parameters"
         return ""
 
-    def _check(self, response: requests.Response, path: str) -> Any:
+    def check(self, response: requests.Response, path: str) -> None:
+        """Redmine's error wording: ``{"errors": [...]}`` bodies, a hint per status; 4xx
+        other than these (405, 409, 429...) and 5xx are transient."""
         code = response.status_code
-        url = redact(response.url, (self._token,))
+        url = redact(response.url, self.secrets)
         if code >= 400:
             detail = ""
             try:
@@ -125,13 +111,16 @@ class RedmineClient:
                     422: "invalid request",
                 }[code]
                 msg = f"{what}: {detail}" if detail else what
-                hint = self._hint(code, path)
+                hint = self.hint(code, path)
                 raise ConfigError(
-                    redact(f"{msg}. {hint}" if hint else msg, (self._token,)),
+                    redact(f"{msg}. {hint}" if hint else msg, self.secrets),
                     source=self.source,
                     url=url,
                 )
             raise TransientError(f"HTTP {code} {detail}".strip(), source=self.source, url=url)
+
+    def get(self, path: str, params: Any = None) -> Any:
+        response = self.request("GET", path, params=params)
         try:
             return response.json()
         except ValueError as exc:
@@ -139,11 +128,8 @@ class RedmineClient:
                 "the server did not answer with JSON: is 'url' the Redmine base URL and the "
                 "REST web service enabled?",
                 source=self.source,
-                url=url,
+                url=redact(response.url, self.secrets),
             ) from exc
-
-    def get(self, path: str, params: Any = None) -> Any:
-        return self._check(self.session.get(f"{self.base_url}{path}", params=params), path)
 
     def paged(
         self, path: str, key: str, params: Sequence[tuple[str, str]] = ()
@@ -162,9 +148,6 @@ class RedmineClient:
             total = page.get("total_count")
             if not values or total is None or offset >= int(total):
                 return
-
-    def close(self) -> None:
-        self.session.close()
 
     # --- catalogue -------------------------------------------------------------------
 
