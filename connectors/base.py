@@ -10,7 +10,9 @@ import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from connectors.errors import ConfigError, RecordError
 from connectors.records import (
@@ -194,6 +196,44 @@ class ClientConnector(Connector, Generic[ClientT]):
         if self._client is not None:
             self._client.close()
             self._client = None
+
+
+#: Local time of a file without zones (spreadsheets, plans) unless ``time_zone`` says.
+DEFAULT_TIME_ZONE = "Asia/Shanghai"
+
+
+class FileConnector(Connector):
+    """A connector over one local file named by the option ``path`` (a spreadsheet, a project
+    plan), re-read whole on every run: not incremental. ``time_zone`` is the file's local
+    time. Options are checked here as well as by the config loader: these connectors are
+    also built directly (``pmohub demo``, scripts), where a mistyped key would otherwise
+    fall back to a default unnoticed.
+    """
+
+    incremental: ClassVar[bool] = False
+    #: What ``path`` must name, for the error when it is missing.
+    path_hint: ClassVar[str] = "the file"
+
+    def __init__(self, config: SourceConfig, *, env: Mapping[str, str] | None = None):
+        super().__init__(config, env=env)
+        opts = config.options
+        unknown = sorted(set(opts) - set(self.option_keys))
+        if unknown:
+            raise ConfigError(
+                f"unknown {self.type} option(s) {', '.join(unknown)}; "
+                f"known: {', '.join(self.option_keys)}",
+                source=self.name,
+            )
+        if not opts.get("path"):
+            raise ConfigError(
+                f"{self.type} source needs option 'path' ({self.path_hint})", source=self.name
+            )
+        self.path = Path(str(opts["path"])).expanduser()
+        zone_name = str(opts.get("time_zone") or DEFAULT_TIME_ZONE)
+        try:
+            self.zone: dt.tzinfo = ZoneInfo(zone_name)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ConfigError(f"unknown time_zone {zone_name!r}", source=self.name) from exc
 
 
 def probe_each(names: Iterable[str], probe: Callable[[str], object]) -> tuple[list[str], list[str]]:

@@ -19,9 +19,8 @@ from collections.abc import Iterator, Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from connectors.base import ChildrenComplete, Connector, Skipped, SourceConfig, StreamItem
+from connectors.base import ChildrenComplete, FileConnector, Skipped, SourceConfig, StreamItem
 from connectors.errors import ConfigError, RecordError
 from connectors.msproject import mapping
 from connectors.msproject.reader import Plan, read_plan
@@ -42,9 +41,9 @@ def _outline_parent(number: str, by_outline: Mapping[str, str]) -> str | None:
     return None
 
 
-class MSProjectConnector(Connector):
+class MSProjectConnector(FileConnector):
     type: ClassVar[str] = "msproject"
-    incremental: ClassVar[bool] = False
+    path_hint: ClassVar[str] = "the .xml or .mpp plan"
     option_keys: ClassVar[Mapping[str, type]] = {
         "path": str,  # the plan: .xml (MSPDI) or .mpp (needs the mpp extra and Java)
         "project_key": str,  # default: from the file name (ops_plan.xml -> OPS-PLAN)
@@ -56,28 +55,11 @@ class MSProjectConnector(Connector):
 
     def __init__(self, config: SourceConfig, *, env: Mapping[str, str] | None = None):
         super().__init__(config, env=env)
-        opts = dict(config.options)
-        unknown = sorted(set(opts) - set(self.option_keys))
-        if unknown:
-            raise ConfigError(
-                f"unknown msproject option(s) {', '.join(unknown)}; "
-                f"known: {', '.join(self.option_keys)}",
-                source=self.name,
-            )
-        if not opts.get("path"):
-            raise ConfigError(
-                "msproject source needs option 'path' (the .xml or .mpp plan)", source=self.name
-            )
-        self.path = Path(str(opts["path"]))
-        zone_name = str(opts.get("time_zone") or "Asia/Shanghai")
-        try:
-            zone: dt.tzinfo = ZoneInfo(zone_name)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ConfigError(f"unknown time_zone {zone_name!r}", source=self.name) from exc
+        opts = config.options
         self.ctx = mapping.MappingContext(
             source=self.name,
             project_key=str(opts.get("project_key") or default_project_key(self.path)),
-            zone=zone,
+            zone=self.zone,
             status_map=dict(config.status_map),
             summary_type=str(opts.get("summary_type") or "Epic"),
             task_type=str(opts.get("task_type") or "Task"),

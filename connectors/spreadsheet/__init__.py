@@ -43,11 +43,9 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
 from typing import Any, ClassVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from connectors.base import ChildrenComplete, Connector, Skipped, SourceConfig, StreamItem
+from connectors.base import ChildrenComplete, FileConnector, Skipped, SourceConfig, StreamItem
 from connectors.errors import ConfigError, RecordError
 from connectors.records import Link, Milestone, Person, Project
 from connectors.spreadsheet import mapping
@@ -90,9 +88,8 @@ class _Index:
         return m.group(1) if m and m.group(1) in self.first_row else None
 
 
-class SpreadsheetConnector(Connector):
+class SpreadsheetConnector(FileConnector):
     type: ClassVar[str] = "spreadsheet"
-    incremental: ClassVar[bool] = False
     option_keys: ClassVar[Mapping[str, type]] = {
         "path": str,  # the file; relative paths are resolved by the config loader
         "sheet": str,  # XLSX sheet name (default: the first sheet)
@@ -112,19 +109,7 @@ class SpreadsheetConnector(Connector):
 
     def __init__(self, config: SourceConfig, *, env: Mapping[str, str] | None = None):
         super().__init__(config, env=env)
-        opts = dict(config.options)
-        unknown = sorted(set(opts) - set(self.option_keys))
-        if unknown:
-            raise ConfigError(
-                f"unknown spreadsheet option(s) {', '.join(unknown)}; "
-                f"known: {', '.join(self.option_keys)}",
-                source=self.name,
-            )
-        if not opts.get("path"):
-            raise ConfigError(
-                "spreadsheet source needs options 'path' (the file)", source=self.name
-            )
-        self.path = Path(str(opts["path"])).expanduser()
+        opts = config.options
         file_kind(self.path)  # .xls and unknown suffixes fail before any sync starts
         self.sheet: str | None = opts.get("sheet")
         self.header_row: int | None = opts.get("header_row")
@@ -141,12 +126,6 @@ class SpreadsheetConnector(Connector):
         if opts.get("id_column"):
             self.column_overrides["key"] = str(opts["id_column"])
         self.date_formats = tuple(str(f) for f in opts.get("date_formats") or ())
-        try:
-            self.tz = ZoneInfo(str(opts.get("time_zone") or "Asia/Shanghai"))
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ConfigError(
-                f"unknown time_zone {opts.get('time_zone')!r}", source=self.name
-            ) from exc
         bad = {k: v for k, v in config.status_map.items() if v not in mapping.STATUS_MAP_VALUES}
         if bad:
             raise ConfigError(
@@ -212,7 +191,7 @@ class SpreadsheetConnector(Connector):
             source=self.name,
             columns=index.columns,
             project_key=self.default_project or "",
-            tz=self.tz,
+            tz=self.zone,
             date_formats=self.date_formats,
             status_map=self.config.status_map,
             hours_per_day=self.hours_per_day,
