@@ -374,7 +374,9 @@ def read_inputs_sql(
     jobs: dict[str, Any] = {}
     # Items by project/category/type/status and story points, read from the covering
     # index ix_work_items_rollup in its own order (no sort): gives the counts and sums
-    # and, per points value, the histogram for type medians.
+    # and, per points value, the histogram for type medians. ``status`` is in the GROUP
+    # BY only because it sits between type and points in the index: grouping in index
+    # order streams; skipping it costs a temporary B-tree (0.36 s -> 0.77 s at 1M items).
     jobs["groups"] = (
         select(
             wi_t.c.project_id,
@@ -390,6 +392,7 @@ def read_inputs_sql(
             wi_t.c.project_id,
             wi_t.c.status_category,
             wi_t.c.type,
+            wi_t.c.status,
             wi_t.c.story_points,
         ),
         ["project_id", "status_category", "type", "value", "n", "n_h", "sum_h"],
@@ -462,10 +465,17 @@ def read_inputs_sql(
         ),
         ["pk", "start_on", "due_on", "done", "pts", "h"],
     )
+    # The time cut-off is a CASE inside the sum, not a WHERE: with an indexable
+    # started_at filter SQLite drives the join from worklogs and looks every item up in
+    # the wide work_items table (3 s for 500k worklogs); without it, it scans the narrow
+    # (project_id, status_category) index and probes worklogs by work_item_id (0.4 s).
     jobs["ac"] = (
-        select(wi_t.c.project_id, func.sum(wl_t.c.seconds))
+        select(
+            wi_t.c.project_id,
+            func.sum(case((wl_t.c.started_at < t_end, wl_t.c.seconds), else_=0)),
+        )
         .select_from(wl_t.join(wi_t, wi_t.c.id == wl_t.c.work_item_id))
-        .where(wl_t.c.deleted_at.is_(None), wl_t.c.started_at < t_end)
+        .where(wl_t.c.deleted_at.is_(None))
         .group_by(wi_t.c.project_id),
         ["project_id", "seconds"],
     )
