@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from connectors.base import map_status_category
@@ -277,20 +277,7 @@ def to_work_item(issue: Mapping[str, Any], ctx: MappingContext) -> WorkItem:
 
 
 def _with_status(ctx: MappingContext, status_id: str, status: Mapping[str, Any]) -> MappingContext:
-    statuses = dict(ctx.statuses)
-    statuses[status_id] = status
-    return MappingContext(
-        source=ctx.source,
-        base_url=ctx.base_url,
-        statuses=statuses,
-        default_status_ids=ctx.default_status_ids,
-        trackers=ctx.trackers,
-        priorities=ctx.priorities,
-        project_keys=ctx.project_keys,
-        status_map=ctx.status_map,
-        fields=ctx.fields,
-        keep_raw=ctx.keep_raw,
-    )
+    return replace(ctx, statuses={**ctx.statuses, status_id: status})
 
 
 def history_value(name: str, value: Any, ctx: MappingContext) -> str | None:
