@@ -440,8 +440,9 @@ def load_frames(engine: Engine, config: Any, rules: Iterable[Rule]) -> dict[str,
         frames["findings"] = fi
     people = _read(engine, m.Person.__table__, ("id", "display_name", "email", "active"))
     frames["people"] = people
+    aliases = _read(engine, m.PersonAlias.__table__, ("external_id", "person_id", "active"))
     frames["registry"] = build_registry_frame(
-        hier, items, frames.get("status_changes"), people, config
+        hier, items, frames.get("status_changes"), people, config, aliases
     )
     frames["_registry_projects"] = pd.DataFrame({"key": sorted(registry_projects)})
     return frames
@@ -506,9 +507,11 @@ def build_registry_frame(
     status_changes: pd.DataFrame | None,
     people: pd.DataFrame,
     config: Any,
+    aliases: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per hierarchy project: config fields + its registry issue's status (phase),
-    phase timestamps from the changelog, PM and charter fields."""
+    phase timestamps from the changelog, PM and charter fields. A tracker user field holds
+    an account id: ``aliases`` (``external_id, person_id, active``) resolve it."""
     reg = hier.copy()
     ri = items[items["key"].isin(reg["registry_issue"].dropna())].drop_duplicates("key")
     ri = ri.set_index("key")
@@ -549,6 +552,13 @@ def build_registry_frame(
         active_by_name.update(
             {str(k): bool(v) for k, v in zip(people[col], people["active"], strict=True) if k}
         )
+    if aliases is not None and len(aliases):
+        person_active = dict(zip(people["id"], people["active"], strict=True))
+        for ext, pid, on in zip(
+            aliases["external_id"], aliases["person_id"], aliases["active"], strict=True
+        ):
+            # The account and the merged person must both be active.
+            active_by_name.setdefault(str(ext), bool(on) and bool(person_active.get(pid, True)))
     reg["pm_active"] = reg["pm"].map(lambda v: active_by_name.get(str(v)) if v else None)
     return reg
 

@@ -146,6 +146,7 @@ def _full_steps() -> list[Callable[[DemoRun], None]]:
         t.step_add_trackers,
         step_sync,
         step_count,
+        f.step_onboarding_baselines,
         f.step_backfill_history,
         f.step_nightly,
     ]

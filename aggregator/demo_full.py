@@ -14,6 +14,7 @@ No network beyond 127.0.0.1.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from datetime import timedelta
 from typing import Any
@@ -92,11 +93,44 @@ def step_start_jira(run: Any) -> None:
     run.say(f"Jira emulators: Cloud {cloud.url}, Data Center {dc.url}")
 
 
+#: Canonical PMO field -> the emulated sites' display name (RULES.md section 3 ``fields``).
+PMO_FIELD_NAMES = {
+    "risk_probability": "Risk Probability",
+    "risk_impact": "Risk Impact",
+    "risk_response": "Risk Response",
+    "review_on": "Risk Review Date",
+    "escalated_to_pmo": "Escalated to PMO",
+    "cr_reason": "CR Reason",
+    "cr_impact": "CR Impact Analysis",
+    "cr_alternatives": "CR Alternatives",
+    "ccb_decision": "CCB Decision",
+    "rag": "RAG",
+    "subplans": "Sub-plans",
+    "acceptance_criteria": "Acceptance Criteria",
+    "objective": "Objective",
+    "scope": "Scope",
+    "deliverables": "Deliverables",
+    "assumptions": "Assumptions and Constraints",
+    "strategic_fit": "Strategic Fit",
+    "sponsor": "Sponsor",
+    "pm": "Project Manager",
+    "planned_start": "Planned Start",
+    "planned_end": "Planned End",
+}
+RISK_FIELD_NAMES = ("risk_probability", "risk_impact", "risk_response", "review_on")
+
+
+def _fields_text(names: Any) -> str:
+    return ", ".join(f'{k}: "{PMO_FIELD_NAMES[k]}"' for k in names)
+
+
 def jira_config_text(cloud_url: str, dc_url: str, registry: dict[str, str]) -> str:
     from emulators.jira import DEFAULT_EMAIL
 
     crm = registry.get("新版CRM", "PMO-1")
     pay = registry.get("Payments Platform", "PMO-8")
+    pmo_fields = _fields_text(PMO_FIELD_NAMES)
+    risk_fields = _fields_text(RISK_FIELD_NAMES)
     return f"""
   # Jira emulators started by `pmohub demo` (they only live while the demo runs).
   {CLOUD_SOURCE}:
@@ -107,11 +141,14 @@ def jira_config_text(cloud_url: str, dc_url: str, registry: dict[str, str]) -> s
     projects: [CRMA, PAY, PMO]
     registry_project: PMO
     status_map: {{"In Review": review, "Blocked": blocked}}
+    # The PMO's custom fields, by display name (their ids differ per site).
+    fields: {{{pmo_fields}}}
   {DC_SOURCE}:
     type: jira
     url: {dc_url}
     token_env: {DC_TOKEN_ENV}
     projects: [DATA]
+    fields: {{{risk_fields}}}
 
 hierarchy:
   - portfolio: DIGI
@@ -128,16 +165,16 @@ hierarchy:
         name: 基础设施
         projects:
           - {{key: OPS-MIG, name: 运维迁移, source: {{name: ops_plan, project: OPS-MIG}},
-             priority_rank: 3}}
+             priority_rank: 3, pm: 张伟, start_on: 2026-06-01, due_on: 2027-01-29}}
           - {{key: DATA-LAKE, name: Data Lake, source: {{name: {DC_SOURCE}, project: DATA}},
-             priority_rank: 4}}
+             priority_rank: 4, pm: 王芳, start_on: 2026-06-01, due_on: 2027-02-26}}
           - {{key: DATA-PLAT, name: 数据中台建设, source: {{name: data_plan, project: DATA-PLAT}},
-             priority_rank: 6}}
+             priority_rank: 6, pm: 赵磊}}
   - portfolio: MKT
     name: 市场营销
     projects:
       - {{key: MKT-LAUNCH, name: Product launch campaign,
-         source: {{name: marketing, project: MKT-LAUNCH}}, priority_rank: 5}}
+         source: {{name: marketing, project: MKT-LAUNCH}}, priority_rank: 5, pm: 李娜}}
 
 report:
   language: zh
@@ -159,6 +196,31 @@ def step_add_jira_and_hierarchy(run: Any) -> None:
     path.write_text(text, encoding="utf-8")
     run.config = load_config_file(path)
     run.say(f"added the Jira sources and a portfolio hierarchy to {path}")
+
+
+ONBOARDED_WEEKS = 4  # the demo PMO took over projects without a registry issue this long ago
+
+
+def step_onboarding_baselines(run: Any) -> None:
+    """Projects without a registry issue (so no plan-approval date to rebuild a baseline
+    at) get the plan as the PMO found it when it onboarded them, rebuilt from the synced
+    history as of ``ONBOARDED_WEEKS`` ago: the variance and change rules then have a
+    baseline to compare with, as in a real first quarter of use."""
+    from aggregator.baselines import has_baseline, reconstruct_baseline
+    from aggregator.nightly import local_today
+
+    assert run.config is not None and run.engine is not None
+    today = local_today(run.config)
+    at = dt.datetime.combine(today - timedelta(weeks=ONBOARDED_WEEKS), dt.time(1), dt.UTC)
+    done = []
+    for pf in run.config.hierarchy:
+        for p in pf.all_projects():
+            if p.registry_issue or has_baseline(run.engine, p.key):
+                continue
+            reconstruct_baseline(run.engine, run.config, p.key, at, label="onboarding")
+            done.append(p.key)
+    if done:
+        run.say(f"onboarding baselines as of {at.date()} for {len(done)} projects")
 
 
 def step_backfill_history(run: Any) -> None:

@@ -101,23 +101,28 @@ def hierarchy_text(emus: dict[str, Any]) -> tuple[str, str]:
     az_project = az.site.projects[0]["name"]
     entries = []
     rank = 7
+    # PMs from the config's people (MKT-SITE has none: REG-002 shows what that looks like).
+    pms = iter(["刘洋", "陈静", "Alice Johnson", "Bob Miller", "Carla Schmidt", "周杰"])
     for r in gh.site.repos:
         key = r["name"].upper()
         entries.append(
             f"          - {{key: {key}, name: {r['name']}, "
-            f"source: {{name: github, project: {owner}/{r['name']}}}, priority_rank: {rank}}}"
+            f"source: {{name: github, project: {owner}/{r['name']}}}, priority_rank: {rank}, "
+            f'pm: "{next(pms)}"}}'
         )
         rank += 1
     for p in gl.site.projects:
         key = p["path"].upper()
         entries.append(
             f"          - {{key: {key}, name: {p['name']}, "
-            f"source: {{name: gitlab, project: {group}/{p['path']}}}, priority_rank: {rank}}}"
+            f"source: {{name: gitlab, project: {group}/{p['path']}}}, priority_rank: {rank}, "
+            f'pm: "{next(pms)}"}}'
         )
         rank += 1
     entries.append(
         f"          - {{key: FABRIKAM, name: {az_project}, "
-        f'source: {{name: azure_boards, project: "{az_project}"}}, priority_rank: {rank}}}'
+        f'source: {{name: azure_boards, project: "{az_project}"}}, priority_rank: {rank}, '
+        f'pm: "{next(pms)}"}}'
     )
     programme = "      - programme: DEV\n        name: 研发交付\n        projects:\n"
     programme += "\n".join(entries) + "\n"
