@@ -560,6 +560,14 @@ def build_registry_frame(
             # The account and the merged person must both be active.
             active_by_name.setdefault(str(ext), bool(on) and bool(person_active.get(pid, True)))
     reg["pm_active"] = reg["pm"].map(lambda v: active_by_name.get(str(v)) if v else None)
+    if aliases is not None and len(aliases):
+        # Show the person, not the account id, in messages.
+        names = dict(zip(people["id"], people["display_name"], strict=True))
+        by_ext = {
+            str(e): names.get(p)
+            for e, p in zip(aliases["external_id"], aliases["person_id"], strict=True)
+        }
+        reg["pm"] = reg["pm"].map(lambda v: by_ext.get(str(v)) or v if v else v)
     return reg
 
 
@@ -684,6 +692,11 @@ def run_checks(
         calendars=calendars,
     )
     out = outcomes_frame(runs)
+    if projects is not None:
+        # Portfolio/person rules see every project; a scoped run keeps only their rows
+        # about the projects in scope (and those about no project at all).
+        keep = out["project_key"].isna() | out["project_key"].isin(set(projects))
+        out = out[keep].reset_index(drop=True)
     out = apply_waivers(out, policy, as_of)
     counts: dict[str, int] = {}
     if write:
