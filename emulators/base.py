@@ -291,6 +291,36 @@ def _handler_for(emu: Emulator) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+#: The day seeded sites end on unless a test says otherwise (a Monday).
+DEFAULT_TODAY = dt.date(2026, 3, 2)
+
+
+def history_window(today: dt.date, days: int) -> tuple[dt.datetime, dt.datetime]:
+    """(start, end) of a seeded site's history: ``days`` long, ending at 07:00 UTC on
+    ``today``, so every seeded event lies before the working day's first requests."""
+    end = dt.datetime.combine(today, dt.time(9), tzinfo=dt.UTC) - dt.timedelta(hours=2)
+    return end - dt.timedelta(days=days), end
+
+
+@dataclass(frozen=True)
+class OffsetPage:
+    """One ``page``/``per_page`` slice of a listing (GitHub and GitLab paging)."""
+
+    rows: list[Any]
+    number: int
+    last: int
+    size: int
+
+
+def offset_page(req: Request, rows: list[Any], *, default_size: int) -> OffsetPage:
+    """The page ``req`` asks for: ``per_page`` (default ``default_size``, at most 100) and
+    ``page`` (from 1); a page past the end is empty, as the vendors answer."""
+    size = max(1, req.int_arg("per_page", default_size, maximum=100))
+    number = max(1, req.int_arg("page", 1))
+    last = max(1, -(-len(rows) // size))
+    return OffsetPage(rows[(number - 1) * size : number * size], number, last, size)
+
+
 def link_header(base: str, query: dict[str, list[str]], page: int, last: int) -> str:
     """RFC 8288 ``Link`` with next/prev/first/last page URLs (GitHub and GitLab style)."""
     from urllib.parse import urlencode

@@ -10,6 +10,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from emulators.base import DEFAULT_TODAY, history_window
 from emulators.jira.generator import PEOPLE
 
 STATE_CATEGORY = {
@@ -58,9 +59,8 @@ def generate_site(
     organization: str = "contoso",
 ) -> AzureSite:
     rng = random.Random(seed)
-    today = today or dt.date(2026, 3, 2)
-    end = dt.datetime.combine(today, dt.time(9), tzinfo=dt.UTC) - dt.timedelta(hours=2)
-    start = end - dt.timedelta(days=80)
+    today = today or DEFAULT_TODAY
+    start, end = history_window(today, 80)
     staff = [
         {"id": _guid(rng), "displayName": display, "uniqueName": f"{login}@example.cn"}
         for display, login, _tz in PEOPLE[:people]

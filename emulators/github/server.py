@@ -20,7 +20,16 @@ import time
 import zlib
 from typing import Any
 
-from emulators.base import Emulator, HttpError, Reply, Request, iso, link_header, route
+from emulators.base import (
+    Emulator,
+    HttpError,
+    Reply,
+    Request,
+    iso,
+    link_header,
+    offset_page,
+    route,
+)
 from emulators.github.site import GitHubSite
 
 DEFAULT_TOKEN = "github-emulator-token"
@@ -388,15 +397,12 @@ class GitHubEmulator(Emulator):
         return r
 
     def _page(self, req: Request, rows: list[Any]) -> Reply:
-        per_page = max(1, req.int_arg("per_page", 30, maximum=100))
-        page = max(1, req.int_arg("page", 1))
-        last = max(1, -(-len(rows) // per_page))
-        chunk = rows[(page - 1) * per_page : page * per_page]
+        page = offset_page(req, rows, default_size=30)
         headers = {}
-        link = link_header(self.url + req.path, req.query, page, last)
+        link = link_header(self.url + req.path, req.query, page.number, page.last)
         if link:
             headers["Link"] = link
-        return Reply(chunk, 200, headers)
+        return Reply(page.rows, 200, headers)
 
     # -- routes ------------------------------------------------------------------------
     @route("GET", r"/user")

@@ -8,6 +8,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
+from emulators.base import DEFAULT_TODAY, history_window
 from emulators.jira.generator import PEOPLE
 
 STATUS_LABELS = ("status:todo", "status:in-progress", "status:review", "status:blocked")
@@ -55,9 +56,8 @@ def generate_site(
 ) -> GitHubSite:
     """``issues`` issues per repository (about a sixth of them pull requests)."""
     rng = random.Random(seed)
-    today = today or dt.date(2026, 3, 2)
-    end = dt.datetime.combine(today, dt.time(9), tzinfo=dt.UTC) - dt.timedelta(hours=2)
-    start = end - dt.timedelta(days=90)
+    today = today or DEFAULT_TODAY
+    start, end = history_window(today, 90)
     users = []
     for n, (display, login, _tz) in enumerate(PEOPLE[:people]):
         users.append(

@@ -21,7 +21,16 @@ import datetime as dt
 from typing import Any
 from urllib.parse import unquote
 
-from emulators.base import Emulator, HttpError, Reply, Request, iso, link_header, route
+from emulators.base import (
+    Emulator,
+    HttpError,
+    Reply,
+    Request,
+    iso,
+    link_header,
+    offset_page,
+    route,
+)
 from emulators.gitlab.site import GitLabSite
 
 DEFAULT_TOKEN = "glpat-emulator-token"
@@ -263,21 +272,20 @@ class GitLabEmulator(Emulator):
         return g
 
     def _page(self, req: Request, rows: list[Any]) -> Reply:
-        per_page = max(1, req.int_arg("per_page", 20, maximum=100))
-        page = max(1, req.int_arg("page", 1))
-        pages = max(1, -(-len(rows) // per_page))
+        page = offset_page(req, rows, default_size=20)
+        n, pages = page.number, page.last
         headers = {
-            "X-Page": str(page),
-            "X-Per-Page": str(per_page),
-            "X-Next-Page": str(page + 1) if page < pages else "",
-            "X-Prev-Page": str(page - 1) if page > 1 else "",
+            "X-Page": str(n),
+            "X-Per-Page": str(page.size),
+            "X-Next-Page": str(n + 1) if n < pages else "",
+            "X-Prev-Page": str(n - 1) if n > 1 else "",
             "X-Total": str(len(rows)),
             "X-Total-Pages": str(pages),
         }
-        link = link_header(f"{self.url}{req.path}", req.query, page, pages)
+        link = link_header(f"{self.url}{req.path}", req.query, n, pages)
         if link:
             headers["Link"] = link
-        return Reply(rows[(page - 1) * per_page : page * per_page], 200, headers)
+        return Reply(page.rows, 200, headers)
 
     def _order(self, req: Request, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         order_by = req.arg("order_by", "created_at")

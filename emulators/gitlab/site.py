@@ -8,6 +8,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
+from emulators.base import DEFAULT_TODAY, history_window
 from emulators.jira.generator import PEOPLE
 
 WORKFLOW = ("workflow::todo", "workflow::doing", "workflow::review")
@@ -56,9 +57,8 @@ def generate_site(
     group_path: str = "acme-eng",
 ) -> GitLabSite:
     rng = random.Random(seed)
-    today = today or dt.date(2026, 3, 2)
-    end = dt.datetime.combine(today, dt.time(9), tzinfo=dt.UTC) - dt.timedelta(hours=2)
-    start = end - dt.timedelta(days=90)
+    today = today or DEFAULT_TODAY
+    start, end = history_window(today, 90)
     users = [
         {
             "id": 200 + n,

@@ -9,6 +9,7 @@ import string
 from dataclasses import dataclass, field
 from typing import Any
 
+from emulators.base import DEFAULT_TODAY, history_window
 from emulators.jira.generator import PEOPLE
 
 LISTS = ("Backlog", "To Do", "Doing", "Review", "Done")
@@ -60,9 +61,8 @@ def generate_site(
     people: int = 8,
 ) -> TrelloSite:
     rng = random.Random(seed)
-    today = today or dt.date(2026, 3, 2)
-    end = dt.datetime.combine(today, dt.time(9), tzinfo=dt.UTC) - dt.timedelta(hours=2)
-    start = end - dt.timedelta(days=60)
+    today = today or DEFAULT_TODAY
+    start, end = history_window(today, 60)
     n = [0]
 
     def nid(at: dt.datetime) -> str:
