@@ -32,7 +32,19 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, Float, Integer, and_, case, cast, func, literal, or_, select
+from sqlalchemy import (
+    Engine,
+    Float,
+    Integer,
+    Text,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+)
 
 from aggregator.checks import _hierarchy_keys, config_calendar, config_policy, hierarchy_frame
 from aggregator.store import models as m
@@ -64,6 +76,9 @@ FLOW_DAYS = 90
 RAW_JOBS = frozenset({"groups", "subtasks", "baseline", "ac", "flow", "meta"})
 READ_THREADS = {"postgresql": 4, "sqlite": 2}
 MIN_HPP_SAMPLES = 3
+#: Velocity: mean done points of the last 3-6 closed sprints (RULES.md 2.1).
+VELOCITY_SPRINTS = (3, 6)
+it_t = m.Iteration.__table__
 DEFAULT_HPP = 6.0
 HIGH_RISK_SCORE = 15
 MAX_HORIZON_WD = 5000
@@ -95,6 +110,7 @@ class Inputs:
     milestones: pd.DataFrame  # pk, name, due_on, released, released_on, baseline_due
     findings: pd.DataFrame  # pk, rule_id, severity, state
     forecasts: pd.DataFrame  # pk -> p85 (date), forecast_on
+    sprints: pd.DataFrame = field(default_factory=lambda: _empty_sprints())  # see sprint_frame
 
 
 @dataclass
@@ -313,6 +329,108 @@ def _risk_frame(rows: pd.DataFrame) -> pd.DataFrame:
     out["probability"] = pd.to_numeric(out["probability"], errors="coerce")
     out["impact"] = pd.to_numeric(out["impact"], errors="coerce")
     return out.reset_index(drop=True)
+
+
+# -- sprints (velocity, say/do) ---------------------------------------------------------------
+
+SPRINT_COLUMNS = ["pk", "sid", "end_at", "committed_pts", "done_pts", "committed_n", "done_n"]
+
+
+def _empty_sprints() -> pd.DataFrame:
+    return pd.DataFrame(columns=SPRINT_COLUMNS)
+
+
+def _id_list(value: Any) -> list[str]:
+    """iteration_ids as stored (JSON text on SQLite, a list on PostgreSQL) or a Sprint
+    field history value (comma-separated ids) -> list of ids."""
+    if isinstance(value, list | tuple):
+        return [str(v) for v in value]
+    if not isinstance(value, str) or not value.strip():
+        return []
+    if value.lstrip().startswith("["):
+        return [str(v) for v in json.loads(value)]
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def sprint_frame(
+    members: pd.DataFrame, iterations: pd.DataFrame, moves: pd.DataFrame, t_end: dt.datetime
+) -> pd.DataFrame:
+    """Per project and sprint closed before ``t_end``: points committed at the sprint's
+    start and points done by its end (RULES.md 2.1 velocity and say/do).
+
+    ``members``: pk, id, iteration_ids, story_points, done (bool at t), done_at (UTC);
+    ``iterations``: sid, state, start_at, end_at, complete_at (UTC);
+    ``moves``: work_item_id, from_value, to_value, changed_at (the Sprint field history).
+    Committed at the start = items in the sprint now that were not added after its start,
+    plus items removed after its start (as CHG-002 reads the Sprint field); without any
+    Sprint field history every current member counts as committed. Done = members done
+    at t whose done time is not after the sprint closed. A sprint is attributed to its
+    items' projects (a board sprint may span projects).
+    """
+    if members.empty or iterations.empty:
+        return _empty_sprints()
+    its = iterations.copy()
+    its["closed_at"] = its["complete_at"].combine_first(its["end_at"])
+    its = its[(its["state"].astype(str).str.lower() == "closed") & (its["closed_at"] < t_end)]
+    its = its.dropna(subset=["closed_at"]).drop_duplicates("sid").set_index("sid")
+    if its.empty:
+        return _empty_sprints()
+    mem = members.assign(sid=[_id_list(v) for v in members["iteration_ids"]]).explode("sid")
+    mem = mem[mem["sid"].isin(its.index)]
+    pairs = mem[["id", "sid"]]
+    added = pd.DataFrame(columns=["id", "sid"])
+    removed = pd.DataFrame(columns=["id", "sid"])
+    if len(moves):
+        mv = moves.assign(
+            to_ids=[set(_id_list(v)) for v in moves["to_value"]],
+            from_ids=[set(_id_list(v)) for v in moves["from_value"]],
+        )
+        rows_a, rows_r = [], []
+        for wid, fr, to, at in zip(
+            mv["work_item_id"], mv["from_ids"], mv["to_ids"], mv["changed_at"], strict=True
+        ):
+            for sid in to - fr:
+                if sid in its.index and at > its.at[sid, "start_at"]:
+                    rows_a.append((wid, sid))
+            for sid in fr - to:
+                if sid in its.index and at > its.at[sid, "start_at"]:
+                    rows_r.append((wid, sid))
+        added = pd.DataFrame(rows_a, columns=["id", "sid"]).drop_duplicates()
+        removed = pd.DataFrame(rows_r, columns=["id", "sid"]).drop_duplicates()
+    added_set = set(zip(added["id"], added["sid"], strict=True))
+    # Added then removed again after the start: neither committed nor done in it.
+    removed = removed[[k not in added_set for k in zip(removed["id"], removed["sid"], strict=True)]]
+    stayed = [k not in added_set for k in zip(pairs["id"], pairs["sid"], strict=True)]
+    by_id = members.drop_duplicates("id").set_index("id")
+    committed = pd.concat([pairs[stayed], removed], ignore_index=True).drop_duplicates()
+    committed["pk"] = committed["id"].map(by_id["pk"])
+    committed["pts"] = pd.to_numeric(committed["id"].map(by_id["story_points"]), errors="coerce")
+    done = mem[mem["done"].astype(bool)].copy()
+    done = done[done["done_at"].isna() | (done["done_at"] <= done["sid"].map(its["closed_at"]))]
+    done["pts"] = pd.to_numeric(done["story_points"], errors="coerce")
+    c = committed.groupby(["pk", "sid"])["pts"].agg(committed_pts="sum", committed_n="size")
+    d = done.groupby(["pk", "sid"])["pts"].agg(done_pts="sum", done_n="size")
+    out = c.join(d, how="outer").fillna(0.0).reset_index()
+    out["end_at"] = out["sid"].map(its["closed_at"])
+    return out[SPRINT_COLUMNS]
+
+
+def _sprint_metrics(sprints: pd.DataFrame, idx: pd.Index) -> pd.DataFrame:
+    """velocity = mean done points of the last 3-6 closed sprints (N/E under 3); say/do =
+    Σdone ÷ Σcommitted points over the same sprints (a ratio of sums)."""
+    lo, hi = VELOCITY_SPRINTS
+    out = pd.DataFrame(index=idx)
+    sp = sprints.sort_values(["pk", "end_at"]).groupby("pk").tail(hi)
+    g = sp.groupby("pk")
+    n = _per(idx, g.size(), 0).astype(int)
+    out["sprints_closed"] = n
+    enough = n >= lo
+    out["velocity"] = _per(idx, g["done_pts"].mean(), None).where(enough)
+    ratio = safe_ratio(
+        _per(idx, g["done_pts"].sum(), 0.0), _per(idx, g["committed_pts"].sum(), 0.0)
+    )
+    out["say_do"] = pd.Series(ratio, index=idx).where(enough)
+    return out
 
 
 # -- reader 1: SQL (now) ---------------------------------------------------------------------
@@ -552,6 +670,28 @@ def read_inputs_sql(
         return _df(engine, *stmt, raw=True)
 
     jobs["flow"] = flow_job
+    jobs["sprint_members"] = (
+        select(
+            wi_t.c.id,
+            wi_t.c.project_id,
+            wi_t.c.iteration_ids,
+            wi_t.c.story_points,
+            wi_t.c.status_category,
+            _epoch(wi_t.c.resolved_at, d),
+        ).where(
+            live,
+            # in a sprint now, or moved out of one (committed at its start all the same)
+            or_(
+                cast(wi_t.c.iteration_ids, Text).not_in(("[]", "null")),
+                wi_t.c.id.in_(
+                    select(sc_t.c.work_item_id).where(func.lower(sc_t.c.field) == "sprint")
+                ),
+            ),
+            wi_t.c.status_category != "cancelled",
+            ~_lower_in(wi_t.c.type, s.non_leaf_types),
+        ),
+        ["id", "project_id", "iteration_ids", "story_points", "status_category", "done_at"],
+    )
     r = _run_all(engine, jobs)
 
     g = r["groups"]
@@ -640,7 +780,65 @@ def read_inputs_sql(
         milestones=_read_milestones(engine, pid, t_end, meta),
         findings=_read_findings(engine, pid),
         forecasts=_read_forecasts(engine, as_of),
+        sprints=_read_sprints(engine, r["sprint_members"], pid, t_end),
     )
+
+
+def _read_iterations(engine: Engine) -> pd.DataFrame:
+    d = engine.dialect.name
+    its = _df(
+        engine,
+        select(
+            it_t.c.external_id,
+            it_t.c.state,
+            _epoch(it_t.c.start_at, d),
+            _epoch(it_t.c.end_at, d),
+            _epoch(it_t.c.complete_at, d),
+        ).where(it_t.c.deleted_at.is_(None)),
+        ["sid", "state", "start_at", "end_at", "complete_at"],
+        raw=True,
+    )
+    its["sid"] = its["sid"].astype(str)
+    for c in ("start_at", "end_at", "complete_at"):
+        its[c] = _from_epoch(its[c])
+    return its
+
+
+def _read_sprint_moves(engine: Engine, t_end: dt.datetime) -> pd.DataFrame:
+    mv = _df(
+        engine,
+        select(
+            sc_t.c.work_item_id,
+            sc_t.c.from_value,
+            sc_t.c.to_value,
+            _epoch(sc_t.c.changed_at, engine.dialect.name),
+        ).where(
+            func.lower(sc_t.c.field) == "sprint",
+            sc_t.c.deleted_at.is_(None),
+            sc_t.c.changed_at < t_end,
+        ),
+        ["work_item_id", "from_value", "to_value", "changed_at"],
+        raw=True,
+    )
+    mv["changed_at"] = _from_epoch(mv["changed_at"])
+    return mv
+
+
+def _read_sprints(
+    engine: Engine, members: pd.DataFrame, pid: pd.Series, t_end: dt.datetime
+) -> pd.DataFrame:
+    """Sprint rows (:func:`sprint_frame`) from the SQL reader's sprint members."""
+    if members.empty:
+        return _empty_sprints()
+    its = _read_iterations(engine)
+    if its.empty:
+        return _empty_sprints()
+    mem = members.assign(
+        pk=members["project_id"].map(pid),
+        done=members["status_category"] == "done",
+        done_at=_from_epoch(members["done_at"]),
+    ).dropna(subset=["pk"])
+    return sprint_frame(mem, its, _read_sprint_moves(engine, t_end), t_end)
 
 
 def first_created(engine: Engine, hier: pd.DataFrame) -> pd.Series:
@@ -711,6 +909,7 @@ def read_inputs_history(
         "original_estimate_h",
         "time_spent_h",
         "extra",
+        "iteration_ids",
     ]
     items = _df(engine, select(*[wi_t.c[c] for c in cols]).where(wi_t.c.deleted_at.is_(None)), cols)
     items["pk"] = items["project_id"].map(pid)
@@ -863,6 +1062,25 @@ def read_inputs_history(
     risk_items = items[
         (items["kind"] == "risk") & items["status_category"].isin(("todo", "in_progress"))
     ].dropna(subset=["pk"])
+    sprint_moves = _read_sprint_moves(engine, t_end)
+    in_sprint = items[
+        items["kind"].isin(LEAF_KINDS)
+        & (items["status_category"] != "cancelled")
+        & items["pk"].notna()
+        & (
+            items["iteration_ids"].map(lambda v: bool(_id_list(v)))
+            | items["id"].isin(sprint_moves["work_item_id"])
+        )
+    ]
+    sprints = _empty_sprints()
+    if len(in_sprint):
+        done_t = pd.to_datetime(lookup(in_sprint["id"], last_done).astype(object), utc=True)
+        res_t = pd.to_datetime(in_sprint["resolved_at"].astype(object), utc=True)
+        members = in_sprint[["pk", "id", "iteration_ids", "story_points"]].assign(
+            done=(in_sprint["status_category"] == "done").to_numpy(),
+            done_at=done_t.combine_first(res_t.where(res_t < t_end)).to_numpy(),
+        )
+        sprints = sprint_frame(members, _read_iterations(engine), sprint_moves, t_end)
     return Inputs(
         groups=groups,
         est_hist=est_hist,
@@ -875,6 +1093,7 @@ def read_inputs_history(
         milestones=_read_milestones(engine, pid, t_end, meta),
         findings=_read_findings(engine, pid),
         forecasts=_read_forecasts(engine, as_of),
+        sprints=sprints,
     )
 
 
@@ -1312,6 +1531,7 @@ def compute_status(
     p = p.join(flow)
     p = p.join(_milestones(inp, idx, as_of, s.calendar))
     p = p.join(_risk(inp, idx))
+    p = p.join(_sprint_metrics(inp.sprints, idx))
     if outcomes is None:
         outcomes = _store_outcomes(inp, config, idx)
     p = p.join(compliance_frame(outcomes, idx))

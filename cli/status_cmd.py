@@ -87,7 +87,8 @@ STATUS_JSON = {
         "cpi", "eac", "tcpi", "scope_growth", "hpp", "throughput_90d", "cycle_p50_wd",
         "cycle_p85_wd", "lead_p50_wd", "lead_p85_wd", "wip", "wip_age_p85_wd", "reopen_rate",
         "milestones_due", "milestones_met", "milestone_hit_rate", "milestones_slipped",
-        "milestone_slip_max_wd", "milestones_next30", "open_risks", "high_risks",
+        "milestone_slip_max_wd", "milestones_next30", "sprints_closed", "velocity", "say_do",
+        "open_risks", "high_risks",
         "risk_exposure", "compliance", "waived_rules", "baseline_end",
     ],
     "programme": [

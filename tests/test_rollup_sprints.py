@@ -1,0 +1,167 @@
+"""Velocity and say/do (RULES.md 2.1) per project in the status roll-up, with the PM RAG
+override beside the computed colour, on SQLite and PostgreSQL, both readers.
+
+Sprints of OPS (all closed before 2026-10-16, Shanghai times):
+  S1 Sep 1-14:  A 3 pts done Sep 10; B 5 pts done Sep 20 (carried into S2)
+                committed 3 + 5 = 8, done 3
+  S2 Sep 15-28: B carried (in S2 before its start); C 2 pts added Sep 20, done Sep 25;
+                D 8 pts removed on Sep 18 (committed at the start, never done)
+                committed 5 + 8 = 13, done 5 + 2 = 7
+  S3 Sep 29-Oct 12: E 5 pts done Oct 9; F unestimated, done Oct 9
+                committed 5, done 5
+  S4 active: G 13 pts (not closed: left out)
+velocity = (3 + 7 + 5) / 3 = 5.0; say/do = (3 + 7 + 5) / (8 + 13 + 5) = 15/26.
+PAY has only 2 closed sprints: velocity and say/do N/E, sprints_closed = 2.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from rollup_data import CONFIG, SRC, item, local, write
+
+from aggregator.config import parse_config
+from aggregator.rollup import project_status
+from aggregator.store.engine import open_store
+from connectors import records as rec
+
+AS_OF = dt.date(2026, 10, 16)
+DONE = {"status": "Done", "status_category": "done"}
+
+
+def sprint(sid: str, project: str, start: dt.datetime, end: dt.datetime, state="closed"):
+    return rec.Iteration(
+        source=SRC,
+        external_id=sid,
+        name=sid,
+        state=state,
+        project_key=project,
+        start_at=start,
+        end_at=end,
+        complete_at=end if state == "closed" else None,
+    )
+
+
+def sprint_move(key: str, n: int, old: str, new: str, at: dt.datetime) -> rec.StatusChange:
+    return rec.StatusChange(
+        source=SRC,
+        external_id=f"sp-{key}-{n}",
+        work_item_id=f"id-{key}",
+        field="Sprint",
+        from_value=old,
+        to_value=new,
+        changed_at=at,
+    )
+
+
+def build(engine) -> None:
+    pts = "story_points"
+    write(
+        engine,
+        iterations=[
+            sprint("S1", "OPS", local(2026, 9, 1), local(2026, 9, 14, 18)),
+            sprint("S2", "OPS", local(2026, 9, 15), local(2026, 9, 28, 18)),
+            sprint("S3", "OPS", local(2026, 9, 29), local(2026, 10, 12, 18)),
+            sprint("S4", "OPS", local(2026, 10, 13), local(2026, 10, 26, 18), "active"),
+            sprint("P1", "PAY", local(2026, 9, 15), local(2026, 9, 28, 18)),
+            sprint("P2", "PAY", local(2026, 9, 29), local(2026, 10, 12, 18)),
+        ],
+        items=[
+            item(
+                "OPS-A",
+                "OPS",
+                **DONE,
+                **{pts: 3.0},
+                iteration_ids=("S1",),
+                resolved_at=local(2026, 9, 10),
+            ),
+            item(
+                "OPS-B",
+                "OPS",
+                **DONE,
+                **{pts: 5.0},
+                iteration_ids=("S1", "S2"),
+                resolved_at=local(2026, 9, 20),
+            ),
+            item(
+                "OPS-C",
+                "OPS",
+                **DONE,
+                **{pts: 2.0},
+                iteration_ids=("S2",),
+                resolved_at=local(2026, 9, 25),
+            ),
+            item("OPS-D", "OPS", **{pts: 8.0}),
+            item(
+                "OPS-E",
+                "OPS",
+                **DONE,
+                **{pts: 5.0},
+                iteration_ids=("S3",),
+                resolved_at=local(2026, 10, 9),
+            ),
+            item("OPS-F", "OPS", **DONE, iteration_ids=("S3",), resolved_at=local(2026, 10, 9)),
+            item("OPS-G", "OPS", **{pts: 13.0}, iteration_ids=("S4",)),
+            item(
+                "PAY-1",
+                "PAY",
+                **DONE,
+                **{pts: 3.0},
+                iteration_ids=("P1",),
+                resolved_at=local(2026, 9, 20),
+            ),
+            item(
+                "PAY-2",
+                "PAY",
+                **DONE,
+                **{pts: 3.0},
+                iteration_ids=("P2",),
+                resolved_at=local(2026, 10, 2),
+            ),
+            item(
+                "PAY-R",
+                "PAY",
+                type="Status Report",
+                title="周报",
+                extra={"rag": "G", "rag_reason": "客户已确认延期", "rag_expires_on": "2026-10-30"},
+            ),
+        ],  # fmt: skip
+        changes=[
+            sprint_move("OPS-B", 0, "S1", "S1,S2", local(2026, 9, 14, 20)),  # before S2 starts
+            sprint_move("OPS-C", 0, "", "S2", local(2026, 9, 20)),  # added after the start
+            sprint_move("OPS-D", 0, "", "S2", local(2026, 9, 10)),
+            sprint_move("OPS-D", 1, "S2", "", local(2026, 9, 18)),  # removed after the start
+        ],
+    )
+
+
+@pytest.fixture
+def sprint_env(store_url):
+    engine = open_store(store_url)
+    build(engine)
+    return engine, parse_config(CONFIG)
+
+
+@pytest.mark.parametrize("history", [False, True], ids=["sql", "history"])
+def test_velocity_and_say_do(sprint_env, history):
+    engine, config = sprint_env
+    p = project_status(engine, config, AS_OF, history=history).projects.set_index("project_key")
+    ops = p.loc["OPS"]
+    assert ops["sprints_closed"] == 3
+    assert ops["velocity"] == pytest.approx(5.0)
+    assert ops["say_do"] == pytest.approx(15 / 26)
+    pay = p.loc["PAY"]
+    assert pay["sprints_closed"] == 2
+    assert pay["velocity"] != pay["velocity"]  # N/E under 3 closed sprints
+    assert pay["say_do"] != pay["say_do"]
+    assert p.loc["CRM", "sprints_closed"] == 0
+
+
+def test_velocity_as_of_before_last_sprint_closed(sprint_env):
+    """On Oct 5 only S1 and S2 had closed (S3 ends Oct 12): N/E, 2 sprints."""
+    engine, config = sprint_env
+    p = project_status(engine, config, dt.date(2026, 10, 5), history=True).projects
+    ops = p.set_index("project_key").loc["OPS"]
+    assert ops["sprints_closed"] == 2
+    assert ops["velocity"] != ops["velocity"]
