@@ -796,7 +796,7 @@ def test_chg_002_scope_added_without_cr() -> None:
 def _load_world() -> World:
     """张伟 (1) has 30 h in P1 (rank 1) and 30 h in P2 (rank 2) due in week 48
     (Mon 11-23..Fri 11-27, 40 h of capacity): load 150 %, P2 displaced by 20 h.
-    李娜 (2) has 4 h that week while an unassigned item waits: idle."""
+    李娜 (2) has 4 h that week while an unassigned item waits in her project P1: idle."""
     w = World()
     w.project("P1")
     w.project("P2")
@@ -808,7 +808,7 @@ def _load_world() -> World:
     w.item(
         "P1", assignee_id=2, remaining_estimate_h=4.0, start_on="2026-11-23", due_on="2026-11-27"
     )
-    w.item("P2", assignee=None, assignee_id=None, due_on="2026-12-04")
+    w.item("P1", assignee=None, assignee_id=None, due_on="2026-12-04")
     return w
 
 

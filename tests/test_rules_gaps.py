@@ -455,3 +455,19 @@ def _seed_reports(engine: object, created: object) -> None:
                     extra={},
                 )
             )
+
+
+def test_res_001_idle_only_where_waiting_work_is_in_the_persons_projects() -> None:
+    w = World()
+    w.project("P1")
+    w.project("P2")
+    w.people.append({"id": 2, "display_name": "李娜", "active": True})
+    w.item(
+        "P1", assignee_id=2, remaining_estimate_h=4.0, start_on="2026-11-23", due_on="2026-11-27"
+    )
+    w.item("P2", assignee=None, assignee_id=None, due_on="2026-12-04")  # not her project
+    t = run("RES-001", w, AS_OF)
+    assert "person:2" not in t.index
+    w.item("P1", assignee=None, assignee_id=None, due_on="2026-12-04")  # now in hers
+    t = run("RES-001", w, AS_OF)
+    assert outcome(t, "person:2") == "finding" and t.loc["person:2", "severity"] == "low"

@@ -147,7 +147,8 @@ LOAD_NEEDS = {
     basis="001 “避免资源的闲置和过度使用” (avoid idle and over-use)",
     basis_seed="001",
     check="load (dem/cap, RULES.md 2.3) > 110 % (amber) or > 130 % (red) in any of the next "
-    "4 weeks (high); idle: < 50 % for 2 weeks while unassigned work is waiting (low)",
+    "4 weeks (high); idle: < 50 % for 2 weeks while unassigned Ready work waits in a project "
+    "the person works on (low)",
     fix_en="Move hours to someone with capacity.",
     fix_zh="将工时转给有余力的成员。",
     defaults={"amber": 1.10, "red": 1.30, "idle": 0.50, "horizon_weeks": 4},
@@ -167,22 +168,27 @@ def res_001(ctx: RuleContext) -> Outcomes:
     over = pw[pw["load"] > float(g.get("amber", 1.1))].sort_values("load", ascending=False)
     worst = over.groupby("person_id").head(1)
     items = ctx.frame("work_items")
-    waiting = bool(
-        (
-            items["status_category"].eq("todo")
-            & items["assignee_id"].isna()
-            & items["kind"].isin(["work", "bug"])
-        ).any()
+    leaf = items["kind"].isin(["work", "bug"])
+    # Idle only counts where this person could take the waiting work: unassigned Ready
+    # items in a project the person already works on (not anywhere in the portfolio).
+    waiting_projects = set(
+        items.loc[
+            leaf & items["status_category"].eq("todo") & items["assignee_id"].isna(),
+            "project_key",
+        ].dropna()
     )
+    mine = items.loc[
+        leaf & items["assignee_id"].notna() & items["project_key"].isin(waiting_projects),
+        "assignee_id",
+    ]
+    could_help = set(mine.astype(int))
     first2 = pw[pw["week"] < 2]
     idle_people = first2.groupby("person_id")["load"].max()
-    idle_people = (
-        idle_people[
-            (idle_people < float(g.get("idle", 0.5))) & (first2.groupby("person_id").size() >= 2)
-        ]
-        if waiting
-        else idle_people.iloc[0:0]
-    )
+    idle_people = idle_people[
+        (idle_people < float(g.get("idle", 0.5)))
+        & (first2.groupby("person_id").size() >= 2)
+        & idle_people.index.isin(could_help)
+    ]
     name = worst["person_id"].map(people["display_name"]).fillna(worst["person_id"].astype(str))
     week = pd.to_datetime(worst["week_start"]).dt.isocalendar().week.astype(int)
     move = (worst["dem"] - worst["cap"]).clip(lower=0)
