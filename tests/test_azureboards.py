@@ -9,16 +9,14 @@ typed ``object`` (.NET's "anything") and are loosened to any JSON value.
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
 import requests
 from sqlalchemy import select
+from trackerkit import live_item_ids, load_spec, record_sleeps, source_config
 
 from aggregator.store import open_store
 from aggregator.store.writes import links_t, work_items_t
@@ -30,7 +28,6 @@ from connectors.errors import ConfigError
 from connectors.records import Link, StatusChange, WorkItem
 from emulators.azure import DEFAULT_PAT, AzureBoardsEmulator, generate_site
 
-SPECS = Path(__file__).resolve().parents[2] / "shared" / "specs"
 ENV = {"AZDO_PAT": DEFAULT_PAT}
 PROJECT = "Fabrikam Fiber"
 AUTH = ("", DEFAULT_PAT)
@@ -38,10 +35,7 @@ V = {"api-version": "7.1"}
 
 
 def _spec(name: str) -> dict[str, Any]:
-    path = SPECS / name
-    if not path.exists():
-        pytest.skip(f"{path} not found")
-    return json.loads(path.read_text(encoding="utf-8-sig"))
+    return load_spec(name, encoding="utf-8-sig")
 
 
 @pytest.fixture(scope="module")
@@ -94,10 +88,7 @@ def config(emu: AzureBoardsEmulator, **kw: Any) -> SourceConfig:
         "token_env": "AZDO_PAT",
         "projects": (PROJECT,),
     }
-    fields = set(SourceConfig.__dataclass_fields__)
-    base.update({k: v for k, v in kw.items() if k in fields})
-    base["options"] = {k: v for k, v in kw.items() if k not in fields}
-    return SourceConfig(**base)
+    return source_config(base, **kw)
 
 
 def connector(
@@ -295,7 +286,7 @@ def test_rate_limit_retry_after(emu: AzureBoardsEmulator) -> None:
     emu.faults.rate_limit(times=2, retry_after="2", path_prefix="/contoso/Fabrikam")
     sleeps: list[float] = []
     with connector(emu, history=False) as c:
-        c.client.session.sleep = lambda s: (sleeps.append(s), time.sleep(0.01))
+        record_sleeps(c, sleeps)
         got = {w.external_id for w in c.fetch_work_items(None) if isinstance(w, WorkItem)}
     assert sleeps == [2.0, 2.0] and got == item_ids(emu)
 
@@ -338,14 +329,8 @@ def test_sync_into_the_store_nothing_lost_or_doubled(
         emu.set_state(moved["id"], "Active")
         third = sync_source(engine, connector(emu))
         assert third.status == "ok" and third.deleted == 1 and third.mode == "incremental"
+        live = live_item_ids(engine, "azb")
         with engine.connect() as conn:
-            live = set(
-                conn.execute(
-                    select(work_items_t.c.external_id).where(
-                        work_items_t.c.source == "azb", work_items_t.c.deleted_at.is_(None)
-                    )
-                ).scalars()
-            )
             state = conn.execute(
                 select(work_items_t.c.status).where(
                     work_items_t.c.source == "azb", work_items_t.c.external_id == str(moved["id"])

@@ -5,16 +5,14 @@ build of it, see ../shared/specs/SOURCES.md), and the connector against the emul
 from __future__ import annotations
 
 import datetime as dt
-import json
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 from openapi_schema_validator import OAS30ReadValidator
 from sqlalchemy import func, select
+from trackerkit import live_item_ids, load_spec, record_sleeps, source_config
 
 from aggregator.store import open_store
 from aggregator.store.writes import status_changes_t, work_items_t
@@ -26,21 +24,14 @@ from connectors.github import GitHubConnector
 from connectors.records import StatusChange, WorkItem
 from emulators.github import DEFAULT_TOKEN, GitHubEmulator, generate_site
 
-SPEC = (
-    Path(__file__).resolve().parents[2]
-    / "shared"
-    / "specs"
-    / "github-api.github.com.octokit-23.0.2.json"
-)
+SPEC = "github-api.github.com.octokit-23.0.2.json"
 ENV = {"GH_TOKEN": DEFAULT_TOKEN}
 HEADERS = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
 
 
 @pytest.fixture(scope="module")
 def spec() -> dict[str, Any]:
-    if not SPEC.exists():
-        pytest.skip(f"{SPEC} not found")
-    return json.loads(SPEC.read_text(encoding="utf-8"))
+    return load_spec(SPEC)
 
 
 @pytest.fixture
@@ -75,22 +66,12 @@ def config(emu: GitHubEmulator, **kw: Any) -> SourceConfig:
         "projects": tuple(f"acme/{r['name']}" for r in emu.site.repos),
         "page_size": 10,
     }
-    fields = set(SourceConfig.__dataclass_fields__)
-    base.update({k: v for k, v in kw.items() if k in fields})
-    base["options"] = {k: v for k, v in kw.items() if k not in fields}
-    return SourceConfig(**base)
+    return source_config(base, **kw)
 
 
 def connector(emu: GitHubEmulator, sleeps: list[float] | None = None, **kw: Any) -> GitHubConnector:
     c = GitHubConnector(config(emu, **kw), env=ENV)
-    if sleeps is not None:
-
-        def sleep(seconds: float) -> None:
-            sleeps.append(seconds)
-            time.sleep(min(seconds, 0.01))
-
-        c.client.session.sleep = sleep
-    return c
+    return c if sleeps is None else record_sleeps(c, sleeps)
 
 
 def expected_ids(emu: GitHubEmulator, since: dt.datetime | None = None) -> set[str]:
@@ -334,14 +315,8 @@ def test_sync_into_the_store_nothing_lost_or_doubled(emu: GitHubEmulator, store_
     try:
         first = sync_source(engine, connector(emu))
         assert first.status == "ok", first.error
+        stored = live_item_ids(engine, "gh")
         with engine.connect() as conn:
-            stored = set(
-                conn.execute(
-                    select(work_items_t.c.external_id).where(
-                        work_items_t.c.source == "gh", work_items_t.c.deleted_at.is_(None)
-                    )
-                ).scalars()
-            )
             changes = conn.execute(
                 select(func.count())
                 .select_from(status_changes_t)

@@ -5,16 +5,16 @@ alone and through the sync engine into real SQLite and PostgreSQL stores."""
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
 from sqlalchemy import func, select
+from trackerkit import live_item_ids, record_sleeps, source_config
 
 from aggregator.store import open_store
-from aggregator.store.writes import work_items_t, worklogs_t
+from aggregator.store.writes import worklogs_t
 from aggregator.sync import sync_source
 from connectors import registry
 from connectors.base import ChildrenComplete, SourceConfig
@@ -42,22 +42,12 @@ def config(emu: GitLabEmulator, **kw: Any) -> SourceConfig:
         "projects": PROJECTS,
         "page_size": 8,
     }
-    fields = set(SourceConfig.__dataclass_fields__)
-    base.update({k: v for k, v in kw.items() if k in fields})
-    base["options"] = {k: v for k, v in kw.items() if k not in fields}
-    return SourceConfig(**base)
+    return source_config(base, **kw)
 
 
 def connector(emu: GitLabEmulator, sleeps: list[float] | None = None, **kw: Any) -> GitLabConnector:
     c = GitLabConnector(config(emu, **kw), env=ENV)
-    if sleeps is not None:
-
-        def sleep(seconds: float) -> None:
-            sleeps.append(seconds)
-            time.sleep(min(seconds, 0.01))
-
-        c.client.session.sleep = sleep
-    return c
+    return c if sleeps is None else record_sleeps(c, sleeps)
 
 
 def items(stream: Any) -> list[WorkItem]:
@@ -259,14 +249,8 @@ def test_sync_into_the_store_nothing_lost_or_doubled(emu: GitLabEmulator, store_
         emu.log_time(emu.site.issues[0]["project_id"], emu.site.issues[0]["iid"], 600)
         third = sync_source(engine, connector(emu))
         assert third.status == "ok" and third.deleted == 1
+        live = live_item_ids(engine, "gl")
         with engine.connect() as conn:
-            live = set(
-                conn.execute(
-                    select(work_items_t.c.external_id).where(
-                        work_items_t.c.source == "gl", work_items_t.c.deleted_at.is_(None)
-                    )
-                ).scalars()
-            )
             seconds = conn.execute(
                 select(func.sum(worklogs_t.c.seconds)).where(
                     worklogs_t.c.source == "gl", worklogs_t.c.deleted_at.is_(None)

@@ -11,16 +11,14 @@ Card ``labels`` is typed as ids but holds Label objects (checked as Labels).
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 from openapi_schema_validator import OAS30ReadValidator
 from sqlalchemy import select
+from trackerkit import live_item_ids, load_spec, record_sleeps, source_config
 
 from aggregator.store import open_store
 from aggregator.store.writes import status_changes_t, work_items_t
@@ -32,16 +30,14 @@ from connectors.records import StatusChange, WorkItem
 from connectors.trello import TrelloConnector
 from emulators.trello import DEFAULT_KEY, DEFAULT_TOKEN, TrelloEmulator, generate_site
 
-SPEC = Path(__file__).resolve().parents[2] / "shared" / "specs" / "trello-swagger.v3.json"
+SPEC = "trello-swagger.v3.json"
 ENV = {"TRELLO_TOKEN": DEFAULT_TOKEN, "TRELLO_API_KEY": DEFAULT_KEY}
 AUTH = {"key": DEFAULT_KEY, "token": DEFAULT_TOKEN}
 
 
 @pytest.fixture(scope="module")
 def spec() -> dict[str, Any]:
-    if not SPEC.exists():
-        pytest.skip(f"{SPEC} not found")
-    return json.loads(SPEC.read_text(encoding="utf-8"))
+    return load_spec(SPEC)
 
 
 @pytest.fixture
@@ -79,10 +75,7 @@ def config(emu: TrelloEmulator, **kw: Any) -> SourceConfig:
         "projects": tuple(b["shortLink"] for b in emu.site.boards),
         "page_size": 10,
     }
-    fields = set(SourceConfig.__dataclass_fields__)
-    base.update({k: v for k, v in kw.items() if k in fields})
-    base["options"] = {k: v for k, v in kw.items() if k not in fields}
-    return SourceConfig(**base)
+    return source_config(base, **kw)
 
 
 def connector(emu: TrelloEmulator, env: dict[str, str] | None = None, **kw: Any) -> TrelloConnector:
@@ -215,7 +208,7 @@ def test_rate_limit_then_success(emu: TrelloEmulator) -> None:
     emu.faults.rate_limit(times=2, retry_after="1", path_prefix="/boards")
     sleeps: list[float] = []
     with connector(emu, history=False) as c:
-        c.client.session.sleep = lambda s: (sleeps.append(s), time.sleep(0.01))
+        record_sleeps(c, sleeps)
         got = [r for r in c.fetch_work_items(None) if isinstance(r, WorkItem)]
     assert sleeps == [1.0, 1.0] and {w.external_id for w in got} == card_ids(emu)
 
@@ -257,14 +250,8 @@ def test_sync_into_the_store_nothing_lost_or_doubled(emu: TrelloEmulator, store_
         emu.delete_card(gone["id"])
         third = sync_source(engine, connector(emu))
         assert third.status == "ok" and third.deleted == 1 and third.mode == "incremental"
+        live = live_item_ids(engine, "trello")
         with engine.connect() as conn:
-            live = set(
-                conn.execute(
-                    select(work_items_t.c.external_id).where(
-                        work_items_t.c.source == "trello", work_items_t.c.deleted_at.is_(None)
-                    )
-                ).scalars()
-            )
             status = conn.execute(
                 select(work_items_t.c.status).where(work_items_t.c.external_id == moved["id"])
             ).scalar_one()
