@@ -99,10 +99,19 @@ class MappingContext:
     status_map: Mapping[str, str] = field(default_factory=dict)
     excluded_resolutions: frozenset[str] = frozenset()
     keep_raw: bool = False
+    # field id -> canonical name, built once: it is read for every changelog item
+    _canonical_by_id: dict[str, str] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "_canonical_by_id", {fid: name for name, fid in self.fields.items()}
+        )
 
     @property
     def canonical_by_id(self) -> dict[str, str]:
-        return {fid: name for name, fid in self.fields.items()}
+        return self._canonical_by_id
 
 
 # --- small helpers -------------------------------------------------------------------
