@@ -174,10 +174,21 @@ class ClientConnector(Connector, Generic[ClientT]):
     The client is built on first use, not in ``__init__``: constructing a connector (the
     config loader does, to validate a source) must not read the secret or open a session.
     Subclasses build it in ``make_client`` from the ``RETRY_OPTIONS`` (list them in their
-    ``option_keys``); ``close()`` closes it and a later use builds a new one.
+    ``option_keys``); ``close()`` closes it and a later use builds a new one. A subclass
+    that cannot work without ``projects`` says what to list there in ``projects_hint``.
     """
 
+    projects_hint: ClassVar[str | None] = None
     _client: ClientT | None = None
+
+    def __init__(self, config: SourceConfig, *, env: Mapping[str, str] | None = None):
+        super().__init__(config, env=env)
+        if self.projects_hint and not config.projects:
+            raise ConfigError(self.projects_hint, source=config.name)
+
+    def flag(self, name: str, default: bool = True) -> bool:
+        """A boolean option (``history: false`` switches a feed off)."""
+        return bool(self.config.options.get(name, default))
 
     @abstractmethod
     def make_client(self, *, max_retries: int, max_wait_s: float) -> ClientT: ...

@@ -34,13 +34,14 @@ from connectors.base import (
     SourceConfig,
     StreamItem,
 )
-from connectors.errors import ConfigError, RecordError
+from connectors.errors import RecordError
 from connectors.records import Iteration, Person, Project
 from connectors.timestamps import format_utc
 
 
 class AzureBoardsConnector(ClientConnector[AzureBoardsClient]):
     type: ClassVar[str] = "azureboards"
+    projects_hint: ClassVar[str | None] = "list the Azure DevOps projects to read in 'projects'"
     option_keys: ClassVar[Mapping[str, type]] = {
         "team": str,
         "area_projects": dict,
@@ -51,10 +52,6 @@ class AzureBoardsConnector(ClientConnector[AzureBoardsClient]):
 
     def __init__(self, config: SourceConfig, *, env: Mapping[str, str] | None = None):
         super().__init__(config, env=env)
-        if not config.projects:
-            raise ConfigError(
-                "list the Azure DevOps projects to read in 'projects'", source=config.name
-            )
         self._ctx: mapping.MappingContext | None = None
         self._states: dict[tuple[str, str], str] = {}
         self._types_seen: set[tuple[str, str]] = set()
@@ -161,7 +158,7 @@ class AzureBoardsConnector(ClientConnector[AzureBoardsClient]):
         return {i for ids in self._ids(project, None, where) for i in ids}
 
     def fetch_work_items(self, since: Any) -> Iterator[StreamItem]:
-        history = bool(self.config.options.get("history", True))
+        history = self.flag("history")
         kinds = CHILD_KINDS if history else CHILD_KINDS - {"status_changes"}
         ctx = self.ctx
         for project in self.config.projects:

@@ -50,6 +50,7 @@ _ISSUE_URL = re.compile(r"/repos/(?P<repo>[^/]+/[^/]+)/issues/(?P<number>\d+)$")
 
 class GitHubConnector(ClientConnector[GitHubClient]):
     type: ClassVar[str] = "github"
+    projects_hint: ClassVar[str | None] = "list the repositories to read in 'projects' (owner/repo)"
     option_keys: ClassVar[Mapping[str, type]] = {
         "status_label_prefix": str,
         "type_label_prefix": str,
@@ -62,10 +63,6 @@ class GitHubConnector(ClientConnector[GitHubClient]):
 
     def __init__(self, config: SourceConfig, *, env: Mapping[str, str] | None = None):
         super().__init__(config, env=env)
-        if not config.projects:
-            raise ConfigError(
-                "list the repositories to read in 'projects' (owner/repo)", source=config.name
-            )
         for name in config.projects:
             if name.count("/") != 1:
                 raise ConfigError(
@@ -106,7 +103,7 @@ class GitHubConnector(ClientConnector[GitHubClient]):
 
     def fetch_people(self) -> Iterator[Person | Skipped]:
         seen: set[str] = set()
-        emails = bool(self.config.options.get("public_emails", True))
+        emails = self.flag("public_emails")
         for name in self.config.projects:
             for user in self.client.assignees(name):
                 login = user.get("login")
@@ -159,7 +156,7 @@ class GitHubConnector(ClientConnector[GitHubClient]):
                 since, url = following, None
 
     def fetch_work_items(self, since: Any) -> Iterator[StreamItem]:
-        history = bool(self.config.options.get("history", True))
+        history = self.flag("history")
         kinds = CHILD_KINDS if history else CHILD_KINDS - {"status_changes"}
         since_text = format_utc(since) if since is not None else None
         for repo in self.config.projects:

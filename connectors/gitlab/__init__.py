@@ -90,9 +90,6 @@ class GitLabConnector(ClientConnector[GitLabClient]):
             max_wait_s=max_wait_s,
         )
 
-    def _opt(self, name: str, default: bool = True) -> bool:
-        return bool(self.config.options.get(name, default))
-
     @property
     def projects(self) -> list[dict[str, Any]]:
         """The projects named in ``projects`` (read project by project)."""
@@ -124,7 +121,7 @@ class GitLabConnector(ClientConnector[GitLabClient]):
         """Groups whose epics we can read (empty when epics are off or not licensed)."""
         if self._epic_groups is None:
             self._epic_groups = {}
-            if self._opt("epics"):
+            if self.flag("epics"):
                 for gid, group in self._groups().items():
                     probe = self.client.optional_items(f"/groups/{gid}/epics", {"per_page": 1})
                     if probe is None:
@@ -174,7 +171,7 @@ class GitLabConnector(ClientConnector[GitLabClient]):
                 try:
                     full = (
                         self.client.public_user(member["id"])
-                        if self._opt("public_emails")
+                        if self.flag("public_emails")
                         else member
                     )
                     yield mapping.to_person({**member, **full}, self.ctx)
@@ -252,12 +249,12 @@ class GitLabConnector(ClientConnector[GitLabClient]):
 
     def _history_and_worklogs(self, issue: dict[str, Any], item_id: str) -> Iterator[StreamItem]:
         pid, iid = int(issue["project_id"]), int(issue["iid"])
-        if self._opt("history"):
+        if self.flag("history"):
             states = list(self.client.state_events(pid, iid))
             labels = list(self.client.label_events(pid, iid))
             yield from mapping.to_status_changes(issue, states, labels, self.ctx)
         spent = (issue.get("time_stats") or {}).get("total_time_spent") or 0
-        if self._opt("worklogs") and spent:
+        if self.flag("worklogs") and spent:
             # GraphQL wants the project's full path: it is in the issue's full reference.
             full = str((issue.get("references") or {}).get("full") or "").rsplit("#", 1)[0]
             for node in self.client.timelogs(full or str(pid), iid):
@@ -272,9 +269,9 @@ class GitLabConnector(ClientConnector[GitLabClient]):
 
     def fetch_work_items(self, since: Any) -> Iterator[StreamItem]:
         kinds = {"links"}
-        if self._opt("history"):
+        if self.flag("history"):
             kinds.add("status_changes")
-        if self._opt("worklogs"):
+        if self.flag("worklogs"):
             kinds.add("worklogs")
         since_text = format_utc(since, micros=True) if since is not None else None
         for gid, group in self.epic_groups.items():

@@ -39,6 +39,9 @@ DEFAULT_KEY_ENV = "TRELLO_API_KEY"
 
 class TrelloConnector(ClientConnector[TrelloClient]):
     type: ClassVar[str] = "trello"
+    projects_hint: ClassVar[str | None] = (
+        "list the boards to read in 'projects' (ids or short links)"
+    )
     option_keys: ClassVar[Mapping[str, type]] = {
         "api_key": str,
         "api_key_env": str,
@@ -50,10 +53,6 @@ class TrelloConnector(ClientConnector[TrelloClient]):
 
     def __init__(self, config: SourceConfig, *, env: Mapping[str, str] | None = None):
         super().__init__(config, env=env)
-        if not config.projects:
-            raise ConfigError(
-                "list the boards to read in 'projects' (ids or short links)", source=config.name
-            )
         self.ctx = mapping.MappingContext(source=config.name, status_map=dict(config.status_map))
         self._boards: dict[str, dict[str, Any]] | None = None
 
@@ -127,8 +126,8 @@ class TrelloConnector(ClientConnector[TrelloClient]):
                     )
 
     def fetch_work_items(self, since: Any) -> Iterator[StreamItem]:
-        history = bool(self.config.options.get("history", True))
-        as_items = bool(self.config.options.get("checklist_items", False))
+        history = self.flag("history")
+        as_items = self.flag("checklist_items", False)
         kinds = CHILD_KINDS if history else CHILD_KINDS - {"status_changes"}
         for key, board in self.boards.items():
             checklists: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -181,7 +180,7 @@ class TrelloConnector(ClientConnector[TrelloClient]):
             return
         for card in self.client.cards(board["id"], 1000):
             yield str(card["id"])
-        if self.config.options.get("checklist_items"):
+        if self.flag("checklist_items", False):
             for cl in self.client.checklists(board["id"]):
                 for item in cl.get("checkItems") or []:
                     yield str(item["id"])
