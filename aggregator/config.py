@@ -555,6 +555,16 @@ PROJECT = Fields(
         "calendar": Str(),
         "start_on": Date(),
         "due_on": Date(),
+        # RULES.md 2.1: a PM override needs a reason and an expiry; it is shown beside the
+        # computed RAG, which stays authoritative for the roll-up.
+        "rag_override": Fields(
+            {
+                "rag": Str(choices=("green", "amber", "red")),
+                "reason": Str(),
+                "expires_on": Date(),
+            },
+            required=("rag", "reason", "expires_on"),
+        ),
     },
     required=("key",),
 )
@@ -654,6 +664,7 @@ class ProjectNode:
     programme: str | None = None
     portfolio: str | None = None
     path: str = ""
+    rag_override: Mapping[str, Any] | None = None  # rag, reason, expires_on
 
 
 @dataclass(frozen=True)
@@ -1031,6 +1042,7 @@ def _project_node(
         calendar=p.get("calendar"),
         start_on=p.get("start_on"),
         due_on=p.get("due_on"),
+        rag_override=p.get("rag_override"),
         portfolio=parents[0],
         programme=parents[1],
         path=path,

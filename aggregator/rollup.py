@@ -53,6 +53,7 @@ from rules.frames import (
     kind_map,
     lookup,
     map_categories,
+    report_sections,
     status_categories,
 )
 from rules.metrics import (
@@ -111,6 +112,7 @@ class Inputs:
     findings: pd.DataFrame  # pk, rule_id, severity, state
     forecasts: pd.DataFrame  # pk -> p85 (date), forecast_on
     sprints: pd.DataFrame = field(default_factory=lambda: _empty_sprints())  # see sprint_frame
+    reports: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=REPORT_COLUMNS))
 
 
 @dataclass
@@ -329,6 +331,74 @@ def _risk_frame(rows: pd.DataFrame) -> pd.DataFrame:
     out["probability"] = pd.to_numeric(out["probability"], errors="coerce")
     out["impact"] = pd.to_numeric(out["impact"], errors="coerce")
     return out.reset_index(drop=True)
+
+
+# -- PM RAG override -------------------------------------------------------------------------
+
+REPORT_COLUMNS = ["pk", "key", "created_at", "rag", "reason", "expires_on"]
+#: A PM's colour as trackers and reports write it -> G/A/R.
+PM_RAG = {
+    "green": "G", "g": "G", "绿": "G", "绿色": "G",
+    "amber": "A", "a": "A", "yellow": "A", "黄": "A", "黄色": "A",
+    "red": "R", "r": "R", "红": "R", "红色": "R",
+}  # fmt: skip
+
+
+def _report_frame(rows: pd.DataFrame) -> pd.DataFrame:
+    """The newest status report per project (``rows``: pk, key, created_at, extra) with its
+    ``rag`` (report field, else a ``RAG: ...`` line of the description), ``rag_reason``
+    and ``rag_expires_on`` (custom fields mapped into ``extra``)."""
+    if rows.empty:
+        return pd.DataFrame(columns=REPORT_COLUMNS)
+    r = rows.dropna(subset=["pk"]).sort_values("created_at").groupby("pk").tail(1).copy()
+    extra = _parse_extra(r["extra"])
+
+    def col(name: str) -> pd.Series:
+        return extra[name] if name in extra.columns else pd.Series(None, index=r.index)
+
+    rag = col("rag").astype(object)
+    if "description" in extra.columns:
+        from_text = extra["description"].map(lambda t: report_sections(t).get("rag"))
+        rag = rag.where(rag.notna(), from_text)
+    r["rag"] = rag.map(lambda v: PM_RAG.get(str(v).strip().lower()) if pd.notna(v) else None)
+    r["reason"] = col("rag_reason")
+    r["expires_on"] = pd.to_datetime(col("rag_expires_on"), errors="coerce").dt.date
+    return r.dropna(subset=["rag"])[REPORT_COLUMNS].reset_index(drop=True)
+
+
+def _pm_override(p: pd.DataFrame, inp: Inputs, config: Any, as_of: dt.date) -> pd.DataFrame:
+    """The PM's colour beside the computed one (never replacing it in the roll-up): the
+    policy file's ``rag_override`` first, else the newest status report's ``rag``. It is
+    ``active`` only with a reason and an expiry on or after ``as_of``; otherwise ``expired``
+    or ``incomplete`` (shown, not honoured)."""
+    out = pd.DataFrame(
+        index=p.index,
+        columns=["rag_pm", "rag_pm_reason", "rag_pm_expires_on", "rag_pm_source", "rag_pm_state"],
+        dtype=object,
+    )
+    rep = inp.reports.drop_duplicates("pk", keep="last").set_index("pk")
+    for pk in rep.index.intersection(p.index):
+        r = rep.loc[pk]
+        out.loc[pk, ["rag_pm", "rag_pm_source"]] = [r["rag"], f"status report {r['key']}"]
+        out.loc[pk, "rag_pm_reason"] = r["reason"] if isinstance(r["reason"], str) else None
+        out.loc[pk, "rag_pm_expires_on"] = r["expires_on"] if pd.notna(r["expires_on"]) else None
+    for node in config.projects() if hasattr(config, "projects") else ():
+        ov = getattr(node, "rag_override", None)
+        if ov and node.key in out.index:
+            out.loc[node.key, "rag_pm"] = PM_RAG[ov["rag"]]
+            out.loc[node.key, "rag_pm_reason"] = ov["reason"]
+            out.loc[node.key, "rag_pm_expires_on"] = ov["expires_on"]
+            out.loc[node.key, "rag_pm_source"] = "policy file"
+    has = out["rag_pm"].notna()
+    complete = has & out["rag_pm_reason"].notna() & out["rag_pm_expires_on"].notna()
+    expired = complete & out["rag_pm_expires_on"].map(
+        lambda d: isinstance(d, dt.date) and d < as_of
+    )
+    out["rag_pm_state"] = [
+        None if not h else "incomplete" if not c else "expired" if e else "active"
+        for h, c, e in zip(has, complete, expired, strict=True)
+    ]
+    return out
 
 
 # -- sprints (velocity, say/do) ---------------------------------------------------------------
@@ -597,13 +667,27 @@ def read_inputs_sql(
         .group_by(wi_t.c.project_id),
         ["project_id", "seconds"],
     )
+    # Open risks and status reports (the PM's RAG override) in one read.
+    is_risk = _lower_in(wi_t.c.type, s.types_of("risk"))
     jobs["risks"] = (
-        select(wi_t.c.project_id, wi_t.c.key, wi_t.c.title, wi_t.c.extra).where(
+        select(
+            wi_t.c.project_id,
+            wi_t.c.key,
+            wi_t.c.title,
+            wi_t.c.extra,
+            cast(is_risk, Integer),
+            _epoch(wi_t.c.created_at, d),
+        ).where(
             live,
-            _lower_in(wi_t.c.type, s.types_of("risk")),
-            wi_t.c.status_category.in_(("todo", "in_progress")),
+            or_(
+                and_(is_risk, wi_t.c.status_category.in_(("todo", "in_progress"))),
+                and_(
+                    _lower_in(wi_t.c.type, s.types_of("status_report")),
+                    wi_t.c.created_at < t_end,
+                ),
+            ),
         ),
-        ["project_id", "key", "title", "extra"],
+        ["project_id", "key", "title", "extra", "is_risk", "created_at"],
     )
 
     def flow_job() -> pd.DataFrame:
@@ -768,6 +852,8 @@ def read_inputs_sql(
     flow["done_at"] = flow["done_at"].combine_first(flow["resolved_at"])
     risks = r["risks"]
     risks["pk"] = risks["project_id"].map(pid)
+    reports = risks[risks["is_risk"].astype(int) == 0]
+    risks = risks[risks["is_risk"].astype(int) == 1]
     return Inputs(
         groups=groups.dropna(subset=["pk"]),
         est_hist=est_hist.dropna(subset=["pk"]),
@@ -781,6 +867,7 @@ def read_inputs_sql(
         findings=_read_findings(engine, pid),
         forecasts=_read_forecasts(engine, as_of),
         sprints=_read_sprints(engine, r["sprint_members"], pid, t_end),
+        reports=_report_frame(reports),
     )
 
 
@@ -1094,6 +1181,9 @@ def read_inputs_history(
         findings=_read_findings(engine, pid),
         forecasts=_read_forecasts(engine, as_of),
         sprints=sprints,
+        reports=_report_frame(
+            items[items["kind"] == "status_report"][["pk", "key", "created_at", "extra"]]
+        ),
     )
 
 
@@ -1552,6 +1642,7 @@ def compute_status(
     for c in ("bac", "ev", "pv"):
         p[f"{c}_h"] = p[c] * to_h
     p = p.join(_rag(p, inp, s.calendar))
+    p = p.join(_pm_override(p, inp, config, as_of))
     p["rag_score"] = p["rag"].map(RAG_SCORE)
     bac_w = p["bac_h"].where(p["bac_h"] > 0)
     p["w"] = np.where(p["weight"] > 0, p["weight"], np.where(bac_w.notna(), bac_w, 1.0))

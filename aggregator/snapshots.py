@@ -38,7 +38,8 @@ METRIC_COLUMNS = (
     "velocity", "say_do", "open_risks",
     "high_risks", "risk_exposure", "compliance", "compliance_fail_w", "compliance_eval_w",
     "rag_schedule", "rag_cost", "rag_scope", "rag_risk", "rag_quality", "rag_resource", "rag",
-    "rag_score", "rag_reasons",
+    "rag_score", "rag_reasons", "rag_pm", "rag_pm_state", "rag_pm_reason", "rag_pm_expires_on",
+    "rag_pm_source",
 )  # fmt: skip
 
 

@@ -80,7 +80,8 @@ def _why(reasons: Any, limit: int = 3) -> str:
 
 STATUS_JSON = {
     "project": [
-        "project_key", "name", "programme", "portfolio", "rag", "rag_reasons", "rag_schedule",
+        "project_key", "name", "programme", "portfolio", "rag", "rag_reasons", "rag_pm",
+        "rag_pm_state", "rag_pm_reason", "rag_pm_expires_on", "rag_pm_source", "rag_schedule",
         "rag_cost", "rag_scope", "rag_risk", "rag_quality", "rag_resource", "items_total",
         "items_done", "progress_count", "progress_estimate", "estimate_coverage",
         "estimate_unit", "evm_unit", "bac", "pv", "ev", "ac_h", "spi", "spi_t", "es_wd", "at_wd",
@@ -113,6 +114,9 @@ def status_table(frame: Any, level: str) -> list[dict[str, Any]]:
             row[level] = r.get(level) or "(direct)"
             row["proj"] = r.get("projects")
         row["RAG"] = RAG_TEXT.get(str(r.get("rag")), "N/E")
+        if level == "project" and r.get("rag_pm_state") == "active":
+            # RULES.md 2.1: the PM's override is shown beside the computed colour.
+            row["RAG"] += f" (PM {RAG_TEXT.get(str(r.get('rag_pm')), '?')})"
         row["done"] = _pct(r.get("progress_count"))
         if level == "project":
             cov = _num(r.get("estimate_coverage"))

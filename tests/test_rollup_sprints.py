@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pandas as pd
 import pytest
 from rollup_data import CONFIG, SRC, item, local, write
 
@@ -165,3 +166,64 @@ def test_velocity_as_of_before_last_sprint_closed(sprint_env):
     ops = p.set_index("project_key").loc["OPS"]
     assert ops["sprints_closed"] == 2
     assert ops["velocity"] != ops["velocity"]
+
+
+@pytest.mark.parametrize("history", [False, True], ids=["sql", "history"])
+def test_pm_rag_override_shown_beside_computed(sprint_env, history):
+    engine, _ = sprint_env
+    config = parse_config(
+        CONFIG.replace(
+            "priority_rank: 3}",
+            "priority_rank: 3, rag_override: {rag: red, reason: 迁移窗口取消, "
+            "expires_on: 2026-10-15}}",
+        ).replace(
+            "priority_rank: 1, critical: true,",
+            "priority_rank: 1, critical: true, rag_override: {rag: amber, reason: 供应商风险, "
+            "expires_on: 2026-10-16},",
+        )
+    )
+    rep = project_status(engine, config, AS_OF, history=history)
+    p = rep.projects.set_index("project_key")
+    # From PAY's newest status report (rag, rag_reason, rag_expires_on fields): active.
+    assert p.loc["PAY", "rag_pm"] == "G"
+    assert p.loc["PAY", "rag_pm_state"] == "active"
+    assert p.loc["PAY", "rag_pm_reason"] == "客户已确认延期"
+    assert p.loc["PAY", "rag_pm_expires_on"] == dt.date(2026, 10, 30)
+    assert p.loc["PAY", "rag_pm_source"] == "status report PAY-R"
+    # Policy file: expires on the as-of day (still active), or the day before (expired).
+    assert (p.loc["CRM", "rag_pm"], p.loc["CRM", "rag_pm_state"]) == ("A", "active")
+    assert (p.loc["OPS", "rag_pm"], p.loc["OPS", "rag_pm_state"]) == ("R", "expired")
+    assert p.loc["CRM", "rag_pm_source"] == "policy file"
+    # The computed colour stays authoritative for the roll-up: the override changes nothing.
+    plain = project_status(engine, parse_config(CONFIG), AS_OF, history=history)
+    assert list(p["rag"]) == list(plain.projects["rag"])
+    for level in ("programme", "portfolio"):
+        a, b = rep.level(level), plain.level(level)
+        assert list(a["rag"]) == list(b["rag"])
+        assert a["rag_score"].tolist() == pytest.approx(b["rag_score"].tolist(), nan_ok=True)
+
+
+def test_pm_rag_without_reason_is_incomplete(store_url):
+    engine = open_store(store_url)
+    write(
+        engine,
+        items=[item("OPS-R", "OPS", type="Status Report", extra={"rag": "绿"})],
+    )
+    p = project_status(engine, parse_config(CONFIG), AS_OF).projects.set_index("project_key")
+    assert (p.loc["OPS", "rag_pm"], p.loc["OPS", "rag_pm_state"]) == ("G", "incomplete")
+    assert pd.isna(p.loc["CRM", "rag_pm_state"])
+
+
+def test_rag_override_needs_reason_and_expiry():
+    from aggregator.config import ConfigFileError
+
+    with pytest.raises(ConfigFileError) as exc:
+        parse_config(
+            CONFIG.replace("priority_rank: 3}", "priority_rank: 3, rag_override: {rag: gren}}")
+        )
+    text = str(exc.value)
+    assert (
+        "rag_override.rag: 'gren' is not one of green, amber, red (did you mean 'green'?)" in text
+    )
+    assert "rag_override: missing required key 'reason'" in text
+    assert "rag_override: missing required key 'expires_on'" in text
