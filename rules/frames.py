@@ -303,6 +303,35 @@ def keys_by_project(items: pd.DataFrame, column: str = "key", limit: int = 20) -
     return head.groupby("project_key", sort=False)[column].agg(list)
 
 
+def count_by_project(rows: pd.DataFrame, projects: pd.Index) -> pd.Series:
+    """Rows of ``rows`` per project, over ``projects`` (0 where a project has none)."""
+    return rows.groupby("project_key").size().reindex(projects).fillna(0)
+
+
+def failing_items_result(bad: pd.DataFrame, projects: pd.Index) -> pd.DataFrame:
+    """The usual per-project result of "these items fail": ``n``, ``failed``, ``value``
+    (= n) and ``keys`` (the first keys), one row per project in ``projects``."""
+    res = pd.DataFrame(index=projects)
+    res["n"] = count_by_project(bad, projects)
+    res["failed"] = res["n"] > 0
+    res["value"] = res["n"]
+    res["keys"] = keys_by_project(bad).reindex(projects)
+    return res
+
+
+#: The baseline columns the EVM / earned-schedule rules read (VAR-003..005, RPT-003).
+BASELINE_EVM_COLUMNS: tuple[str, ...] = (
+    "project_key",
+    "taken_at",
+    "subject_kind",
+    "work_item_id",
+    "story_points",
+    "original_estimate_h",
+    "start_on",
+    "due_on",
+)
+
+
 def is_blank(series: pd.Series) -> np.ndarray:
     """True where a value is missing or only whitespace (lists: empty). For small frames
     (registry rows, risks, reports), not the whole work-item table."""

@@ -7,7 +7,7 @@ import pandas as pd
 
 from rules.calendar import to_days
 from rules.engine import Outcomes, RuleContext, rule
-from rules.frames import by_project, is_blank, keys_by_project, lookup
+from rules.frames import by_project, count_by_project, is_blank, keys_by_project, lookup
 
 OPEN = ("todo", "in_progress")
 APPROVED = ("approved", "批准", "已批准", "通过")
@@ -201,11 +201,11 @@ def chg_001(ctx: RuleContext) -> Outcomes:
     bad = moved[~covered].sort_values("moved_wd", ascending=False)
     bad = bad.assign(label=bad["what"] + " +" + bad["moved_wd"].astype(int).astype(str) + " wd")
     res = pd.DataFrame(index=ctx.projects)
-    res["n"] = bad.groupby("project_key").size().reindex(ctx.projects).fillna(0)
+    res["n"] = count_by_project(bad, ctx.projects)
     res["failed"] = res["n"] > 0
     res["value"] = bad.groupby("project_key")["moved_wd"].max().reindex(ctx.projects)
     res["threshold"] = ctx.param("moved_wd")
-    has_bl = latest.groupby("project_key").size().reindex(ctx.projects).fillna(0) > 0
+    has_bl = count_by_project(latest, ctx.projects) > 0
     res["ne"] = np.where(~has_bl, "no baseline", None)
     labels = keys_by_project(bad, "label", 10).reindex(ctx.projects)
     res["evidence"] = [{"moved": v} if isinstance(v, list) else {} for v in labels]

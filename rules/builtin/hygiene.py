@@ -8,7 +8,7 @@ import pandas as pd
 
 from rules.calendar import to_days
 from rules.engine import Outcomes, RuleContext, rule
-from rules.frames import by_project, keys_by_project, lookup, to_phase
+from rules.frames import by_project, count_by_project, keys_by_project, lookup, to_phase
 
 OPEN = ("todo", "in_progress")
 
@@ -154,12 +154,12 @@ def data_003(ctx: RuleContext) -> Outcomes:
     stale_mask = (wip["idle_wd"] > ctx.param_of("stale_wd", wip["project_key"])) | wip["too_old"]
     stale = wip[stale_mask.to_numpy(dtype=bool)].sort_values("idle_wd", ascending=False)
     res = pd.DataFrame(index=ctx.projects)
-    res["n"] = stale.groupby("project_key").size().reindex(res.index).fillna(0)
+    res["n"] = count_by_project(stale, res.index)
     res["failed"] = res["n"] > 0
     res["value"] = stale.groupby("project_key")["idle_wd"].max().reindex(res.index)
     res["threshold"] = ctx.param("stale_wd")
     res["keys"] = keys_by_project(stale).reindex(res.index)
-    n_items = items.groupby("project_key").size().reindex(res.index).fillna(0)
+    n_items = count_by_project(items, res.index)
     res["ne"] = np.where(n_items == 0, "no work items", None)
     res["old"] = stale.groupby("project_key")["too_old"].sum().reindex(res.index).fillna(0)
     res["message"] = [

@@ -6,7 +6,15 @@ import numpy as np
 import pandas as pd
 
 from rules.engine import Outcomes, RuleContext, rule
-from rules.frames import PHASES, by_project, keys_by_project, list_contains, lookup
+from rules.frames import (
+    PHASES,
+    by_project,
+    count_by_project,
+    failing_items_result,
+    keys_by_project,
+    list_contains,
+    lookup,
+)
 
 PLAN_APPROVED = PHASES.index("plan_approved")
 EXECUTION = PHASES.index("execution")
@@ -45,12 +53,8 @@ def plan_002(ctx: RuleContext) -> Outcomes:
     rank = by_project(leaf["project_key"], reg["phase_rank"])
     early = started.notna() & (approved.isna() & (rank < PLAN_APPROVED) | (started < approved))
     bad = leaf[early.to_numpy(dtype=bool)]
-    res = pd.DataFrame(index=ctx.projects)
-    res["n"] = bad.groupby("project_key").size().reindex(res.index).fillna(0)
-    res["failed"] = res["n"] > 0
-    res["value"] = res["n"]
-    res["keys"] = keys_by_project(bad).reindex(res.index)
-    has_history = sc.groupby("project_key").size().reindex(res.index).fillna(0) > 0
+    res = failing_items_result(bad, ctx.projects)
+    has_history = count_by_project(sc, res.index) > 0
     unknown = reg["phase_rank"].isna() | (
         (reg["phase_rank"] >= PLAN_APPROVED) & reg["plan_approved_at"].isna()
     )
@@ -258,7 +262,7 @@ def plan_004(ctx: RuleContext) -> Outcomes:
     )
     res = pd.DataFrame(index=ctx.projects)
     res["failed"] = gaps.any(axis=1)
-    n_items = items.groupby("project_key").size().reindex(ctx.projects).fillna(0)
+    n_items = count_by_project(items, ctx.projects)
     res["ne"] = np.where(
         n_items == 0,
         "no work items",

@@ -9,7 +9,13 @@ import pandas as pd
 
 from rules.calendar import to_days
 from rules.engine import Outcomes, RuleContext, rule
-from rules.frames import by_project, keys_by_project, list_contains_any
+from rules.frames import (
+    by_project,
+    count_by_project,
+    failing_items_result,
+    keys_by_project,
+    list_contains_any,
+)
 
 OPEN = ("todo", "in_progress")
 
@@ -59,7 +65,7 @@ def qua_001(ctx: RuleContext) -> Outcomes:
     res["value"] = res["reopens"] / res["done"].where(res["done"] > 0)
     res["threshold"] = ctx.param("amber")
     res["failed"] = res["value"] > res["threshold"]
-    has_history = sc.groupby("project_key").size().reindex(res.index).fillna(0) > 0
+    has_history = count_by_project(sc, res.index) > 0
     res["ne"] = np.where(
         ~has_history,
         "no status history",
@@ -108,12 +114,8 @@ def qua_002(ctx: RuleContext) -> Outcomes:
         np.where(bugs["priority"].isin(high), ctx.param_of("high_wd", bugs["project_key"]), np.nan),
     ).astype(float)
     late = bugs[age > sla].assign(age=age[age > sla]).sort_values("age", ascending=False)
-    res = pd.DataFrame(index=ctx.projects)
-    res["n"] = late.groupby("project_key").size().reindex(res.index).fillna(0)
-    res["failed"] = res["n"] > 0
-    res["value"] = res["n"]
-    res["keys"] = keys_by_project(late).reindex(res.index)
-    n_items = items.groupby("project_key").size().reindex(res.index).fillna(0)
+    res = failing_items_result(late, ctx.projects)
+    n_items = count_by_project(items, res.index)
     res["ne"] = np.where(n_items == 0, "no work items", None)
     res["message"] = [
         f"{int(n)} high-priority bugs past SLA: {', '.join(k) if isinstance(k, list) else ''}"
@@ -193,12 +195,12 @@ def qua_003(ctx: RuleContext) -> Outcomes:
         skipped = skipped | (ac_blank & uses)
     bad = recent[skipped]
     res = pd.DataFrame(index=ctx.projects)
-    res["done"] = recent.groupby("project_key").size().reindex(res.index).fillna(0)
-    res["bad"] = bad.groupby("project_key").size().reindex(res.index).fillna(0)
+    res["done"] = count_by_project(recent, res.index)
+    res["bad"] = count_by_project(bad, res.index)
     res["value"] = res["bad"] / res["done"].where(res["done"] > 0)
     res["threshold"] = ctx.param("share")
     res["failed"] = res["value"] > res["threshold"]
-    has_history = sc.groupby("project_key").size().reindex(res.index).fillna(0) > 0
+    has_history = count_by_project(sc, res.index) > 0
     res["ne"] = np.where(
         ~has_history,
         "no status history",
@@ -253,12 +255,8 @@ def qua_004(ctx: RuleContext) -> Outcomes:
     ]
     hit = list_contains_any(bugs["milestone_ids"], frozenset(released["external_id"].astype(str)))
     bad = bugs[hit]
-    res = pd.DataFrame(index=ctx.projects)
-    res["n"] = bad.groupby("project_key").size().reindex(res.index).fillna(0)
-    res["failed"] = res["n"] > 0
-    res["value"] = res["n"]
-    res["keys"] = keys_by_project(bad).reindex(res.index)
-    has_ms = ms.groupby("project_key").size().reindex(res.index).fillna(0)
+    res = failing_items_result(bad, ctx.projects)
+    has_ms = count_by_project(ms, res.index)
     res["ne"] = np.where(has_ms == 0, "no versions or milestones", None)
     res["message"] = [
         f"{int(n)} open high-priority bugs in released versions: fix, move or record a concession"

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from rules.engine import Outcomes, RuleContext, rule
-from rules.frames import PHASES, is_blank, report_sections
+from rules.frames import BASELINE_EVM_COLUMNS, PHASES, is_blank, report_sections
 
 APPROVED = PHASES.index("approved")
 CLOSING = PHASES.index("closing")
@@ -177,16 +177,7 @@ RAG_NAME = {0: "Green", 1: "Amber", 2: "Red"}
             "risk_impact",
             "risk_response",
         ),
-        "baselines": (
-            "project_key",
-            "taken_at",
-            "subject_kind",
-            "work_item_id",
-            "story_points",
-            "original_estimate_h",
-            "start_on",
-            "due_on",
-        ),
+        "baselines": BASELINE_EVM_COLUMNS,
     },
 )
 def rpt_003(ctx: RuleContext) -> Outcomes:

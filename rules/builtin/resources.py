@@ -7,7 +7,12 @@ import pandas as pd
 
 from rules.calendar import to_days
 from rules.engine import Outcomes, RuleContext, rule
-from rules.frames import by_project, keys_by_project, list_contains_any
+from rules.frames import (
+    by_project,
+    count_by_project,
+    failing_items_result,
+    list_contains_any,
+)
 
 OPEN = ("todo", "in_progress")
 
@@ -58,12 +63,8 @@ def res_003(ctx: RuleContext) -> Outcomes:
     # to the PMO (nobody known to have capacity owns the work).
     no_owner = ~open_["assignee_id"].isin(active_people)
     bad = open_[near & no_owner.to_numpy(dtype=bool)]
-    res = pd.DataFrame(index=ctx.projects)
-    res["n"] = bad.groupby("project_key").size().reindex(res.index).fillna(0)
-    res["failed"] = res["n"] > 0
-    res["value"] = res["n"]
-    res["keys"] = keys_by_project(bad).reindex(res.index)
-    n_items = items.groupby("project_key").size().reindex(res.index).fillna(0)
+    res = failing_items_result(bad, ctx.projects)
+    n_items = count_by_project(items, res.index)
     res["ne"] = np.where(n_items == 0, "no work items", None)
     res["message"] = [
         f"{int(n)} near-term items unassigned or with an inactive/unknown assignee: {', '.join(k) if isinstance(k, list) else ''}"

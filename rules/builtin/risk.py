@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from rules.engine import Outcomes, RuleContext, rule
-from rules.frames import PHASES, keys_by_project, list_contains, lookup
+from rules.frames import PHASES, count_by_project, keys_by_project, list_contains, lookup
 
 OPEN = ("todo", "in_progress")
 RESPONSES = {"avoid", "reduce", "mitigate", "transfer", "accept", "规避", "减轻", "转移", "接受"}
@@ -57,8 +57,8 @@ def risk_001(ctx: RuleContext) -> Outcomes:
     ).astype(float)
     stale = risks[idle > limit]
     res = pd.DataFrame(index=ctx.projects)
-    res["risks"] = risks.groupby("project_key").size().reindex(res.index).fillna(0)
-    res["stale"] = stale.groupby("project_key").size().reindex(res.index).fillna(0)
+    res["risks"] = count_by_project(risks, res.index)
+    res["stale"] = count_by_project(stale, res.index)
     rank = reg["phase_rank"].reindex(res.index)
     open_items = (
         items[items["status_category"].isin(OPEN)]

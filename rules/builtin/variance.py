@@ -8,7 +8,13 @@ import numpy as np
 import pandas as pd
 
 from rules.engine import Outcomes, RuleContext, rule
-from rules.frames import by_project, is_blank, keys_by_project
+from rules.frames import (
+    BASELINE_EVM_COLUMNS,
+    by_project,
+    count_by_project,
+    is_blank,
+    keys_by_project,
+)
 
 OPEN = ("todo", "in_progress")
 
@@ -78,8 +84,8 @@ def var_001(ctx: RuleContext) -> Outcomes:
         | (res["epics_late"] > 0)
         | (res["ms_late"] > 0)
     )
-    any_items = items.groupby("project_key").size().reindex(res.index).fillna(0)
-    has_ms = ms.groupby("project_key").size().reindex(res.index).fillna(0)
+    any_items = count_by_project(items, res.index)
+    has_ms = count_by_project(ms, res.index)
     res["ne"] = None
     res.loc[(any_items == 0) & (has_ms == 0), "ne"] = "no work items or milestones"
     res.loc[(any_items > 0) & (res["open"] > 0) & (res["dated"] == 0) & (has_ms == 0), "ne"] = (
@@ -174,9 +180,7 @@ def var_002(ctx: RuleContext) -> Outcomes:
     res["value"] = worst
     res["threshold"] = amber
     res["failed"] = worst > amber
-    has_bl = (
-        ctx.frame("baselines").groupby("project_key").size().reindex(ctx.projects).fillna(0) > 0
-    )
+    has_bl = count_by_project(ctx.frame("baselines"), ctx.projects) > 0
     res["ne"] = np.where(
         ~has_bl,
         "no baseline",
@@ -207,16 +211,7 @@ def var_002(ctx: RuleContext) -> Outcomes:
     fix_zh="需要采取进度纠正措施。",
     defaults={"amber": 0.90, "red": 0.80, "min_planned_share": 0.10},
     needs={
-        "baselines": (
-            "project_key",
-            "taken_at",
-            "subject_kind",
-            "work_item_id",
-            "story_points",
-            "original_estimate_h",
-            "start_on",
-            "due_on",
-        ),
+        "baselines": BASELINE_EVM_COLUMNS,
         "work_items": ("id", "status_category"),
     },
 )
@@ -262,16 +257,7 @@ def var_003(ctx: RuleContext) -> Outcomes:
     fix_zh="工时超出计划:请重新估算或纠正。",
     defaults={"amber": 0.90, "red": 0.80},
     needs={
-        "baselines": (
-            "project_key",
-            "taken_at",
-            "subject_kind",
-            "work_item_id",
-            "story_points",
-            "original_estimate_h",
-            "start_on",
-            "due_on",
-        ),
+        "baselines": BASELINE_EVM_COLUMNS,
         "work_items": ("id", "status_category"),
         "worklogs": ("project_key", "started_at", "seconds"),
     },
@@ -329,17 +315,7 @@ def _r(v: object) -> float | None:
     fix_zh="创建纠正措施(负责人、完成日期、原因)。",
     defaults={"red_spi_t": 0.80, "red_slip_wd": 10, "persist_wd": 5},
     needs={
-        "baselines": (
-            "project_key",
-            "taken_at",
-            "subject_kind",
-            "work_item_id",
-            "milestone_id",
-            "story_points",
-            "original_estimate_h",
-            "start_on",
-            "due_on",
-        ),
+        "baselines": (*BASELINE_EVM_COLUMNS, "milestone_id"),
         "work_items": (
             "id",
             "project_key",
@@ -376,9 +352,7 @@ def var_005(ctx: RuleContext) -> Outcomes:
     has_action = complete.groupby(actions["project_key"]).any().reindex(ctx.projects).eq(True)
     res = pd.DataFrame(index=ctx.projects)
     res["failed"] = red[0] & red[1] & ~has_action
-    has_bl = (
-        ctx.frame("baselines").groupby("project_key").size().reindex(ctx.projects).fillna(0) > 0
-    )
+    has_bl = count_by_project(ctx.frame("baselines"), ctx.projects) > 0
     res["ne"] = np.where(~has_bl, "no baseline", None)
     res["message"] = (
         "Red for 5 wd without a corrective action: create an action (owner, due date, cause)"
