@@ -9,6 +9,24 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from connectors.base import map_status_category
 
+#: Label statuses both GitHub and GitLab teams use, by lower-cased name; each tracker's
+#: mapper adds the spellings its own conventions bring.
+COMMON_CATEGORIES: Mapping[str, str] = {
+    "open": "todo",
+    "todo": "todo",
+    "to do": "todo",
+    "backlog": "todo",
+    "ready": "todo",
+    "in progress": "in_progress",
+    "doing": "in_progress",
+    "review": "in_progress",
+    "in review": "in_progress",
+    "blocked": "in_progress",
+    "testing": "in_progress",
+    "closed": "done",
+    "done": "done",
+}
+
 
 def label_value(labels: Iterable[str], prefixes: Sequence[str]) -> str | None:
     """The value of the last label starting with one of ``prefixes`` (case-insensitive):

@@ -18,29 +18,17 @@ from itertools import groupby
 from typing import Any
 
 from connectors.errors import RecordError
-from connectors.labels import label_status_category, label_value
+from connectors.labels import COMMON_CATEGORIES, label_status_category, label_value
 from connectors.records import Milestone, Person, Project, StatusChange, WorkItem
 from connectors.timestamps import parse_utc
 
 DEFAULT_CATEGORIES: dict[str, str] = {
-    "open": "todo",
-    "todo": "todo",
-    "to do": "todo",
+    **COMMON_CATEGORIES,
     "to-do": "todo",
-    "backlog": "todo",
     "new": "todo",
-    "ready": "todo",
     "in-progress": "in_progress",
-    "in progress": "in_progress",
-    "doing": "in_progress",
     "wip": "in_progress",
-    "review": "in_progress",
     "in-review": "in_progress",
-    "in review": "in_progress",
-    "blocked": "in_progress",
-    "testing": "in_progress",
-    "closed": "done",
-    "done": "done",
     "not planned": "cancelled",
     "wontfix": "cancelled",
 }

@@ -19,7 +19,7 @@ from itertools import groupby
 from typing import Any
 
 from connectors.errors import RecordError
-from connectors.labels import label_status_category, label_value
+from connectors.labels import COMMON_CATEGORIES, label_status_category, label_value
 from connectors.records import (
     Iteration,
     Milestone,
@@ -32,20 +32,8 @@ from connectors.records import (
 from connectors.timestamps import parse_day, parse_utc
 
 DEFAULT_CATEGORIES: dict[str, str] = {
-    "open": "todo",
-    "todo": "todo",
-    "to do": "todo",
-    "backlog": "todo",
-    "ready": "todo",
-    "doing": "in_progress",
-    "in progress": "in_progress",
+    **COMMON_CATEGORIES,
     "in dev": "in_progress",
-    "review": "in_progress",
-    "in review": "in_progress",
-    "blocked": "in_progress",
-    "testing": "in_progress",
-    "closed": "done",
-    "done": "done",
     "canceled": "cancelled",
     "cancelled": "cancelled",
     "won't do": "cancelled",
