@@ -34,7 +34,7 @@ class AzureBoardsClient(JsonClient):
                 "no url: set it to the organisation URL, e.g. https://dev.azure.com/<org>",
                 source=config.name,
             )
-        token = config.secret(env) if config.token_env else None
+        token = config.secret(env)  # None without token_env
         super().__init__(config, config.url, token=token, **kw)
         if token:
             self.session.auth = ("", token)

@@ -21,7 +21,7 @@ DEFAULT_URL = "https://api.github.com"
 
 class GitHubClient(JsonClient):
     def __init__(self, config: SourceConfig, *, env: Mapping[str, str] | None = None, **kw: Any):
-        token = config.secret(env) if config.token_env else None
+        token = config.secret(env)  # None without token_env
         super().__init__(config, config.url or DEFAULT_URL, token=token, **kw)
         self.session.headers["Accept"] = "application/vnd.github+json"
         self.session.headers["X-GitHub-Api-Version"] = API_VERSION

@@ -37,7 +37,7 @@ def ref(path_or_id: str | int) -> str:
 
 class GitLabClient(JsonClient):
     def __init__(self, config: SourceConfig, *, env: Mapping[str, str] | None = None, **kw: Any):
-        token = config.secret(env) if config.token_env else None
+        token = config.secret(env)  # None without token_env
         root = (config.url or DEFAULT_URL).rstrip("/")
         if root.endswith("/api/v4"):
             root = root[: -len("/api/v4")]

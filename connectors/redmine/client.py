@@ -54,7 +54,7 @@ class RedmineClient(JsonClient):
                 "no url configured for this Redmine source (e.g. https://redmine.example.cn)",
                 source=config.name,
             )
-        token = config.secret(env) if config.token_env else None
+        token = config.secret(env)  # None without token_env
         super().__init__(config, config.url, token=token, **kw)
         if token:
             self.session.headers["X-Redmine-API-Key"] = token

@@ -21,7 +21,7 @@ class TrelloClient(JsonClient):
     def __init__(
         self, config: SourceConfig, *, key: str, env: Mapping[str, str] | None = None, **kw: Any
     ):
-        token = config.secret(env) if config.token_env else None
+        token = config.secret(env)  # None without token_env
         super().__init__(config, config.url or DEFAULT_URL, token=token, secrets=(key,), **kw)
         self.key_source = str(config.options.get("api_key_env") or "api_key")
         self.session.headers["Authorization"] = (
