@@ -11,6 +11,10 @@ project and tracker.
   evenly over the working days of [max(start, today), due]. Overdue items load the
   current week; undated items in an active sprint spread over its remaining days; other
   undated items are *unscheduled*: listed, not loaded.
+* Utilisation (RULES.md 2.3): logged hours ÷ capacity per person for the last
+  ``util_weeks`` complete ISO weeks (worklogs bucketed on the policy time zone's dates,
+  merged accounts summed), and for the team (everyone in the report) as sums, never as a
+  mean of ratios.
 * Conflicts: load > 1 with >= 2 projects each >= 10 % of the week's demand. Capacity is
   filled by (priority_rank, due); what does not fit is each project's *displaced hours*,
   which becomes the recommendation ("Defer 12 h of CRM (P3) for PAY (P1)").
@@ -22,6 +26,7 @@ import datetime as dt
 import json
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -31,7 +36,9 @@ from aggregator.rollup import (
     Settings,
     _dayno,
     _df,
+    _epoch,
     _from_dayno,
+    _from_epoch,
     _lower_in,
     _project_ids,
     hierarchy,
@@ -48,6 +55,8 @@ NO_PRIORITY = 999
 wi_t = m.WorkItem.__table__
 it_t = m.Iteration.__table__
 pe_t = m.Person.__table__
+wl_t = m.Worklog.__table__
+UTIL_WEEKS = 4
 al_t = m.PersonAlias.__table__
 
 
@@ -59,6 +68,8 @@ class LoadReport:
     conflicts: pd.DataFrame  # person_id, name, week_start, load, projects, recommendation
     unscheduled: pd.DataFrame  # person_id, name, project_key, key, rem_h, assumed
     warnings: list[str] = field(default_factory=list)
+    utilisation: pd.DataFrame = field(default_factory=pd.DataFrame)  # see utilisation_frame
+    team_utilisation: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def _monday(day: dt.date) -> dt.date:
@@ -153,6 +164,64 @@ def _capacity(
     return out
 
 
+def utilisation_frame(
+    engine: Engine,
+    people: pd.DataFrame,
+    canonical: dict[int, int],
+    as_of: dt.date,
+    s: Settings,
+    config: Any,
+    weeks: int = UTIL_WEEKS,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(per person, team) utilisation = logged h ÷ capacity for the ``weeks`` complete ISO
+    weeks before ``as_of``'s week. Capacity as for load (working days x hours_per_day x
+    allocation − leave); zero capacity gives no ratio (N/E), not infinity."""
+    cols = ["person_id", "name", "week_start", "logged_h", "cap_h", "utilisation"]
+    team_cols = ["week_start", "logged_h", "cap_h", "utilisation"]
+    if weeks <= 0 or people.empty:
+        return pd.DataFrame(columns=cols), pd.DataFrame(columns=team_cols)
+    first = _monday(as_of) - dt.timedelta(days=7 * weeks)
+    starts = [first + dt.timedelta(days=7 * i) for i in range(weeks)]
+    tz = ZoneInfo(s.timezone)
+    lo = dt.datetime.combine(first, dt.time(0), tzinfo=tz).astimezone(dt.UTC)
+    hi = dt.datetime.combine(_monday(as_of), dt.time(0), tzinfo=tz).astimezone(dt.UTC)
+    wl = _df(
+        engine,
+        select(
+            wl_t.c.person_id, _epoch(wl_t.c.started_at, engine.dialect.name), wl_t.c.seconds
+        ).where(
+            wl_t.c.deleted_at.is_(None),
+            wl_t.c.person_id.is_not(None),
+            wl_t.c.started_at >= lo,
+            wl_t.c.started_at < hi,
+        ),
+        ["person_id", "started_at", "seconds"],
+        raw=True,
+    )
+    cap = _capacity(people, starts, first, s, config)
+    pid = pd.to_numeric(wl["person_id"]).astype("int64")
+    wl["person_id"] = pid.map(pd.Series(canonical, dtype="int64")).fillna(pid).astype("int64")
+    local_day = _from_epoch(wl["started_at"]).dt.tz_convert(s.timezone).dt.tz_localize(None)
+    monday = (
+        local_day.dt.normalize() - pd.to_timedelta(local_day.dt.day_of_week, unit="D")
+    ).dt.date
+    wl["week"] = monday.map({w: i for i, w in enumerate(starts)})
+    logged = (
+        pd.to_numeric(wl["seconds"]).groupby([wl["person_id"], wl["week"]]).sum().astype(float)
+        / 3600.0
+    )
+    out = cap.set_index(["person_id", "week"]).join(logged.rename("logged_h"), how="outer")
+    out = out.fillna({"logged_h": 0.0, "cap_h": 0.0}).reset_index()
+    out["utilisation"] = safe_ratio(out["logged_h"], out["cap_h"])
+    out["week_start"] = out["week"].map(dict(enumerate(starts)))
+    out["name"] = out["person_id"].map(people["name"])
+    team = out.groupby("week", as_index=False)[["logged_h", "cap_h"]].sum()
+    team["utilisation"] = safe_ratio(team["logged_h"], team["cap_h"])
+    team["week_start"] = team["week"].map(dict(enumerate(starts)))
+    out = out.sort_values(["person_id", "week"]).reset_index(drop=True)
+    return out[cols], team[team_cols]
+
+
 def person_load(
     engine: Engine,
     config: Any,
@@ -160,6 +229,7 @@ def person_load(
     *,
     weeks: int = 8,
     thresholds: dict[str, float] | None = None,
+    util_weeks: int = UTIL_WEEKS,
 ) -> LoadReport:
     s = settings_for(config)
     th = {**THRESHOLDS, **dict((getattr(config, "rules", {}) or {}).get("RES-001", {}) or {})}
@@ -435,7 +505,18 @@ def person_load(
             "status",
         ]
     ].sort_values(["person_id", "week"])
-    return LoadReport(as_of, weeks_frame.reset_index(drop=True), by_proj, conflicts, unscheduled)
+    util, team_util = utilisation_frame(
+        engine, people, canonical, as_of, s, config, weeks=util_weeks
+    )
+    return LoadReport(
+        as_of,
+        weeks_frame.reset_index(drop=True),
+        by_proj,
+        conflicts,
+        unscheduled,
+        utilisation=util,
+        team_utilisation=team_util,
+    )
 
 
 def _pnames(ranks: pd.Series) -> pd.Series:

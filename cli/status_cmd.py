@@ -136,6 +136,15 @@ def status_table(frame: Any, level: str) -> list[dict[str, Any]]:
     return rows
 
 
+def _team(util: Any) -> Any:
+    """Team utilisation of the people shown: sums of logged hours and capacity per week."""
+    from rules.metrics import safe_ratio
+
+    team = util.groupby("week_start", as_index=False)[["logged_h", "cap_h"]].sum()
+    team["utilisation"] = safe_ratio(team["logged_h"], team["cap_h"])
+    return team
+
+
 def register(main: click.Group) -> None:
     from cli.main import FORMAT_OPTION, App, emit, fail, pass_app
 
@@ -263,6 +272,15 @@ def register(main: click.Group) -> None:
                 "unscheduled": _records(
                     unscheduled, ["person_id", "name", "project_key", "key", "rem_h", "assumed"]
                 ),
+                # Logged hours ÷ capacity over the last complete weeks (RULES.md 2.3).
+                "utilisation": _records(
+                    rep.utilisation[rep.utilisation["person_id"].isin(people)],
+                    ["person_id", "name", "week_start", "logged_h", "cap_h", "utilisation"],
+                ),
+                "team_utilisation": _records(
+                    _team(rep.utilisation[rep.utilisation["person_id"].isin(people)]),
+                    ["week_start", "logged_h", "cap_h", "utilisation"],
+                ),
             }
             click.echo(json.dumps(_jsonable(doc), ensure_ascii=False, indent=2))
             return
@@ -309,6 +327,14 @@ def register(main: click.Group) -> None:
                 f"\n{len(unscheduled)} open assigned item(s) without dates are unscheduled "
                 f"({unscheduled['rem_h'].sum():.0f} h, not loaded; see --format json)."
             )
+        team = _team(rep.utilisation[rep.utilisation["person_id"].isin(people)])
+        if len(team) and team["cap_h"].sum() > 0:
+            weeks_txt = ", ".join(
+                f"{pd.Timestamp(r.week_start).strftime('%G-W%V')} {_pct(r.utilisation) or 'N/E'}"
+                f" ({r.logged_h:.0f}/{r.cap_h:.0f} h)"
+                for r in team.itertuples(index=False)
+            )
+            click.echo(f"\nUtilisation (logged / capacity, team): {weeks_txt}")
 
     @main.command()
     @click.argument("project", required=False)
