@@ -471,20 +471,20 @@ class GitHubEmulator(Emulator):
             payload = [self.issue_json(i) for i in rows]
         return self._page(req, payload)
 
-    @route("GET", REPO + r"/issues/(?P<number>\d+)")
-    def get_issue(self, req: Request, owner: str, repo: str, number: str) -> Any:
+    def _issue(self, owner: str, repo: str, number: str) -> dict[str, Any]:
         self._repo(owner, repo)
         issue = self.site.issue(repo, int(number))
         if issue is None:
             raise HttpError(404, "Not Found")
-        return self.issue_json(issue)
+        return issue
+
+    @route("GET", REPO + r"/issues/(?P<number>\d+)")
+    def get_issue(self, req: Request, owner: str, repo: str, number: str) -> Any:
+        return self.issue_json(self._issue(owner, repo, number))
 
     @route("GET", REPO + r"/issues/(?P<number>\d+)/timeline")
     def get_timeline(self, req: Request, owner: str, repo: str, number: str) -> Any:
-        self._repo(owner, repo)
-        issue = self.site.issue(repo, int(number))
-        if issue is None:
-            raise HttpError(404, "Not Found")
+        issue = self._issue(owner, repo, number)
         return self._page(req, [self.event_json(issue, e) for e in issue["events"]])
 
     # -- mutations (tests and the demo) ------------------------------------------------

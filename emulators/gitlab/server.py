@@ -427,22 +427,21 @@ class GitLabEmulator(Emulator):
             raise HttpError(404, "404 Issue Not Found")
         return issue
 
+    def _resource_event(self, issue: dict[str, Any], e: dict[str, Any]) -> dict[str, Any]:
+        """The fields every resource event of an issue carries."""
+        return {
+            "id": e["id"],
+            "user": self._user(e["user"]),
+            "created_at": iso(e["at"], millis=True),
+            "resource_type": "Issue",
+            "resource_id": issue["id"],
+        }
+
     @route("GET", PROJECT + r"/issues/(?P<iid>\d+)/resource_state_events")
     def state_events(self, req: Request, ref: str, iid: str) -> Any:
         i = self._the_issue(ref, iid)
         return self._page(
-            req,
-            [
-                {
-                    "id": e["id"],
-                    "user": self._user(e["user"]),
-                    "created_at": iso(e["at"], millis=True),
-                    "resource_type": "Issue",
-                    "resource_id": i["id"],
-                    "state": e["state"],
-                }
-                for e in i["state_events"]
-            ],
+            req, [{**self._resource_event(i, e), "state": e["state"]} for e in i["state_events"]]
         )
 
     @route("GET", PROJECT + r"/issues/(?P<iid>\d+)/resource_label_events")
@@ -452,11 +451,7 @@ class GitLabEmulator(Emulator):
             req,
             [
                 {
-                    "id": e["id"],
-                    "user": self._user(e["user"]),
-                    "created_at": iso(e["at"], millis=True),
-                    "resource_type": "Issue",
-                    "resource_id": i["id"],
+                    **self._resource_event(i, e),
                     "label": {
                         "id": 1000 + abs(sum(map(ord, e["label"]))),
                         "name": e["label"],
