@@ -1,12 +1,13 @@
 """Helpers shared by the hosted-tracker connector tests (GitHub, GitLab, Trello, Azure
 Boards): a source config from keyword overrides, the retry layer's waits recorded, a vendor
-API description loaded, live work item ids read back from the store."""
+API description loaded, a first sync and its idempotent repeat, live work item ids read back
+from the store."""
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -14,7 +15,8 @@ import pytest
 from sqlalchemy import Engine, select
 
 from aggregator.store.writes import work_items_t
-from connectors.base import ClientConnector, SourceConfig
+from aggregator.sync import sync_source
+from connectors.base import ClientConnector, Connector, SourceConfig
 
 #: The vendors' own API descriptions (OpenAPI / Swagger), next to the work tree.
 SPECS = Path(__file__).resolve().parents[2] / "shared" / "specs"
@@ -49,6 +51,14 @@ def load_spec(name: str, *, encoding: str = "utf-8") -> dict[str, Any]:
     if not path.exists():
         pytest.skip(f"{path} not found")
     return json.loads(path.read_text(encoding=encoding))
+
+
+def sync_twice(engine: Engine, make: Callable[[], Connector]) -> None:
+    """A full sync into the store succeeds, and a second one right after changes nothing."""
+    first = sync_source(engine, make())
+    assert first.status == "ok", first.error
+    again = sync_source(engine, make())
+    assert again.status == "ok" and again.inserted == 0 and again.updated == 0
 
 
 def live_item_ids(engine: Engine, source: str) -> set[str]:
