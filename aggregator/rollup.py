@@ -445,8 +445,17 @@ def sprint_frame(
     its = its.dropna(subset=["closed_at"]).drop_duplicates("sid").set_index("sid")
     if its.empty:
         return _empty_sprints()
-    mem = members.assign(sid=[_id_list(v) for v in members["iteration_ids"]]).explode("sid")
-    mem = mem[mem["sid"].isin(its.index)]
+    # Parse each distinct iteration_ids value once (a sprint's items share it) and keep
+    # only the closed sprints: a million-item store has few distinct values.
+    raw = members["iteration_ids"].map(
+        lambda v: v if isinstance(v, str) else json.dumps(list(v or []))
+    )
+    codes, uniq = pd.factorize(raw)
+    closed = set(its.index)
+    closed_of = [[x for x in _id_list(u) if x in closed] for u in uniq]
+    sids = pd.Series([closed_of[c] if c >= 0 else [] for c in codes], index=members.index)
+    mem = members.assign(sid=sids)
+    mem = mem[sids.map(len) > 0].explode("sid")
     pairs = mem[["id", "sid"]]
     added = pd.DataFrame(columns=["id", "sid"])
     removed = pd.DataFrame(columns=["id", "sid"])
@@ -469,8 +478,16 @@ def sprint_frame(
         removed = pd.DataFrame(rows_r, columns=["id", "sid"]).drop_duplicates()
     added_set = set(zip(added["id"], added["sid"], strict=True))
     # Added then removed again after the start: neither committed nor done in it.
-    removed = removed[[k not in added_set for k in zip(removed["id"], removed["sid"], strict=True)]]
-    stayed = [k not in added_set for k in zip(pairs["id"], pairs["sid"], strict=True)]
+    # Boolean arrays, not lists: an empty list would select no *columns*.
+    removed = removed[
+        np.array(
+            [k not in added_set for k in zip(removed["id"], removed["sid"], strict=True)],
+            dtype=bool,
+        )
+    ]
+    stayed = np.array(
+        [k not in added_set for k in zip(pairs["id"], pairs["sid"], strict=True)], dtype=bool
+    )
     by_id = members.drop_duplicates("id").set_index("id")
     committed = pd.concat([pairs[stayed], removed], ignore_index=True).drop_duplicates()
     committed["pk"] = committed["id"].map(by_id["pk"])
@@ -754,28 +771,7 @@ def read_inputs_sql(
         return _df(engine, *stmt, raw=True)
 
     jobs["flow"] = flow_job
-    jobs["sprint_members"] = (
-        select(
-            wi_t.c.id,
-            wi_t.c.project_id,
-            wi_t.c.iteration_ids,
-            wi_t.c.story_points,
-            wi_t.c.status_category,
-            _epoch(wi_t.c.resolved_at, d),
-        ).where(
-            live,
-            # in a sprint now, or moved out of one (committed at its start all the same)
-            or_(
-                cast(wi_t.c.iteration_ids, Text).not_in(("[]", "null")),
-                wi_t.c.id.in_(
-                    select(sc_t.c.work_item_id).where(func.lower(sc_t.c.field) == "sprint")
-                ),
-            ),
-            wi_t.c.status_category != "cancelled",
-            ~_lower_in(wi_t.c.type, s.non_leaf_types),
-        ),
-        ["id", "project_id", "iteration_ids", "story_points", "status_category", "done_at"],
-    )
+    jobs["sprints"] = lambda: _read_sprints(engine, pid, t_end, s)
     r = _run_all(engine, jobs)
 
     g = r["groups"]
@@ -866,7 +862,7 @@ def read_inputs_sql(
         milestones=_read_milestones(engine, pid, t_end, meta),
         findings=_read_findings(engine, pid),
         forecasts=_read_forecasts(engine, as_of),
-        sprints=_read_sprints(engine, r["sprint_members"], pid, t_end),
+        sprints=r["sprints"],
         reports=_report_frame(reports),
     )
 
@@ -911,21 +907,51 @@ def _read_sprint_moves(engine: Engine, t_end: dt.datetime) -> pd.DataFrame:
     return mv
 
 
-def _read_sprints(
-    engine: Engine, members: pd.DataFrame, pid: pd.Series, t_end: dt.datetime
-) -> pd.DataFrame:
-    """Sprint rows (:func:`sprint_frame`) from the SQL reader's sprint members."""
-    if members.empty:
-        return _empty_sprints()
+def _read_sprints(engine: Engine, pid: pd.Series, t_end: dt.datetime, s: Settings) -> pd.DataFrame:
+    """Sprint rows (:func:`sprint_frame`) for the SQL reader: nothing more is read when no
+    sprint had closed by ``t_end``."""
     its = _read_iterations(engine)
-    if its.empty:
+    closed_at = its["complete_at"].combine_first(its["end_at"])
+    if not ((its["state"].astype(str).str.lower() == "closed") & (closed_at < t_end)).any():
         return _empty_sprints()
+    d = engine.dialect.name
+    columns = [
+        wi_t.c.id,
+        wi_t.c.project_id,
+        wi_t.c.iteration_ids,
+        wi_t.c.story_points,
+        wi_t.c.status_category,
+        _epoch(wi_t.c.resolved_at, d),
+    ]
+    names = ["id", "project_id", "iteration_ids", "story_points", "status_category", "done_at"]
+    leaf = and_(
+        wi_t.c.deleted_at.is_(None),
+        wi_t.c.status_category != "cancelled",
+        ~_lower_in(wi_t.c.type, s.non_leaf_types),
+    )
+    ids_text = cast(wi_t.c.iteration_ids, Text)
+    members = _df(
+        engine,
+        select(*columns[:2], ids_text, *columns[3:]).where(leaf, ids_text.not_in(("[]", "null"))),
+        names,
+        raw=True,
+    )
+    moves = _read_sprint_moves(engine, t_end)
+    # Items moved out of a sprint after its start (committed all the same) that are in no
+    # sprint now: few, fetched by id.
+    missing = sorted(set(moves["work_item_id"].dropna().astype(int)) - set(members["id"]))
+    extra = [
+        _df(engine, select(*columns).where(leaf, wi_t.c.id.in_(missing[k : k + 5000])), names)
+        for k in range(0, len(missing), 5000)
+    ]
+    if extra:
+        members = pd.concat([members, *extra], ignore_index=True)
     mem = members.assign(
         pk=members["project_id"].map(pid),
         done=members["status_category"] == "done",
         done_at=_from_epoch(members["done_at"]),
     ).dropna(subset=["pk"])
-    return sprint_frame(mem, its, _read_sprint_moves(engine, t_end), t_end)
+    return sprint_frame(mem, its, moves, t_end)
 
 
 def first_created(engine: Engine, hier: pd.DataFrame) -> pd.Series:
