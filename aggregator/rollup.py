@@ -77,6 +77,14 @@ FLOW_DAYS = 90
 RAW_JOBS = frozenset({"groups", "subtasks", "baseline", "ac", "flow", "meta"})
 READ_THREADS = {"postgresql": 4, "sqlite": 2}
 MIN_HPP_SAMPLES = 3
+#: Metrics that do not change within a day (90-day flow windows of whole days, the hours
+#: per point median, closed sprints): the status reads them from today's nightly snapshot
+#: when it has all of them for every project, and computes them otherwise.
+SNAPSHOT_FLOW = (
+    "throughput_90d", "cycle_p50_wd", "cycle_p85_wd", "lead_p50_wd", "lead_p85_wd", "wip",
+    "wip_age_p85_wd", "wip_age_max_wd", "reopen_rate", "hpp", "sprints_closed", "velocity",
+    "say_do", "cycle_wd_values",
+)  # fmt: skip
 #: Velocity: mean done points of the last 3-6 closed sprints (RULES.md 2.1).
 VELOCITY_SPRINTS = (3, 6)
 it_t = m.Iteration.__table__
@@ -113,6 +121,10 @@ class Inputs:
     forecasts: pd.DataFrame  # pk -> p85 (date), forecast_on
     sprints: pd.DataFrame = field(default_factory=lambda: _empty_sprints())  # see sprint_frame
     reports: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=REPORT_COLUMNS))
+    #: Historical metrics (90-day flow, hpp, closed sprints) from today's nightly snapshot,
+    #: per project (index pk, :data:`SNAPSHOT_FLOW` columns); None = computed here.
+    flow_snapshot: pd.DataFrame | None = None
+    flow_as_of: dt.datetime | None = None  # when that snapshot was taken (UTC)
 
 
 @dataclass
@@ -122,6 +134,7 @@ class StatusReport:
     programmes: pd.DataFrame
     portfolios: pd.DataFrame
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def level(self, name: str) -> pd.DataFrame:
         return {"project": self.projects, "programme": self.programmes}.get(name, self.portfolios)
@@ -571,6 +584,8 @@ def read_inputs_sql(
     hier: pd.DataFrame,
     s: Settings,
     flow_days: int = FLOW_DAYS,
+    *,
+    use_snapshot: bool = False,
 ) -> Inputs:
     t_end = s.day_end(as_of)
     pid = _project_ids(engine, hier)
@@ -765,14 +780,18 @@ def read_inputs_sql(
                 ),
             )
             .group_by(wi_t.c.id),
-            ["project_id", "status_category", "created_at", "resolved_at", "story_points",
-             "time_spent_h", "first_ip_at", "done_at", "reopened"],
-        )  # fmt: skip
+            FLOW_COLUMNS,
+        )
         return _df(engine, *stmt, raw=True)
 
-    jobs["flow"] = flow_job
-    jobs["sprints"] = lambda: _read_sprints(engine, pid, t_end, s)
+    snap, snap_at = _read_flow_snapshot(engine, hier, as_of) if use_snapshot else (None, None)
+    if snap is None:
+        jobs["flow"] = flow_job
+        jobs["sprints"] = lambda: _read_sprints(engine, pid, t_end, s)
     r = _run_all(engine, jobs)
+    if snap is not None:
+        r["flow"] = pd.DataFrame(columns=FLOW_COLUMNS)
+        r["sprints"] = _empty_sprints()
 
     g = r["groups"]
     g["pk"] = g["project_id"].map(pid)
@@ -864,7 +883,43 @@ def read_inputs_sql(
         forecasts=_read_forecasts(engine, as_of),
         sprints=r["sprints"],
         reports=_report_frame(reports),
+        flow_snapshot=snap,
+        flow_as_of=snap_at,
     )
+
+
+FLOW_COLUMNS = ["project_id", "status_category", "created_at", "resolved_at", "story_points",
+                "time_spent_h", "first_ip_at", "done_at", "reopened"]  # fmt: skip
+
+
+def _read_flow_snapshot(
+    engine: Engine, hier: pd.DataFrame, as_of: dt.date
+) -> tuple[pd.DataFrame | None, dt.datetime | None]:
+    """:data:`SNAPSHOT_FLOW` per project from the snapshots taken on ``as_of`` when every
+    hierarchy project has one with all of them (a snapshot written before these metrics
+    existed, or a missing project, means: compute)."""
+    keys = list(hier["project_key"])
+    if not keys:
+        return None, None
+    rows = _df(
+        engine,
+        select(sn_t.c.project_key, sn_t.c.taken_at, sn_t.c.metrics).where(sn_t.c.taken_on == as_of),
+        ["pk", "taken_at", "metrics"],
+    )
+    rows = rows[rows["pk"].isin(keys)].drop_duplicates("pk")
+    if len(rows) < len(set(keys)):
+        return None, None
+    metrics = [mt if isinstance(mt, dict) else json.loads(mt or "{}") for mt in rows["metrics"]]
+    if not all(all(k in mt for k in SNAPSHOT_FLOW) for mt in metrics):
+        return None, None
+    snap = pd.DataFrame.from_records(
+        [{k: mt[k] for k in SNAPSHOT_FLOW} for mt in metrics], index=rows["pk"].to_numpy()
+    )
+    for c in SNAPSHOT_FLOW:
+        if c != "cycle_wd_values":
+            snap[c] = pd.to_numeric(snap[c], errors="coerce")
+    taken = pd.to_datetime(rows["taken_at"], utc=True).min()
+    return snap, taken.to_pydatetime()
 
 
 def _read_iterations(engine: Engine) -> pd.DataFrame:
@@ -1641,13 +1696,33 @@ def compute_status(
     p["weight"] = pd.to_numeric(h["weight"], errors="coerce") if "weight" in h else np.nan
     prog = _progress(inp, idx)
     p = p.join(prog)
-    p["hpp"] = _hpp(inp, idx, s.hpp)
+    snap = inp.flow_snapshot
+    p["hpp"] = _hpp(inp, idx, s.hpp) if snap is None else _per(idx, snap["hpp"], s.hpp)
     p = p.join(_evm(inp, idx, as_of, s.calendar, prog))
-    flow, cycles = _flow(inp, idx, as_of, s)
+    if snap is None:
+        flow, cycles = _flow(inp, idx, as_of, s)
+    else:
+        flow = snap.reindex(idx)[[c for c in SNAPSHOT_FLOW[:9]]]
+        vals = snap["cycle_wd_values"].reindex(idx)
+        cycles = pd.DataFrame(
+            {
+                "pk": np.repeat(
+                    idx.to_numpy(), [len(v) if isinstance(v, list) else 0 for v in vals]
+                ),
+                "cycle_wd": [x for v in vals if isinstance(v, list) for x in v],
+            }
+        )
+        cycles["cycle_wd"] = pd.to_numeric(cycles["cycle_wd"], errors="coerce")
     p = p.join(flow)
+    p["cycle_wd_values"] = _per(
+        idx, cycles.groupby("pk")["cycle_wd"].agg(lambda v: [int(x) for x in v if x == x]), None
+    )
     p = p.join(_milestones(inp, idx, as_of, s.calendar))
     p = p.join(_risk(inp, idx))
-    p = p.join(_sprint_metrics(inp.sprints, idx))
+    if snap is None:
+        p = p.join(_sprint_metrics(inp.sprints, idx))
+    else:
+        p = p.join(snap.reindex(idx)[["sprints_closed", "velocity", "say_do"]])
     if outcomes is None:
         outcomes = _store_outcomes(inp, config, idx)
     p = p.join(compliance_frame(outcomes, idx))
@@ -1669,6 +1744,7 @@ def compute_status(
         p[f"{c}_h"] = p[c] * to_h
     p = p.join(_rag(p, inp, s.calendar))
     p = p.join(_pm_override(p, inp, config, as_of))
+    p["flow_as_of"] = inp.flow_as_of.isoformat(timespec="minutes") if inp.flow_as_of else None
     p["rag_score"] = p["rag"].map(RAG_SCORE)
     bac_w = p["bac_h"].where(p["bac_h"] > 0)
     p["w"] = np.where(p["weight"] > 0, p["weight"], np.where(bac_w.notna(), bac_w, 1.0))
@@ -1770,17 +1846,29 @@ def project_status(
     *,
     history: bool = False,
     outcomes: pd.DataFrame | None = None,
+    use_snapshot: bool = False,
 ) -> StatusReport:
     """Status of every hierarchy project, programme and portfolio as of ``as_of``.
 
     ``history=True`` reconstructs the store as of the end of ``as_of`` from the status
     history (use it for past dates); otherwise the current state is aggregated in SQL.
+    ``use_snapshot``: take the metrics that do not change within a day
+    (:data:`SNAPSHOT_FLOW`) from ``as_of``'s nightly snapshot when it is complete (the
+    report's ``notes`` and ``flow_as_of`` say so); everything else is live.
     """
     s = settings_for(config)
     hier = hierarchy(engine, config)
-    read = read_inputs_history if history else read_inputs_sql
-    inp = read(engine, config, as_of, hier, s)
+    if history:
+        inp = read_inputs_history(engine, config, as_of, hier, s)
+    else:
+        inp = read_inputs_sql(engine, config, as_of, hier, s, use_snapshot=use_snapshot)
     report = compute_status(inp, hier, as_of, s, config, outcomes)
+    if inp.flow_as_of is not None:
+        local = inp.flow_as_of.astimezone(ZoneInfo(s.timezone))
+        report.notes.append(
+            f"flow (throughput, cycle/lead time, WIP, reopen rate), hours per point and "
+            f"closed-sprint velocity as of the {local:%H:%M} snapshot ({local:%Y-%m-%d})"
+        )
     years = {as_of.year - 1, as_of.year, as_of.year + 1}
     missing = s.calendar.uncovered_years(years)
     if missing:

@@ -39,7 +39,7 @@ METRIC_COLUMNS = (
     "high_risks", "risk_exposure", "compliance", "compliance_fail_w", "compliance_eval_w",
     "rag_schedule", "rag_cost", "rag_scope", "rag_risk", "rag_quality", "rag_resource", "rag",
     "rag_score", "rag_reasons", "rag_pm", "rag_pm_state", "rag_pm_reason", "rag_pm_expires_on",
-    "rag_pm_source",
+    "rag_pm_source", "lead_p50_wd", "lead_p85_wd", "wip_age_max_wd", "cycle_wd_values",
 )  # fmt: skip
 
 

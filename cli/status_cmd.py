@@ -90,7 +90,7 @@ STATUS_JSON = {
         "milestones_due", "milestones_met", "milestone_hit_rate", "milestones_slipped",
         "milestone_slip_max_wd", "milestones_next30", "sprints_closed", "velocity", "say_do",
         "open_risks", "high_risks",
-        "risk_exposure", "compliance", "waived_rules", "baseline_end",
+        "risk_exposure", "compliance", "waived_rules", "baseline_end", "flow_as_of",
     ],
     "programme": [
         "portfolio", "programme", "projects", "rag", "rag_score", "rag_reasons", "red", "amber",
@@ -185,9 +185,11 @@ def register(main: click.Group) -> None:
             report, how = status_as_of(app.engine(), config, day)
             click.echo(f"status as of {day} (from {how})", err=True)
         else:
-            report = project_status(app.engine(), config, day)
+            report = project_status(app.engine(), config, day, use_snapshot=True)
         for w in report.warnings:
             click.echo(f"warning: {w}", err=True)
+        for n in report.notes:
+            click.echo(f"note: {n}", err=True)
         frame = report.level(level)
         if fmt == "table":
             emit(status_table(frame, level), fmt)

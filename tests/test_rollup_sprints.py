@@ -227,3 +227,59 @@ def test_rag_override_needs_reason_and_expiry():
     )
     assert "rag_override: missing required key 'reason'" in text
     assert "rag_override: missing required key 'expires_on'" in text
+
+
+def test_status_reads_day_constant_metrics_from_todays_snapshot(sprint_env):
+    from test_rollup import CONFIG_W
+    from test_rollup import build as build_crm
+
+    from aggregator.snapshots import take_snapshots
+
+    engine, _ = sprint_env
+    config = parse_config(CONFIG_W)
+    build_crm(engine, config)
+    live = project_status(engine, config, AS_OF)
+    assert live.notes == [] and live.projects["flow_as_of"].isna().all()
+    # No snapshot yet: use_snapshot computes everything.
+    same = project_status(engine, config, AS_OF, use_snapshot=True)
+    assert same.notes == []
+    take_snapshots(engine, config, AS_OF, now=local(2026, 10, 16, 2))
+    # A late item done after the nightly run: live counts see it, snapshot flow does not.
+    write(engine, items=[item("OPS-Z", "OPS", **DONE, resolved_at=local(2026, 10, 16, 9))])
+    snap = project_status(engine, config, AS_OF, use_snapshot=True)
+    fresh = project_status(engine, config, AS_OF)
+    assert snap.notes and "as of the 02:00 snapshot (2026-10-16)" in snap.notes[0]
+    a, b = snap.projects.set_index("project_key"), live.projects.set_index("project_key")
+    assert (a["flow_as_of"] == "2026-10-15T18:00+00:00").all()
+    cols = ["throughput_90d", "cycle_p50_wd", "cycle_p85_wd", "lead_p85_wd", "wip",
+            "wip_age_p85_wd", "reopen_rate", "hpp", "sprints_closed", "velocity", "say_do"]  # fmt: skip
+    for c in cols:
+        assert a[c].tolist() == pytest.approx(b[c].tolist(), nan_ok=True), c
+    for level in ("programme", "portfolio"):
+        x, y = snap.level(level), live.level(level)
+        for c in ("cycle_p50_wd", "cycle_p85_wd", "throughput_90d"):
+            assert x[c].tolist() == pytest.approx(y[c].tolist(), nan_ok=True), (level, c)
+    # Live parts stay live: the new done item counts now, its throughput waits for tonight.
+    f = fresh.projects.set_index("project_key")
+    assert (
+        a.loc["OPS", "items_done"] == f.loc["OPS", "items_done"] == b.loc["OPS", "items_done"] + 1
+    )
+    assert f.loc["OPS", "throughput_90d"] == b.loc["OPS", "throughput_90d"] + 1
+    assert a.loc["OPS", "throughput_90d"] == b.loc["OPS", "throughput_90d"]
+
+
+def test_sprint_frame_members_only_in_open_sprints():
+    from aggregator.rollup import sprint_frame
+
+    t_end = local(2026, 10, 17, 0)
+    its = pd.DataFrame(
+        {"sid": ["S1", "S2"], "state": ["closed", "active"],
+         "start_at": [local(2026, 9, 1), local(2026, 10, 1)],
+         "end_at": [local(2026, 9, 14), local(2026, 10, 20)], "complete_at": [pd.NaT, pd.NaT]}
+    )  # fmt: skip
+    members = pd.DataFrame(
+        {"pk": ["OPS"], "id": [1], "iteration_ids": ['["S2"]'], "story_points": [3.0],
+         "done": [False], "done_at": [pd.NaT]}
+    )  # fmt: skip
+    moves = pd.DataFrame(columns=["work_item_id", "from_value", "to_value", "changed_at"])
+    assert sprint_frame(members, its, moves, t_end).empty
