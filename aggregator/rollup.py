@@ -967,8 +967,12 @@ def _read_sprints(engine: Engine, pid: pd.Series, t_end: dt.datetime, s: Setting
     sprint had closed by ``t_end``."""
     its = _read_iterations(engine)
     closed_at = its["complete_at"].combine_first(its["end_at"])
-    if not ((its["state"].astype(str).str.lower() == "closed") & (closed_at < t_end)).any():
+    is_closed = (its["state"].astype(str).str.lower() == "closed") & (closed_at < t_end)
+    if not is_closed.any():
         return _empty_sprints()
+    # Items whose only sprint is still open cannot count for a closed one: skip them in
+    # SQL (the stored JSON text of a one-element list; the current sprint's items).
+    only_open = sorted(json.dumps([sid]) for sid in its.loc[~is_closed, "sid"])
     d = engine.dialect.name
     columns = [
         wi_t.c.id,
@@ -987,7 +991,9 @@ def _read_sprints(engine: Engine, pid: pd.Series, t_end: dt.datetime, s: Setting
     ids_text = cast(wi_t.c.iteration_ids, Text)
     members = _df(
         engine,
-        select(*columns[:2], ids_text, *columns[3:]).where(leaf, ids_text.not_in(("[]", "null"))),
+        select(*columns[:2], ids_text, *columns[3:]).where(
+            leaf, ids_text.not_in(["[]", "null", *only_open])
+        ),
         names,
         raw=True,
     )
