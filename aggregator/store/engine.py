@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import logging
+import re
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, column, create_engine, event, select, table
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+# alembic (with mako and pygments) costs ~0.6 s to import: every CLI command opens the
+# store, so it is imported only when a migration (or its metadata) is really needed.
 
 log = logging.getLogger("pmohub.store")
 
@@ -46,6 +50,8 @@ def create_store_engine(url: str = DEFAULT_URL, **kwargs: Any) -> Engine:
 
 
 def alembic_config(engine: Engine | None = None) -> Config:
+    from alembic.config import Config
+
     migrations = resources.files("aggregator.store") / "migrations"
     cfg = Config()
     cfg.set_main_option("script_location", str(migrations))
@@ -55,23 +61,69 @@ def alembic_config(engine: Engine | None = None) -> Config:
 
 
 def head_revision() -> str | None:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Apply migrations up to ``revision`` (idempotent)."""
+    from alembic import command
+
     command.upgrade(alembic_config(engine), revision)
+
+
+_REVISION = re.compile(r"^(down_revision|revision)\b[^=\n]*=\s*(.+)$", re.M)
+
+
+def _head_revision_fast() -> str | None:
+    """The single head of the migration chain from the version files' ``revision`` /
+    ``down_revision`` lines, without importing alembic; None when unsure (branches,
+    unusual syntax), so the caller asks alembic."""
+    revisions: set[str] = set()
+    downs: set[str] = set()
+    versions = resources.files("aggregator.store") / "migrations" / "versions"
+    for f in versions.iterdir():
+        if not f.name.endswith(".py") or f.name.startswith("__"):
+            continue
+        found = dict(m.groups() for m in _REVISION.finditer(f.read_text(encoding="utf-8")))
+        rev = re.fullmatch(r"[\"']([^\"']+)[\"']", found.get("revision", "").strip())
+        down = found.get("down_revision", "").strip()
+        if rev is None or not re.fullmatch(r"None|[\"'][^\"']+[\"']", down):
+            return None
+        revisions.add(rev.group(1))
+        if down != "None":
+            downs.add(down.strip("\"'"))
+    heads = revisions - downs
+    return heads.pop() if len(heads) == 1 else None
+
+
+def _is_at_head(engine: Engine) -> bool:
+    """True when the store is known to be at the head revision (fast path: one SELECT)."""
+    head = _head_revision_fast()
+    if head is None:
+        return False
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                select(column("version_num")).select_from(table("alembic_version"))
+            ).fetchall()
+    except SQLAlchemyError:  # no version table yet: a new store
+        return False
+    return [r[0] for r in rows] == [head]
 
 
 def open_store(url: str = DEFAULT_URL, *, migrate: bool = True, **kwargs: Any) -> Engine:
     """Engine for ``url``, migrated to head on first use."""
     engine = create_store_engine(url, **kwargs)
-    if migrate and current_revision(engine) != head_revision():
+    if migrate and not _is_at_head(engine) and current_revision(engine) != head_revision():
         log.info(
             "migrating store %s to %s",
             engine.url.render_as_string(hide_password=True),
