@@ -17,7 +17,6 @@ flagged ``low_confidence``.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from typing import Any
 
 import numpy as np
@@ -34,60 +33,35 @@ from aggregator.rollup import (
     read_inputs_sql,
     settings_for,
 )
-from rules.calendar import WorkCalendar, local_dates
+from rules.calendar import local_dates
+from rules.montecarlo import (
+    BLOCK,
+    MIN_COMPLETIONS,
+    MIN_HISTORY_WD,
+    SAMPLE_WD,
+    TRIALS,
+    daily_throughput,
+    forecast_completion,
+    simulate_days,
+    stable_seed,
+    two_year_cap,
+)
 
-TRIALS = 10_000
-SAMPLE_WD = 60
-MIN_HISTORY_WD = 30
-MIN_COMPLETIONS = 10
-BLOCK = 32
-
-
-def stable_seed(project: str, as_of: dt.date) -> int:
-    digest = hashlib.sha256(f"{project}|{as_of.isoformat()}".encode()).digest()
-    return int.from_bytes(digest[:8], "big")
-
-
-def simulate_days(
-    throughput: np.ndarray, remaining: int, trials: int, cap: int, seed: int
-) -> np.ndarray:
-    """Working days each trial needs to finish ``remaining`` items (``cap + 1`` = not
-    within the cap), drawing daily throughput from ``throughput``; vectorised over trials,
-    ``BLOCK`` days at a time."""
-    out = np.full(trials, cap + 1, dtype=np.int64)
-    if remaining <= 0:
-        return np.zeros(trials, dtype=np.int64)
-    th = np.asarray(throughput, dtype=np.int64)
-    if th.max(initial=0) <= 0:
-        return out
-    rng = np.random.default_rng(seed)
-    total = np.zeros(trials, dtype=np.int64)
-    active = np.arange(trials)
-    day = 0
-    while active.size and day < cap:
-        width = min(BLOCK, cap - day)
-        draws = th[rng.integers(0, th.size, size=(active.size, width))]
-        cum = total[active, None] + np.cumsum(draws, axis=1)
-        hit = cum >= remaining
-        finished = hit.any(axis=1)
-        out[active[finished]] = day + hit[finished].argmax(axis=1) + 1
-        total[active] = cum[:, -1]
-        active = active[~finished]
-        day += width
-    return out
-
-
-def daily_throughput(
-    done_at: pd.Series, as_of: dt.date, cal: WorkCalendar, timezone: str, days: int
-) -> np.ndarray:
-    """Completions per working day over the ``days`` working days ending at ``as_of``."""
-    r_now = int(cal.rank([as_of])[0])
-    if len(done_at) == 0:
-        return np.zeros(days, dtype=np.int64)
-    r = cal.rank(local_dates(done_at, timezone))
-    off = r_now - r  # 0 = as_of's working day
-    off = off[(off >= 0) & (off < days)].astype(np.int64)
-    return np.bincount(days - 1 - off, minlength=days).astype(np.int64)
+# The simulation itself is pure (rules/montecarlo.py) and shared with VAR-002: one
+# implementation; its names stay importable from here.
+__all__ = [
+    "BLOCK",
+    "MIN_COMPLETIONS",
+    "MIN_HISTORY_WD",
+    "SAMPLE_WD",
+    "TRIALS",
+    "daily_throughput",
+    "forecast_frame",
+    "forecast_projects",
+    "project_forecasts",
+    "simulate_days",
+    "stable_seed",
+]
 
 
 def forecast_frame(
@@ -112,7 +86,7 @@ def forecast_frame(
     )
     flow = inp.flow.dropna(subset=["done_at"])
     r_now = float(cal.rank([as_of])[0])
-    cap = int(cal.wd_diff([as_of], [as_of.replace(year=as_of.year + 2)])[0])
+    cap = two_year_cap(cal, as_of)
     rows = []
     for pk in projects:  # one simulation per project; each is vectorised over its trials
         rem = int(remaining.get(pk, 0))
@@ -133,31 +107,28 @@ def forecast_frame(
             if end is not None and not pd.isna(end)
             else np.nan
         )
-        low = n_days < MIN_HISTORY_WD or completions < MIN_COMPLETIONS
+        fc = forecast_completion(
+            th, rem, n_days, cap=cap, seed=stable_seed(pk, as_of), trials=trials
+        )
+        low = fc.low_confidence
         row: dict[str, Any] = {
             "project_key": pk,
             "remaining": rem,
             "history_wd": n_days,
             "completions": completions,
-            "mean_th": completions / n_days if n_days else np.nan,
+            "mean_th": fc.mean_th,
             "low_confidence": low,
             "method": "mean" if low else "monte_carlo",
             "trials": 0 if low else trials,
         }
+        q = fc.quantiles
         if rem == 0:
-            q = {50: 0.0, 85: 0.0, 95: 0.0}
             p_end = 1.0 if end_wd == end_wd else np.nan
-        elif low:
-            mean = row["mean_th"]
-            n = float(np.ceil(rem / mean)) if mean and mean > 0 else np.nan
-            n = n if n == n and n <= cap else np.nan
-            q = {50: n, 85: n, 95: n}
+        elif fc.days is None:
+            n = q[85]
             p_end = np.nan if n != n or end_wd != end_wd else float(n <= end_wd)
         else:
-            days = simulate_days(th, rem, trials, cap, stable_seed(pk, as_of))
-            q = {p: float(np.quantile(days, p / 100, method="inverted_cdf")) for p in (50, 85, 95)}
-            q = {p: (v if v <= cap else np.nan) for p, v in q.items()}
-            p_end = float((days <= end_wd).mean()) if end_wd == end_wd else np.nan
+            p_end = float((fc.days <= end_wd).mean()) if end_wd == end_wd else np.nan
         for p, v in q.items():
             row[f"p{p}_wd"] = v
             row[f"p{p}"] = pd.Timestamp(cal.add_wd([as_of], int(v))[0]).date() if v == v else None

@@ -132,11 +132,13 @@ def milestone_slippage(
     items: pd.DataFrame,
     calendar: WorkCalendar,
     as_of: dt.date,
+    forecast_on: pd.Series | None = None,
 ) -> pd.DataFrame:
     """One row per baselined milestone and per project end: ``project_key, name,
     baseline_on, current_on, slip_wd``. c = actual release, else the current date (or
     today if that is past and not released); the project end's c is the latest open
-    leaf/epic due date (today if overdue)."""
+    leaf/epic due date (today if overdue), or the forecast (``forecast_on``: project ->
+    Monte Carlo P85 day) when that is later (RULES.md 2.1 milestone slippage)."""
     latest = latest_baseline(baselines)
     today = np.datetime64(as_of, "D")
     out = []
@@ -178,6 +180,10 @@ def milestone_slippage(
         cur = to_days(cur_end.reindex(ends.index))
         has_open = open_.groupby("project_key").size().reindex(ends.index).fillna(0).to_numpy() > 0
         cur = np.where(has_open & ((cur < today) | np.isnat(cur)), today, cur)
+        if forecast_on is not None and len(forecast_on):
+            p85 = to_days(forecast_on.reindex(ends.index))
+            later = has_open & ~np.isnat(p85) & (np.isnat(cur) | (p85 > cur))
+            cur = np.where(later, p85, cur)
         out.append(
             pd.DataFrame(
                 {

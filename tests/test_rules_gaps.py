@@ -3,6 +3,7 @@ demo/report data, and trigger / no-trigger / N/E tests for the closed gaps."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from rulekit import World, at, outcome, run
@@ -471,3 +472,71 @@ def test_res_001_idle_only_where_waiting_work_is_in_the_persons_projects() -> No
     w.item("P1", assignee=None, assignee_id=None, due_on="2026-12-04")  # now in hers
     t = run("RES-001", w, AS_OF)
     assert outcome(t, "person:2") == "finding" and t.loc["person:2", "severity"] == "low"
+
+
+def _forecast_project(w: World, key: str, done_every: int, open_items: int) -> None:
+    """Baselined project end 2026-12-31; open items due 2026-12-15 (no slip on dates);
+    done items resolved on every ``done_every``-th weekday of the last ~13 weeks."""
+    import pandas as pd
+
+    w.project(key)
+    w.item(key, created_at=at("2026-07-01"), status_category="done", resolved_at=at("2026-07-02"))
+    for day in pd.bdate_range("2026-08-24", "2026-11-19")[::done_every]:
+        w.item(
+            key,
+            created_at=at("2026-08-01"),
+            status_category="done",
+            resolved_at=at(day.date().isoformat()),
+        )
+    for _ in range(open_items):
+        w.item(key, created_at=at("2026-08-01"), due_on="2026-12-15")
+    w.baselines.append(
+        {
+            "project_key": key,
+            "label": "plan-approved",
+            "taken_at": at("2026-08-03"),
+            "subject_kind": "project",
+            "work_item_id": None,
+            "milestone_id": None,
+            "story_points": None,
+            "original_estimate_h": None,
+            "start_on": None,
+            "due_on": "2026-12-31",
+        }
+    )
+
+
+def test_var_002_project_end_uses_the_monte_carlo_p85() -> None:
+    w = World()
+    _forecast_project(w, "SLOW", done_every=3, open_items=40)  # ~0.33/day: P85 >> 12-31
+    _forecast_project(w, "FAST", done_every=1, open_items=5)  # ~1/day: done in days
+    w.project("NE")
+    w.item("NE", due_on="2026-12-15")
+    t = run("VAR-002", w, AS_OF)
+    assert outcome(t, "project:SLOW") == "finding"
+    assert t.loc["project:SLOW", "value"] > 10  # red on the forecast alone
+    assert "project end" in t.loc["project:SLOW", "message"]
+    assert outcome(t, "project:FAST") == "pass"
+    assert outcome(t, "project:NE") == "ne"
+    # Thin history (< 10 completions): low confidence, no forecast-based finding.
+    w2 = World()
+    _forecast_project(w2, "THIN", done_every=10, open_items=40)
+    assert outcome(run("VAR-002", w2, AS_OF), "project:THIN") == "pass"
+    # The same P85 as the forecast core computes (one implementation, same seed).
+    import datetime as dt
+
+    from rulekit import CN
+
+    from rules.montecarlo import project_p85
+
+    frames = w.frames()
+    p85 = project_p85(
+        frames["work_items"],
+        pd.Index(["SLOW"]),
+        dt.date(2026, 11, 20),
+        CN,
+        "Asia/Shanghai",
+        trials=1000,  # VAR-002's default mc_trials
+    )
+    slip = CN.wd_diff(np.datetime64("2026-12-31"), p85.to_numpy().astype("datetime64[D]"))[0]
+    assert t.loc["project:SLOW", "value"] == slip

@@ -131,17 +131,31 @@ def shared_evm(ctx: RuleContext, day: dt.date) -> pd.DataFrame:
     return ctx.memoized(("evm", day), compute).reindex(ctx.projects)
 
 
-def shared_slippage(ctx: RuleContext, day: dt.date) -> pd.DataFrame:
+def shared_slippage(ctx: RuleContext, day: dt.date, *, forecast: bool = False) -> pd.DataFrame:
+    """Slippage of every baselined milestone and project end as of ``day``; ``forecast``
+    adds the Monte Carlo P85 of the project end (as of ``day``, from the current items)."""
     from rules.formulas import milestone_slippage
 
     f = ctx.all_frames or ctx.frames
+    trials = int(ctx.global_params.get("mc_trials", 1000))
+
+    def p85() -> pd.Series:
+        from rules.montecarlo import project_p85
+
+        items = f["work_items"]
+        if not {"resolved_at", "created_at"} <= set(items.columns):
+            return pd.Series(dtype="datetime64[s]")
+        bl = f["baselines"]
+        ended = pd.Index(bl.loc[bl["subject_kind"] == "project", "project_key"].unique())
+        return project_p85(items, ended, day, ctx.calendar, ctx.timezone, trials=trials)
 
     def compute() -> pd.DataFrame:
+        forecast_on = ctx.memoized(("p85", day, trials), p85) if forecast else None
         return milestone_slippage(
-            f["baselines"], f["milestones"], f["work_items"], ctx.calendar, day
+            f["baselines"], f["milestones"], f["work_items"], ctx.calendar, day, forecast_on
         )
 
-    slip = ctx.memoized(("slippage", day), compute)
+    slip = ctx.memoized(("slippage", day, forecast, trials), compute)
     return slip[slip["project_key"].isin(ctx.projects)]
 
 
@@ -158,18 +172,22 @@ def _evm(ctx: RuleContext) -> pd.DataFrame:
     basis="004 §2.3 “对比项目基准计划与实际绩效” (baseline vs actuals); PRINCE2 exception",
     basis_seed="004",
     check="wd(baseline, c) > 5 (amber) or > 10 (red); c is the actual or current date of "
-    "each baselined version and of the project end (today if overdue)",
+    "each baselined version and of the project end (today if overdue), for the project end "
+    "the Monte Carlo P85 of its open leaf items when later (throughput from resolution "
+    "dates, RULES.md 2.1; `mc_trials` trials, fewer than the forecast report's 10 000 "
+    "to keep a nightly check fast; not used when low-confidence)",
     fix_en="Raise an exception report or a CR for the slipped dates.",
     fix_zh="对延误的日期提交例外报告或变更申请。",
-    defaults={"amber_wd": 5, "red_wd": 10},
+    defaults={"amber_wd": 5, "red_wd": 10, "mc_trials": 1000},
     needs={
         "baselines": ("project_key", "taken_at", "subject_kind", "milestone_id", "due_on"),
         "milestones": ("id", "name", "due_on", "released", "released_on"),
         "work_items": ("project_key", "status_category", "is_leaf", "is_epic", "due_on"),
     },
+    optional={"work_items": ("resolved_at", "created_at")},
 )
 def var_002(ctx: RuleContext) -> Outcomes:
-    slip = shared_slippage(ctx, ctx.as_of).sort_values("slip_wd", ascending=False)
+    slip = shared_slippage(ctx, ctx.as_of, forecast=True).sort_values("slip_wd", ascending=False)
     worst = slip.groupby("project_key")["slip_wd"].max().reindex(ctx.projects)
     amber = ctx.param("amber_wd").astype(float)
     late = slip[slip["slip_wd"] > by_project(slip["project_key"], amber)]
