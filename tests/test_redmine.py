@@ -358,8 +358,9 @@ def test_edits_and_deletes_during_the_run_lose_nothing(server: RedmineServer) ->
         out = stream(conn)
     got = [o.external_id for o in out if isinstance(o, WorkItem)]
     assert len(got) == len(set(got))
-    # the deleted one was already read on page 1; every other issue arrives exactly once
-    assert set(got) == {str(i) for i in ids}
+    # the deleted one was listed on page 1 but gone when its journals were read, so it is
+    # not yielded (the census soft-deletes it); every other issue arrives exactly once
+    assert set(got) == {str(i) for i in ids} - {str(ids[1])}
     assert calls >= 4
 
 

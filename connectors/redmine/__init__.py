@@ -26,7 +26,9 @@ Children of each issue read in a run are complete (``ChildrenComplete`` for stat
 changes, worklogs and links):
 
 * history comes from ``/issues/<id>.json?include=journals,relations``, one request per
-  issue, skipped when ``updated_on == created_on`` (no journal can exist then);
+  issue read. It is never skipped for ``updated_on == created_on``: Redmine stamps whole
+  seconds, so an edit made in the same second as the creation (a script, a workflow
+  plug-in) leaves the two equal while a journal exists;
 * time entries from ``/time_entries.json`` filtered on the issue, skipped when the issue's
   own ``spent_hours`` is 0.
 
@@ -266,12 +268,13 @@ class RedmineConnector(ClientConnector[RedmineClient]):
         iid = str(issue["id"])
         try:
             item = mapping.to_work_item(issue, ctx)
-            journals: list[dict[str, Any]] = []
-            relations_of = issue
-            if issue.get("updated_on") != issue.get("created_on"):
-                full = self.client.issue(iid)
-                journals = full.get("journals") or []
-                relations_of = full or issue
+            full = self.client.issue(iid)
+            if full is None:
+                # Deleted between the list page and this read: nothing to store; the
+                # census at the end of the run soft-deletes it.
+                return
+            journals: list[dict[str, Any]] = full.get("journals") or []
+            relations_of = full or issue
             cf_names = mapping.custom_field_names(issue, ctx)
             changes = list(mapping.to_status_changes(iid, journals, ctx, cf_names))
             links = list(mapping.to_links(relations_of, ctx))

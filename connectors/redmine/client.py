@@ -189,13 +189,18 @@ class RedmineClient(JsonClient):
         params.append(("include", "relations"))
         return self.get("/issues.json", params)
 
-    def issue(self, issue_id: int | str) -> dict[str, Any]:
+    def issue(self, issue_id: int | str) -> dict[str, Any] | None:
         """One issue with its complete journal and relations (journals are not available
-        from the list endpoint)."""
-        return (
-            self.get(f"/issues/{issue_id}.json", {"include": "journals,relations"}).get("issue")
-            or {}
+        from the list endpoint); None when it was deleted after the list page was read."""
+        response = self.request(
+            "GET",
+            f"/issues/{issue_id}.json",
+            params={"include": "journals,relations"},
+            allow=(404,),
         )
+        if response.status_code == 404:
+            return None
+        return response.json().get("issue") or {}
 
     def time_entries(self, filters: Sequence[Filter]) -> Iterator[dict[str, Any]]:
         yield from self.paged("/time_entries.json", "time_entries", filter_params(filters))
