@@ -540,3 +540,51 @@ def test_var_002_project_end_uses_the_monte_carlo_p85() -> None:
     )
     slip = CN.wd_diff(np.datetime64("2026-12-31"), p85.to_numpy().astype("datetime64[D]"))[0]
     assert t.loc["project:SLOW", "value"] == slip
+
+
+def test_registry_pm_account_id_resolves_through_aliases() -> None:
+    """A Jira user field holds an account id: the PM is active only if that account and
+    its merged person are, and messages show the person's name."""
+    from aggregator.checks import build_registry_frame, hierarchy_frame
+    from aggregator.config import parse_config
+
+    config = parse_config(
+        """
+version: 1
+hierarchy:
+  - portfolio: DIGI
+    projects:
+      - {key: GONE, registry_issue: PMO-1}
+      - {key: HERE, registry_issue: PMO-2}
+"""
+    )
+    hier = hierarchy_frame(config).assign(implicit=False)
+    items = pd.DataFrame(
+        {
+            "id": [1, 2],
+            "key": ["PMO-1", "PMO-2"],
+            "status": ["Execution", "Execution"],
+            "pm": ["acc-old", "acc-new"],
+        }
+    )
+    people = pd.DataFrame(
+        {
+            "id": [10, 11],
+            "display_name": ["王芳", "李娜"],
+            "email": [None, None],
+            "active": [True, True],
+        }
+    )
+    aliases = pd.DataFrame(
+        {"external_id": ["acc-old", "acc-new"], "person_id": [10, 11], "active": [False, True]}
+    )
+    reg = build_registry_frame(hier, items, None, people, config, aliases).set_index("project_key")
+    gone, here = reg.loc["GONE", "pm_active"], reg.loc["HERE", "pm_active"]
+    assert gone is not None and not gone and reg.loc["GONE", "pm"] == "王芳"
+    assert here is not None and here and reg.loc["HERE", "pm"] == "李娜"
+    w = World()
+    w.project("GONE", pm="王芳", pm_active=False)
+    w.project("HERE", pm="李娜", pm_active=True)
+    t = run("REG-002", w, AS_OF)
+    assert outcome(t, "project:GONE") == "finding" and "王芳" in t.loc["project:GONE", "message"]
+    assert outcome(t, "project:HERE") == "pass"
