@@ -286,7 +286,7 @@ def _prepare(
     """The statement ``build()`` returns, compiled once per dialect and ``key``. With
     ``columns`` (the order of row tuples), it can run :meth:`_Prepared.execute_rows`."""
     dialect = conn.dialect
-    cache_key = (dialect.name, dialect.driver, *key, columns)
+    cache_key = (dialect.name, dialect.driver, dialect.paramstyle, *key, columns)
     prepared = _PREPARED.get(cache_key)
     if prepared is None:
         compiled = build().compile(dialect=dialect)
@@ -307,9 +307,16 @@ def _prepare(
             bool(compiled.positional),
             tuple(converters),
             itemgetter(*names) if names else (lambda row: ()),
-            itemgetter(*[columns.index(n) for n in names]) if columns and names else None,
+            _tuple_getter([columns.index(n) for n in names]) if columns else None,
         )
     return prepared
+
+
+def _tuple_getter(indexes: list[int]) -> Callable[[Sequence[Any]], tuple[Any, ...]]:
+    """``row -> tuple(row[i] for i in indexes)`` (a tuple even for one index)."""
+    if len(indexes) > 1:
+        return itemgetter(*indexes)
+    return lambda row: tuple(row[i] for i in indexes)
 
 
 def _id_list(conn: Connection, values: Sequence[str]) -> Any:
