@@ -4,10 +4,17 @@ The demo is a list of steps (:data:`STEPS`) sharing a :class:`DemoRun`. Each ste
 thing (write the config, sync, ...). Later features add steps (Jira emulator, rules,
 report) by appending to the list; a step that fails marks the run failed, later steps
 still run when they can.
+
+The demo is a frozen world: every emulator generates its data around :data:`DEMO_AS_OF`
+(the sample spreadsheets and plans carry fixed dates around it too), and the demo's
+baselines, back-filled snapshots and nightly pass (check, snapshot, report) use it as
+their as-of date. Run next month or next year, it shows the same portfolio; only the
+wall-clock stamps (sync runs, job runs, snapshot times) are real.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import shutil
 from collections.abc import Callable
@@ -18,6 +25,7 @@ from typing import Any
 
 import yaml
 
+import aggregator.sections  # noqa: F401  (the demo config has report: sections)
 from aggregator.config import Config, load_config_file
 
 SAMPLES_PACKAGE = "aggregator.samples"
@@ -26,12 +34,29 @@ DATA_DIR = "data"
 
 Say = Callable[[str], None]
 
+#: The day the demo data is generated around and checked/reported as of.
+DEMO_AS_OF = dt.date(2026, 11, 21)
+#: Shown beside the as-of date in the demo's output and reports (``report.data_label``).
+DEMO_DATA_LABEL = "demo data"
+
+
+def as_of_text(day: dt.date, label: str | None = DEMO_DATA_LABEL) -> str:
+    """``as of 2026-11-21 (demo data)``."""
+    return f"as of {day.isoformat()}" + (f" ({label})" if label else "")
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
 
 @dataclass
 class DemoRun:
     out_dir: Path
     progress: Callable[..., Any] | None = None
     say: Say = lambda _msg: None
+    as_of: dt.date = DEMO_AS_OF  # the business date of every step (module docstring)
+    # Wall clock for the stamps of the demo's own runs; never decides a business date.
+    now: Callable[[], dt.datetime] = _utc_now
     config: Config | None = None
     engine: Any = None
     sync_results: list[Any] = field(default_factory=list)
@@ -156,10 +181,24 @@ STEPS: list[Callable[[DemoRun], None]] = _full_steps()
 
 
 def run_demo(
-    out_dir: Path, *, progress: Callable[..., Any] | None = None, say: Say = lambda _m: None
+    out_dir: Path,
+    *,
+    progress: Callable[..., Any] | None = None,
+    say: Say = lambda _m: None,
+    as_of: dt.date = DEMO_AS_OF,
+    now: Callable[[], dt.datetime] | None = None,
 ) -> DemoRun:
-    run = DemoRun(out_dir=Path(out_dir).resolve(), progress=progress, say=say)
+    """Run every step into ``out_dir``. ``as_of`` is the demo world's date; ``now`` the
+    wall clock (injectable so tests can show the results do not depend on it)."""
+    run = DemoRun(
+        out_dir=Path(out_dir).resolve(),
+        progress=progress,
+        say=say,
+        as_of=as_of,
+        now=now or _utc_now,
+    )
     run.out_dir.mkdir(parents=True, exist_ok=True)
+    run.say(f"demo world {as_of_text(run.as_of)}")
     try:
         for step in STEPS:
             step(run)

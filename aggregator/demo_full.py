@@ -27,7 +27,6 @@ DC_SOURCE = "jira_dc"
 # environment variables, exactly as real tokens would.
 CLOUD_TOKEN_ENV = "PMOHUB_DEMO_JIRA_CLOUD_TOKEN"
 DC_TOKEN_ENV = "PMOHUB_DEMO_JIRA_DC_TOKEN"
-DEMO_TODAY = None  # the sites are generated relative to this day (None: the generator's)
 HISTORY_WEEKS = 8
 
 
@@ -76,8 +75,8 @@ def people_config_text(users: dict[str, dict[str, str]]) -> str:
 def step_start_jira(run: Any) -> None:
     from emulators.jira import DEFAULT_TOKEN, JiraEmulator, generate_site
 
-    cloud_site = generate_site(seed=7, projects=3, issues=140)
-    dc_site = generate_site(seed=11, projects=5, issues=200)
+    cloud_site = generate_site(seed=7, projects=3, issues=140, today=run.as_of)
+    dc_site = generate_site(seed=11, projects=5, issues=200, today=run.as_of)
     cloud = JiraEmulator(cloud_site, deployment="cloud").start()
     run.cleanups.append(cloud.stop)
     dc = JiraEmulator(dc_site, deployment="datacenter").start()
@@ -178,6 +177,7 @@ hierarchy:
 
 report:
   language: zh
+  data_label: demo data                # beside the as-of date: a frozen sample world
   out_dir: reports
   formats: [html, xlsx, md]
   recipients: {{"*": [pmo@example.cn]}}   # used with an smtp: section (`pmohub report --send`)
@@ -207,11 +207,9 @@ def step_onboarding_baselines(run: Any) -> None:
     history as of ``ONBOARDED_WEEKS`` ago: the variance and change rules then have a
     baseline to compare with, as in a real first quarter of use."""
     from aggregator.baselines import has_baseline, reconstruct_baseline
-    from aggregator.nightly import local_today
 
     assert run.config is not None and run.engine is not None
-    today = local_today(run.config)
-    at = dt.datetime.combine(today - timedelta(weeks=ONBOARDED_WEEKS), dt.time(1), dt.UTC)
+    at = dt.datetime.combine(run.as_of - timedelta(weeks=ONBOARDED_WEEKS), dt.time(1), dt.UTC)
     done = []
     for pf in run.config.hierarchy:
         for p in pf.all_projects():
@@ -229,11 +227,14 @@ def step_backfill_history(run: Any) -> None:
     from aggregator.snapshots import take_snapshots
 
     assert run.config is not None and run.engine is not None
-    from aggregator.nightly import local_today
-
-    today = local_today(run.config)
     for weeks in range(HISTORY_WEEKS, 0, -1):
-        take_snapshots(run.engine, run.config, today - timedelta(weeks=weeks), history=True)
+        take_snapshots(
+            run.engine,
+            run.config,
+            run.as_of - timedelta(weeks=weeks),
+            history=True,
+            now=run.now(),
+        )
     run.say(f"reconstructed {HISTORY_WEEKS} weekly snapshots from the history")
 
 
@@ -247,6 +248,8 @@ def step_nightly(run: Any) -> None:
         send=False,
         out_dir=run.out_dir,
         report_basename="report",
+        as_of=run.as_of,
+        now=run.now,
     )
     run.extras["nightly"] = result
     for name, path in result.files.items():

@@ -16,15 +16,11 @@ No network beyond 127.0.0.1.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 from typing import Any
 
 from aggregator.config import load_config_file
 
-# The Jira demo sites' "today" (emulators.jira.generator.generate_site's default), so every
-# tracker's dates line up in one portfolio.
-DEMO_TODAY = dt.date(2026, 11, 21)
 ENV = {
     "github": "PMOHUB_DEMO_GITHUB_TOKEN",
     "gitlab": "PMOHUB_DEMO_GITLAB_TOKEN",
@@ -37,14 +33,13 @@ ENV = {
 def step_start_trackers(run: Any) -> None:
     from emulators import azure, github, gitlab, trello
 
-    gh = github.GitHubEmulator(github.generate_site(seed=21, repos=2, issues=45, today=DEMO_TODAY))
-    gl = gitlab.GitLabEmulator(
-        gitlab.generate_site(seed=22, projects=2, issues=35, today=DEMO_TODAY)
-    )
-    tr = trello.TrelloEmulator(trello.generate_site(seed=23, boards=1, cards=30, today=DEMO_TODAY))
-    az = azure.AzureBoardsEmulator(
-        azure.generate_site(seed=24, projects=1, stories=25, today=DEMO_TODAY)
-    )
+    # run.as_of (aggregator.demo.DEMO_AS_OF): every tracker's dates line up with Jira's
+    # and the sample plans' in one portfolio.
+    day = run.as_of
+    gh = github.GitHubEmulator(github.generate_site(seed=21, repos=2, issues=45, today=day))
+    gl = gitlab.GitLabEmulator(gitlab.generate_site(seed=22, projects=2, issues=35, today=day))
+    tr = trello.TrelloEmulator(trello.generate_site(seed=23, boards=1, cards=30, today=day))
+    az = azure.AzureBoardsEmulator(azure.generate_site(seed=24, projects=1, stories=25, today=day))
     for emu in (gh, gl, tr, az):
         emu.start()
         run.cleanups.append(emu.stop)

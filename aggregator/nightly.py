@@ -131,6 +131,10 @@ def new_run_id(now: dt.datetime | None = None) -> str:
     return f"{JOB_NAME}-{now.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(3)}"
 
 
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
 def local_today(config: Any, now: dt.datetime | None = None) -> dt.date:
     now = now or dt.datetime.now(dt.UTC)
     return now.astimezone(ZoneInfo(getattr(config, "timezone", None) or "Asia/Shanghai")).date()
@@ -214,7 +218,11 @@ def _check_step(engine: Engine, config: Any, as_of: dt.date, holder: dict[str, A
 
 
 def _snapshot_step(
-    engine: Engine, config: Any, as_of: dt.date, holder: dict[str, Any]
+    engine: Engine,
+    config: Any,
+    as_of: dt.date,
+    holder: dict[str, Any],
+    now: dt.datetime | None = None,
 ) -> StepResult:
     from aggregator.report.model import _optional, outcomes_for_rollup
 
@@ -225,7 +233,7 @@ def _snapshot_step(
         )
     check = holder.get("check")
     outcomes = outcomes_for_rollup(check.outcomes) if check is not None else None
-    out = take(engine, config, as_of=as_of, outcomes=outcomes)
+    out = take(engine, config, as_of=as_of, outcomes=outcomes, now=now)
     n = len(out) if hasattr(out, "__len__") else out
     return StepResult("snapshot", "ok", detail={"projects": n if isinstance(n, int) else None})
 
@@ -252,13 +260,20 @@ def run_nightly(
     sleep: Callable[[float], None] | None = None,
     steps: tuple[str, ...] = STEPS,
     report_basename: str | None = None,
+    now: Callable[[], dt.datetime] | None = None,
 ) -> NightlyResult:
     """One nightly pass (module docstring). Never raises for a step's failure; the result
-    (and the ``job_runs`` row) says what failed."""
+    (and the ``job_runs`` row) says what failed.
+
+    ``as_of`` is the business date checked, snapshotted and reported (default: today in
+    the config's time zone). ``now`` is the wall clock for the run's own times (start,
+    end, snapshot and report stamps); a frozen data set such as the demo's passes its
+    ``as_of`` and leaves the clock alone."""
     from aggregator.store.engine import open_store
     from aggregator.store.locks import SourceLocked, source_lock
 
-    started = dt.datetime.now(dt.UTC)
+    clock = now or _utc_now
+    started = clock()
     run_id = run_id or new_run_id(started)
     token = current_run_id.set(run_id)
     own_engine = engine is None
@@ -269,7 +284,7 @@ def run_nightly(
         except Exception as exc:
             log.error("nightly %s: cannot open the store: %s", run_id, exc)
             result.status, result.exit_code = "failed", EXIT_NOT_STARTED
-            result.finished_at = dt.datetime.now(dt.UTC)
+            result.finished_at = clock()
             return result
         try:
             with source_lock(engine, LOCK_NAME, timeout=0.0):
@@ -286,11 +301,12 @@ def run_nightly(
                     sleep=sleep,
                     steps=steps,
                     report_basename=report_basename,
+                    clock=clock,
                 )
         except SourceLocked as exc:
             log.warning("nightly %s not started: %s", run_id, exc)
             result.status, result.exit_code = "locked", EXIT_NOT_STARTED
-            result.finished_at = dt.datetime.now(dt.UTC)
+            result.finished_at = clock()
             result.steps.append(StepResult("lock", "failed", error=str(exc)))
             try:
                 record_job_start(
@@ -319,6 +335,7 @@ def _run_locked(
     sleep: Callable[[float], None] | None,
     steps: tuple[str, ...],
     report_basename: str | None = None,
+    clock: Callable[[], dt.datetime] | None = None,
 ) -> NightlyResult:
     from aggregator.report.model import build_report
     from aggregator.report.publish import mail_report, write_files
@@ -372,6 +389,7 @@ def _run_locked(
                 portfolio=pf,
                 check=holder.get("check"),
                 job_run_id=result.run_id,
+                now=(clock or _utc_now)(),
             )
             base = report_basename if (report_basename and pf is None) else default_name(rep)
             written = write_files(rep, rs.formats, language, out_dir=target_dir, basename=base)
@@ -408,7 +426,10 @@ def _run_locked(
 
     run_step("sync", lambda: _sync_step(engine, config, result.run_id, env))
     run_step("check", lambda: _check_step(engine, config, result.as_of, holder))
-    run_step("snapshot", lambda: _snapshot_step(engine, config, result.as_of, holder))
+    run_step(
+        "snapshot",
+        lambda: _snapshot_step(engine, config, result.as_of, holder, now=(clock or _utc_now)()),
+    )
     run_step("report", do_report)
     run_step("send", do_send)
 
@@ -427,7 +448,7 @@ def _run_locked(
         result.status = "failed"
     else:
         result.status = "partial"
-    result.finished_at = dt.datetime.now(dt.UTC)
+    result.finished_at = (clock or _utc_now)()
     record_job_end(engine, result)
     log.info("nightly %s finished: %s (exit %d)", result.run_id, result.status, code)
     return result

@@ -63,6 +63,9 @@ class ReportSettings:
     subject_prefix: str = "[PMO]"
     recipients: dict[str, tuple[str, ...]] = field(default_factory=dict)
     monthly_on_day: int = 1
+    # Shown beside the as-of date wherever a report prints it, e.g. "demo data" for the
+    # demo's frozen sample world (so a reader never takes it for live figures).
+    data_label: str | None = None
 
     def recipients_for(self, portfolio: str | None) -> list[str]:
         """Recipients of one portfolio's report; ``*`` receives the report covering every
@@ -106,6 +109,7 @@ def _report(v: dict[str, Any]) -> ReportSettings:
         subject_prefix=v.get("subject_prefix", ReportSettings.subject_prefix),
         recipients={k: tuple(a) for k, a in (v.get("recipients") or {}).items()},
         monthly_on_day=int(v.get("monthly_on_day", 1)),
+        data_label=v.get("data_label"),
     )
 
 
@@ -141,6 +145,7 @@ REPORT = Fields(
         "subject_prefix": Str(),
         "recipients": MapOf(ListOf(Str(), scalar_ok=True)),
         "monthly_on_day": Num(minimum=1, maximum=28, integer=True),
+        "data_label": Str(),
     }
 )
 SMTP = Fields(

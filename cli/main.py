@@ -475,17 +475,20 @@ def db_current(app: App) -> None:
 def demo(app: App, out_dir: str) -> None:
     """Run pmohub end to end on bundled sample data, no set-up needed.
 
-    Writes OUT/pmohub.yaml pointing at sample plans, syncs them into OUT/pmohub.db and
-    prints what was loaded. Running it again re-syncs (nothing changes the second time).
+    Starts local emulators of Jira (Cloud and Data Center), GitHub, GitLab, Trello and
+    Azure Boards on 127.0.0.1, writes OUT/pmohub.yaml for them and the sample plans,
+    syncs everything into OUT/pmohub.db, runs one nightly pass (check, snapshot, report)
+    and prints the portfolio status. The demo data is a frozen world as of 2026-11-21:
+    pass that date (--as-of 2026-11-21) to check/status/load/forecast/report on it.
 
     Example:
 
     \b
         pmohub demo
         pmohub demo --out /tmp/pmo-demo
-        pmohub --config /tmp/pmo-demo/pmohub.yaml runs
+        pmohub --config /tmp/pmo-demo/pmohub.yaml check --as-of 2026-11-21
     """
-    from aggregator.demo import run_demo
+    from aggregator.demo import as_of_text, run_demo
     from cli.progress import SyncProgress
 
     with SyncProgress(disable=app.quiet) as progress:
@@ -493,6 +496,7 @@ def demo(app: App, out_dir: str) -> None:
             Path(out_dir), progress=progress, say=lambda msg: click.echo(msg, err=True)
         )
     secret_filter().add(result.config.secret_values())
+    click.echo(f"pmohub demo, {as_of_text(result.as_of)}")
     click.echo(f"demo config: {result.config.path}")
     click.echo(f"demo store:  {result.config.database_display}")
     click.echo("")
@@ -504,12 +508,18 @@ def demo(app: App, out_dir: str) -> None:
     print_problems(result.sync_results, limit=5)
     if result.extras.get("status_rows"):
         click.echo("")
-        click.echo("Portfolio status:")
+        click.echo(f"Portfolio status ({as_of_text(result.as_of)}):")
         click.echo(render(result.extras["status_rows"], "table"))
         click.echo("")
         click.echo(f"reports: {', '.join(str(result.out_dir / n) for n in DEMO_REPORTS)}")
     click.echo("")
-    click.echo(f"next: pmohub --config {result.config.path} runs")
+    # The emulators are gone once the demo ends: the follow-ups read the store only, and
+    # name the demo's date (the real today would make every item look overdue).
+    day = result.as_of.isoformat()
+    click.echo("next (the demo data is frozen: pass its date):")
+    for cmd in ("runs", "check", "status", "load", "forecast"):
+        cmd += "" if cmd == "runs" else f" --as-of {day}"
+        click.echo(f"  pmohub --config {result.config.path} {cmd}")
     if not result.ok:
         sys.exit(EXIT_FAILURE)
 

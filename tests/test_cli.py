@@ -253,6 +253,9 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     assert (out / "pmohub.db").exists() and cfg.sources
     for name in cfg.sources:
         assert name in result.stdout
+    # a frozen world: its date is printed, and the follow-ups pass it
+    assert "as of 2026-11-21 (demo data)" in result.stdout
+    assert "check --as-of 2026-11-21" in result.stdout
     runs = json.loads(
         run(["--config", str(out / "pmohub.yaml"), "runs", "--format", "json"]).stdout
     )

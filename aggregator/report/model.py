@@ -102,6 +102,12 @@ class Report:
     trace: dict[str, Any]
     sections: list[Section]
     notes: list[Any] = field(default_factory=list)  # data-quality notes (text items)
+    data_label: str | None = None  # report.data_label, e.g. "demo data"
+
+    def as_of_text(self) -> str:
+        """``2026-11-21``, or ``2026-11-21 (demo data)`` with a data label."""
+        day = self.as_of.isoformat()
+        return f"{day} ({self.data_label})" if self.data_label else day
 
     def section(self, sid: str) -> Section:
         return next(s for s in self.sections if s.id == sid)
@@ -1690,6 +1696,12 @@ def section_trends(ctx: ReportContext) -> Section:
 # --------------------------------------------------------------------------- entry point
 
 
+def _data_label(config: Any) -> str | None:
+    from aggregator.sections import report_settings
+
+    return report_settings(config).data_label
+
+
 def build_report(
     engine: Engine,
     config: Any,
@@ -1730,6 +1742,7 @@ def build_report(
         overall_rag="ne",
         trace={},
         sections=sections,
+        data_label=_data_label(config),
     )
     builders: list[Callable[[ReportContext], Section]] = [
         section_dashboard,

@@ -79,7 +79,7 @@ def title_text(report: Report, lang: str) -> str:
         if report.portfolio
         else t("title.all", lang)
     )
-    return f"{report.title.get(lang, report.title['en'])} · {scope} · {report.as_of.isoformat()}"
+    return f"{report.title.get(lang, report.title['en'])} · {scope} · {report.as_of_text()}"
 
 
 def subject_line(report: Report, lang: str, prefix: str = "") -> str:
@@ -156,7 +156,7 @@ def render_html(report: Report, lang: str = "en", *, charts: bool = True) -> str
         .render(
             lang="zh-CN" if lang == "zh" else "en",
             title=title_text(report, lang),
-            as_of=report.as_of.isoformat(),
+            as_of=report.as_of_text(),
             generated=display(report.generated_at, "datetime", lang, tz),
             overall=t(f"rag.{report.overall_rag}", lang),
             overall_colour=RAG_CSS.get(report.overall_rag, "#9e9e9e"),
@@ -191,7 +191,7 @@ def render_markdown(report: Report, lang: str = "en") -> str:
     out = [f"# {md_escape(title_text(report, lang))}", ""]
     out.append(
         f"**{t('m.overall_rag', lang)}:** {t('rag.' + report.overall_rag, lang)} · "
-        f"**{t('label.as_of', lang)}:** {report.as_of.isoformat()} · "
+        f"**{t('label.as_of', lang)}:** {report.as_of_text()} · "
         f"**{t('label.generated_at', lang)}:** {display(report.generated_at, 'datetime', lang, tz)}"
     )
     out.append("")
