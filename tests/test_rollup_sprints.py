@@ -283,3 +283,15 @@ def test_sprint_frame_members_only_in_open_sprints():
     )  # fmt: skip
     moves = pd.DataFrame(columns=["work_item_id", "from_value", "to_value", "changed_at"])
     assert sprint_frame(members, its, moves, t_end).empty
+
+
+def test_status_table_shows_active_override_beside_computed():
+    from cli.status_cmd import status_table
+
+    frame = pd.DataFrame(
+        {"project_key": ["A", "B", "C"], "name": ["a", "b", "c"], "rag": ["A", "R", "G"],
+         "rag_pm": ["G", "G", None], "rag_pm_state": ["active", "expired", None],
+         "rag_reasons": [[], [], []]}
+    )  # fmt: skip
+    rows = status_table(frame, "project")
+    assert [r["RAG"] for r in rows] == ["AMBER (PM GREEN)", "RED", "GREEN"]
