@@ -508,7 +508,7 @@ def demo(app: App, out_dir: str) -> None:
     print_problems(result.sync_results, limit=5)
     if result.extras.get("status_rows"):
         click.echo("")
-        click.echo(f"Portfolio status ({as_of_text(result.as_of)}):")
+        click.echo(f"Portfolio status, {as_of_text(result.as_of)}:")
         click.echo(render(result.extras["status_rows"], "table"))
         click.echo("")
         click.echo(f"reports: {', '.join(str(result.out_dir / n) for n in DEMO_REPORTS)}")
