@@ -636,6 +636,22 @@ def person_settings(engine: Engine, config: Any) -> dict[str, dict[int, Any]]:
     return {"person_hours": hours, "person_allocation": alloc, "person_leave": leave}
 
 
+def _merged_person_settings(engine: Engine, config: Any) -> dict[str, Any]:
+    """:func:`person_settings` keyed by the merged person (RES-001/002 load the person
+    ``pmohub load`` loads: accounts a config person's aliases/e-mail merge count as one),
+    plus ``person_canonical`` (store person id -> merged id) and the default allocation."""
+    from aggregator.load import _people
+
+    _, canonical = _people(engine, config)
+    out: dict[str, Any] = {
+        k: {canonical.get(pid, pid): v for pid, v in d.items()}
+        for k, d in person_settings(engine, config).items()
+    }
+    out["person_canonical"] = canonical
+    out["allocation"] = (getattr(config, "defaults", {}) or {}).get("allocation", 1.0)
+    return out
+
+
 def run_checks(
     engine: Engine,
     config: Any,
@@ -678,7 +694,7 @@ def run_checks(
         "hours_per_day": defaults.get("hours_per_day", 8.0),
         "hpp": defaults.get("hpp", 6.0),
         "default_estimate_h": dict(defaults.get("default_estimate_h") or {}),
-        **person_settings(engine, config),
+        **_merged_person_settings(engine, config),
     }
     runs = run_rules(
         rules,

@@ -45,9 +45,17 @@ from aggregator.rollup import (
     settings_for,
 )
 from aggregator.store import models as m
-from rules.metrics import displaced_hours, safe_ratio, spread_shares
+from rules.metrics import (
+    NON_LOAD_KINDS,
+    displaced_hours,
+    latest_sprint_end,
+    load_spans,
+    remaining_hours,
+    safe_ratio,
+    spread_demand,
+    week_capacity,
+)
 
-DEFAULT_TYPE_HOURS = 4.0
 CONFLICT_SHARE = 0.10
 THRESHOLDS = {"amber": 1.10, "red": 1.30, "idle": 0.50}
 NO_PRIORITY = 999
@@ -134,30 +142,14 @@ def _capacity(
     alloc = pd.to_numeric(people["allocation"], errors="coerce").fillna(
         float(defaults.get("allocation", 1) or 1)
     )
-    cal = s.calendar
-    lo = [max(w, today) for w in weeks]
-    wd = np.array(
-        [
-            cal.rank([w + dt.timedelta(days=6)])[0] - cal.rank([d - dt.timedelta(days=1)])[0]
-            for w, d in zip(weeks, lo, strict=True)
-        ]
+    cap, wd = week_capacity(
+        hpd.to_numpy(), alloc.to_numpy(), list(people["leave"]), weeks, today, s.calendar
     )
-    cap = np.outer(hpd.to_numpy() * alloc.to_numpy(), wd)
-    # Leave: working days on leave, per person and week (config people only: few rows).
-    for row, leave in enumerate(people["leave"].to_numpy()):
-        if not isinstance(leave, tuple | list) or not leave:
-            continue
-        for a, b in leave:
-            for j, (w, d) in enumerate(zip(weeks, lo, strict=True)):
-                x, y = max(a, d), min(b, w + dt.timedelta(days=6))
-                if x <= y:
-                    n = len(cal.workdays_between(x, y))
-                    cap[row, j] -= n * hpd.iloc[row] * alloc.iloc[row]
     out = pd.DataFrame(
         {
             "person_id": np.repeat(people.index.to_numpy(), len(weeks)),
             "week": np.tile(np.arange(len(weeks)), len(people)),
-            "cap_h": np.clip(cap.ravel(), 0, None),
+            "cap_h": cap.ravel(),
             "workdays": np.tile(wd, len(people)),
         }
     )
@@ -235,9 +227,6 @@ def person_load(
     th = {**THRESHOLDS, **dict((getattr(config, "rules", {}) or {}).get("RES-001", {}) or {})}
     th.update(thresholds or {})
     defaults = getattr(config, "defaults", {}) or {}
-    type_hours = {
-        str(k).lower(): float(v) for k, v in (defaults.get("default_estimate_h") or {}).items()
-    }
     hier = hierarchy(engine, config)
     pid = _project_ids(engine, hier)
     prio = pd.to_numeric(hier.set_index("project_key")["priority_rank"], errors="coerce")
@@ -265,18 +254,7 @@ def person_load(
         for c in cols
         if c != "iteration_ids"
     ]
-    work = ~_lower_in(
-        wi_t.c.type,
-        s.types_of(
-            "epic",
-            "registry",
-            "risk",
-            "issue",
-            "change_request",
-            "status_report",
-            "lessons_learned",
-        ),
-    )
+    work = ~_lower_in(wi_t.c.type, s.types_of(*NON_LOAD_KINDS))
     dated = _df(
         engine,
         select(*base_cols).where(
@@ -314,21 +292,15 @@ def person_load(
     aid = pd.to_numeric(items["assignee_id"]).astype(int)
     items["person_id"] = aid.map(pd.Series(canonical, dtype="int64")).fillna(aid).astype(int)
     items["project_key"] = items["project_id"].map(pid)
-    rem = pd.to_numeric(items["remaining_estimate_h"], errors="coerce")
-    rem = rem.fillna(pd.to_numeric(items["story_points"], errors="coerce") * s.hpp)
-    items["assumed"] = rem.isna()
-    rem = rem.fillna(items["type"].str.lower().map(type_hours)).fillna(DEFAULT_TYPE_HOURS)
-    items["rem_h"] = rem.astype(float)
-
-    cal = s.calendar
-    today = np.datetime64(as_of, "D")
-    week_end0 = np.datetime64(week_starts[0] + dt.timedelta(days=6), "D")
+    items["rem_h"], items["assumed"] = remaining_hours(
+        items["remaining_estimate_h"],
+        items["story_points"],
+        items["type"],
+        hpp=s.hpp,
+        type_hours=defaults.get("default_estimate_h"),
+    )
     due = _from_dayno(items["due_on"]).to_numpy().astype("datetime64[D]")
     start = _from_dayno(items["start_on"]).to_numpy().astype("datetime64[D]")
-    start = np.where(np.isnat(start) | (start < today), today, start)
-    overdue = ~np.isnat(due) & (due < today)
-    last = np.where(overdue, week_end0, due)
-    first = np.where(overdue, today, start)
     # Undated: the active sprint's remaining days.
     its = _df(
         engine,
@@ -345,37 +317,26 @@ def person_load(
         .to_numpy(),
         index=its["external_id"].astype(str).to_numpy(),
     )
-    sprint_end = sprint_end[~sprint_end.index.duplicated()]
+    se = np.full(len(items), np.datetime64("NaT"), dtype="datetime64[D]")
     und = np.isnat(due)
     if und.any():
-        ends = items.loc[und, "iteration_ids"].explode().astype(object).map(sprint_end)
-        ends = pd.to_datetime(ends)
-        end_by_row = ends.groupby(level=0).max()
-        se = (
-            pd.to_datetime(items.index.to_series().map(end_by_row))
-            .to_numpy()
-            .astype("datetime64[D]")
-        )
-        in_sprint = und & ~np.isnat(se)
-        last = np.where(in_sprint, np.maximum(se, today), last)
-        first = np.where(in_sprint, today, first)
-    scheduled = ~np.isnat(last)
-    first = np.where(first > last, last, first)
-    r_first = cal.rank(first - np.timedelta64(1, "D")) + 1
-    r_last = cal.rank(last)
-    r_last = np.where(r_last < r_first, r_first, r_last)  # no working day left: next one
-    w_lo = np.array([cal.rank([max(w, as_of) - dt.timedelta(days=1)])[0] + 1 for w in week_starts])
-    w_hi = np.array([cal.rank([w + dt.timedelta(days=6)])[0] for w in week_starts])
+        se[und] = latest_sprint_end(items.loc[und, "iteration_ids"], sprint_end)
+    r_first, r_last, scheduled = load_spans(start, due, se, s.calendar, as_of)
     sched = items[scheduled]
-    shares = spread_shares(r_first[scheduled], r_last[scheduled], w_lo, w_hi)
-    dem = shares * sched["rem_h"].to_numpy()[:, None]
-    nz_i, nz_w = np.nonzero(dem > 0)
+    nz_i, nz_w, dem = spread_demand(
+        sched["rem_h"].to_numpy(),
+        r_first[scheduled],
+        r_last[scheduled],
+        week_starts,
+        as_of,
+        s.calendar,
+    )
     rows = pd.DataFrame(
         {
             "person_id": sched["person_id"].to_numpy()[nz_i],
             "project_key": sched["project_key"].to_numpy()[nz_i],
             "week": nz_w,
-            "demand_h": dem[nz_i, nz_w],
+            "demand_h": dem,
             "due": due[scheduled][nz_i],
         }
     )

@@ -60,10 +60,9 @@ from rules.metrics import (
     RAG_SCORE,
     SEVERITY_WEIGHT,
     compliance_score,
-    earned_schedule,
+    earned_value,
     group_quantiles,
     outcome_weights,
-    planned_value_curves,
     rag_from_score,
     rag_overall,
     safe_ratio,
@@ -90,7 +89,6 @@ VELOCITY_SPRINTS = (3, 6)
 it_t = m.Iteration.__table__
 DEFAULT_HPP = 6.0
 HIGH_RISK_SCORE = 15
-MAX_HORIZON_WD = 5000
 DIMENSIONS = ("schedule", "cost", "scope", "risk", "quality", "resource")
 OPEN_FINDING_STATES = ("new", "persisting")
 
@@ -1363,70 +1361,29 @@ def _evm(
     code = idx.get_indexer(b["pk"])
     b = b[code >= 0]
     code = code[code >= 0]
-    n_p = len(idx)
 
-    def per_project(values: pd.Series | np.ndarray) -> np.ndarray:
-        return np.bincount(code, weights=np.nan_to_num(np.asarray(values, float)), minlength=n_p)
-
-    n_all, n_h, n_pts = (per_project(b[c]) for c in ("n", "n_h", "n_pts"))
-    cov_h = safe_ratio(n_h, n_all)
-    unit = np.where(
-        ~out["baseline"].to_numpy() | (n_all == 0),
-        "",
-        np.where(cov_h >= 0.8, "h", np.where(n_pts > 0, "pts", "")),
+    ev = earned_value(
+        code,
+        len(idx),
+        n=b["n"].to_numpy(),
+        n_h=b["n_h"].to_numpy(),
+        n_pts=b["n_pts"].to_numpy(),
+        sum_h=b["sum_h"].to_numpy(dtype=float),
+        sum_pts=b["sum_pts"].to_numpy(dtype=float),
+        done=b["done"].to_numpy(),
+        start_rank=cal.rank(b["start_on"].to_numpy()),
+        due_rank=cal.rank(b["due_on"].to_numpy()),
+        end_rank=cal.rank(out["baseline_end"].to_numpy()),
+        project_start_rank=cal.rank(_per(idx, meta["start_on"], None).to_numpy()),
+        has_baseline=out["baseline"].to_numpy(),
+        t_rank=float(cal.rank([as_of])[0]),
     )
-    out["evm_unit"] = unit
-    row_unit = unit[code]
-    est = np.where(
-        row_unit == "h",
-        b["sum_h"].fillna(0).to_numpy(dtype=float),
-        np.where(row_unit == "pts", b["sum_pts"].fillna(0).to_numpy(dtype=float), 0.0),
-    )
-    done = b["done"].to_numpy() == 1
-    out["bac"] = np.bincount(code, weights=est, minlength=n_p)
-    out["ev"] = np.bincount(code, weights=np.where(done, est, 0.0), minlength=n_p)
-    # Dates: no due date falls back to the project's baseline end.
-    end_rank = cal.rank(out["baseline_end"].to_numpy())
-    r_start = cal.rank(b["start_on"].to_numpy())
-    r_due = cal.rank(b["due_on"].to_numpy())
-    r_due = np.where(np.isnan(r_due), end_rank[code], r_due)
-    t_rank = float(cal.rank([as_of])[0])
-    keep = (row_unit != "") & ~np.isnan(r_due)
-    first = np.fmin(np.where(np.isnan(r_start), r_due, r_start), r_due)
-    origin = np.full(n_p, np.inf)
-    np.minimum.at(origin, code[keep], first[keep])
-    meta_start = cal.rank(_per(idx, meta["start_on"], None).to_numpy())
-    origin = np.fmin(np.where(np.isinf(origin), np.nan, origin), meta_start)
-    evm_ok = pd.Series((unit != "") & ~np.isnan(origin), index=idx)
-    sel = keep & evm_ok.to_numpy()[code]
-    code_s, r_start, r_due, est_s = code[sel], r_start[sel], r_due[sel], est[sel]
-    o = origin[code_s]
-    out_origin = pd.Series(origin, index=idx)
-    last_due = np.full(n_p, np.nan)
-    if len(code_s):
-        ld = np.full(n_p, -np.inf)
-        np.maximum.at(ld, code_s, r_due)
-        last_due = np.where(np.isinf(ld), np.nan, ld)
-    span = np.fmax(last_due, t_rank) - origin
-    horizon = int(np.nanmax(np.r_[0.0, span[~np.isnan(span)]]))
-    horizon = min(max(horizon, 1), MAX_HORIZON_WD)
-    pv_curve = planned_value_curves(
-        code_s.astype(np.int64), est_s, r_start - o, r_due - o, n_p, horizon
-    )
-    at = (t_rank - out_origin).clip(lower=0)
-    k_t = at.fillna(0).clip(upper=horizon).astype(int).to_numpy()
-    pv = pv_curve[np.arange(len(idx)), k_t]
-    es = earned_schedule(pv_curve, out["ev"].to_numpy(dtype=float))
-    ok = evm_ok.to_numpy()
-    out["pv"] = np.where(ok, pv, np.nan)
-    out["ev"] = np.where(ok, out["ev"], np.nan)
-    out["bac"] = np.where(ok, out["bac"], np.nan)
-    out["sv"] = out["ev"] - out["pv"]
-    out["spi"] = safe_ratio(out["ev"], out["pv"])
-    out["at_wd"] = np.where(ok, at, np.nan)
-    out["es_wd"] = np.where(ok, es, np.nan)
-    out["spi_t"] = safe_ratio(out["es_wd"], out["at_wd"])
-    out["sv_t"] = out["es_wd"] - out["at_wd"]
+    ok = ev["ok"]
+    out["evm_unit"] = ev["unit"]
+    out["bac"] = np.where(ok, ev["bac"], np.nan)
+    out["ev"] = np.where(ok, ev["ev"], np.nan)
+    for c in ("pv", "sv", "spi", "at_wd", "es_wd", "spi_t", "sv_t"):
+        out[c] = ev[c]
     ac = _per(idx, inp.ac, 0.0)
     out["ac_h"] = ac
     hours = out["evm_unit"] == "h"

@@ -16,8 +16,15 @@ import numpy as np
 import pandas as pd
 
 from rules.calendar import WorkCalendar, local_dates, to_days
-
-HOUR_COVERAGE = 0.80  # hours if this share of baseline items has an hour estimate
+from rules.metrics import (
+    NON_LOAD_KINDS,
+    earned_value,
+    latest_sprint_end,
+    load_spans,
+    remaining_hours,
+    spread_demand,
+    week_capacity,
+)
 
 
 def latest_baseline(baselines: pd.DataFrame) -> pd.DataFrame:
@@ -35,17 +42,15 @@ def evm_frame(
     calendar: WorkCalendar,
     as_of: dt.date,
     timezone: str,
-    *,
-    iterations: int = 24,  # halves the bracket each time: < 1e-4 wd over a 2-year plan
 ) -> pd.DataFrame:
-    """Per project (index ``project_key``): ``unit`` (h|pt), ``hour_coverage``, ``bac``,
-    ``pv``, ``ev``, ``ac_h``, ``es_wd``, ``at_wd``, ``spi``, ``spi_t``, ``cpi``,
-    ``planned_share`` (PV/BAC), ``baseline_taken_at``.
+    """Per project with a baseline (index ``project_key``): ``unit`` (h|pt, NaN without
+    estimates), ``hour_coverage``, ``bac``, ``pv``, ``ev``, ``ac_h``, ``es_wd``, ``at_wd``,
+    ``spi``, ``spi_t``, ``cpi``, ``planned_share`` (PV/BAC), ``baseline_taken_at``.
 
-    PV(t) = Σ est·clamp(wd(s,t)/wd(s,d), 0, 1) (a step at d without a start); a missing
-    due date falls back to the baseline's project end. EV = Σ est of baseline items done
-    now (0/100). ES solves PV(ES) = EV by bisection over fractional ranks, all projects
-    at once. CPI only in hours (``cpi`` NaN in points).
+    The item-level frames are fed to :func:`rules.metrics.earned_value`, the roll-up's EVM
+    (``pmohub status``), so VAR-003/004 see the same SPI_t and CPI: the latest baseline's
+    leaf items that still exist and are not cancelled, EV 0/100 on their current status,
+    AC = worklog hours up to the as-of local day. CPI only in hours.
     """
     cols = [
         "unit",
@@ -65,64 +70,50 @@ def evm_frame(
     latest = latest_baseline(baselines)
     if latest.empty:
         return pd.DataFrame(columns=cols).rename_axis("project_key")
-    rows = latest[latest["subject_kind"] == "work_item"].copy()
-    ends = latest[latest["subject_kind"] == "project"].groupby("project_key")["due_on"].max()
-    taken = latest.groupby("project_key")["taken_at"].max()
-    cov = rows["original_estimate_h"].notna().groupby(rows["project_key"]).mean()
-    unit = pd.Series(np.where(cov >= HOUR_COVERAGE, "h", "pt"), index=cov.index)
-    in_hours = rows["project_key"].map(unit).eq("h").to_numpy()
-    est = np.where(in_hours, rows["original_estimate_h"], rows["story_points"]).astype(float)
-    est = np.nan_to_num(est, nan=0.0)
-    due = to_days(rows["due_on"])
-    fallback = to_days(rows["project_key"].map(ends))
-    due = np.where(np.isnat(due), fallback, due)
-    r_s = calendar.rank(to_days(rows["start_on"]))
-    r_d = calendar.rank(due)
-    step = np.isnan(r_s) | ~(r_d > r_s)
+    keys = pd.Index(sorted(latest["project_key"].dropna().unique()), name="project_key")
+    proj = latest[latest["subject_kind"] == "project"].groupby("project_key")
+    cur = items.set_index("id")
+    rows = latest[latest["subject_kind"] == "work_item"]
+    # S = leaf items, cancelled excluded (RULES.md 2.1); an item gone from the store is no
+    # longer in scope (the roll-up joins baseline rows to live items the same way).
+    status = rows["work_item_id"].map(cur["status_category"])
+    leaf = rows["work_item_id"].map(cur["is_leaf"]).eq(True)
+    rows = rows[leaf.to_numpy() & status.notna().to_numpy() & status.ne("cancelled").to_numpy()]
+    h = rows["original_estimate_h"].astype(float)
+    pts = rows["story_points"].astype(float)
     r_now = float(calendar.rank(np.datetime64(as_of, "D"))[0])
-    pk = rows["project_key"].to_numpy()
-
-    def pv_at(r: np.ndarray) -> np.ndarray:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            frac = np.where(step, (r >= r_d).astype(float), np.clip((r - r_s) / (r_d - r_s), 0, 1))
-        frac = np.nan_to_num(frac, nan=0.0)
-        return frac * est
-
-    done = rows["work_item_id"].map(items.set_index("id")["status_category"]).eq("done").to_numpy()
-    g = pd.DataFrame(
-        {"project_key": pk, "est": est, "ev": est * done, "pv": pv_at(np.full(len(rows), r_now))}
+    ev = earned_value(
+        keys.get_indexer(rows["project_key"]),
+        len(keys),
+        n=np.ones(len(rows)),
+        n_h=h.notna().to_numpy(dtype=float),
+        n_pts=pts.notna().to_numpy(dtype=float),
+        sum_h=h.to_numpy(),
+        sum_pts=pts.to_numpy(),
+        done=rows["work_item_id"].map(cur["status_category"]).eq("done").to_numpy(dtype=int),
+        start_rank=calendar.rank(to_days(rows["start_on"])),
+        due_rank=calendar.rank(to_days(rows["due_on"])),
+        end_rank=calendar.rank(to_days(proj["due_on"].max().reindex(keys))),
+        project_start_rank=calendar.rank(to_days(proj["start_on"].min().reindex(keys))),
+        has_baseline=np.ones(len(keys), dtype=bool),
+        t_rank=r_now,
     )
-    per = g.groupby("project_key")[["est", "ev", "pv"]].sum().rename(columns={"est": "bac"})
-    first = pd.Series(np.where(np.isnan(r_s), r_d, r_s), index=rows.index).groupby(pk).min()
-    last = pd.Series(r_d, index=rows.index).groupby(pk).max()
-    lo = first.reindex(per.index).to_numpy(dtype=float)
-    hi = np.maximum(last.reindex(per.index).to_numpy(dtype=float), r_now)
-    target = per["ev"].to_numpy()
-    pos = pd.Index(per.index).get_indexer(pk)
-    a, b = lo.copy(), hi.copy()
-    for _ in range(iterations):
-        mid = (a + b) / 2
-        pv_mid = np.bincount(pos, weights=pv_at(mid[pos]), minlength=len(per))
-        below = pv_mid < target
-        a = np.where(below, mid, a)
-        b = np.where(below, b, mid)
-    per["es_wd"] = b - lo
-    per["at_wd"] = r_now - lo
+    per = pd.DataFrame(
+        {c: ev[c] for c in ("hour_coverage", "bac", "pv", "ev", "es_wd", "at_wd", "spi", "spi_t")},
+        index=keys,
+    )
+    per["unit"] = pd.Series(ev["unit"], index=keys).map({"h": "h", "pts": "pt"})
     if worklogs is not None and len(worklogs):
         day = local_dates(worklogs["started_at"], timezone)
         wl = worklogs[day <= np.datetime64(as_of, "D")]
         ac = (wl["seconds"].astype(float) / 3600.0).groupby(wl["project_key"]).sum()
     else:
         ac = pd.Series(dtype=float)
-    per["ac_h"] = ac.reindex(per.index).fillna(0.0)
-    per["unit"] = unit.reindex(per.index)
-    per["hour_coverage"] = cov.reindex(per.index)
+    per["ac_h"] = ac.reindex(keys).fillna(0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        per["spi"] = per["ev"] / per["pv"].where(per["pv"] > 0)
-        per["spi_t"] = per["es_wd"] / per["at_wd"].where(per["at_wd"] > 0)
         per["cpi"] = (per["ev"] / per["ac_h"].where(per["ac_h"] > 0)).where(per["unit"] == "h")
         per["planned_share"] = per["pv"] / per["bac"].where(per["bac"] > 0)
-    per["baseline_taken_at"] = taken.reindex(per.index)
+    per["baseline_taken_at"] = latest.groupby("project_key")["taken_at"].max().reindex(keys)
     return per[cols]
 
 
@@ -209,83 +200,74 @@ def load_frame(
     weeks: int = 4,
     hours_per_day: float = 8.0,
     hpp: float = 6.0,
+    allocation: float = 1.0,
     default_estimate_h: Mapping[str, float] | None = None,
     person_hours: Mapping[Any, float] | None = None,
     person_allocation: Mapping[Any, float] | None = None,
     person_leave: Mapping[Any, list[tuple[dt.date, dt.date]]] | None = None,
+    person_canonical: Mapping[Any, int] | None = None,
+    sprint_end_on: pd.Series | None = None,
 ) -> pd.DataFrame:
     """Demand and capacity per (person_id, week, project_key) for the next ``weeks`` ISO
-    weeks (RULES.md 2.3). Columns: ``person_id, week, week_start, project_key, demand_h,
-    cap_h`` (cap repeated per project row). Overdue items load the current week; undated
-    items are unscheduled (not loaded). Remaining hours: remaining estimate, else points ×
-    hpp, else the type default (4 h)."""
-    defaults = dict(default_estimate_h or {})
-    open_ = items[
-        items["status_category"].isin(("todo", "in_progress"))
-        & items["assignee_id"].notna()
-        & items["kind"].isin(("work", "bug", "subtask"))
-        & items["due_on"].notna()
+    weeks (RULES.md 2.3), with the roll-up's load functions (``pmohub load``): rows for
+    every person and project with scheduled work, every week (demand 0 included).
+    Columns: ``person_id, week, week_start, project_key, demand_h, cap_h`` (cap repeated
+    per project row).
+
+    Open assigned work items and sub-tasks load (a parent with open sub-tasks through its
+    sub-tasks only); accounts merged into one person (``person_canonical``: store person id
+    -> the person's id) load that person; ``sprint_end_on`` (active sprint external id ->
+    local end day) spreads undated sprint items; person settings are keyed by the merged id.
+    """
+    cols = ["person_id", "week", "week_start", "project_key", "demand_h", "cap_h"]
+    open_all = items[items["status_category"].isin(("todo", "in_progress"))]
+    parents = set(open_all.loc[open_all["kind"] == "subtask", "parent_id"].dropna().astype(int))
+    open_ = open_all[
+        open_all["assignee_id"].notna()
+        & ~open_all["kind"].isin(NON_LOAD_KINDS)
+        & ~open_all["id"].isin(parents)
     ]
-    rem = open_["remaining_estimate_h"].astype(float)
-    rem = rem.fillna(open_["story_points"].astype(float) * hpp)
-    rem = rem.fillna(open_["type"].map(defaults).astype(float)).fillna(4.0)
-    today = np.datetime64(as_of, "D")
-    start = to_days(open_["start_on"])
-    start = np.where(np.isnat(start) | (start < today), today, start)
-    due = to_days(open_["due_on"])
-    monday = today - ((today.astype("datetime64[D]").view("int64") - 4) % 7).astype(
-        "timedelta64[D]"
+    aid = open_["assignee_id"].astype("int64")
+    canonical = pd.Series(dict(person_canonical or {}), dtype="int64")
+    person = aid.map(canonical).fillna(aid).astype("int64").to_numpy()
+    rem, _ = remaining_hours(
+        open_["remaining_estimate_h"],
+        open_["story_points"],
+        open_["type"],
+        hpp=hpp,
+        type_hours=default_estimate_h,
     )
-    overdue = due < today
-    week0_end = monday + np.timedelta64(6, "D")
-    start = np.where(overdue, today, start)
-    end = np.where(overdue, week0_end, np.maximum(due, start))
-    r_a = calendar.rank(start - np.timedelta64(1, "D"))
-    r_b = calendar.rank(end)
-    span = np.maximum(r_b - r_a, 0)
-    frames = []
-    for w in range(weeks):
-        ws = monday + np.timedelta64(7 * w, "D")
-        we = ws + np.timedelta64(6, "D")
-        lo = calendar.rank(np.maximum(ws, today) - np.timedelta64(1, "D"))[0]
-        hi = calendar.rank(we)[0]
-        inter = np.clip(np.minimum(r_b, hi) - np.maximum(r_a, lo), 0, None)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            share = np.where(span > 0, inter / span, 0.0)
-        d = pd.DataFrame(
-            {
-                "person_id": open_["assignee_id"].to_numpy(),
-                "project_key": open_["project_key"].to_numpy(),
-                "demand_h": rem.to_numpy() * share,
-            }
-        )
-        d = d.groupby(["person_id", "project_key"], as_index=False)["demand_h"].sum()
-        d["week"] = w
-        d["week_start"] = ws
-        d["workdays"] = hi - lo
-        frames.append(d)
-    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    if out.empty:
-        return pd.DataFrame(
-            columns=["person_id", "week", "week_start", "project_key", "demand_h", "cap_h"]
-        )
-    hpd = out["person_id"].map(dict(person_hours or {})).astype(float).fillna(hours_per_day)
-    alloc = out["person_id"].map(dict(person_allocation or {})).astype(float).fillna(1.0)
-    # Leave: working days of each leave range inside the (remaining) week; few people
-    # have leave, so this loops over them, not over items.
-    leave_wd = np.zeros(len(out))
-    for pid, ranges in (person_leave or {}).items():
-        rows = np.flatnonzero((out["person_id"] == pid).to_numpy())
-        for i in rows:
-            ws = max(out["week_start"].iat[i], today)
-            we = out["week_start"].iat[i] + np.timedelta64(6, "D")
-            for a, b in ranges:
-                lo = max(ws, np.datetime64(a, "D"))
-                hi = min(we, np.datetime64(b, "D"))
-                if hi >= lo:
-                    leave_wd[i] += calendar.wd_diff(lo - np.timedelta64(1, "D"), hi)[0]
-    out["cap_h"] = np.maximum(out["workdays"] - leave_wd, 0) * hpd * alloc
-    return out[["person_id", "week", "week_start", "project_key", "demand_h", "cap_h"]]
+    due = to_days(open_["due_on"])
+    se = np.full(len(open_), np.datetime64("NaT"), dtype="datetime64[D]")
+    if sprint_end_on is not None and "iteration_ids" in open_.columns:
+        und = np.isnat(due)
+        se[und] = latest_sprint_end(open_["iteration_ids"][und], sprint_end_on)
+    r_first, r_last, scheduled = load_spans(to_days(open_["start_on"]), due, se, calendar, as_of)
+    monday = as_of - dt.timedelta(days=as_of.weekday())
+    week_starts = [monday + dt.timedelta(days=7 * w) for w in range(weeks)]
+    person, project = person[scheduled], open_["project_key"].to_numpy()[scheduled]
+    if not len(person) or not weeks:
+        return pd.DataFrame(columns=cols)
+    nz_i, nz_w, dem = spread_demand(
+        rem[scheduled], r_first[scheduled], r_last[scheduled], week_starts, as_of, calendar
+    )
+    pairs = pd.DataFrame({"person_id": person, "project_key": project}).drop_duplicates()
+    grid = pairs.merge(pd.DataFrame({"week": np.arange(weeks)}), how="cross")
+    demand = (
+        pd.DataFrame({"person_id": person[nz_i], "project_key": project[nz_i], "week": nz_w})
+        .assign(demand_h=dem)
+        .groupby(["person_id", "project_key", "week"], dropna=False)["demand_h"]
+        .sum()
+    )
+    out = grid.join(demand, on=["person_id", "project_key", "week"]).fillna({"demand_h": 0.0})
+    ids = pd.Index(pd.unique(pairs["person_id"]))
+    hpd = ids.map(lambda p: (person_hours or {}).get(p, hours_per_day)).to_numpy(dtype=float)
+    alloc = ids.map(lambda p: (person_allocation or {}).get(p, allocation)).to_numpy(dtype=float)
+    leave = [(person_leave or {}).get(p) for p in ids]
+    cap, _ = week_capacity(hpd, alloc, leave, week_starts, as_of, calendar)
+    out["cap_h"] = cap[ids.get_indexer(out["person_id"]), out["week"].to_numpy()]
+    out["week_start"] = np.array(week_starts, dtype="datetime64[D]")[out["week"].to_numpy()]
+    return out[cols]
 
 
 def flow_times(

@@ -1,10 +1,10 @@
-"""Pure, vectorised roll-up formulas (RULES.md section 2) for the aggregator's roll-ups,
-load and forecasts, working on *grouped* rows so a million items cost one pass. No I/O.
-
-``rules/formulas.py`` (the rules' EVM/slippage/load on item-level frames) computes the
-same quantities for VAR-003/004 and RES-001; :func:`planned_value_curves` and
-:func:`earned_schedule` here follow RULES.md 2.1 literally (PV on the working-day grid,
-ES = k + (EV−PV_k)/(PV_{k+1}−PV_k)) and are what the roll-up uses.
+"""Pure, vectorised roll-up formulas (RULES.md section 2), working on *grouped* rows so a
+million items cost one pass. No I/O. They are the ONE implementation of earned value /
+earned schedule (:func:`earned_value`) and of person/week load (:func:`load_spans`,
+:func:`spread_demand`, :func:`week_capacity`): the roll-up (``aggregator/rollup.py``,
+``aggregator/load.py``) calls them on SQL-grouped rows and the rules (VAR-003/004,
+RES-001/002 through ``rules/formulas.py``) on item-level frames, so ``pmohub check`` and
+``pmohub status``/``pmohub load`` agree on the same data.
 
 Working-day positions are *ranks* from :meth:`rules.calendar.WorkCalendar.rank` (number of
 working days on or before a day), so "working days in (a, b]" is ``rank(b) - rank(a)`` and
@@ -13,15 +13,36 @@ make-up working days (调休) and holidays are already accounted for.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from rules.calendar import WorkCalendar
 
 #: Severity weights of the compliance score (RULES.md 2.2).
 SEVERITY_WEIGHT: Mapping[str, int] = {"high": 3, "medium": 2, "low": 1}
 #: RAG score of a colour (RULES.md 2.2).
 RAG_SCORE: Mapping[str, int] = {"G": 0, "A": 1, "R": 2}
+#: EVM in hours when this share of baseline items has an hour estimate (RULES.md 2.1).
+HOUR_COVERAGE = 0.80
+#: Longest plan (working days) the PV grid covers: bounds memory for absurd dates.
+MAX_HORIZON_WD = 5000
+#: Remaining hours of an open item with no estimate, points or type default (RULES.md 2.3).
+DEFAULT_TYPE_HOURS = 4.0
+#: Kinds whose open items are not person load (RULES.md 2.3): containers and PMO records.
+#: Everything else assigned and open loads its assignee, corrective actions included.
+NON_LOAD_KINDS = (
+    "epic",
+    "registry",
+    "risk",
+    "issue",
+    "change_request",
+    "status_report",
+    "lessons_learned",
+)
 
 
 # -- earned value / earned schedule --------------------------------------------------------
@@ -91,6 +112,114 @@ def earned_schedule(pv: np.ndarray, ev: np.ndarray) -> np.ndarray:
     return out.astype(float)
 
 
+def earned_value(
+    code: np.ndarray,
+    n_projects: int,
+    *,
+    n: np.ndarray,
+    n_h: np.ndarray,
+    n_pts: np.ndarray,
+    sum_h: np.ndarray,
+    sum_pts: np.ndarray,
+    done: np.ndarray,
+    start_rank: np.ndarray,
+    due_rank: np.ndarray,
+    end_rank: np.ndarray,
+    project_start_rank: np.ndarray,
+    has_baseline: np.ndarray,
+    t_rank: float,
+) -> dict[str, np.ndarray]:
+    """EVM proxies and earned schedule per project on baseline B (RULES.md 2.1).
+
+    Rows are baselined leaf items (cancelled excluded), one item per row or several items
+    grouped by (project, start, due, done): ``code`` is the row's project (0..n_projects-1),
+    ``n``/``n_h``/``n_pts`` the items and those with an hour / point estimate, ``sum_h``/
+    ``sum_pts`` their estimates, ``done`` 0/1, ``start_rank``/``due_rank`` calendar ranks
+    (NaN = none). Per project: ``end_rank``/``project_start_rank`` of the baseline's project
+    row, ``has_baseline``. ``t_rank`` is the as-of day's rank.
+
+    Returns arrays per project: ``unit`` (h | pts | "" = no estimates), ``hour_coverage``,
+    ``bac``, ``ev`` (both also where ``ok`` is False: 0 for a baseline without estimates),
+    ``pv``, ``at_wd``, ``es_wd``, ``spi``, ``spi_t``, ``sv``, ``sv_t`` (NaN unless ``ok``).
+    """
+    code = np.asarray(code, dtype=np.int64)
+    has_baseline = np.asarray(has_baseline, dtype=bool)
+
+    def per_project(values: Any) -> np.ndarray:
+        w = np.nan_to_num(np.asarray(values, dtype=float))
+        return np.bincount(code, weights=w, minlength=n_projects)
+
+    n_all, n_hours, n_points = per_project(n), per_project(n_h), per_project(n_pts)
+    cov_h = safe_ratio(n_hours, n_all)
+    unit = np.where(
+        ~has_baseline | (n_all == 0),
+        "",
+        np.where(cov_h >= HOUR_COVERAGE, "h", np.where(n_points > 0, "pts", "")),
+    )
+    row_unit = unit[code]
+    est = np.where(
+        row_unit == "h",
+        np.nan_to_num(np.asarray(sum_h, dtype=float)),
+        np.where(row_unit == "pts", np.nan_to_num(np.asarray(sum_pts, dtype=float)), 0.0),
+    )
+    is_done = np.asarray(done) == 1
+    bac = np.bincount(code, weights=est, minlength=n_projects)
+    ev = np.bincount(code, weights=np.where(is_done, est, 0.0), minlength=n_projects)
+    # No due date falls back to the project's baseline end.
+    r_start = np.asarray(start_rank, dtype=float)
+    r_due = np.asarray(due_rank, dtype=float)
+    r_due = np.where(np.isnan(r_due), np.asarray(end_rank, dtype=float)[code], r_due)
+    keep = (row_unit != "") & ~np.isnan(r_due)
+    first = np.fmin(np.where(np.isnan(r_start), r_due, r_start), r_due)
+    # Origin of ES and AT (k = 0): the baseline's project start, i.e. the earliest of the
+    # baseline items' starts (an undated item's due) and the baseline project row's start
+    # (the plan as approved). RULES.md 2.1 indexes PV_k by k in wd and sets SPI_t = ES/AT,
+    # so ES and AT must share one origin; PV is 0 before the earliest baselined start, so a
+    # later origin would cut the plan's head off (ES too short), and the earliest item start
+    # alone would ignore a project start the plan put before it. The as-of day is not the
+    # origin of anything: AT = wd(origin, t).
+    origin = np.full(n_projects, np.inf)
+    np.minimum.at(origin, code[keep], first[keep])
+    origin = np.fmin(
+        np.where(np.isinf(origin), np.nan, origin), np.asarray(project_start_rank, dtype=float)
+    )
+    ok = (unit != "") & ~np.isnan(origin)
+    sel = keep & ok[code]
+    code_s, r_start, r_due, est_s = code[sel], r_start[sel], r_due[sel], est[sel]
+    o = origin[code_s]
+    last_due = np.full(n_projects, np.nan)
+    if len(code_s):
+        ld = np.full(n_projects, -np.inf)
+        np.maximum.at(ld, code_s, r_due)
+        last_due = np.where(np.isinf(ld), np.nan, ld)
+    span = np.fmax(last_due, t_rank) - origin
+    horizon = int(np.nanmax(np.r_[0.0, span[~np.isnan(span)]]))
+    horizon = min(max(horizon, 1), MAX_HORIZON_WD)
+    pv_curve = planned_value_curves(code_s, est_s, r_start - o, r_due - o, n_projects, horizon)
+    at = np.clip(t_rank - origin, 0, None)
+    k_t = np.clip(np.nan_to_num(at), 0, horizon).astype(int)
+    pv = pv_curve[np.arange(n_projects), k_t]
+    es = earned_schedule(pv_curve, ev)
+    at_wd = np.where(ok, at, np.nan)
+    es_wd = np.where(ok, es, np.nan)
+    ev_ok = np.where(ok, ev, np.nan)
+    pv_ok = np.where(ok, pv, np.nan)
+    return {
+        "unit": unit,
+        "hour_coverage": cov_h,
+        "ok": ok,
+        "bac": bac,
+        "ev": ev,
+        "pv": pv_ok,
+        "sv": ev_ok - pv_ok,
+        "spi": safe_ratio(ev_ok, pv_ok),
+        "at_wd": at_wd,
+        "es_wd": es_wd,
+        "spi_t": safe_ratio(es_wd, at_wd),
+        "sv_t": es_wd - at_wd,
+    }
+
+
 def safe_ratio(num: np.ndarray | pd.Series, den: np.ndarray | pd.Series) -> np.ndarray:
     """num/den, NaN where the denominator is 0 or missing (a ratio of sums, never a mean)."""
     n = np.asarray(num, dtype=float)
@@ -134,6 +263,133 @@ def displaced_hours(
     out = np.empty_like(dem)
     out[idx] = np.clip(dem - fits, 0, None)
     return out
+
+
+def remaining_hours(
+    remaining: pd.Series,
+    points: pd.Series,
+    types: pd.Series,
+    *,
+    hpp: float,
+    type_hours: Mapping[str, float] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """rem_h of open items (RULES.md 2.3): the remaining estimate, else points x hpp, else
+    the type default (``type_hours``, type names case-insensitive), else
+    :data:`DEFAULT_TYPE_HOURS`. Returns (rem_h, assumed: no estimate nor points)."""
+    th = {str(k).lower(): float(v) for k, v in (type_hours or {}).items()}
+    rem = pd.to_numeric(pd.Series(remaining), errors="coerce").astype(float)
+    rem = rem.fillna(pd.to_numeric(pd.Series(points), errors="coerce").astype(float) * hpp)
+    assumed = rem.isna().to_numpy()
+    kind = pd.Series(types).astype(object).where(pd.Series(types).notna(), "").astype(str)
+    rem = rem.fillna(kind.str.lower().map(th).astype(float)).fillna(DEFAULT_TYPE_HOURS)
+    return rem.to_numpy(dtype=float), assumed
+
+
+def latest_sprint_end(iteration_ids: pd.Series, sprint_end_on: pd.Series) -> np.ndarray:
+    """Per item, the latest end day (``datetime64[D]``, NaT = none) of its sprints found in
+    ``sprint_end_on`` (sprint external id -> local end day; pass only the active ones)."""
+    if len(iteration_ids) == 0 or len(sprint_end_on) == 0:
+        return np.full(len(iteration_ids), np.datetime64("NaT"), dtype="datetime64[D]")
+    ends = pd.Series(
+        pd.to_datetime(sprint_end_on).to_numpy(), index=sprint_end_on.index.astype(str)
+    )
+    ends = ends[~ends.index.duplicated()]
+    ids = pd.Series(
+        [list(v) if isinstance(v, list | tuple | np.ndarray) else [] for v in iteration_ids],
+        index=np.arange(len(iteration_ids)),
+    ).explode()
+    found = pd.to_datetime(ids.dropna().astype(str).map(ends))
+    by_row = found.groupby(level=0).max().reindex(np.arange(len(iteration_ids)))
+    return by_row.to_numpy().astype("datetime64[D]")
+
+
+def load_spans(
+    start_on: np.ndarray,
+    due_on: np.ndarray,
+    sprint_end_on: np.ndarray,
+    calendar: WorkCalendar,
+    as_of: dt.date,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The working days each open item loads (RULES.md 2.3), as inclusive calendar ranks
+    (first, last), and whether it is scheduled at all: [max(start, today), due]; an overdue
+    item loads the rest of the current ISO week; an undated item in an active sprint
+    (``sprint_end_on``, NaT = none) the sprint's remaining days; other undated items are
+    unscheduled (listed, not loaded). A span with no working day left takes the next."""
+    today = np.datetime64(as_of, "D")
+    week_end0 = np.datetime64(as_of - dt.timedelta(days=as_of.weekday() - 6), "D")
+    due = np.asarray(due_on).astype("datetime64[D]")
+    start = np.asarray(start_on).astype("datetime64[D]")
+    se = np.asarray(sprint_end_on).astype("datetime64[D]")
+    start = np.where(np.isnat(start) | (start < today), today, start)
+    overdue = ~np.isnat(due) & (due < today)
+    last = np.where(overdue, week_end0, due)
+    first = np.where(overdue, today, start)
+    in_sprint = np.isnat(due) & ~np.isnat(se)
+    last = np.where(in_sprint, np.maximum(se, today), last)
+    first = np.where(in_sprint, today, first)
+    scheduled = ~np.isnat(last)
+    first = np.where(first > last, last, first)
+    r_first = calendar.rank(first - np.timedelta64(1, "D")) + 1
+    r_last = calendar.rank(last)
+    r_last = np.where(r_last < r_first, r_first, r_last)
+    return r_first, r_last, scheduled
+
+
+def week_ranks(
+    week_starts: Sequence[dt.date], as_of: dt.date, calendar: WorkCalendar
+) -> tuple[np.ndarray, np.ndarray]:
+    """Inclusive rank bounds of each ISO week's working days from ``as_of`` on."""
+    lo = [max(w, as_of) - dt.timedelta(days=1) for w in week_starts]
+    hi = [w + dt.timedelta(days=6) for w in week_starts]
+    return calendar.rank(lo) + 1, calendar.rank(hi)
+
+
+def spread_demand(
+    rem_h: np.ndarray,
+    r_first: np.ndarray,
+    r_last: np.ndarray,
+    week_starts: Sequence[dt.date],
+    as_of: dt.date,
+    calendar: WorkCalendar,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Nonzero demand of scheduled items per week: (item position, week index, hours)."""
+    w_lo, w_hi = week_ranks(week_starts, as_of, calendar)
+    dem = spread_shares(r_first, r_last, w_lo, w_hi) * np.asarray(rem_h, dtype=float)[:, None]
+    nz_i, nz_w = np.nonzero(dem > 0)
+    return nz_i, nz_w, dem[nz_i, nz_w]
+
+
+def week_capacity(
+    hours_per_day: np.ndarray,
+    allocation: np.ndarray,
+    leave: Sequence[Any],
+    week_starts: Sequence[dt.date],
+    today: dt.date,
+    calendar: WorkCalendar,
+) -> tuple[np.ndarray, np.ndarray]:
+    """cap(p, w) = Σ_{working d in w, d >= today} hpd(p)·alloc(p) − leave (RULES.md 2.3):
+    a people x weeks matrix (never negative), and the working days of each week.
+    ``leave[p]`` is a list of inclusive (first, last) dates, or None."""
+    lo = [max(w, today) for w in week_starts]
+    wd = np.array(
+        [
+            calendar.rank([w + dt.timedelta(days=6)])[0]
+            - calendar.rank([d - dt.timedelta(days=1)])[0]
+            for w, d in zip(week_starts, lo, strict=True)
+        ]
+    )
+    per_day = np.asarray(hours_per_day, dtype=float) * np.asarray(allocation, dtype=float)
+    cap = np.outer(per_day, wd)
+    # Leave: few people have any, so this loops over them, not over items.
+    for row, ranges in enumerate(leave):
+        if not isinstance(ranges, tuple | list) or not ranges:
+            continue
+        for a, b in ranges:
+            for j, (w, d) in enumerate(zip(week_starts, lo, strict=True)):
+                x, y = max(a, d), min(b, w + dt.timedelta(days=6))
+                if x <= y:
+                    cap[row, j] -= len(calendar.workdays_between(x, y)) * per_day[row]
+    return np.clip(cap, 0, None), wd
 
 
 # -- percentiles ---------------------------------------------------------------------------

@@ -78,7 +78,20 @@ def _load(ctx: RuleContext, weeks: int) -> pd.DataFrame:
     """Person/week/project load, computed once per run for RES-001 and RES-002."""
     from rules.formulas import load_frame
 
-    items = (ctx.all_frames or ctx.frames)["work_items"]
+    frames = ctx.all_frames or ctx.frames
+    items = frames["work_items"]
+    its = frames.get("iterations")
+    sprint_end_on = None
+    if its is not None and len(its) and "end_at" in its.columns:
+        active = its[its["state"] == "active"]
+        sprint_end_on = pd.Series(
+            pd.to_datetime(active["end_at"], utc=True)
+            .dt.tz_convert(ctx.timezone)
+            .dt.tz_localize(None)
+            .dt.normalize()
+            .to_numpy(),
+            index=active["external_id"].astype(str).to_numpy(),
+        )
 
     def compute() -> pd.DataFrame:
         return load_frame(
@@ -86,12 +99,15 @@ def _load(ctx: RuleContext, weeks: int) -> pd.DataFrame:
             ctx.calendar,
             ctx.as_of,
             weeks=weeks,
-            hours_per_day=float(ctx.settings.get("hours_per_day", 8.0)),
+            hours_per_day=float(ctx.settings.get("hours_per_day", 8.0) or 8.0),
+            allocation=float(ctx.settings.get("allocation", 1.0) or 1.0),
             hpp=float(ctx.settings.get("hpp", 6.0)),
             default_estimate_h=ctx.settings.get("default_estimate_h") or {},
             person_hours=ctx.settings.get("person_hours"),
             person_allocation=ctx.settings.get("person_allocation"),
             person_leave=ctx.settings.get("person_leave"),
+            person_canonical=ctx.settings.get("person_canonical"),
+            sprint_end_on=sprint_end_on,
         )
 
     return ctx.memoized(("load", weeks), compute)
@@ -134,8 +150,11 @@ LOAD_NEEDS = {
         "due_on",
         "remaining_estimate_h",
         "story_points",
+        "parent_id",
+        "iteration_ids",
     ),
     "people": ("id", "display_name", "active"),
+    "iterations": ("source", "external_id", "state", "end_at"),
 }
 
 

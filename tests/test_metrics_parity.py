@@ -1,0 +1,115 @@
+"""One implementation per metric: the rules (`pmohub check`) and the roll-up (`pmohub
+status` / `pmohub load`) give the same SPI_t and the same person/week load on the same
+store, on SQLite and PostgreSQL. The datasets are the hand-computed ones of
+tests/test_rollup.py (EVM with holidays, 调休, undated and cancelled baseline items) and
+tests/test_load.py (merged GitLab account, sprint spreading, overdue, leave, allocation).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import test_load
+import test_rollup
+
+from aggregator.checks import _merged_person_settings, config_calendar, load_frames, run_checks
+from aggregator.config import parse_config
+from aggregator.load import person_load
+from aggregator.rollup import project_status
+from aggregator.store.engine import open_store
+from rules.engine import load_rules
+from rules.formulas import evm_frame, load_frame
+
+
+def test_spi_t_rule_equals_rollup(store_url: str) -> None:
+    engine = open_store(store_url)
+    config = parse_config(test_rollup.CONFIG_W)
+    test_rollup.build(engine, config)
+    as_of = test_rollup.AS_OF
+    status = project_status(engine, config, as_of).projects.set_index("project_key")
+    res = run_checks(engine, config, as_of=as_of, rule_ids=["VAR-003"], write=False).outcomes
+    var = res.set_index("subject")
+    evaluable = status["spi_t"].dropna()
+    assert {"CRM", "PAY"} <= set(evaluable.index)  # hours and points baselines
+    # VAR-003 evaluates CRM (PAY has < 10 % of BAC planned: N/E, OPS has no baseline).
+    assert var.loc["project:CRM", "outcome"] == "finding"
+    for key, spi_t in evaluable.items():
+        row = var.loc[f"project:{key}"]
+        if row["outcome"] != "ne":
+            assert row["value"] == pytest.approx(spi_t, abs=1e-12), key
+    # The EVM frame VAR-003/004 read (shared_evm -> evm_frame on the rules' frames), for
+    # every project including the N/E ones.
+    frames = load_frames(engine, config, [load_rules()["VAR-003"]])
+    calendar, _ = config_calendar(config)
+    evm = evm_frame(
+        frames["baselines"], frames["work_items"], None, calendar, as_of, config.timezone
+    )
+    for col in ("bac", "ev", "pv", "es_wd", "at_wd", "spi_t"):
+        got = evm[col].reindex(evaluable.index).to_numpy(dtype=float)
+        want = status[col].reindex(evaluable.index).to_numpy(dtype=float)
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-12, err_msg=col)
+    # CRM is the hand-computed case: ES = 6.36 wd over AT = 20 wd from the Sep 14 origin.
+    assert var.loc["project:CRM", "value"] == pytest.approx(
+        (6 + (16 - (8 + 48 / 7)) / (18 - (8 + 48 / 7))) / 20
+    )
+
+
+def test_person_week_load_rule_equals_load(store_url: str) -> None:
+    engine = open_store(store_url)
+    test_load.build(engine)
+    config = parse_config(test_load.CFG)
+    as_of = test_load.AS_OF
+    rep = person_load(engine, config, as_of, weeks=4)
+    weeks = rep.weeks.set_index(["person_id", "week"])
+    zhang = int(rep.weeks.loc[rep.weeks["name"] == "张伟", "person_id"].iloc[0])
+
+    # The frame RES-001/002 compute from (rules.formulas.load_frame), fed as run_checks
+    # feeds it: per person and week, demand and capacity equal `pmohub load`'s.
+    rules = [load_rules()["RES-001"]]
+    frames = load_frames(engine, config, rules)
+    calendar, _ = config_calendar(config)
+    its = frames["iterations"]
+    active = its[its["state"] == "active"]
+    sprint_end = pd.Series(
+        pd.to_datetime(active["end_at"], utc=True)
+        .dt.tz_convert(config.timezone)
+        .dt.tz_localize(None)
+        .dt.normalize()
+        .to_numpy(),
+        index=active["external_id"].astype(str).to_numpy(),
+    )
+    ps = _merged_person_settings(engine, config)
+    defaults = config.defaults
+    lf = load_frame(
+        frames["work_items"],
+        calendar,
+        as_of,
+        weeks=4,
+        hours_per_day=float(defaults.get("hours_per_day", 8.0)),
+        hpp=float(defaults.get("hpp", 6.0)),
+        allocation=float(ps["allocation"]),
+        default_estimate_h=defaults.get("default_estimate_h"),
+        person_hours=ps["person_hours"],
+        person_allocation=ps["person_allocation"],
+        person_leave=ps["person_leave"],
+        person_canonical=ps["person_canonical"],
+        sprint_end_on=sprint_end,
+    )
+    pw = lf.groupby(["person_id", "week"]).agg(dem=("demand_h", "sum"), cap=("cap_h", "first"))
+    assert zhang in pw.index.get_level_values("person_id")
+    for (pid, week), r in pw.iterrows():
+        agg = weeks.loc[(pid, week)]
+        assert r["dem"] == pytest.approx(agg["demand_h"], abs=1e-9), (pid, week)
+        assert r["cap"] == pytest.approx(agg["cap_h"], abs=1e-9), (pid, week)
+    # Every loaded person-week of `pmohub load` is in the rule's frame too.
+    loaded = weeks[weeks["demand_h"] > 0].index
+    assert set(loaded) <= set(pw.index)
+
+    # RES-001 itself: 张伟's finding is his worst week of `pmohub load` (the merged GitLab
+    # account's overdue OPS item included).
+    res = run_checks(engine, config, as_of=as_of, rule_ids=["RES-001"], write=False).outcomes
+    finding = res.set_index("subject").loc[f"person:{zhang}"]
+    worst = weeks.loc[zhang]["load"].to_numpy(dtype=float)
+    assert finding["value"] == pytest.approx(np.nanmax(worst), abs=1e-12)
+    assert finding["value"] == pytest.approx(30 / 18)
