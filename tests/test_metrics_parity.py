@@ -113,3 +113,10 @@ def test_person_week_load_rule_equals_load(store_url: str) -> None:
     worst = weeks.loc[zhang]["load"].to_numpy(dtype=float)
     assert finding["value"] == pytest.approx(np.nanmax(worst), abs=1e-12)
     assert finding["value"] == pytest.approx(30 / 18)
+
+    # RES-002's displaced hours per (person, project) are pmohub load's.
+    res2 = run_checks(engine, config, as_of=as_of, rule_ids=["RES-002"], write=False).outcomes
+    got = {r.subject: float(r.value) for r in res2.itertuples() if r.outcome == "finding"}
+    disp = rep.by_project.groupby(["person_id", "project_key"])["displaced_h"].sum()
+    want = {f"person:{p}:{k}": round(v, 1) for (p, k), v in disp.items() if v > 0.05}
+    assert got == want and want == {f"person:{zhang}:OPS": 6.0, f"person:{zhang}:PAY": 6.0}

@@ -13,6 +13,7 @@ from rules.frames import (
     failing_items_result,
     list_contains_any,
 )
+from rules.metrics import displaced_hours
 
 OPEN = ("todo", "in_progress")
 
@@ -327,9 +328,14 @@ def res_002(ctx: RuleContext) -> Outcomes:
             pd.DataFrame({"subject": ["portfolio:*"], "project_key": [None], "failed": [False]})
         )
     conflict = conflict.sort_values(["person_id", "week", "rank"])
-    before = conflict.groupby(["person_id", "week"])["demand_h"].cumsum() - conflict["demand_h"]
-    served = (conflict["cap_h"] - before).clip(lower=0).clip(upper=conflict["demand_h"])
-    conflict["displaced_h"] = conflict["demand_h"] - served
+    # Capacity filled in priority order with the roll-up's fill (pmohub load's displaced
+    # hours); rows are already in that order.
+    conflict["displaced_h"] = displaced_hours(
+        conflict.groupby(["person_id", "week"], sort=False).ngroup().to_numpy(),
+        np.arange(len(conflict)),
+        conflict["demand_h"].to_numpy(dtype=float),
+        conflict["cap_h"].to_numpy(dtype=float),
+    )
     top = conflict.groupby(["person_id", "week"]).head(1).set_index(["person_id", "week"])
     victims = conflict[conflict["displaced_h"] > 0.05]
     victims = victims.assign(
