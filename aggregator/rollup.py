@@ -708,14 +708,18 @@ def read_inputs_sql(
             cast(is_risk, Integer),
             _epoch(wi_t.c.created_at, d),
         ).where(
-            live,
-            or_(
-                and_(is_risk, wi_t.c.status_category.in_(("todo", "in_progress"))),
-                and_(
-                    _lower_in(wi_t.c.type, s.types_of("status_report")),
-                    wi_t.c.created_at < t_end,
-                ),
+            # Ids from the covering index (type, category, deleted_at are in it), then the
+            # few matching rows: not a scan of the wide table for a few thousand rows.
+            wi_t.c.id.in_(
+                select(wi_t.c.id).where(
+                    live,
+                    or_(
+                        and_(is_risk, wi_t.c.status_category.in_(("todo", "in_progress"))),
+                        _lower_in(wi_t.c.type, s.types_of("status_report")),
+                    ),
+                )
             ),
+            or_(is_risk, wi_t.c.created_at < t_end),
         ),
         ["project_id", "key", "title", "extra", "is_risk", "created_at"],
     )
