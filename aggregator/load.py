@@ -379,10 +379,13 @@ def person_load(
     if len(r):
         grp = pd.MultiIndex.from_frame(r[["person_id", "week"]])
         gid = np.ravel_multi_index(grp.codes, [len(lv) for lv in grp.levels])
-        due_ord = np.nan_to_num(
-            r["due"].to_numpy().astype("datetime64[D]").astype("float64"), nan=9e9
-        )
-        order = r["prio"].to_numpy(dtype=float) * 1e6 + (due_ord - due_ord.min())
+        # (priority_rank, due) as one rank; an undated sprint item after the dated ones of
+        # its priority. (NaT cast to float is -9.2e18, not NaN: added to the priority it
+        # put every undated item first, whatever its project's priority.)
+        due = r["due"].to_numpy().astype("datetime64[D]")
+        due_key = np.where(np.isnat(due), np.iinfo(np.int64).max, due.view("int64"))
+        order = np.empty(len(r))
+        order[np.lexsort((due_key, r["prio"].to_numpy(dtype=float)))] = np.arange(len(r))
         capr = cw["cap_h"].reindex(grp).to_numpy()
         r["displaced_h"] = displaced_hours(gid, order, r["demand_h"].to_numpy(), capr)
         disp = r.groupby(["person_id", "week", "project_key"], as_index=False)["displaced_h"].sum()

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 import test_load
 import test_rollup
+from rollup_data import item, write
 
 from aggregator.checks import _merged_person_settings, config_calendar, load_frames, run_checks
 from aggregator.config import parse_config
@@ -120,3 +121,29 @@ def test_person_week_load_rule_equals_load(store_url: str) -> None:
     disp = rep.by_project.groupby(["person_id", "project_key"])["displaced_h"].sum()
     want = {f"person:{p}:{k}": round(v, 1) for (p, k), v in disp.items() if v > 0.05}
     assert got == want and want == {f"person:{zhang}:OPS": 6.0, f"person:{zhang}:PAY": 6.0}
+
+
+def test_undated_sprint_item_fills_by_priority(sqlite_url: str) -> None:
+    """Capacity fills by (priority_rank, due) whatever the item's dates: 李娜's undated
+    sprint item of PAY (P2) is displaced for CRM (P1), in pmohub load and RES-002 alike."""
+    engine = open_store(sqlite_url)
+    test_load.build(engine)
+    write(
+        engine,
+        items=[
+            item("PAY-22", "PAY", assignee="u-li", remaining_estimate_h=20.0, iteration_ids=("s1",))
+        ],
+    )
+    config = parse_config(test_load.CFG)
+    as_of = test_load.AS_OF
+    rep = person_load(engine, config, as_of, weeks=4)
+    li = int(rep.weeks.loc[rep.weeks["name"] == "李娜", "person_id"].iloc[0])
+    week0 = rep.by_project[(rep.by_project["person_id"] == li) & (rep.by_project["week"] == 0)]
+    disp = week0.set_index("project_key")["displaced_h"]
+    # Week 0: cap 12 h; CRM 10x3/8 + 5x3/5 = 6.75 h fits first, PAY 20x3/5 = 12 h gets 5.25.
+    assert disp["CRM"] == pytest.approx(0.0)
+    assert disp["PAY"] == pytest.approx(12 - (12 - 6.75))
+    res2 = run_checks(engine, config, as_of=as_of, rule_ids=["RES-002"], write=False).outcomes
+    got = res2.set_index("subject").loc[f"person:{li}:PAY", "value"]
+    total = rep.by_project.groupby(["person_id", "project_key"])["displaced_h"].sum()
+    assert got == pytest.approx(round(total[(li, "PAY")], 1))
