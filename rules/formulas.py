@@ -1,6 +1,8 @@
-"""Vectorised metrics of RULES.md section 2 that rules need (and roll-ups can reuse):
-EVM proxies and earned schedule on the latest baseline (2.1), milestone slippage (2.1),
-and person/week load (2.3). Pure functions over frames; no I/O, no clock.
+"""Metrics of RULES.md section 2 on the rules' item-level frames: EVM proxies and earned
+schedule on the latest baseline (2.1) and person/week load (2.3) feed those frames to the
+roll-up's implementation in :mod:`rules.metrics` (so ``pmohub check`` agrees with
+``pmohub status``/``pmohub load``); milestone slippage (2.1) and flow times. Pure
+functions over frames; no I/O, no clock.
 
 Working-day positions are calendar *ranks* (working days on or before a day), so
 "wd(s, t)" is ``rank(t) - rank(s)`` and a fractional rank is a point inside a day.
