@@ -376,3 +376,29 @@ def test_moved_issue_is_keyed_on_id(store_url):
         crm = _row(rep.projects, "CRM")
         assert (crm.items_total, crm.items_done, crm.throughput_90d) == (1, 1, 1)
         assert _row(rep.portfolios, "DIGI", "portfolio").items_total == 1
+
+
+@pytest.mark.parametrize("upper", [False, True], ids=["canonical", "other-case"])
+def test_type_spelling_case_does_not_matter(store_url, upper):
+    """The SQL reader matches stored type spellings case-insensitively (as the history
+    reader and the kind map do): 'EPIC', 'RISK' and 'sub-TASK' are an epic, a risk and a
+    sub-task, exactly like 'Epic', 'Risk' and 'Sub-task'."""
+    engine = open_store(store_url)
+    config = parse_config(CONFIG)
+    epic, risk, sub = ("EPIC", "RISK", "sub-TASK") if upper else ("Epic", "Risk", "Sub-task")
+    write(
+        engine,
+        items=[
+            *ops_items(),
+            item("OPS-4", "OPS", type=epic, original_estimate_h=40.0),
+            item("OPS-5", "OPS", type=risk, extra={"risk_probability": 4, "risk_impact": 5}),
+            item("OPS-6", "OPS", type=sub, parent_id="id-OPS-2", original_estimate_h=6.0),
+        ],
+    )
+    for history in (False, True):
+        ops = _row(project_status(engine, config, AS_OF, history=history).projects, "OPS")
+        # Leaves: OPS-1..3 (the epic, the risk and the sub-task are not counted); OPS-2
+        # takes its sub-task's 6 h: 1 of 3 estimated.
+        assert (ops.items_total, ops.items_done) == (3, 1), history
+        assert ops.estimate_coverage == pytest.approx(1 / 3), history
+        assert ops.high_risks == 1 and ops.risk_exposure == 20, history
