@@ -1517,14 +1517,21 @@ def compliance_frame(outcomes: pd.DataFrame, idx: pd.Index) -> pd.DataFrame:
     return out
 
 
-def _store_outcomes(inp: Inputs, config: Any, idx: pd.Index) -> pd.DataFrame:
-    """Outcomes as far as the store knows them: an open finding fails its rule, a waived one
-    is excluded, every other enabled rule counts as evaluated and passing (the store keeps
-    no N/E outcomes; a nightly snapshot with the check run's outcomes is exact)."""
+def _rules_policy(config: Any) -> tuple[Mapping[str, Any], Any]:
+    """The rule catalogue and the config's policy (pure Python, ~0.4 s for 2,000 projects)."""
     from rules.engine import load_rules
 
     rules = load_rules()
-    policy = config_policy(config, rules)
+    return rules, config_policy(config, rules)
+
+
+def _store_outcomes(
+    inp: Inputs, config: Any, idx: pd.Index, rules_policy: tuple[Mapping[str, Any], Any] | None
+) -> pd.DataFrame:
+    """Outcomes as far as the store knows them: an open finding fails its rule, a waived one
+    is excluded, every other enabled rule counts as evaluated and passing (the store keeps
+    no N/E outcomes; a nightly snapshot with the check run's outcomes is exact)."""
+    rules, policy = rules_policy or _rules_policy(config)
     frames = []
     keys = idx.to_numpy(dtype=object)
     overridden = {rid for layer in policy.overrides.values() for rid in layer}
@@ -1676,7 +1683,9 @@ def compute_status(
     s: Settings,
     config: Any,
     outcomes: pd.DataFrame | None = None,
+    rules_policy: tuple[Mapping[str, Any], Any] | None = None,
 ) -> StatusReport:
+    """``rules_policy``: :func:`_rules_policy` of ``config`` when already built."""
     idx = pd.Index(hier["project_key"].tolist(), name="project_key")
     h = hier.set_index("project_key")
     p = pd.DataFrame(index=idx)
@@ -1715,7 +1724,7 @@ def compute_status(
     else:
         p = p.join(snap.reindex(idx)[["sprints_closed", "velocity", "say_do"]])
     if outcomes is None:
-        outcomes = _store_outcomes(inp, config, idx)
+        outcomes = _store_outcomes(inp, config, idx, rules_policy)
     p = p.join(compliance_frame(outcomes, idx))
     f = inp.findings
     open_f = f[f["state"].isin(OPEN_FINDING_STATES)]
@@ -1849,11 +1858,15 @@ def project_status(
     """
     s = settings_for(config)
     hier = hierarchy(engine, config)
-    if history:
-        inp = read_inputs_history(engine, config, as_of, hier, s)
-    else:
-        inp = read_inputs_sql(engine, config, as_of, hier, s, use_snapshot=use_snapshot)
-    report = compute_status(inp, hier, as_of, s, config, outcomes)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # The policy is pure Python: build it while the database works on the reads.
+        policy = pool.submit(_rules_policy, config) if outcomes is None else None
+        if history:
+            inp = read_inputs_history(engine, config, as_of, hier, s)
+        else:
+            inp = read_inputs_sql(engine, config, as_of, hier, s, use_snapshot=use_snapshot)
+        rules_policy = policy.result() if policy is not None else None
+    report = compute_status(inp, hier, as_of, s, config, outcomes, rules_policy)
     if inp.flow_as_of is not None:
         local = inp.flow_as_of.astimezone(ZoneInfo(s.timezone))
         report.notes.append(
