@@ -52,14 +52,27 @@ def simulate_days(
     total = np.zeros(trials, dtype=np.int64)
     active = np.arange(trials)
     day = 0
+    # Throughput is never negative, so a trial's running total only grows: it finishes in
+    # a block iff the block's end total reaches ``remaining``, and its day is the count of
+    # running totals still short. Only the few trials finishing in a block need the
+    # cumulative sum (the row sums are ~5x cheaper than cumsum over the whole block).
+    monotone = th.min(initial=0) >= 0
     while active.size and day < cap:
         width = min(BLOCK, cap - day)
         draws = th[rng.integers(0, th.size, size=(active.size, width))]
-        cum = total[active, None] + np.cumsum(draws, axis=1)
-        hit = cum >= remaining
-        finished = hit.any(axis=1)
-        out[active[finished]] = day + hit[finished].argmax(axis=1) + 1
-        total[active] = cum[:, -1]
+        if monotone:
+            end = total[active] + draws.sum(axis=1)
+            finished = end >= remaining
+            if finished.any():
+                cum = total[active[finished], None] + np.cumsum(draws[finished], axis=1)
+                out[active[finished]] = day + (cum < remaining).sum(axis=1) + 1
+            total[active] = end
+        else:
+            cum = total[active, None] + np.cumsum(draws, axis=1)
+            hit = cum >= remaining
+            finished = hit.any(axis=1)
+            out[active[finished]] = day + hit[finished].argmax(axis=1) + 1
+            total[active] = cum[:, -1]
         active = active[~finished]
         day += width
     return out
