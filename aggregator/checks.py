@@ -419,9 +419,7 @@ def load_frames(engine: Engine, config: Any, rules: Iterable[Rule]) -> dict[str,
         its["project_key"] = its["project_id"].map(proj_key)
         frames["iterations"] = its
     if "baselines" in need:
-        bl = _read(engine, m.Baseline.__table__, [c.name for c in m.Baseline.__table__.c])
-        bl["taken_at"] = pd.to_datetime(bl["taken_at"], utc=True)
-        frames["baselines"] = bl
+        frames["baselines"] = _read_baselines(engine, need["baselines"])
     if "findings" in need:
         # Read before upsert_findings runs: the rules see the previous runs' state.
         fi = _read(
@@ -446,6 +444,15 @@ def load_frames(engine: Engine, config: Any, rules: Iterable[Rule]) -> dict[str,
     )
     frames["_registry_projects"] = pd.DataFrame({"key": sorted(registry_projects)})
     return frames
+
+
+def _read_baselines(engine: Engine, columns: Iterable[str]) -> pd.DataFrame:
+    """The baseline columns the rules declare (one row per baselined item: about as many
+    rows as work items, so unused columns are not read)."""
+    cols = ["project_key", "taken_at", "subject_kind", *sorted(columns)]
+    bl = _read(engine, m.Baseline.__table__, cols)
+    bl["taken_at"] = pd.to_datetime(bl["taken_at"], utc=True)
+    return bl
 
 
 def _tracker_map(hier: pd.DataFrame) -> dict[tuple[str | None, str], str]:
@@ -678,9 +685,7 @@ def run_checks(
     if write and "baselines" in frames:
         rebuilt = reconstruct_missing_baselines(engine, config, frames)
         if rebuilt:
-            bl = _read(engine, m.Baseline.__table__, [c.name for c in m.Baseline.__table__.c])
-            bl["taken_at"] = pd.to_datetime(bl["taken_at"], utc=True)
-            frames["baselines"] = bl
+            frames["baselines"] = _read_baselines(engine, _needed(rules)["baselines"])
             warnings.append(f"baselines reconstructed from history for {', '.join(rebuilt)}")
     registry_projects = list(frames.pop("_registry_projects")["key"])
     smap: dict[str, str] = {}
