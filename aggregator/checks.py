@@ -257,17 +257,23 @@ def _decode_json(values: pd.Series) -> pd.Series:
     """JSON text (SQLite) -> objects; empty lists/dicts become None (rules treat a missing
     list as empty). Each *distinct* text is decoded once: labels, versions and sprints
     repeat across thousands of items. PostgreSQL hands back decoded objects already."""
-    out = values.astype(object)
-    is_text = out.map(type).eq(str).to_numpy()
-    if not is_text.any():
-        return out.where(out.map(bool, na_action="ignore").eq(True), None)
-    codes, uniques = pd.factorize(out[is_text])
+    if isinstance(values.dtype, pd.StringDtype) and values.notna().any():
+        # pandas' str dtype holds only text or missing: factorize it as it is (missing ->
+        # code -1), with no per-value type() call.
+        is_text = np.ones(len(values), dtype=bool)
+        codes, uniques = pd.factorize(values.astype(object))  # object: ~2x faster
+    else:
+        out = values.astype(object)
+        is_text = out.map(type).eq(str).to_numpy()
+        if not is_text.any():
+            return out.where(out.map(bool, na_action="ignore").eq(True), None)
+        codes, uniques = pd.factorize(out[is_text])
     # np.empty + fill: np.array() of equal-length lists would build a 2-D array.
     decoded = np.empty(len(uniques) + 1, dtype=object)
     decoded[: len(uniques)] = [None if u in _EMPTY_JSON else json.loads(u) for u in uniques]
-    result = np.full(len(out), None, dtype=object)
+    result = np.full(len(values), None, dtype=object)
     result[is_text] = decoded[codes]  # code -1 (missing) picks the trailing None
-    return pd.Series(result, index=out.index, dtype=object)
+    return pd.Series(result, index=values.index, dtype=object)
 
 
 def _report_tagged(engine: Engine, ids: pd.Series) -> np.ndarray:
