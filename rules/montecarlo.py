@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -165,6 +166,8 @@ def project_p85(
         k: g.to_numpy() for k, g in pd.Series(off, index=keys[done].to_numpy()).groupby(level=0)
     }
     out = pd.Series(np.datetime64("NaT", "D"), index=projects, dtype="datetime64[s]")
+    found: list[Any] = []
+    found_wd: list[int] = []
     for pk in projects:  # one simulation per project, vectorised over its trials
         rem = int(remaining.get(pk, 0))
         if rem == 0:
@@ -181,5 +184,9 @@ def project_p85(
         # A low-confidence estimate (remaining / mean TH on thin history) informs the
         # forecast report but is no ground for a high-severity slippage finding.
         if p85 == p85 and not c.low_confidence:
-            out[pk] = cal.add_wd([as_of], int(p85))[0]
+            found.append(pk)
+            found_wd.append(int(p85))
+    if found:
+        # One calendar lookup and one assignment for all projects, not one per project.
+        out.loc[found] = cal.add_wd([as_of] * len(found), np.asarray(found_wd, dtype=int))
     return out
