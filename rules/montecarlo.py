@@ -146,7 +146,10 @@ def project_p85(
     resolved_at, created_at``): TH_d counts done leaf items by their resolution day. NaT
     where nothing can be forecast (no throughput, beyond the cap) or the forecast is
     low-confidence (< 30 wd of history or < 10 completions)."""
-    leaf = items[items["is_leaf"].astype(bool) & items["project_key"].isin(projects)]
+    # Only the five columns used: VAR-002 passes the whole item frame (~50 columns), and
+    # a boolean filter copies every column it keeps.
+    cols = ["project_key", "is_leaf", "status_category", "resolved_at", "created_at"]
+    leaf = items[cols][items["is_leaf"].astype(bool) & items["project_key"].isin(projects)]
     keys = leaf["project_key"].astype(object)
     open_ = leaf["status_category"].isin(("todo", "in_progress")).to_numpy(dtype=bool)
     remaining = keys[open_].value_counts()
