@@ -74,7 +74,8 @@ def evm_frame(
         return pd.DataFrame(columns=cols).rename_axis("project_key")
     keys = pd.Index(sorted(latest["project_key"].dropna().unique()), name="project_key")
     proj = latest[latest["subject_kind"] == "project"].groupby("project_key")
-    cur = items.set_index("id")
+    # The two columns used: set_index on the whole item frame copies every column.
+    cur = items[["id", "status_category", "is_leaf"]].set_index("id")
     rows = latest[latest["subject_kind"] == "work_item"]
     # S = leaf items, cancelled excluded (RULES.md 2.1); an item gone from the store is no
     # longer in scope (the roll-up joins baseline rows to live items the same way).
