@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import socket
 import sys
 import threading
 import time
@@ -22,6 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from emulators.handler import KeepAliveHandler
 from emulators.jira.faults import Faults
 
 __all__ = ["Emulator", "Faults", "HttpError", "Reply", "Request", "iso", "route"]
@@ -218,36 +218,13 @@ class Emulator:
 
 
 def _handler_for(emu: Emulator) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    class Handler(KeepAliveHandler):
         server_version = emu.server_name
-        sys_version = ""
-
-        def setup(self) -> None:
-            super().setup()
-            # Headers and body go out in two writes; with Nagle on, the client's delayed
-            # ACK stalls every response ~40 ms.
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return
-
-        def do_GET(self) -> None:
-            self.handle_one("GET")
-
-        def do_POST(self) -> None:
-            self.handle_one("POST")
-
-        def do_PUT(self) -> None:
-            self.handle_one("PUT")
 
         def do_PATCH(self) -> None:
-            self.handle_one("PATCH")
+            self.handle_method("PATCH")
 
-        def do_DELETE(self) -> None:
-            self.handle_one("DELETE")
-
-        def handle_one(self, method: str) -> None:
+        def handle_method(self, method: str) -> None:
             parts = urlsplit(self.path)
             path = parts.path
             if emu.prefix and path.startswith(emu.prefix):

@@ -23,7 +23,6 @@ import gc
 import hashlib
 import json
 import re
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -32,6 +31,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
+from emulators.handler import KeepAliveHandler
 from emulators.jira import jql as jqlmod
 from emulators.jira.faults import Faults
 from emulators.jira.payloads import (
@@ -1217,33 +1217,10 @@ def _make_handler(emu: JiraEmulator) -> type[BaseHTTPRequestHandler]:
             rows.append(row)
         return paged(rows, q)
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    class Handler(KeepAliveHandler):
         server_version = "JiraEmulator/1.0"
-        sys_version = ""
 
-        def setup(self) -> None:
-            super().setup()
-            # Headers and body go out in two writes; with Nagle on, the client's delayed
-            # ACK stalled responses ~40 ms each (half the time of a census page).
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return
-
-        def do_GET(self) -> None:
-            self.dispatch("GET")
-
-        def do_POST(self) -> None:
-            self.dispatch("POST")
-
-        def do_PUT(self) -> None:
-            self.dispatch("PUT")
-
-        def do_DELETE(self) -> None:
-            self.dispatch("DELETE")
-
-        def dispatch(self, method: str) -> None:
+        def handle_method(self, method: str) -> None:
             parts = urlsplit(self.path)
             path = parts.path.rstrip("/") or "/"
             query = {
