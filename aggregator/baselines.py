@@ -19,6 +19,7 @@ from sqlalchemy import Engine, insert, select
 
 from aggregator.checks import _hierarchy_keys, hierarchy_frame
 from aggregator.store import models as m
+from aggregator.store.revisions import bump_revision
 from connectors.errors import PmohubError
 from rules.frames import kind_map, to_kinds
 
@@ -140,6 +141,7 @@ def _write(
     )
     with engine.begin() as conn:
         conn.execute(insert(m.Baseline.__table__), rows)
+        bump_revision(conn, "baselines")
     return len(rows)
 
 

@@ -38,6 +38,7 @@ import sqlalchemy as sa
 from sqlalchemy import Engine, insert, select, update
 
 from aggregator.store import models as m
+from aggregator.store.revisions import bump_revision
 from rules.calendar import WEEKEND_ONLY, CalendarError, WorkCalendar, build_calendar
 from rules.engine import Rule, RuleRun, load_rules, outcomes_frame, run_rules
 from rules.frames import (
@@ -850,6 +851,9 @@ def upsert_findings(
     ran = {r.rule.id for r in runs}
     counts = {"new": 0, "persisting": 0, "waived": 0, "resolved": 0, "unchanged": 0}
     with engine.begin() as conn:
+        # Every check pass may change states (and the roll-up's compliance): the cached
+        # status of any date is stale from this commit on.
+        bump_revision(conn, "findings")
         waiver_ids = _sync_waivers(conn, policy, seen)
         rows = {
             (r.rule_id, r.subject): r

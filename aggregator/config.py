@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import hashlib
+import json
 import os
 import re
 import typing
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -729,10 +731,40 @@ class Config:
     def projects(self) -> list[ProjectNode]:
         return [p for pf in self.hierarchy for p in pf.all_projects()]
 
+    def digest(self) -> str:
+        """SHA-256 of everything the numbers depend on (all settings but where the file
+        and the store are), stable across processes: a cached result computed under one
+        digest is not served under another."""
+        keep = {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if f.name not in ("path", "database", "env_names", "lines")
+        }
+        text = json.dumps(_canonical(keep), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
     def secret_values(self, env: Mapping[str, str] | None = None) -> list[str]:
         """Current values of every variable the file names, for log redaction."""
         env = os.environ if env is None else env
         return [env[n] for n in sorted(self.env_names) if env.get(n)]
+
+
+def _canonical(value: Any) -> Any:
+    """JSON-able, order-stable form of config values (sets sorted: their iteration order
+    changes with the interpreter's hash seed)."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _canonical(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, set | frozenset):
+        return sorted((_canonical(v) for v in value), key=repr)
+    if isinstance(value, list | tuple):
+        return [_canonical(v) for v in value]
+    if isinstance(value, dt.date | dt.datetime | dt.time):
+        return value.isoformat()
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return repr(value)
 
 
 def redact_url(url: str) -> str:

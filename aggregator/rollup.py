@@ -133,6 +133,8 @@ class StatusReport:
     portfolios: pd.DataFrame
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: When a stored result (``aggregator.statuscache``) was computed; None = just now.
+    computed_at: dt.datetime | None = None
 
     def level(self, name: str) -> pd.DataFrame:
         return {"project": self.projects, "programme": self.programmes}.get(name, self.portfolios)
@@ -320,6 +322,12 @@ def _read_forecasts(engine: Engine, as_of: dt.date) -> pd.DataFrame:
         ),
         ["pk", "forecast_on", "metrics"],
     )
+    return forecast_frame(rows)
+
+
+def forecast_frame(rows: pd.DataFrame) -> pd.DataFrame:
+    """``pk, p85, forecast_on`` from snapshot rows (``pk, forecast_on, metrics``)."""
+    rows = rows.copy()
     rows["p85"] = rows["metrics"].map(
         lambda mt: (mt or {}).get("forecast_p85") if isinstance(mt, dict) else None
     )
@@ -559,7 +567,9 @@ def _dayno(col: Any, dialect: str) -> Any:
 
 
 def _from_epoch(values: pd.Series) -> pd.Series:
-    return pd.to_datetime(pd.to_numeric(values, errors="coerce"), unit="s", utc=True)
+    # Float epochs carry binary noise below the microsecond (01:00:00 came back as
+    # 00:59:59.999986649): round to the store's precision.
+    return pd.to_datetime(pd.to_numeric(values, errors="coerce"), unit="s", utc=True).dt.round("us")
 
 
 def _from_dayno(values: pd.Series) -> pd.Series:
@@ -1850,6 +1860,7 @@ def project_status(
     history: bool = False,
     outcomes: pd.DataFrame | None = None,
     use_snapshot: bool = False,
+    forecasts: pd.DataFrame | None = None,
 ) -> StatusReport:
     """Status of every hierarchy project, programme and portfolio as of ``as_of``.
 
@@ -1858,6 +1869,8 @@ def project_status(
     ``use_snapshot``: take the metrics that do not change within a day
     (:data:`SNAPSHOT_FLOW`) from ``as_of``'s nightly snapshot when it is complete (the
     report's ``notes`` and ``flow_as_of`` say so); everything else is live.
+        ``forecasts``: the Monte Carlo P85 per project (:func:`forecast_frame`) to use instead
+    of the stored ones (the nightly passes the forecasts it is about to store).
     """
     s = settings_for(config)
     hier = hierarchy(engine, config)
@@ -1869,6 +1882,8 @@ def project_status(
         else:
             inp = read_inputs_sql(engine, config, as_of, hier, s, use_snapshot=use_snapshot)
         rules_policy = policy.result() if policy is not None else None
+    if forecasts is not None:
+        inp.forecasts = forecasts
     report = compute_status(inp, hier, as_of, s, config, outcomes, rules_policy)
     if inp.flow_as_of is not None:
         local = inp.flow_as_of.astimezone(ZoneInfo(s.timezone))
@@ -1876,22 +1891,29 @@ def project_status(
             f"flow (throughput, cycle/lead time, WIP, reopen rate), hours per point and "
             f"closed-sprint velocity as of the {local:%H:%M} snapshot ({local:%Y-%m-%d})"
         )
-    years = {as_of.year - 1, as_of.year, as_of.year + 1}
-    missing = s.calendar.uncovered_years(years)
-    if missing:
-        report.warnings.append(
-            f"calendar {s.calendar.name}: holidays unknown for "
-            f"{', '.join(map(str, missing))}; those years count weekends only"
-        )
+    report.warnings.extend(calendar_warnings(s, as_of))
     return report
+
+
+def calendar_warnings(s: Settings, as_of: dt.date) -> list[str]:
+    """The years around ``as_of`` the holiday calendar does not know, said once."""
+    missing = s.calendar.uncovered_years({as_of.year - 1, as_of.year, as_of.year + 1})
+    if not missing:
+        return []
+    return [
+        f"calendar {s.calendar.name}: holidays unknown for "
+        f"{', '.join(map(str, missing))}; those years count weekends only"
+    ]
 
 
 __all__ = [
     "Inputs",
     "Settings",
     "StatusReport",
+    "calendar_warnings",
     "compliance_frame",
     "compute_status",
+    "forecast_frame",
     "hierarchy",
     "project_status",
     "read_inputs_history",

@@ -22,7 +22,8 @@ from sqlalchemy import Engine, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from aggregator.forecast import project_forecasts
-from aggregator.rollup import StatusReport, _rollup, hierarchy, project_status
+from aggregator.rollup import StatusReport, _rollup, forecast_frame, hierarchy, project_status
+from aggregator.statuscache import status_fingerprint, upsert_status_cache
 from aggregator.store import models as m
 
 sn_t = m.Snapshot.__table__
@@ -69,22 +70,52 @@ def take_snapshots(
     forecasts: bool = True,
     now: dt.datetime | None = None,
 ) -> int:
-    """Write (upsert) today's row per project; returns the number of rows written."""
-    report = project_status(engine, config, as_of, history=history, outcomes=outcomes)
-    p = report.projects.set_index("project_key")
+    """Write (upsert) the day's row per project; returns the number of rows written.
+
+    A snapshot of the current store (not ``history``) also stores the status it computed
+    as the day's ``status_cache`` row, which ``pmohub status`` serves until the store,
+    the config or the code changes (:mod:`aggregator.statuscache`)."""
+    # Read before the data: a change committed meanwhile leaves the stored result stale.
+    fingerprint = None if history else status_fingerprint(engine, config, as_of)
+    keys = list(hierarchy(engine, config)["project_key"])
     fc = (
         project_forecasts(engine, config, as_of, history=history).set_index("project_key")
-        if forecasts and len(p)
+        if forecasts and keys
         else pd.DataFrame()
     )
+    stored_fc: dict[str, dict[str, Any]] = {}
+    for key in keys:
+        if key in fc.index:
+            f = fc.loc[key]
+            stored_fc[key] = {
+                f"forecast_{c}": _plain(f[c])
+                for c in ("p50", "p85", "p95", "p_on_time", "low_confidence", "method")
+            }
+    # The schedule RAG reads the latest stored forecast at or before the date, which from
+    # this write on is the one just computed (or none): use exactly that, so the stored
+    # status is the one a live computation after this write gives.
+    report = project_status(
+        engine,
+        config,
+        as_of,
+        history=history,
+        outcomes=outcomes,
+        forecasts=forecast_frame(
+            pd.DataFrame(
+                {
+                    "pk": keys,
+                    "forecast_on": [as_of] * len(keys),
+                    "metrics": [stored_fc.get(k, {}) for k in keys],
+                }
+            )
+        ),
+    )
+    p = report.projects.set_index("project_key")
     taken_at = now or dt.datetime.now(dt.UTC)
     rows = []
     for key, r in p.iterrows():  # one row per project (thousands at most)
         metrics = {c: _plain(r.get(c)) for c in METRIC_COLUMNS if c in p.columns}
-        if key in fc.index:
-            f = fc.loc[key]
-            for c in ("p50", "p85", "p95", "p_on_time", "low_confidence", "method"):
-                metrics[f"forecast_{c}"] = _plain(f[c])
+        metrics.update(stored_fc.get(key, {}))
         rows.append(
             {
                 "project_key": key,
@@ -121,6 +152,8 @@ def take_snapshots(
             },  # fmt: skip
         )
         conn.execute(stmt, rows)
+        if fingerprint is not None:
+            upsert_status_cache(conn, report, fingerprint, at=taken_at)
     return len(rows)
 
 

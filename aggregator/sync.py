@@ -35,6 +35,7 @@ from sqlalchemy import Connection, Engine, insert, select, text, update
 from aggregator.store import writes as w
 from aggregator.store.locks import SourceLocked, source_lock
 from aggregator.store.models import SyncRun, SyncState
+from aggregator.store.revisions import bump_revision, source_revision
 from connectors import records as rec
 from connectors.base import Checkpoint, ChildrenComplete, Connector, Skipped, SourceConfig
 from connectors.errors import ConfigError, PmohubError, RecordError
@@ -109,6 +110,7 @@ class _Run:
     def __init__(self, result: SyncResult, progress: ProgressCallback | None):
         self.result = result
         self.progress = progress
+        self._changes_saved = 0  # inserted + updated + deleted at the last save
 
     def count(self, counts: w.WriteCounts, fetched: int = 0) -> None:
         r = self.result
@@ -133,7 +135,14 @@ class _Run:
             )
 
     def save(self, conn: Connection, **extra: Any) -> None:
+        """Mirror the counters into the run's row, and bump the source's revision when
+        rows changed since the last save: every writing transaction ends here, so the
+        bump commits with the rows it stands for (caches keyed on it never go stale)."""
         r = self.result
+        changes = r.inserted + r.updated + r.deleted
+        if changes != self._changes_saved:
+            bump_revision(conn, source_revision(r.source))
+            self._changes_saved = changes
         conn.execute(
             update(runs_t)
             .where(runs_t.c.id == r.run_id)
@@ -316,6 +325,7 @@ def _sync_catalogue(engine: Engine, connector: Connector, run: _Run, page_size: 
             # Sprints and versions are few; a complete listing tells which were deleted.
             with engine.begin() as conn:
                 run.result.deleted += w.soft_delete_missing(conn, table, source, seen)
+                run.save(conn)
 
 
 def _census(engine: Engine, connector: Connector, run: _Run) -> None:

@@ -163,7 +163,9 @@ def register(main: click.Group) -> None:
         """Portfolio status: progress, SPI(t), CPI, flow, risks, compliance and an
         explained RAG (every colour says why), per project, programme or portfolio.
 
-        A past --as-of answers from that day's snapshots when every project has one,
+        Today's status is the nightly's result while the store, the config and
+        pmohub are unchanged since it was computed (instant), else computed now. A
+        past --as-of answers from that day's snapshots when every project has one,
         else from the status history.
 
         Example:
@@ -173,8 +175,8 @@ def register(main: click.Group) -> None:
             pmohub status --level portfolio
             pmohub status --level programme --as-of 2026-05-08 --format json
         """
-        from aggregator.rollup import project_status
         from aggregator.snapshots import status_as_of
+        from aggregator.statuscache import current_status
 
         config = app.config()
         today = _today(config)
@@ -185,7 +187,7 @@ def register(main: click.Group) -> None:
             report, how = status_as_of(app.engine(), config, day)
             click.echo(f"status as of {day} (from {how})", err=True)
         else:
-            report = project_status(app.engine(), config, day, use_snapshot=True)
+            report = current_status(app.engine(), config, day)
         for w in report.warnings:
             click.echo(f"warning: {w}", err=True)
         for n in report.notes:

@@ -375,6 +375,33 @@ class Baseline(Base):
     due_on: Mapped[dt.date | None] = mapped_column(Date)
 
 
+class Revision(Base):
+    """A change counter per writer: ``source:<name>`` (bumped by every sync transaction
+    that changed rows of that source), ``findings``, ``baselines``. Bumped in the
+    same transaction as the change, so a cached result computed at a set of revisions is
+    provably current while they are unchanged (``aggregator.statuscache``)."""
+
+    __tablename__ = "revisions"
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    rev: Mapped[int] = mapped_column(BigInteger)
+    changed_at: Mapped[dt.datetime]
+
+
+class StatusCache(Base):
+    """The status roll-up of one business date, as computed at ``fingerprint`` (the store
+    revisions, the config and the code): ``pmohub status`` answers from it while the
+    fingerprint still matches. Frames are pandas Table Schema JSON (dtypes round-trip)."""
+
+    __tablename__ = "status_cache"
+    as_of: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    computed_at: Mapped[dt.datetime]
+    projects: Mapped[str] = mapped_column(Text)
+    programmes: Mapped[str] = mapped_column(Text)
+    portfolios: Mapped[str] = mapped_column(Text)
+    notes: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
 class JobRun(Base):
     """One nightly/scheduled job execution (sync+check+snapshot+report), for catch-up."""
 

@@ -1,0 +1,217 @@
+"""The nightly's status roll-up, served again while nothing it was computed from changed.
+
+Computing the status reads every work item, baseline, worklog and status change (seconds
+at a million items); the PMO asks for it many times a day, mostly after the nightly has
+just computed it. :func:`aggregator.snapshots.take_snapshots` stores its result for the
+business date in ``status_cache`` with a *fingerprint*; :func:`current_status` answers
+from that row while the fingerprint still matches, else computes live.
+
+The fingerprint is the SHA-256 of
+
+* the store's change counters (:mod:`aggregator.store.revisions`): every sync page that
+  changed rows, every check run and every baseline bumps one in the same transaction as
+  its change, so no committed change can leave the fingerprint as it was;
+* the config's :meth:`~aggregator.config.Config.digest` (hierarchy, policy, calendars,
+  thresholds, status maps);
+* the code: the package version and the source of the modules that compute the numbers
+  (an upgrade, or a local edit, never serves numbers of the old code);
+* the business date itself (one row per date).
+
+It is read *before* the data: a sync committing while the status is being computed leaves
+a fingerprint older than the numbers, which the next call sees as stale and recomputes -
+the safe direction. A project's status depends on the others (type medians for unestimated
+items fall back to all projects), so there is no per-project reuse: any change anywhere
+recomputes everything, which is what makes a cached answer exact rather than close.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import importlib
+import json
+import logging
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection, Engine, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from aggregator.rollup import StatusReport, calendar_warnings, project_status, settings_for
+from aggregator.store import models as m
+from aggregator.store.revisions import read_revisions
+
+log = logging.getLogger(__name__)
+cache_t = m.StatusCache.__table__
+
+#: Modules whose code decides the numbers: an edit to any of them changes the fingerprint.
+CODE_MODULES = (
+    "aggregator.rollup",
+    "aggregator.checks",
+    "aggregator.statuscache",
+    "rules.metrics",
+    "rules.calendar",
+    "rules.frames",
+    "rules.formulas",
+    "rules.policy",
+)
+
+
+@functools.cache
+def code_digest() -> str:
+    h = hashlib.sha256()
+    for name in ("pmohub", "chinesecalendar", "pandas"):
+        try:
+            h.update(f"{name}={metadata.version(name)};".encode())
+        except metadata.PackageNotFoundError:
+            h.update(f"{name}=?;".encode())
+    for name in CODE_MODULES:
+        path = getattr(importlib.import_module(name), "__file__", None)
+        h.update(Path(path).read_bytes() if path else name.encode())
+    return h.hexdigest()
+
+
+def status_fingerprint(engine: Engine, config: Any, as_of: dt.date) -> str:
+    """The fingerprint of the status of ``as_of`` computed from the store as it is now."""
+    with engine.connect() as conn:
+        revisions = read_revisions(conn)
+    text = json.dumps(
+        {
+            "as_of": as_of.isoformat(),
+            "code": code_digest(),
+            "config": config.digest(),
+            "revisions": revisions,
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, dt.datetime):  # pd.Timestamp too
+        return {"$ts": pd.Timestamp(value).isoformat()}
+    if isinstance(value, dt.date):
+        return {"$date": value.isoformat()}
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"cannot store {type(value).__name__} in the status cache")
+
+
+def _json_object(obj: dict[str, Any]) -> Any:
+    if len(obj) == 1:
+        if "$ts" in obj:
+            return pd.Timestamp(obj["$ts"])
+        if "$date" in obj:
+            return dt.date.fromisoformat(obj["$date"])
+    return obj
+
+
+def _to_text(frame: pd.DataFrame) -> str:
+    """A frame as JSON that reads back equal, dtypes included: column by column with
+    its dtype, floats as Python writes them (shortest exact form; pandas' own JSON keeps
+    15 digits at most), timestamps as ISO text with their unit restored from the dtype,
+    dates and timestamps inside object columns tagged."""
+    columns = []
+    for name, col in frame.items():
+        if col.dtype.kind == "M":
+            values: list[Any] = [None if pd.isna(v) else v.isoformat() for v in col]
+        else:
+            values = col.tolist()
+        columns.append({"name": name, "dtype": str(col.dtype), "values": values})
+    return json.dumps({"columns": columns}, default=_json_default, ensure_ascii=False)
+
+
+def _from_text(text: str) -> pd.DataFrame:
+    data = {}
+    for c in json.loads(text, object_hook=_json_object)["columns"]:
+        dtype, values = c["dtype"], c["values"]
+        if dtype.startswith("datetime64"):
+            col = pd.Series(pd.to_datetime(values, format="ISO8601")).astype(dtype)
+        elif dtype == "object":
+            col = pd.Series(values, dtype=object)
+        else:
+            col = pd.Series(values).astype(dtype)
+        data[c["name"]] = col
+    return pd.DataFrame(data)
+
+
+def upsert_status_cache(
+    conn: Connection, report: StatusReport, fingerprint: str, *, at: dt.datetime
+) -> None:
+    """Store ``report`` as the status of its date at ``fingerprint`` (replacing the date's
+    previous row), inside the caller's transaction."""
+    row = {
+        "as_of": report.as_of,
+        "fingerprint": fingerprint,
+        "computed_at": at,
+        "projects": _to_text(report.projects),
+        "programmes": _to_text(report.programmes),
+        "portfolios": _to_text(report.portfolios),
+        "notes": list(report.notes),
+    }
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(cache_t).values(**row)
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[cache_t.c.as_of],
+            set_={c: stmt.excluded[c] for c in row if c != "as_of"},
+        )
+    )
+
+
+def read_status_cache(engine: Engine, as_of: dt.date, fingerprint: str) -> StatusReport | None:
+    """The stored status of ``as_of`` when it was computed at ``fingerprint``, else None."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(
+                cache_t.c.computed_at,
+                cache_t.c.projects,
+                cache_t.c.programmes,
+                cache_t.c.portfolios,
+                cache_t.c.notes,
+            ).where(cache_t.c.as_of == as_of, cache_t.c.fingerprint == fingerprint)
+        ).first()
+    if row is None:
+        return None
+    computed_at, projects, programmes, portfolios, notes = row
+    report = StatusReport(
+        as_of, _from_text(projects), _from_text(programmes), _from_text(portfolios)
+    )
+    report.notes.extend(notes or [])
+    report.computed_at = computed_at
+    return report
+
+
+def current_status(engine: Engine, config: Any, as_of: dt.date) -> StatusReport:
+    """``pmohub status``: the stored status of ``as_of`` when the store, the config and
+    the code are as they were when it was computed, else computed now (the day-constant
+    flow metrics from the day's snapshot, see ``project_status(use_snapshot=True)``)."""
+    fingerprint = status_fingerprint(engine, config, as_of)
+    s = settings_for(config)
+    report = read_status_cache(engine, as_of, fingerprint)
+    if report is None:
+        log.debug("status of %s: computed (no stored result at this fingerprint)", as_of)
+        return project_status(engine, config, as_of, use_snapshot=True)
+    log.debug("status of %s: stored result at fingerprint %s", as_of, fingerprint[:12])
+    local = report.computed_at.astimezone(ZoneInfo(s.timezone))
+    report.notes.append(
+        f"computed at {local:%Y-%m-%d %H:%M} (nightly); the store has not changed since"
+    )
+    report.warnings.extend(calendar_warnings(s, as_of))
+    return report
+
+
+__all__ = [
+    "code_digest",
+    "current_status",
+    "read_status_cache",
+    "status_fingerprint",
+    "upsert_status_cache",
+]
