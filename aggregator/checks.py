@@ -480,7 +480,12 @@ def _hierarchy_keys(items: pd.DataFrame, hier: pd.DataFrame) -> pd.Series:
     )
     loose = pd.Series({k: v for (s, k), v in tmap.items() if s is None}, dtype=object)
     combo = items["source"].astype(str) + "\x1f" + items["tracker_project_key"].astype(str)
-    return combo.map(exact).fillna(items["tracker_project_key"].map(loose)).astype(object)
+    return (
+        combo.map(exact)
+        .astype(object)
+        .fillna(items["tracker_project_key"].map(loose))
+        .astype(object)
+    )
 
 
 def _attribute_pmo_items(items: pd.DataFrame, hier: pd.DataFrame, links: pd.DataFrame) -> pd.Series:

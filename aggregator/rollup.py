@@ -1705,7 +1705,7 @@ def compute_status(
     p["name"] = h["name"]
     p["portfolio"] = h["portfolio"]
     p["programme"] = h["programme"]
-    p["critical"] = h["critical"].fillna(False).astype(bool) if "critical" in h else False
+    p["critical"] = h["critical"].eq(True) if "critical" in h else False
     p["weight"] = pd.to_numeric(h["weight"], errors="coerce") if "weight" in h else np.nan
     prog = _progress(inp, idx)
     p = p.join(prog)

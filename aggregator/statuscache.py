@@ -133,7 +133,8 @@ def _from_text(text: str) -> pd.DataFrame:
     for c in json.loads(text, object_hook=_json_object)["columns"]:
         dtype, values = c["dtype"], c["values"]
         if dtype.startswith("datetime64"):
-            col = pd.Series(pd.to_datetime(values, format="ISO8601")).astype(dtype)
+            aware = "," in dtype  # datetime64[ns, UTC]: all-NaT text parses naive
+            col = pd.Series(pd.to_datetime(values, format="ISO8601", utc=aware)).astype(dtype)
         elif dtype == "object":
             col = pd.Series(values, dtype=object)
         else:
