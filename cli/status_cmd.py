@@ -51,12 +51,22 @@ def _plain(v: Any) -> Any:
     return v
 
 
+def _column_values(col: Any) -> list[Any]:
+    """One column as plain Python values (:func:`_plain` per cell, by dtype in bulk)."""
+    import numpy as np
+
+    if isinstance(col.dtype, np.dtype):
+        if col.dtype.kind in "iub":
+            return col.tolist()
+        if col.dtype.kind == "f":
+            return [None if x != x else x for x in col.tolist()]
+    return [_plain(v) for v in col.tolist()]
+
+
 def _records(frame: Any, columns: list[str]) -> list[dict[str, Any]]:
     cols = [c for c in columns if c in frame.columns]
-    return [
-        {c: _plain(v) for c, v in zip(cols, row, strict=True)}
-        for row in frame[cols].itertuples(index=False)
-    ]
+    values = [_column_values(frame[c]) for c in cols]
+    return [dict(zip(cols, row, strict=True)) for row in zip(*values, strict=True)]
 
 
 def _today(config: Any) -> dt.date:
