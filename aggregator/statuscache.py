@@ -38,6 +38,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import orjson
 import pandas as pd
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -95,48 +96,67 @@ def status_fingerprint(engine: Engine, config: Any, as_of: dt.date) -> str:
 def _json_default(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    # A date inside a list or dict: top-level cells are tagged by _tag, nested ones are
+    # refused rather than read back as text.
+    raise TypeError(f"cannot store {type(value).__name__} in the status cache")
+
+
+def _tag(value: Any) -> Any:
+    """An object column's cell in JSON terms: dates, timestamps and NaN (orjson writes
+    NaN as null, but NaN and None are different cells) tagged."""
+    if isinstance(value, float) and value != value:
+        return {"$nan": 1}
     if isinstance(value, dt.datetime):  # pd.Timestamp too
         return {"$ts": pd.Timestamp(value).isoformat()}
     if isinstance(value, dt.date):
         return {"$date": value.isoformat()}
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"cannot store {type(value).__name__} in the status cache")
+    return value
 
 
-def _json_object(obj: dict[str, Any]) -> Any:
-    if len(obj) == 1:
-        if "$ts" in obj:
-            return pd.Timestamp(obj["$ts"])
-        if "$date" in obj:
-            return dt.date.fromisoformat(obj["$date"])
-    return obj
+def _untag(value: Any) -> Any:
+    if isinstance(value, dict) and len(value) == 1:
+        if "$ts" in value:
+            return pd.Timestamp(value["$ts"])
+        if "$date" in value:
+            return dt.date.fromisoformat(value["$date"])
+        if "$nan" in value:
+            return float("nan")
+    return value
 
 
 def _to_text(frame: pd.DataFrame) -> str:
-    """A frame as JSON that reads back equal, dtypes included: column by column with
-    its dtype, floats as Python writes them (shortest exact form; pandas' own JSON keeps
-    15 digits at most), timestamps as ISO text with their unit restored from the dtype,
-    dates and timestamps inside object columns tagged."""
+    """A frame as JSON that reads back equal, dtypes included: column by column with its
+    dtype, floats in their shortest exact form (pandas' own JSON keeps 15 digits at
+    most), timestamps as ISO text with their unit restored from the dtype, and an object
+    column's dates, timestamps and NaN tagged (``tagged`` says which columns to scan on
+    the way back: the big list columns need no pass). orjson: 4x faster than json."""
     columns = []
     for name, col in frame.items():
+        tagged = False
         if col.dtype.kind == "M":
             values: list[Any] = [None if pd.isna(v) else v.isoformat() for v in col]
+        elif col.dtype == object:
+            values = [_tag(v) for v in col.tolist()]
+            tagged = any(type(v) is dict for v in values)
         else:
             values = col.tolist()
-        columns.append({"name": name, "dtype": str(col.dtype), "values": values})
-    return json.dumps({"columns": columns}, default=_json_default, ensure_ascii=False)
+        columns.append({"name": name, "dtype": str(col.dtype), "tagged": tagged, "values": values})
+    return orjson.dumps(
+        {"columns": columns}, default=_json_default, option=orjson.OPT_PASSTHROUGH_DATETIME
+    ).decode()
 
 
 def _from_text(text: str) -> pd.DataFrame:
     data = {}
-    for c in json.loads(text, object_hook=_json_object)["columns"]:
+    for c in orjson.loads(text)["columns"]:
         dtype, values = c["dtype"], c["values"]
         if dtype.startswith("datetime64"):
             aware = "," in dtype  # datetime64[ns, UTC]: all-NaT text parses naive
             col = pd.Series(pd.to_datetime(values, format="ISO8601", utc=aware)).astype(dtype)
         elif dtype == "object":
-            col = pd.Series(values, dtype=object)
+            col = pd.Series([_untag(v) for v in values] if c["tagged"] else values, dtype=object)
         else:
             col = pd.Series(values).astype(dtype)
         data[c["name"]] = col
