@@ -73,7 +73,6 @@ def forecast_frame(
     trials: int = TRIALS,
     created: pd.Series | None = None,
 ) -> pd.DataFrame:
-    cal = s.calendar
     g = inp.groups
     open_ = g[g["kind"].isin(LEAF_KINDS) & g["status_category"].isin(("todo", "in_progress"))]
     remaining = open_.groupby("pk")["n"].sum()
@@ -85,10 +84,13 @@ def forecast_frame(
         else pd.Series(dtype=object)
     )
     flow = inp.flow.dropna(subset=["done_at"])
-    r_now = float(cal.rank([as_of])[0])
-    cap = two_year_cap(cal, as_of)
+    per_calendar: dict[str, tuple[float, Any]] = {}
     rows = []
     for pk in projects:  # one simulation per project; each is vectorised over its trials
+        cal = s.calendar_for(pk)  # working days of the project's own calendar
+        if cal.name not in per_calendar:
+            per_calendar[cal.name] = (float(cal.rank([as_of])[0]), two_year_cap(cal, as_of))
+        r_now, cap = per_calendar[cal.name]
         rem = int(remaining.get(pk, 0))
         created = first.get(pk)
         age = (
@@ -163,7 +165,10 @@ def project_forecasts(
         keys = [project]
     # 60 working days can span more than 90 calendar days around long holidays.
     back = as_of - dt.timedelta(days=1)
-    first = pd.Timestamp(s.calendar.add_wd([back], -SAMPLE_WD)[0]).date()
+    first = min(
+        pd.Timestamp(cal.add_wd([back], -SAMPLE_WD)[0]).date()
+        for cal in (s.calendar, *s.project_calendars.values())
+    )
     flow_days = (as_of - first).days + 1
     read = read_inputs_history if history else read_inputs_sql
     inp = read(engine, config, as_of, hier, s, flow_days=flow_days)

@@ -24,9 +24,9 @@ import datetime as dt
 import json
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -46,7 +46,13 @@ from sqlalchemy import (
     select,
 )
 
-from aggregator.checks import _hierarchy_keys, config_calendar, config_policy, hierarchy_frame
+from aggregator.checks import (
+    _hierarchy_keys,
+    config_calendar,
+    config_policy,
+    hierarchy_frame,
+    project_calendars,
+)
 from aggregator.store import models as m
 from rules.calendar import WorkCalendar, local_dates
 from rules.frames import (
@@ -150,6 +156,30 @@ class Settings:
     hpp: float
     kinds: Mapping[str, str]
     status_map: Mapping[str, str]
+    #: Project key -> its calendar where that is not ``calendar``: the project's own, else
+    #: its portfolio's (RULES.md 2.4, as the rules use them).
+    project_calendars: Mapping[str, WorkCalendar] = field(default_factory=dict)
+
+    def calendar_for(self, project_key: str) -> WorkCalendar:
+        return self.project_calendars.get(project_key, self.calendar)
+
+    def by_calendar(self, idx: pd.Index) -> list[tuple[Settings, pd.Index]]:
+        """``idx`` split by calendar, each part with settings on its calendar: the
+        working-day metrics (SPI(t), cycle and lead times, slippage, forecasts) of a
+        portfolio on another calendar count its own working days."""
+        if not self.project_calendars:
+            return [(self, idx)]
+        parts: dict[str, list[Any]] = {}
+        cals: dict[str, WorkCalendar] = {}
+        for key in idx:
+            cal = self.calendar_for(key)
+            parts.setdefault(cal.name, []).append(key)
+            cals.setdefault(cal.name, cal)
+        return [
+            (self if cals[n] is self.calendar else replace(self, calendar=cals[n]),
+             pd.Index(keys, name=idx.name))
+            for n, keys in parts.items()
+        ]  # fmt: skip
 
     def types_of(self, *kinds: str) -> list[str]:
         return sorted(t for t, k in self.kinds.items() if k in kinds)
@@ -178,6 +208,7 @@ def settings_for(config: Any) -> Settings:
         hpp=float(defaults.get("hpp", DEFAULT_HPP) or DEFAULT_HPP),
         kinds=kinds,
         status_map=smap,
+        project_calendars=project_calendars(config),
     )
 
 
@@ -1711,9 +1742,14 @@ def compute_status(
     p = p.join(prog)
     snap = inp.flow_snapshot
     p["hpp"] = _hpp(inp, idx, s.hpp) if snap is None else _per(idx, snap["hpp"], s.hpp)
-    p = p.join(_evm(inp, idx, as_of, s.calendar, prog))
+    parts = s.by_calendar(idx)
+    p = p.join(
+        _by_calendar(parts, lambda sc, sub: _evm(inp, sub, as_of, sc.calendar, prog.loc[sub]))
+    )
     if snap is None:
-        flow, cycles = _flow(inp, idx, as_of, s)
+        flows = [_flow(inp, sub, as_of, sc) for sc, sub in parts]
+        flow = pd.concat([f for f, _ in flows]) if len(flows) > 1 else flows[0][0]
+        cycles = pd.concat([c for _, c in flows]) if len(flows) > 1 else flows[0][1]
     else:
         flow = snap.reindex(idx)[[c for c in SNAPSHOT_FLOW[:9]]]
         vals = snap["cycle_wd_values"].reindex(idx)
@@ -1730,7 +1766,7 @@ def compute_status(
     p["cycle_wd_values"] = _per(
         idx, cycles.groupby("pk")["cycle_wd"].agg(lambda v: [int(x) for x in v if x == x]), None
     )
-    p = p.join(_milestones(inp, idx, as_of, s.calendar))
+    p = p.join(_by_calendar(parts, lambda sc, sub: _milestones(inp, sub, as_of, sc.calendar)))
     p = p.join(_risk(inp, idx))
     if snap is None:
         p = p.join(_sprint_metrics(inp.sprints, idx))
@@ -1755,7 +1791,7 @@ def compute_status(
     to_h = np.where(p["evm_unit"] == "pts", p["hpp"], 1.0)
     for c in ("bac", "ev", "pv"):
         p[f"{c}_h"] = p[c] * to_h
-    p = p.join(_rag(p, inp, s.calendar))
+    p = p.join(_by_calendar(parts, lambda sc, sub: _rag(p.loc[sub], inp, sc.calendar)))
     p = p.join(_pm_override(p, inp, config, as_of))
     p["flow_as_of"] = inp.flow_as_of.isoformat(timespec="minutes") if inp.flow_as_of else None
     p["rag_score"] = p["rag"].map(RAG_SCORE)
@@ -1767,6 +1803,15 @@ def compute_status(
     programmes = _rollup(p, cycles, ["portfolio", "programme"])
     portfolios = _rollup(p, cycles, ["portfolio"])
     return StatusReport(as_of, p.reset_index(), programmes, portfolios)
+
+
+def _by_calendar(
+    parts: list[tuple[Settings, pd.Index]], fn: Callable[[Settings, pd.Index], pd.DataFrame]
+) -> pd.DataFrame:
+    """``fn`` per calendar part (:meth:`Settings.by_calendar`), the results in one frame."""
+    if len(parts) == 1:
+        return fn(*parts[0])
+    return pd.concat([fn(sc, sub) for sc, sub in parts])
 
 
 def _rollup(p: pd.DataFrame, cycles: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
@@ -1896,14 +1941,17 @@ def project_status(
 
 
 def calendar_warnings(s: Settings, as_of: dt.date) -> list[str]:
-    """The years around ``as_of`` the holiday calendar does not know, said once."""
-    missing = s.calendar.uncovered_years({as_of.year - 1, as_of.year, as_of.year + 1})
-    if not missing:
-        return []
-    return [
-        f"calendar {s.calendar.name}: holidays unknown for "
-        f"{', '.join(map(str, missing))}; those years count weekends only"
-    ]
+    """The years around ``as_of`` each calendar in use does not know, said once each."""
+    cals = {c.name: c for c in (s.calendar, *s.project_calendars.values())}
+    out = []
+    for name, cal in cals.items():
+        missing = cal.uncovered_years({as_of.year - 1, as_of.year, as_of.year + 1})
+        if missing:
+            out.append(
+                f"calendar {name}: holidays unknown for "
+                f"{', '.join(map(str, missing))}; those years count weekends only"
+            )
+    return out
 
 
 __all__ = [
