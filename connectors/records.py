@@ -107,6 +107,10 @@ class WorkItem(Record):
     original_estimate_h: float | None = None
     remaining_estimate_h: float | None = None
     time_spent_h: float | None = None
+    # Fraction done as the tracker states it (Redmine done_ratio, MS Project PercentComplete,
+    # a spreadsheet's "% complete"), 0..1; None when the tracker does not say. RULES.md 2.3
+    # reads it only when there is no remaining estimate.
+    progress: float | None = None
     labels: tuple[str, ...] = ()
     components: tuple[str, ...] = ()
     milestone_ids: tuple[str, ...] = ()  # Milestone.external_id
@@ -122,6 +126,17 @@ class WorkItem(Record):
             raise ValueError(
                 f"WorkItem {self.key}: status_category {self.status_category!r} "
                 f"is not one of {', '.join(STATUS_CATEGORIES)}"
+            )
+        progress = self.progress
+        if progress is not None and (
+            isinstance(progress, bool)
+            or not isinstance(progress, int | float)
+            or not 0.0 <= progress <= 1.0  # also refuses NaN
+        ):
+            # a ValueError like the check above: every mapper turns it into a RecordError
+            # carrying the source and the issue (records stay standard library only)
+            raise ValueError(
+                f"WorkItem {self.key}: progress {progress!r} is not a fraction between 0 and 1"
             )
 
 

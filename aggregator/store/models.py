@@ -177,6 +177,7 @@ class WorkItem(SyncedMixin, Base):
     original_estimate_h: Mapped[float | None] = mapped_column(Float)
     remaining_estimate_h: Mapped[float | None] = mapped_column(Float)
     time_spent_h: Mapped[float | None] = mapped_column(Float)
+    progress: Mapped[float | None] = mapped_column(Float)  # 0..1, migration 0003
     labels: Mapped[list[str]] = mapped_column(JSON, default=list)
     components: Mapped[list[str]] = mapped_column(JSON, default=list)
     milestone_ids: Mapped[list[str]] = mapped_column(JSON, default=list)

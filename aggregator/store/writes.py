@@ -105,7 +105,13 @@ def now_utc() -> dt.datetime:
 
 # --- content digests -------------------------------------------------------------------
 
-_GETTERS: dict[type, tuple[Callable[[Any], tuple[Any, ...]], tuple[int, ...]]] = {}
+_GETTERS: dict[type, tuple[Callable[[Any], Any], tuple[int, ...], tuple[str, ...]]] = {}
+
+#: Fields added to a record after stores were shipped. They are digested after all the
+#: others and only when one of them is set, so a record that leaves them None keeps the
+#: digest stored before the upgrade: the next sync does not re-write every row of a tracker
+#: that does not report them (Jira, GitLab, ... for ``progress``).
+_LATE_FIELDS: dict[type, tuple[str, ...]] = {rec.WorkItem: ("progress",)}
 
 
 def content_hash(record: rec.Record) -> str:
@@ -117,16 +123,23 @@ def content_hash(record: rec.Record) -> str:
     cls = type(record)
     spec = _GETTERS.get(cls)
     if spec is None:
-        names = [f.name for f in fields(record) if f.name not in ("raw", "source", "external_id")]
+        late = _LATE_FIELDS.get(cls, ())
+        skip = {"raw", "source", "external_id", *late}
+        names = [f.name for f in fields(record) if f.name not in skip]
         getter = attrgetter(*names)
         mappings = tuple(i for i, f in enumerate(names) if f == "extra")
-        spec = _GETTERS[cls] = (getter, mappings)  # type: ignore[assignment]
-    getter, mappings = spec
+        spec = _GETTERS[cls] = (getter, mappings, late)
+    getter, mappings, late = spec
     values = getter(record)
     if mappings:
         values = list(values)
         for i in mappings:
             values[i] = json.dumps(values[i], sort_keys=True, default=str) if values[i] else ""
+    if late:
+        late_values = [getattr(record, name) for name in late]
+        if late_values.count(None) < len(late_values):
+            # keep the container type: its repr is part of the digests already stored
+            values = [*values, *late_values] if mappings else (*values, *late_values)
     return hashlib.blake2b(repr(values).encode(), digest_size=16).hexdigest()
 
 
@@ -786,6 +799,7 @@ _ITEM_COLUMNS = (
     "original_estimate_h",
     "remaining_estimate_h",
     "time_spent_h",
+    "progress",
     "labels",
     "components",
     "milestone_ids",
@@ -851,6 +865,7 @@ def upsert_work_items(
             i.original_estimate_h,
             i.remaining_estimate_h,
             i.time_spent_h,
+            i.progress,
             i.labels,
             i.components,
             i.milestone_ids,
