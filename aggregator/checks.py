@@ -139,6 +139,22 @@ def project_calendars(config: Any) -> dict[str, WorkCalendar]:
     return out
 
 
+def person_calendars(config: Any) -> dict[str, WorkCalendar]:
+    """Config person id -> the person's own calendar (``people[].calendar``: RULES.md 2.4's
+    per-person override of the portfolio calendar); each named calendar built once. People
+    without one work by the default calendar and are not listed."""
+    built: dict[str, WorkCalendar] = {}
+    out: dict[str, WorkCalendar] = {}
+    for i, pc in enumerate(getattr(config, "people", ()) or ()):
+        name = getattr(pc, "calendar", None)
+        if not name:
+            continue
+        if name not in built:
+            built[name] = _named_calendar(config, name, f"people[{i}].calendar")
+        out[pc.id] = built[name]
+    return out
+
+
 def _tracker_keys(node: Any) -> list[str]:
     src = getattr(node, "source", None)
     sel = dict(getattr(src, "selector", {}) or {}) if src else {}
@@ -658,17 +674,32 @@ def person_settings(engine: Engine, config: Any) -> dict[str, dict[int, Any]]:
 def _merged_person_settings(engine: Engine, config: Any) -> dict[str, Any]:
     """:func:`person_settings` keyed by the merged person (RES-001/002 load the person
     ``pmohub load`` loads: accounts a config person's aliases/e-mail merge count as one),
-    plus ``person_canonical`` (store person id -> merged id) and the default allocation."""
-    from aggregator.load import _people
+    plus ``person_canonical`` (store person id -> merged id), ``person_calendar`` (merged id
+    -> own calendar, resolved as ``pmohub load`` resolves it) and the default allocation."""
+    from aggregator.load import _people, person_calendar_map
 
-    _, canonical = _people(engine, config)
+    people, canonical = _people(engine, config)
     out: dict[str, Any] = {
         k: {canonical.get(pid, pid): v for pid, v in d.items()}
         for k, d in person_settings(engine, config).items()
     }
     out["person_canonical"] = canonical
+    out["person_calendar"] = person_calendar_map(people)
     out["allocation"] = (getattr(config, "defaults", {}) or {}).get("allocation", 1.0)
     return out
+
+
+#: Rules that compute person/week load (RULES.md 2.3) and so need the teams' hours per point.
+LOAD_RULES = frozenset({"RES-001", "RES-002"})
+
+
+def _project_hpp(engine: Engine, config: Any, as_of: dt.date) -> dict[str, float]:
+    """Project key -> the team's hours per point, as ``pmohub load`` converts points."""
+    from aggregator.load import team_hpp
+    from aggregator.rollup import _project_ids, hierarchy, settings_for
+
+    pid = _project_ids(engine, hierarchy(engine, config))
+    return team_hpp(engine, pid, as_of, settings_for(config)).to_dict()
 
 
 def run_checks(
@@ -713,6 +744,8 @@ def run_checks(
         "default_estimate_h": dict(defaults.get("default_estimate_h") or {}),
         **_merged_person_settings(engine, config),
     }
+    if any(r.id in LOAD_RULES for r in rules):
+        settings["project_hpp"] = _project_hpp(engine, config, as_of)
     runs = run_rules(
         rules,
         frames,

@@ -999,6 +999,12 @@ def parse_config(text: str, *, filename: str = CONFIG_NAME, path: Path | None = 
                 f"people[{i}].id", f"person {pid!r} already listed at people[{seen_ids[pid]}]"
             )
         seen_ids[pid] = i
+        own = p.get("calendar")
+        if own is not None and own not in calendars:
+            ctx.error(
+                f"people[{i}].calendar",
+                f"calendar {own!r} is not defined under calendars{_did_you_mean(own, calendars)}",
+            )
         people.append(
             PersonConfig(
                 id=pid,

@@ -4,13 +4,19 @@ project and tracker.
 * One person, many accounts: work items point at the merged ``people`` row (the sync merges
   accounts by e-mail); a config person's ``id`` and ``aliases`` (``source:external_id``)
   also merge the store people they name into one.
-* Capacity: working days of the policy calendar (holidays, 调休 make-up days) from today to
-  the week's end x ``hours_per_day`` x ``allocation``, minus leave days.
+* Calendars (RULES.md 2.4): a person whose config entry names a ``calendar`` works by it
+  (its holidays, make-up days and weekend); everyone else by the policy default calendar.
+  Both the person's capacity and the spreading of their demand count that calendar's
+  working days, so their hours land on days they work.
+* Capacity: working days of the person's calendar from today to the week's end x
+  ``hours_per_day`` x ``allocation``, minus leave days.
 * Demand: remaining hours of each open item assigned to the person (remaining estimate,
-  else points x hpp x (1 − progress), else the type default, flagged *assumed*) spread
-  evenly over the working days of [max(start, today), due]. Overdue items load the
-  current week; undated items in an active sprint spread over its remaining days; other
-  undated items are *unscheduled*: listed, not loaded.
+  else points x the team's hours per point x (1 − progress), else the type default,
+  flagged *assumed*) spread evenly over the working days of [max(start, today), due].
+  The team's hours per point is the project's ``hpp`` of ``pmohub status`` (90-day median
+  of logged hours per point of done items, :func:`team_hpp`), else the policy default.
+  Overdue items load the current week; undated items in an active sprint spread over its
+  remaining days; other undated items are *unscheduled*: listed, not loaded.
 * Utilisation (RULES.md 2.3): logged hours ÷ capacity per person for the last
   ``util_weeks`` complete ISO weeks (worklogs bucketed on the policy time zone's dates,
   merged accounts summed), and for the team (everyone in the report) as sums, never as a
@@ -30,9 +36,12 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, or_, select
 
+from aggregator.checks import person_calendars
 from aggregator.rollup import (
+    FLOW_DAYS,
+    MIN_HPP_SAMPLES,
     Settings,
     _dayno,
     _df,
@@ -45,15 +54,17 @@ from aggregator.rollup import (
     settings_for,
 )
 from aggregator.store import models as m
+from rules.calendar import WorkCalendar
 from rules.metrics import (
     NON_LOAD_KINDS,
+    calendar_codes,
     displaced_hours,
+    hours_per_point,
     latest_sprint_end,
-    load_spans,
+    person_week_capacity,
     remaining_hours,
     safe_ratio,
-    spread_demand,
-    week_capacity,
+    spread_load,
 )
 
 CONFLICT_SHARE = 0.10
@@ -85,7 +96,8 @@ def _monday(day: dt.date) -> dt.date:
 
 
 def _people(engine: Engine, config: Any) -> tuple[pd.DataFrame, dict[int, int]]:
-    """Store people with config attributes, and store id -> canonical person id."""
+    """Store people with config attributes (``calendar``: the person's own WorkCalendar,
+    else None), and store id -> canonical person id."""
     people = _df(
         engine, select(pe_t.c.id, pe_t.c.display_name, pe_t.c.email), ["id", "name", "email"]
     )
@@ -104,6 +116,7 @@ def _people(engine: Engine, config: Any) -> tuple[pd.DataFrame, dict[int, int]]:
     }
     canonical: dict[int, int] = {}
     attrs: dict[int, dict[str, Any]] = {}
+    own_calendar = person_calendars(config)
     for pc in getattr(config, "people", ()) or ():
         ids = {by_alias.get(a) for a in (pc.id, *pc.aliases)}
         if pc.email:
@@ -120,16 +133,53 @@ def _people(engine: Engine, config: Any) -> tuple[pd.DataFrame, dict[int, int]]:
             "allocation": pc.allocation,
             "leave": pc.leave,
             "active": pc.active,
+            "calendar": own_calendar.get(pc.id),
         }
     people["person_id"] = people["id"].map(lambda i: canonical.get(int(i), int(i)))
     people = people.sort_values("id").drop_duplicates("person_id")
     cfg = pd.DataFrame.from_dict(attrs, orient="index")
     people = people.set_index("person_id").join(cfg) if len(cfg) else people.set_index("person_id")
-    for c in ("cfg_name", "hours_per_day", "allocation", "leave"):
+    for c in ("cfg_name", "hours_per_day", "allocation", "leave", "calendar"):
         if c not in people.columns:
             people[c] = None
     people["name"] = people["cfg_name"].fillna(people["name"])
     return people, canonical
+
+
+def person_calendar_map(people: pd.DataFrame) -> dict[int, WorkCalendar]:
+    """Merged person id -> own calendar, for the people of :func:`_people` that have one."""
+    return {int(p): c for p, c in people["calendar"].items() if isinstance(c, WorkCalendar)}
+
+
+def team_hpp(
+    engine: Engine, pid: pd.Series, as_of: dt.date, s: Settings, flow_days: int = FLOW_DAYS
+) -> pd.Series:
+    """Hierarchy key -> the team's hours per point: the ``hpp`` the status roll-up shows
+    (``aggregator.rollup._hpp``, the same :func:`rules.metrics.hours_per_point` over the same
+    rows: done leaf items the flow read takes, i.e. updated in the flow window), only for
+    projects with enough samples; the caller falls back to the policy default.
+    tests/test_load_hpp.py checks it equals ``pmohub status``'s column."""
+    window_start = s.day_end(as_of) - dt.timedelta(days=flow_days + 1)
+    rows = _df(
+        engine,
+        select(wi_t.c.project_id, wi_t.c.story_points, wi_t.c.time_spent_h).where(
+            # Cheap, selective tests first: SQLite evaluates them in the order written.
+            wi_t.c.status_category == "done",
+            wi_t.c.story_points > 0,
+            wi_t.c.time_spent_h > 0,
+            or_(wi_t.c.updated_at >= window_start, wi_t.c.updated_at.is_(None)),
+            wi_t.c.deleted_at.is_(None),
+            ~_lower_in(wi_t.c.type, s.non_leaf_types),
+        ),
+        ["project_id", "story_points", "time_spent_h"],
+        raw=True,
+    )
+    return hours_per_point(
+        rows["project_id"].map(pid),
+        rows["story_points"],
+        rows["time_spent_h"],
+        min_samples=MIN_HPP_SAMPLES,
+    )
 
 
 def _capacity(
@@ -142,15 +192,16 @@ def _capacity(
     alloc = pd.to_numeric(people["allocation"], errors="coerce").fillna(
         float(defaults.get("allocation", 1) or 1)
     )
-    cap, wd = week_capacity(
-        hpd.to_numpy(), alloc.to_numpy(), list(people["leave"]), weeks, today, s.calendar
+    code, cals = calendar_codes(people.index, person_calendar_map(people), s.calendar)
+    cap, wd = person_week_capacity(
+        hpd.to_numpy(), alloc.to_numpy(), list(people["leave"]), code, cals, weeks, today
     )
     out = pd.DataFrame(
         {
             "person_id": np.repeat(people.index.to_numpy(), len(weeks)),
             "week": np.tile(np.arange(len(weeks)), len(people)),
             "cap_h": cap.ravel(),
-            "workdays": np.tile(wd, len(people)),
+            "workdays": wd.ravel(),
         }
     )
     return out
@@ -292,11 +343,13 @@ def person_load(
     aid = pd.to_numeric(items["assignee_id"]).astype(int)
     items["person_id"] = aid.map(pd.Series(canonical, dtype="int64")).fillna(aid).astype(int)
     items["project_key"] = items["project_id"].map(pid)
+    hpp = items["project_key"].map(team_hpp(engine, pid, as_of, s)).astype(float)
     items["rem_h"], items["assumed"] = remaining_hours(
         items["remaining_estimate_h"],
         items["story_points"],
         items["type"],
-        hpp=s.hpp,
+        hpp=hpp.fillna(s.hpp).to_numpy(),
+        progress=items["progress"] if "progress" in items.columns else None,
         type_hours=defaults.get("default_estimate_h"),
     )
     due = _from_dayno(items["due_on"]).to_numpy().astype("datetime64[D]")
@@ -321,23 +374,17 @@ def person_load(
     und = np.isnat(due)
     if und.any():
         se[und] = latest_sprint_end(items.loc[und, "iteration_ids"], sprint_end)
-    r_first, r_last, scheduled = load_spans(start, due, se, s.calendar, as_of)
-    sched = items[scheduled]
-    nz_i, nz_w, dem = spread_demand(
-        sched["rem_h"].to_numpy(),
-        r_first[scheduled],
-        r_last[scheduled],
-        week_starts,
-        as_of,
-        s.calendar,
+    code, cals = calendar_codes(items["person_id"], person_calendar_map(people), s.calendar)
+    scheduled, nz_i, nz_w, dem = spread_load(
+        items["rem_h"].to_numpy(), start, due, se, code, cals, week_starts, as_of
     )
     rows = pd.DataFrame(
         {
-            "person_id": sched["person_id"].to_numpy()[nz_i],
-            "project_key": sched["project_key"].to_numpy()[nz_i],
+            "person_id": items["person_id"].to_numpy()[nz_i],
+            "project_key": items["project_key"].to_numpy()[nz_i],
             "week": nz_w,
             "demand_h": dem,
-            "due": due[scheduled][nz_i],
+            "due": due[nz_i],
         }
     )
     rows["project_key"] = rows["project_key"].fillna("(unmapped)")

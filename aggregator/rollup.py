@@ -68,6 +68,7 @@ from rules.metrics import (
     compliance_score,
     earned_value,
     group_quantiles,
+    hours_per_point,
     outcome_weights,
     rag_from_score,
     rag_overall,
@@ -1407,14 +1408,11 @@ def _weighted_median(h: pd.DataFrame, keys: list[str]) -> pd.Series:
 
 
 def _hpp(inp: Inputs, idx: pd.Index, default: float) -> pd.Series:
+    # The one formula pmohub load also converts points with (aggregator.load.team_hpp).
     f = inp.flow
-    ok = (pd.to_numeric(f["story_points"], errors="coerce") > 0) & (
-        pd.to_numeric(f["time_spent_h"], errors="coerce") > 0
+    hpp = hours_per_point(
+        f["pk"], f["story_points"], f["time_spent_h"], min_samples=MIN_HPP_SAMPLES
     )
-    f = f[ok]
-    ratio = f["time_spent_h"].astype(float) / f["story_points"].astype(float)
-    stats = ratio.groupby(f["pk"]).agg(["median", "size"])
-    hpp = stats["median"].where(stats["size"] >= MIN_HPP_SAMPLES)
     return _per(idx, hpp, default)
 
 

@@ -20,12 +20,12 @@ import pandas as pd
 from rules.calendar import WorkCalendar, local_dates, to_days
 from rules.metrics import (
     NON_LOAD_KINDS,
+    calendar_codes,
     earned_value,
     latest_sprint_end,
-    load_spans,
+    person_week_capacity,
     remaining_hours,
-    spread_demand,
-    week_capacity,
+    spread_load,
 )
 
 
@@ -210,6 +210,8 @@ def load_frame(
     person_leave: Mapping[Any, list[tuple[dt.date, dt.date]]] | None = None,
     person_canonical: Mapping[Any, int] | None = None,
     sprint_end_on: pd.Series | None = None,
+    person_calendar: Mapping[Any, WorkCalendar] | None = None,
+    project_hpp: Mapping[str, float] | pd.Series | None = None,
 ) -> pd.DataFrame:
     """Demand and capacity per (person_id, week, project_key) for the next ``weeks`` ISO
     weeks (RULES.md 2.3), with the roll-up's load functions (``pmohub load``): rows for
@@ -221,6 +223,10 @@ def load_frame(
     sub-tasks only); accounts merged into one person (``person_canonical``: store person id
     -> the person's id) load that person; ``sprint_end_on`` (active sprint external id ->
     local end day) spreads undated sprint items; person settings are keyed by the merged id.
+    ``person_calendar`` (merged id -> WorkCalendar) puts a person on their own calendar
+    (capacity and demand spreading), everyone else on ``calendar``; ``project_hpp``
+    (project key -> the team's hours per point) converts points, ``hpp`` where absent;
+    a ``progress`` column (0..1) scales the points' hours by (1 − progress).
     """
     cols = ["person_id", "week", "week_start", "project_key", "demand_h", "cap_h"]
     open_all = items[items["status_category"].isin(("todo", "in_progress"))]
@@ -233,11 +239,13 @@ def load_frame(
     aid = open_["assignee_id"].astype("int64")
     canonical = pd.Series(dict(person_canonical or {}), dtype="int64")
     person = aid.map(canonical).fillna(aid).astype("int64").to_numpy()
+    team_hpp = pd.Series(dict(project_hpp or {}), dtype=float)
     rem, _ = remaining_hours(
         open_["remaining_estimate_h"],
         open_["story_points"],
         open_["type"],
-        hpp=hpp,
+        hpp=open_["project_key"].map(team_hpp).astype(float).fillna(hpp).to_numpy(),
+        progress=open_["progress"] if "progress" in open_.columns else None,
         type_hours=default_estimate_h,
     )
     due = to_days(open_["due_on"])
@@ -245,16 +253,18 @@ def load_frame(
     if sprint_end_on is not None and "iteration_ids" in open_.columns:
         und = np.isnat(due)
         se[und] = latest_sprint_end(open_["iteration_ids"][und], sprint_end_on)
-    r_first, r_last, scheduled = load_spans(to_days(open_["start_on"]), due, se, calendar, as_of)
     monday = as_of - dt.timedelta(days=as_of.weekday())
     week_starts = [monday + dt.timedelta(days=7 * w) for w in range(weeks)]
-    person, project = person[scheduled], open_["project_key"].to_numpy()[scheduled]
-    if not len(person) or not weeks:
-        return pd.DataFrame(columns=cols)
-    nz_i, nz_w, dem = spread_demand(
-        rem[scheduled], r_first[scheduled], r_last[scheduled], week_starts, as_of, calendar
+    code, cals = calendar_codes(person, person_calendar, calendar)
+    scheduled, nz_i, nz_w, dem = spread_load(
+        rem, to_days(open_["start_on"]), due, se, code, cals, week_starts, as_of
     )
-    pairs = pd.DataFrame({"person_id": person, "project_key": project}).drop_duplicates()
+    project = open_["project_key"].to_numpy()
+    if not scheduled.any() or not weeks:
+        return pd.DataFrame(columns=cols)
+    pairs = pd.DataFrame(
+        {"person_id": person[scheduled], "project_key": project[scheduled]}
+    ).drop_duplicates()
     grid = pairs.merge(pd.DataFrame({"week": np.arange(weeks)}), how="cross")
     demand = (
         pd.DataFrame({"person_id": person[nz_i], "project_key": project[nz_i], "week": nz_w})
@@ -267,7 +277,8 @@ def load_frame(
     hpd = ids.map(lambda p: (person_hours or {}).get(p, hours_per_day)).to_numpy(dtype=float)
     alloc = ids.map(lambda p: (person_allocation or {}).get(p, allocation)).to_numpy(dtype=float)
     leave = [(person_leave or {}).get(p) for p in ids]
-    cap, _ = week_capacity(hpd, alloc, leave, week_starts, as_of, calendar)
+    pcode, pcals = calendar_codes(ids, person_calendar, calendar)
+    cap, _ = person_week_capacity(hpd, alloc, leave, pcode, pcals, week_starts, as_of)
     out["cap_h"] = cap[ids.get_indexer(out["person_id"]), out["week"].to_numpy()]
     out["week_start"] = np.array(week_starts, dtype="datetime64[D]")[out["week"].to_numpy()]
     return out[cols]

@@ -1,10 +1,10 @@
 """Pure, vectorised roll-up formulas (RULES.md section 2), working on *grouped* rows so a
 million items cost one pass. No I/O. They are the ONE implementation of earned value /
-earned schedule (:func:`earned_value`) and of person/week load (:func:`load_spans`,
-:func:`spread_demand`, :func:`week_capacity`): the roll-up (``aggregator/rollup.py``,
-``aggregator/load.py``) calls them on SQL-grouped rows and the rules (VAR-003/004,
-RES-001/002 through ``rules/formulas.py``) on item-level frames, so ``pmohub check`` and
-``pmohub status``/``pmohub load`` agree on the same data.
+earned schedule (:func:`earned_value`) and of person/week load (:func:`spread_load`,
+:func:`person_week_capacity`, :func:`remaining_hours`, :func:`hours_per_point`): the
+roll-up (``aggregator/rollup.py``, ``aggregator/load.py``) calls them on SQL-grouped rows
+and the rules (VAR-003/004, RES-001/002 through ``rules/formulas.py``) on item-level
+frames, so ``pmohub check`` and ``pmohub status``/``pmohub load`` agree on the same data.
 
 Working-day positions are *ranks* from :meth:`rules.calendar.WorkCalendar.rank` (number of
 working days on or before a day), so "working days in (a, b]" is ``rank(b) - rank(a)`` and
@@ -270,19 +270,46 @@ def remaining_hours(
     points: pd.Series,
     types: pd.Series,
     *,
-    hpp: float,
+    hpp: float | np.ndarray | pd.Series,
+    progress: pd.Series | np.ndarray | None = None,
     type_hours: Mapping[str, float] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """rem_h of open items (RULES.md 2.3): the remaining estimate, else points x hpp, else
-    the type default (``type_hours``, type names case-insensitive), else
-    :data:`DEFAULT_TYPE_HOURS`. Returns (rem_h, assumed: no estimate nor points)."""
+    """rem_h of open items (RULES.md 2.3): the remaining estimate, else points x hpp x
+    (1 − progress), else the type default (``type_hours``, type names case-insensitive),
+    else :data:`DEFAULT_TYPE_HOURS`. ``hpp`` is one number or one per item (the team's
+    hours per point, :func:`hours_per_point`); ``progress`` is the fraction done (0..1,
+    None/NaN = nothing done; clipped, since a tracker's percentage can be stale or > 100).
+    Returns (rem_h, assumed: no estimate nor points)."""
     th = {str(k).lower(): float(v) for k, v in (type_hours or {}).items()}
-    rem = pd.to_numeric(pd.Series(remaining), errors="coerce").astype(float)
-    rem = rem.fillna(pd.to_numeric(pd.Series(points), errors="coerce").astype(float) * hpp)
-    assumed = rem.isna().to_numpy()
-    kind = pd.Series(types).astype(object).where(pd.Series(types).notna(), "").astype(str)
-    rem = rem.fillna(kind.str.lower().map(th).astype(float)).fillna(DEFAULT_TYPE_HOURS)
-    return rem.to_numpy(dtype=float), assumed
+    rem = pd.to_numeric(pd.Series(remaining), errors="coerce").to_numpy(dtype=float)
+    pts = pd.to_numeric(pd.Series(points), errors="coerce").to_numpy(dtype=float)
+    per_point = np.broadcast_to(np.asarray(hpp, dtype=float), rem.shape)
+    left = np.ones(rem.shape)
+    if progress is not None:
+        done = pd.to_numeric(pd.Series(progress), errors="coerce").to_numpy(dtype=float)
+        left = 1.0 - np.clip(np.nan_to_num(done, nan=0.0), 0.0, 1.0)
+    rem = np.where(np.isnan(rem), pts * per_point * left, rem)
+    assumed = np.isnan(rem)
+    if assumed.any():
+        kind = pd.Series(types).astype(object).where(pd.Series(types).notna(), "").astype(str)
+        typed = kind.str.lower().map(th).astype(float).to_numpy()
+        rem = np.where(assumed, np.nan_to_num(typed, nan=DEFAULT_TYPE_HOURS), rem)
+    return rem, assumed
+
+
+def hours_per_point(
+    keys: pd.Series, points: pd.Series, spent_h: pd.Series, *, min_samples: int
+) -> pd.Series:
+    """A team's hours per point (RULES.md 2.2/2.3): per key (project), the median of logged
+    hours ÷ points over the given done items with both (> 0); keys with fewer than
+    ``min_samples`` such items are left out (the caller falls back to the policy default).
+    The status roll-up's ``hpp`` and the load's points -> hours both come from here."""
+    pts = pd.to_numeric(pd.Series(points), errors="coerce").to_numpy(dtype=float)
+    spent = pd.to_numeric(pd.Series(spent_h), errors="coerce").to_numpy(dtype=float)
+    ok = (pts > 0) & (spent > 0)
+    ratio = pd.Series(spent[ok] / pts[ok])
+    stats = ratio.groupby(pd.Series(keys).to_numpy()[ok]).agg(["median", "size"])
+    return stats.loc[stats["size"] >= min_samples, "median"].astype(float)
 
 
 def latest_sprint_end(iteration_ids: pd.Series, sprint_end_on: pd.Series) -> np.ndarray:
@@ -390,6 +417,103 @@ def week_capacity(
                 if x <= y:
                     cap[row, j] -= len(calendar.workdays_between(x, y)) * per_day[row]
     return np.clip(cap, 0, None), wd
+
+
+def calendar_codes(
+    keys: Sequence[Any] | np.ndarray | pd.Series,
+    calendar_of: Mapping[Any, WorkCalendar] | None,
+    default: WorkCalendar,
+) -> tuple[np.ndarray, list[WorkCalendar]]:
+    """Per key (person), the position of its working calendar in the returned list:
+    0 = ``default``, others from ``calendar_of`` (RULES.md 2.4: per-person overrides of
+    the portfolio calendar). A calendar named like the default is the default."""
+    cals = [default]
+    code_of_name = {default.name: 0}
+    code_of_key: dict[Any, int] = {}
+    for key, cal in (calendar_of or {}).items():
+        if cal is None:
+            continue
+        if cal.name not in code_of_name:
+            code_of_name[cal.name] = len(cals)
+            cals.append(cal)
+        code_of_key[key] = code_of_name[cal.name]
+    if len(cals) == 1:
+        return np.zeros(len(keys), dtype=np.int64), cals
+    codes = pd.Series(np.asarray(keys, dtype=object)).map(code_of_key).fillna(0)
+    return codes.to_numpy(dtype=np.int64), cals
+
+
+def spread_load(
+    rem_h: np.ndarray,
+    start_on: np.ndarray,
+    due_on: np.ndarray,
+    sprint_end_on: np.ndarray,
+    calendar_code: np.ndarray,
+    calendars: Sequence[WorkCalendar],
+    week_starts: Sequence[dt.date],
+    as_of: dt.date,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Demand of open items per week, each spread over the working days of its assignee's
+    calendar (``calendars[calendar_code[i]]``, see :func:`calendar_codes`): the hours land
+    on days that person works. Returns (scheduled mask, item position, week index, hours)
+    with the nonzero cells in (item, week) order, as :func:`spread_demand` gives them."""
+    n = len(rem_h)
+    rem = np.asarray(rem_h, dtype=float)
+    start = np.asarray(start_on).astype("datetime64[D]")
+    due = np.asarray(due_on).astype("datetime64[D]")
+    se = np.asarray(sprint_end_on).astype("datetime64[D]")
+    code = np.asarray(calendar_code, dtype=np.int64)
+    scheduled = np.zeros(n, dtype=bool)
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    for c, cal in enumerate(calendars):
+        sel = np.flatnonzero(code == c) if len(calendars) > 1 else np.arange(n)
+        if not len(sel):
+            continue
+        r_first, r_last, sch = load_spans(start[sel], due[sel], se[sel], cal, as_of)
+        scheduled[sel] = sch
+        rows = sel[sch]
+        i, w, d = spread_demand(rem[rows], r_first[sch], r_last[sch], week_starts, as_of, cal)
+        parts.append((rows[i], w, d))
+    if not parts:
+        return scheduled, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
+    if len(parts) == 1:
+        return scheduled, *parts[0]
+    items = np.concatenate([p[0] for p in parts])
+    weeks = np.concatenate([p[1] for p in parts])
+    hours = np.concatenate([p[2] for p in parts])
+    # Row order matters downstream: capacity is filled by (priority, due) with ties kept in
+    # item order, so restore the single-calendar order.
+    order = np.lexsort((weeks, items))
+    return scheduled, items[order], weeks[order], hours[order]
+
+
+def person_week_capacity(
+    hours_per_day: np.ndarray,
+    allocation: np.ndarray,
+    leave: Sequence[Any],
+    calendar_code: np.ndarray,
+    calendars: Sequence[WorkCalendar],
+    week_starts: Sequence[dt.date],
+    today: dt.date,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`week_capacity` with each person on their own calendar (``calendars[
+    calendar_code[p]]``): holidays, make-up days and leave count on that calendar.
+    Returns (capacity, working days), both people x weeks."""
+    hpd = np.asarray(hours_per_day, dtype=float)
+    alloc = np.asarray(allocation, dtype=float)
+    code = np.asarray(calendar_code, dtype=np.int64)
+    cap = np.zeros((len(hpd), len(week_starts)))
+    wd = np.zeros((len(hpd), len(week_starts)), dtype=np.int64)
+    for c, cal in enumerate(calendars):
+        sel = np.flatnonzero(code == c) if len(calendars) > 1 else np.arange(len(hpd))
+        if not len(sel):
+            continue
+        part, days = week_capacity(
+            hpd[sel], alloc[sel], [leave[i] for i in sel], week_starts, today, cal
+        )
+        cap[sel] = part
+        wd[sel] = days
+    return cap, wd
 
 
 # -- percentiles ---------------------------------------------------------------------------

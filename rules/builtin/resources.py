@@ -109,6 +109,8 @@ def _load(ctx: RuleContext, weeks: int) -> pd.DataFrame:
             person_leave=ctx.settings.get("person_leave"),
             person_canonical=ctx.settings.get("person_canonical"),
             sprint_end_on=sprint_end_on,
+            person_calendar=ctx.settings.get("person_calendar"),
+            project_hpp=ctx.settings.get("project_hpp"),
         )
 
     return ctx.memoized(("load", weeks), compute)
