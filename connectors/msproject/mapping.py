@@ -14,6 +14,9 @@ Choices worth knowing:
 - Status from ``PercentComplete``: 0 ``Not Started`` (todo), 100 ``Completed`` (done),
   otherwise ``In Progress``; an inactive task (``<Active>0``) is ``Inactive``
   (cancelled). The source's ``status_map`` can re-map these names.
+- ``PercentComplete`` (0..100) -> ``progress`` (÷ 100; it also stays in
+  ``extra["percent_complete"]``). It is the share of the *duration* done, not of the work
+  (``PercentWorkComplete``): the one the PM sets and MS Project shows by default.
 - Work: ``Work`` -> ``original_estimate_h``, ``RemainingWork`` -> ``remaining_estimate_h``,
   ``ActualWork`` -> ``time_spent_h`` (hours). Baseline 0 (``Baseline/Number`` 0) goes to
   ``extra``: ``baseline_start_on``, ``baseline_due_on`` (ISO dates) and
@@ -139,6 +142,17 @@ def baseline0(task: Mapping[str, Any]) -> Mapping[str, Any]:
     return {}
 
 
+def to_progress(percent_complete: Any) -> float | None:
+    """``PercentComplete`` (whole percent of the task's *duration* done; MS Project rolls it
+    up for summary tasks) as a fraction; None when the plan does not carry the element."""
+    if percent_complete in (None, ""):
+        return None
+    pct = float(percent_complete)
+    if not 0 <= pct <= 100:
+        raise ValueError(f"PercentComplete {percent_complete!r} is not between 0 and 100")
+    return pct / 100
+
+
 def status_of(task: Mapping[str, Any], ctx: MappingContext) -> tuple[str, str]:
     if not flag(task, "Active", default=True):
         name, category = "Inactive", "cancelled"
@@ -246,6 +260,7 @@ def to_work_item(task: Mapping[str, Any], ctx: MappingContext, facts: TaskFacts)
                 extra[canonical] = value
         current = "PercentComplete"
         extra["percent_complete"] = float(task.get("PercentComplete") or 0)
+        progress = to_progress(task.get("PercentComplete"))
         current = "Assignment"
         if facts.assignments:
             extra["assignments"] = [
@@ -280,6 +295,7 @@ def to_work_item(task: Mapping[str, Any], ctx: MappingContext, facts: TaskFacts)
             original_estimate_h=work,
             remaining_estimate_h=remaining,
             time_spent_h=actual,
+            progress=progress,
             milestone_ids=facts.milestone_ids,
             extra=extra,
         )

@@ -22,6 +22,8 @@ Choices worth knowing:
   (names), ``summary``. Other attributes keep Redmine's attribute name (``done_ratio``,
   ``category_id``...); custom fields are ``cf_<id>``. Notes-only journals, attachments and
   relation details carry no field change and are left out (relations come as ``Link``).
+- ``done_ratio`` (% Done, whole percent) becomes ``WorkItem.progress`` (÷ 100); it also
+  stays in ``extra["done_ratio"]`` as before.
 - Custom fields: the source's ``fields`` map canonical names to Redmine custom fields, by
   id or by name (``fields: {story_points: "Story points", risk_probability: 7}``).
   ``story_points`` becomes ``WorkItem.story_points``; the others go to ``WorkItem.extra``
@@ -119,6 +121,18 @@ def number(value: Any) -> float | None:
     if value is None or value == "":
         return None
     return float(value)
+
+
+def to_progress(done_ratio: Any) -> float | None:
+    """``done_ratio`` (whole percent 0..100) as a fraction. Redmine always sends it (0 for
+    an untouched issue); depending on the instance settings it is typed by the user, set by
+    the status, or derived for a parent from its children (closed children count as 100)."""
+    ratio = number(done_ratio)
+    if ratio is None:
+        return None
+    if not 0.0 <= ratio <= 100.0:
+        raise ValueError(f"done_ratio {done_ratio!r} is not a percentage between 0 and 100")
+    return ratio / 100.0
 
 
 def status_category(status_id: str, name: str, ctx: MappingContext) -> str:
@@ -220,7 +234,9 @@ def to_work_item(issue: Mapping[str, Any], ctx: MappingContext) -> WorkItem:
         current = "estimated_hours"
         estimate = number(issue.get("estimated_hours"))
         spent = number(issue.get("spent_hours"))
+        current = "done_ratio"
         done_ratio = issue.get("done_ratio")
+        progress = to_progress(done_ratio)
         extra: dict[str, Any] = {}
         if done_ratio is not None:
             extra["done_ratio"] = int(done_ratio)
@@ -261,6 +277,7 @@ def to_work_item(issue: Mapping[str, Any], ctx: MappingContext) -> WorkItem:
             story_points=story_points,
             original_estimate_h=estimate,
             time_spent_h=spent,
+            progress=progress,
             components=(category_ref["name"],) if category_ref.get("name") else (),
             milestone_ids=(version,) if version else (),
             url=f"{ctx.base_url}/issues/{external_id}" if ctx.base_url else None,

@@ -13,7 +13,9 @@ flagged 是/Y in a 里程碑 column, become ``Milestone`` records; a 里程碑 c
 name attaches the task to that milestone.
 
 Bad rows (unreadable date, unknown status, duplicate id, dangling parent) are yielded as
-``Skipped`` markers naming file, row and column; the rest of the file loads. A row that is
+``Skipped`` markers naming file, row and column; the rest of the file loads. A bad cell the
+row is useful without (the percentage complete) is reported the same way, but only that
+cell is ignored: the row loads. A row that is
 skipped still counts in ``census`` (it is in the file), so a typo never deletes the stored
 copy: the stored row simply keeps its last good values until the cell is fixed.
 
@@ -27,6 +29,11 @@ Choices worth knowing:
   cells; 5/1/2026 only through ``date_formats`` (day/month order is ambiguous).
   Datetimes without a zone, and bare dates in datetime columns (实际完成), are local time
   in ``time_zone`` (a bare date = local midnight), then converted to UTC.
+- Progress: a 完成率 / 完成百分比 / 进度(%) / % Complete / Progress column gives
+  ``WorkItem.progress`` (and ``extra["percent_complete"]``, 0..100). "45%" is 45 %; a bare
+  number up to 1 is a fraction (0.45, what a percentage-formatted cell holds), above 1 a
+  percentage (45), so a bare 1 is 100 % and one percent is written 1%. ``columns`` may
+  name the column as ``percent_complete`` or ``progress``.
 - Links: a 前置任务 (predecessors) cell on row B naming A gives ``A blocks B``, yielded
   with row A (the engine prunes an item's links by their "from" end).
 - Milestone rows come from ``fetch_milestones``; a bad milestone row is reported by
@@ -123,6 +130,9 @@ class SpreadsheetConnector(FileConnector):
                 "options.columns must map field names to header text", source=self.name
             )
         self.column_overrides: dict[str, str] = dict(columns)
+        if "progress" in columns and "percent_complete" not in columns:
+            # the record's name for it is accepted as well as the column's canonical name
+            self.column_overrides["percent_complete"] = self.column_overrides.pop("progress")
         if opts.get("id_column"):
             self.column_overrides["key"] = str(opts["id_column"])
         self.date_formats = tuple(str(f) for f in opts.get("date_formats") or ())
@@ -381,6 +391,7 @@ class SpreadsheetConnector(FileConnector):
                     )
                     for succ in dict.fromkeys(index.successors.get(rid, ()))
                 )
+                cell_errors: list[CellError] = []
                 item = mapping.to_work_item(
                     row,
                     ctx,
@@ -392,7 +403,21 @@ class SpreadsheetConnector(FileConnector):
                     milestone_ids=tuple(
                         dict.fromkeys((*implied, *self._resolve_milestones(index, row)))
                     ),
+                    cell_errors=cell_errors,
                 )
+                for bad in cell_errors:
+                    yield (
+                        n,
+                        Skipped(
+                            RecordError(
+                                f"{bad}; the cell is ignored, the row is loaded",
+                                source=self.name,
+                                where=self._where(index.table, n),
+                                field=cols.get(bad.field, bad.field),
+                            )
+                        ),
+                        (),
+                    )
                 yield n, item, links
             except CellError as exc:
                 header = cols.get(exc.field, exc.field)
@@ -487,7 +512,11 @@ class SpreadsheetConnector(FileConnector):
     def check(self) -> dict[str, Any]:
         index = self._index()
         mapped_headers = set(index.columns.values())
-        problems = [str(rec.error) for _, rec, _ in self._mapped() if isinstance(rec, Skipped)]
+        mapped = [(n, rec) for n, rec, _ in self._mapped()]
+        problems = [str(rec.error) for _, rec in mapped if isinstance(rec, Skipped)]
+        # a bad optional cell is reported but its row still loads
+        loaded = {n for n, rec in mapped if not isinstance(rec, Skipped)}
+        bad_rows = {n for n, rec in mapped if isinstance(rec, Skipped)} - loaded
         facts: dict[str, Any] = {
             "file": str(self.path),
             "sheet": index.table.sheet,
@@ -496,7 +525,7 @@ class SpreadsheetConnector(FileConnector):
             "rows": index.rows,
             "work_items": len(index.first_row) - len(index.milestone_rows),
             "milestones": len(index.milestone_rows),
-            "bad_rows": len(problems),
+            "bad_rows": len(bad_rows),
             "projects": sorted(index.projects),
             "unmapped_headers": [h for h in index.table.headers if h and h not in mapped_headers],
             "columns": dict(index.columns),

@@ -124,7 +124,17 @@ FIELD_SYNONYMS: dict[str, tuple[str, ...]] = {
     "labels": ("标签", "Labels", "Tags"),
     "components": ("模块", "组件", "Components", "Component"),
     "predecessors": ("前置任务", "紧前任务", "依赖", "Predecessors", "Depends On"),
-    "percent_complete": ("完成百分比", "完成率", "进度", "% Complete", "Progress"),
+    "percent_complete": (
+        "完成百分比",
+        "完成率",
+        "完成度",
+        "完成进度",
+        "进度",
+        "% Complete",
+        "Percent Complete",
+        "% Done",
+        "Progress",
+    ),
     "url": ("链接", "URL", "Link"),
 }
 KNOWN_FIELDS = frozenset(FIELD_SYNONYMS)
@@ -384,18 +394,27 @@ def to_number(fld: str, value: Cell) -> float | None:
 
 
 def to_percent(fld: str, value: Cell) -> float | None:
-    """0..100 from 50 / "50%" / 0.5 (a cell formatted as percentage holds 0.5)."""
+    """0..100 from "45%" / 45 / 0.45. A bare number (a number cell or text without ``%``)
+    up to 1 is a fraction, above 1 a percentage: a cell formatted as a percentage holds
+    0.45, a typed 45 means 45 %. So a bare 1 is 100 %; one percent must be written 1%."""
     if value is None:
         return None
     if isinstance(value, str) and value.strip().endswith(("%", "％")):
-        number = to_number(fld, value.strip()[:-1])
+        number = to_number(fld, value.strip()[:-1].strip())
     else:
         number = to_number(fld, value)
-        if number is not None and 0 < number <= 1 and isinstance(value, float):
-            number *= 100
-    if number is None or not 0 <= number <= 100:
+        if number is not None and 0 <= number <= 1:
+            # round away the binary noise of 0.45 * 100 = 45.00000000000001
+            number = round(number * 100, 10)
+    if number is None or not 0 <= number <= 100:  # NaN fails too
         raise CellError(fld, f"percentage {value!r} is not between 0 and 100")
     return number
+
+
+def to_progress(fld: str, value: Cell) -> float | None:
+    """``WorkItem.progress`` (0..1) from a percentage cell, read as ``to_percent`` does."""
+    pct = to_percent(fld, value)
+    return None if pct is None else pct / 100
 
 
 def to_text(value: Cell) -> str | None:
@@ -510,11 +529,10 @@ def to_status(row: Mapping[str, Cell], ctx: RowContext) -> tuple[str, str]:
     return text, to_status_category(text, ctx.status_map)
 
 
-def to_extra(row: Mapping[str, Cell], ctx: RowContext) -> dict[str, Any]:
+def to_extra(row: Mapping[str, Cell], ctx: RowContext, progress: float | None) -> dict[str, Any]:
     extra: dict[str, Any] = {}
-    pct = to_percent("percent_complete", cell(row, ctx, "percent_complete"))
-    if pct is not None:
-        extra["percent_complete"] = pct
+    if progress is not None:
+        extra["percent_complete"] = round(progress * 100, 10)  # as before progress existed
     for fld in ctx.extra_fields:
         value = cell(row, ctx, fld)
         if isinstance(value, dt.date | dt.time):
@@ -534,12 +552,25 @@ def to_work_item(
     assignee: str | None,
     reporter: str | None,
     milestone_ids: tuple[str, ...] = (),
+    cell_errors: list[CellError] | None = None,
 ) -> WorkItem:
-    """One task row. Cross-row facts (parent, people ids, milestones) come resolved."""
+    """One task row. Cross-row facts (parent, people ids, milestones) come resolved.
+
+    A bad cell raises ``CellError`` (the row is skipped), except the optional cells a row
+    is useful without (the percentage complete): their ``CellError`` is appended to
+    ``cell_errors`` and the cell is read as empty.
+    """
     title = to_text(cell(row, ctx, "title"))
     if not title:
         raise CellError("title", "empty title")
     status, category = to_status(row, ctx)
+    try:
+        progress = to_progress("percent_complete", cell(row, ctx, "percent_complete"))
+    except CellError as exc:
+        if cell_errors is None:
+            raise
+        cell_errors.append(exc)
+        progress = None
     return WorkItem(
         source=ctx.source,
         external_id=external_id,
@@ -566,11 +597,12 @@ def to_work_item(
             "remaining_estimate_h", cell(row, ctx, "remaining_estimate_h"), ctx.hours_per_day
         ),
         time_spent_h=to_hours("time_spent_h", cell(row, ctx, "time_spent_h"), ctx.hours_per_day),
+        progress=progress,
         labels=to_list(cell(row, ctx, "labels")),
         components=to_list(cell(row, ctx, "components")),
         milestone_ids=milestone_ids,
         url=to_text(cell(row, ctx, "url")),
-        extra=to_extra(row, ctx),
+        extra=to_extra(row, ctx, progress),
         raw={k: to_text(v) for k, v in row.items()},
     )
 

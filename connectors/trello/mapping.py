@@ -7,8 +7,8 @@ cancelled), anything else counts as todo. History: each list move (``updateCard`
 ``listBefore``/``listAfter``) is a status change, each due-date change a ``duedate`` one. ``resolved_at`` is the last move into the
 current list when that list is done/cancelled. Checklists: by default not sub-items (their
 items rarely have an owner or dates): their totals go to ``extra`` (``checklist_items`` /
-``checklist_done``); ``checklist_items: true`` also makes each check item a child work
-item of its card. Archived cards stay, labelled
+``checklist_done``) and their ratio to ``progress``; ``checklist_items: true`` also makes
+each check item a child work item of its card. Archived cards stay, labelled
 ``archived``. Trello has no time tracking, iterations or milestones.
 """
 
@@ -114,6 +114,13 @@ def to_status_changes(
         )
 
 
+def to_progress(done: int, total: int) -> float | None:
+    """A card's progress: its check items done / all of them (every checklist together,
+    each item weighing the same: Trello has no estimates to weigh them by); None without
+    any check item."""
+    return done / total if total > 0 else None
+
+
 def to_work_item(
     card: Mapping[str, Any],
     project_key: str,
@@ -143,11 +150,11 @@ def to_work_item(
             labels.append("archived")
         items = [i for cl in checklists for i in cl.get("checkItems") or []]
         extra: dict[str, Any] = {}
+        progress = None
         if items:
-            extra = {
-                "checklist_items": len(items),
-                "checklist_done": sum(1 for i in items if i.get("state") == "complete"),
-            }
+            done = sum(1 for i in items if i.get("state") == "complete")
+            extra = {"checklist_items": len(items), "checklist_done": done}
+            progress = to_progress(done, len(items))
         if card.get("dueComplete"):
             extra["due_complete"] = True
         due, start = parse_utc(card.get("due")), parse_utc(card.get("start"))
@@ -167,6 +174,7 @@ def to_work_item(
             resolved_at=resolved,
             start_on=start.date() if start else None,
             due_on=due.date() if due else None,
+            progress=progress,
             labels=tuple(labels),
             url=card.get("url") or card.get("shortUrl"),
             extra=extra,
