@@ -42,6 +42,7 @@ import orjson
 import pandas as pd
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 
 from aggregator.rollup import StatusReport, calendar_warnings, project_status, settings_for
 from aggregator.store import models as m
@@ -210,23 +211,38 @@ def read_status_cache(engine: Engine, as_of: dt.date, fingerprint: str) -> Statu
     return report
 
 
-def current_status(engine: Engine, config: Any, as_of: dt.date) -> StatusReport:
+def current_status(
+    engine: Engine, config: Any, as_of: dt.date, *, store: bool = True
+) -> StatusReport:
     """``pmohub status``: the stored status of ``as_of`` when the store, the config and
     the code are as they were when it was computed, else computed now (the day-constant
-    flow metrics from the day's snapshot, see ``project_status(use_snapshot=True)``)."""
+    flow metrics from the day's snapshot, see ``project_status(use_snapshot=True)``) and,
+    with ``store``, stored for the next call: after a daytime sync only the first
+    ``pmohub status`` pays for the computation."""
     fingerprint = status_fingerprint(engine, config, as_of)
     s = settings_for(config)
     report = read_status_cache(engine, as_of, fingerprint)
     if report is None:
         log.debug("status of %s: computed (no stored result at this fingerprint)", as_of)
-        return project_status(engine, config, as_of, use_snapshot=True)
+        report = project_status(engine, config, as_of, use_snapshot=True)
+        if store:
+            _store_quietly(engine, report, fingerprint)
+        return report
     log.debug("status of %s: stored result at fingerprint %s", as_of, fingerprint[:12])
     local = report.computed_at.astimezone(ZoneInfo(s.timezone))
-    report.notes.append(
-        f"computed at {local:%Y-%m-%d %H:%M} (nightly); the store has not changed since"
-    )
+    report.notes.append(f"computed at {local:%Y-%m-%d %H:%M}; the store has not changed since")
     report.warnings.extend(calendar_warnings(s, as_of))
     return report
+
+
+def _store_quietly(engine: Engine, report: StatusReport, fingerprint: str) -> None:
+    """Keep a computed status for reuse; a store this user may only read (a read-only
+    PostgreSQL role, a read-only SQLite file) just means the next call computes again."""
+    try:
+        with engine.begin() as conn:
+            upsert_status_cache(conn, report, fingerprint, at=dt.datetime.now(dt.UTC))
+    except DBAPIError as exc:
+        log.info("status of %s not kept for reuse: %s", report.as_of, exc.orig or exc)
 
 
 __all__ = [
