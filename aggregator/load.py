@@ -296,6 +296,7 @@ def person_load(
         "due_on",
         "remaining_estimate_h",
         "story_points",
+        "progress",
         "iteration_ids",
     ]
     open_ = (wi_t.c.deleted_at.is_(None), wi_t.c.status_category.in_(("todo", "in_progress")))
@@ -349,7 +350,7 @@ def person_load(
         items["story_points"],
         items["type"],
         hpp=hpp.fillna(s.hpp).to_numpy(),
-        progress=items["progress"] if "progress" in items.columns else None,
+        progress=items["progress"],
         type_hours=defaults.get("default_estimate_h"),
     )
     due = _from_dayno(items["due_on"]).to_numpy().astype("datetime64[D]")

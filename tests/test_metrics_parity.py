@@ -7,14 +7,24 @@ tests/test_load.py (merged GitLab account, sprint spreading, overdue, leave, all
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 import pytest
 import test_load
+import test_load_calendars
+import test_load_hpp
 import test_rollup
-from rollup_data import item, write
+from rollup_data import CONFIG, item, write
 
-from aggregator.checks import _merged_person_settings, config_calendar, load_frames, run_checks
+from aggregator.checks import (
+    _merged_person_settings,
+    _project_hpp,
+    config_calendar,
+    load_frames,
+    run_checks,
+)
 from aggregator.config import parse_config
 from aggregator.load import person_load
 from aggregator.rollup import project_status
@@ -56,17 +66,9 @@ def test_spi_t_rule_equals_rollup(store_url: str) -> None:
     )
 
 
-def test_person_week_load_rule_equals_load(store_url: str) -> None:
-    engine = open_store(store_url)
-    test_load.build(engine)
-    config = parse_config(test_load.CFG)
-    as_of = test_load.AS_OF
-    rep = person_load(engine, config, as_of, weeks=4)
-    weeks = rep.weeks.set_index(["person_id", "week"])
-    zhang = int(rep.weeks.loc[rep.weeks["name"] == "张伟", "person_id"].iloc[0])
-
-    # The frame RES-001/002 compute from (rules.formulas.load_frame), fed as run_checks
-    # feeds it: per person and week, demand and capacity equal `pmohub load`'s.
+def rule_load_frame(engine, config, as_of, weeks: int) -> pd.DataFrame:
+    """The frame RES-001/002 compute from (rules.formulas.load_frame), fed as run_checks
+    feeds it (merged person settings and calendars, the teams' hours per point)."""
     rules = [load_rules()["RES-001"]]
     frames = load_frames(engine, config, rules)
     calendar, _ = config_calendar(config)
@@ -82,11 +84,11 @@ def test_person_week_load_rule_equals_load(store_url: str) -> None:
     )
     ps = _merged_person_settings(engine, config)
     defaults = config.defaults
-    lf = load_frame(
+    return load_frame(
         frames["work_items"],
         calendar,
         as_of,
-        weeks=4,
+        weeks=weeks,
         hours_per_day=float(defaults.get("hours_per_day", 8.0)),
         hpp=float(defaults.get("hpp", 6.0)),
         allocation=float(ps["allocation"]),
@@ -96,7 +98,22 @@ def test_person_week_load_rule_equals_load(store_url: str) -> None:
         person_leave=ps["person_leave"],
         person_canonical=ps["person_canonical"],
         sprint_end_on=sprint_end,
+        person_calendar=ps["person_calendar"],
+        project_hpp=_project_hpp(engine, config, as_of),
     )
+
+
+def test_person_week_load_rule_equals_load(store_url: str) -> None:
+    engine = open_store(store_url)
+    test_load.build(engine)
+    config = parse_config(test_load.CFG)
+    as_of = test_load.AS_OF
+    rep = person_load(engine, config, as_of, weeks=4)
+    weeks = rep.weeks.set_index(["person_id", "week"])
+    zhang = int(rep.weeks.loc[rep.weeks["name"] == "张伟", "person_id"].iloc[0])
+
+    # Per person and week, the rules' demand and capacity equal `pmohub load`'s.
+    lf = rule_load_frame(engine, config, as_of, 4)
     pw = lf.groupby(["person_id", "week"]).agg(dem=("demand_h", "sum"), cap=("cap_h", "first"))
     assert zhang in pw.index.get_level_values("person_id")
     for (pid, week), r in pw.iterrows():
@@ -147,3 +164,50 @@ def test_undated_sprint_item_fills_by_priority(sqlite_url: str) -> None:
     got = res2.set_index("subject").loc[f"person:{li}:PAY", "value"]
     total = rep.by_project.groupby(["person_id", "project_key"])["displaced_h"].sum()
     assert got == pytest.approx(round(total[(li, "PAY")], 1))
+
+
+@pytest.mark.parametrize("case", ["own_calendar", "team_hpp"])
+def test_own_calendar_and_team_hpp_rule_equals_load(store_url: str, case: str) -> None:
+    """A person on their own calendar (tests/test_load_calendars.py: 李娜 on ``site``, an
+    extra holiday Fri Oct 9 and a make-up Sat Oct 17) and points converted with a team's
+    hours per point (tests/test_load_hpp.py: PAY 7 h/pt): RES-001's frame and finding are
+    `pmohub load`'s."""
+    engine = open_store(store_url)
+    if case == "own_calendar":
+        test_load.build(engine)
+        # 10 h more for 李娜 on Oct 8..10: on site 2 wd, both in week 0.
+        write(
+            engine,
+            items=[
+                item(
+                    "CRMA-26",
+                    "CRMA",
+                    assignee="u-li",
+                    remaining_estimate_h=10.0,
+                    start_on=test_load.AS_OF,
+                    due_on=test_load.AS_OF + dt.timedelta(days=2),
+                ),
+            ],
+        )
+        config, as_of, who = parse_config(test_load_calendars.CFG), test_load.AS_OF, "李娜"
+        # Week 0 on site: 10 x 2/7 (CRMA-21) + 5 x 2/4 (sprint) + 10 over 8 h.
+        worst = (10 * 2 / 7 + 2.5 + 10) / 8
+    else:
+        test_load_hpp.build(engine)
+        config, as_of, who = parse_config(CONFIG), test_load_hpp.AS_OF, "李娜"
+        worst = 21 / 12
+    rep = person_load(engine, config, as_of, weeks=4)
+    weeks = rep.weeks.set_index(["person_id", "week"])
+    pw = (
+        rule_load_frame(engine, config, as_of, 4)
+        .groupby(["person_id", "week"])
+        .agg(dem=("demand_h", "sum"), cap=("cap_h", "first"))
+    )
+    for (pid, week), r in pw.iterrows():
+        assert r["dem"] == pytest.approx(weeks.loc[(pid, week), "demand_h"], abs=1e-9)
+        assert r["cap"] == pytest.approx(weeks.loc[(pid, week), "cap_h"], abs=1e-9)
+    assert set(weeks[weeks["demand_h"] > 0].index) <= set(pw.index)
+    pid = int(rep.weeks.loc[rep.weeks["name"] == who, "person_id"].iloc[0])
+    assert weeks.loc[pid]["load"].max() == pytest.approx(worst)
+    res = run_checks(engine, config, as_of=as_of, rule_ids=["RES-001"], write=False).outcomes
+    assert res.set_index("subject").loc[f"person:{pid}", "value"] == pytest.approx(worst)

@@ -159,6 +159,9 @@ LOAD_NEEDS = {
     "people": ("id", "display_name", "active"),
     "iterations": ("source", "external_id", "state", "end_at"),
 }
+#: Fraction done (0..1) scales points' hours (RULES.md 2.3); trackers without it leave it
+#: empty, which means nothing done, so its absence is no reason for N/E.
+LOAD_OPTIONAL = {"work_items": ("progress",)}
 
 
 @rule(
@@ -176,6 +179,7 @@ LOAD_NEEDS = {
     fix_zh="将工时转给有余力的成员。",
     defaults={"amber": 1.10, "red": 1.30, "idle": 0.50, "horizon_weeks": 4},
     needs=LOAD_NEEDS,
+    optional=LOAD_OPTIONAL,
 )
 def res_001(ctx: RuleContext) -> Outcomes:
     g = ctx.global_params
@@ -296,7 +300,7 @@ def res_001(ctx: RuleContext) -> Outcomes:
         "work_items": (*LOAD_NEEDS["work_items"], "created_at"),
         "registry": ("project_key", "priority_rank"),
     },
-    optional={"findings": ("rule_id", "subject", "state", "first_seen_at")},
+    optional={**LOAD_OPTIONAL, "findings": ("rule_id", "subject", "state", "first_seen_at")},
 )
 def res_002(ctx: RuleContext) -> Outcomes:
     g = ctx.global_params
