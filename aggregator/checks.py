@@ -717,7 +717,8 @@ def run_checks(
     calendar, warnings = config_calendar(config)
     calendars = project_calendars(config)
     years = {as_of.year - 1, as_of.year, as_of.year + 1}
-    for cal in {c.name: c for c in [calendar, *calendars.values()]}.values():
+    in_use = [calendar, *calendars.values(), *person_calendars(config).values()]
+    for cal in {c.name: c for c in in_use}.values():
         missing = cal.uncovered_years(years)
         if missing:
             warnings.append(

@@ -21,6 +21,7 @@ import pytest
 import test_load
 from rollup_data import item, write
 
+from aggregator.checks import run_checks
 from aggregator.config import ConfigFileError, load_config_file, parse_config
 from aggregator.load import person_load
 from aggregator.store.engine import open_store
@@ -128,3 +129,18 @@ def test_unknown_person_calendar_is_a_config_error(tmp_path: Path) -> None:
     (problem,) = info.value.problems
     assert problem.startswith("pmohub.yaml:4: people[1].calendar"), problem
     assert "calendar 'cm' is not defined under calendars" in problem
+
+
+def test_check_warns_when_a_person_calendar_lacks_holidays(sqlite_url: str) -> None:
+    # Default calendar without a holiday source; only 李娜's calendar uses chinesecalendar,
+    # which does not know 2027 (as_of 2026 looks at 2025-2027).
+    engine = open_store(sqlite_url)
+    test_load.build(engine)
+    cfg = CFG.replace("cn: {weekend: [sat, sun], source: chinesecalendar}", "cn: {}")
+    config = parse_config(cfg)
+    assert config.calendars["cn"].source == "none"
+    res = run_checks(engine, config, as_of=AS_OF, rule_ids=["RES-001"], write=False)
+    assert [w for w in res.warnings if "holidays unknown" in w] == [
+        "calendar site: holidays unknown for 2027 (upgrade chinesecalendar); "
+        "those years count weekends only"
+    ]
