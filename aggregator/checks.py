@@ -39,7 +39,13 @@ from sqlalchemy import Engine, insert, select, update
 
 from aggregator.store import models as m
 from aggregator.store.revisions import bump_revision
-from rules.calendar import WEEKEND_ONLY, CalendarError, WorkCalendar, build_calendar
+from rules.calendar import (
+    WEEKEND_ONLY,
+    CalendarError,
+    WorkCalendar,
+    build_calendar,
+    uncovered_warnings,
+)
 from rules.engine import Rule, RuleRun, load_rules, outcomes_frame, run_rules
 from rules.frames import (
     CHARTER_FIELDS,
@@ -718,13 +724,7 @@ def run_checks(
     calendars = project_calendars(config)
     years = {as_of.year - 1, as_of.year, as_of.year + 1}
     in_use = [calendar, *calendars.values(), *person_calendars(config).values()]
-    for cal in {c.name: c for c in in_use}.values():
-        missing = cal.uncovered_years(years)
-        if missing:
-            warnings.append(
-                f"calendar {cal.name}: holidays unknown for {', '.join(map(str, missing))} "
-                "(upgrade chinesecalendar); those years count weekends only"
-            )
+    warnings.extend(uncovered_warnings(in_use, years))
     frames = load_frames(engine, config, rules)
     if write and "baselines" in frames:
         rebuilt = reconstruct_missing_baselines(engine, config, frames)

@@ -1027,6 +1027,13 @@ def parse_config(text: str, *, filename: str = CONFIG_NAME, path: Path | None = 
     )
 
     hierarchy = _build_hierarchy(top.get("hierarchy", []), set(raw_sources), ctx)
+    for node in (n for pf in hierarchy for n in (pf, *pf.all_projects())):
+        if node.calendar is not None and node.calendar not in calendars:
+            ctx.error(
+                f"{node.path}.calendar",
+                f"calendar {node.calendar!r} is not defined under calendars"
+                f"{_did_you_mean(node.calendar, calendars)}",
+            )
 
     if ctx.problems:
         raise ConfigFileError(ctx.problems)

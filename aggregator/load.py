@@ -54,7 +54,7 @@ from aggregator.rollup import (
     settings_for,
 )
 from aggregator.store import models as m
-from rules.calendar import WorkCalendar
+from rules.calendar import WorkCalendar, uncovered_warnings
 from rules.metrics import (
     NON_LOAD_KINDS,
     calendar_codes,
@@ -520,6 +520,7 @@ def person_load(
     util, team_util = utilisation_frame(
         engine, people, canonical, as_of, s, config, weeks=util_weeks
     )
+    last_day = as_of + dt.timedelta(weeks=weeks)
     return LoadReport(
         as_of,
         weeks_frame.reset_index(drop=True),
@@ -528,6 +529,10 @@ def person_load(
         unscheduled,
         utilisation=util,
         team_utilisation=team_util,
+        warnings=uncovered_warnings(
+            [s.calendar, *person_calendars(config).values()],
+            range(as_of.year, last_day.year + 1),
+        ),
     )
 
 

@@ -54,7 +54,7 @@ from aggregator.checks import (
     project_calendars,
 )
 from aggregator.store import models as m
-from rules.calendar import WorkCalendar, local_dates
+from rules.calendar import WorkCalendar, local_dates, uncovered_warnings
 from rules.frames import (
     kind_map,
     lookup,
@@ -1940,16 +1940,8 @@ def project_status(
 
 def calendar_warnings(s: Settings, as_of: dt.date) -> list[str]:
     """The years around ``as_of`` each calendar in use does not know, said once each."""
-    cals = {c.name: c for c in (s.calendar, *s.project_calendars.values())}
-    out = []
-    for name, cal in cals.items():
-        missing = cal.uncovered_years({as_of.year - 1, as_of.year, as_of.year + 1})
-        if missing:
-            out.append(
-                f"calendar {name}: holidays unknown for "
-                f"{', '.join(map(str, missing))}; those years count weekends only"
-            )
-    return out
+    years = {as_of.year - 1, as_of.year, as_of.year + 1}
+    return uncovered_warnings([s.calendar, *s.project_calendars.values()], years)
 
 
 __all__ = [

@@ -244,6 +244,8 @@ def register(main: click.Group) -> None:
         config = app.config()
         day = _as_date(as_of) or _today(config)
         rep = person_load(app.engine(), config, day, weeks=weeks)
+        for warning in rep.warnings:
+            click.echo(f"warning: {warning}", err=True)
         w = rep.weeks
         iso = pd.to_datetime(w["week_start"]).dt.isocalendar()
         w = w.assign(iso=iso["year"].astype(str) + "-W" + iso["week"].astype(str).str.zfill(2))

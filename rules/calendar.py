@@ -125,6 +125,20 @@ class WorkCalendar:
         return sorted({y for y in years if y < lo or y > hi})
 
 
+def uncovered_warnings(calendars: Iterable[WorkCalendar], years: Iterable[int]) -> list[str]:
+    """One warning per calendar (by name) whose holiday source misses some of ``years``."""
+    out = []
+    wanted = set(years)
+    for cal in {c.name: c for c in calendars}.values():
+        missing = cal.uncovered_years(wanted)
+        if missing:
+            out.append(
+                f"calendar {cal.name}: holidays unknown for {', '.join(map(str, missing))} "
+                "(upgrade chinesecalendar); those years count weekends only"
+            )
+    return out
+
+
 def _weekmask(weekend: Iterable[str]) -> str:
     days = [str(d).strip().lower()[:3] for d in weekend]
     bad = [d for d in days if d not in WEEKDAYS]

@@ -80,3 +80,29 @@ def test_forecast_dates_use_the_project_calendar(engine) -> None:
     cols = ["p50", "p85", "p95", "p_on_time", "history_wd"]
     pd.testing.assert_series_equal(own.loc["CRM", cols], plain.loc["CRM", cols])
     pd.testing.assert_frame_equal(own.drop(index="CRM")[cols], base.drop(index="CRM")[cols])
+
+
+def test_unknown_project_or_portfolio_calendar_is_a_config_error() -> None:
+    from aggregator.config import ConfigFileError
+
+    text = CONFIG_W.replace(
+        "  - portfolio: DIGI\n", "  - portfolio: DIGI\n    calendar: cm\n"
+    ).replace(
+        "priority_rank: 1, critical: true,", "priority_rank: 1, calendar: cnn, critical: true,"
+    )
+    with pytest.raises(ConfigFileError) as err:
+        parse_config(text)
+    problems = "\n".join(err.value.problems)
+    assert "hierarchy[0].calendar: calendar 'cm' is not defined under calendars" in problems
+    assert (
+        "calendar: calendar 'cnn' is not defined under calendars (did you mean 'cn'?)" in problems
+    )
+    assert all(p.startswith("pmohub.yaml:") for p in err.value.problems)
+
+
+def test_load_warns_about_calendar_years_it_cannot_know(engine) -> None:
+    from aggregator.load import person_load
+
+    rep = person_load(engine, _config(), AS_OF, weeks=20)  # reaches into 2027
+    assert any(w.startswith("calendar cn: holidays unknown for 2027") for w in rep.warnings)
+    assert person_load(engine, _config(default="plain"), AS_OF, weeks=20).warnings == []
