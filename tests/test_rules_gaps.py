@@ -414,11 +414,11 @@ def test_one_calendar_per_portfolio(sqlite_url: str) -> None:
     assert got.loc["project:LABEL", "outcome"] == "finding"
     assert got.loc["project:LABEL", "value"] == 9
     assert got.loc["project:TITLE", "outcome"] == "pass"
-    bad = parse_config(CAL_CONFIG.replace("calendar: site", "calendar: nowhere"))
+    # An unknown calendar is refused when the file is read, with its line.
     with pytest.raises(
-        Exception, match=r"hierarchy\[1\]\.calendar: calendar 'nowhere' is not defined"
+        Exception, match=r"pmohub.yaml:\d+: hierarchy\[1\]\.calendar: calendar 'nowhere' is not"
     ):
-        run_checks(engine, bad, as_of=dt.date(2026, 11, 20), rule_ids=["RPT-001"])
+        parse_config(CAL_CONFIG.replace("calendar: site", "calendar: nowhere"))
 
 
 def _seed_reports(engine: object, created: object) -> None:
