@@ -29,7 +29,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
-import importlib
+import importlib.util
 import json
 import logging
 from importlib import metadata
@@ -61,6 +61,8 @@ CODE_MODULES = (
     "rules.frames",
     "rules.formulas",
     "rules.policy",
+    "rules.engine",
+    "rules.builtin",  # a package: every module in it (rule severities weigh compliance)
 )
 
 
@@ -73,8 +75,18 @@ def code_digest() -> str:
         except metadata.PackageNotFoundError:
             h.update(f"{name}=?;".encode())
     for name in CODE_MODULES:
-        path = getattr(importlib.import_module(name), "__file__", None)
-        h.update(Path(path).read_bytes() if path else name.encode())
+        # find_spec locates the file without importing it (the served path must not pay
+        # for importing the rule catalogue).
+        spec = importlib.util.find_spec(name)
+        path = spec.origin if spec is not None else None
+        if path is None:
+            h.update(name.encode())
+            continue
+        files = [Path(path)]
+        if files[0].name == "__init__.py":
+            files = sorted(files[0].parent.glob("*.py"))
+        for file in files:
+            h.update(file.read_bytes())
     return h.hexdigest()
 
 
