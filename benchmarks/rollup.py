@@ -24,7 +24,8 @@ Measured, each in a fresh child process (wall time of the call and peak RSS):
 - ``load``: ``aggregator.load.person_load`` for 8 weeks (``pmohub load``) plus rendering;
 - ``status_cli`` / ``load_cli`` / ``status_cached_cli`` / ``status_after_change_cli``: the
   whole ``pmohub status|load --format json`` process (interpreter start, imports, config,
-  query, output), for reference.
+  query, output), for reference. ``status_after_change_cli`` runs right after
+  ``status_after_change``, which kept its result: it is the served path again.
 
     .venv/bin/python benchmarks/rollup.py                          # both databases, 1M
     .venv/bin/python benchmarks/rollup.py --db sqlite --items 100000 --projects 200
