@@ -302,6 +302,7 @@ def test_mpp_family_through_mpxj(tmp_path: Path) -> None:
         assert got[uid].parent_id == item.parent_id
         assert got[uid].status_category == item.status_category
         assert got[uid].assignee == item.assignee
+        assert got[uid].progress == item.progress  # PercentComplete through the same mapper
 
 
 def test_cli_baseline_from_plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import importlib.util
 import secrets
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -204,29 +202,6 @@ def test_mspdi_sample_progress_into_the_store(store_url: str) -> None:
     finally:
         engine.dispose()
     assert stored == want
-
-
-@pytest.mark.skipif(
-    importlib.util.find_spec("mpxj") is None or importlib.util.find_spec("jpype") is None,
-    reason="the optional mpp extra (mpxj, JPype1) is not installed",
-)
-def test_mpp_family_progress_through_mpxj(tmp_path: Path) -> None:
-    """MPXJ cannot write .mpp: the sample goes to MPX and back through the conversion an
-    .mpp takes, then through the same mapper."""
-    if shutil.which("java") is None:
-        pytest.skip("no Java runtime")
-    import jpype
-    import mpxj  # noqa: F401  # puts MPXJ's jars on the JVM class path
-
-    if not jpype.isJVMStarted():
-        jpype.startJVM()
-    reader = jpype.JClass("org.mpxj.reader.UniversalProjectReader")()
-    writer = jpype.JClass("org.mpxj.mpx.MPXWriter")()
-    mpx = tmp_path / "plan.mpx"
-    writer.write(reader.read(str(SAMPLE)), str(mpx))
-    with _plan(mpx) as conn:
-        got = {o.external_id: o.progress for o in conn.fetch_work_items(None) if isinstance(o, WorkItem)}  # fmt: skip
-    assert got == {str(uid): row[9] / 100 for uid, row in TASKS.items() if not row[5]}
 
 
 # --- Trello ---------------------------------------------------------------------------
