@@ -40,7 +40,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import orjson
 import pandas as pd
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, delete, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
@@ -50,6 +50,7 @@ from aggregator.store.revisions import read_revisions
 
 log = logging.getLogger(__name__)
 cache_t = m.StatusCache.__table__
+KEEP_DAYS = 7
 
 #: Modules whose code decides the numbers: an edit to any of them changes the fingerprint.
 CODE_MODULES = (
@@ -180,7 +181,9 @@ def upsert_status_cache(
     conn: Connection, report: StatusReport, fingerprint: str, *, at: dt.datetime
 ) -> None:
     """Store ``report`` as the status of its date at ``fingerprint`` (replacing the date's
-    previous row), inside the caller's transaction."""
+    previous row), inside the caller's transaction. Rows of dates more than
+    :data:`KEEP_DAYS` away go: a row is megabytes at portfolio scale, and one of a date
+    long past is never asked for again (a past ``--as-of`` reads the snapshots)."""
     row = {
         "as_of": report.as_of,
         "fingerprint": fingerprint,
@@ -196,6 +199,12 @@ def upsert_status_cache(
         stmt.on_conflict_do_update(
             index_elements=[cache_t.c.as_of],
             set_={c: stmt.excluded[c] for c in row if c != "as_of"},
+        )
+    )
+    keep = dt.timedelta(days=KEEP_DAYS)
+    conn.execute(
+        delete(cache_t).where(
+            or_(cache_t.c.as_of < report.as_of - keep, cache_t.c.as_of > report.as_of + keep)
         )
     )
 

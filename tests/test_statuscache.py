@@ -150,6 +150,15 @@ def test_a_read_only_store_still_answers(sqlite_url: str, tmp_path: Path, caplog
     assert current_status(read_only, config, AS_OF).computed_at is None
 
 
+def test_old_dates_are_not_kept(synced) -> None:
+    engine, config, _ = synced
+    for days in (30, 3, 0):  # a catch-up far back, then recent days
+        current_status(engine, config, AS_OF - dt.timedelta(days=days))
+    with engine.connect() as conn:
+        kept = sorted(conn.execute(select(StatusCache.as_of)).scalars())
+    assert kept == [AS_OF - dt.timedelta(days=3), AS_OF]
+
+
 def test_rolled_back_write_bumps_nothing(store_url: str) -> None:
     engine = open_store(store_url)
     with engine.begin() as conn:
