@@ -65,6 +65,7 @@ from rules.frames import (
 from rules.metrics import (
     RAG_SCORE,
     SEVERITY_WEIGHT,
+    calendar_codes,
     compliance_score,
     earned_value,
     group_quantiles,
@@ -168,19 +169,14 @@ class Settings:
         """``idx`` split by calendar, each part with settings on its calendar: the
         working-day metrics (SPI(t), cycle and lead times, slippage, forecasts) of a
         portfolio on another calendar count its own working days."""
-        if not self.project_calendars:
+        if not len(idx):
             return [(self, idx)]
-        parts: dict[str, list[Any]] = {}
-        cals: dict[str, WorkCalendar] = {}
-        for key in idx:
-            cal = self.calendar_for(key)
-            parts.setdefault(cal.name, []).append(key)
-            cals.setdefault(cal.name, cal)
+        codes, cals = calendar_codes(idx, self.project_calendars, self.calendar)
         return [
-            (self if cals[n] is self.calendar else replace(self, calendar=cals[n]),
-             pd.Index(keys, name=idx.name))
-            for n, keys in parts.items()
-        ]  # fmt: skip
+            (self if c == 0 else replace(self, calendar=cal), idx[codes == c])
+            for c, cal in enumerate(cals)
+            if (codes == c).any()
+        ]
 
     def types_of(self, *kinds: str) -> list[str]:
         return sorted(t for t, k in self.kinds.items() if k in kinds)
