@@ -126,39 +126,48 @@ def _named_calendar(config: Any, name: str, where: str) -> WorkCalendar:
     return build_calendar(name, raw)
 
 
+def _calendars_of(
+    config: Any, named: Iterable[tuple[str, str | None, str]]
+) -> dict[str, WorkCalendar]:
+    """Key -> calendar for each ``(key, calendar name, where)`` that names one; each named
+    calendar is built once (``where``: the config path an unknown name is reported at)."""
+    built: dict[str, WorkCalendar] = {}
+    out: dict[str, WorkCalendar] = {}
+    for key, name, where in named:
+        if not name:
+            continue
+        if name not in built:
+            built[name] = _named_calendar(config, name, where)
+        out[key] = built[name]
+    return out
+
+
 def project_calendars(config: Any) -> dict[str, WorkCalendar]:
     """Project key -> calendar for projects whose calendar is not the default: the
     project's own ``calendar``, else its portfolio's (one calendar per portfolio, RULES.md
-    2.4); each named calendar is built once."""
-    built: dict[str, WorkCalendar] = {}
-    out: dict[str, WorkCalendar] = {}
-    for pf in getattr(config, "hierarchy", ()) or ():
-        for p in pf.all_projects():
-            own = getattr(p, "calendar", None)
-            name = own or getattr(pf, "calendar", None)
-            if not name:
-                continue
-            where = f"{p.path if own else pf.path}.calendar"
-            if name not in built:
-                built[name] = _named_calendar(config, name, where)
-            out[p.key] = built[name]
-    return out
+    2.4)."""
+
+    def named() -> Iterable[tuple[str, str | None, str]]:
+        for pf in getattr(config, "hierarchy", ()) or ():
+            for p in pf.all_projects():
+                own = getattr(p, "calendar", None)
+                name = own or getattr(pf, "calendar", None)
+                yield p.key, name, f"{p.path if own else pf.path}.calendar"
+
+    return _calendars_of(config, named())
 
 
 def person_calendars(config: Any) -> dict[str, WorkCalendar]:
     """Config person id -> the person's own calendar (``people[].calendar``: RULES.md 2.4's
-    per-person override of the portfolio calendar); each named calendar built once. People
-    without one work by the default calendar and are not listed."""
-    built: dict[str, WorkCalendar] = {}
-    out: dict[str, WorkCalendar] = {}
-    for i, pc in enumerate(getattr(config, "people", ()) or ()):
-        name = getattr(pc, "calendar", None)
-        if not name:
-            continue
-        if name not in built:
-            built[name] = _named_calendar(config, name, f"people[{i}].calendar")
-        out[pc.id] = built[name]
-    return out
+    per-person override of the portfolio calendar). People without one work by the
+    default calendar and are not listed."""
+    return _calendars_of(
+        config,
+        (
+            (pc.id, getattr(pc, "calendar", None), f"people[{i}].calendar")
+            for i, pc in enumerate(getattr(config, "people", ()) or ())
+        ),
+    )
 
 
 def _tracker_keys(node: Any) -> list[str]:
