@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from aggregator.store import models as m
@@ -29,19 +29,12 @@ def source_revision(source: str) -> str:
 
 
 def bump_revision(conn: Connection, name: str, *, at: dt.datetime | None = None) -> None:
-    """Add one to counter ``name`` (created at 1) inside the caller's transaction."""
+    """Add one to counter ``name`` (created at 1) inside the caller's transaction. One
+    upsert: the first bump creates the row, and two first bumps racing (two check runs)
+    both count."""
     at = at or dt.datetime.now(dt.UTC)
-    res = conn.execute(
-        update(revisions_t)
-        .where(revisions_t.c.name == name)
-        .values(rev=revisions_t.c.rev + 1, changed_at=at)
-    )
-    if res.rowcount:
-        return
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     stmt = dialect.insert(revisions_t).values(name=name, rev=1, changed_at=at)
-    # Two first bumps racing (two sources cannot share a name; two check runs could):
-    # the loser adds its one to the winner's row.
     conn.execute(
         stmt.on_conflict_do_update(
             index_elements=[revisions_t.c.name],
