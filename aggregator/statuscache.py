@@ -241,7 +241,6 @@ def current_status(
     with ``store``, stored for the next call: after a daytime sync only the first
     ``pmohub status`` pays for the computation."""
     fingerprint = status_fingerprint(engine, config, as_of)
-    s = settings_for(config)
     report = read_status_cache(engine, as_of, fingerprint)
     if report is None:
         log.debug("status of %s: computed (no stored result at this fingerprint)", as_of)
@@ -250,6 +249,7 @@ def current_status(
             _store_quietly(engine, report, fingerprint)
         return report
     log.debug("status of %s: stored result at fingerprint %s", as_of, fingerprint[:12])
+    s = settings_for(config)  # (a computation builds its own)
     local = report.computed_at.astimezone(ZoneInfo(s.timezone))
     report.notes.append(f"computed at {local:%Y-%m-%d %H:%M}; the store has not changed since")
     report.warnings.extend(calendar_warnings(s, as_of))
