@@ -12,16 +12,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from emulators.handler import KeepAliveHandler
+from emulators.handler import KeepAliveHandler, LoopbackServed, QuietServer
 from emulators.jira.faults import Faults
 
 __all__ = ["Emulator", "Faults", "HttpError", "Reply", "Request", "iso", "route"]
@@ -92,17 +91,7 @@ def iso(at: dt.datetime, *, millis: bool = False) -> str:
     return at.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that timed out or hung up (the slow/drop faults) is normal here.
-        if isinstance(sys.exc_info()[1], ConnectionError):
-            return
-        super().handle_error(request, client_address)
-
-
-class Emulator:
+class Emulator(LoopbackServed):
     """Base class: an HTTP server on 127.0.0.1 answering from in-memory state."""
 
     server_name = "Emulator/1.0"
@@ -114,7 +103,7 @@ class Emulator:
         self.faults = Faults()
         self.requests: list[tuple[str, str, dict[str, list[str]]]] = []
         self.lock = threading.RLock()
-        self._server: _Server | None = None
+        self._server: QuietServer | None = None
         self._last = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
         for name in dir(type(self)):
@@ -124,32 +113,8 @@ class Emulator:
                 self._routes.append((marked[0], marked[1], getattr(self, name)))
 
     # -- lifecycle ---------------------------------------------------------------------
-    def start(self) -> Emulator:
-        self._server = _Server(("127.0.0.1", self.port), _handler_for(self))
-        self.port = self._server.server_address[1]
-        threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            daemon=True,
-            name=f"{type(self).__name__}-{self.port}",
-        ).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> Any:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    def handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return _handler_for(self)
 
     def now(self, floor: dt.datetime | None = None) -> dt.datetime:
         """Wall clock, never behind ``floor`` or the last value, strictly increasing (1 ms),

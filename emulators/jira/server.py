@@ -26,12 +26,12 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
-from emulators.handler import KeepAliveHandler
+from emulators.handler import KeepAliveHandler, LoopbackServed, QuietServer
 from emulators.jira import jql as jqlmod
 from emulators.jira.faults import Faults
 from emulators.jira.payloads import (
@@ -93,7 +93,7 @@ def _int(query: dict[str, str], name: str, default: int) -> int:
         raise HttpError(400, f"The '{name}' parameter must be an integer.") from exc
 
 
-class JiraEmulator:
+class JiraEmulator(LoopbackServed):
     """Serve `site` as Jira Cloud (`deployment="cloud"`) or Data Center (`"datacenter"`)."""
 
     def __init__(
@@ -129,8 +129,7 @@ class JiraEmulator:
         self.faults = Faults()
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self.lock = threading.RLock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: QuietServer | None = None
         self._last_ms = max([i["updated"] for i in site.issues] + [0])
         self._memo: dict[Any, Any] = {}
         self._query_cache: dict[tuple, tuple[list[tuple], list[dict[str, Any]]]] = {}
@@ -145,34 +144,10 @@ class JiraEmulator:
         # gen-2 collection (triggered by the client decoding pages in the same process)
         # rescans them all, which made pages 4x slower than serving them.
         gc.freeze()
-        handler = _make_handler(self)
-        self._server = _Server(("127.0.0.1", self.port), handler)
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            daemon=True,
-            name=f"jira-emulator-{self.port}",
-        )
-        self._thread.start()
-        return self
+        return super().start()
 
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> JiraEmulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    def handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return _make_handler(self)
 
     # -- clock and mutations -----------------------------------------------------------
     def now_ms(self) -> int:
@@ -520,18 +495,6 @@ class JiraEmulator:
         matched = [i for i in site.issues if i["project"] not in hidden and predicate(i)]
         keyed = sorted(((_sort_key(i, order), i) for i in matched), key=lambda t: t[0])
         return ([k for k, _ in keyed], [i for _, i in keyed], [i["id"] for _, i in keyed])
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that timed out or hung up (the slow/drop faults) is normal here.
-        import sys
-
-        if isinstance(sys.exc_info()[1], ConnectionError):
-            return
-        super().handle_error(request, client_address)
 
 
 def _split_id_bound(where: Any) -> tuple[Any, tuple[str, int] | None]:
