@@ -17,11 +17,11 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Engine, insert, select
 
-from aggregator.checks import _hierarchy_keys, hierarchy_frame
-from aggregator.store import models as m
-from aggregator.store.revisions import bump_revision
-from connectors.errors import PmohubError
-from rules.frames import kind_map, to_kinds
+from pmohub.aggregator.checks import _hierarchy_keys, hierarchy_frame
+from pmohub.aggregator.store import models as m
+from pmohub.aggregator.store.revisions import bump_revision
+from pmohub.connectors.errors import PmohubError
+from pmohub.rules.frames import kind_map, to_kinds
 
 # Changelog field names (connectors/jira/mapping.py) -> baseline column, with a converter.
 HISTORY_FIELDS: dict[str, tuple[str, Any]] = {

@@ -28,10 +28,10 @@ import yaml
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from connectors import registry
-from connectors.base import SourceConfig
-from connectors.errors import PmohubError
-from connectors.records import STATUS_CATEGORIES
+from pmohub.connectors import registry
+from pmohub.connectors.base import SourceConfig
+from pmohub.connectors.errors import PmohubError
+from pmohub.connectors.records import STATUS_CATEGORIES
 
 CONFIG_ENV = "PMOHUB_CONFIG"
 CONFIG_NAME = "pmohub.yaml"

@@ -8,9 +8,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectors import registry
-from connectors.base import SourceConfig
-from connectors.errors import PmohubError
+from pmohub.connectors import registry
+from pmohub.connectors.base import SourceConfig
+from pmohub.connectors.errors import PmohubError
 
 
 class UnknownSourceError(PmohubError):

@@ -28,8 +28,8 @@ from email.policy import SMTP
 from email.utils import formatdate, make_msgid, parseaddr
 from typing import Any
 
-from aggregator.sections import SmtpSettings
-from connectors.errors import PmohubError
+from pmohub.aggregator.sections import SmtpSettings
+from pmohub.connectors.errors import PmohubError
 
 log = logging.getLogger("pmohub.delivery")
 

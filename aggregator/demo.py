@@ -25,10 +25,10 @@ from typing import Any
 
 import yaml
 
-import aggregator.sections  # noqa: F401  (the demo config has report: sections)
-from aggregator.config import Config, load_config_file
+import pmohub.aggregator.sections  # noqa: F401  (the demo config has report: sections)
+from pmohub.aggregator.config import Config, load_config_file
 
-SAMPLES_PACKAGE = "aggregator.samples"
+SAMPLES_PACKAGE = "pmohub.aggregator.samples"
 SOURCES_FILE = "sources.yaml"
 DATA_DIR = "data"
 
@@ -127,8 +127,8 @@ def step_write_config(run: DemoRun) -> None:
 
 
 def step_sync(run: DemoRun) -> None:
-    from aggregator.store.engine import open_store
-    from aggregator.sync import sync_all
+    from pmohub.aggregator.store.engine import open_store
+    from pmohub.aggregator.sync import sync_all
 
     assert run.config is not None
     run.engine = open_store(run.config.database)
@@ -140,13 +140,13 @@ def step_sync(run: DemoRun) -> None:
         if r.status != "ok":
             run.failures.append(f"sync {r.source}: {r.error}")
     if run.config.people:
-        from aggregator.people import apply_config_people
+        from pmohub.aggregator.people import apply_config_people
 
         apply_config_people(run.engine, run.config.people)
 
 
 def step_count(run: DemoRun) -> None:
-    from aggregator.inventory import source_counts
+    from pmohub.aggregator.inventory import source_counts
 
     assert run.config is not None and run.engine is not None
     run.counts = [
@@ -160,8 +160,8 @@ def step_count(run: DemoRun) -> None:
 
 def _full_steps() -> list[Callable[[DemoRun], None]]:
     # Jira emulators, hierarchy and the nightly pass (issue 6) live in demo_full.py.
-    from aggregator import demo_full as f
-    from aggregator import demo_trackers as t  # GitHub, GitLab, Trello, Azure Boards
+    from pmohub.aggregator import demo_full as f
+    from pmohub.aggregator import demo_trackers as t  # GitHub, GitLab, Trello, Azure Boards
 
     return [
         f.step_start_jira,

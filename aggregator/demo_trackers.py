@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from aggregator.config import load_config_file
+from pmohub.aggregator.config import load_config_file
 
 ENV = {
     "github": "PMOHUB_DEMO_GITHUB_TOKEN",
@@ -31,7 +31,7 @@ ENV = {
 
 
 def step_start_trackers(run: Any) -> None:
-    from emulators import azure, github, gitlab, trello
+    from pmohub.emulators import azure, github, gitlab, trello
 
     # run.as_of (aggregator.demo.DEMO_AS_OF): every tracker's dates line up with Jira's
     # and the sample plans' in one portfolio.

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
-from aggregator.rollup import (
+from pmohub.aggregator.rollup import (
     LEAF_KINDS,
     Inputs,
     Settings,
@@ -33,8 +33,8 @@ from aggregator.rollup import (
     read_inputs_sql,
     settings_for,
 )
-from rules.calendar import local_dates
-from rules.montecarlo import (
+from pmohub.rules.calendar import local_dates
+from pmohub.rules.montecarlo import (
     BLOCK,
     MIN_COMPLETIONS,
     MIN_HISTORY_WD,
@@ -157,7 +157,7 @@ def project_forecasts(
     keys = list(hier["project_key"])
     if project is not None:
         if project not in keys:
-            from connectors.errors import PmohubError
+            from pmohub.connectors.errors import PmohubError
 
             raise PmohubError(
                 f"no project {project!r} in the hierarchy (known: {', '.join(sorted(keys)) or 'none'})"

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from aggregator.store import models as m
+from pmohub.aggregator.store import models as m
 
 RUN_COLUMNS = (
     "id",

@@ -38,8 +38,8 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, or_, select
 
-from aggregator.checks import person_calendars
-from aggregator.rollup import (
+from pmohub.aggregator.checks import person_calendars
+from pmohub.aggregator.rollup import (
     FLOW_DAYS,
     MIN_HPP_SAMPLES,
     Settings,
@@ -53,9 +53,9 @@ from aggregator.rollup import (
     hierarchy,
     settings_for,
 )
-from aggregator.store import models as m
-from rules.calendar import WorkCalendar, uncovered_warnings
-from rules.metrics import (
+from pmohub.aggregator.store import models as m
+from pmohub.rules.calendar import WorkCalendar, uncovered_warnings
+from pmohub.rules.metrics import (
     NON_LOAD_KINDS,
     calendar_codes,
     displaced_hours,

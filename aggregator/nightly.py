@@ -38,9 +38,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, insert, update
 
-import aggregator.sections  # noqa: F401  (registers the report/smtp/schedule sections)
-from aggregator.sections import report_language, report_settings, resolve_path, smtp_settings
-from aggregator.store.models import JobRun
+import pmohub.aggregator.sections  # noqa: F401  (registers the report/smtp/schedule sections)
+from pmohub.aggregator.sections import report_language, report_settings, resolve_path, smtp_settings
+from pmohub.aggregator.store.models import JobRun
 
 log = logging.getLogger("pmohub.nightly")
 
@@ -175,12 +175,12 @@ def record_job_end(engine: Engine, result: NightlyResult) -> None:
 def _sync_step(
     engine: Engine, config: Any, run_id: str, env: Mapping[str, str] | None
 ) -> StepResult:
-    from aggregator.sync import sync_all
+    from pmohub.aggregator.sync import sync_all
 
     results = sync_all(engine, list(config.sources.values()), job_id=run_id, env=env)
     if getattr(config, "people", None):
         # config `people:` entries join accounts this sync may have created (issue 7)
-        from aggregator.people import apply_config_people
+        from pmohub.aggregator.people import apply_config_people
 
         apply_config_people(engine, config.people)
     failed = [r for r in results if r.status != "ok"]
@@ -201,7 +201,7 @@ def _sync_step(
 
 
 def _check_step(engine: Engine, config: Any, as_of: dt.date, holder: dict[str, Any]) -> StepResult:
-    from aggregator.checks import run_checks
+    from pmohub.aggregator.checks import run_checks
 
     result = run_checks(engine, config, as_of=as_of, write=True)
     holder["check"] = result
@@ -224,12 +224,12 @@ def _snapshot_step(
     holder: dict[str, Any],
     now: dt.datetime | None = None,
 ) -> StepResult:
-    from aggregator.report.model import _optional, outcomes_for_rollup
+    from pmohub.aggregator.report.model import _optional, outcomes_for_rollup
 
-    take = _optional("aggregator.snapshots", "take_snapshots")
+    take = _optional("pmohub.aggregator.snapshots", "take_snapshots")
     if take is None:
         return StepResult(
-            "snapshot", "unavailable", error="aggregator.snapshots is not installed yet"
+            "snapshot", "unavailable", error="pmohub.aggregator.snapshots is not installed yet"
         )
     check = holder.get("check")
     outcomes = outcomes_for_rollup(check.outcomes) if check is not None else None
@@ -269,8 +269,8 @@ def run_nightly(
     the config's time zone). ``now`` is the wall clock for the run's own times (start,
     end, snapshot and report stamps); a frozen data set such as the demo's passes its
     ``as_of`` and leaves the clock alone."""
-    from aggregator.store.engine import open_store
-    from aggregator.store.locks import SourceLocked, source_lock
+    from pmohub.aggregator.store.engine import open_store
+    from pmohub.aggregator.store.locks import SourceLocked, source_lock
 
     clock = now or _utc_now
     started = clock()
@@ -337,9 +337,9 @@ def _run_locked(
     report_basename: str | None = None,
     clock: Callable[[], dt.datetime] | None = None,
 ) -> NightlyResult:
-    from aggregator.report.model import build_report
-    from aggregator.report.publish import mail_report, write_files
-    from aggregator.report.publish import report_basename as default_name
+    from pmohub.aggregator.report.model import build_report
+    from pmohub.aggregator.report.publish import mail_report, write_files
+    from pmohub.aggregator.report.publish import report_basename as default_name
 
     result.as_of = as_of or local_today(config, result.started_at)
     record_job_start(engine, result.run_id, result.started_at, result.scheduled_for)
@@ -400,7 +400,7 @@ def _run_locked(
         return StepResult("report", "ok", detail={"files": len(files)})
 
     def do_send() -> StepResult:
-        from aggregator.delivery import DeliveryError
+        from pmohub.aggregator.delivery import DeliveryError
 
         if not send:
             return StepResult("send", "skipped", detail={"why": "sending disabled"})

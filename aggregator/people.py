@@ -32,9 +32,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select, update
 
-from aggregator.store import models as m
-from aggregator.store.writes import aliases_t, move_person, people_t
-from connectors.errors import PmohubError
+from pmohub.aggregator.store import models as m
+from pmohub.aggregator.store.writes import aliases_t, move_person, people_t
+from pmohub.connectors.errors import PmohubError
 
 sources_t = m.Source.__table__
 

@@ -33,8 +33,8 @@ from zoneinfo import ZoneInfo
 import schedule
 from sqlalchemy import Engine, select
 
-from aggregator.nightly import JOB_NAME, NightlyResult, jobs_t, run_nightly
-from aggregator.sections import ScheduleSettings, schedule_settings
+from pmohub.aggregator.nightly import JOB_NAME, NightlyResult, jobs_t, run_nightly
+from pmohub.aggregator.sections import ScheduleSettings, schedule_settings
 
 log = logging.getLogger("pmohub.schedule")
 
@@ -175,7 +175,7 @@ class Scheduler:
 
 
 def _record_crash(engine: Engine, slot: dt.datetime, exc: BaseException) -> None:
-    from aggregator.nightly import new_run_id, record_job_start
+    from pmohub.aggregator.nightly import new_run_id, record_job_start
 
     try:
         record_job_start(

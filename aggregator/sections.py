@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aggregator.config import (
+from pmohub.aggregator.config import (
     Bool,
     EnvName,
     Fields,

@@ -21,10 +21,16 @@ import pandas as pd
 from sqlalchemy import Engine, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from aggregator.forecast import project_forecasts
-from aggregator.rollup import StatusReport, _rollup, forecast_frame, hierarchy, project_status
-from aggregator.statuscache import status_fingerprint, upsert_status_cache
-from aggregator.store import models as m
+from pmohub.aggregator.forecast import project_forecasts
+from pmohub.aggregator.rollup import (
+    StatusReport,
+    _rollup,
+    forecast_frame,
+    hierarchy,
+    project_status,
+)
+from pmohub.aggregator.statuscache import status_fingerprint, upsert_status_cache
+from pmohub.aggregator.store import models as m
 
 sn_t = m.Snapshot.__table__
 

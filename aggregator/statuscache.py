@@ -44,9 +44,9 @@ from sqlalchemy import Connection, Engine, delete, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
-from aggregator.rollup import StatusReport, calendar_warnings, project_status, settings_for
-from aggregator.store import models as m
-from aggregator.store.revisions import read_revisions
+from pmohub.aggregator.rollup import StatusReport, calendar_warnings, project_status, settings_for
+from pmohub.aggregator.store import models as m
+from pmohub.aggregator.store.revisions import read_revisions
 
 log = logging.getLogger(__name__)
 cache_t = m.StatusCache.__table__
@@ -54,16 +54,16 @@ KEEP_DAYS = 7
 
 #: Modules whose code decides the numbers: an edit to any of them changes the fingerprint.
 CODE_MODULES = (
-    "aggregator.rollup",
-    "aggregator.checks",
-    "aggregator.statuscache",
-    "rules.metrics",
-    "rules.calendar",
-    "rules.frames",
-    "rules.formulas",
-    "rules.policy",
-    "rules.engine",
-    "rules.builtin",  # a package: every module in it (rule severities weigh compliance)
+    "pmohub.aggregator.rollup",
+    "pmohub.aggregator.checks",
+    "pmohub.aggregator.statuscache",
+    "pmohub.rules.metrics",
+    "pmohub.rules.calendar",
+    "pmohub.rules.frames",
+    "pmohub.rules.formulas",
+    "pmohub.rules.policy",
+    "pmohub.rules.engine",
+    "pmohub.rules.builtin",  # a package: every module in it (rule severities weigh compliance)
 )
 
 

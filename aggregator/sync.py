@@ -32,13 +32,13 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, Engine, insert, select, text, update
 
-from aggregator.store import writes as w
-from aggregator.store.locks import SourceLocked, source_lock
-from aggregator.store.models import SyncRun, SyncState
-from aggregator.store.revisions import bump_revision, source_revision
-from connectors import records as rec
-from connectors.base import Checkpoint, ChildrenComplete, Connector, Skipped, SourceConfig
-from connectors.errors import ConfigError, PmohubError, RecordError
+from pmohub.aggregator.store import writes as w
+from pmohub.aggregator.store.locks import SourceLocked, source_lock
+from pmohub.aggregator.store.models import SyncRun, SyncState
+from pmohub.aggregator.store.revisions import bump_revision, source_revision
+from pmohub.connectors import records as rec
+from pmohub.connectors.base import Checkpoint, ChildrenComplete, Connector, Skipped, SourceConfig
+from pmohub.connectors.errors import ConfigError, PmohubError, RecordError
 
 log = logging.getLogger("pmohub.sync")
 
@@ -490,7 +490,7 @@ def sync_all(
     Unknown ``names`` raise ``ConfigError`` before anything runs; after that, a failing
     source (bad config, dead server, bug) is recorded and the next one runs.
     """
-    from connectors import registry
+    from pmohub.connectors import registry
 
     by_name = {s.name: s for s in sources}
     if names:

@@ -52,12 +52,17 @@ from typing import Any
 
 import requests
 
-from aggregator.store import open_store
-from aggregator.sync import sync_source
-from connectors.base import SourceConfig
-from connectors.jira import JiraConnector
-from emulators.jira.generator import generate_site
-from emulators.jira.server import DEFAULT_EMAIL, DEFAULT_TOKEN, DEFAULT_USERNAME, JiraEmulator
+from pmohub.aggregator.store import open_store
+from pmohub.aggregator.sync import sync_source
+from pmohub.connectors.base import SourceConfig
+from pmohub.connectors.jira import JiraConnector
+from pmohub.emulators.jira.generator import generate_site
+from pmohub.emulators.jira.server import (
+    DEFAULT_EMAIL,
+    DEFAULT_TOKEN,
+    DEFAULT_USERNAME,
+    JiraEmulator,
+)
 
 HERE = Path(__file__).resolve().parent
 TOKEN_ENV = "PMOHUB_BENCH_JIRA_TOKEN"

@@ -59,7 +59,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import bindparam, insert  # noqa: E402
 from sqlalchemy.dialects import sqlite as sqlite_dialect  # noqa: E402
 
-from aggregator.store import models as m  # noqa: E402
+from pmohub.aggregator.store import models as m  # noqa: E402
 
 SOURCE = "bench"
 TZ = "Asia/Shanghai"
@@ -309,7 +309,7 @@ ORDER = ["sources", "projects", "people", "person_aliases", "milestones", "itera
 def load_sqlite(path: Path, data: dict[str, Any]) -> None:
     import sqlite3
 
-    from aggregator.store.engine import open_store
+    from pmohub.aggregator.store.engine import open_store
 
     open_store(f"sqlite:///{path}").dispose()
     conn = sqlite3.connect(path)
@@ -342,7 +342,7 @@ def load_pg(url: str, data: dict[str, Any]) -> None:
     import psycopg
     from psycopg import sql
 
-    from aggregator.store.engine import open_store
+    from pmohub.aggregator.store.engine import open_store
 
     open_store(url).dispose()
     dsn = url.replace("postgresql+psycopg://", "postgresql://")
@@ -405,8 +405,8 @@ def write_config(path: Path, url: str, n_projects: int, n_people: int) -> Path:
 
 
 def child(kind: str, config_path: str) -> dict[str, Any]:
-    from aggregator.config import load_config_file
-    from aggregator.store.engine import open_store
+    from pmohub.aggregator.config import load_config_file
+    from pmohub.aggregator.store.engine import open_store
 
     config = load_config_file(config_path)
     engine = open_store(config.database)
@@ -426,9 +426,9 @@ def child(kind: str, config_path: str) -> dict[str, Any]:
             "peak_rss_mb": round(_maxrss_mb(), 1),
         }
     if kind == "status":
-        from aggregator.rollup import project_status
-        from cli.output import render
-        from cli.status_cmd import STATUS_JSON, _records
+        from pmohub.aggregator.rollup import project_status
+        from pmohub.cli.output import render
+        from pmohub.cli.status_cmd import STATUS_JSON, _records
 
         t0 = time.perf_counter()
         rep = project_status(engine, config, AS_OF, use_snapshot=True)
@@ -442,9 +442,9 @@ def child(kind: str, config_path: str) -> dict[str, Any]:
     if kind == "status_cached":
         # What `pmohub status` does after the nightly: the stored result while the
         # fingerprint (store revisions, config, code) matches, else a live computation.
-        from aggregator.statuscache import current_status
-        from cli.output import render
-        from cli.status_cmd import STATUS_JSON, _records
+        from pmohub.aggregator.statuscache import current_status
+        from pmohub.cli.output import render
+        from pmohub.cli.status_cmd import STATUS_JSON, _records
 
         t0 = time.perf_counter()
         rep = current_status(engine, config, AS_OF)
@@ -456,19 +456,19 @@ def child(kind: str, config_path: str) -> dict[str, Any]:
     if kind == "change":
         # A sync page that changed rows commits its source's revision bump with them; the
         # stored status is stale from then on (set-up, not measured).
-        from aggregator.store.revisions import bump_revision
+        from pmohub.aggregator.store.revisions import bump_revision
 
         with engine.begin() as conn:
             bump_revision(conn, f"source:{SOURCE}")
         return {"seconds": 0.0}
     if kind == "snapshot":
-        from aggregator.snapshots import take_snapshots
+        from pmohub.aggregator.snapshots import take_snapshots
 
         t0 = time.perf_counter()
         n = take_snapshots(engine, config, AS_OF, forecasts=False)
         return {"seconds": round(time.perf_counter() - t0, 3), "rows": n}
     if kind == "load":
-        from aggregator.load import person_load
+        from pmohub.aggregator.load import person_load
 
         t0 = time.perf_counter()
         rep = person_load(engine, config, AS_OF, weeks=8)

@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import bindparam, delete, insert, select  # noqa: E402
 from sqlalchemy.dialects import sqlite as sqlite_dialect  # noqa: E402
 
-from aggregator.store import models as m  # noqa: E402
+from pmohub.aggregator.store import models as m  # noqa: E402
 
 AS_OF = dt.date(2026, 11, 20)
 SOURCE = "bench"
@@ -68,7 +68,7 @@ def _insert_sql(table: Any, columns: list[str]) -> tuple[str, list[int]]:
 
 
 def build_store(db: Path, n_items: int, n_projects: int) -> Path:
-    from aggregator.store.engine import open_store
+    from pmohub.aggregator.store.engine import open_store
 
     open_store(f"sqlite:///{db}").dispose()
     conn = sqlite3.connect(db)
@@ -456,9 +456,9 @@ def _maxrss_mb() -> float:
 def child_floor(config_path: Path) -> dict[str, Any]:
     import pandas as pd
 
-    from aggregator.checks import _needed
-    from aggregator.config import load_config_file
-    from rules.engine import load_rules
+    from pmohub.aggregator.checks import _needed
+    from pmohub.aggregator.config import load_config_file
+    from pmohub.rules.engine import load_rules
 
     config = load_config_file(config_path)
     t0 = time.perf_counter()
@@ -492,9 +492,9 @@ def child_floor(config_path: Path) -> dict[str, Any]:
 
 
 def child_check(config_path: Path) -> dict[str, Any]:
-    from aggregator.checks import run_checks
-    from aggregator.config import load_config_file
-    from aggregator.store.engine import open_store
+    from pmohub.aggregator.checks import run_checks
+    from pmohub.aggregator.config import load_config_file
+    from pmohub.aggregator.store.engine import open_store
 
     config = load_config_file(config_path)
     engine = open_store(config.database)

@@ -55,8 +55,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from connectors.base import Checkpoint, Connector, SourceConfig  # noqa: E402
-from connectors.records import Person, Project, StatusChange, WorkItem  # noqa: E402
+from pmohub.connectors.base import Checkpoint, Connector, SourceConfig  # noqa: E402
+from pmohub.connectors.records import Person, Project, StatusChange, WorkItem  # noqa: E402
 
 BASE = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 PROJECTS = [f"P{k:02d}" for k in range(20)]
@@ -151,8 +151,8 @@ class BenchConnector(Connector):
 
 
 def run_ours(url: str, n: int, rerun: bool = True) -> dict[str, Any]:
-    from aggregator.store import open_store
-    from aggregator.sync import sync_source
+    from pmohub.aggregator.store import open_store
+    from pmohub.aggregator.sync import sync_source
 
     engine = open_store(url)
     connector = BenchConnector(SourceConfig(name=SOURCE, type="bench", options={"items": n}))
@@ -290,10 +290,10 @@ def _prepare_floor_store(url: str) -> None:
     pay the same foreign-key checks)."""
     from sqlalchemy import insert
 
-    from aggregator.store import open_store
-    from aggregator.store.models import Person as PersonRow
-    from aggregator.store.models import Project as ProjectRow
-    from aggregator.store.models import Source
+    from pmohub.aggregator.store import open_store
+    from pmohub.aggregator.store.models import Person as PersonRow
+    from pmohub.aggregator.store.models import Project as ProjectRow
+    from pmohub.aggregator.store.models import Source
 
     engine = open_store(url)
     now = dt.datetime.now(dt.UTC)

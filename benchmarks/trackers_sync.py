@@ -24,14 +24,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from aggregator.store import open_store
-from aggregator.sync import sync_source
-from connectors.azureboards import AzureBoardsConnector
-from connectors.base import Connector, SourceConfig
-from connectors.github import GitHubConnector
-from connectors.gitlab import GitLabConnector
-from connectors.trello import TrelloConnector
-from emulators import azure, github, gitlab, trello
+from pmohub.aggregator.store import open_store
+from pmohub.aggregator.sync import sync_source
+from pmohub.connectors.azureboards import AzureBoardsConnector
+from pmohub.connectors.base import Connector, SourceConfig
+from pmohub.connectors.github import GitHubConnector
+from pmohub.connectors.gitlab import GitLabConnector
+from pmohub.connectors.trello import TrelloConnector
+from pmohub.emulators import azure, github, gitlab, trello
 
 RESULTS = Path(__file__).parent / "results"
 

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from cli.output import FORMATS, render
+from pmohub.cli.output import FORMATS, render
 
 CHECK_COLUMNS = ["rule", "severity", "state", "subject", "message", "value", "threshold"]
 SEVERITIES = ("high", "medium", "low")
@@ -35,8 +35,8 @@ def _as_date(value: str | None) -> dt.date | None:
 
 def _policy_errors(func: Any) -> Any:
     """PolicyError / CalendarError are the user's to fix: one line, exit 1."""
-    from rules.calendar import CalendarError
-    from rules.policy import PolicyError
+    from pmohub.rules.calendar import CalendarError
+    from pmohub.rules.policy import PolicyError
 
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         try:
@@ -51,7 +51,7 @@ def _policy_errors(func: Any) -> Any:
 
 
 def register(main: click.Group) -> None:
-    from cli.main import EXIT_FINDINGS, FORMAT_OPTION, App, emit, fail, pass_app
+    from pmohub.cli.main import EXIT_FINDINGS, FORMAT_OPTION, App, emit, fail, pass_app
 
     @main.command()
     @click.option("--portfolio", help="Only projects of this portfolio.")
@@ -92,8 +92,8 @@ def register(main: click.Group) -> None:
             pmohub check --project CRM-APP --fail-on high
             pmohub check --rule VAR-001 --as-of 2026-05-11 --format json
         """
-        from aggregator.checks import project_scope, run_checks
-        from rules.engine import load_rules
+        from pmohub.aggregator.checks import project_scope, run_checks
+        from pmohub.rules.engine import load_rules
 
         config = app.config()
         known = load_rules()
@@ -173,8 +173,8 @@ def register(main: click.Group) -> None:
             pmohub rules
             pmohub rules --format markdown > docs/rules.md
         """
-        from rules.engine import load_rules
-        from rules.reference import to_markdown
+        from pmohub.rules.engine import load_rules
+        from pmohub.rules.reference import to_markdown
 
         catalogue = load_rules()
         if fmt == "markdown":
@@ -216,8 +216,8 @@ def register(main: click.Group) -> None:
             pmohub waivers
             pmohub waivers --as-of 2026-10-01 --format json
         """
-        from aggregator.checks import config_policy
-        from rules.engine import load_rules
+        from pmohub.aggregator.checks import config_policy
+        from pmohub.rules.engine import load_rules
 
         config = app.config()
         policy = config_policy(config, load_rules())
@@ -265,7 +265,7 @@ def register(main: click.Group) -> None:
             pmohub baseline take CRM-APP --label CR-42
             pmohub baseline take DATA-PLAT --from-plan --label plan-approved
         """
-        from aggregator.baselines import import_plan_baselines, take_baseline
+        from pmohub.aggregator.baselines import import_plan_baselines, take_baseline
 
         take = import_plan_baselines if from_plan else take_baseline
         n = take(app.engine(), app.config(), project, label)

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
-from connectors.http import redact
+from pmohub.connectors.http import redact
 
 
 class RedactFilter(logging.Filter):

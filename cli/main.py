@@ -19,11 +19,11 @@ import click
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from aggregator.config import Config, ConfigFileError, load_config, redact_url
-from aggregator.connections import UnknownSourceError
-from cli.logs import secret_filter, setup_logging
-from cli.output import FORMATS, render
-from connectors.errors import PmohubError
+from pmohub.aggregator.config import Config, ConfigFileError, load_config, redact_url
+from pmohub.aggregator.connections import UnknownSourceError
+from pmohub.cli.logs import secret_filter, setup_logging
+from pmohub.cli.output import FORMATS, render
+from pmohub.connectors.errors import PmohubError
 
 log = logging.getLogger("pmohub.cli")
 
@@ -49,7 +49,7 @@ class App:
         return self._config
 
     def engine(self, url: str | None = None) -> Engine:
-        from aggregator.store.engine import open_store
+        from pmohub.aggregator.store.engine import open_store
 
         url = url or self.config().database
         if url not in self._engines:
@@ -110,7 +110,7 @@ class PmohubGroup(click.Group):
     def _report(ctx: click.Context, exc: BaseException) -> None:
         app = ctx.find_object(App)
         if app is not None and app.verbose:
-            from connectors.http import redact
+            from pmohub.connectors.http import redact
 
             tb = "".join(traceback.format_exception(exc))
             click.echo(redact(tb, secret_filter().secrets), err=True)
@@ -179,7 +179,7 @@ def init(app: App, path: str | None, force: bool) -> None:
         pmohub init                       # ./pmohub.yaml + ./pmohub.db
         pmohub init /srv/pmo/pmohub.yaml --force
     """
-    from aggregator.config import load_config_file, write_starter_config
+    from pmohub.aggregator.config import load_config_file, write_starter_config
 
     target = Path(path or app.config_path or "pmohub.yaml")
     write_starter_config(target, force=force)
@@ -238,7 +238,7 @@ def sources_check(app: App, names: tuple[str, ...], fmt: str) -> None:
         pmohub sources check
         pmohub sources check jira_main ops_plan --format json
     """
-    from aggregator.connections import check_sources, select_sources
+    from pmohub.aggregator.connections import check_sources, select_sources
 
     cfg = app.config()
     results = check_sources(select_sources(cfg.sources, names))
@@ -332,9 +332,9 @@ def sync(app: App, names: tuple[str, ...], full: bool, fmt: str) -> None:
         pmohub sync jira_main --full      # one source, complete re-read
         pmohub --quiet sync --format json > last-sync.json
     """
-    from aggregator.connections import select_sources
-    from aggregator.sync import sync_all
-    from cli.progress import SyncProgress
+    from pmohub.aggregator.connections import select_sources
+    from pmohub.aggregator.sync import sync_all
+    from pmohub.cli.progress import SyncProgress
 
     cfg = app.config()
     chosen = select_sources(cfg.sources, names)
@@ -350,7 +350,7 @@ def sync(app: App, names: tuple[str, ...], full: bool, fmt: str) -> None:
     print_problems(results)
     if cfg.people:
         # config `people:` entries join accounts the sync may just have created
-        from aggregator.people import apply_config_people
+        from pmohub.aggregator.people import apply_config_people
 
         apply_config_people(engine, cfg.people)
     columns = SYNC_COLUMNS if fmt == "table" else None
@@ -390,7 +390,7 @@ def runs(app: App, source: str | None, limit: int, fmt: str) -> None:
         pmohub runs
         pmohub runs --source jira_main --limit 5 --format json
     """
-    from aggregator.inventory import sync_run_rows
+    from pmohub.aggregator.inventory import sync_run_rows
 
     rows = sync_run_rows(app.engine(), source=source, limit=limit)
     emit(rows, fmt, RUN_TABLE_COLUMNS if fmt == "table" else None)
@@ -423,7 +423,7 @@ def db_upgrade(app: App, revision: str) -> None:
         pmohub db upgrade
         pmohub --config prod.yaml db upgrade
     """
-    from aggregator.store.engine import create_store_engine, current_revision, upgrade
+    from pmohub.aggregator.store.engine import create_store_engine, current_revision, upgrade
 
     cfg = app.config()
     engine = create_store_engine(cfg.database)
@@ -446,7 +446,7 @@ def db_current(app: App) -> None:
     \b
         pmohub db current
     """
-    from aggregator.store.engine import create_store_engine, current_revision, head_revision
+    from pmohub.aggregator.store.engine import create_store_engine, current_revision, head_revision
 
     cfg = app.config()
     engine = create_store_engine(cfg.database)
@@ -488,8 +488,8 @@ def demo(app: App, out_dir: str) -> None:
         pmohub demo --out /tmp/pmo-demo
         pmohub --config /tmp/pmo-demo/pmohub.yaml check --as-of 2026-11-21
     """
-    from aggregator.demo import as_of_text, run_demo
-    from cli.progress import SyncProgress
+    from pmohub.aggregator.demo import as_of_text, run_demo
+    from pmohub.cli.progress import SyncProgress
 
     with SyncProgress(disable=app.quiet) as progress:
         result = run_demo(
@@ -525,22 +525,22 @@ def demo(app: App, out_dir: str) -> None:
 
 
 # check / rules / waivers / baseline live in their own module (issue 4).
-from cli.check_cmd import register as _register_check_commands  # noqa: E402
+from pmohub.cli.check_cmd import register as _register_check_commands  # noqa: E402
 
 _register_check_commands(main)
 
 # report / nightly / schedule live in their own module (issue 6).
-from cli.report_cmd import register as _register_report_commands  # noqa: E402
+from pmohub.cli.report_cmd import register as _register_report_commands  # noqa: E402
 
 _register_report_commands(main)
 
 # status / load / forecast / trend live in their own module (issue 5).
-from cli.status_cmd import register as _register_status_commands  # noqa: E402
+from pmohub.cli.status_cmd import register as _register_status_commands  # noqa: E402
 
 _register_status_commands(main)
 
 # people / people link live in their own module (issue 7).
-from cli.people_cmd import register as _register_people_commands  # noqa: E402
+from pmohub.cli.people_cmd import register as _register_people_commands  # noqa: E402
 
 _register_people_commands(main)
 

@@ -27,7 +27,7 @@ def _table_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def register(main: click.Group) -> None:
-    from cli.main import FORMAT_OPTION, emit, fail, pass_app
+    from pmohub.cli.main import FORMAT_OPTION, emit, fail, pass_app
 
     @main.group(invoke_without_command=True)
     @click.option("--source", help="Only people with an account in this source.")
@@ -50,7 +50,7 @@ def register(main: click.Group) -> None:
         """
         if ctx.invoked_subcommand is not None:
             return
-        from aggregator.people import PeopleError, apply_config_people, people_rows
+        from pmohub.aggregator.people import PeopleError, apply_config_people, people_rows
 
         app = ctx.find_object(App)
         engine = app.engine()
@@ -68,7 +68,7 @@ def register(main: click.Group) -> None:
         else:
             emit(rows, fmt, PEOPLE_COLUMNS if fmt == "csv" else None)
 
-    from cli.main import App
+    from pmohub.cli.main import App
 
     @people.command("link")
     @click.argument("accounts", nargs=-1, required=True)
@@ -84,7 +84,7 @@ def register(main: click.Group) -> None:
         \b
             pmohub people link jira_main:5b10ac8d82e05b22 redmine:12 ops_plan:张伟
         """
-        from aggregator.people import PeopleError, link_accounts
+        from pmohub.aggregator.people import PeopleError, link_accounts
 
         try:
             result = link_accounts(app.engine(), list(accounts))

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-import aggregator.sections  # noqa: F401  (registers the report/smtp/schedule config sections)
+import pmohub.aggregator.sections  # noqa: F401  (registers the report/smtp/schedule config sections)
 
 REPORT_FORMATS = ("html", "md", "xlsx", "json", "csv")
 TEXT_FORMATS = ("md", "json", "csv")
@@ -38,7 +38,7 @@ class JsonLinesFormatter(logging.Formatter):
 
 def configure_job_logging(json_lines: bool, quiet: bool) -> None:
     """Job logs carry the run id; INFO by default (a job's log is its audit trail)."""
-    from aggregator.nightly import RunIdFilter
+    from pmohub.aggregator.nightly import RunIdFilter
 
     root = logging.getLogger()
     if not quiet and root.level > logging.INFO:
@@ -57,7 +57,7 @@ def configure_job_logging(json_lines: bool, quiet: bool) -> None:
 
 
 def _as_of(value: str | None, config: Any) -> dt.date:
-    from aggregator.nightly import local_today
+    from pmohub.aggregator.nightly import local_today
 
     if value is None:
         return local_today(config)
@@ -68,7 +68,7 @@ def _as_of(value: str | None, config: Any) -> dt.date:
 
 
 def register(main: click.Group) -> None:
-    from cli.main import EXIT_FAILURE, App, pass_app
+    from pmohub.cli.main import EXIT_FAILURE, App, pass_app
 
     @main.command()
     @click.option("--portfolio", help="Only this portfolio (default: every portfolio).")
@@ -116,8 +116,8 @@ def register(main: click.Group) -> None:
             pmohub report --monthly --format md > monthly.md
             pmohub report --portfolio DIGI --send
         """
-        from aggregator.report.publish import publish
-        from aggregator.sections import report_language, report_settings, resolve_path
+        from pmohub.aggregator.report.publish import publish
+        from pmohub.aggregator.sections import report_language, report_settings, resolve_path
 
         config = app.config()
         day = _as_of(as_of, config)
@@ -125,8 +125,8 @@ def register(main: click.Group) -> None:
         to_stdout = out is None and fmt in TEXT_FORMATS
         out_dir = resolve_path(config, report_settings(config).out_dir) or Path.cwd()
         if to_stdout:
-            from aggregator.report.model import build_report
-            from aggregator.report.render import render
+            from pmohub.aggregator.report.model import build_report
+            from pmohub.aggregator.report.render import render
 
             rep = build_report(
                 app.engine(), config, as_of=day, portfolio=portfolio, monthly=monthly
@@ -134,8 +134,8 @@ def register(main: click.Group) -> None:
             sys.stdout.buffer.write(render(rep, fmt, language))
             sys.stdout.flush()
             if send:
-                from aggregator.delivery import DeliveryError
-                from aggregator.report.publish import mail_report
+                from pmohub.aggregator.delivery import DeliveryError
+                from pmohub.aggregator.report.publish import mail_report
 
                 try:
                     to, _ = mail_report(rep, config, language)
@@ -193,7 +193,7 @@ def register(main: click.Group) -> None:
             pmohub --config /etc/pmohub.yaml nightly --log-json 2>>/var/log/pmohub.jsonl
             pmohub nightly --no-send --out-dir /tmp/reports
         """
-        from aggregator.nightly import run_nightly
+        from pmohub.aggregator.nightly import run_nightly
 
         configure_job_logging(log_json, app.quiet)
         config = app.config()
@@ -233,7 +233,7 @@ def register(main: click.Group) -> None:
             pmohub schedule
             pmohub --config /etc/pmohub.yaml schedule --log-json
         """
-        from aggregator.scheduler import Scheduler
+        from pmohub.aggregator.scheduler import Scheduler
 
         configure_job_logging(log_json, app.quiet)
         config = app.config()

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from cli.output import _jsonable, render
+from pmohub.cli.output import _jsonable, render
 
 RAG_TEXT = {"R": "RED", "A": "AMBER", "G": "GREEN", "NE": "N/E"}
 LEVELS = ("portfolio", "programme", "project")
@@ -148,7 +148,7 @@ def status_table(frame: Any, level: str) -> list[dict[str, Any]]:
 
 def _team(util: Any) -> Any:
     """Team utilisation of the people shown: sums of logged hours and capacity per week."""
-    from rules.metrics import safe_ratio
+    from pmohub.rules.metrics import safe_ratio
 
     team = util.groupby("week_start", as_index=False)[["logged_h", "cap_h"]].sum()
     team["utilisation"] = safe_ratio(team["logged_h"], team["cap_h"])
@@ -156,7 +156,7 @@ def _team(util: Any) -> Any:
 
 
 def register(main: click.Group) -> None:
-    from cli.main import FORMAT_OPTION, App, emit, fail, pass_app
+    from pmohub.cli.main import FORMAT_OPTION, App, emit, fail, pass_app
 
     @main.command()
     @click.option(
@@ -185,8 +185,8 @@ def register(main: click.Group) -> None:
             pmohub status --level portfolio
             pmohub status --level programme --as-of 2026-05-08 --format json
         """
-        from aggregator.snapshots import status_as_of
-        from aggregator.statuscache import current_status
+        from pmohub.aggregator.snapshots import status_as_of
+        from pmohub.aggregator.statuscache import current_status
 
         config = app.config()
         today = _today(config)
@@ -239,7 +239,7 @@ def register(main: click.Group) -> None:
         """
         import pandas as pd
 
-        from aggregator.load import person_load
+        from pmohub.aggregator.load import person_load
 
         config = app.config()
         day = _as_date(as_of) or _today(config)
@@ -370,7 +370,7 @@ def register(main: click.Group) -> None:
             pmohub forecast
             pmohub forecast CRM-APP --format json
         """
-        from aggregator.forecast import project_forecasts
+        from pmohub.aggregator.forecast import project_forecasts
 
         config = app.config()
         day = _as_date(as_of) or _today(config)
@@ -432,7 +432,7 @@ def register(main: click.Group) -> None:
             pmohub trend
             pmohub trend --weeks 4 --format csv
         """
-        from aggregator.snapshots import trend as trend_frame
+        from pmohub.aggregator.snapshots import trend as trend_frame
 
         config = app.config()
         day = _as_date(as_of) or _today(config)

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from connectors.errors import ConfigError, RecordError
-from connectors.records import (
+from pmohub.connectors.errors import ConfigError, RecordError
+from pmohub.connectors.records import (
     Iteration,
     Link,
     Milestone,

@@ -18,7 +18,7 @@ from typing import Any
 
 import requests
 
-from connectors.errors import ConfigError, TransientError
+from pmohub.connectors.errors import ConfigError, TransientError
 
 log = logging.getLogger("pmohub.http")
 

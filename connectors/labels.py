@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from connectors.base import map_status_category
+from pmohub.connectors.base import map_status_category
 
 #: Label statuses both GitHub and GitLab teams use, by lower-cased name; each tracker's
 #: mapper adds the spellings its own conventions bring.

@@ -7,22 +7,22 @@ import importlib
 from functools import cache
 from importlib.metadata import entry_points
 
-from connectors.base import Connector
-from connectors.errors import ConfigError
+from pmohub.connectors.base import Connector
+from pmohub.connectors.errors import ConfigError
 
 ENTRY_POINT_GROUP = "pmohub.connectors"
 
 # type name -> "module:Class"; imported lazily so one broken optional dependency does not
 # take every connector down.
 BUILTINS: dict[str, str] = {
-    "spreadsheet": "connectors.spreadsheet:SpreadsheetConnector",
-    "jira": "connectors.jira:JiraConnector",
-    "github": "connectors.github:GitHubConnector",
-    "gitlab": "connectors.gitlab:GitLabConnector",
-    "trello": "connectors.trello:TrelloConnector",
-    "azureboards": "connectors.azureboards:AzureBoardsConnector",
-    "redmine": "connectors.redmine:RedmineConnector",
-    "msproject": "connectors.msproject:MSProjectConnector",
+    "spreadsheet": "pmohub.connectors.spreadsheet:SpreadsheetConnector",
+    "jira": "pmohub.connectors.jira:JiraConnector",
+    "github": "pmohub.connectors.github:GitHubConnector",
+    "gitlab": "pmohub.connectors.gitlab:GitLabConnector",
+    "trello": "pmohub.connectors.trello:TrelloConnector",
+    "azureboards": "pmohub.connectors.azureboards:AzureBoardsConnector",
+    "redmine": "pmohub.connectors.redmine:RedmineConnector",
+    "msproject": "pmohub.connectors.msproject:MSProjectConnector",
 }
 
 

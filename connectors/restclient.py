@@ -11,9 +11,9 @@ from typing import Any
 
 import requests
 
-from connectors.base import SourceConfig
-from connectors.errors import ConfigError, TransientError
-from connectors.http import RetryingSession, redact
+from pmohub.connectors.base import SourceConfig
+from pmohub.connectors.errors import ConfigError, TransientError
+from pmohub.connectors.http import RetryingSession, redact
 
 
 class JsonClient:

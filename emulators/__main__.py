@@ -17,7 +17,7 @@ from typing import Any
 
 def _start(kind: str, seed: int, size: int, today: dt.date, port: int) -> tuple[Any, str]:
     if kind == "github":
-        from emulators import github as g
+        from pmohub.emulators import github as g
 
         emu: Any = g.GitHubEmulator(
             g.generate_site(seed=seed, issues=size, today=today), port=port
@@ -29,7 +29,7 @@ def _start(kind: str, seed: int, size: int, today: dt.date, port: int) -> tuple[
             f"projects: [{repos}]}}"
         )
     if kind == "gitlab":
-        from emulators import gitlab as g
+        from pmohub.emulators import gitlab as g
 
         emu = g.GitLabEmulator(g.generate_site(seed=seed, issues=size, today=today), port=port)
         emu.start()
@@ -39,7 +39,7 @@ def _start(kind: str, seed: int, size: int, today: dt.date, port: int) -> tuple[
             f"groups: [{emu.site.group['full_path']}]}}"
         )
     if kind == "trello":
-        from emulators import trello as g
+        from pmohub.emulators import trello as g
 
         emu = g.TrelloEmulator(g.generate_site(seed=seed, cards=size, today=today), port=port)
         emu.start()
@@ -49,7 +49,7 @@ def _start(kind: str, seed: int, size: int, today: dt.date, port: int) -> tuple[
             f"  trello_demo: {{type: trello, url: {emu.url}/1, token_env: {g.TOKEN_ENV}, "
             f"projects: [{boards}]}}"
         )
-    from emulators import azure as g
+    from pmohub.emulators import azure as g
 
     emu = g.AzureBoardsEmulator(g.generate_site(seed=seed, stories=size, today=today), port=port)
     emu.start()

@@ -20,8 +20,8 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from emulators.handler import KeepAliveHandler, LoopbackServed, QuietServer
-from emulators.jira.faults import Faults
+from pmohub.emulators.handler import KeepAliveHandler, LoopbackServed, QuietServer
+from pmohub.emulators.jira.faults import Faults
 
 __all__ = ["Emulator", "Faults", "HttpError", "Reply", "Request", "iso", "route"]
 

@@ -51,7 +51,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from rules.calendar import WEEKEND_ONLY, WorkCalendar, local_dates
+from pmohub.rules.calendar import WEEKEND_ONLY, WorkCalendar, local_dates
 
 log = logging.getLogger("pmohub.rules")
 
@@ -301,7 +301,7 @@ def rule(
 def load_rules(*, entry_points_too: bool = True) -> dict[str, Rule]:
     """Every rule: the built-in pack plus rules from the ``pmohub.rules`` entry points,
     sorted by id. A plug-in may not replace a built-in id."""
-    import_module("rules.builtin")
+    import_module("pmohub.rules.builtin")
     rules = dict(_BUILTINS)
     if entry_points_too:
         for ep in entry_points(group=ENTRY_POINT_GROUP):
@@ -366,7 +366,7 @@ class RuleContext:
 
     def param_of(self, key: str, project_keys: pd.Series) -> pd.Series:
         """The effective threshold of each row's project (rows of any frame)."""
-        from rules.frames import by_project
+        from pmohub.rules.frames import by_project
 
         return by_project(project_keys, self.param(key))
 

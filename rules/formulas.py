@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rules.calendar import WorkCalendar, local_dates, to_days
-from rules.metrics import (
+from pmohub.rules.calendar import WorkCalendar, local_dates, to_days
+from pmohub.rules.metrics import (
     NON_LOAD_KINDS,
     calendar_codes,
     earned_value,

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rules.calendar import WorkCalendar
+from pmohub.rules.calendar import WorkCalendar
 
 #: Severity weights of the compliance score (RULES.md 2.2).
 SEVERITY_WEIGHT: Mapping[str, int] = {"high": 3, "medium": 2, "low": 1}
@@ -566,7 +566,7 @@ def outcome_weights(
     column of :func:`rules.engine.outcomes_frame`, else from ``rule_severity`` (rule id ->
     severity; default: the installed rules), else the row's ``severity``; unknown -> 1."""
     if rule_severity is None:
-        from rules.engine import load_rules
+        from pmohub.rules.engine import load_rules
 
         rule_severity = {k: r.meta.severity for k, r in load_rules().items()}
     sev = (

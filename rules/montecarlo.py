@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rules.calendar import WorkCalendar, local_dates
+from pmohub.rules.calendar import WorkCalendar, local_dates
 
 TRIALS = 10_000
 SAMPLE_WD = 60

@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from rules.engine import RuleMeta
+from pmohub.rules.engine import RuleMeta
 
 Where = Callable[[str], str | None]
 SCOPE_KINDS = ("project", "programme", "portfolio")

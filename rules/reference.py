@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from rules.engine import Rule
+from pmohub.rules.engine import Rule
 
 GROUPS = {
     "REG": "Registry and charter (台账/章程)",

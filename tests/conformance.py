@@ -32,7 +32,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from connectors.base import Connector, SourceConfig
+from pmohub.connectors.base import Connector, SourceConfig
 
 HERE = Path(__file__).resolve().parent
 SAMPLES = HERE.parent / "aggregator" / "samples"
@@ -91,14 +91,14 @@ def spreadsheet_case(tmp: Path) -> Iterator[Case]:
             "date_formats": ["%Y-%m-%d"],
         },
     )
-    from connectors.spreadsheet import SpreadsheetConnector
+    from pmohub.connectors.spreadsheet import SpreadsheetConnector
 
     yield Case(make=lambda: SpreadsheetConnector(config))
 
 
 @factory("msproject", secret=False)
 def msproject_case(tmp: Path) -> Iterator[Case]:
-    from connectors.msproject import MSProjectConnector
+    from pmohub.connectors.msproject import MSProjectConnector
 
     config = SourceConfig(
         name="plan",
@@ -110,9 +110,9 @@ def msproject_case(tmp: Path) -> Iterator[Case]:
 
 @factory("jira")
 def jira_case(tmp: Path) -> Iterator[Case]:
-    from connectors.jira import JiraConnector
-    from emulators.jira.generator import generate_site
-    from emulators.jira.server import DEFAULT_EMAIL, DEFAULT_TOKEN, JiraEmulator
+    from pmohub.connectors.jira import JiraConnector
+    from pmohub.emulators.jira.generator import generate_site
+    from pmohub.emulators.jira.server import DEFAULT_EMAIL, DEFAULT_TOKEN, JiraEmulator
 
     with JiraEmulator(generate_site(seed=11, projects=3, issues=90), deployment="cloud") as emu:
         config = SourceConfig(
@@ -132,7 +132,7 @@ def jira_case(tmp: Path) -> Iterator[Case]:
 def redmine_case(tmp: Path) -> Iterator[Case]:
     from redmine_server import TOKEN_ENV, redmine_server, seed_portfolio
 
-    from connectors.redmine import RedmineConnector
+    from pmohub.connectors.redmine import RedmineConnector
 
     server = redmine_server()
     # the same seeded projects as tests/test_redmine.py (created once per session; the

@@ -7,13 +7,13 @@ from pathlib import Path
 
 from conformance import Case, factory
 
-from connectors.base import SourceConfig
+from pmohub.connectors.base import SourceConfig
 
 
 @factory("azureboards")
 def azureboards_case(tmp: Path) -> Iterator[Case]:
-    from connectors.azureboards import AzureBoardsConnector
-    from emulators.azure import DEFAULT_PAT, AzureBoardsEmulator, generate_site
+    from pmohub.connectors.azureboards import AzureBoardsConnector
+    from pmohub.emulators.azure import DEFAULT_PAT, AzureBoardsEmulator, generate_site
 
     with AzureBoardsEmulator(generate_site(seed=13, projects=2, stories=12)) as emu:
         config = SourceConfig(

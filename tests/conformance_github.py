@@ -7,13 +7,13 @@ from pathlib import Path
 
 from conformance import Case, factory
 
-from connectors.base import SourceConfig
+from pmohub.connectors.base import SourceConfig
 
 
 @factory("github")
 def github_case(tmp: Path) -> Iterator[Case]:
-    from connectors.github import GitHubConnector
-    from emulators.github import DEFAULT_TOKEN, GitHubEmulator, generate_site
+    from pmohub.connectors.github import GitHubConnector
+    from pmohub.emulators.github import DEFAULT_TOKEN, GitHubEmulator, generate_site
 
     with GitHubEmulator(generate_site(seed=13, repos=2, issues=30)) as emu:
         config = SourceConfig(

@@ -8,13 +8,13 @@ from pathlib import Path
 
 from conformance import Case, factory
 
-from connectors.base import SourceConfig
+from pmohub.connectors.base import SourceConfig
 
 
 @factory("gitlab")
 def gitlab_case(tmp: Path) -> Iterator[Case]:
-    from connectors.gitlab import GitLabConnector
-    from emulators.gitlab import DEFAULT_TOKEN, GitLabEmulator, generate_site
+    from pmohub.connectors.gitlab import GitLabConnector
+    from pmohub.emulators.gitlab import DEFAULT_TOKEN, GitLabEmulator, generate_site
 
     with GitLabEmulator(generate_site(seed=13, projects=2, issues=25)) as emu:
         group = emu.site.group["full_path"]

@@ -7,13 +7,13 @@ from pathlib import Path
 
 from conformance import Case, factory
 
-from connectors.base import SourceConfig
+from pmohub.connectors.base import SourceConfig
 
 
 @factory("trello")
 def trello_case(tmp: Path) -> Iterator[Case]:
-    from connectors.trello import TrelloConnector
-    from emulators.trello import DEFAULT_KEY, DEFAULT_TOKEN, TrelloEmulator, generate_site
+    from pmohub.connectors.trello import TrelloConnector
+    from pmohub.emulators.trello import DEFAULT_KEY, DEFAULT_TOKEN, TrelloEmulator, generate_site
 
     with TrelloEmulator(generate_site(seed=13, boards=2, cards=20)) as emu:
         config = SourceConfig(

@@ -28,9 +28,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from connectors.base import Checkpoint, ChildrenComplete, Connector, Skipped, SourceConfig
-from connectors.errors import RecordError, TransientError
-from connectors.records import Link, Person, Project, StatusChange, WorkItem, Worklog
+from pmohub.connectors.base import Checkpoint, ChildrenComplete, Connector, Skipped, SourceConfig
+from pmohub.connectors.errors import RecordError, TransientError
+from pmohub.connectors.records import Link, Person, Project, StatusChange, WorkItem, Worklog
 
 BASE = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
 STATUSES = [("To Do", "todo"), ("In Progress", "in_progress"), ("Done", "done")]
@@ -197,8 +197,8 @@ def write_spec(path: Path, **spec: Any) -> Path:
 
 
 if __name__ == "__main__":
-    from aggregator.store import open_store
-    from aggregator.sync import sync_source
+    from pmohub.aggregator.store import open_store
+    from pmohub.aggregator.sync import sync_source
 
     url, spec_file = sys.argv[1], sys.argv[2]
     page_size = int(sys.argv[3]) if len(sys.argv) > 3 else 10

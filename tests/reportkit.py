@@ -8,11 +8,11 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-import aggregator.sections  # noqa: F401  (report/smtp/schedule config sections)
-from aggregator.checks import run_checks
-from aggregator.config import Config, load_config_file
-from aggregator.store.engine import open_store
-from aggregator.sync import sync_all
+import pmohub.aggregator.sections  # noqa: F401  (report/smtp/schedule config sections)
+from pmohub.aggregator.checks import run_checks
+from pmohub.aggregator.config import Config, load_config_file
+from pmohub.aggregator.store.engine import open_store
+from pmohub.aggregator.sync import sync_all
 
 AS_OF = dt.date(2026, 11, 21)
 SCRIPT_TITLE = "<script>alert(1)</script>"

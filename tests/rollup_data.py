@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
-from aggregator.store import writes as w
-from connectors import records as rec
+from pmohub.aggregator.store import writes as w
+from pmohub.connectors import records as rec
 
 SH = ZoneInfo("Asia/Shanghai")
 SRC = "jira_main"

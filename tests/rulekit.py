@@ -8,9 +8,9 @@ from typing import Any
 
 import pandas as pd
 
-from rules.calendar import WorkCalendar, build_calendar
-from rules.engine import Outcomes, load_rules, outcomes_frame, run_rules
-from rules.frames import CHARTER_FIELDS, EXTRA_FIELDS, PHASES, compact, to_phase
+from pmohub.rules.calendar import WorkCalendar, build_calendar
+from pmohub.rules.engine import Outcomes, load_rules, outcomes_frame, run_rules
+from pmohub.rules.frames import CHARTER_FIELDS, EXTRA_FIELDS, PHASES, compact, to_phase
 
 UTC = dt.UTC
 _ids = itertools.count(1)
@@ -262,7 +262,7 @@ def run(
     settings: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Run one rule; return its outcome table indexed by subject."""
-    from rules.policy import build_policy
+    from pmohub.rules.policy import build_policy
 
     known = {k: r.meta for k, r in load_rules(entry_points_too=False).items()}
     policy = build_policy(known, rules=rules_cfg, hierarchy=hierarchy or world.hierarchy())

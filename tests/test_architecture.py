@@ -29,7 +29,8 @@ def _imports(path: Path) -> set[str]:
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             found.add(node.module)
-    return found
+    # the installed namespace: pmohub.aggregator is the repository's aggregator/
+    return {n.removeprefix("pmohub.") for n in found}
 
 
 def _top(name: str) -> str:
@@ -112,7 +113,7 @@ def test_packages_listed_in_pyproject_cover_every_package() -> None:
         tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
     )
     on_disk = {
-        ".".join(p.parent.relative_to(ROOT).parts)
+        "pmohub." + ".".join(p.parent.relative_to(ROOT).parts)
         for pkg in PACKAGES
         for p in (ROOT / pkg).rglob("__init__.py")
     }

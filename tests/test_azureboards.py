@@ -18,15 +18,15 @@ import requests
 from sqlalchemy import select
 from trackerkit import live_item_ids, load_spec, record_sleeps, source_config, sync_twice
 
-from aggregator.store import open_store
-from aggregator.store.writes import links_t, work_items_t
-from aggregator.sync import sync_source
-from connectors import registry
-from connectors.azureboards import AzureBoardsConnector
-from connectors.base import SourceConfig
-from connectors.errors import ConfigError
-from connectors.records import Link, StatusChange, WorkItem
-from emulators.azure import DEFAULT_PAT, AzureBoardsEmulator, generate_site
+from pmohub.aggregator.store import open_store
+from pmohub.aggregator.store.writes import links_t, work_items_t
+from pmohub.aggregator.sync import sync_source
+from pmohub.connectors import registry
+from pmohub.connectors.azureboards import AzureBoardsConnector
+from pmohub.connectors.base import SourceConfig
+from pmohub.connectors.errors import ConfigError
+from pmohub.connectors.records import Link, StatusChange, WorkItem
+from pmohub.emulators.azure import DEFAULT_PAT, AzureBoardsEmulator, generate_site
 
 ENV = {"AZDO_PAT": DEFAULT_PAT}
 PROJECT = "Fabrikam Fiber"

@@ -6,10 +6,10 @@ import datetime as dt
 
 from sqlalchemy import insert, select
 
-from aggregator.baselines import reconstruct_baseline, take_baseline
-from aggregator.config import parse_config
-from aggregator.store import models as m
-from aggregator.store.engine import open_store
+from pmohub.aggregator.baselines import reconstruct_baseline, take_baseline
+from pmohub.aggregator.config import parse_config
+from pmohub.aggregator.store import models as m
+from pmohub.aggregator.store.engine import open_store
 
 CONFIG = """
 version: 1

@@ -11,9 +11,9 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from aggregator.store import models as m
-from aggregator.store.engine import create_store_engine
-from cli.main import main
+from pmohub.aggregator.store import models as m
+from pmohub.aggregator.store.engine import create_store_engine
+from pmohub.cli.main import main
 
 CSV = (
     "编号,任务名称,负责人,截止日期,状态\n"

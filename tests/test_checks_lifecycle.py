@@ -7,10 +7,10 @@ import datetime as dt
 
 from sqlalchemy import insert, select, update
 
-from aggregator.checks import run_checks, seen_instant
-from aggregator.config import parse_config
-from aggregator.store import models as m
-from aggregator.store.engine import open_store
+from pmohub.aggregator.checks import run_checks, seen_instant
+from pmohub.aggregator.config import parse_config
+from pmohub.aggregator.store import models as m
+from pmohub.aggregator.store.engine import open_store
 
 CONFIG = """
 version: 1
@@ -180,7 +180,7 @@ def test_issue_level_finding_resolves_when_fixed(store_url: str) -> None:
 
 
 def test_person_settings_match_config_people(sqlite_url: str) -> None:
-    from aggregator.checks import person_settings
+    from pmohub.aggregator.checks import person_settings
 
     engine = open_store(sqlite_url)
     with engine.begin() as c:

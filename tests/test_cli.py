@@ -13,11 +13,11 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from aggregator.config import load_config_file
-from aggregator.store.engine import create_store_engine, current_revision, head_revision
-from cli.logs import setup_logging
-from cli.main import main
-from cli.output import cell_width, render, render_table
+from pmohub.aggregator.config import load_config_file
+from pmohub.aggregator.store.engine import create_store_engine, current_revision, head_revision
+from pmohub.cli.logs import setup_logging
+from pmohub.cli.main import main
+from pmohub.cli.output import cell_width, render, render_table
 
 CSV_A = "编号,任务名称,负责人,截止日期,状态\nA-1,需求评审,张伟,2026-11-20,进行中\nA-2,方案设计,李娜,2026-12-01,未开始\n"
 
@@ -164,8 +164,8 @@ def test_unreachable_database_is_one_line_and_redacted(
 def test_logs_redact_config_secrets(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from aggregator.config import parse_config
-    from cli.logs import secret_filter
+    from pmohub.aggregator.config import parse_config
+    from pmohub.cli.logs import secret_filter
 
     monkeypatch.setenv("PMOHUB_TEST_TOKEN", "tok-12345-abcde")
     cfg = parse_config(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from aggregator.config import (
+from pmohub.aggregator.config import (
     ConfigFileError,
     find_config_path,
     load_config,
@@ -18,8 +18,8 @@ from aggregator.config import (
     parse_config,
     redact_url,
 )
-from connectors import registry
-from connectors.base import Connector
+from pmohub.connectors import registry
+from pmohub.connectors.base import Connector
 
 RULES_MD = Path(__file__).resolve().parents[1].parent / "shared" / "RULES.md"
 
@@ -301,8 +301,8 @@ def test_discovery_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def test_registered_section_is_validated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from aggregator import config as config_mod
-    from aggregator.config import Fields, Str
+    from pmohub.aggregator import config as config_mod
+    from pmohub.aggregator.config import Fields, Str
 
     monkeypatch.setitem(
         config_mod._SECTIONS,

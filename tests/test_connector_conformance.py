@@ -35,9 +35,9 @@ from typing import Any
 import pytest
 from conformance import SECRETLESS, Case, load_plugins
 
-from connectors import records as rec
-from connectors import registry
-from connectors.base import Checkpoint, ChildrenComplete, Connector, Skipped
+from pmohub.connectors import records as rec
+from pmohub.connectors import registry
+from pmohub.connectors.base import Checkpoint, ChildrenComplete, Connector, Skipped
 
 FACTORIES = load_plugins()
 

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from aggregator.demo import DEMO_AS_OF, run_demo
-from aggregator.rollup import project_status
-from aggregator.store import models as m
-from aggregator.store.engine import open_store
+from pmohub.aggregator.demo import DEMO_AS_OF, run_demo
+from pmohub.aggregator.rollup import project_status
+from pmohub.aggregator.store import models as m
+from pmohub.aggregator.store.engine import open_store
 
 LEVELS = ("project", "programme", "portfolio")
 # wall-clock stamps, rightly different between the runs

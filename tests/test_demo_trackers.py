@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import aggregator.sections  # noqa: F401  (registers the report: section)
-from aggregator.config import load_config_file
-from aggregator.demo_trackers import add_trackers_text
-from emulators import azure, github, gitlab, trello
+import pmohub.aggregator.sections  # noqa: F401  (registers the report: section)
+from pmohub.aggregator.config import load_config_file
+from pmohub.aggregator.demo_trackers import add_trackers_text
+from pmohub.emulators import azure, github, gitlab, trello
 
 BASE = """\
 version: 1

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from rollup_data import SRC, item, local, write
 
-from aggregator.config import parse_config
-from aggregator.forecast import project_forecasts, simulate_days, stable_seed
-from aggregator.rollup import settings_for
-from aggregator.store.engine import open_store
-from connectors import records as rec
+from pmohub.aggregator.config import parse_config
+from pmohub.aggregator.forecast import project_forecasts, simulate_days, stable_seed
+from pmohub.aggregator.rollup import settings_for
+from pmohub.aggregator.store.engine import open_store
+from pmohub.connectors import records as rec
 
 AS_OF = dt.date(2026, 10, 16)
 CONFIG = """

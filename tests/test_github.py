@@ -14,15 +14,15 @@ from openapi_schema_validator import OAS30ReadValidator
 from sqlalchemy import func, select
 from trackerkit import live_item_ids, load_spec, record_sleeps, source_config
 
-from aggregator.store import open_store
-from aggregator.store.writes import status_changes_t, work_items_t
-from aggregator.sync import sync_source
-from connectors import registry
-from connectors.base import ChildrenComplete, SourceConfig
-from connectors.errors import ConfigError, TransientError
-from connectors.github import GitHubConnector
-from connectors.records import StatusChange, WorkItem
-from emulators.github import DEFAULT_TOKEN, GitHubEmulator, generate_site
+from pmohub.aggregator.store import open_store
+from pmohub.aggregator.store.writes import status_changes_t, work_items_t
+from pmohub.aggregator.sync import sync_source
+from pmohub.connectors import registry
+from pmohub.connectors.base import ChildrenComplete, SourceConfig
+from pmohub.connectors.errors import ConfigError, TransientError
+from pmohub.connectors.github import GitHubConnector
+from pmohub.connectors.records import StatusChange, WorkItem
+from pmohub.emulators.github import DEFAULT_TOKEN, GitHubEmulator, generate_site
 
 SPEC = "github-api.github.com.octokit-23.0.2.json"
 ENV = {"GH_TOKEN": DEFAULT_TOKEN}

@@ -13,15 +13,15 @@ import requests
 from sqlalchemy import func, select
 from trackerkit import live_item_ids, record_sleeps, source_config, sync_twice
 
-from aggregator.store import open_store
-from aggregator.store.writes import worklogs_t
-from aggregator.sync import sync_source
-from connectors import registry
-from connectors.base import ChildrenComplete, SourceConfig
-from connectors.errors import ConfigError
-from connectors.gitlab import GitLabConnector
-from connectors.records import StatusChange, WorkItem, Worklog
-from emulators.gitlab import DEFAULT_TOKEN, GitLabEmulator, generate_site
+from pmohub.aggregator.store import open_store
+from pmohub.aggregator.store.writes import worklogs_t
+from pmohub.aggregator.sync import sync_source
+from pmohub.connectors import registry
+from pmohub.connectors.base import ChildrenComplete, SourceConfig
+from pmohub.connectors.errors import ConfigError
+from pmohub.connectors.gitlab import GitLabConnector
+from pmohub.connectors.records import StatusChange, WorkItem, Worklog
+from pmohub.emulators.gitlab import DEFAULT_TOKEN, GitLabEmulator, generate_site
 
 ENV = {"GL_TOKEN": DEFAULT_TOKEN}
 PROJECTS = ("acme-eng/billing-service", "acme-eng/customer-portal")

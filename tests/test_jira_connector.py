@@ -13,17 +13,22 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select, update
 
-from aggregator.store import open_store
-from aggregator.store.models import SyncState
-from aggregator.store.writes import links_t, status_changes_t, work_items_t, worklogs_t
-from aggregator.sync import sync_source
-from connectors.base import Checkpoint, ChildrenComplete, Skipped, SourceConfig
-from connectors.errors import ConfigError, TransientError
-from connectors.jira import JiraConnector
-from connectors.records import Link, StatusChange, WorkItem, Worklog
-from emulators.jira.generator import generate_site
-from emulators.jira.server import DEFAULT_EMAIL, DEFAULT_TOKEN, DEFAULT_USERNAME, JiraEmulator
-from emulators.jira.site import JiraSite
+from pmohub.aggregator.store import open_store
+from pmohub.aggregator.store.models import SyncState
+from pmohub.aggregator.store.writes import links_t, status_changes_t, work_items_t, worklogs_t
+from pmohub.aggregator.sync import sync_source
+from pmohub.connectors.base import Checkpoint, ChildrenComplete, Skipped, SourceConfig
+from pmohub.connectors.errors import ConfigError, TransientError
+from pmohub.connectors.jira import JiraConnector
+from pmohub.connectors.records import Link, StatusChange, WorkItem, Worklog
+from pmohub.emulators.jira.generator import generate_site
+from pmohub.emulators.jira.server import (
+    DEFAULT_EMAIL,
+    DEFAULT_TOKEN,
+    DEFAULT_USERNAME,
+    JiraEmulator,
+)
+from pmohub.emulators.jira.site import JiraSite
 
 ENV = {"JIRA_TOKEN": DEFAULT_TOKEN}
 _BASE: dict[int, dict[str, Any]] = {}
@@ -199,7 +204,7 @@ def test_full_sync_into_store_then_idempotent(emu: JiraEmulator, sqlite_url: str
     assert again.ok and again.mode == "incremental"
     assert (again.inserted, again.updated, again.deleted) == (0, 0, 0)
     # sprints (kanban boards answer 400 on /sprint: not an error) and versions
-    from aggregator.store.writes import iterations_t, milestones_t
+    from pmohub.aggregator.store.writes import iterations_t, milestones_t
 
     with engine.connect() as conn:
         sprints = set(conn.execute(select(iterations_t.c.external_id)).scalars())

@@ -26,7 +26,7 @@ import pytest
 import requests
 from openapi_schema_validator import OAS30ReadValidator
 
-from emulators.jira import (
+from pmohub.emulators.jira import (
     DEFAULT_EMAIL,
     DEFAULT_TOKEN,
     DEFAULT_USERNAME,
@@ -119,7 +119,7 @@ def site_json() -> str:
 
 
 def fresh_site(site_json: str):
-    from emulators.jira.site import JiraSite
+    from pmohub.emulators.jira.site import JiraSite
 
     return JiraSite.from_json(json.loads(site_json))
 
@@ -722,7 +722,7 @@ def test_worklog_feeds_updated_list_deleted(cloud) -> None:
     all_ids = set(cloud.site.worklogs_by_id)
     seen: list[int] = []
     url = cloud.url + "/rest/api/3/worklog/updated?since=0"
-    import emulators.jira.server as server_mod
+    import pmohub.emulators.jira.server as server_mod
 
     old_page = server_mod.WORKLOG_PAGE
     server_mod.WORKLOG_PAGE = 100  # several pages from a small site

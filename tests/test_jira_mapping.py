@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from connectors.errors import RecordError
-from connectors.jira import jql_since
-from connectors.jira.mapping import (
+from pmohub.connectors.errors import RecordError
+from pmohub.connectors.jira import jql_since
+from pmohub.connectors.jira.mapping import (
     MappingContext,
     discover_fields,
     parent_ref,

@@ -12,11 +12,11 @@ import datetime as dt
 import pytest
 from rollup_data import CONFIG, SRC, item, local, write
 
-from aggregator.config import parse_config
-from aggregator.load import person_load
-from aggregator.store import writes as w
-from aggregator.store.engine import open_store
-from connectors import records as rec
+from pmohub.aggregator.config import parse_config
+from pmohub.aggregator.load import person_load
+from pmohub.aggregator.store import writes as w
+from pmohub.aggregator.store.engine import open_store
+from pmohub.connectors import records as rec
 
 AS_OF = dt.date(2026, 10, 8)
 CFG = CONFIG.replace(

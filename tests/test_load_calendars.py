@@ -21,10 +21,10 @@ import pytest
 import test_load
 from rollup_data import item, write
 
-from aggregator.checks import run_checks
-from aggregator.config import ConfigFileError, load_config_file, parse_config
-from aggregator.load import person_load
-from aggregator.store.engine import open_store
+from pmohub.aggregator.checks import run_checks
+from pmohub.aggregator.config import ConfigFileError, load_config_file, parse_config
+from pmohub.aggregator.load import person_load
+from pmohub.aggregator.store.engine import open_store
 
 AS_OF = test_load.AS_OF
 SITE = (

@@ -19,13 +19,13 @@ import pandas as pd
 import pytest
 from rollup_data import CONFIG, SRC, item, local, write
 
-from aggregator.checks import run_checks
-from aggregator.config import parse_config
-from aggregator.load import person_load, team_hpp
-from aggregator.rollup import _project_ids, hierarchy, project_status, settings_for
-from aggregator.store.engine import open_store
-from connectors import records as rec
-from rules.metrics import DEFAULT_TYPE_HOURS, remaining_hours
+from pmohub.aggregator.checks import run_checks
+from pmohub.aggregator.config import parse_config
+from pmohub.aggregator.load import person_load, team_hpp
+from pmohub.aggregator.rollup import _project_ids, hierarchy, project_status, settings_for
+from pmohub.aggregator.store.engine import open_store
+from pmohub.connectors import records as rec
+from pmohub.rules.metrics import DEFAULT_TYPE_HOURS, remaining_hours
 
 AS_OF = dt.date(2026, 10, 8)  # Thu; cn: Oct 8, 9, 10 (make-up Sat) are week 0's working days
 

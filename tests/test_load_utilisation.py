@@ -20,11 +20,11 @@ import pytest
 from rollup_data import SRC, local
 from test_load import AS_OF, CFG, build
 
-from aggregator.config import parse_config
-from aggregator.load import person_load
-from aggregator.store import writes as w
-from aggregator.store.engine import open_store
-from connectors import records as rec
+from pmohub.aggregator.config import parse_config
+from pmohub.aggregator.load import person_load
+from pmohub.aggregator.store import writes as w
+from pmohub.aggregator.store.engine import open_store
+from pmohub.connectors import records as rec
 
 
 def log(n: int, item: str, author: str, at: dt.datetime, hours: float, source: str = SRC):
@@ -91,7 +91,7 @@ def test_load_cli_shows_utilisation(util_env, store_url, tmp_path, monkeypatch):
 
     from click.testing import CliRunner
 
-    from cli.main import main
+    from pmohub.cli.main import main
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("JIRA_TOKEN", "x")

@@ -18,19 +18,19 @@ import test_load_hpp
 import test_rollup
 from rollup_data import CONFIG, item, write
 
-from aggregator.checks import (
+from pmohub.aggregator.checks import (
     _merged_person_settings,
     _project_hpp,
     config_calendar,
     load_frames,
     run_checks,
 )
-from aggregator.config import parse_config
-from aggregator.load import person_load
-from aggregator.rollup import project_status
-from aggregator.store.engine import open_store
-from rules.engine import load_rules
-from rules.formulas import evm_frame, load_frame
+from pmohub.aggregator.config import parse_config
+from pmohub.aggregator.load import person_load
+from pmohub.aggregator.rollup import project_status
+from pmohub.aggregator.store.engine import open_store
+from pmohub.rules.engine import load_rules
+from pmohub.rules.formulas import evm_frame, load_frame
 
 
 def test_spi_t_rule_equals_rollup(store_url: str) -> None:

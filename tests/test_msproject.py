@@ -14,18 +14,18 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from aggregator.baselines import import_plan_baselines
-from aggregator.config import parse_config
-from aggregator.samples import make_mspdi
-from aggregator.store import models as m
-from aggregator.store import open_store
-from aggregator.store.writes import links_t, work_items_t, worklogs_t
-from aggregator.sync import sync_source
-from connectors.base import ChildrenComplete, Skipped, SourceConfig
-from connectors.errors import ConfigError
-from connectors.msproject import MSProjectConnector
-from connectors.msproject.mapping import duration_hours
-from connectors.records import Link, Milestone, Person, Project, WorkItem, Worklog
+from pmohub.aggregator.baselines import import_plan_baselines
+from pmohub.aggregator.config import parse_config
+from pmohub.aggregator.samples import make_mspdi
+from pmohub.aggregator.store import models as m
+from pmohub.aggregator.store import open_store
+from pmohub.aggregator.store.writes import links_t, work_items_t, worklogs_t
+from pmohub.aggregator.sync import sync_source
+from pmohub.connectors.base import ChildrenComplete, Skipped, SourceConfig
+from pmohub.connectors.errors import ConfigError
+from pmohub.connectors.msproject import MSProjectConnector
+from pmohub.connectors.msproject.mapping import duration_hours
+from pmohub.connectors.records import Link, Milestone, Person, Project, WorkItem, Worklog
 
 SAMPLE = Path(make_mspdi.__file__).with_name(make_mspdi.FILE_NAME)
 NS = {"p": make_mspdi.NS}
@@ -308,7 +308,7 @@ def test_mpp_family_through_mpxj(tmp_path: Path) -> None:
 def test_cli_baseline_from_plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from click.testing import CliRunner
 
-    from cli.main import main
+    from pmohub.cli.main import main
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("PMOHUB_CONFIG", raising=False)
@@ -340,7 +340,7 @@ def test_cli_baseline_from_plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 
 
 def test_config_validates_msproject_and_redmine_options(tmp_path: Path) -> None:
-    from aggregator.config import ConfigFileError
+    from pmohub.aggregator.config import ConfigFileError
 
     text = (
         "version: 1\nsources:\n"

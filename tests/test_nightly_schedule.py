@@ -19,8 +19,8 @@ import pytest
 from reportkit import AS_OF, synced_project
 from sqlalchemy import select
 
-from aggregator.config import load_config_file
-from aggregator.nightly import (
+from pmohub.aggregator.config import load_config_file
+from pmohub.aggregator.nightly import (
     EXIT_NOT_STARTED,
     EXIT_REPORT,
     EXIT_SEND,
@@ -29,9 +29,9 @@ from aggregator.nightly import (
     jobs_t,
     run_nightly,
 )
-from aggregator.scheduler import Scheduler, latest_slot
-from aggregator.sections import ScheduleSettings
-from aggregator.store.engine import open_store
+from pmohub.aggregator.scheduler import Scheduler, latest_slot
+from pmohub.aggregator.sections import ScheduleSettings
+from pmohub.aggregator.store.engine import open_store
 
 PMOHUB = str(Path(sys.executable).parent / "pmohub")
 
@@ -56,7 +56,7 @@ def test_nightly_pass_records_job_and_writes_reports(tmp_path: Path, store_url: 
     assert row.detail["exit_code"] == result.exit_code
     sync_ids = [r["run_id"] for r in result.step("sync").detail["runs"]]
     with engine.connect() as conn:
-        from aggregator.store.models import SyncRun
+        from pmohub.aggregator.store.models import SyncRun
 
         t = SyncRun.__table__
         jobs = conn.execute(select(t.c.job_id).where(t.c.id.in_(sync_ids))).scalars().all()

@@ -14,16 +14,16 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from aggregator.config import parse_config
-from aggregator.people import PeopleError, apply_config_people, link_accounts, people_rows
-from aggregator.samples import make_mspdi
-from aggregator.store import open_store
-from aggregator.store.writes import aliases_t, people_t, work_items_t, worklogs_t
-from aggregator.sync import sync_all, sync_source
-from cli.main import main
-from connectors.base import SourceConfig
-from connectors.gitlab import GitLabConnector
-from emulators.gitlab import DEFAULT_TOKEN, GitLabEmulator, generate_site
+from pmohub.aggregator.config import parse_config
+from pmohub.aggregator.people import PeopleError, apply_config_people, link_accounts, people_rows
+from pmohub.aggregator.samples import make_mspdi
+from pmohub.aggregator.store import open_store
+from pmohub.aggregator.store.writes import aliases_t, people_t, work_items_t, worklogs_t
+from pmohub.aggregator.sync import sync_all, sync_source
+from pmohub.cli.main import main
+from pmohub.connectors.base import SourceConfig
+from pmohub.connectors.gitlab import GitLabConnector
+from pmohub.emulators.gitlab import DEFAULT_TOKEN, GitLabEmulator, generate_site
 
 PLAN = Path(make_mspdi.__file__).with_name(make_mspdi.FILE_NAME)
 # Two spreadsheet sources: lina@example.cn and WangFang's address in another case also

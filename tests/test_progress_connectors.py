@@ -17,23 +17,23 @@ import pytest
 from redmine_server import TOKEN_ENV, RedmineServer, create_issue, create_project, redmine_server
 from sqlalchemy import select
 
-from aggregator.samples import make_mspdi
-from aggregator.store import open_store
-from aggregator.store.writes import work_items_t
-from aggregator.sync import sync_source
-from connectors.base import Skipped, SourceConfig
-from connectors.errors import RecordError
-from connectors.msproject import MSProjectConnector
-from connectors.msproject import mapping as msp
-from connectors.records import WorkItem
-from connectors.redmine import RedmineConnector
-from connectors.redmine import mapping as rm
-from connectors.spreadsheet import SpreadsheetConnector
-from connectors.spreadsheet import mapping as sheet
-from connectors.spreadsheet.mapping import CellError
-from connectors.trello import TrelloConnector
-from connectors.trello import mapping as trello
-from emulators.trello import DEFAULT_KEY, DEFAULT_TOKEN, TrelloEmulator, generate_site
+from pmohub.aggregator.samples import make_mspdi
+from pmohub.aggregator.store import open_store
+from pmohub.aggregator.store.writes import work_items_t
+from pmohub.aggregator.sync import sync_source
+from pmohub.connectors.base import Skipped, SourceConfig
+from pmohub.connectors.errors import RecordError
+from pmohub.connectors.msproject import MSProjectConnector
+from pmohub.connectors.msproject import mapping as msp
+from pmohub.connectors.records import WorkItem
+from pmohub.connectors.redmine import RedmineConnector
+from pmohub.connectors.redmine import mapping as rm
+from pmohub.connectors.spreadsheet import SpreadsheetConnector
+from pmohub.connectors.spreadsheet import mapping as sheet
+from pmohub.connectors.spreadsheet.mapping import CellError
+from pmohub.connectors.trello import TrelloConnector
+from pmohub.connectors.trello import mapping as trello
+from pmohub.emulators.trello import DEFAULT_KEY, DEFAULT_TOKEN, TrelloEmulator, generate_site
 
 # --- pure mappers ---------------------------------------------------------------------
 

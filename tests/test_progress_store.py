@@ -11,10 +11,10 @@ from dataclasses import fields
 import pytest
 from sqlalchemy import Engine, insert, select
 
-from aggregator.store import open_store
-from aggregator.store import writes as w
-from aggregator.store.engine import create_store_engine, upgrade
-from connectors.records import WorkItem
+from pmohub.aggregator.store import open_store
+from pmohub.aggregator.store import writes as w
+from pmohub.aggregator.store.engine import create_store_engine, upgrade
+from pmohub.connectors.records import WorkItem
 
 T = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
 

@@ -24,8 +24,8 @@ from redmine_server import (
 )
 from sqlalchemy import select
 
-from aggregator.store import open_store
-from aggregator.store.writes import (
+from pmohub.aggregator.store import open_store
+from pmohub.aggregator.store.writes import (
     aliases_t,
     links_t,
     milestones_t,
@@ -35,11 +35,19 @@ from aggregator.store.writes import (
     work_items_t,
     worklogs_t,
 )
-from aggregator.sync import sync_source
-from connectors.base import Checkpoint, ChildrenComplete, Skipped, SourceConfig
-from connectors.errors import ConfigError
-from connectors.records import Link, Milestone, Person, Project, StatusChange, WorkItem, Worklog
-from connectors.redmine import RedmineConnector
+from pmohub.aggregator.sync import sync_source
+from pmohub.connectors.base import Checkpoint, ChildrenComplete, Skipped, SourceConfig
+from pmohub.connectors.errors import ConfigError
+from pmohub.connectors.records import (
+    Link,
+    Milestone,
+    Person,
+    Project,
+    StatusChange,
+    WorkItem,
+    Worklog,
+)
+from pmohub.connectors.redmine import RedmineConnector
 
 
 @pytest.fixture(scope="module")
@@ -365,7 +373,7 @@ def test_edits_and_deletes_during_the_run_lose_nothing(server: RedmineServer) ->
 
 
 def test_status_categories_and_history_values_pure() -> None:
-    from connectors.redmine import mapping
+    from pmohub.connectors.redmine import mapping
 
     ctx = mapping.MappingContext(
         source="rm",

@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 from reportkit import AS_OF, IMG_TITLE, MARKUP_TITLE, SCRIPT_TITLE, synced_project
 
-from aggregator.report.model import build_report
-from aggregator.report.render import write_report
+from pmohub.aggregator.report.model import build_report
+from pmohub.aggregator.report.render import write_report
 
 CHROMIUM = next(
     (

@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 from reportkit import AS_OF, synced_project, write_project
 
-from aggregator.config import ConfigFileError, load_config_file
-from aggregator.sections import report_language, schedule_settings, smtp_settings
-from cli.main import main
+from pmohub.aggregator.config import ConfigFileError, load_config_file
+from pmohub.aggregator.sections import report_language, schedule_settings, smtp_settings
+from pmohub.cli.main import main
 
 
 def run(args: list[str]):

@@ -17,10 +17,10 @@ import pandas as pd
 import pytest
 from reportkit import AS_OF, SCRIPT_TITLE, synced_project
 
-from aggregator.report import model as report_model
-from aggregator.report.i18n import CATALOGUE, t
-from aggregator.report.model import SECTION_KEYS, build_report
-from aggregator.report.render import (
+from pmohub.aggregator.report import model as report_model
+from pmohub.aggregator.report.i18n import CATALOGUE, t
+from pmohub.aggregator.report.model import SECTION_KEYS, build_report
+from pmohub.aggregator.report.render import (
     TRANSLATED_KINDS,
     render_csv,
     render_json,
@@ -28,7 +28,7 @@ from aggregator.report.render import (
     render_xlsx,
     xlsx_sheets,
 )
-from connectors.errors import PmohubError
+from pmohub.connectors.errors import PmohubError
 
 RULES_MD_HEADINGS = [
     ("Executive summary", "总体概述"),
@@ -125,14 +125,14 @@ def test_missing_features_degrade_to_notes(sqlite_project, monkeypatch: pytest.M
     whats = {n["params"]["what"] for n in notes}
     assert {"RAG / SPI(t) / CPI", "resource load", "Monte Carlo P50/P85/P95"} <= whats
     text = render_markdown(report, "zh")
-    assert "暂不可用" in text and "aggregator.rollup" in text
+    assert "暂不可用" in text and "pmohub.aggregator.rollup" in text
 
 
 def _expected_cell(value: Any, kind: str, lang: str) -> Any:
     if value is None:
         return None
     if isinstance(value, dict):
-        from aggregator.report.i18n import text_of
+        from pmohub.aggregator.report.i18n import text_of
 
         return text_of(value, lang)
     if kind in TRANSLATED_KINDS:

@@ -14,12 +14,12 @@ import pytest
 from rollup_data import CONFIG, SRC, item, local, moves, write
 from sqlalchemy import insert
 
-from aggregator.baselines import take_baseline
-from aggregator.config import parse_config
-from aggregator.rollup import compliance_frame, project_status
-from aggregator.store import models as m
-from aggregator.store.engine import open_store
-from connectors import records as rec
+from pmohub.aggregator.baselines import take_baseline
+from pmohub.aggregator.config import parse_config
+from pmohub.aggregator.rollup import compliance_frame, project_status
+from pmohub.aggregator.store import models as m
+from pmohub.aggregator.store.engine import open_store
+from pmohub.connectors import records as rec
 
 AS_OF = dt.date(2026, 10, 16)
 CONFIG_W = (
@@ -331,7 +331,7 @@ def test_no_baseline_no_history(store_url):
 def test_snapshots_upsert_as_of_and_trend(status_env):
     from sqlalchemy import func, select
 
-    from aggregator.snapshots import status_as_of, take_snapshots, trend
+    from pmohub.aggregator.snapshots import status_as_of, take_snapshots, trend
 
     engine, config = status_env
     assert take_snapshots(engine, config, AS_OF) == 3

@@ -22,10 +22,10 @@ import pandas as pd
 import pytest
 from rollup_data import CONFIG, SRC, item, local, write
 
-from aggregator.config import parse_config
-from aggregator.rollup import project_status
-from aggregator.store.engine import open_store
-from connectors import records as rec
+from pmohub.aggregator.config import parse_config
+from pmohub.aggregator.rollup import project_status
+from pmohub.aggregator.store.engine import open_store
+from pmohub.connectors import records as rec
 
 AS_OF = dt.date(2026, 10, 16)
 DONE = {"status": "Done", "status_category": "done"}
@@ -215,7 +215,7 @@ def test_pm_rag_without_reason_is_incomplete(store_url):
 
 
 def test_rag_override_needs_reason_and_expiry():
-    from aggregator.config import ConfigFileError
+    from pmohub.aggregator.config import ConfigFileError
 
     with pytest.raises(ConfigFileError) as exc:
         parse_config(
@@ -233,7 +233,7 @@ def test_status_reads_day_constant_metrics_from_todays_snapshot(sprint_env):
     from test_rollup import CONFIG_W
     from test_rollup import build as build_crm
 
-    from aggregator.snapshots import take_snapshots
+    from pmohub.aggregator.snapshots import take_snapshots
 
     engine, _ = sprint_env
     config = parse_config(CONFIG_W)
@@ -269,7 +269,7 @@ def test_status_reads_day_constant_metrics_from_todays_snapshot(sprint_env):
 
 
 def test_sprint_frame_members_only_in_open_sprints():
-    from aggregator.rollup import sprint_frame
+    from pmohub.aggregator.rollup import sprint_frame
 
     t_end = local(2026, 10, 17, 0)
     its = pd.DataFrame(
@@ -286,7 +286,7 @@ def test_sprint_frame_members_only_in_open_sprints():
 
 
 def test_status_table_shows_active_override_beside_computed():
-    from cli.status_cmd import status_table
+    from pmohub.cli.status_cmd import status_table
 
     frame = pd.DataFrame(
         {"project_key": ["A", "B", "C"], "name": ["a", "b", "c"], "rag": ["A", "R", "G"],

@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 from rulekit import World, outcome, run
 
-from rules import engine
-from rules.engine import RuleError, load_rules, rule
+from pmohub.rules import engine
+from pmohub.rules.engine import RuleError, load_rules, rule
 
 
 @pytest.fixture
@@ -38,7 +38,7 @@ def _write_plugin(root: Path, rule_id: str) -> None:
         textwrap.dedent(
             f"""
             import pandas as pd
-            from rules.engine import rule
+            from pmohub.rules.engine import rule
 
             @rule("{rule_id}", title_en="Has a PM office label", title_zh="有PMO标签",
                   severity="low", scope="project", basis="house rule", basis_seed="004",
@@ -125,8 +125,8 @@ def test_missing_frame_makes_every_subject_not_evaluable() -> None:
 def test_a_failing_rule_is_isolated(plugin_dist: Path) -> None:
     import datetime as dt
 
-    from rules.engine import run_rules
-    from rules.policy import build_policy
+    from pmohub.rules.engine import run_rules
+    from pmohub.rules.policy import build_policy
 
     @rule(
         "BOOM-001",

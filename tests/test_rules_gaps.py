@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from rulekit import World, at, outcome, run
 
-from rules.engine import load_rules
+from pmohub.rules.engine import load_rules
 
 AS_OF = "2026-11-20"
 
@@ -54,10 +54,10 @@ def test_compliance_weighs_passes_by_their_rule_severity() -> None:
 
     from rulekit import CN
 
-    from aggregator.report.model import compliance_score
-    from aggregator.rollup import compliance_frame
-    from rules.engine import outcomes_frame, run_rules
-    from rules.policy import build_policy
+    from pmohub.aggregator.report.model import compliance_score
+    from pmohub.aggregator.rollup import compliance_frame
+    from pmohub.rules.engine import outcomes_frame, run_rules
+    from pmohub.rules.policy import build_policy
 
     w = World()
     w.project("P")
@@ -187,7 +187,7 @@ def test_rpt_002_sections_from_description_headings() -> None:
 
 
 def test_report_sections_parser() -> None:
-    from rules.frames import report_sections
+    from pmohub.rules.frames import report_sections
 
     got = report_sections(GOOD_BODY)
     assert set(got) == {
@@ -223,10 +223,10 @@ def test_rpt_001_label_and_title_tag_count_as_reports(store_url: str) -> None:
 
     from sqlalchemy import insert, select
 
-    from aggregator.checks import run_checks
-    from aggregator.config import parse_config
-    from aggregator.store import models as m
-    from aggregator.store.engine import open_store
+    from pmohub.aggregator.checks import run_checks
+    from pmohub.aggregator.config import parse_config
+    from pmohub.aggregator.store import models as m
+    from pmohub.aggregator.store.engine import open_store
 
     engine = open_store(store_url)
     now = dt.datetime(2026, 11, 18, 4, tzinfo=dt.UTC)
@@ -401,9 +401,9 @@ def test_one_calendar_per_portfolio(sqlite_url: str) -> None:
     11-10..11-13 off."""
     import datetime as dt
 
-    from aggregator.checks import run_checks
-    from aggregator.config import parse_config
-    from aggregator.store.engine import open_store
+    from pmohub.aggregator.checks import run_checks
+    from pmohub.aggregator.config import parse_config
+    from pmohub.aggregator.store.engine import open_store
 
     engine = open_store(sqlite_url)
     _seed_reports(engine, dt.datetime(2026, 11, 9, 4, tzinfo=dt.UTC))
@@ -424,7 +424,7 @@ def test_one_calendar_per_portfolio(sqlite_url: str) -> None:
 def _seed_reports(engine: object, created: object) -> None:
     from sqlalchemy import insert
 
-    from aggregator.store import models as m
+    from pmohub.aggregator.store import models as m
 
     with engine.begin() as c:  # type: ignore[attr-defined]
         c.execute(insert(m.Source.__table__).values(name="gl", type="gitlab", created_at=created))
@@ -527,7 +527,7 @@ def test_var_002_project_end_uses_the_monte_carlo_p85() -> None:
 
     from rulekit import CN
 
-    from rules.montecarlo import project_p85
+    from pmohub.rules.montecarlo import project_p85
 
     frames = w.frames()
     p85 = project_p85(
@@ -545,8 +545,8 @@ def test_var_002_project_end_uses_the_monte_carlo_p85() -> None:
 def test_registry_pm_account_id_resolves_through_aliases() -> None:
     """A Jira user field holds an account id: the PM is active only if that account and
     its merged person are, and messages show the person's name."""
-    from aggregator.checks import build_registry_frame, hierarchy_frame
-    from aggregator.config import parse_config
+    from pmohub.aggregator.checks import build_registry_frame, hierarchy_frame
+    from pmohub.aggregator.config import parse_config
 
     config = parse_config(
         """

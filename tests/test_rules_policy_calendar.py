@@ -7,11 +7,11 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from aggregator.checks import config_policy
-from aggregator.config import parse_config
-from rules.calendar import build_calendar
-from rules.engine import load_rules
-from rules.policy import PolicyError
+from pmohub.aggregator.checks import config_policy
+from pmohub.aggregator.config import parse_config
+from pmohub.rules.calendar import build_calendar
+from pmohub.rules.engine import load_rules
+from pmohub.rules.policy import PolicyError
 
 BASE = """
 version: 1

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rules.engine import FRAMES, load_rules
-from rules.reference import to_markdown
+from pmohub.rules.engine import FRAMES, load_rules
+from pmohub.rules.reference import to_markdown
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "rules.md"
 

@@ -9,10 +9,10 @@ import pytest
 from click.testing import CliRunner
 from test_rollup import CONFIG_W, build
 
-from aggregator.config import parse_config
-from aggregator.store.engine import open_store
-from cli.main import main
-from cli.output import cell_width
+from pmohub.aggregator.config import parse_config
+from pmohub.aggregator.store.engine import open_store
+from pmohub.cli.main import main
+from pmohub.cli.output import cell_width
 
 
 def run(args: list[str]):

@@ -14,23 +14,23 @@ from click.testing import CliRunner
 from fakesource import FakeConnector, source_config, write_spec
 from sqlalchemy import Engine, select
 
-from aggregator import statuscache
-from aggregator.baselines import take_baseline
-from aggregator.checks import run_checks
-from aggregator.config import load_config_file, parse_config
-from aggregator.rollup import project_status
-from aggregator.snapshots import take_snapshots
-from aggregator.statuscache import (
+from pmohub.aggregator import statuscache
+from pmohub.aggregator.baselines import take_baseline
+from pmohub.aggregator.checks import run_checks
+from pmohub.aggregator.config import load_config_file, parse_config
+from pmohub.aggregator.rollup import project_status
+from pmohub.aggregator.snapshots import take_snapshots
+from pmohub.aggregator.statuscache import (
     _from_text,
     _to_text,
     current_status,
     status_fingerprint,
 )
-from aggregator.store.engine import open_store
-from aggregator.store.models import StatusCache
-from aggregator.store.revisions import bump_revision, read_revisions
-from aggregator.sync import sync_source
-from cli.main import main
+from pmohub.aggregator.store.engine import open_store
+from pmohub.aggregator.store.models import StatusCache
+from pmohub.aggregator.store.revisions import bump_revision, read_revisions
+from pmohub.aggregator.sync import sync_source
+from pmohub.cli.main import main
 
 AS_OF = dt.date(2026, 1, 20)
 CONFIG = """version: 1
@@ -143,7 +143,7 @@ def test_a_read_only_store_still_answers(sqlite_url: str, tmp_path: Path, caplog
     path = sqlite_url.removeprefix("sqlite:///")
     read_only = open_store(f"sqlite:///file:{path}?mode=ro&uri=true")
     config = parse_config(CONFIG)
-    with caplog.at_level("INFO", logger="aggregator.statuscache"):
+    with caplog.at_level("INFO", logger="pmohub.aggregator.statuscache"):
         report = current_status(read_only, config, AS_OF)
     assert report.computed_at is None and report.projects["items_total"].sum() > 0
     assert "not kept for reuse" in caplog.text
@@ -231,7 +231,7 @@ def test_cli_status_output_is_the_same_served_or_computed(
     monkeypatch.chdir(tmp_path)
     path = tmp_path / "pmohub.yaml"
     path.write_text(CONFIG + f"database: {store_url}\n", encoding="utf-8")
-    from cli.status_cmd import _today
+    from pmohub.cli.status_cmd import _today
 
     config = load_config_file(path)  # the digest is the file's: the CLI reads the same
     today = _today(config)

@@ -9,9 +9,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import insert, inspect, select
 
-from aggregator.store import open_store
-from aggregator.store.engine import current_revision, head_revision
-from aggregator.store.models import Source, metadata
+from pmohub.aggregator.store import open_store
+from pmohub.aggregator.store.engine import current_revision, head_revision
+from pmohub.aggregator.store.models import Source, metadata
 
 CORE_TABLES = {
     "sources",

@@ -7,9 +7,9 @@ import datetime as dt
 import pytest
 from sqlalchemy import Engine, select
 
-from aggregator.store import open_store
-from aggregator.store import writes as w
-from connectors.records import Person, Project, StatusChange, WorkItem
+from pmohub.aggregator.store import open_store
+from pmohub.aggregator.store import writes as w
+from pmohub.connectors.records import Person, Project, StatusChange, WorkItem
 
 T = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
 

@@ -27,17 +27,17 @@ from fakesource import (
 )
 from sqlalchemy import Engine, func, select
 
-from aggregator.store import open_store
-from aggregator.store.models import SyncLock, SyncRun, SyncState
-from aggregator.store.writes import (
+from pmohub.aggregator.store import open_store
+from pmohub.aggregator.store.models import SyncLock, SyncRun, SyncState
+from pmohub.aggregator.store.writes import (
     links_t,
     status_changes_t,
     work_items_t,
     worklogs_t,
 )
-from aggregator.sync import SyncProgress, sync_all, sync_source
-from connectors import registry
-from connectors.base import SourceConfig
+from pmohub.aggregator.sync import SyncProgress, sync_all, sync_source
+from pmohub.connectors import registry
+from pmohub.connectors.base import SourceConfig
 
 HERE = Path(__file__).parent
 
@@ -292,8 +292,8 @@ def test_vanished_history_is_soft_deleted_via_children_complete(
 def test_children_complete_prunes_only_the_kinds_it_names(engine: Engine, tmp_path: Path) -> None:
     """A connector that delivers worklogs through another feed (Jira Cloud) marks only
     status changes and links complete: its items' stored worklogs must stay live."""
-    from connectors.base import ChildrenComplete
-    from connectors.records import Worklog
+    from pmohub.connectors.base import ChildrenComplete
+    from pmohub.connectors.records import Worklog
 
     class FeedConnector(FakeConnector):
         def fetch_work_items(self, since: dt.datetime | None):  # type: ignore[override]

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from connectors.timestamps import format_utc, parse_day, parse_utc
+from pmohub.connectors.timestamps import format_utc, parse_day, parse_utc
 
 UTC = dt.UTC
 

@@ -20,15 +20,15 @@ from openapi_schema_validator import OAS30ReadValidator
 from sqlalchemy import select
 from trackerkit import live_item_ids, load_spec, record_sleeps, source_config, sync_twice
 
-from aggregator.store import open_store
-from aggregator.store.writes import status_changes_t, work_items_t
-from aggregator.sync import sync_source
-from connectors import registry
-from connectors.base import SourceConfig
-from connectors.errors import ConfigError
-from connectors.records import StatusChange, WorkItem
-from connectors.trello import TrelloConnector
-from emulators.trello import DEFAULT_KEY, DEFAULT_TOKEN, TrelloEmulator, generate_site
+from pmohub.aggregator.store import open_store
+from pmohub.aggregator.store.writes import status_changes_t, work_items_t
+from pmohub.aggregator.sync import sync_source
+from pmohub.connectors import registry
+from pmohub.connectors.base import SourceConfig
+from pmohub.connectors.errors import ConfigError
+from pmohub.connectors.records import StatusChange, WorkItem
+from pmohub.connectors.trello import TrelloConnector
+from pmohub.emulators.trello import DEFAULT_KEY, DEFAULT_TOKEN, TrelloEmulator, generate_site
 
 SPEC = "trello-swagger.v3.json"
 ENV = {"TRELLO_TOKEN": DEFAULT_TOKEN, "TRELLO_API_KEY": DEFAULT_KEY}

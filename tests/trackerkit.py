@@ -14,9 +14,9 @@ from typing import Any, TypeVar
 import pytest
 from sqlalchemy import Engine, select
 
-from aggregator.store.writes import work_items_t
-from aggregator.sync import sync_source
-from connectors.base import ClientConnector, Connector, SourceConfig
+from pmohub.aggregator.store.writes import work_items_t
+from pmohub.aggregator.sync import sync_source
+from pmohub.connectors.base import ClientConnector, Connector, SourceConfig
 
 #: The vendors' own API descriptions (OpenAPI / Swagger), next to the work tree.
 SPECS = Path(__file__).resolve().parents[2] / "shared" / "specs"

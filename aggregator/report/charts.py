@@ -24,7 +24,7 @@ import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 from matplotlib import font_manager
 
-from aggregator.report.i18n import t
+from pmohub.aggregator.report.i18n import t
 
 log = logging.getLogger("pmohub.report")
 

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, select
 
-from aggregator.store import models as m
+from pmohub.aggregator.store import models as m
 
 log = logging.getLogger("pmohub.report")
 
@@ -143,7 +143,7 @@ def msg(key: str, /, **params: Any) -> dict[str, Any]:
 
 
 def _title(key: str) -> dict[str, str]:
-    from aggregator.report.i18n import both
+    from pmohub.aggregator.report.i18n import both
 
     return both(key)
 
@@ -262,14 +262,14 @@ def build_context(
     check: Any = None,
     job_run_id: str | None = None,
 ) -> ReportContext:
-    from aggregator.checks import hierarchy_frame, load_frames, run_checks
-    from rules.engine import load_rules
+    from pmohub.aggregator.checks import hierarchy_frame, load_frames, run_checks
+    from pmohub.rules.engine import load_rules
 
     hier = hierarchy_frame(config)
     if portfolio is not None:
         known = sorted(set(hier["portfolio"].dropna()))
         if portfolio not in known:
-            from connectors.errors import PmohubError
+            from pmohub.connectors.errors import PmohubError
 
             raise PmohubError(
                 f"no portfolio {portfolio!r} in the config hierarchy "
@@ -388,7 +388,7 @@ def compliance_score(outcomes: pd.DataFrame | None, projects: list[str] | None) 
     evaluated = o[o["outcome"].isin(["finding", "pass"]) & ~waived]
     if evaluated.empty:
         return None
-    from rules.metrics import outcome_weights
+    from pmohub.rules.metrics import outcome_weights
 
     w = outcome_weights(evaluated)  # the rule's severity, for passes and failures alike
     fail = (evaluated["outcome"] == "finding").to_numpy()
@@ -443,7 +443,7 @@ def outcomes_for_rollup(outcomes: pd.DataFrame | None) -> pd.DataFrame | None:
     own) weigh as their rule's default severity (RULES.md 2.2 sw = 3/2/1)."""
     if outcomes is None or "waived" not in outcomes.columns:
         return None
-    from rules.engine import load_rules
+    from pmohub.rules.engine import load_rules
 
     rule_sev = {k: r.meta.severity for k, r in load_rules().items()}
     return outcomes.assign(
@@ -457,13 +457,13 @@ def _rollup_status(ctx: ReportContext) -> dict[str, dict[str, Any]]:
     """Per node metrics from ``aggregator.rollup.project_status`` (explained RAG, SPI(t),
     CPI, progress by estimate, compliance) when that feature is installed; the store counts
     otherwise. Keys: project, programme and portfolio keys of the hierarchy."""
-    fn = _optional("aggregator.rollup", "project_status")
+    fn = _optional("pmohub.aggregator.rollup", "project_status")
     base = _status_fallback(ctx)
     if fn is None:
         ctx.note(
             "note.unavailable",
             what="RAG / SPI(t) / CPI",
-            why=msg("note.module_missing", module="aggregator.rollup"),
+            why=msg("note.module_missing", module="pmohub.aggregator.rollup"),
         )
         return base
     try:
@@ -851,7 +851,7 @@ def section_schedule(ctx: ReportContext) -> Section:
 def _slip(ctx: ReportContext, milestone: Any) -> int | None:
     """Working days late so far (released: late at release), from the policy calendar."""
     try:
-        from aggregator.checks import config_calendar
+        from pmohub.aggregator.checks import config_calendar
 
         cal, _ = config_calendar(ctx.config)
     except Exception:
@@ -868,12 +868,12 @@ def _slip(ctx: ReportContext, milestone: Any) -> int | None:
 
 
 def _forecasts(ctx: ReportContext) -> dict[str, dict[str, Any]]:
-    fn = _optional("aggregator.forecast", "forecast_projects")
+    fn = _optional("pmohub.aggregator.forecast", "forecast_projects")
     if fn is None:
         ctx.note(
             "note.unavailable",
             what="Monte Carlo P50/P85/P95",
-            why=msg("note.module_missing", module="aggregator.forecast"),
+            why=msg("note.module_missing", module="pmohub.aggregator.forecast"),
         )
         return {}
     try:
@@ -1139,14 +1139,14 @@ def section_risks(ctx: ReportContext) -> Section:
 
 def section_resources(ctx: ReportContext) -> Section:
     sec = Section("resources", 7, _title("sec.resources"))
-    fn = _optional("aggregator.load", "load_frame")
+    fn = _optional("pmohub.aggregator.load", "load_frame")
     heat: dict[str, Any] = {"people": [], "weeks": [], "load": []}
     rows: list[dict[str, Any]] = []
     if fn is None:
         ctx.note(
             "note.unavailable",
             what="resource load",
-            why=msg("note.module_missing", module="aggregator.load"),
+            why=msg("note.module_missing", module="pmohub.aggregator.load"),
         )
         sec.available = False
     else:
@@ -1264,7 +1264,7 @@ def section_quality(ctx: ReportContext) -> Section:
 
 
 def section_compliance(ctx: ReportContext) -> Section:
-    from rules.engine import load_rules
+    from pmohub.rules.engine import load_rules
 
     sec = Section("compliance", 9, _title("sec.compliance"))
     rules = load_rules()
@@ -1697,7 +1697,7 @@ def section_trends(ctx: ReportContext) -> Section:
 
 
 def _data_label(config: Any) -> str | None:
-    from aggregator.sections import report_settings
+    from pmohub.aggregator.sections import report_settings
 
     return report_settings(config).data_label
 
@@ -1788,7 +1788,7 @@ def build_report(
         version = importlib.metadata.version("pmohub")
     except importlib.metadata.PackageNotFoundError:  # pragma: no cover
         version = "dev"
-    from rules.engine import load_rules
+    from pmohub.rules.engine import load_rules
 
     rules = load_rules()
     ran = sorted({r.rule.id for r in ctx.check.runs}) if ctx.check is not None else []

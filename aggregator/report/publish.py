@@ -13,15 +13,15 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from aggregator.report.model import Report, build_report
-from aggregator.report.render import (
+from pmohub.aggregator.report.model import Report, build_report
+from pmohub.aggregator.report.render import (
     render_html,
     render_markdown,
     render_xlsx,
     subject_line,
     write_report,
 )
-from aggregator.sections import report_settings, smtp_settings
+from pmohub.aggregator.sections import report_settings, smtp_settings
 
 log = logging.getLogger("pmohub.report")
 
@@ -77,8 +77,8 @@ def mail_report(
 ) -> tuple[list[str], str]:
     """Send the report (HTML + text body, Excel attached); returns (recipients, Message-ID).
     Raises :class:`aggregator.delivery.DeliveryError`."""
-    from aggregator.delivery import Attachment, DeliveryError, build_message, send_message
-    from aggregator.sections import resolve_path
+    from pmohub.aggregator.delivery import Attachment, DeliveryError, build_message, send_message
+    from pmohub.aggregator.sections import resolve_path
 
     smtp = smtp_settings(config)
     if smtp is None:
@@ -124,7 +124,7 @@ def publish(
     env: Mapping[str, str] | None = None,
     sleep: Callable[[float], None] | None = None,
 ) -> PublishResult:
-    from aggregator.delivery import DeliveryError
+    from pmohub.aggregator.delivery import DeliveryError
 
     report = build_report(
         engine,

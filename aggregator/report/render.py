@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 
-from aggregator.report.i18n import t, text_of
-from aggregator.report.model import Column, Report, Table, to_jsonable
+from pmohub.aggregator.report.i18n import t, text_of
+from pmohub.aggregator.report.model import Column, Report, Table, to_jsonable
 
 FORMATS = ("html", "md", "xlsx", "json", "csv")
 TRANSLATED_KINDS = {"rag": "rag", "state": "state", "severity": "sev", "level": "level", "ms": "ms"}
@@ -92,7 +92,7 @@ def subject_line(report: Report, lang: str, prefix: str = "") -> str:
 
 def _env() -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("aggregator.report", "templates"),
+        loader=jinja2.PackageLoader("pmohub.aggregator.report", "templates"),
         autoescape=True,  # every value, tracker text included, is escaped
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -102,7 +102,7 @@ def _env() -> jinja2.Environment:
 
 
 def render_html(report: Report, lang: str = "en", *, charts: bool = True) -> str:
-    from aggregator.report.charts import chart_uri
+    from pmohub.aggregator.report.charts import chart_uri
 
     tz = _tz(report)
     other = "en" if lang == "zh" else "zh"

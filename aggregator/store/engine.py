@@ -52,7 +52,7 @@ def create_store_engine(url: str = DEFAULT_URL, **kwargs: Any) -> Engine:
 def alembic_config(engine: Engine | None = None) -> Config:
     from alembic.config import Config
 
-    migrations = resources.files("aggregator.store") / "migrations"
+    migrations = resources.files("pmohub.aggregator.store") / "migrations"
     cfg = Config()
     cfg.set_main_option("script_location", str(migrations))
     if engine is not None:
@@ -89,7 +89,7 @@ def _head_revision_fast() -> str | None:
     unusual syntax), so the caller asks alembic."""
     revisions: set[str] = set()
     downs: set[str] = set()
-    versions = resources.files("aggregator.store") / "migrations" / "versions"
+    versions = resources.files("pmohub.aggregator.store") / "migrations" / "versions"
     for f in versions.iterdir():
         if not f.name.endswith(".py") or f.name.startswith("__"):
             continue

@@ -26,8 +26,8 @@ from collections.abc import Iterator
 from sqlalchemy import Connection, Engine, delete, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from aggregator.store.models import SyncLock
-from connectors.errors import PmohubError
+from pmohub.aggregator.store.models import SyncLock
+from pmohub.connectors.errors import PmohubError
 
 log = logging.getLogger("pmohub.sync")
 

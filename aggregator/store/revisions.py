@@ -19,7 +19,7 @@ import datetime as dt
 from sqlalchemy import Connection, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from aggregator.store import models as m
+from pmohub.aggregator.store import models as m
 
 revisions_t = m.Revision.__table__
 

@@ -53,9 +53,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from aggregator.store import models as m
-from aggregator.store.models import UTCDateTime
-from connectors import records as rec
+from pmohub.aggregator.store import models as m
+from pmohub.aggregator.store.models import UTCDateTime
+from pmohub.connectors import records as rec
 
 #: IN-lists are chunked below SQLite's bound-parameter limit (32766 since 3.32).
 _IN_CHUNK = 5000

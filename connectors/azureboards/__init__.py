@@ -23,9 +23,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
-from connectors.azureboards import mapping
-from connectors.azureboards.client import BATCH_MAX, AzureBoardsClient
-from connectors.base import (
+from pmohub.connectors.azureboards import mapping
+from pmohub.connectors.azureboards.client import BATCH_MAX, AzureBoardsClient
+from pmohub.connectors.base import (
     CHILD_KINDS,
     RETRY_OPTIONS,
     ChildrenComplete,
@@ -34,9 +34,9 @@ from connectors.base import (
     SourceConfig,
     StreamItem,
 )
-from connectors.errors import RecordError
-from connectors.records import Iteration, Person, Project
-from connectors.timestamps import format_utc
+from pmohub.connectors.errors import RecordError
+from pmohub.connectors.records import Iteration, Person, Project
+from pmohub.connectors.timestamps import format_utc
 
 
 class AzureBoardsConnector(ClientConnector[AzureBoardsClient]):

@@ -14,10 +14,10 @@ from urllib.parse import quote
 
 import requests
 
-from connectors.base import SourceConfig
-from connectors.errors import ConfigError
-from connectors.http import redact
-from connectors.restclient import JsonClient
+from pmohub.connectors.base import SourceConfig
+from pmohub.connectors.errors import ConfigError
+from pmohub.connectors.http import redact
+from pmohub.connectors.restclient import JsonClient
 
 API_VERSION = "7.1"
 BATCH_MAX = 200  # workitemsbatch refuses more ids than this

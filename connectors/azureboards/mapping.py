@@ -23,10 +23,10 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectors.base import map_status_category
-from connectors.errors import RecordError
-from connectors.records import Iteration, Link, Person, Project, StatusChange, WorkItem
-from connectors.timestamps import parse_utc
+from pmohub.connectors.base import map_status_category
+from pmohub.connectors.errors import RecordError
+from pmohub.connectors.records import Iteration, Link, Person, Project, StatusChange, WorkItem
+from pmohub.connectors.timestamps import parse_utc
 
 CATEGORY = {
     "Proposed": "todo",

@@ -27,7 +27,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
-from connectors.base import (
+from pmohub.connectors.base import (
     CHILD_KINDS,
     RETRY_OPTIONS,
     ChildrenComplete,
@@ -37,11 +37,11 @@ from connectors.base import (
     StreamItem,
     probe_each,
 )
-from connectors.errors import ConfigError, RecordError
-from connectors.github import mapping
-from connectors.github.client import GitHubClient
-from connectors.records import Milestone, Person, Project
-from connectors.timestamps import format_utc, parse_utc
+from pmohub.connectors.errors import ConfigError, RecordError
+from pmohub.connectors.github import mapping
+from pmohub.connectors.github.client import GitHubClient
+from pmohub.connectors.records import Milestone, Person, Project
+from pmohub.connectors.timestamps import format_utc, parse_utc
 
 log = logging.getLogger("pmohub.github")
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import requests
 
-from connectors.base import SourceConfig
-from connectors.restclient import JsonClient
+from pmohub.connectors.base import SourceConfig
+from pmohub.connectors.restclient import JsonClient
 
 API_VERSION = "2022-11-28"
 DEFAULT_URL = "https://api.github.com"

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from itertools import groupby
 from typing import Any
 
-from connectors.errors import RecordError
-from connectors.labels import COMMON_CATEGORIES, label_status_category, label_value
-from connectors.records import Milestone, Person, Project, StatusChange, WorkItem
-from connectors.timestamps import parse_utc
+from pmohub.connectors.errors import RecordError
+from pmohub.connectors.labels import COMMON_CATEGORIES, label_status_category, label_value
+from pmohub.connectors.records import Milestone, Person, Project, StatusChange, WorkItem
+from pmohub.connectors.timestamps import parse_utc
 
 DEFAULT_CATEGORIES: dict[str, str] = {
     **COMMON_CATEGORIES,

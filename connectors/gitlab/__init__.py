@@ -29,7 +29,7 @@ import logging
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
-from connectors.base import (
+from pmohub.connectors.base import (
     RETRY_OPTIONS,
     ChildrenComplete,
     ClientConnector,
@@ -38,11 +38,11 @@ from connectors.base import (
     StreamItem,
     probe_each,
 )
-from connectors.errors import ConfigError, RecordError
-from connectors.gitlab import mapping
-from connectors.gitlab.client import GitLabClient
-from connectors.records import Iteration, Milestone, Person, Project
-from connectors.timestamps import format_utc, parse_utc
+from pmohub.connectors.errors import ConfigError, RecordError
+from pmohub.connectors.gitlab import mapping
+from pmohub.connectors.gitlab.client import GitLabClient
+from pmohub.connectors.records import Iteration, Milestone, Person, Project
+from pmohub.connectors.timestamps import format_utc, parse_utc
 
 log = logging.getLogger("pmohub.gitlab")
 

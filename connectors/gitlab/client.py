@@ -12,8 +12,8 @@ from urllib.parse import quote
 
 import requests
 
-from connectors.base import SourceConfig
-from connectors.restclient import JsonClient
+from pmohub.connectors.base import SourceConfig
+from pmohub.connectors.restclient import JsonClient
 
 DEFAULT_URL = "https://gitlab.com"
 TIMELOGS_QUERY = """

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from itertools import groupby
 from typing import Any
 
-from connectors.errors import RecordError
-from connectors.labels import COMMON_CATEGORIES, label_status_category, label_value
-from connectors.records import (
+from pmohub.connectors.errors import RecordError
+from pmohub.connectors.labels import COMMON_CATEGORIES, label_status_category, label_value
+from pmohub.connectors.records import (
     Iteration,
     Milestone,
     Person,
@@ -29,7 +29,7 @@ from connectors.records import (
     WorkItem,
     Worklog,
 )
-from connectors.timestamps import parse_day, parse_utc
+from pmohub.connectors.timestamps import parse_day, parse_utc
 
 DEFAULT_CATEGORIES: dict[str, str] = {
     **COMMON_CATEGORIES,

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from connectors.base import (
+from pmohub.connectors.base import (
     Checkpoint,
     ChildrenComplete,
     Connector,
@@ -47,10 +47,10 @@ from connectors.base import (
     SourceConfig,
     StreamItem,
 )
-from connectors.errors import ConfigError, RecordError
-from connectors.jira import mapping
-from connectors.jira.client import JiraClient
-from connectors.records import Iteration, Milestone, Person, Project, Worklog
+from pmohub.connectors.errors import ConfigError, RecordError
+from pmohub.connectors.jira import mapping
+from pmohub.connectors.jira.client import JiraClient
+from pmohub.connectors.records import Iteration, Milestone, Person, Project, Worklog
 
 log = logging.getLogger("pmohub.jira")
 

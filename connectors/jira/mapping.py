@@ -30,9 +30,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectors.base import map_status_category
-from connectors.errors import RecordError
-from connectors.records import (
+from pmohub.connectors.base import map_status_category
+from pmohub.connectors.errors import RecordError
+from pmohub.connectors.records import (
     Iteration,
     Link,
     Milestone,
@@ -44,8 +44,8 @@ from connectors.records import (
 )
 
 # Jira writes ``2024-01-02T03:04:05.000+0800`` (both deployments) or ``...Z``.
-from connectors.timestamps import parse_day as parse_date
-from connectors.timestamps import parse_utc as parse_datetime
+from pmohub.connectors.timestamps import parse_day as parse_date
+from pmohub.connectors.timestamps import parse_utc as parse_datetime
 
 CATEGORY_BY_JIRA_KEY = {"new": "todo", "indeterminate": "in_progress", "done": "done"}
 

@@ -20,11 +20,17 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
 
-from connectors.base import ChildrenComplete, FileConnector, Skipped, SourceConfig, StreamItem
-from connectors.errors import ConfigError, RecordError
-from connectors.msproject import mapping
-from connectors.msproject.reader import Plan, read_plan
-from connectors.records import Milestone, Person, Project
+from pmohub.connectors.base import (
+    ChildrenComplete,
+    FileConnector,
+    Skipped,
+    SourceConfig,
+    StreamItem,
+)
+from pmohub.connectors.errors import ConfigError, RecordError
+from pmohub.connectors.msproject import mapping
+from pmohub.connectors.msproject.reader import Plan, read_plan
+from pmohub.connectors.records import Milestone, Person, Project
 
 
 def default_project_key(path: Path) -> str:

@@ -44,10 +44,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectors.base import map_status_category
-from connectors.errors import RecordError
-from connectors.records import Link, Milestone, Person, Project, WorkItem, Worklog
-from connectors.timestamps import parse_day
+from pmohub.connectors.base import map_status_category
+from pmohub.connectors.errors import RecordError
+from pmohub.connectors.records import Link, Milestone, Person, Project, WorkItem, Worklog
+from pmohub.connectors.timestamps import parse_day
 
 # ISO 8601 durations as MSPDI writes them; MPXJ writes an overrun's remaining work with a
 # negative component ("PT-2H0M0S"), so each number may carry its own sign.

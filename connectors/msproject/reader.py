@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from connectors.errors import ConfigError
+from pmohub.connectors.errors import ConfigError
 
 #: Child elements that repeat inside a task/resource/assignment: kept as lists of dicts.
 REPEATED = frozenset({"PredecessorLink", "Baseline", "ExtendedAttribute", "TimephasedData"})

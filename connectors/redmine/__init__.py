@@ -47,7 +47,7 @@ import logging
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
-from connectors.base import (
+from pmohub.connectors.base import (
     RETRY_OPTIONS,
     Checkpoint,
     ChildrenComplete,
@@ -56,11 +56,11 @@ from connectors.base import (
     SourceConfig,
     StreamItem,
 )
-from connectors.errors import ConfigError, RecordError
-from connectors.records import Milestone, Person, Project, Worklog
-from connectors.redmine import mapping
-from connectors.redmine.client import Filter, RedmineClient
-from connectors.timestamps import format_utc, parse_utc
+from pmohub.connectors.errors import ConfigError, RecordError
+from pmohub.connectors.records import Milestone, Person, Project, Worklog
+from pmohub.connectors.redmine import mapping
+from pmohub.connectors.redmine.client import Filter, RedmineClient
+from pmohub.connectors.timestamps import format_utc, parse_utc
 
 log = logging.getLogger("pmohub.redmine")
 

@@ -22,10 +22,10 @@ from typing import Any
 
 import requests
 
-from connectors.base import SourceConfig
-from connectors.errors import ConfigError, TransientError
-from connectors.http import redact
-from connectors.restclient import JsonClient
+from pmohub.connectors.base import SourceConfig
+from pmohub.connectors.errors import ConfigError, TransientError
+from pmohub.connectors.http import redact
+from pmohub.connectors.restclient import JsonClient
 
 log = logging.getLogger("pmohub.redmine")
 

@@ -47,10 +47,18 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from connectors.base import map_status_category
-from connectors.errors import RecordError
-from connectors.records import Link, Milestone, Person, Project, StatusChange, WorkItem, Worklog
-from connectors.timestamps import parse_day, parse_utc
+from pmohub.connectors.base import map_status_category
+from pmohub.connectors.errors import RecordError
+from pmohub.connectors.records import (
+    Link,
+    Milestone,
+    Person,
+    Project,
+    StatusChange,
+    WorkItem,
+    Worklog,
+)
+from pmohub.connectors.timestamps import parse_day, parse_utc
 
 CANCELLED_WORDS = (
     "reject",

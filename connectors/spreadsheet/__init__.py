@@ -52,12 +52,18 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, ClassVar
 
-from connectors.base import ChildrenComplete, FileConnector, Skipped, SourceConfig, StreamItem
-from connectors.errors import ConfigError, RecordError
-from connectors.records import Link, Milestone, Person, Project
-from connectors.spreadsheet import mapping
-from connectors.spreadsheet.mapping import CellError, RowContext
-from connectors.spreadsheet.reader import Cell, Table, fetch_rows, file_kind, read_table
+from pmohub.connectors.base import (
+    ChildrenComplete,
+    FileConnector,
+    Skipped,
+    SourceConfig,
+    StreamItem,
+)
+from pmohub.connectors.errors import ConfigError, RecordError
+from pmohub.connectors.records import Link, Milestone, Person, Project
+from pmohub.connectors.spreadsheet import mapping
+from pmohub.connectors.spreadsheet.mapping import CellError, RowContext
+from pmohub.connectors.spreadsheet.reader import Cell, Table, fetch_rows, file_kind, read_table
 
 # MS Project style predecessor cells: "12", "12FS", "12FS+2d", "OPS-003SS-1d"
 _PREDECESSOR = re.compile(r"^(.+?)(?:(?:FS|SS|FF|SF)(?:[+-].*)?)?$", re.IGNORECASE)

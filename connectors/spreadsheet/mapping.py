@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from connectors.records import STATUS_CATEGORIES, Milestone, Person, Project, WorkItem
+from pmohub.connectors.records import STATUS_CATEGORIES, Milestone, Person, Project, WorkItem
 
 Cell = Any
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from connectors.errors import ConfigError
+from pmohub.connectors.errors import ConfigError
 
 Cell = str | int | float | bool | dt.datetime | dt.date | dt.time | None
 

@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
-from connectors.base import (
+from pmohub.connectors.base import (
     CHILD_KINDS,
     RETRY_OPTIONS,
     ChildrenComplete,
@@ -28,11 +28,11 @@ from connectors.base import (
     StreamItem,
     probe_each,
 )
-from connectors.errors import ConfigError, RecordError
-from connectors.records import Person, Project
-from connectors.timestamps import parse_utc
-from connectors.trello import mapping
-from connectors.trello.client import TrelloClient
+from pmohub.connectors.errors import ConfigError, RecordError
+from pmohub.connectors.records import Person, Project
+from pmohub.connectors.timestamps import parse_utc
+from pmohub.connectors.trello import mapping
+from pmohub.connectors.trello.client import TrelloClient
 
 DEFAULT_KEY_ENV = "TRELLO_API_KEY"
 

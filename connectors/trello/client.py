@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from connectors.base import SourceConfig
-from connectors.restclient import JsonClient
+from pmohub.connectors.base import SourceConfig
+from pmohub.connectors.restclient import JsonClient
 
 DEFAULT_URL = "https://api.trello.com/1"
 HISTORY_FILTER = "createCard,updateCard:idList,updateCard:closed,updateCard:due"

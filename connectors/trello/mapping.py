@@ -20,10 +20,10 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectors.base import map_status_category
-from connectors.errors import RecordError
-from connectors.records import Person, Project, StatusChange, WorkItem
-from connectors.timestamps import parse_utc
+from pmohub.connectors.base import map_status_category
+from pmohub.connectors.errors import RecordError
+from pmohub.connectors.records import Person, Project, StatusChange, WorkItem
+from pmohub.connectors.timestamps import parse_utc
 
 _PATTERNS: tuple[tuple[str, str], ...] = (
     (r"won'?t|cancel|abandon|rejected|废弃|取消", "cancelled"),

@@ -7,7 +7,7 @@ with AzureBoardsEmulator(site) as emu:
                  auth=("", DEFAULT_PAT))
 """
 
-from emulators.azure.server import DEFAULT_PAT, TOKEN_ENV, AzureBoardsEmulator
-from emulators.azure.site import AzureSite, generate_site
+from pmohub.emulators.azure.server import DEFAULT_PAT, TOKEN_ENV, AzureBoardsEmulator
+from pmohub.emulators.azure.site import AzureSite, generate_site
 
 __all__ = ["DEFAULT_PAT", "TOKEN_ENV", "AzureBoardsEmulator", "AzureSite", "generate_site"]

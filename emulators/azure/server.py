@@ -29,8 +29,8 @@ from typing import Any
 from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
-from emulators.azure.site import STATE_CATEGORY, STATES, AzureSite
-from emulators.base import Emulator, HttpError, Reply, Request, iso, route
+from pmohub.emulators.azure.site import STATE_CATEGORY, STATES, AzureSite
+from pmohub.emulators.base import Emulator, HttpError, Reply, Request, iso, route
 
 DEFAULT_PAT = "azdo-emulator-pat-0123456789"
 TOKEN_ENV = "AZURE_DEVOPS_EMULATOR_PAT"

@@ -10,8 +10,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from emulators.base import DEFAULT_TODAY, history_window
-from emulators.jira.generator import PEOPLE
+from pmohub.emulators.base import DEFAULT_TODAY, history_window
+from pmohub.emulators.jira.generator import PEOPLE
 
 STATE_CATEGORY = {
     "New": "Proposed",

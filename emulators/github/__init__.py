@@ -5,7 +5,7 @@ with GitHubEmulator(site) as emu:
     requests.get(emu.url + "/user", headers={"Authorization": f"Bearer {DEFAULT_TOKEN}"})
 """
 
-from emulators.github.server import DEFAULT_TOKEN, TOKEN_ENV, GitHubEmulator
-from emulators.github.site import GitHubSite, generate_site
+from pmohub.emulators.github.server import DEFAULT_TOKEN, TOKEN_ENV, GitHubEmulator
+from pmohub.emulators.github.site import GitHubSite, generate_site
 
 __all__ = ["DEFAULT_TOKEN", "TOKEN_ENV", "GitHubEmulator", "GitHubSite", "generate_site"]

@@ -20,7 +20,7 @@ import time
 import zlib
 from typing import Any
 
-from emulators.base import (
+from pmohub.emulators.base import (
     Emulator,
     HttpError,
     Reply,
@@ -30,7 +30,7 @@ from emulators.base import (
     offset_page,
     route,
 )
-from emulators.github.site import GitHubSite
+from pmohub.emulators.github.site import GitHubSite
 
 DEFAULT_TOKEN = "github-emulator-token"
 TOKEN_ENV = "GITHUB_EMULATOR_TOKEN"

@@ -8,8 +8,8 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from emulators.base import DEFAULT_TODAY, history_window
-from emulators.jira.generator import PEOPLE
+from pmohub.emulators.base import DEFAULT_TODAY, history_window
+from pmohub.emulators.jira.generator import PEOPLE
 
 STATUS_LABELS = ("status:todo", "status:in-progress", "status:review", "status:blocked")
 TYPE_LABELS = ("type:bug", "type:feature", "type:task")

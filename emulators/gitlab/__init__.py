@@ -5,7 +5,7 @@ with GitLabEmulator(site, licensed=False) as emu:
     requests.get(emu.url + "/api/v4/user", headers={"PRIVATE-TOKEN": DEFAULT_TOKEN})
 """
 
-from emulators.gitlab.server import DEFAULT_TOKEN, TOKEN_ENV, GitLabEmulator
-from emulators.gitlab.site import GitLabSite, generate_site
+from pmohub.emulators.gitlab.server import DEFAULT_TOKEN, TOKEN_ENV, GitLabEmulator
+from pmohub.emulators.gitlab.site import GitLabSite, generate_site
 
 __all__ = ["DEFAULT_TOKEN", "TOKEN_ENV", "GitLabEmulator", "GitLabSite", "generate_site"]

@@ -21,7 +21,7 @@ import datetime as dt
 from typing import Any
 from urllib.parse import unquote
 
-from emulators.base import (
+from pmohub.emulators.base import (
     Emulator,
     HttpError,
     Reply,
@@ -31,7 +31,7 @@ from emulators.base import (
     offset_page,
     route,
 )
-from emulators.gitlab.site import GitLabSite
+from pmohub.emulators.gitlab.site import GitLabSite
 
 DEFAULT_TOKEN = "glpat-emulator-token"
 TOKEN_ENV = "GITLAB_EMULATOR_TOKEN"

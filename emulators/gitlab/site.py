@@ -8,8 +8,8 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from emulators.base import DEFAULT_TODAY, history_window
-from emulators.jira.generator import PEOPLE
+from pmohub.emulators.base import DEFAULT_TODAY, history_window
+from pmohub.emulators.jira.generator import PEOPLE
 
 WORKFLOW = ("workflow::todo", "workflow::doing", "workflow::review")
 TYPES = ("type::bug", "type::feature", "type::chore")

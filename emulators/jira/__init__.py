@@ -5,9 +5,9 @@ with JiraEmulator(site, deployment="cloud") as emu:
     requests.get(emu.url + "/rest/api/3/myself", auth=(DEFAULT_EMAIL, DEFAULT_TOKEN))
 """
 
-from emulators.jira.faults import Faults
-from emulators.jira.generator import generate_site
-from emulators.jira.server import (
+from pmohub.emulators.jira.faults import Faults
+from pmohub.emulators.jira.generator import generate_site
+from pmohub.emulators.jira.server import (
     DEFAULT_EMAIL,
     DEFAULT_TOKEN,
     DEFAULT_USERNAME,
@@ -15,7 +15,7 @@ from emulators.jira.server import (
     TOKEN_ENV,
     JiraEmulator,
 )
-from emulators.jira.site import JiraSite, load_site
+from pmohub.emulators.jira.site import JiraSite, load_site
 
 __all__ = [
     "DEFAULT_EMAIL",

@@ -7,7 +7,7 @@ import sys
 import time
 from datetime import date
 
-from emulators.jira import (
+from pmohub.emulators.jira import (
     DEFAULT_EMAIL,
     DEFAULT_TOKEN,
     DEFAULT_USERNAME,

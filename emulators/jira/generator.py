@@ -6,7 +6,7 @@ import random
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from emulators.jira.site import JiraSite
+from pmohub.emulators.jira.site import JiraSite
 
 # logical name -> (display name, schema.custom, schema.type, schema.items or None, deployments)
 # "both" fields exist on Cloud and DC; epic_link only on DC (Cloud uses `parent`).

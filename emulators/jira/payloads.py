@@ -13,8 +13,8 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from emulators.jira.generator import CUSTOM_FIELDS, SELECT_OPTIONS
-from emulators.jira.site import (
+from pmohub.emulators.jira.generator import CUSTOM_FIELDS, SELECT_OPTIONS
+from pmohub.emulators.jira.site import (
     ISSUE_TYPES,
     LINK_TYPES,
     PRIORITIES,

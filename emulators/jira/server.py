@@ -31,10 +31,10 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
-from emulators.handler import KeepAliveHandler, LoopbackServed, QuietServer
-from emulators.jira import jql as jqlmod
-from emulators.jira.faults import Faults
-from emulators.jira.payloads import (
+from pmohub.emulators.handler import KeepAliveHandler, LoopbackServed, QuietServer
+from pmohub.emulators.jira import jql as jqlmod
+from pmohub.emulators.jira.faults import Faults
+from pmohub.emulators.jira.payloads import (
     STATUS_BY_NAME,
     Ctx,
     comment_json,
@@ -50,7 +50,7 @@ from emulators.jira.payloads import (
     version_json,
     worklog_json,
 )
-from emulators.jira.site import STATUSES, JiraSite
+from pmohub.emulators.jira.site import STATUSES, JiraSite
 
 DEFAULT_EMAIL = "pmo-bot@example.cn"
 DEFAULT_TOKEN = "jira-emulator-token"

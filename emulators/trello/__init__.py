@@ -5,8 +5,8 @@ with TrelloEmulator(site) as emu:
     requests.get(emu.url + "/1/members/me", params={"key": DEFAULT_KEY, "token": DEFAULT_TOKEN})
 """
 
-from emulators.trello.server import DEFAULT_KEY, DEFAULT_TOKEN, TOKEN_ENV, TrelloEmulator
-from emulators.trello.site import TrelloSite, generate_site
+from pmohub.emulators.trello.server import DEFAULT_KEY, DEFAULT_TOKEN, TOKEN_ENV, TrelloEmulator
+from pmohub.emulators.trello.site import TrelloSite, generate_site
 
 __all__ = [
     "DEFAULT_KEY",

@@ -20,8 +20,8 @@ import datetime as dt
 import re
 from typing import Any
 
-from emulators.base import Emulator, HttpError, Reply, Request, iso, route
-from emulators.trello.site import TrelloSite, created_from_id
+from pmohub.emulators.base import Emulator, HttpError, Reply, Request, iso, route
+from pmohub.emulators.trello.site import TrelloSite, created_from_id
 
 DEFAULT_KEY = "0123456789abcdef0123456789abcdef"
 DEFAULT_TOKEN = "trello-emulator-token"

@@ -9,8 +9,8 @@ import string
 from dataclasses import dataclass, field
 from typing import Any
 
-from emulators.base import DEFAULT_TODAY, history_window
-from emulators.jira.generator import PEOPLE
+from pmohub.emulators.base import DEFAULT_TODAY, history_window
+from pmohub.emulators.jira.generator import PEOPLE
 
 LISTS = ("Backlog", "To Do", "Doing", "Review", "Done")
 BOARD_NAMES = ("Marketing Site", "Partner Onboarding", "Event Planning")

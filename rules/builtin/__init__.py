@@ -1,7 +1,7 @@
 """The built-in standards pack (RULES.md section 1): importing this package registers every
 built-in rule with :mod:`rules.engine`. One module per rule group."""
 
-from rules.builtin import (  # noqa: F401  (imported for registration)
+from pmohub.rules.builtin import (  # noqa: F401  (imported for registration)
     change,
     closure,
     hygiene,

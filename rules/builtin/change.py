@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from rules.calendar import to_days
-from rules.engine import Outcomes, RuleContext, rule
-from rules.frames import by_project, count_by_project, is_blank, keys_by_project, lookup
+from pmohub.rules.calendar import to_days
+from pmohub.rules.engine import Outcomes, RuleContext, rule
+from pmohub.rules.frames import by_project, count_by_project, is_blank, keys_by_project, lookup
 
 OPEN = ("todo", "in_progress")
 APPROVED = ("approved", "批准", "已批准", "通过")
@@ -104,7 +104,7 @@ def chg_003(ctx: RuleContext) -> Outcomes:
 
 
 def _latest(ctx: RuleContext) -> pd.DataFrame:
-    from rules.formulas import latest_baseline
+    from pmohub.rules.formulas import latest_baseline
 
     return latest_baseline(ctx.frame("baselines"))
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from rules.calendar import to_days
-from rules.engine import Outcomes, RuleContext, rule
-from rules.frames import PHASES, is_blank
+from pmohub.rules.calendar import to_days
+from pmohub.rules.engine import Outcomes, RuleContext, rule
+from pmohub.rules.frames import PHASES, is_blank
 
 OPEN = ("todo", "in_progress")
 CLOSING = PHASES.index("closing")

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from rules.calendar import to_days
-from rules.engine import Outcomes, RuleContext, rule
-from rules.frames import by_project, count_by_project, keys_by_project, lookup, to_phase
+from pmohub.rules.calendar import to_days
+from pmohub.rules.engine import Outcomes, RuleContext, rule
+from pmohub.rules.frames import by_project, count_by_project, keys_by_project, lookup, to_phase
 
 OPEN = ("todo", "in_progress")
 
@@ -139,7 +139,7 @@ def data_003(ctx: RuleContext) -> Outcomes:
     too_old = np.zeros(len(wip), dtype=bool)
     sc = ctx.frames.get("status_changes")
     if sc is not None and {"field", "to_category", "changed_at"} <= set(sc.columns):
-        from rules.formulas import flow_times
+        from pmohub.rules.formulas import flow_times
 
         g = ctx.global_params
         flow = flow_times(sc, ctx.calendar, ctx.timezone)

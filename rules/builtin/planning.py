@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from rules.engine import Outcomes, RuleContext, rule
-from rules.frames import (
+from pmohub.rules.engine import Outcomes, RuleContext, rule
+from pmohub.rules.frames import (
     PHASES,
     by_project,
     count_by_project,
@@ -218,8 +218,8 @@ def plan_001(ctx: RuleContext) -> Outcomes:
     },
 )
 def plan_004(ctx: RuleContext) -> Outcomes:
-    from rules.calendar import to_days
-    from rules.frames import list_contains_any
+    from pmohub.rules.calendar import to_days
+    from pmohub.rules.frames import list_contains_any
 
     items = ctx.frame("work_items")
     ms = ctx.frame("milestones")

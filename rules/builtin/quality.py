@@ -7,9 +7,9 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from rules.calendar import to_days
-from rules.engine import Outcomes, RuleContext, rule
-from rules.frames import (
+from pmohub.rules.calendar import to_days
+from pmohub.rules.engine import Outcomes, RuleContext, rule
+from pmohub.rules.frames import (
     by_project,
     count_by_project,
     failing_items_result,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from rules.engine import Outcomes, RuleContext, rule
-from rules.frames import CHARTER_FIELDS, PHASES, is_blank
+from pmohub.rules.engine import Outcomes, RuleContext, rule
+from pmohub.rules.frames import CHARTER_FIELDS, PHASES, is_blank
 
 
 @rule(

@@ -7,8 +7,8 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from rules.engine import Outcomes, RuleContext, rule
-from rules.frames import BASELINE_EVM_COLUMNS, PHASES, is_blank, report_sections
+from pmohub.rules.engine import Outcomes, RuleContext, rule
+from pmohub.rules.frames import BASELINE_EVM_COLUMNS, PHASES, is_blank, report_sections
 
 APPROVED = PHASES.index("approved")
 CLOSING = PHASES.index("closing")
@@ -181,7 +181,7 @@ RAG_NAME = {0: "Green", 1: "Amber", 2: "Red"}
     },
 )
 def rpt_003(ctx: RuleContext) -> Outcomes:
-    from rules.builtin.variance import shared_evm
+    from pmohub.rules.builtin.variance import shared_evm
 
     g = ctx.global_params
     items = ctx.frame("work_items")

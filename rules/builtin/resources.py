@@ -5,15 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from rules.calendar import to_days
-from rules.engine import Outcomes, RuleContext, rule
-from rules.frames import (
+from pmohub.rules.calendar import to_days
+from pmohub.rules.engine import Outcomes, RuleContext, rule
+from pmohub.rules.frames import (
     by_project,
     count_by_project,
     failing_items_result,
     list_contains_any,
 )
-from rules.metrics import displaced_hours
+from pmohub.rules.metrics import displaced_hours
 
 OPEN = ("todo", "in_progress")
 
@@ -77,7 +77,7 @@ def res_003(ctx: RuleContext) -> Outcomes:
 
 def _load(ctx: RuleContext, weeks: int) -> pd.DataFrame:
     """Person/week/project load, computed once per run for RES-001 and RES-002."""
-    from rules.formulas import load_frame
+    from pmohub.rules.formulas import load_frame
 
     frames = ctx.all_frames or ctx.frames
     items = frames["work_items"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from rules.engine import Outcomes, RuleContext, rule
-from rules.frames import PHASES, count_by_project, keys_by_project, list_contains, lookup
+from pmohub.rules.engine import Outcomes, RuleContext, rule
+from pmohub.rules.frames import PHASES, count_by_project, keys_by_project, list_contains, lookup
 
 OPEN = ("todo", "in_progress")
 RESPONSES = {"avoid", "reduce", "mitigate", "transfer", "accept", "规避", "减轻", "转移", "接受"}

@@ -7,8 +7,8 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from rules.engine import Outcomes, RuleContext, rule
-from rules.frames import (
+from pmohub.rules.engine import Outcomes, RuleContext, rule
+from pmohub.rules.frames import (
     BASELINE_EVM_COLUMNS,
     by_project,
     count_by_project,
@@ -119,7 +119,7 @@ def var_001(ctx: RuleContext) -> Outcomes:
 def shared_evm(ctx: RuleContext, day: dt.date) -> pd.DataFrame:
     """EVM per project as of ``day``, computed once per run for every rule that needs it
     (VAR-003/004/005, RPT-003), then limited to this rule's projects."""
-    from rules.formulas import evm_frame
+    from pmohub.rules.formulas import evm_frame
 
     f = ctx.all_frames or ctx.frames
 
@@ -134,13 +134,13 @@ def shared_evm(ctx: RuleContext, day: dt.date) -> pd.DataFrame:
 def shared_slippage(ctx: RuleContext, day: dt.date, *, forecast: bool = False) -> pd.DataFrame:
     """Slippage of every baselined milestone and project end as of ``day``; ``forecast``
     adds the Monte Carlo P85 of the project end (as of ``day``, from the current items)."""
-    from rules.formulas import milestone_slippage
+    from pmohub.rules.formulas import milestone_slippage
 
     f = ctx.all_frames or ctx.frames
     trials = int(ctx.global_params.get("mc_trials", 1000))
 
     def p85() -> pd.Series:
-        from rules.montecarlo import project_p85
+        from pmohub.rules.montecarlo import project_p85
 
         items = f["work_items"]
         if not {"resolved_at", "created_at"} <= set(items.columns):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Engine
 
-from aggregator.store.models import metadata
+from pmohub.aggregator.store.models import metadata
 
 config = context.config
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import aggregator.store.models
+import pmohub.aggregator.store.models
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -28,10 +28,16 @@ def upgrade() -> None:
         sa.Column("job", sa.String(length=50), nullable=False),
         sa.Column("run_id", sa.String(length=64), nullable=False),
         sa.Column(
-            "scheduled_for", aggregator.store.models.UTCDateTime(timezone=True), nullable=True
+            "scheduled_for",
+            pmohub.aggregator.store.models.UTCDateTime(timezone=True),
+            nullable=True,
         ),
-        sa.Column("started_at", aggregator.store.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("finished_at", aggregator.store.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "started_at", pmohub.aggregator.store.models.UTCDateTime(timezone=True), nullable=False
+        ),
+        sa.Column(
+            "finished_at", pmohub.aggregator.store.models.UTCDateTime(timezone=True), nullable=True
+        ),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("detail", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_job_runs")),
@@ -44,7 +50,9 @@ def upgrade() -> None:
         sa.Column("email", sa.String(length=320), nullable=True),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("time_zone", sa.String(length=64), nullable=True),
-        sa.Column("created_at", aggregator.store.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "created_at", pmohub.aggregator.store.models.UTCDateTime(timezone=True), nullable=False
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_people")),
     )
     with op.batch_alter_table("people", schema=None) as batch_op:
@@ -55,7 +63,9 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("project_key", sa.String(length=255), nullable=False),
         sa.Column("taken_on", sa.Date(), nullable=False),
-        sa.Column("taken_at", aggregator.store.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "taken_at", pmohub.aggregator.store.models.UTCDateTime(timezone=True), nullable=False
+        ),
         sa.Column("rag", sa.String(length=10), nullable=True),
         sa.Column("progress_count", sa.Float(), nullable=True),
         sa.Column("progress_estimate", sa.Float(), nullable=True),
@@ -75,9 +85,11 @@ def upgrade() -> None:
         sa.Column("type", sa.String(length=50), nullable=False),
         sa.Column("url", sa.Text(), nullable=True),
         sa.Column("deployment", sa.String(length=50), nullable=True),
-        sa.Column("created_at", aggregator.store.models.UTCDateTime(timezone=True), nullable=False),
         sa.Column(
-            "last_seen_at", aggregator.store.models.UTCDateTime(timezone=True), nullable=True
+            "created_at", pmohub.aggregator.store.models.UTCDateTime(timezone=True), nullable=False
+        ),
+        sa.Column(
+            "last_seen_at", pmohub.aggregator.store.models.UTCDateTime(timezone=True), nullable=True
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sources")),
         sa.UniqueConstraint("name", name=op.f("uq_sources_name")),
@@ -87,10 +99,12 @@ def upgrade() -> None:
         sa.Column("source", sa.String(length=100), nullable=False),
         sa.Column("owner", sa.String(length=255), nullable=False),
         sa.Column(
-            "acquired_at", aggregator.store.models.UTCDateTime(timezone=True), nullable=False
+            "acquired_at", pmohub.aggregator.store.models.UTCDateTime(timezone=True), nullable=False
         ),
         sa.Column(
-            "heartbeat_at", aggregator.store.models.UTCDateTime(timezone=True), nullable=False
+            "heartbeat_at",
+            pmohub.aggregator.store.models.UTCDateTime(timezone=True),
+            nullable=False,
         ),
         sa.PrimaryKeyConstraint("source", name=op.f("pk_sync_locks")),
     )
@@ -100,8 +114,12 @@ def upgrade() -> None:
         sa.Column("source", sa.String(length=100), nullable=False),
         sa.Column("job_id", sa.String(length=64), nullable=True),
         sa.Column("mode", sa.String(length=20), nullable=False),
-        sa.Column("started_at", aggregator.store.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("finished_at", aggregator.store.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "started_at", pmohub.aggregator.store.models.UTCDateTime(timezone=True), nullable=False
+        ),
+        sa.Column(
+            "finished_at", pmohub.aggregator.store.models.UTCDateTime(timezone=True), nullable=True
+        ),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("fetched", sa.Integer(), nullable=False),
         sa.Column("inserted", sa.Integer(), nullable=False),
@@ -127,7 +145,9 @@ def upgrade() -> None:
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("approved_by", sa.String(length=255), nullable=True),
         sa.Column("expires_on", sa.Date(), nullable=True),
-        sa.Column("created_at", aggregator.store.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "created_at", pmohub.aggregator.store.models.UTCDateTime(timezone=True), nullable=False
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_waivers")),
         sa.UniqueConstraint("rule_id", "scope", name=op.f("uq_waivers_rule_id_scope")),
     )
@@ -142,8 +162,12 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("source", sa.String(length=100), nullable=False),
         sa.Column("external_id", sa.String(length=255), nullable=False),
-        sa.Column("synced_at", aggregator.store.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("deleted_at", aggregator.store.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "synced_at", pmohub.aggregator.store.models.UTCDateTime(timezone=True), nullable=True
+        ),
+        sa.Column(
+            "deleted_at", pmohub.aggregator.store.models.UTCDateTime(timezone=True), nullable=True
+        ),
         sa.Column("content_hash", sa.String(length=32), nullable=True),
         sa.ForeignKeyConstraint(
             ["person_id"], ["people.id"], name=op.f("fk_person_aliases_person_id_people")
@@ -172,8 +196,12 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("source", sa.String(length=100), nullable=False),
         sa.Column("external_id", sa.String(length=255), nullable=False),
-        sa.Column("synced_at", aggregator.store.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("deleted_at", aggregator.store.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "synced_at", pmohub.aggregator.store.models.UTCDateTime(timezone=True), nullable=True
+        ),
+        sa.Column(
+            "deleted_at", pmohub.aggregator.store.models.UTCDateTime(timezone=True), nullable=True
+        ),
         sa.Column("content_hash", sa.String(length=32), nullable=True),
         sa.ForeignKeyConstraint(
             ["source"], ["sources.name"], name=op.f("fk_projects_source_sources")
@@ -191,7 +219,9 @@ def upgrade() -> None:
         sa.Column("scope", sa.String(length=100), nullable=False),
         sa.Column("cursor", sa.Text(), nullable=True),
         sa.Column("run_id", sa.Integer(), nullable=True),
-        sa.Column("updated_at", aggregator.store.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "updated_at", pmohub.aggregator.store.models.UTCDateTime(timezone=True), nullable=False
+        ),
         sa.ForeignKeyConstraint(
             ["source"], ["sources.name"], name=op.f("fk_sync_state_source_sources")
         ),
@@ -206,8 +236,12 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("source", sa.String(length=100), nullable=False),
         sa.Column("external_id", sa.String(length=255), nullable=False),
-        sa.Column("synced_at", aggregator.store.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("deleted_at", aggregator.store.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "synced_at", pmohub.aggregator.store.models.UTCDateTime(timezone=True), nullable=True
+        ),
+        sa.Column(
+            "deleted_at", pmohub.aggregator.store.models.UTCDateTime(timezone=True), nullable=True
+        ),
         sa.Column("content_hash", sa.String(length=32), nullable=True),
         sa.ForeignKeyConstraint(
             ["source"], ["sources.name"], name=op.f("fk_work_item_links_source_sources")
@@ -245,12 +279,18 @@ def upgrade() -> None:
         sa.Column("threshold", sa.Float(), nullable=True),
         sa.Column("evidence", sa.JSON(), nullable=False),
         sa.Column(
-            "first_seen_at", aggregator.store.models.UTCDateTime(timezone=True), nullable=False
+            "first_seen_at",
+            pmohub.aggregator.store.models.UTCDateTime(timezone=True),
+            nullable=False,
         ),
         sa.Column(
-            "last_seen_at", aggregator.store.models.UTCDateTime(timezone=True), nullable=False
+            "last_seen_at",
+            pmohub.aggregator.store.models.UTCDateTime(timezone=True),
+            nullable=False,
         ),
-        sa.Column("resolved_at", aggregator.store.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "resolved_at", pmohub.aggregator.store.models.UTCDateTime(timezone=True), nullable=True
+        ),
         sa.Column("waiver_id", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
             ["project_id"], ["projects.id"], name=op.f("fk_findings_project_id_projects")
@@ -271,15 +311,25 @@ def upgrade() -> None:
         sa.Column("project_id", sa.Integer(), nullable=True),
         sa.Column("name", sa.Text(), nullable=False),
         sa.Column("state", sa.String(length=20), nullable=False),
-        sa.Column("start_at", aggregator.store.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("end_at", aggregator.store.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("complete_at", aggregator.store.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "start_at", pmohub.aggregator.store.models.UTCDateTime(timezone=True), nullable=True
+        ),
+        sa.Column(
+            "end_at", pmohub.aggregator.store.models.UTCDateTime(timezone=True), nullable=True
+        ),
+        sa.Column(
+            "complete_at", pmohub.aggregator.store.models.UTCDateTime(timezone=True), nullable=True
+        ),
         sa.Column("goal", sa.Text(), nullable=True),
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("source", sa.String(length=100), nullable=False),
         sa.Column("external_id", sa.String(length=255), nullable=False),
-        sa.Column("synced_at", aggregator.store.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("deleted_at", aggregator.store.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "synced_at", pmohub.aggregator.store.models.UTCDateTime(timezone=True), nullable=True
+        ),
+        sa.Column(
+            "deleted_at", pmohub.aggregator.store.models.UTCDateTime(timezone=True), nullable=True
+        ),
         sa.Column("content_hash", sa.String(length=32), nullable=True),
         sa.ForeignKeyConstraint(
             ["project_id"], ["projects.id"], name=op.f("fk_iterations_project_id_projects")
@@ -303,8 +353,12 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("source", sa.String(length=100), nullable=False),
         sa.Column("external_id", sa.String(length=255), nullable=False),
-        sa.Column("synced_at", aggregator.store.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("deleted_at", aggregator.store.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "synced_at", pmohub.aggregator.store.models.UTCDateTime(timezone=True), nullable=True
+        ),
+        sa.Column(
+            "deleted_at", pmohub.aggregator.store.models.UTCDateTime(timezone=True), nullable=True
+        ),
         sa.Column("content_hash", sa.String(length=32), nullable=True),
         sa.ForeignKeyConstraint(
             ["project_id"], ["projects.id"], name=op.f("fk_milestones_project_id_projects")
@@ -331,9 +385,15 @@ def upgrade() -> None:
         sa.Column("reporter_id", sa.Integer(), nullable=True),
         sa.Column("parent_external_id", sa.String(length=255), nullable=True),
         sa.Column("parent_id", sa.Integer(), nullable=True),
-        sa.Column("created_at", aggregator.store.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("updated_at", aggregator.store.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("resolved_at", aggregator.store.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "created_at", pmohub.aggregator.store.models.UTCDateTime(timezone=True), nullable=True
+        ),
+        sa.Column(
+            "updated_at", pmohub.aggregator.store.models.UTCDateTime(timezone=True), nullable=True
+        ),
+        sa.Column(
+            "resolved_at", pmohub.aggregator.store.models.UTCDateTime(timezone=True), nullable=True
+        ),
         sa.Column("resolution", sa.String(length=100), nullable=True),
         sa.Column("start_on", sa.Date(), nullable=True),
         sa.Column("due_on", sa.Date(), nullable=True),
@@ -350,8 +410,12 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("source", sa.String(length=100), nullable=False),
         sa.Column("external_id", sa.String(length=255), nullable=False),
-        sa.Column("synced_at", aggregator.store.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("deleted_at", aggregator.store.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "synced_at", pmohub.aggregator.store.models.UTCDateTime(timezone=True), nullable=True
+        ),
+        sa.Column(
+            "deleted_at", pmohub.aggregator.store.models.UTCDateTime(timezone=True), nullable=True
+        ),
         sa.Column("content_hash", sa.String(length=32), nullable=True),
         sa.ForeignKeyConstraint(
             ["assignee_id"], ["people.id"], name=op.f("fk_work_items_assignee_id_people")
@@ -407,7 +471,9 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("project_key", sa.String(length=255), nullable=False),
         sa.Column("label", sa.String(length=100), nullable=False),
-        sa.Column("taken_at", aggregator.store.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "taken_at", pmohub.aggregator.store.models.UTCDateTime(timezone=True), nullable=False
+        ),
         sa.Column("reconstructed", sa.Boolean(), nullable=False),
         sa.Column("subject_kind", sa.String(length=20), nullable=False),
         sa.Column("work_item_id", sa.Integer(), nullable=True),
@@ -437,13 +503,19 @@ def upgrade() -> None:
         sa.Column("field", sa.String(length=100), nullable=False),
         sa.Column("from_value", sa.Text(), nullable=True),
         sa.Column("to_value", sa.Text(), nullable=True),
-        sa.Column("changed_at", aggregator.store.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "changed_at", pmohub.aggregator.store.models.UTCDateTime(timezone=True), nullable=False
+        ),
         sa.Column("author", sa.String(length=255), nullable=True),
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("source", sa.String(length=100), nullable=False),
         sa.Column("external_id", sa.String(length=255), nullable=False),
-        sa.Column("synced_at", aggregator.store.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("deleted_at", aggregator.store.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "synced_at", pmohub.aggregator.store.models.UTCDateTime(timezone=True), nullable=True
+        ),
+        sa.Column(
+            "deleted_at", pmohub.aggregator.store.models.UTCDateTime(timezone=True), nullable=True
+        ),
         sa.Column("content_hash", sa.String(length=32), nullable=True),
         sa.ForeignKeyConstraint(
             ["source"], ["sources.name"], name=op.f("fk_status_changes_source_sources")
@@ -470,14 +542,22 @@ def upgrade() -> None:
         sa.Column("work_item_id", sa.Integer(), nullable=False),
         sa.Column("author", sa.String(length=255), nullable=True),
         sa.Column("person_id", sa.Integer(), nullable=True),
-        sa.Column("started_at", aggregator.store.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "started_at", pmohub.aggregator.store.models.UTCDateTime(timezone=True), nullable=False
+        ),
         sa.Column("seconds", sa.BigInteger(), nullable=False),
-        sa.Column("updated_at", aggregator.store.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "updated_at", pmohub.aggregator.store.models.UTCDateTime(timezone=True), nullable=True
+        ),
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("source", sa.String(length=100), nullable=False),
         sa.Column("external_id", sa.String(length=255), nullable=False),
-        sa.Column("synced_at", aggregator.store.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("deleted_at", aggregator.store.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "synced_at", pmohub.aggregator.store.models.UTCDateTime(timezone=True), nullable=True
+        ),
+        sa.Column(
+            "deleted_at", pmohub.aggregator.store.models.UTCDateTime(timezone=True), nullable=True
+        ),
         sa.Column("content_hash", sa.String(length=32), nullable=True),
         sa.ForeignKeyConstraint(
             ["person_id"], ["people.id"], name=op.f("fk_worklogs_person_id_people")

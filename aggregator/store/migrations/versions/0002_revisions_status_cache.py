@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import aggregator.store.models
+import pmohub.aggregator.store.models
 
 revision: str = "0002"
 down_revision: str | None = "0001"
@@ -25,7 +25,9 @@ def upgrade() -> None:
         "revisions",
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("rev", sa.BigInteger(), nullable=False),
-        sa.Column("changed_at", aggregator.store.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "changed_at", pmohub.aggregator.store.models.UTCDateTime(timezone=True), nullable=False
+        ),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_revisions")),
     )
     op.create_table(
@@ -33,7 +35,7 @@ def upgrade() -> None:
         sa.Column("as_of", sa.Date(), nullable=False),
         sa.Column("fingerprint", sa.String(length=64), nullable=False),
         sa.Column(
-            "computed_at", aggregator.store.models.UTCDateTime(timezone=True), nullable=False
+            "computed_at", pmohub.aggregator.store.models.UTCDateTime(timezone=True), nullable=False
         ),
         sa.Column("projects", sa.Text(), nullable=False),
         sa.Column("programmes", sa.Text(), nullable=False),
