@@ -4,7 +4,7 @@ One run, one generated site (default 50,000 issues, ~8 history entries and ~2 wo
 each), served by the Jira emulator in a separate process (so the server does not share the
 client's interpreter lock):
 
-(a) full sync into a fresh SQLite store (aggregator.sync.sync_source): catalogue (server
+(a) full sync into a fresh SQLite store (aggregator.ingest.sync.sync_source): catalogue (server
     info, fields, projects, users, boards, sprints, versions), every search page, mapping,
     store writes, the census of ids (soft deletes);
 (b) the floor: the same search pages fetched with plain ``requests`` and JSON-decoded,
@@ -52,8 +52,8 @@ from typing import Any
 
 import requests
 
+from pmohub.aggregator.ingest.sync import sync_source
 from pmohub.aggregator.store import open_store
-from pmohub.aggregator.sync import sync_source
 from pmohub.connectors.base import SourceConfig
 from pmohub.connectors.jira import JiraConnector
 from pmohub.emulators.jira.generator import generate_site

@@ -12,16 +12,16 @@ Measured, each in a fresh child process (wall time of the call and peak RSS):
 
 - ``floor``: one ``SELECT project_id, count(*) FROM work_items GROUP BY project_id``
   (fetched), on the same store;
-- ``status``: ``aggregator.rollup.project_status`` (as ``pmohub status`` computes it
+- ``status``: ``aggregator.status.rollup.project_status`` (as ``pmohub status`` computes it
   when nothing is stored: no nightly has run) plus rendering every project row as JSON;
-- ``status_cached``: ``aggregator.statuscache.current_status`` plus the same rendering,
+- ``status_cached``: ``aggregator.status.cache.current_status`` plus the same rendering,
   after the nightly's snapshot (set-up, not measured; without the Monte Carlo forecasts)
   stored the day's status: what ``pmohub status`` does on a normal day. Its JSON must be
   byte-identical to ``status``'s (checked: ``cached_equals_computed``);
 - ``status_after_change``: the same after a sync changed a row (its revision bump): the
   stored result is stale, so it is computed, the day-constant metrics (90-day flow, hours
   per point, closed sprints) from the day's snapshot;
-- ``load``: ``aggregator.load.person_load`` for 8 weeks (``pmohub load``) plus rendering;
+- ``load``: ``aggregator.status.load.person_load`` for 8 weeks (``pmohub load``) plus rendering;
 - ``status_cli`` / ``load_cli`` / ``status_cached_cli`` / ``status_after_change_cli``: the
   whole ``pmohub status|load --format json`` process (interpreter start, imports, config,
   query, output), for reference. ``status_after_change_cli`` runs right after
@@ -405,7 +405,7 @@ def write_config(path: Path, url: str, n_projects: int, n_people: int) -> Path:
 
 
 def child(kind: str, config_path: str) -> dict[str, Any]:
-    from pmohub.aggregator.config import load_config_file
+    from pmohub.aggregator.config.loader import load_config_file
     from pmohub.aggregator.store.engine import open_store
 
     config = load_config_file(config_path)
@@ -426,7 +426,7 @@ def child(kind: str, config_path: str) -> dict[str, Any]:
             "peak_rss_mb": round(_maxrss_mb(), 1),
         }
     if kind == "status":
-        from pmohub.aggregator.rollup import project_status
+        from pmohub.aggregator.status.rollup import project_status
         from pmohub.cli.output import render
         from pmohub.cli.status_cmd import STATUS_JSON, _records
 
@@ -442,7 +442,7 @@ def child(kind: str, config_path: str) -> dict[str, Any]:
     if kind == "status_cached":
         # What `pmohub status` does after the nightly: the stored result while the
         # fingerprint (store revisions, config, code) matches, else a live computation.
-        from pmohub.aggregator.statuscache import current_status
+        from pmohub.aggregator.status.cache import current_status
         from pmohub.cli.output import render
         from pmohub.cli.status_cmd import STATUS_JSON, _records
 
@@ -462,13 +462,13 @@ def child(kind: str, config_path: str) -> dict[str, Any]:
             bump_revision(conn, f"source:{SOURCE}")
         return {"seconds": 0.0}
     if kind == "snapshot":
-        from pmohub.aggregator.snapshots import take_snapshots
+        from pmohub.aggregator.status.snapshots import take_snapshots
 
         t0 = time.perf_counter()
         n = take_snapshots(engine, config, AS_OF, forecasts=False)
         return {"seconds": round(time.perf_counter() - t0, 3), "rows": n}
     if kind == "load":
-        from pmohub.aggregator.load import person_load
+        from pmohub.aggregator.status.load import person_load
 
         t0 = time.perf_counter()
         rep = person_load(engine, config, AS_OF, weeks=8)

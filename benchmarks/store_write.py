@@ -2,7 +2,7 @@
 
 Writes N synthetic work items with 3 status changes each (4N rows):
 
-- ``ours``: ``aggregator.sync.sync_source`` over a streaming synthetic connector: the real
+- ``ours``: ``aggregator.ingest.sync.sync_source`` over a streaming synthetic connector: the real
   path (pages of 500, pre-select + digest diff, dialect ON CONFLICT upserts compiled once
   and run as driver executemany, project/person/parent resolution, cursor per page,
   ``sync_runs`` bookkeeping, census soft-delete pass);
@@ -151,8 +151,8 @@ class BenchConnector(Connector):
 
 
 def run_ours(url: str, n: int, rerun: bool = True) -> dict[str, Any]:
+    from pmohub.aggregator.ingest.sync import sync_source
     from pmohub.aggregator.store import open_store
-    from pmohub.aggregator.sync import sync_source
 
     engine = open_store(url)
     connector = BenchConnector(SourceConfig(name=SOURCE, type="bench", options={"items": n}))

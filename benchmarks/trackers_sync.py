@@ -24,8 +24,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pmohub.aggregator.ingest.sync import sync_source
 from pmohub.aggregator.store import open_store
-from pmohub.aggregator.sync import sync_source
 from pmohub.connectors.azureboards import AzureBoardsConnector
 from pmohub.connectors.base import Connector, SourceConfig
 from pmohub.connectors.github import GitHubConnector

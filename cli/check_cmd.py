@@ -92,7 +92,7 @@ def register(main: click.Group) -> None:
             pmohub check --project CRM-APP --fail-on high
             pmohub check --rule VAR-001 --as-of 2026-05-11 --format json
         """
-        from pmohub.aggregator.checks import project_scope, run_checks
+        from pmohub.aggregator.compliance.checks import project_scope, run_checks
         from pmohub.rules.engine import load_rules
 
         config = app.config()
@@ -216,7 +216,7 @@ def register(main: click.Group) -> None:
             pmohub waivers
             pmohub waivers --as-of 2026-10-01 --format json
         """
-        from pmohub.aggregator.checks import config_policy
+        from pmohub.aggregator.compliance.checks import config_policy
         from pmohub.rules.engine import load_rules
 
         config = app.config()
@@ -265,7 +265,7 @@ def register(main: click.Group) -> None:
             pmohub baseline take CRM-APP --label CR-42
             pmohub baseline take DATA-PLAT --from-plan --label plan-approved
         """
-        from pmohub.aggregator.baselines import import_plan_baselines, take_baseline
+        from pmohub.aggregator.compliance.baselines import import_plan_baselines, take_baseline
 
         take = import_plan_baselines if from_plan else take_baseline
         n = take(app.engine(), app.config(), project, label)

@@ -19,8 +19,8 @@ import click
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from pmohub.aggregator.config import Config, ConfigFileError, load_config, redact_url
-from pmohub.aggregator.connections import UnknownSourceError
+from pmohub.aggregator.config.loader import Config, ConfigFileError, load_config, redact_url
+from pmohub.aggregator.ingest.connections import UnknownSourceError
 from pmohub.cli.logs import secret_filter, setup_logging
 from pmohub.cli.output import FORMATS, render
 from pmohub.connectors.errors import PmohubError
@@ -179,7 +179,7 @@ def init(app: App, path: str | None, force: bool) -> None:
         pmohub init                       # ./pmohub.yaml + ./pmohub.db
         pmohub init /srv/pmo/pmohub.yaml --force
     """
-    from pmohub.aggregator.config import load_config_file, write_starter_config
+    from pmohub.aggregator.config.loader import load_config_file, write_starter_config
 
     target = Path(path or app.config_path or "pmohub.yaml")
     write_starter_config(target, force=force)
@@ -238,7 +238,7 @@ def sources_check(app: App, names: tuple[str, ...], fmt: str) -> None:
         pmohub sources check
         pmohub sources check jira_main ops_plan --format json
     """
-    from pmohub.aggregator.connections import check_sources, select_sources
+    from pmohub.aggregator.ingest.connections import check_sources, select_sources
 
     cfg = app.config()
     results = check_sources(select_sources(cfg.sources, names))
@@ -332,8 +332,8 @@ def sync(app: App, names: tuple[str, ...], full: bool, fmt: str) -> None:
         pmohub sync jira_main --full      # one source, complete re-read
         pmohub --quiet sync --format json > last-sync.json
     """
-    from pmohub.aggregator.connections import select_sources
-    from pmohub.aggregator.sync import sync_all
+    from pmohub.aggregator.ingest.connections import select_sources
+    from pmohub.aggregator.ingest.sync import sync_all
     from pmohub.cli.progress import SyncProgress
 
     cfg = app.config()
@@ -390,7 +390,7 @@ def runs(app: App, source: str | None, limit: int, fmt: str) -> None:
         pmohub runs
         pmohub runs --source jira_main --limit 5 --format json
     """
-    from pmohub.aggregator.inventory import sync_run_rows
+    from pmohub.aggregator.ingest.inventory import sync_run_rows
 
     rows = sync_run_rows(app.engine(), source=source, limit=limit)
     emit(rows, fmt, RUN_TABLE_COLUMNS if fmt == "table" else None)
@@ -488,7 +488,7 @@ def demo(app: App, out_dir: str) -> None:
         pmohub demo --out /tmp/pmo-demo
         pmohub --config /tmp/pmo-demo/pmohub.yaml check --as-of 2026-11-21
     """
-    from pmohub.aggregator.demo import as_of_text, run_demo
+    from pmohub.aggregator.demo.run import as_of_text, run_demo
     from pmohub.cli.progress import SyncProgress
 
     with SyncProgress(disable=app.quiet) as progress:

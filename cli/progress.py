@@ -9,7 +9,7 @@ from tqdm import tqdm
 
 
 class SyncProgress:
-    """Callable handed to ``aggregator.sync.sync_all(progress=...)``.
+    """Callable handed to ``aggregator.ingest.sync.sync_all(progress=...)``.
 
     Accepts ``progress(source, fetched)`` or keyword forms
     (``source=``, ``fetched=``/``done=``/``count=``, optional ``total=`` and ``stage=``):
@@ -35,7 +35,7 @@ class SyncProgress:
     def __call__(self, *args: Any, **kwargs: Any) -> None:
         if self.disable:
             return
-        if len(args) == 1 and hasattr(args[0], "phase"):  # aggregator.sync.SyncProgress
+        if len(args) == 1 and hasattr(args[0], "phase"):  # aggregator.ingest.sync.SyncProgress
             p = args[0]
             args, kwargs = (), {"source": p.source, "fetched": p.fetched, "stage": p.phase}
         source = kwargs.get("source")

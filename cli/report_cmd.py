@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-import pmohub.aggregator.sections  # noqa: F401  (registers the report/smtp/schedule config sections)
+import pmohub.aggregator.config.sections  # noqa: F401  (registers the report/smtp/schedule config sections)
 
 REPORT_FORMATS = ("html", "md", "xlsx", "json", "csv")
 TEXT_FORMATS = ("md", "json", "csv")
@@ -38,7 +38,7 @@ class JsonLinesFormatter(logging.Formatter):
 
 def configure_job_logging(json_lines: bool, quiet: bool) -> None:
     """Job logs carry the run id; INFO by default (a job's log is its audit trail)."""
-    from pmohub.aggregator.nightly import RunIdFilter
+    from pmohub.aggregator.jobs.nightly import RunIdFilter
 
     root = logging.getLogger()
     if not quiet and root.level > logging.INFO:
@@ -57,7 +57,7 @@ def configure_job_logging(json_lines: bool, quiet: bool) -> None:
 
 
 def _as_of(value: str | None, config: Any) -> dt.date:
-    from pmohub.aggregator.nightly import local_today
+    from pmohub.aggregator.jobs.nightly import local_today
 
     if value is None:
         return local_today(config)
@@ -116,8 +116,12 @@ def register(main: click.Group) -> None:
             pmohub report --monthly --format md > monthly.md
             pmohub report --portfolio DIGI --send
         """
+        from pmohub.aggregator.config.sections import (
+            report_language,
+            report_settings,
+            resolve_path,
+        )
         from pmohub.aggregator.report.publish import publish
-        from pmohub.aggregator.sections import report_language, report_settings, resolve_path
 
         config = app.config()
         day = _as_of(as_of, config)
@@ -134,7 +138,7 @@ def register(main: click.Group) -> None:
             sys.stdout.buffer.write(render(rep, fmt, language))
             sys.stdout.flush()
             if send:
-                from pmohub.aggregator.delivery import DeliveryError
+                from pmohub.aggregator.report.delivery import DeliveryError
                 from pmohub.aggregator.report.publish import mail_report
 
                 try:
@@ -193,7 +197,7 @@ def register(main: click.Group) -> None:
             pmohub --config /etc/pmohub.yaml nightly --log-json 2>>/var/log/pmohub.jsonl
             pmohub nightly --no-send --out-dir /tmp/reports
         """
-        from pmohub.aggregator.nightly import run_nightly
+        from pmohub.aggregator.jobs.nightly import run_nightly
 
         configure_job_logging(log_json, app.quiet)
         config = app.config()
@@ -233,7 +237,7 @@ def register(main: click.Group) -> None:
             pmohub schedule
             pmohub --config /etc/pmohub.yaml schedule --log-json
         """
-        from pmohub.aggregator.scheduler import Scheduler
+        from pmohub.aggregator.jobs.scheduler import Scheduler
 
         configure_job_logging(log_json, app.quiet)
         config = app.config()

@@ -1,7 +1,7 @@
 """``pmohub status``, ``pmohub load``, ``pmohub forecast`` and ``pmohub trend``.
 
 Registered on the main group by :func:`register` (one line in cli/main.py). Thin: the
-numbers come from aggregator.rollup / load / forecast / snapshots; this module only picks
+numbers come from aggregator.status.rollup / load / forecast / snapshots; this module only picks
 columns and formats them (tables fit 100 columns; JSON/CSV keep raw values).
 """
 
@@ -185,8 +185,8 @@ def register(main: click.Group) -> None:
             pmohub status --level portfolio
             pmohub status --level programme --as-of 2026-05-08 --format json
         """
-        from pmohub.aggregator.snapshots import status_as_of
-        from pmohub.aggregator.statuscache import current_status
+        from pmohub.aggregator.status.cache import current_status
+        from pmohub.aggregator.status.snapshots import status_as_of
 
         config = app.config()
         today = _today(config)
@@ -239,7 +239,7 @@ def register(main: click.Group) -> None:
         """
         import pandas as pd
 
-        from pmohub.aggregator.load import person_load
+        from pmohub.aggregator.status.load import person_load
 
         config = app.config()
         day = _as_date(as_of) or _today(config)
@@ -370,7 +370,7 @@ def register(main: click.Group) -> None:
             pmohub forecast
             pmohub forecast CRM-APP --format json
         """
-        from pmohub.aggregator.forecast import project_forecasts
+        from pmohub.aggregator.status.forecast import project_forecasts
 
         config = app.config()
         day = _as_date(as_of) or _today(config)
@@ -432,7 +432,7 @@ def register(main: click.Group) -> None:
             pmohub trend
             pmohub trend --weeks 4 --format csv
         """
-        from pmohub.aggregator.snapshots import trend as trend_frame
+        from pmohub.aggregator.status.snapshots import trend as trend_frame
 
         config = app.config()
         day = _as_date(as_of) or _today(config)

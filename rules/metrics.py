@@ -2,7 +2,7 @@
 million items cost one pass. No I/O. They are the ONE implementation of earned value /
 earned schedule (:func:`earned_value`) and of person/week load (:func:`spread_load`,
 :func:`person_week_capacity`, :func:`remaining_hours`, :func:`hours_per_point`): the
-roll-up (``aggregator/rollup.py``, ``aggregator/load.py``) calls them on SQL-grouped rows
+roll-up (``aggregator/status/rollup.py``, ``aggregator/status/load.py``) calls them on SQL-grouped rows
 and the rules (VAR-003/004, RES-001/002 through ``rules/formulas.py``) on item-level
 frames, so ``pmohub check`` and ``pmohub status``/``pmohub load`` agree on the same data.
 

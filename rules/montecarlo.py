@@ -1,6 +1,6 @@
 """The Monte Carlo completion forecast core (RULES.md 2.1), pure: no I/O, no clock.
 
-One implementation for both users: ``aggregator.forecast`` (``pmohub forecast``, the report)
+One implementation for both users: ``aggregator.status.forecast`` (``pmohub forecast``, the report)
 and VAR-002 (c = MC P85 of the project end). Per project: the daily throughput TH_d of the
 last ``SAMPLE_WD`` working days is the sample; each of ``TRIALS`` trials draws one TH per
 future working day and burns down the open items; the completion day of a trial is the

@@ -35,7 +35,7 @@ from pathlib import Path
 from pmohub.connectors.base import Connector, SourceConfig
 
 HERE = Path(__file__).resolve().parent
-SAMPLES = HERE.parent / "aggregator" / "samples"
+SAMPLES = HERE.parent / "aggregator" / "demo" / "samples"
 
 
 @dataclass

@@ -197,8 +197,8 @@ def write_spec(path: Path, **spec: Any) -> Path:
 
 
 if __name__ == "__main__":
+    from pmohub.aggregator.ingest.sync import sync_source
     from pmohub.aggregator.store import open_store
-    from pmohub.aggregator.sync import sync_source
 
     url, spec_file = sys.argv[1], sys.argv[2]
     page_size = int(sys.argv[3]) if len(sys.argv) > 3 else 10

@@ -8,11 +8,11 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-import pmohub.aggregator.sections  # noqa: F401  (report/smtp/schedule config sections)
-from pmohub.aggregator.checks import run_checks
-from pmohub.aggregator.config import Config, load_config_file
+import pmohub.aggregator.config.sections  # noqa: F401  (report/smtp/schedule config sections)
+from pmohub.aggregator.compliance.checks import run_checks
+from pmohub.aggregator.config.loader import Config, load_config_file
+from pmohub.aggregator.ingest.sync import sync_all
 from pmohub.aggregator.store.engine import open_store
-from pmohub.aggregator.sync import sync_all
 
 AS_OF = dt.date(2026, 11, 21)
 SCRIPT_TITLE = "<script>alert(1)</script>"

@@ -6,8 +6,8 @@ import datetime as dt
 
 from sqlalchemy import insert, select
 
-from pmohub.aggregator.baselines import reconstruct_baseline, take_baseline
-from pmohub.aggregator.config import parse_config
+from pmohub.aggregator.compliance.baselines import reconstruct_baseline, take_baseline
+from pmohub.aggregator.config.loader import parse_config
 from pmohub.aggregator.store import models as m
 from pmohub.aggregator.store.engine import open_store
 

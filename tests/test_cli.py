@@ -13,7 +13,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from pmohub.aggregator.config import load_config_file
+from pmohub.aggregator.config.loader import load_config_file
 from pmohub.aggregator.store.engine import create_store_engine, current_revision, head_revision
 from pmohub.cli.logs import setup_logging
 from pmohub.cli.main import main
@@ -164,7 +164,7 @@ def test_unreachable_database_is_one_line_and_redacted(
 def test_logs_redact_config_secrets(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from pmohub.aggregator.config import parse_config
+    from pmohub.aggregator.config.loader import parse_config
     from pmohub.cli.logs import secret_filter
 
     monkeypatch.setenv("PMOHUB_TEST_TOKEN", "tok-12345-abcde")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pmohub.aggregator.config import (
+from pmohub.aggregator.config.loader import (
     ConfigFileError,
     find_config_path,
     load_config,
@@ -301,8 +301,8 @@ def test_discovery_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def test_registered_section_is_validated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from pmohub.aggregator import config as config_mod
-    from pmohub.aggregator.config import Fields, Str
+    from pmohub.aggregator.config import loader as config_mod
+    from pmohub.aggregator.config.loader import Fields, Str
 
     monkeypatch.setitem(
         config_mod._SECTIONS,

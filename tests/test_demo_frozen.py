@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from pmohub.aggregator.demo import DEMO_AS_OF, run_demo
-from pmohub.aggregator.rollup import project_status
+from pmohub.aggregator.demo.run import DEMO_AS_OF, run_demo
+from pmohub.aggregator.status.rollup import project_status
 from pmohub.aggregator.store import models as m
 from pmohub.aggregator.store.engine import open_store
 

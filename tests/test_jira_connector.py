@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select, update
 
+from pmohub.aggregator.ingest.sync import sync_source
 from pmohub.aggregator.store import open_store
 from pmohub.aggregator.store.models import SyncState
 from pmohub.aggregator.store.writes import links_t, status_changes_t, work_items_t, worklogs_t
-from pmohub.aggregator.sync import sync_source
 from pmohub.connectors.base import Checkpoint, ChildrenComplete, Skipped, SourceConfig
 from pmohub.connectors.errors import ConfigError, TransientError
 from pmohub.connectors.jira import JiraConnector

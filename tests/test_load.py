@@ -12,8 +12,8 @@ import datetime as dt
 import pytest
 from rollup_data import CONFIG, SRC, item, local, write
 
-from pmohub.aggregator.config import parse_config
-from pmohub.aggregator.load import person_load
+from pmohub.aggregator.config.loader import parse_config
+from pmohub.aggregator.status.load import person_load
 from pmohub.aggregator.store import writes as w
 from pmohub.aggregator.store.engine import open_store
 from pmohub.connectors import records as rec

@@ -21,9 +21,9 @@ import pytest
 import test_load
 from rollup_data import item, write
 
-from pmohub.aggregator.checks import run_checks
-from pmohub.aggregator.config import ConfigFileError, load_config_file, parse_config
-from pmohub.aggregator.load import person_load
+from pmohub.aggregator.compliance.checks import run_checks
+from pmohub.aggregator.config.loader import ConfigFileError, load_config_file, parse_config
+from pmohub.aggregator.status.load import person_load
 from pmohub.aggregator.store.engine import open_store
 
 AS_OF = test_load.AS_OF

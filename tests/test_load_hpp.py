@@ -19,10 +19,10 @@ import pandas as pd
 import pytest
 from rollup_data import CONFIG, SRC, item, local, write
 
-from pmohub.aggregator.checks import run_checks
-from pmohub.aggregator.config import parse_config
-from pmohub.aggregator.load import person_load, team_hpp
-from pmohub.aggregator.rollup import _project_ids, hierarchy, project_status, settings_for
+from pmohub.aggregator.compliance.checks import run_checks
+from pmohub.aggregator.config.loader import parse_config
+from pmohub.aggregator.status.load import person_load, team_hpp
+from pmohub.aggregator.status.rollup import _project_ids, hierarchy, project_status, settings_for
 from pmohub.aggregator.store.engine import open_store
 from pmohub.connectors import records as rec
 from pmohub.rules.metrics import DEFAULT_TYPE_HOURS, remaining_hours

@@ -20,8 +20,8 @@ import pytest
 from rollup_data import SRC, local
 from test_load import AS_OF, CFG, build
 
-from pmohub.aggregator.config import parse_config
-from pmohub.aggregator.load import person_load
+from pmohub.aggregator.config.loader import parse_config
+from pmohub.aggregator.status.load import person_load
 from pmohub.aggregator.store import writes as w
 from pmohub.aggregator.store.engine import open_store
 from pmohub.connectors import records as rec

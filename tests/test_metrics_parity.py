@@ -18,16 +18,16 @@ import test_load_hpp
 import test_rollup
 from rollup_data import CONFIG, item, write
 
-from pmohub.aggregator.checks import (
+from pmohub.aggregator.compliance.checks import (
     _merged_person_settings,
     _project_hpp,
     config_calendar,
     load_frames,
     run_checks,
 )
-from pmohub.aggregator.config import parse_config
-from pmohub.aggregator.load import person_load
-from pmohub.aggregator.rollup import project_status
+from pmohub.aggregator.config.loader import parse_config
+from pmohub.aggregator.status.load import person_load
+from pmohub.aggregator.status.rollup import project_status
 from pmohub.aggregator.store.engine import open_store
 from pmohub.rules.engine import load_rules
 from pmohub.rules.formulas import evm_frame, load_frame

@@ -1,4 +1,4 @@
-"""MS Project connector: the bundled MSPDI sample (written by aggregator/samples/make_mspdi.py),
+"""MS Project connector: the bundled MSPDI sample (written by aggregator/demo/samples/make_mspdi.py),
 hand-edited copies of it, real stores, and .mpp-family files through MPXJ when installed.
 Expected values are read from the sample's own generator table, not from the connector."""
 
@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from pmohub.aggregator.baselines import import_plan_baselines
-from pmohub.aggregator.config import parse_config
-from pmohub.aggregator.samples import make_mspdi
+from pmohub.aggregator.compliance.baselines import import_plan_baselines
+from pmohub.aggregator.config.loader import parse_config
+from pmohub.aggregator.demo.samples import make_mspdi
+from pmohub.aggregator.ingest.sync import sync_source
 from pmohub.aggregator.store import models as m
 from pmohub.aggregator.store import open_store
 from pmohub.aggregator.store.writes import links_t, work_items_t, worklogs_t
-from pmohub.aggregator.sync import sync_source
 from pmohub.connectors.base import ChildrenComplete, Skipped, SourceConfig
 from pmohub.connectors.errors import ConfigError
 from pmohub.connectors.msproject import MSProjectConnector
@@ -340,7 +340,7 @@ def test_cli_baseline_from_plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 
 
 def test_config_validates_msproject_and_redmine_options(tmp_path: Path) -> None:
-    from pmohub.aggregator.config import ConfigFileError
+    from pmohub.aggregator.config.loader import ConfigFileError
 
     text = (
         "version: 1\nsources:\n"

@@ -19,8 +19,9 @@ import pytest
 from reportkit import AS_OF, synced_project
 from sqlalchemy import select
 
-from pmohub.aggregator.config import load_config_file
-from pmohub.aggregator.nightly import (
+from pmohub.aggregator.config.loader import load_config_file
+from pmohub.aggregator.config.sections import ScheduleSettings
+from pmohub.aggregator.jobs.nightly import (
     EXIT_NOT_STARTED,
     EXIT_REPORT,
     EXIT_SEND,
@@ -29,8 +30,7 @@ from pmohub.aggregator.nightly import (
     jobs_t,
     run_nightly,
 )
-from pmohub.aggregator.scheduler import Scheduler, latest_slot
-from pmohub.aggregator.sections import ScheduleSettings
+from pmohub.aggregator.jobs.scheduler import Scheduler, latest_slot
 from pmohub.aggregator.store.engine import open_store
 
 PMOHUB = str(Path(sys.executable).parent / "pmohub")

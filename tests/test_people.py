@@ -14,12 +14,12 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from pmohub.aggregator.config import parse_config
+from pmohub.aggregator.config.loader import parse_config
+from pmohub.aggregator.demo.samples import make_mspdi
+from pmohub.aggregator.ingest.sync import sync_all, sync_source
 from pmohub.aggregator.people import PeopleError, apply_config_people, link_accounts, people_rows
-from pmohub.aggregator.samples import make_mspdi
 from pmohub.aggregator.store import open_store
 from pmohub.aggregator.store.writes import aliases_t, people_t, work_items_t, worklogs_t
-from pmohub.aggregator.sync import sync_all, sync_source
 from pmohub.cli.main import main
 from pmohub.connectors.base import SourceConfig
 from pmohub.connectors.gitlab import GitLabConnector

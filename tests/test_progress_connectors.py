@@ -17,10 +17,10 @@ import pytest
 from redmine_server import TOKEN_ENV, RedmineServer, create_issue, create_project, redmine_server
 from sqlalchemy import select
 
-from pmohub.aggregator.samples import make_mspdi
+from pmohub.aggregator.demo.samples import make_mspdi
+from pmohub.aggregator.ingest.sync import sync_source
 from pmohub.aggregator.store import open_store
 from pmohub.aggregator.store.writes import work_items_t
-from pmohub.aggregator.sync import sync_source
 from pmohub.connectors.base import Skipped, SourceConfig
 from pmohub.connectors.errors import RecordError
 from pmohub.connectors.msproject import MSProjectConnector

@@ -24,6 +24,7 @@ from redmine_server import (
 )
 from sqlalchemy import select
 
+from pmohub.aggregator.ingest.sync import sync_source
 from pmohub.aggregator.store import open_store
 from pmohub.aggregator.store.writes import (
     aliases_t,
@@ -35,7 +36,6 @@ from pmohub.aggregator.store.writes import (
     work_items_t,
     worklogs_t,
 )
-from pmohub.aggregator.sync import sync_source
 from pmohub.connectors.base import Checkpoint, ChildrenComplete, Skipped, SourceConfig
 from pmohub.connectors.errors import ConfigError
 from pmohub.connectors.records import (

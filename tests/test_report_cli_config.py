@@ -10,8 +10,12 @@ import pytest
 from click.testing import CliRunner
 from reportkit import AS_OF, synced_project, write_project
 
-from pmohub.aggregator.config import ConfigFileError, load_config_file
-from pmohub.aggregator.sections import report_language, schedule_settings, smtp_settings
+from pmohub.aggregator.config.loader import ConfigFileError, load_config_file
+from pmohub.aggregator.config.sections import (
+    report_language,
+    schedule_settings,
+    smtp_settings,
+)
 from pmohub.cli.main import main
 
 

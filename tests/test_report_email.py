@@ -23,11 +23,11 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from reportkit import AS_OF, SCRIPT_TITLE, synced_project
 
-from pmohub.aggregator.delivery import DeliveryError
+from pmohub.aggregator.config.sections import SmtpSettings
+from pmohub.aggregator.report.delivery import DeliveryError
 from pmohub.aggregator.report.model import build_report
 from pmohub.aggregator.report.publish import mail_report
 from pmohub.aggregator.report.render import subject_line
-from pmohub.aggregator.sections import SmtpSettings
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PASSWORD = "s3cret-pw"
@@ -269,7 +269,7 @@ def test_failed_send_retries_then_exit_1_and_report_on_disk(tmp_path: Path) -> N
 
 
 def test_send_message_backoff_is_bounded_and_doubles() -> None:
-    from pmohub.aggregator.delivery import build_message, send_message
+    from pmohub.aggregator.report.delivery import build_message, send_message
 
     settings = SmtpSettings(
         host="127.0.0.1", port=free_port(), security="none", retries=3, retry_backoff_s=0.5

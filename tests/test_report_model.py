@@ -125,7 +125,7 @@ def test_missing_features_degrade_to_notes(sqlite_project, monkeypatch: pytest.M
     whats = {n["params"]["what"] for n in notes}
     assert {"RAG / SPI(t) / CPI", "resource load", "Monte Carlo P50/P85/P95"} <= whats
     text = render_markdown(report, "zh")
-    assert "暂不可用" in text and "pmohub.aggregator.rollup" in text
+    assert "暂不可用" in text and "pmohub.aggregator.status.rollup" in text
 
 
 def _expected_cell(value: Any, kind: str, lang: str) -> Any:

@@ -14,9 +14,9 @@ import pytest
 from rollup_data import CONFIG, SRC, item, local, moves, write
 from sqlalchemy import insert
 
-from pmohub.aggregator.baselines import take_baseline
-from pmohub.aggregator.config import parse_config
-from pmohub.aggregator.rollup import compliance_frame, project_status
+from pmohub.aggregator.compliance.baselines import take_baseline
+from pmohub.aggregator.config.loader import parse_config
+from pmohub.aggregator.status.rollup import compliance_frame, project_status
 from pmohub.aggregator.store import models as m
 from pmohub.aggregator.store.engine import open_store
 from pmohub.connectors import records as rec
@@ -331,7 +331,7 @@ def test_no_baseline_no_history(store_url):
 def test_snapshots_upsert_as_of_and_trend(status_env):
     from sqlalchemy import func, select
 
-    from pmohub.aggregator.snapshots import status_as_of, take_snapshots, trend
+    from pmohub.aggregator.status.snapshots import status_as_of, take_snapshots, trend
 
     engine, config = status_env
     assert take_snapshots(engine, config, AS_OF) == 3

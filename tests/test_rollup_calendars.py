@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 from test_rollup import AS_OF, CONFIG_W, build
 
-from pmohub.aggregator.config import parse_config
-from pmohub.aggregator.forecast import project_forecasts
-from pmohub.aggregator.rollup import project_status
+from pmohub.aggregator.config.loader import parse_config
+from pmohub.aggregator.status.forecast import project_forecasts
+from pmohub.aggregator.status.rollup import project_status
 from pmohub.aggregator.store.engine import open_store
 
 PLAIN = (
@@ -83,7 +83,7 @@ def test_forecast_dates_use_the_project_calendar(engine) -> None:
 
 
 def test_unknown_project_or_portfolio_calendar_is_a_config_error() -> None:
-    from pmohub.aggregator.config import ConfigFileError
+    from pmohub.aggregator.config.loader import ConfigFileError
 
     text = CONFIG_W.replace(
         "  - portfolio: DIGI\n", "  - portfolio: DIGI\n    calendar: cm\n"
@@ -101,7 +101,7 @@ def test_unknown_project_or_portfolio_calendar_is_a_config_error() -> None:
 
 
 def test_load_warns_about_calendar_years_it_cannot_know(engine) -> None:
-    from pmohub.aggregator.load import person_load
+    from pmohub.aggregator.status.load import person_load
 
     rep = person_load(engine, _config(), AS_OF, weeks=20)  # reaches into 2027
     assert any(w.startswith("calendar cn: holidays unknown for 2027") for w in rep.warnings)

@@ -22,8 +22,8 @@ import pandas as pd
 import pytest
 from rollup_data import CONFIG, SRC, item, local, write
 
-from pmohub.aggregator.config import parse_config
-from pmohub.aggregator.rollup import project_status
+from pmohub.aggregator.config.loader import parse_config
+from pmohub.aggregator.status.rollup import project_status
 from pmohub.aggregator.store.engine import open_store
 from pmohub.connectors import records as rec
 
@@ -215,7 +215,7 @@ def test_pm_rag_without_reason_is_incomplete(store_url):
 
 
 def test_rag_override_needs_reason_and_expiry():
-    from pmohub.aggregator.config import ConfigFileError
+    from pmohub.aggregator.config.loader import ConfigFileError
 
     with pytest.raises(ConfigFileError) as exc:
         parse_config(
@@ -233,7 +233,7 @@ def test_status_reads_day_constant_metrics_from_todays_snapshot(sprint_env):
     from test_rollup import CONFIG_W
     from test_rollup import build as build_crm
 
-    from pmohub.aggregator.snapshots import take_snapshots
+    from pmohub.aggregator.status.snapshots import take_snapshots
 
     engine, _ = sprint_env
     config = parse_config(CONFIG_W)
@@ -269,7 +269,7 @@ def test_status_reads_day_constant_metrics_from_todays_snapshot(sprint_env):
 
 
 def test_sprint_frame_members_only_in_open_sprints():
-    from pmohub.aggregator.rollup import sprint_frame
+    from pmohub.aggregator.status.rollup import sprint_frame
 
     t_end = local(2026, 10, 17, 0)
     its = pd.DataFrame(

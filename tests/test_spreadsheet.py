@@ -22,7 +22,7 @@ from pmohub.connectors.errors import ConfigError
 from pmohub.connectors.records import Link, Record, WorkItem
 from pmohub.connectors.spreadsheet import SpreadsheetConnector
 
-SAMPLES = Path(str(resources.files("pmohub.aggregator.samples")))
+SAMPLES = Path(str(resources.files("pmohub.aggregator.demo.samples")))
 
 ZH_HEADERS = ["编号", "任务名称", "负责人", "开始日期", "截止日期", "状态", "上级编号", "预计工时"]
 
@@ -470,14 +470,14 @@ def test_predecessors_become_blocks_links(tmp_path: Path) -> None:
 
 
 def test_samples_are_reproducible(tmp_path: Path) -> None:
-    from pmohub.aggregator.samples import make_samples
+    from pmohub.aggregator.demo.samples import make_samples
 
     for made in make_samples.main(tmp_path):
         assert made.read_bytes() == (SAMPLES / made.name).read_bytes(), made.name
 
 
 def test_sample_sources_load_cleanly() -> None:
-    from pmohub.aggregator.config import load_config_file
+    from pmohub.aggregator.config.loader import load_config_file
 
     config = load_config_file(SAMPLES / "sources.yaml")
     sources = (
@@ -524,8 +524,8 @@ def _live(engine: Any, source: str) -> dict[str, dict[str, Any]]:
 
 
 def test_sync_then_row_removed_is_soft_deleted(tmp_path: Path, store_url: str) -> None:
+    from pmohub.aggregator.ingest.sync import sync_source
     from pmohub.aggregator.store.engine import open_store
-    from pmohub.aggregator.sync import sync_source
 
     path = tmp_path / "ops_migration_plan.xlsx"
     shutil.copyfile(SAMPLES / "ops_migration_plan.xlsx", path)
@@ -567,9 +567,9 @@ def test_sync_then_row_removed_is_soft_deleted(tmp_path: Path, store_url: str) -
 
 
 def test_sync_reports_bad_rows_and_loads_the_rest(tmp_path: Path, sqlite_url: str) -> None:
+    from pmohub.aggregator.ingest.sync import sync_source
     from pmohub.aggregator.store.engine import open_store
     from pmohub.aggregator.store.models import SyncRun
-    from pmohub.aggregator.sync import sync_source
 
     engine = open_store(sqlite_url)
     result = sync_source(engine, connector(SAMPLES / "bad_rows.csv", project_key="BAD"))

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from test_rollup import CONFIG_W, build
 
-from pmohub.aggregator.config import parse_config
+from pmohub.aggregator.config.loader import parse_config
 from pmohub.aggregator.store.engine import open_store
 from pmohub.cli.main import main
 from pmohub.cli.output import cell_width

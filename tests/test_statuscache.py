@@ -1,4 +1,4 @@
-"""The stored status (aggregator.statuscache) on SQLite and PostgreSQL: served only while
+"""The stored status (aggregator.status.cache) on SQLite and PostgreSQL: served only while
 nothing it was computed from changed, and then equal to a live computation."""
 
 from __future__ import annotations
@@ -14,22 +14,22 @@ from click.testing import CliRunner
 from fakesource import FakeConnector, source_config, write_spec
 from sqlalchemy import Engine, select
 
-from pmohub.aggregator import statuscache
-from pmohub.aggregator.baselines import take_baseline
-from pmohub.aggregator.checks import run_checks
-from pmohub.aggregator.config import load_config_file, parse_config
-from pmohub.aggregator.rollup import project_status
-from pmohub.aggregator.snapshots import take_snapshots
-from pmohub.aggregator.statuscache import (
+from pmohub.aggregator.status import cache as statuscache
+from pmohub.aggregator.compliance.baselines import take_baseline
+from pmohub.aggregator.compliance.checks import run_checks
+from pmohub.aggregator.config.loader import load_config_file, parse_config
+from pmohub.aggregator.ingest.sync import sync_source
+from pmohub.aggregator.status.cache import (
     _from_text,
     _to_text,
     current_status,
     status_fingerprint,
 )
+from pmohub.aggregator.status.rollup import project_status
+from pmohub.aggregator.status.snapshots import take_snapshots
 from pmohub.aggregator.store.engine import open_store
 from pmohub.aggregator.store.models import StatusCache
 from pmohub.aggregator.store.revisions import bump_revision, read_revisions
-from pmohub.aggregator.sync import sync_source
 from pmohub.cli.main import main
 
 AS_OF = dt.date(2026, 1, 20)
@@ -143,7 +143,7 @@ def test_a_read_only_store_still_answers(sqlite_url: str, tmp_path: Path, caplog
     path = sqlite_url.removeprefix("sqlite:///")
     read_only = open_store(f"sqlite:///file:{path}?mode=ro&uri=true")
     config = parse_config(CONFIG)
-    with caplog.at_level("INFO", logger="pmohub.aggregator.statuscache"):
+    with caplog.at_level("INFO", logger="pmohub.aggregator.status.cache"):
         report = current_status(read_only, config, AS_OF)
     assert report.computed_at is None and report.projects["items_total"].sum() > 0
     assert "not kept for reuse" in caplog.text
@@ -184,7 +184,7 @@ def test_config_digest_is_stable_across_processes() -> None:
     # Built in code (no text to hash): the fields are walked; sets must not make the
     # digest depend on the interpreter's hash seed.
     code = (
-        "import cli.main, dataclasses;from aggregator.config import parse_config;"
+        "import cli.main, dataclasses;from aggregator.config.loader import parse_config;"
         f"c = dataclasses.replace(parse_config({text!r}), text_sha256='');"
         "assert c.env_names is not None; print(c.digest())"
     )

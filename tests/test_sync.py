@@ -27,6 +27,7 @@ from fakesource import (
 )
 from sqlalchemy import Engine, func, select
 
+from pmohub.aggregator.ingest.sync import SyncProgress, sync_all, sync_source
 from pmohub.aggregator.store import open_store
 from pmohub.aggregator.store.models import SyncLock, SyncRun, SyncState
 from pmohub.aggregator.store.writes import (
@@ -35,7 +36,6 @@ from pmohub.aggregator.store.writes import (
     work_items_t,
     worklogs_t,
 )
-from pmohub.aggregator.sync import SyncProgress, sync_all, sync_source
 from pmohub.connectors import registry
 from pmohub.connectors.base import SourceConfig
 

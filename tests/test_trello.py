@@ -20,9 +20,9 @@ from openapi_schema_validator import OAS30ReadValidator
 from sqlalchemy import select
 from trackerkit import live_item_ids, load_spec, record_sleeps, source_config, sync_twice
 
+from pmohub.aggregator.ingest.sync import sync_source
 from pmohub.aggregator.store import open_store
 from pmohub.aggregator.store.writes import status_changes_t, work_items_t
-from pmohub.aggregator.sync import sync_source
 from pmohub.connectors import registry
 from pmohub.connectors.base import SourceConfig
 from pmohub.connectors.errors import ConfigError

@@ -14,8 +14,8 @@ from typing import Any, TypeVar
 import pytest
 from sqlalchemy import Engine, select
 
+from pmohub.aggregator.ingest.sync import sync_source
 from pmohub.aggregator.store.writes import work_items_t
-from pmohub.aggregator.sync import sync_source
 from pmohub.connectors.base import ClientConnector, Connector, SourceConfig
 
 #: The vendors' own API descriptions (OpenAPI / Swagger), next to the work tree.

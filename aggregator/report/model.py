@@ -161,14 +161,14 @@ class ReportContext:
     projects: list[str]  # hierarchy project keys in scope
     hier: pd.DataFrame
     frames: dict[str, pd.DataFrame]
-    check: Any  # aggregator.checks.CheckResult | None
+    check: Any  # aggregator.compliance.checks.CheckResult | None
     findings: pd.DataFrame  # findings table rows in scope
     sync_runs: list[dict[str, Any]]
     snapshots: pd.DataFrame
     notes: list[Any] = field(default_factory=list)
     status: dict[str, dict[str, Any]] = field(default_factory=dict)  # project/node -> metrics
     job_run_id: str | None = None
-    rollup: Any = None  # aggregator.rollup.StatusReport when that feature is installed
+    rollup: Any = None  # aggregator.status.rollup.StatusReport when that feature is installed
 
     @property
     def tz(self) -> ZoneInfo:
@@ -262,7 +262,7 @@ def build_context(
     check: Any = None,
     job_run_id: str | None = None,
 ) -> ReportContext:
-    from pmohub.aggregator.checks import hierarchy_frame, load_frames, run_checks
+    from pmohub.aggregator.compliance.checks import hierarchy_frame, load_frames, run_checks
     from pmohub.rules.engine import load_rules
 
     hier = hierarchy_frame(config)
@@ -454,16 +454,16 @@ def outcomes_for_rollup(outcomes: pd.DataFrame | None) -> pd.DataFrame | None:
 
 
 def _rollup_status(ctx: ReportContext) -> dict[str, dict[str, Any]]:
-    """Per node metrics from ``aggregator.rollup.project_status`` (explained RAG, SPI(t),
+    """Per node metrics from ``aggregator.status.rollup.project_status`` (explained RAG, SPI(t),
     CPI, progress by estimate, compliance) when that feature is installed; the store counts
     otherwise. Keys: project, programme and portfolio keys of the hierarchy."""
-    fn = _optional("pmohub.aggregator.rollup", "project_status")
+    fn = _optional("pmohub.aggregator.status.rollup", "project_status")
     base = _status_fallback(ctx)
     if fn is None:
         ctx.note(
             "note.unavailable",
             what="RAG / SPI(t) / CPI",
-            why=msg("note.module_missing", module="pmohub.aggregator.rollup"),
+            why=msg("note.module_missing", module="pmohub.aggregator.status.rollup"),
         )
         return base
     try:
@@ -851,7 +851,7 @@ def section_schedule(ctx: ReportContext) -> Section:
 def _slip(ctx: ReportContext, milestone: Any) -> int | None:
     """Working days late so far (released: late at release), from the policy calendar."""
     try:
-        from pmohub.aggregator.checks import config_calendar
+        from pmohub.aggregator.compliance.checks import config_calendar
 
         cal, _ = config_calendar(ctx.config)
     except Exception:
@@ -868,12 +868,12 @@ def _slip(ctx: ReportContext, milestone: Any) -> int | None:
 
 
 def _forecasts(ctx: ReportContext) -> dict[str, dict[str, Any]]:
-    fn = _optional("pmohub.aggregator.forecast", "forecast_projects")
+    fn = _optional("pmohub.aggregator.status.forecast", "forecast_projects")
     if fn is None:
         ctx.note(
             "note.unavailable",
             what="Monte Carlo P50/P85/P95",
-            why=msg("note.module_missing", module="pmohub.aggregator.forecast"),
+            why=msg("note.module_missing", module="pmohub.aggregator.status.forecast"),
         )
         return {}
     try:
@@ -1139,14 +1139,14 @@ def section_risks(ctx: ReportContext) -> Section:
 
 def section_resources(ctx: ReportContext) -> Section:
     sec = Section("resources", 7, _title("sec.resources"))
-    fn = _optional("pmohub.aggregator.load", "load_frame")
+    fn = _optional("pmohub.aggregator.status.load", "load_frame")
     heat: dict[str, Any] = {"people": [], "weeks": [], "load": []}
     rows: list[dict[str, Any]] = []
     if fn is None:
         ctx.note(
             "note.unavailable",
             what="resource load",
-            why=msg("note.module_missing", module="pmohub.aggregator.load"),
+            why=msg("note.module_missing", module="pmohub.aggregator.status.load"),
         )
         sec.available = False
     else:
@@ -1697,7 +1697,7 @@ def section_trends(ctx: ReportContext) -> Section:
 
 
 def _data_label(config: Any) -> str | None:
-    from pmohub.aggregator.sections import report_settings
+    from pmohub.aggregator.config.sections import report_settings
 
     return report_settings(config).data_label
 
@@ -1714,7 +1714,7 @@ def build_report(
     now: dt.datetime | None = None,
 ) -> Report:
     """Build the weekly (``monthly=True``: monthly with trends) report for one portfolio
-    (``None``: everything). ``check`` reuses a :class:`aggregator.checks.CheckResult` of
+    (``None``: everything). ``check`` reuses a :class:`aggregator.compliance.checks.CheckResult` of
     the same as-of date (the nightly run has one); otherwise checks run read-only."""
     import importlib.metadata
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from pmohub.aggregator.config.sections import report_settings, smtp_settings
 from pmohub.aggregator.report.model import Report, build_report
 from pmohub.aggregator.report.render import (
     render_html,
@@ -21,7 +22,6 @@ from pmohub.aggregator.report.render import (
     subject_line,
     write_report,
 )
-from pmohub.aggregator.sections import report_settings, smtp_settings
 
 log = logging.getLogger("pmohub.report")
 
@@ -76,9 +76,14 @@ def mail_report(
     sleep: Callable[[float], None] | None = None,
 ) -> tuple[list[str], str]:
     """Send the report (HTML + text body, Excel attached); returns (recipients, Message-ID).
-    Raises :class:`aggregator.delivery.DeliveryError`."""
-    from pmohub.aggregator.delivery import Attachment, DeliveryError, build_message, send_message
-    from pmohub.aggregator.sections import resolve_path
+    Raises :class:`aggregator.report.delivery.DeliveryError`."""
+    from pmohub.aggregator.config.sections import resolve_path
+    from pmohub.aggregator.report.delivery import (
+        Attachment,
+        DeliveryError,
+        build_message,
+        send_message,
+    )
 
     smtp = smtp_settings(config)
     if smtp is None:
@@ -124,7 +129,7 @@ def publish(
     env: Mapping[str, str] | None = None,
     sleep: Callable[[float], None] | None = None,
 ) -> PublishResult:
-    from pmohub.aggregator.delivery import DeliveryError
+    from pmohub.aggregator.report.delivery import DeliveryError
 
     report = build_report(
         engine,

@@ -140,7 +140,7 @@ class WorkItem(SyncedMixin, Base):
         Index(None, "source", "key"),
         Index(None, "assignee_id"),
         Index(None, "source", "parent_external_id"),
-        # Covering index for the status roll-up (aggregator/rollup.py): its GROUP BY reads
+        # Covering index for the status roll-up (aggregator/status/rollup.py): its GROUP BY reads
         # these narrow entries in index order instead of sorting a million wide rows.
         Index(
             "ix_work_items_rollup",
@@ -380,7 +380,7 @@ class Revision(Base):
     """A change counter per writer: ``source:<name>`` (bumped by every sync transaction
     that changed rows of that source), ``findings``, ``baselines``. Bumped in the
     same transaction as the change, so a cached result computed at a set of revisions is
-    provably current while they are unchanged (``aggregator.statuscache``)."""
+    provably current while they are unchanged (``aggregator.status.cache``)."""
 
     __tablename__ = "revisions"
     name: Mapped[str] = mapped_column(String(200), primary_key=True)

@@ -20,7 +20,7 @@ Choices worth knowing:
 - Work: ``Work`` -> ``original_estimate_h``, ``RemainingWork`` -> ``remaining_estimate_h``,
   ``ActualWork`` -> ``time_spent_h`` (hours). Baseline 0 (``Baseline/Number`` 0) goes to
   ``extra``: ``baseline_start_on``, ``baseline_due_on`` (ISO dates) and
-  ``baseline_work_h``, which ``aggregator.baselines.import_plan_baselines`` writes into the
+  ``baseline_work_h``, which ``aggregator.compliance.baselines.import_plan_baselines`` writes into the
   ``baselines`` table.
 - People: work resources (``Type`` 1) are ``Person`` records (``external_id`` = resource
   UID, e-mail from ``EmailAddress``). A task with several assignments has one assignee: the

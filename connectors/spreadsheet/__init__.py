@@ -40,7 +40,7 @@ Choices worth knowing:
   ``fetch_work_items`` (once), and, as milestones are synced as a complete listing, the
   stored copy of a milestone whose row became unreadable is soft-deleted until fixed.
 
-Options (``SourceConfig.options``): see ``option_keys`` and ``aggregator/samples/sources.yaml``.
+Options (``SourceConfig.options``): see ``option_keys`` and ``aggregator/demo/samples/sources.yaml``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""E-mail delivery of reports over SMTP (config section ``smtp``, see aggregator/sections.py).
+"""E-mail delivery of reports over SMTP (config section ``smtp``, see aggregator/config/sections.py).
 
 The message is ``multipart/mixed``: a ``multipart/alternative`` (plain text, then HTML)
 and the Excel report attached. Built with :class:`email.message.EmailMessage` and the
@@ -28,7 +28,7 @@ from email.policy import SMTP
 from email.utils import formatdate, make_msgid, parseaddr
 from typing import Any
 
-from pmohub.aggregator.sections import SmtpSettings
+from pmohub.aggregator.config.sections import SmtpSettings
 from pmohub.connectors.errors import PmohubError
 
 log = logging.getLogger("pmohub.delivery")

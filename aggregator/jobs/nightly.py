@@ -38,8 +38,13 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, insert, update
 
-import pmohub.aggregator.sections  # noqa: F401  (registers the report/smtp/schedule sections)
-from pmohub.aggregator.sections import report_language, report_settings, resolve_path, smtp_settings
+import pmohub.aggregator.config.sections  # noqa: F401  (registers the report/smtp/schedule sections)
+from pmohub.aggregator.config.sections import (
+    report_language,
+    report_settings,
+    resolve_path,
+    smtp_settings,
+)
 from pmohub.aggregator.store.models import JobRun
 
 log = logging.getLogger("pmohub.nightly")
@@ -175,7 +180,7 @@ def record_job_end(engine: Engine, result: NightlyResult) -> None:
 def _sync_step(
     engine: Engine, config: Any, run_id: str, env: Mapping[str, str] | None
 ) -> StepResult:
-    from pmohub.aggregator.sync import sync_all
+    from pmohub.aggregator.ingest.sync import sync_all
 
     results = sync_all(engine, list(config.sources.values()), job_id=run_id, env=env)
     if getattr(config, "people", None):
@@ -201,7 +206,7 @@ def _sync_step(
 
 
 def _check_step(engine: Engine, config: Any, as_of: dt.date, holder: dict[str, Any]) -> StepResult:
-    from pmohub.aggregator.checks import run_checks
+    from pmohub.aggregator.compliance.checks import run_checks
 
     result = run_checks(engine, config, as_of=as_of, write=True)
     holder["check"] = result
@@ -226,10 +231,12 @@ def _snapshot_step(
 ) -> StepResult:
     from pmohub.aggregator.report.model import _optional, outcomes_for_rollup
 
-    take = _optional("pmohub.aggregator.snapshots", "take_snapshots")
+    take = _optional("pmohub.aggregator.status.snapshots", "take_snapshots")
     if take is None:
         return StepResult(
-            "snapshot", "unavailable", error="pmohub.aggregator.snapshots is not installed yet"
+            "snapshot",
+            "unavailable",
+            error="pmohub.aggregator.status.snapshots is not installed yet",
         )
     check = holder.get("check")
     outcomes = outcomes_for_rollup(check.outcomes) if check is not None else None
@@ -400,7 +407,7 @@ def _run_locked(
         return StepResult("report", "ok", detail={"files": len(files)})
 
     def do_send() -> StepResult:
-        from pmohub.aggregator.delivery import DeliveryError
+        from pmohub.aggregator.report.delivery import DeliveryError
 
         if not send:
             return StepResult("send", "skipped", detail={"why": "sending disabled"})

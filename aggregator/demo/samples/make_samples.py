@@ -1,7 +1,7 @@
 """Write the bundled sample spreadsheets for ``pmohub demo`` (deterministic: the same bytes
 on every run, so the committed files can be checked against this script).
 
-    python -m aggregator.samples.make_samples [OUT_DIR]
+    python -m aggregator.demo.samples.make_samples [OUT_DIR]
 
 A small PMO portfolio around "today" = 2026-11-21:
 

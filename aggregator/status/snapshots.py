@@ -21,15 +21,15 @@ import pandas as pd
 from sqlalchemy import Engine, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from pmohub.aggregator.forecast import project_forecasts
-from pmohub.aggregator.rollup import (
+from pmohub.aggregator.status.cache import status_fingerprint, upsert_status_cache
+from pmohub.aggregator.status.forecast import project_forecasts
+from pmohub.aggregator.status.rollup import (
     StatusReport,
     _rollup,
     forecast_frame,
     hierarchy,
     project_status,
 )
-from pmohub.aggregator.statuscache import status_fingerprint, upsert_status_cache
 from pmohub.aggregator.store import models as m
 
 sn_t = m.Snapshot.__table__
@@ -80,7 +80,7 @@ def take_snapshots(
 
     A snapshot of the current store (not ``history``) also stores the status it computed
     as the day's ``status_cache`` row, which ``pmohub status`` serves until the store,
-    the config or the code changes (:mod:`aggregator.statuscache`)."""
+    the config or the code changes (:mod:`aggregator.status.cache`)."""
     # Read before the data: a change committed meanwhile leaves the stored result stale.
     fingerprint = None if history else status_fingerprint(engine, config, as_of)
     keys = list(hierarchy(engine, config)["project_key"])

@@ -1,4 +1,4 @@
-"""The full-product steps of ``pmohub demo`` (added to :data:`aggregator.demo.STEPS`).
+"""The full-product steps of ``pmohub demo`` (added to :data:`aggregator.demo.run.STEPS`).
 
 * :func:`step_start_jira`: two small seeded Jira emulator sites on 127.0.0.1 (Cloud and
   Data Center). Their credentials go into *this process's* environment only, under the
@@ -19,7 +19,7 @@ import os
 from datetime import timedelta
 from typing import Any
 
-from pmohub.aggregator.config import load_config_file
+from pmohub.aggregator.config.loader import load_config_file
 
 CLOUD_SOURCE = "jira_cloud"
 DC_SOURCE = "jira_dc"
@@ -54,8 +54,8 @@ def people_config_text(users: dict[str, dict[str, str]]) -> str:
     """``people:`` entries joining the samples' accounts with the Jira sites' (issue 7).
     Jira uses other e-mail addresses (zhang.wei@ vs zhangwei@) and Cloud hides some, so
     e-mail alone cannot tell they are the same people: the PMO says so in the config."""
-    from pmohub.aggregator.samples.make_mspdi import RESOURCES
-    from pmohub.aggregator.samples.make_samples import PEOPLE
+    from pmohub.aggregator.demo.samples.make_mspdi import RESOURCES
+    from pmohub.aggregator.demo.samples.make_samples import PEOPLE
 
     refs = {name: f"ops_plan:{email}" for name, email in PEOPLE.items()}
     for uid, name, _email in RESOURCES:
@@ -206,7 +206,7 @@ def step_onboarding_baselines(run: Any) -> None:
     at) get the plan as the PMO found it when it onboarded them, rebuilt from the synced
     history as of ``ONBOARDED_WEEKS`` ago: the variance and change rules then have a
     baseline to compare with, as in a real first quarter of use."""
-    from pmohub.aggregator.baselines import has_baseline, reconstruct_baseline
+    from pmohub.aggregator.compliance.baselines import has_baseline, reconstruct_baseline
 
     assert run.config is not None and run.engine is not None
     at = dt.datetime.combine(run.as_of - timedelta(weeks=ONBOARDED_WEEKS), dt.time(1), dt.UTC)
@@ -224,7 +224,7 @@ def step_onboarding_baselines(run: Any) -> None:
 def step_backfill_history(run: Any) -> None:
     """Daily snapshots for the past weeks, reconstructed from the synced history, so the
     report's RAG and compliance trends have something to show on a fresh install."""
-    from pmohub.aggregator.snapshots import take_snapshots
+    from pmohub.aggregator.status.snapshots import take_snapshots
 
     assert run.config is not None and run.engine is not None
     for weeks in range(HISTORY_WEEKS, 0, -1):
@@ -239,7 +239,7 @@ def step_backfill_history(run: Any) -> None:
 
 
 def step_nightly(run: Any) -> None:
-    from pmohub.aggregator.nightly import run_nightly
+    from pmohub.aggregator.jobs.nightly import run_nightly
 
     assert run.config is not None
     result = run_nightly(

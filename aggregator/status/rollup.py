@@ -46,7 +46,7 @@ from sqlalchemy import (
     select,
 )
 
-from pmohub.aggregator.checks import (
+from pmohub.aggregator.compliance.checks import (
     _hierarchy_keys,
     config_calendar,
     config_policy,
@@ -141,7 +141,7 @@ class StatusReport:
     portfolios: pd.DataFrame
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    #: When a stored result (``aggregator.statuscache``) was computed; None = just now.
+    #: When a stored result (``aggregator.status.cache``) was computed; None = just now.
     computed_at: dt.datetime | None = None
 
     def level(self, name: str) -> pd.DataFrame:
@@ -1404,7 +1404,7 @@ def _weighted_median(h: pd.DataFrame, keys: list[str]) -> pd.Series:
 
 
 def _hpp(inp: Inputs, idx: pd.Index, default: float) -> pd.Series:
-    # The one formula pmohub load also converts points with (aggregator.load.team_hpp).
+    # The one formula pmohub load also converts points with (aggregator.status.load.team_hpp).
     f = inp.flow
     hpp = hours_per_point(
         f["pk"], f["story_points"], f["time_spent_h"], min_samples=MIN_HPP_SAMPLES

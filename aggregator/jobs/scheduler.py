@@ -9,7 +9,7 @@ On every tick the newest slot that is due and has no finished run in ``job_runs`
 * **catch-up**: on start, a slot missed while the process was down is run at once (state
   from the store, so a restart, another host or a crash-loop all see the same history);
   ``catch_up: false`` only runs slots after the start;
-* **never overlapping**: the job takes the ``job:nightly`` lock (aggregator.nightly), so
+* **never overlapping**: the job takes the ``job:nightly`` lock (aggregator.jobs.nightly), so
   a second scheduler, or a manual ``pmohub nightly`` at the same time, is refused and
   recorded as ``locked``; within one process, runs are sequential;
 * **failures never kill the loop**: a pass that fails (or raises) is logged and recorded,
@@ -33,8 +33,8 @@ from zoneinfo import ZoneInfo
 import schedule
 from sqlalchemy import Engine, select
 
-from pmohub.aggregator.nightly import JOB_NAME, NightlyResult, jobs_t, run_nightly
-from pmohub.aggregator.sections import ScheduleSettings, schedule_settings
+from pmohub.aggregator.config.sections import ScheduleSettings, schedule_settings
+from pmohub.aggregator.jobs.nightly import JOB_NAME, NightlyResult, jobs_t, run_nightly
 
 log = logging.getLogger("pmohub.schedule")
 
@@ -175,7 +175,7 @@ class Scheduler:
 
 
 def _record_crash(engine: Engine, slot: dt.datetime, exc: BaseException) -> None:
-    from pmohub.aggregator.nightly import new_run_id, record_job_start
+    from pmohub.aggregator.jobs.nightly import new_run_id, record_job_start
 
     try:
         record_job_start(

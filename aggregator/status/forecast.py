@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
-from pmohub.aggregator.rollup import (
+from pmohub.aggregator.status.rollup import (
     LEAF_KINDS,
     Inputs,
     Settings,

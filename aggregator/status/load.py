@@ -38,8 +38,8 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, or_, select
 
-from pmohub.aggregator.checks import person_calendars
-from pmohub.aggregator.rollup import (
+from pmohub.aggregator.compliance.checks import person_calendars
+from pmohub.aggregator.status.rollup import (
     FLOW_DAYS,
     MIN_HPP_SAMPLES,
     Settings,
@@ -155,7 +155,7 @@ def team_hpp(
     engine: Engine, pid: pd.Series, as_of: dt.date, s: Settings, flow_days: int = FLOW_DAYS
 ) -> pd.Series:
     """Hierarchy key -> the team's hours per point: the ``hpp`` the status roll-up shows
-    (``aggregator.rollup._hpp``, the same :func:`rules.metrics.hours_per_point` over the same
+    (``aggregator.status.rollup._hpp``, the same :func:`rules.metrics.hours_per_point` over the same
     rows: done leaf items the flow read takes, i.e. updated in the flow window), only for
     projects with enough samples; the caller falls back to the policy default.
     tests/test_load_hpp.py checks it equals ``pmohub status``'s column."""

@@ -25,10 +25,10 @@ from typing import Any
 
 import yaml
 
-import pmohub.aggregator.sections  # noqa: F401  (the demo config has report: sections)
-from pmohub.aggregator.config import Config, load_config_file
+import pmohub.aggregator.config.sections  # noqa: F401  (the demo config has report: sections)
+from pmohub.aggregator.config.loader import Config, load_config_file
 
-SAMPLES_PACKAGE = "pmohub.aggregator.samples"
+SAMPLES_PACKAGE = "pmohub.aggregator.demo.samples"
 SOURCES_FILE = "sources.yaml"
 DATA_DIR = "data"
 
@@ -71,7 +71,7 @@ class DemoRun:
 
 
 def sample_sources() -> dict[str, dict[str, Any]]:
-    """The sample sources as described by ``aggregator/samples/sources.yaml``."""
+    """The sample sources as described by ``aggregator/demo/samples/sources.yaml``."""
     text = (resources.files(SAMPLES_PACKAGE) / SOURCES_FILE).read_text(encoding="utf-8")
     data = yaml.safe_load(text) or {}
     if isinstance(data, dict) and isinstance(data.get("sources"), dict):
@@ -127,8 +127,8 @@ def step_write_config(run: DemoRun) -> None:
 
 
 def step_sync(run: DemoRun) -> None:
+    from pmohub.aggregator.ingest.sync import sync_all
     from pmohub.aggregator.store.engine import open_store
-    from pmohub.aggregator.sync import sync_all
 
     assert run.config is not None
     run.engine = open_store(run.config.database)
@@ -146,7 +146,7 @@ def step_sync(run: DemoRun) -> None:
 
 
 def step_count(run: DemoRun) -> None:
-    from pmohub.aggregator.inventory import source_counts
+    from pmohub.aggregator.ingest.inventory import source_counts
 
     assert run.config is not None and run.engine is not None
     run.counts = [
@@ -160,8 +160,8 @@ def step_count(run: DemoRun) -> None:
 
 def _full_steps() -> list[Callable[[DemoRun], None]]:
     # Jira emulators, hierarchy and the nightly pass (issue 6) live in demo_full.py.
-    from pmohub.aggregator import demo_full as f
-    from pmohub.aggregator import demo_trackers as t  # GitHub, GitLab, Trello, Azure Boards
+    from pmohub.aggregator.demo import full as f
+    from pmohub.aggregator.demo import trackers as t  # GitHub, GitLab, Trello, Azure Boards
 
     return [
         f.step_start_jira,

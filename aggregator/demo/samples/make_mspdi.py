@@ -1,6 +1,6 @@
 """Write the bundled MS Project sample plan (MSPDI XML), deterministically.
 
-    python -m aggregator.samples.make_mspdi         # rewrites aggregator/samples/*.xml
+    python -m aggregator.demo.samples.make_mspdi         # rewrites aggregator/demo/samples/*.xml
 
 The plan is what MS Project 2016+ writes with File > Save As > XML, trimmed to the elements
 pmohub reads plus a few it must ignore (calendars, extended attributes): a project summary

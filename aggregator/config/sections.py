@@ -1,5 +1,5 @@
 """Config sections of the reporting/delivery/scheduling features: ``report``, ``smtp`` and
-``schedule`` (registered with :func:`aggregator.config.register_section`).
+``schedule`` (registered with :func:`aggregator.config.loader.register_section`).
 
 Importing this module registers them; ``cli.main`` and every module that reads them import
 it, so a config file using them loads wherever those features are used.
@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pmohub.aggregator.config import (
+from pmohub.aggregator.config.loader import (
     Bool,
     EnvName,
     Fields,

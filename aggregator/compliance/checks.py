@@ -691,7 +691,7 @@ def _merged_person_settings(engine: Engine, config: Any) -> dict[str, Any]:
     ``pmohub load`` loads: accounts a config person's aliases/e-mail merge count as one),
     plus ``person_canonical`` (store person id -> merged id), ``person_calendar`` (merged id
     -> own calendar, resolved as ``pmohub load`` resolves it) and the default allocation."""
-    from pmohub.aggregator.load import _people, person_calendar_map
+    from pmohub.aggregator.status.load import _people, person_calendar_map
 
     people, canonical = _people(engine, config)
     out: dict[str, Any] = {
@@ -710,8 +710,8 @@ LOAD_RULES = frozenset({"RES-001", "RES-002"})
 
 def _project_hpp(engine: Engine, config: Any, as_of: dt.date) -> dict[str, float]:
     """Project key -> the team's hours per point, as ``pmohub load`` converts points."""
-    from pmohub.aggregator.load import team_hpp
-    from pmohub.aggregator.rollup import _project_ids, hierarchy, settings_for
+    from pmohub.aggregator.status.load import team_hpp
+    from pmohub.aggregator.status.rollup import _project_ids, hierarchy, settings_for
 
     pid = _project_ids(engine, hierarchy(engine, config))
     return team_hpp(engine, pid, as_of, settings_for(config)).to_dict()
@@ -813,7 +813,7 @@ def reconstruct_missing_baselines(
 ) -> list[str]:
     """Projects past plan approval with no baseline get one rebuilt from the changelog as
     of ``plan_approved_at`` (written once, flagged ``reconstructed``)."""
-    from pmohub.aggregator.baselines import reconstruct_baseline
+    from pmohub.aggregator.compliance.baselines import reconstruct_baseline
 
     reg = frames["registry"]
     have = set(frames["baselines"]["project_key"]) if len(frames["baselines"]) else set()

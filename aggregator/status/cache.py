@@ -2,7 +2,7 @@
 
 Computing the status reads every work item, baseline, worklog and status change (seconds
 at a million items); the PMO asks for it many times a day, mostly after the nightly has
-just computed it. :func:`aggregator.snapshots.take_snapshots` stores its result for the
+just computed it. :func:`aggregator.status.snapshots.take_snapshots` stores its result for the
 business date in ``status_cache`` with a *fingerprint*; :func:`current_status` answers
 from that row while the fingerprint still matches, else computes live.
 
@@ -11,7 +11,7 @@ The fingerprint is the SHA-256 of
 * the store's change counters (:mod:`aggregator.store.revisions`): every sync page that
   changed rows, every check run and every baseline bumps one in the same transaction as
   its change, so no committed change can leave the fingerprint as it was;
-* the config's :meth:`~aggregator.config.Config.digest` (hierarchy, policy, calendars,
+* the config's :meth:`~aggregator.config.loader.Config.digest` (hierarchy, policy, calendars,
   thresholds, status maps);
 * the code: the package version and the source of the modules that compute the numbers
   (an upgrade, or a local edit, never serves numbers of the old code);
@@ -44,7 +44,12 @@ from sqlalchemy import Connection, Engine, delete, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
-from pmohub.aggregator.rollup import StatusReport, calendar_warnings, project_status, settings_for
+from pmohub.aggregator.status.rollup import (
+    StatusReport,
+    calendar_warnings,
+    project_status,
+    settings_for,
+)
 from pmohub.aggregator.store import models as m
 from pmohub.aggregator.store.revisions import read_revisions
 
@@ -54,9 +59,9 @@ KEEP_DAYS = 7
 
 #: Modules whose code decides the numbers: an edit to any of them changes the fingerprint.
 CODE_MODULES = (
-    "pmohub.aggregator.rollup",
-    "pmohub.aggregator.checks",
-    "pmohub.aggregator.statuscache",
+    "pmohub.aggregator.status.rollup",
+    "pmohub.aggregator.compliance.checks",
+    "pmohub.aggregator.status.cache",
     "pmohub.rules.metrics",
     "pmohub.rules.calendar",
     "pmohub.rules.frames",

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Engine, insert, select
 
-from pmohub.aggregator.checks import _hierarchy_keys, hierarchy_frame
+from pmohub.aggregator.compliance.checks import _hierarchy_keys, hierarchy_frame
 from pmohub.aggregator.store import models as m
 from pmohub.aggregator.store.revisions import bump_revision
 from pmohub.connectors.errors import PmohubError

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from pmohub.aggregator.config import load_config_file
+from pmohub.aggregator.config.loader import load_config_file
 
 ENV = {
     "github": "PMOHUB_DEMO_GITHUB_TOKEN",
@@ -33,7 +33,7 @@ ENV = {
 def step_start_trackers(run: Any) -> None:
     from pmohub.emulators import azure, github, gitlab, trello
 
-    # run.as_of (aggregator.demo.DEMO_AS_OF): every tracker's dates line up with Jira's
+    # run.as_of (aggregator.demo.run.DEMO_AS_OF): every tracker's dates line up with Jira's
     # and the sample plans' in one portfolio.
     day = run.as_of
     gh = github.GitHubEmulator(github.generate_site(seed=21, repos=2, issues=45, today=day))
