@@ -216,7 +216,7 @@ def register(main: click.Group) -> None:
             pmohub waivers
             pmohub waivers --as-of 2026-10-01 --format json
         """
-        from pmohub.aggregator.compliance.checks import config_policy
+        from pmohub.aggregator.config.settings import config_policy
         from pmohub.rules.engine import load_rules
 
         config = app.config()

@@ -21,11 +21,11 @@ from rollup_data import CONFIG, item, write
 from pmohub.aggregator.compliance.checks import (
     _merged_person_settings,
     _project_hpp,
-    config_calendar,
     load_frames,
     run_checks,
 )
 from pmohub.aggregator.config.loader import parse_config
+from pmohub.aggregator.config.settings import config_calendar
 from pmohub.aggregator.status.load import person_load
 from pmohub.aggregator.status.rollup import project_status
 from pmohub.aggregator.store.engine import open_store

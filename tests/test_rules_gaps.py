@@ -545,8 +545,9 @@ def test_var_002_project_end_uses_the_monte_carlo_p85() -> None:
 def test_registry_pm_account_id_resolves_through_aliases() -> None:
     """A Jira user field holds an account id: the PM is active only if that account and
     its merged person are, and messages show the person's name."""
-    from pmohub.aggregator.compliance.checks import build_registry_frame, hierarchy_frame
+    from pmohub.aggregator.compliance.checks import build_registry_frame
     from pmohub.aggregator.config.loader import parse_config
+    from pmohub.aggregator.config.settings import hierarchy_frame
 
     config = parse_config(
         """

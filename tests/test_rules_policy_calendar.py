@@ -7,8 +7,8 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from pmohub.aggregator.compliance.checks import config_policy
 from pmohub.aggregator.config.loader import parse_config
+from pmohub.aggregator.config.settings import config_policy
 from pmohub.rules.calendar import build_calendar
 from pmohub.rules.engine import load_rules
 from pmohub.rules.policy import PolicyError

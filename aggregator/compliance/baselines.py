@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Engine, insert, select
 
-from pmohub.aggregator.compliance.checks import _hierarchy_keys, hierarchy_frame
+from pmohub.aggregator.config.settings import hierarchy_frame, hierarchy_keys
 from pmohub.aggregator.store import models as m
 from pmohub.aggregator.store.revisions import bump_revision
 from pmohub.connectors.errors import PmohubError
@@ -53,7 +53,7 @@ def _project_items(
         rows = conn.execute(select(*[t.c[c] for c in cols]).where(t.c.deleted_at.is_(None)))
         items = pd.DataFrame(rows.fetchall(), columns=cols)
     items = items.rename(columns={"project_key": "tracker_project_key"})
-    items["project_key"] = _hierarchy_keys(items, hier)
+    items["project_key"] = hierarchy_keys(items, hier)
     kinds = kind_map(
         {n: dict(getattr(s, "issue_types", {}) or {}) for n, s in (config.sources or {}).items()}
     )

@@ -26,7 +26,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,13 +36,18 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import Engine, insert, select, update
 
+from pmohub.aggregator.config.settings import (
+    config_calendar,
+    config_policy,
+    hierarchy_frame,
+    hierarchy_keys,
+    person_calendars,
+    project_calendars,
+    tracker_map,
+)
 from pmohub.aggregator.store import models as m
 from pmohub.aggregator.store.revisions import bump_revision
 from pmohub.rules.calendar import (
-    WEEKEND_ONLY,
-    CalendarError,
-    WorkCalendar,
-    build_calendar,
     uncovered_warnings,
 )
 from pmohub.rules.engine import Rule, RuleRun, load_rules, outcomes_frame, run_rules
@@ -61,7 +65,7 @@ from pmohub.rules.frames import (
     to_phase,
     with_report_fallback,
 )
-from pmohub.rules.policy import Policy, build_policy
+from pmohub.rules.policy import Policy
 
 log = logging.getLogger("pmohub.checks")
 
@@ -91,147 +95,6 @@ class CheckResult:
 
 
 # -- config adapters --------------------------------------------------------------------
-
-
-def config_policy(config: Any, rules: Mapping[str, Rule]) -> Policy:
-    return build_policy(
-        {k: r.meta for k, r in rules.items()},
-        rules=getattr(config, "rules", None),
-        waivers=getattr(config, "waivers", None),
-        hierarchy=getattr(config, "hierarchy", None),
-        where=getattr(config, "where", None),
-    )
-
-
-def config_calendar(config: Any) -> tuple[WorkCalendar, list[str]]:
-    """The default calendar (``defaults.calendar``; weekends only without one)."""
-    name = (getattr(config, "defaults", {}) or {}).get("calendar")
-    if not name:
-        return WEEKEND_ONLY, []
-    return _named_calendar(config, name, "defaults.calendar"), []
-
-
-def _named_calendar(config: Any, name: str, where: str) -> WorkCalendar:
-    calendars = getattr(config, "calendars", {}) or {}
-    if name not in calendars:
-        known = ", ".join(sorted(calendars)) or "none defined"
-        raise CalendarError(f"{where}: calendar {name!r} is not defined under calendars ({known})")
-    spec = calendars[name]
-    raw = {
-        "weekend": list(getattr(spec, "weekend", ("sat", "sun"))),
-        "source": getattr(spec, "source", "none"),
-        "extra_holidays": list(getattr(spec, "extra_holidays", ())),
-        "extra_workdays": list(getattr(spec, "extra_workdays", ())),
-    }
-    return build_calendar(name, raw)
-
-
-def _calendars_of(
-    config: Any, named: Iterable[tuple[str, str | None, str]]
-) -> dict[str, WorkCalendar]:
-    """Key -> calendar for each ``(key, calendar name, where)`` that names one; each named
-    calendar is built once (``where``: the config path an unknown name is reported at)."""
-    built: dict[str, WorkCalendar] = {}
-    out: dict[str, WorkCalendar] = {}
-    for key, name, where in named:
-        if not name:
-            continue
-        if name not in built:
-            built[name] = _named_calendar(config, name, where)
-        out[key] = built[name]
-    return out
-
-
-def project_calendars(config: Any) -> dict[str, WorkCalendar]:
-    """Project key -> calendar for projects whose calendar is not the default: the
-    project's own ``calendar``, else its portfolio's (one calendar per portfolio, RULES.md
-    2.4)."""
-
-    def named() -> Iterable[tuple[str, str | None, str]]:
-        for pf in getattr(config, "hierarchy", ()) or ():
-            for p in pf.all_projects():
-                own = getattr(p, "calendar", None)
-                name = own or getattr(pf, "calendar", None)
-                yield p.key, name, f"{p.path if own else pf.path}.calendar"
-
-    return _calendars_of(config, named())
-
-
-def person_calendars(config: Any) -> dict[str, WorkCalendar]:
-    """Config person id -> the person's own calendar (``people[].calendar``: RULES.md 2.4's
-    per-person override of the portfolio calendar). People without one work by the
-    default calendar and are not listed."""
-    return _calendars_of(
-        config,
-        (
-            (pc.id, getattr(pc, "calendar", None), f"people[{i}].calendar")
-            for i, pc in enumerate(getattr(config, "people", ()) or ())
-        ),
-    )
-
-
-def _tracker_keys(node: Any) -> list[str]:
-    src = getattr(node, "source", None)
-    sel = dict(getattr(src, "selector", {}) or {}) if src else {}
-    for key in ("project", "projects", "key", "group"):  # group: a GitLab `groups:` source
-        if key in sel:
-            v = sel[key]
-            return [str(x) for x in (v if isinstance(v, list | tuple) else [v])]
-    jql = str(sel.get("jql") or "")
-    one = re.search(r"project\s*=\s*\"?([\w.-]+)\"?", jql, re.I)
-    if one:
-        return [one.group(1)]
-    many = re.search(r"project\s+in\s*\(([^)]*)\)", jql, re.I)
-    if many:
-        return [x.strip().strip("\"'") for x in many.group(1).split(",") if x.strip()]
-    return [node.key]
-
-
-def hierarchy_frame(config: Any) -> pd.DataFrame:
-    rows = []
-    for pf in getattr(config, "hierarchy", ()) or ():
-        groups = [(None, pf.projects)] + [(g.key, g.projects) for g in pf.programmes]
-        for gkey, projects in groups:
-            for p in projects:
-                rows.append(
-                    {
-                        "project_key": p.key,
-                        "name": p.name,
-                        "portfolio": pf.key,
-                        "programme": gkey,
-                        "source": p.source.name if p.source else None,
-                        "tracker_keys": _tracker_keys(p),
-                        "registry_issue": p.registry_issue,
-                        "priority_rank": p.priority_rank,
-                        "weight": p.weight,
-                        "critical": p.critical,
-                        "cadence": p.cadence,
-                        "pm": p.pm,
-                        "exempt": list(p.exempt),
-                        "planned_start": p.start_on,
-                        "planned_end": p.due_on,
-                    }
-                )
-    return pd.DataFrame(
-        rows,
-        columns=[
-            "project_key",
-            "name",
-            "portfolio",
-            "programme",
-            "source",
-            "tracker_keys",
-            "registry_issue",
-            "priority_rank",
-            "weight",
-            "critical",
-            "cadence",
-            "pm",
-            "exempt",
-            "planned_start",
-            "planned_end",
-        ],
-    )
 
 
 # -- loading ----------------------------------------------------------------------------
@@ -363,7 +226,7 @@ def load_frames(engine: Engine, config: Any, rules: Iterable[Rule]) -> dict[str,
             .reindex(columns=[*hier.columns])
         )
         hier["implicit"] = True
-    items["project_key"] = _hierarchy_keys(items, hier)
+    items["project_key"] = hierarchy_keys(items, hier)
     items["registered"] = items["project_key"].isin(
         set(hier.loc[~hier["implicit"].astype(bool), "project_key"])
     )
@@ -408,7 +271,7 @@ def load_frames(engine: Engine, config: Any, rules: Iterable[Rule]) -> dict[str,
         wl["started_at"] = pd.to_datetime(wl["started_at"], utc=True)
         wl["project_key"] = wl["work_item_id"].map(by_id)
         frames["worklogs"] = wl
-    tracker_to_hier = _tracker_map(hier)
+    tracker_to_hier = tracker_map(hier)
     proj_key = pd.Series(
         [
             tracker_to_hier.get((s, k), tracker_to_hier.get((None, k)))
@@ -491,32 +354,6 @@ def _read_baselines(engine: Engine, columns: Iterable[str]) -> pd.DataFrame:
     bl = _read(engine, m.Baseline.__table__, cols)
     bl["taken_at"] = pd.to_datetime(bl["taken_at"], utc=True)
     return bl
-
-
-def _tracker_map(hier: pd.DataFrame) -> dict[tuple[str | None, str], str]:
-    out: dict[tuple[str | None, str], str] = {}
-    for pk, src, keys in zip(
-        hier["project_key"], hier["source"], hier["tracker_keys"], strict=True
-    ):
-        for k in keys:
-            out[(src, k)] = pk
-            out.setdefault((None, k), pk)
-    return out
-
-
-def _hierarchy_keys(items: pd.DataFrame, hier: pd.DataFrame) -> pd.Series:
-    tmap = _tracker_map(hier)
-    exact = pd.Series(
-        {f"{s}\x1f{k}": v for (s, k), v in tmap.items() if s is not None}, dtype=object
-    )
-    loose = pd.Series({k: v for (s, k), v in tmap.items() if s is None}, dtype=object)
-    combo = items["source"].astype(str) + "\x1f" + items["tracker_project_key"].astype(str)
-    return (
-        combo.map(exact)
-        .astype(object)
-        .fillna(items["tracker_project_key"].map(loose))
-        .astype(object)
-    )
 
 
 def _attribute_pmo_items(items: pd.DataFrame, hier: pd.DataFrame, links: pd.DataFrame) -> pd.Series:

@@ -262,7 +262,8 @@ def build_context(
     check: Any = None,
     job_run_id: str | None = None,
 ) -> ReportContext:
-    from pmohub.aggregator.compliance.checks import hierarchy_frame, load_frames, run_checks
+    from pmohub.aggregator.compliance.checks import load_frames, run_checks
+    from pmohub.aggregator.config.settings import hierarchy_frame
     from pmohub.rules.engine import load_rules
 
     hier = hierarchy_frame(config)
@@ -851,7 +852,7 @@ def section_schedule(ctx: ReportContext) -> Section:
 def _slip(ctx: ReportContext, milestone: Any) -> int | None:
     """Working days late so far (released: late at release), from the policy calendar."""
     try:
-        from pmohub.aggregator.compliance.checks import config_calendar
+        from pmohub.aggregator.config.settings import config_calendar
 
         cal, _ = config_calendar(ctx.config)
     except Exception:

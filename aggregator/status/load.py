@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, or_, select
 
-from pmohub.aggregator.compliance.checks import person_calendars
+from pmohub.aggregator.config.settings import person_calendars
 from pmohub.aggregator.status.rollup import (
     FLOW_DAYS,
     MIN_HPP_SAMPLES,

@@ -46,11 +46,11 @@ from sqlalchemy import (
     select,
 )
 
-from pmohub.aggregator.compliance.checks import (
-    _hierarchy_keys,
+from pmohub.aggregator.config.settings import (
     config_calendar,
     config_policy,
     hierarchy_frame,
+    hierarchy_keys,
     project_calendars,
 )
 from pmohub.aggregator.store import models as m
@@ -236,7 +236,7 @@ def _project_ids(engine: Engine, hier: pd.DataFrame) -> pd.Series:
     with engine.connect() as conn:
         rows = conn.execute(select(pr_t.c.id, pr_t.c.source, pr_t.c.key)).fetchall()
     p = pd.DataFrame(rows, columns=["id", "source", "tracker_project_key"])
-    return pd.Series(_hierarchy_keys(p, hier).to_numpy(), index=p["id"].to_numpy(), dtype=object)
+    return pd.Series(hierarchy_keys(p, hier).to_numpy(), index=p["id"].to_numpy(), dtype=object)
 
 
 def _df(engine: Engine, stmt: Any, columns: list[str], *, raw: bool = False) -> pd.DataFrame:
