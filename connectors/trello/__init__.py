@@ -8,18 +8,23 @@
   archived included, cheap) and keeps those whose ``dateLastActivity`` is at or after
   ``since``. History: a full pass reads the board's action feed once (all list moves,
   paged); an incremental run reads each changed card's own actions instead.
+* ``time_zone`` (default Asia/Shanghai, as for files): the team's zone, in which a card's
+  due and start instants are read as calendar days.
 * No worklogs, iterations or milestones: Trello has none. Checklists: see ``mapping``
   (``checklist_items: true`` turns check items into child work items).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pmohub.connectors.base import (
     CHILD_KINDS,
+    DEFAULT_TIME_ZONE,
     RETRY_OPTIONS,
     ChildrenComplete,
     ClientConnector,
@@ -48,12 +53,20 @@ class TrelloConnector(ClientConnector[TrelloClient]):
         "board_keys": dict,
         "history": bool,
         "checklist_items": bool,
+        "time_zone": str,  # the team's zone, for the calendar day of due dates
         **RETRY_OPTIONS,
     }
 
     def __init__(self, config: SourceConfig, *, env: Mapping[str, str] | None = None):
         super().__init__(config, env=env)
-        self.ctx = mapping.MappingContext(source=config.name, status_map=dict(config.status_map))
+        zone_name = str(config.options.get("time_zone") or DEFAULT_TIME_ZONE)
+        try:
+            zone: dt.tzinfo = ZoneInfo(zone_name)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ConfigError(f"unknown time_zone {zone_name!r}", source=config.name) from exc
+        self.ctx = mapping.MappingContext(
+            source=config.name, status_map=dict(config.status_map), zone=zone
+        )
         self._boards: dict[str, dict[str, Any]] | None = None
 
     def _api_key(self) -> str:

@@ -3,9 +3,12 @@
 A board is a project, a card a work item, its list its status. ``status_map`` maps list
 names to categories; without an entry, common kanban names are recognised (Backlog/To Do
 -> todo, Doing/Review/Blocked -> in_progress, Done -> done, Won't do/Cancelled ->
-cancelled), anything else counts as todo. History: each list move (``updateCard`` with
+cancelled; also the names real boards use: "Working On", "Current Sprint", "On Hold" ->
+in_progress), anything else counts as todo. History: each list move (``updateCard`` with
 ``listBefore``/``listAfter``) is a status change, each due-date change a ``duedate`` one. ``resolved_at`` is the last move into the
-current list when that list is done/cancelled. Checklists: by default not sub-items (their
+current list when that list is done/cancelled; without history (or without such a move) it
+is the card's ``dateLastActivity`` (``extra["resolved_from"]`` says so). Due and start
+dates are instants in Trello: their day is taken in the source's ``time_zone``. Checklists: by default not sub-items (their
 items rarely have an owner or dates): their totals go to ``extra`` (``checklist_items`` /
 ``checklist_done``) and their ratio to ``progress``; ``checklist_items: true`` also makes
 each check item a child work item of its card. Archived cards stay, labelled
@@ -25,10 +28,21 @@ from pmohub.connectors.errors import RecordError
 from pmohub.connectors.records import Person, Project, StatusChange, WorkItem
 from pmohub.connectors.timestamps import parse_utc
 
+# First match wins, so the order matters: "Not started" must be todo before "start" reads as
+# in progress, "Done this sprint" done before "sprint" reads as in progress. The
+# in-progress words are the names real boards use for the committed column ("Working On",
+# "Current Sprint", "This Week", "Now") and for parked work ("On Hold", "Waiting",
+# "Paused", "Blocked": sub-states of in progress for roll-ups, as status_map "blocked" is).
 _PATTERNS: tuple[tuple[str, str], ...] = (
     (r"won'?t|cancel|abandon|rejected|废弃|取消", "cancelled"),
     (r"\bdone\b|complete|finished|closed|shipped|released|完成|已完成", "done"),
-    (r"doing|progress|review|testing|\bqa\b|blocked|wip|进行|处理中|测试|评审", "in_progress"),
+    (r"not started|\bto ?do\b|backlog|icebox|\bideas?\b|\bnext\b|\blater\b|待办|未开始", "todo"),
+    (
+        r"doing|progress|review|testing|\bqa\b|blocked|wip|working|current|this (week|sprint)"
+        r"|\bsprint\b|\bnow\b|on hold|hold|waiting|paused|started|active|ongoing|\bdev\b"
+        r"|进行|处理中|测试|评审|开发中|暂停|挂起",
+        "in_progress",
+    ),
 )
 
 
@@ -36,6 +50,9 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
 class MappingContext:
     source: str
     status_map: Mapping[str, str] = field(default_factory=dict)
+    #: The team's zone: Trello stores a due date as an instant (midnight or noon local
+    #: time, in UTC), so its calendar day is the day in this zone, not the UTC day.
+    zone: dt.tzinfo = dt.UTC
 
 
 def created_from_id(object_id: str) -> dt.datetime:
@@ -77,9 +94,16 @@ def to_person(member: Mapping[str, Any], ctx: MappingContext) -> Person:
     )
 
 
-def _day(value: Any) -> str | None:
+def local_day(value: Any, zone: dt.tzinfo) -> dt.date | None:
+    """The calendar day of a Trello instant in ``zone`` (a card due "12 May" in Shanghai
+    is stored as ``2026-05-11T16:00:00.000Z``: its UTC day is a day early)."""
     at = parse_utc(value) if isinstance(value, str) else None
-    return at.date().isoformat() if at else None
+    return at.astimezone(zone).date() if at else None
+
+
+def _day(value: Any, zone: dt.tzinfo) -> str | None:
+    day = local_day(value, zone)
+    return day.isoformat() if day else None
 
 
 def to_status_changes(
@@ -97,7 +121,8 @@ def to_status_changes(
             name, from_value, to_value = "status", before.get("name"), after.get("name")
         elif "due" in old:
             name = "duedate"
-            from_value, to_value = _day(old.get("due")), _day((data.get("card") or {}).get("due"))
+            from_value = _day(old.get("due"), ctx.zone)
+            to_value = _day((data.get("card") or {}).get("due"), ctx.zone)
             if from_value == to_value:
                 continue
         else:
@@ -142,22 +167,31 @@ def to_work_item(
         status = str(lst["name"])
         category = list_category(status, ctx)
         resolved = None
+        extra: dict[str, Any] = {}
         if category in ("done", "cancelled"):
             into = [c.changed_at for c in changes if c.field == "status" and c.to_value == status]
             resolved = max(into) if into else None
+            if resolved is None:
+                # No move into the list is known (history off, or the card was created
+                # there): the card's last activity is the best bound Trello gives without
+                # the actions feed. It is never before the move into the done list, and on
+                # a done card it is usually that move; a later comment makes it late, not
+                # early, so nothing looks resolved before it was. Flagged in extra.
+                resolved = parse_utc(card.get("dateLastActivity"))
+                if resolved is not None:
+                    extra["resolved_from"] = "dateLastActivity"
         labels = [str(lab.get("name") or lab.get("color")) for lab in card.get("labels") or []]
         if card.get("closed"):
             labels.append("archived")
         items = [i for cl in checklists for i in cl.get("checkItems") or []]
-        extra: dict[str, Any] = {}
         progress = None
         if items:
             done = sum(1 for i in items if i.get("state") == "complete")
-            extra = {"checklist_items": len(items), "checklist_done": done}
+            extra.update(checklist_items=len(items), checklist_done=done)
             progress = to_progress(done, len(items))
         if card.get("dueComplete"):
             extra["due_complete"] = True
-        due, start = parse_utc(card.get("due")), parse_utc(card.get("start"))
+        due, start = local_day(card.get("due"), ctx.zone), local_day(card.get("start"), ctx.zone)
         members = card.get("idMembers") or []
         return WorkItem(
             source=ctx.source,
@@ -172,8 +206,8 @@ def to_work_item(
             created_at=created_from_id(str(card["id"])),
             updated_at=parse_utc(card.get("dateLastActivity")),
             resolved_at=resolved,
-            start_on=start.date() if start else None,
-            due_on=due.date() if due else None,
+            start_on=start,
+            due_on=due,
             progress=progress,
             labels=tuple(labels),
             url=card.get("url") or card.get("shortUrl"),
@@ -196,7 +230,7 @@ def to_checklist_items(
         for item in cl.get("checkItems") or []:
             n += 1
             done = item.get("state") == "complete"
-            due = parse_utc(item.get("due"))
+            due = local_day(item.get("due"), ctx.zone)
             yield WorkItem(
                 source=ctx.source,
                 external_id=str(item["id"]),
@@ -210,7 +244,7 @@ def to_checklist_items(
                 parent_id=card.external_id,
                 created_at=created_from_id(str(item["id"])),
                 updated_at=card.updated_at,
-                due_on=due.date() if due else None,
+                due_on=due,
                 labels=(f"checklist:{cl.get('name')}",),
                 url=card.url,
                 raw=item,
