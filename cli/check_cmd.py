@@ -51,7 +51,7 @@ def _policy_errors(func: Any) -> Any:
 
 
 def register(main: click.Group) -> None:
-    from pmohub.cli.main import EXIT_FINDINGS, FORMAT_OPTION, App, emit, fail, pass_app
+    from pmohub.cli.app import EXIT_FINDINGS, FORMAT_OPTION, App, emit, fail, pass_app
 
     @main.command()
     @click.option("--portfolio", help="Only projects of this portfolio.")

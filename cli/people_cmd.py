@@ -27,7 +27,7 @@ def _table_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def register(main: click.Group) -> None:
-    from pmohub.cli.main import FORMAT_OPTION, emit, fail, pass_app
+    from pmohub.cli.app import FORMAT_OPTION, emit, fail, pass_app
 
     @main.group(invoke_without_command=True)
     @click.option("--source", help="Only people with an account in this source.")
@@ -68,7 +68,7 @@ def register(main: click.Group) -> None:
         else:
             emit(rows, fmt, PEOPLE_COLUMNS if fmt == "csv" else None)
 
-    from pmohub.cli.main import App
+    from pmohub.cli.app import App
 
     @people.command("link")
     @click.argument("accounts", nargs=-1, required=True)

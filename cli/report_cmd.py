@@ -68,7 +68,7 @@ def _as_of(value: str | None, config: Any) -> dt.date:
 
 
 def register(main: click.Group) -> None:
-    from pmohub.cli.main import EXIT_FAILURE, App, pass_app
+    from pmohub.cli.app import EXIT_FAILURE, App, pass_app
 
     @main.command()
     @click.option("--portfolio", help="Only this portfolio (default: every portfolio).")

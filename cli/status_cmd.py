@@ -156,7 +156,7 @@ def _team(util: Any) -> Any:
 
 
 def register(main: click.Group) -> None:
-    from pmohub.cli.main import FORMAT_OPTION, App, emit, fail, pass_app
+    from pmohub.cli.app import FORMAT_OPTION, App, emit, fail, pass_app
 
     @main.command()
     @click.option(

@@ -184,7 +184,7 @@ def test_config_digest_is_stable_across_processes() -> None:
     # Built in code (no text to hash): the fields are walked; sets must not make the
     # digest depend on the interpreter's hash seed.
     code = (
-        "import cli.main, dataclasses;from aggregator.config.loader import parse_config;"
+        "import pmohub.cli.main, dataclasses;from pmohub.aggregator.config.loader import parse_config;"
         f"c = dataclasses.replace(parse_config({text!r}), text_sha256='');"
         "assert c.env_names is not None; print(c.digest())"
     )
