@@ -77,7 +77,8 @@ class AzureBoardsConnector(ClientConnector[AzureBoardsClient]):
             paths: dict[str, str] = {}
             for project in self.config.projects:
                 for it in self.client.iterations(project, self.team(project)):
-                    paths[str(it["path"])] = str(it["id"])
+                    if it.get("id") is not None:
+                        paths[mapping.iteration_path(it, project)] = str(it["id"])
             self._ctx = mapping.MappingContext(
                 source=self.name,
                 base_url=self.client.base_url,

@@ -143,6 +143,20 @@ def to_person(identity: Mapping[str, Any], ctx: MappingContext) -> Person:
     )
 
 
+def iteration_path(it: Mapping[str, Any], project: str) -> str:
+    """The iteration's path, as work items' ``System.IterationPath`` spell it.
+
+    ``path`` is optional in the team-iteration payload: Microsoft's own published example
+    (``GET .../teamsettings/iterations?$timeframe=current``) and older servers leave it
+    out. A team's iterations are then children of the project's root iteration, so
+    ``<project>\\<name>`` is the path they have; reading ``it["path"]`` raised KeyError and
+    aborted the whole source."""
+    path = it.get("path")
+    if path:
+        return str(path)
+    return f"{project}\\{it.get('name') or it.get('id')}"
+
+
 def to_iteration(it: Mapping[str, Any], project_key: str, ctx: MappingContext) -> Iteration:
     attrs = it.get("attributes") or {}
     state = {"past": "closed", "current": "active"}.get(attrs.get("timeFrame"), "future")

@@ -56,8 +56,12 @@ class AzureBoardsEmulator(Emulator):
         pat: str = DEFAULT_PAT,
         user_time_zone: str = "Asia/Shanghai",
         wiql_limit: int = 20_000,
+        iteration_paths: bool = True,
     ) -> None:
         super().__init__(port)
+        # False: team iterations come without ``path``, as in Microsoft's published
+        # example and on older servers (a real quirk the connector must survive).
+        self.iteration_paths = iteration_paths
         self.site = site
         self.pat = pat
         self.tz = ZoneInfo(user_time_zone)
@@ -352,23 +356,20 @@ class AzureBoardsEmulator(Emulator):
         for it in p["iterations"]:
             if frame and it["timeFrame"] != frame:
                 continue
-            rows.append(
-                {
-                    "id": it["id"],
-                    "name": it["name"],
-                    "path": it["path"],
-                    "attributes": {
-                        "startDate": iso(
-                            dt.datetime.combine(it["start"], dt.time(), tzinfo=dt.UTC)
-                        ),
-                        "finishDate": iso(
-                            dt.datetime.combine(it["finish"], dt.time(), tzinfo=dt.UTC)
-                        ),
-                        "timeFrame": it["timeFrame"],
-                    },
-                    "url": f"{self._base()}/{p['id']}/{p['team']['id']}/_apis/work/teamsettings/iterations/{it['id']}",
-                }
-            )
+            row = {
+                "id": it["id"],
+                "name": it["name"],
+                "path": it["path"],
+                "attributes": {
+                    "startDate": iso(dt.datetime.combine(it["start"], dt.time(), tzinfo=dt.UTC)),
+                    "finishDate": iso(dt.datetime.combine(it["finish"], dt.time(), tzinfo=dt.UTC)),
+                    "timeFrame": it["timeFrame"],
+                },
+                "url": f"{self._base()}/{p['id']}/{p['team']['id']}/_apis/work/teamsettings/iterations/{it['id']}",
+            }
+            if not self.iteration_paths:
+                del row["path"]
+            rows.append(row)
         return self._wrap(rows)
 
     @route("GET", PROJ + r"/_apis/wit/workitemtypes/(?P<kind>[^/]+)/states")
