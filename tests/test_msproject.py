@@ -371,3 +371,27 @@ def test_custom_fields_by_alias_name_or_id(ref: str) -> None:
         if "risk_probability" in i.extra
     }
     assert got == {str(uid): value for uid, value in make_mspdi.RISKS.items()}
+
+
+def test_no_resource_written_as_minus_one_assigns_nobody(tmp_path: Path) -> None:
+    """Plans from other writers mark "no resource" as -1, not Project's -65535 (issue 12)."""
+    changed: set[str] = set()
+
+    def minus_one(root: ET.Element) -> None:
+        for a in root.iterfind("p:Assignments/p:Assignment", NS):
+            rid = a.find("p:ResourceUID", NS)
+            if rid is not None and len(changed) < 5:
+                changed.add(a.findtext("p:TaskUID", namespaces=NS) or "")
+                rid.text = "-1"
+
+    with make(_edit(tmp_path, minus_one)) as conn:
+        out = stream(conn)
+        people = list(conn.fetch_people())
+    assert len(changed) == 5
+    items = {o.external_id: o for o in out if isinstance(o, WorkItem)}
+    assert "-1" not in {w.assignee for w in items.values()}
+    assert "-1" not in {w.author for w in out if isinstance(w, Worklog)}
+    assert "-1" not in {p.external_id for p in people if isinstance(p, Person)}
+    for uid in changed:
+        resources = [a["resource"] for a in items[uid].extra.get("assignments", [])]
+        assert "-1" not in resources

@@ -70,6 +70,19 @@ PRIORITY_NAMES = (
 UNASSIGNED_RESOURCE = "-65535"  # MS Project's "no resource" placeholder on assignments
 
 
+def resource_uid(value: Any) -> str | None:
+    """An assignment's ``ResourceUID`` when it names a resource, else None.
+
+    MS Project writes -65535 for "no resource"; other writers (older Project versions,
+    MPXJ-converted and generated plans) write -1, and UID 0 is Project's own nameless
+    "unassigned" resource. Resource UIDs are never negative, so every negative value (and 0)
+    means nobody: a person "-1" assigned to half the plan is worse than no assignee."""
+    rid = str(value if value is not None else "").strip()
+    if not rid or rid == "0" or rid.startswith("-"):
+        return None
+    return rid
+
+
 @dataclass(frozen=True, slots=True)
 class MappingContext:
     source: str
@@ -205,8 +218,8 @@ def main_resource(assignments: tuple[Mapping[str, Any], ...]) -> str | None:
     best: tuple[float, int] | None = None
     chosen: str | None = None
     for a in assignments:
-        rid = str(a.get("ResourceUID") or "")
-        if not rid or rid == UNASSIGNED_RESOURCE:
+        rid = resource_uid(a.get("ResourceUID"))
+        if rid is None:
             continue
         key = (-(duration_hours(a.get("Work")) or 0.0), int(rid) if rid.isdigit() else 0)
         if best is None or key < best:
@@ -271,7 +284,7 @@ def to_work_item(task: Mapping[str, Any], ctx: MappingContext, facts: TaskFacts)
                     "remaining_h": _remaining(a.get("RemainingWork")),
                 }
                 for a in facts.assignments
-                if str(a.get("ResourceUID") or "") not in ("", UNASSIGNED_RESOURCE)
+                if resource_uid(a.get("ResourceUID")) is not None
             ]
         current = "Priority"
         summary = flag(task, "Summary")
@@ -342,12 +355,11 @@ def to_worklog(assignment: Mapping[str, Any], ctx: MappingContext) -> Worklog | 
             source=ctx.source,
             where=f"{ctx.file} assignment UID {assignment.get('UID')}",
         )
-    resource = str(assignment.get("ResourceUID") or "")
     return Worklog(
         source=ctx.source,
         external_id=f"a{assignment.get('UID')}",
         work_item_id=str(assignment.get("TaskUID")),
-        author=None if resource in ("", UNASSIGNED_RESOURCE) else resource,
+        author=resource_uid(assignment.get("ResourceUID")),
         started_at=started,
         seconds=round(hours * 3600),
     )
