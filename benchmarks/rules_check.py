@@ -11,7 +11,7 @@ Measured, each in a fresh child process (time and peak RSS of that process):
 - ``floor``: read exactly the columns the enabled rules declare in ``needs`` (and the
   hierarchy/registry columns the loader joins) into pandas DataFrames with
   ``pandas.read_sql_query`` on a bare sqlite3 connection; nothing else;
-- ``check``: ``aggregator.compliance.checks.run_checks`` as ``pmohub check`` runs it: load, derive,
+- ``check``: ``aggregator.compliance.run.run_checks`` as ``pmohub check`` runs it: load, derive,
   all 35 rules, waivers, and the findings upsert (lifecycle) into the store.
 
     .venv/bin/python benchmarks/rules_check.py                       # 1,000,000 items
@@ -456,13 +456,13 @@ def _maxrss_mb() -> float:
 def child_floor(config_path: Path) -> dict[str, Any]:
     import pandas as pd
 
-    from pmohub.aggregator.compliance.checks import _needed
+    from pmohub.aggregator.compliance.frames import needed_columns
     from pmohub.aggregator.config.loader import load_config_file
     from pmohub.rules.engine import load_rules
 
     config = load_config_file(config_path)
     t0 = time.perf_counter()
-    need = _needed(load_rules().values())
+    need = needed_columns(load_rules().values())
     tables = {
         "work_items": m.WorkItem.__table__,
         "status_changes": m.StatusChange.__table__,
@@ -492,7 +492,7 @@ def child_floor(config_path: Path) -> dict[str, Any]:
 
 
 def child_check(config_path: Path) -> dict[str, Any]:
-    from pmohub.aggregator.compliance.checks import run_checks
+    from pmohub.aggregator.compliance.run import run_checks
     from pmohub.aggregator.config.loader import load_config_file
     from pmohub.aggregator.store.engine import open_store
 

@@ -92,7 +92,8 @@ def register(main: click.Group) -> None:
             pmohub check --project CRM-APP --fail-on high
             pmohub check --rule VAR-001 --as-of 2026-05-11 --format json
         """
-        from pmohub.aggregator.compliance.checks import project_scope, run_checks
+        from pmohub.aggregator.compliance.frames import project_scope
+        from pmohub.aggregator.compliance.run import run_checks
         from pmohub.rules.engine import load_rules
 
         config = app.config()

@@ -1,6 +1,6 @@
 """The rule engine: rule metadata, the registry, the context a rule sees, and outcomes.
 
-Pure: no I/O, no clock. ``aggregator.compliance.checks`` loads the frames a run needs from the store
+Pure: no I/O, no clock. ``aggregator.compliance.run`` loads the frames a run needs from the store
 and calls :func:`run_rules`; tests call it with hand-built frames.
 
 Writing a rule

@@ -1,4 +1,4 @@
-"""The frame contract between the loader (``aggregator.compliance.checks``) and the rules, plus the
+"""The frame contract between the loader (``aggregator.compliance.frames``) and the rules, plus the
 pure helpers both sides use to derive columns.
 
 Frames (DataFrames; a rule declares the columns it reads in ``needs``):

@@ -7,7 +7,8 @@ import datetime as dt
 
 from sqlalchemy import insert, select, update
 
-from pmohub.aggregator.compliance.checks import run_checks, seen_instant
+from pmohub.aggregator.compliance.findings import seen_instant
+from pmohub.aggregator.compliance.run import run_checks
 from pmohub.aggregator.config.loader import parse_config
 from pmohub.aggregator.store import models as m
 from pmohub.aggregator.store.engine import open_store
@@ -180,7 +181,7 @@ def test_issue_level_finding_resolves_when_fixed(store_url: str) -> None:
 
 
 def test_person_settings_match_config_people(sqlite_url: str) -> None:
-    from pmohub.aggregator.compliance.checks import person_settings
+    from pmohub.aggregator.compliance.frames import person_settings
 
     engine = open_store(sqlite_url)
     with engine.begin() as c:

@@ -21,7 +21,7 @@ import pytest
 import test_load
 from rollup_data import item, write
 
-from pmohub.aggregator.compliance.checks import run_checks
+from pmohub.aggregator.compliance.run import run_checks
 from pmohub.aggregator.config.loader import ConfigFileError, load_config_file, parse_config
 from pmohub.aggregator.status.load import person_load
 from pmohub.aggregator.store.engine import open_store

@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 from rollup_data import CONFIG, SRC, item, local, write
 
-from pmohub.aggregator.compliance.checks import run_checks
+from pmohub.aggregator.compliance.run import run_checks
 from pmohub.aggregator.config.loader import parse_config
 from pmohub.aggregator.status.load import person_load, team_hpp
 from pmohub.aggregator.status.rollup import _project_ids, hierarchy, project_status, settings_for

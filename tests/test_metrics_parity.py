@@ -18,12 +18,8 @@ import test_load_hpp
 import test_rollup
 from rollup_data import CONFIG, item, write
 
-from pmohub.aggregator.compliance.checks import (
-    _merged_person_settings,
-    _project_hpp,
-    load_frames,
-    run_checks,
-)
+from pmohub.aggregator.compliance.frames import load_frames, merged_person_settings
+from pmohub.aggregator.compliance.run import _project_hpp, run_checks
 from pmohub.aggregator.config.loader import parse_config
 from pmohub.aggregator.config.settings import config_calendar
 from pmohub.aggregator.status.load import person_load
@@ -82,7 +78,7 @@ def rule_load_frame(engine, config, as_of, weeks: int) -> pd.DataFrame:
         .to_numpy(),
         index=active["external_id"].astype(str).to_numpy(),
     )
-    ps = _merged_person_settings(engine, config)
+    ps = merged_person_settings(engine, config)
     defaults = config.defaults
     return load_frame(
         frames["work_items"],

@@ -223,7 +223,7 @@ def test_rpt_001_label_and_title_tag_count_as_reports(store_url: str) -> None:
 
     from sqlalchemy import insert, select
 
-    from pmohub.aggregator.compliance.checks import run_checks
+    from pmohub.aggregator.compliance.run import run_checks
     from pmohub.aggregator.config.loader import parse_config
     from pmohub.aggregator.store import models as m
     from pmohub.aggregator.store.engine import open_store
@@ -401,7 +401,7 @@ def test_one_calendar_per_portfolio(sqlite_url: str) -> None:
     11-10..11-13 off."""
     import datetime as dt
 
-    from pmohub.aggregator.compliance.checks import run_checks
+    from pmohub.aggregator.compliance.run import run_checks
     from pmohub.aggregator.config.loader import parse_config
     from pmohub.aggregator.store.engine import open_store
 
@@ -545,7 +545,7 @@ def test_var_002_project_end_uses_the_monte_carlo_p85() -> None:
 def test_registry_pm_account_id_resolves_through_aliases() -> None:
     """A Jira user field holds an account id: the PM is active only if that account and
     its merged person are, and messages show the person's name."""
-    from pmohub.aggregator.compliance.checks import build_registry_frame
+    from pmohub.aggregator.compliance.frames import build_registry_frame
     from pmohub.aggregator.config.loader import parse_config
     from pmohub.aggregator.config.settings import hierarchy_frame
 

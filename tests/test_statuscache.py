@@ -15,7 +15,7 @@ from fakesource import FakeConnector, source_config, write_spec
 from sqlalchemy import Engine, select
 
 from pmohub.aggregator.compliance.baselines import take_baseline
-from pmohub.aggregator.compliance.checks import run_checks
+from pmohub.aggregator.compliance.run import run_checks
 from pmohub.aggregator.config.loader import load_config_file, parse_config
 from pmohub.aggregator.ingest.sync import sync_source
 from pmohub.aggregator.status import cache as statuscache

@@ -206,7 +206,7 @@ def _sync_step(
 
 
 def _check_step(engine: Engine, config: Any, as_of: dt.date, holder: dict[str, Any]) -> StepResult:
-    from pmohub.aggregator.compliance.checks import run_checks
+    from pmohub.aggregator.compliance.run import run_checks
 
     result = run_checks(engine, config, as_of=as_of, write=True)
     holder["check"] = result

@@ -161,7 +161,7 @@ class ReportContext:
     projects: list[str]  # hierarchy project keys in scope
     hier: pd.DataFrame
     frames: dict[str, pd.DataFrame]
-    check: Any  # aggregator.compliance.checks.CheckResult | None
+    check: Any  # aggregator.compliance.run.CheckResult | None
     findings: pd.DataFrame  # findings table rows in scope
     sync_runs: list[dict[str, Any]]
     snapshots: pd.DataFrame
@@ -262,7 +262,8 @@ def build_context(
     check: Any = None,
     job_run_id: str | None = None,
 ) -> ReportContext:
-    from pmohub.aggregator.compliance.checks import load_frames, run_checks
+    from pmohub.aggregator.compliance.frames import load_frames
+    from pmohub.aggregator.compliance.run import run_checks
     from pmohub.aggregator.config.settings import hierarchy_frame
     from pmohub.rules.engine import load_rules
 
@@ -1715,7 +1716,7 @@ def build_report(
     now: dt.datetime | None = None,
 ) -> Report:
     """Build the weekly (``monthly=True``: monthly with trends) report for one portfolio
-    (``None``: everything). ``check`` reuses a :class:`aggregator.compliance.checks.CheckResult` of
+    (``None``: everything). ``check`` reuses a :class:`aggregator.compliance.run.CheckResult` of
     the same as-of date (the nightly run has one); otherwise checks run read-only."""
     import importlib.metadata
 

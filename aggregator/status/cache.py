@@ -60,7 +60,7 @@ KEEP_DAYS = 7
 #: Modules whose code decides the numbers: an edit to any of them changes the fingerprint.
 CODE_MODULES = (
     "pmohub.aggregator.status.rollup",
-    "pmohub.aggregator.compliance.checks",
+    "pmohub.aggregator.compliance.run",
     "pmohub.aggregator.status.cache",
     "pmohub.rules.metrics",
     "pmohub.rules.calendar",

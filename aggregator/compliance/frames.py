@@ -1,56 +1,29 @@
-"""Running the compliance rules against the store (the I/O side of ``rules/``).
+"""The frames the rules read, straight from the store.
 
 :func:`load_frames` reads only the columns the enabled rules declare in ``needs`` (plus the
-few the loader derives from), :func:`build_registry_frame` joins the config hierarchy with
-the registry issues, :func:`run_checks` runs the rules and :func:`upsert_findings` applies
-the findings lifecycle.
-
-Findings lifecycle (one row per (rule_id, subject)):
-
-* ``seen_at`` of a check is its as-of instant: 00:00 of ``as_of`` in the policy time zone,
-  in UTC (the nightly cut-off). It is *not* the wall clock, so re-running a check for the
-  same as-of date on unchanged data writes nothing at all.
-* failing, no row (or the row is ``resolved``): ``new`` with ``first_seen_at = seen_at``,
-  ``resolved_at`` cleared (a reappearance is a new occurrence);
-* failing, open row: ``persisting`` (``new`` while ``first_seen_at == seen_at``),
-  ``last_seen_at = seen_at``, value/threshold/evidence/message/severity refreshed;
-* an active waiver turns either into ``waived`` (``waiver_id`` set); an expired waiver
-  stops waiving and the message says so;
-* open row whose subject now passes, or whose issue subject no longer fails in a project
-  the rule evaluated: ``resolved`` with ``resolved_at = seen_at``;
-* N/E leaves the row as it is: missing data proves nothing.
+few the loader derives from); :func:`build_registry_frame` joins the config hierarchy with
+the registry issues; :func:`person_settings` gives each person's calendar and capacity.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, select
 
 from pmohub.aggregator.config.settings import (
-    config_calendar,
-    config_policy,
     hierarchy_frame,
     hierarchy_keys,
-    person_calendars,
-    project_calendars,
     tracker_map,
 )
 from pmohub.aggregator.store import models as m
-from pmohub.aggregator.store.revisions import bump_revision
-from pmohub.rules.calendar import (
-    uncovered_warnings,
-)
-from pmohub.rules.engine import Rule, RuleRun, load_rules, outcomes_frame, run_rules
+from pmohub.rules.engine import Rule
 from pmohub.rules.frames import (
     CHARTER_FIELDS,
     EXTRA_FIELDS,
@@ -65,9 +38,6 @@ from pmohub.rules.frames import (
     to_phase,
     with_report_fallback,
 )
-from pmohub.rules.policy import Policy
-
-log = logging.getLogger("pmohub.checks")
 
 ITEM_BASE = (
     "id",
@@ -81,26 +51,7 @@ ITEM_BASE = (
 )
 
 
-@dataclass
-class CheckResult:
-    as_of: dt.date
-    runs: list[RuleRun]
-    outcomes: pd.DataFrame
-    warnings: list[str] = field(default_factory=list)
-    counts: dict[str, int] = field(default_factory=dict)  # lifecycle changes written
-
-    @property
-    def errors(self) -> list[str]:
-        return [f"{r.rule.id}: {r.error}" for r in self.runs if r.error]
-
-
-# -- config adapters --------------------------------------------------------------------
-
-
-# -- loading ----------------------------------------------------------------------------
-
-
-def _needed(rules: Iterable[Rule]) -> dict[str, set[str]]:
+def needed_columns(rules: Iterable[Rule]) -> dict[str, set[str]]:
     out: dict[str, set[str]] = {}
     for r in rules:
         for frame, cols in [*r.meta.needs.items(), *r.meta.optional.items()]:
@@ -186,7 +137,7 @@ def _report_tagged(engine: Engine, ids: pd.Series) -> np.ndarray:
 def load_frames(engine: Engine, config: Any, rules: Iterable[Rule]) -> dict[str, pd.DataFrame]:
     """The frames the rules need, read from the store (only the needed columns)."""
     rules = list(rules)
-    need = _needed(rules)
+    need = needed_columns(rules)
     wi_cols = set(need.get("work_items", set())) | set(ITEM_BASE) | {"updated_at"}
     extras = [c for c in wi_cols if c in EXTRA_FIELDS and c not in m.WorkItem.__table__.c]
     registry_needed = "registry" in need
@@ -320,7 +271,7 @@ def load_frames(engine: Engine, config: Any, rules: Iterable[Rule]) -> dict[str,
         its["project_key"] = its["project_id"].map(proj_key)
         frames["iterations"] = its
     if "baselines" in need:
-        frames["baselines"] = _read_baselines(engine, need["baselines"])
+        frames["baselines"] = read_baselines(engine, need["baselines"])
     if "findings" in need:
         # Read before upsert_findings runs: the rules see the previous runs' state.
         fi = _read(
@@ -347,7 +298,7 @@ def load_frames(engine: Engine, config: Any, rules: Iterable[Rule]) -> dict[str,
     return frames
 
 
-def _read_baselines(engine: Engine, columns: Iterable[str]) -> pd.DataFrame:
+def read_baselines(engine: Engine, columns: Iterable[str]) -> pd.DataFrame:
     """The baseline columns the rules declare (one row per baselined item: about as many
     rows as work items, so unused columns are not read)."""
     cols = ["project_key", "taken_at", "subject_kind", *sorted(columns)]
@@ -458,9 +409,6 @@ def build_registry_frame(
     return reg
 
 
-# -- running ----------------------------------------------------------------------------
-
-
 def project_scope(
     config: Any,
     *,
@@ -523,7 +471,7 @@ def person_settings(engine: Engine, config: Any) -> dict[str, dict[int, Any]]:
     return {"person_hours": hours, "person_allocation": alloc, "person_leave": leave}
 
 
-def _merged_person_settings(engine: Engine, config: Any) -> dict[str, Any]:
+def merged_person_settings(engine: Engine, config: Any) -> dict[str, Any]:
     """:func:`person_settings` keyed by the merged person (RES-001/002 load the person
     ``pmohub load`` loads: accounts a config person's aliases/e-mail merge count as one),
     plus ``person_canonical`` (store person id -> merged id), ``person_calendar`` (merged id
@@ -539,307 +487,3 @@ def _merged_person_settings(engine: Engine, config: Any) -> dict[str, Any]:
     out["person_calendar"] = person_calendar_map(people)
     out["allocation"] = (getattr(config, "defaults", {}) or {}).get("allocation", 1.0)
     return out
-
-
-#: Rules that compute person/week load (RULES.md 2.3) and so need the teams' hours per point.
-LOAD_RULES = frozenset({"RES-001", "RES-002"})
-
-
-def _project_hpp(engine: Engine, config: Any, as_of: dt.date) -> dict[str, float]:
-    """Project key -> the team's hours per point, as ``pmohub load`` converts points."""
-    from pmohub.aggregator.status.load import team_hpp
-    from pmohub.aggregator.status.rollup import _project_ids, hierarchy, settings_for
-
-    pid = _project_ids(engine, hierarchy(engine, config))
-    return team_hpp(engine, pid, as_of, settings_for(config)).to_dict()
-
-
-def run_checks(
-    engine: Engine,
-    config: Any,
-    *,
-    as_of: dt.date,
-    rule_ids: Iterable[str] | None = None,
-    projects: list[str] | None = None,
-    write: bool = True,
-) -> CheckResult:
-    all_rules = load_rules()
-    policy = config_policy(config, all_rules)
-    rules = [r for k, r in all_rules.items() if rule_ids is None or k in set(rule_ids)]
-    calendar, warnings = config_calendar(config)
-    calendars = project_calendars(config)
-    years = {as_of.year - 1, as_of.year, as_of.year + 1}
-    in_use = [calendar, *calendars.values(), *person_calendars(config).values()]
-    warnings.extend(uncovered_warnings(in_use, years))
-    frames = load_frames(engine, config, rules)
-    if write and "baselines" in frames:
-        rebuilt = reconstruct_missing_baselines(engine, config, frames)
-        if rebuilt:
-            frames["baselines"] = _read_baselines(engine, _needed(rules)["baselines"])
-            warnings.append(f"baselines reconstructed from history for {', '.join(rebuilt)}")
-    registry_projects = list(frames.pop("_registry_projects")["key"])
-    smap: dict[str, str] = {}
-    for s in (getattr(config, "sources", {}) or {}).values():
-        smap.update(dict(getattr(s, "status_map", {}) or {}))
-    defaults = dict(getattr(config, "defaults", {}) or {})
-    settings = {
-        "registry_projects": registry_projects,
-        "review_statuses": [k for k, v in smap.items() if v == "review"],
-        "blocked_statuses": [k for k, v in smap.items() if v == "blocked"],
-        "hours_per_day": defaults.get("hours_per_day", 8.0),
-        "hpp": defaults.get("hpp", 6.0),
-        "default_estimate_h": dict(defaults.get("default_estimate_h") or {}),
-        **_merged_person_settings(engine, config),
-    }
-    if any(r.id in LOAD_RULES for r in rules):
-        settings["project_hpp"] = _project_hpp(engine, config, as_of)
-    runs = run_rules(
-        rules,
-        frames,
-        as_of=as_of,
-        policy=policy,
-        calendar=calendar,
-        timezone=getattr(config, "timezone", "Asia/Shanghai"),
-        settings=settings,
-        projects=projects,
-        calendars=calendars,
-    )
-    out = outcomes_frame(runs)
-    if projects is not None:
-        # Portfolio/person rules see every project; a scoped run keeps only their rows
-        # about the projects in scope (and those about no project at all).
-        keep = out["project_key"].isna() | out["project_key"].isin(set(projects))
-        out = out[keep].reset_index(drop=True)
-    out = apply_waivers(out, policy, as_of)
-    counts: dict[str, int] = {}
-    if write:
-        counts = upsert_findings(
-            engine,
-            out,
-            runs,
-            policy,
-            as_of=as_of,
-            timezone=getattr(config, "timezone", "Asia/Shanghai"),
-            projects=projects,
-        )
-    out["state"] = _states(out, engine if write else None)
-    return CheckResult(as_of, runs, out, warnings, counts)
-
-
-def _states(out: pd.DataFrame, engine: Engine | None) -> pd.Series:
-    """State of each finding after the lifecycle update (``new`` when not written)."""
-    state = pd.Series(None, index=out.index, dtype=object)
-    fail = out["outcome"] == "finding"
-    state[fail] = np.where(out.loc[fail, "waived"].astype(bool), "waived", "new")
-    if engine is None or not fail.any():
-        return state
-    t = m.Finding.__table__
-    with engine.connect() as conn:
-        rows = conn.execute(
-            select(t.c.rule_id, t.c.subject, t.c.state).where(
-                t.c.rule_id.in_(sorted(set(out.loc[fail, "rule_id"])))
-            )
-        )
-        known = {f"{r.rule_id}\x1f{r.subject}": r.state for r in rows}
-    keys = out["rule_id"].astype(str) + "\x1f" + out["subject"].astype(str)
-    return state.where(~fail, keys.map(known).fillna(state))
-
-
-def reconstruct_missing_baselines(
-    engine: Engine, config: Any, frames: Mapping[str, pd.DataFrame]
-) -> list[str]:
-    """Projects past plan approval with no baseline get one rebuilt from the changelog as
-    of ``plan_approved_at`` (written once, flagged ``reconstructed``)."""
-    from pmohub.aggregator.compliance.baselines import reconstruct_baseline
-
-    reg = frames["registry"]
-    have = set(frames["baselines"]["project_key"]) if len(frames["baselines"]) else set()
-    todo = reg[reg["plan_approved_at"].notna() & ~reg["project_key"].isin(have)]
-    done = []
-    for key, at in zip(todo["project_key"], todo["plan_approved_at"], strict=True):
-        reconstruct_baseline(engine, config, key, at.to_pydatetime())
-        done.append(key)
-    return done
-
-
-def apply_waivers(out: pd.DataFrame, policy: Policy, as_of: dt.date) -> pd.DataFrame:
-    """Mark findings covered by an active waiver; note expired waivers in the message."""
-    out = out.copy()
-    n = len(out)
-    waived = np.zeros(n, dtype=bool)
-    scope = np.full(n, None, dtype=object)
-    note = np.full(n, None, dtype=object)
-    message = out["message"].to_numpy(dtype=object).copy()
-    rules_waived = {w.rule_id for w in policy.waivers}
-    candidates = (out["outcome"] == "finding") & out["rule_id"].isin(rules_waived)
-    for i in np.flatnonzero(candidates.to_numpy()):
-        rule_id, project_key, subject = (
-            out["rule_id"].iat[i],
-            out["project_key"].iat[i],
-            out["subject"].iat[i],
-        )
-        match = policy.waiver_for(rule_id, project_key, as_of, subject)
-        if match is None:
-            continue
-        note[i] = match.note()
-        if match.active:
-            waived[i] = True
-            scope[i] = match.waiver.scope
-        else:
-            message[i] = f"{message[i]} ({note[i]})"
-    out["waived"], out["waiver_scope"], out["waiver_note"], out["message"] = (
-        waived,
-        scope,
-        note,
-        message,
-    )
-    return out
-
-
-def seen_instant(as_of: dt.date, timezone: str) -> dt.datetime:
-    local = dt.datetime.combine(as_of, dt.time(0), tzinfo=ZoneInfo(timezone))
-    return local.astimezone(dt.UTC)
-
-
-def _sync_waivers(conn: Any, policy: Policy, now: dt.datetime) -> dict[str, int]:
-    table = m.Waiver.__table__
-    existing = {(r.rule_id, r.scope): r for r in conn.execute(select(table))}
-    ids: dict[str, int] = {}
-    for w in policy.waivers:
-        row = existing.get((w.rule_id, w.scope))
-        values = {"reason": w.reason, "approved_by": w.approved_by, "expires_on": w.expires_on}
-        if row is None:
-            res = conn.execute(
-                insert(table).values(rule_id=w.rule_id, scope=w.scope, created_at=now, **values)
-            )
-            ids[f"{w.rule_id}|{w.scope}"] = res.inserted_primary_key[0]
-        else:
-            if any(getattr(row, k) != v for k, v in values.items()):
-                conn.execute(update(table).where(table.c.id == row.id).values(**values))
-            ids[f"{w.rule_id}|{w.scope}"] = row.id
-    return ids
-
-
-def upsert_findings(
-    engine: Engine,
-    out: pd.DataFrame,
-    runs: list[RuleRun],
-    policy: Policy,
-    *,
-    as_of: dt.date,
-    timezone: str,
-    projects: list[str] | None = None,
-) -> dict[str, int]:
-    """Apply the lifecycle (module docstring); returns counts per state change."""
-    seen = seen_instant(as_of, timezone)
-    table = m.Finding.__table__
-    ran = {r.rule.id for r in runs}
-    counts = {"new": 0, "persisting": 0, "waived": 0, "resolved": 0, "unchanged": 0}
-    with engine.begin() as conn:
-        # Every check pass may change states (and the roll-up's compliance): the cached
-        # status of any date is stale from this commit on.
-        bump_revision(conn, "findings")
-        waiver_ids = _sync_waivers(conn, policy, seen)
-        rows = {
-            (r.rule_id, r.subject): r
-            for r in conn.execute(select(table).where(table.c.rule_id.in_(sorted(ran))))
-        }
-        failing = out[out["outcome"] == "finding"]
-        evaluated = out[out["outcome"] == "pass"]
-        ne_subjects = set(
-            zip(
-                out.loc[out["outcome"] == "ne", "rule_id"],
-                out.loc[out["outcome"] == "ne", "subject"],
-                strict=True,
-            )
-        )
-        ne_projects = set(
-            zip(
-                out.loc[out["outcome"] == "ne", "rule_id"],
-                out.loc[out["outcome"] == "ne", "project_key"],
-                strict=True,
-            )
-        )
-        fail_keys = set()
-        # One executemany for the new rows: a first check writes tens of thousands, and a
-        # statement per row cost more than all the rules together (40k rows: ~7 s).
-        inserts: list[dict[str, Any]] = []
-        for f in failing.itertuples(index=False):
-            key = (f.rule_id, f.subject)
-            fail_keys.add(key)
-            row = rows.get(key)
-            reopened = row is None or row.state == "resolved"
-            # min(): checking an earlier as-of after a later one must not invent history.
-            first = seen if reopened else min(row.first_seen_at, seen)
-            state = "waived" if f.waived else ("new" if first == seen else "persisting")
-            values = {
-                "rule_version": None,
-                "scope": f.scope,
-                "project_key": f.project_key if isinstance(f.project_key, str) else None,
-                "severity": f.severity,
-                "state": state,
-                "message": f.message if f.message_zh is None else f"{f.message} / {f.message_zh}",
-                "value": _num(f.value),
-                "threshold": _num(f.threshold),
-                "evidence": {
-                    **(f.evidence if isinstance(f.evidence, dict) else {}),
-                    **({"project_key": f.project_key} if isinstance(f.project_key, str) else {}),
-                },
-                "first_seen_at": first,
-                "last_seen_at": seen,
-                "resolved_at": None,
-                "waiver_id": waiver_ids.get(f"{f.rule_id}|{f.waiver_scope}") if f.waived else None,
-            }
-            if row is None:
-                inserts.append({"rule_id": f.rule_id, "subject": f.subject, **values})
-                counts[state] += 1
-            elif any(_differs(getattr(row, k), v) for k, v in values.items()):
-                conn.execute(update(table).where(table.c.id == row.id).values(**values))
-                counts[state] += 1
-            else:
-                counts["unchanged"] += 1
-        if inserts:
-            conn.execute(insert(table), inserts)
-        # Resolution: open rows of rules that ran, in projects this run covered.
-        passed = set(zip(evaluated["rule_id"], evaluated["subject"], strict=True))
-        scope = set(projects) if projects is not None else None
-        for key, row in rows.items():
-            if row.state == "resolved" or key in fail_keys or key in ne_subjects:
-                continue
-            pk = row.subject.split(":", 1)[1] if row.subject.startswith("project:") else None
-            in_scope = scope is None or pk in scope or _row_project(row, out) in (scope or set())
-            if not in_scope:
-                continue
-            is_project_level = row.subject.startswith("project:")
-            if is_project_level and key not in passed:
-                continue  # rule had no outcome for it (disabled now, or project gone): leave
-            if not is_project_level and (row.rule_id, _row_project(row, out)) in ne_projects:
-                continue
-            conn.execute(
-                update(table)
-                .where(table.c.id == row.id)
-                .values(state="resolved", resolved_at=seen, last_seen_at=row.last_seen_at)
-            )
-            counts["resolved"] += 1
-    return counts
-
-
-def _row_project(row: Any, out: pd.DataFrame) -> str | None:
-    if getattr(row, "project_key", None):
-        return str(row.project_key)
-    ev = row.evidence or {}  # rows written before the project_key column existed
-    return ev.get("project_key") if isinstance(ev, dict) else None
-
-
-def _num(v: Any) -> float | None:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return None if np.isnan(f) else f
-
-
-def _differs(a: Any, b: Any) -> bool:
-    if isinstance(a, float) and isinstance(b, float):
-        return not np.isclose(a, b, equal_nan=True)
-    return a != b
