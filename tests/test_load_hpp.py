@@ -22,8 +22,9 @@ from rollup_data import CONFIG, SRC, item, local, write
 from pmohub.aggregator.compliance.run import run_checks
 from pmohub.aggregator.config.loader import parse_config
 from pmohub.aggregator.status.load import person_load, team_hpp
-from pmohub.aggregator.status.rollup import _project_ids, hierarchy, project_status, settings_for
+from pmohub.aggregator.status.rollup import hierarchy, project_status, settings_for
 from pmohub.aggregator.store.engine import open_store
+from pmohub.aggregator.store.reads import project_ids
 from pmohub.connectors import records as rec
 from pmohub.rules.metrics import DEFAULT_TYPE_HOURS, remaining_hours
 
@@ -107,7 +108,7 @@ def test_team_hpp_is_the_status_rollups_hpp(env) -> None:
     engine, config = env
     status = project_status(engine, config, AS_OF).projects.set_index("project_key")["hpp"]
     assert status.to_dict() == {"CRM": 6.0, "PAY": 7.0, "OPS": 6.0}
-    pid = _project_ids(engine, hierarchy(engine, config))
+    pid = project_ids(engine, hierarchy(engine, config))
     own = team_hpp(engine, pid, AS_OF, settings_for(config))
     # Only PAY has enough samples; the others fall back to the policy default.
     assert own.to_dict() == {"PAY": 7.0}

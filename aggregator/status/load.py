@@ -43,17 +43,19 @@ from pmohub.aggregator.status.rollup import (
     FLOW_DAYS,
     MIN_HPP_SAMPLES,
     Settings,
-    _dayno,
-    _df,
-    _epoch,
-    _from_dayno,
-    _from_epoch,
-    _lower_in,
-    _project_ids,
     hierarchy,
     settings_for,
 )
 from pmohub.aggregator.store import models as m
+from pmohub.aggregator.store.reads import (
+    day_number,
+    epoch_seconds,
+    from_day_number,
+    from_epoch,
+    lower_in,
+    project_ids,
+    query_frame,
+)
 from pmohub.rules.calendar import WorkCalendar, uncovered_warnings
 from pmohub.rules.metrics import (
     NON_LOAD_KINDS,
@@ -98,10 +100,10 @@ def _monday(day: dt.date) -> dt.date:
 def _people(engine: Engine, config: Any) -> tuple[pd.DataFrame, dict[int, int]]:
     """Store people with config attributes (``calendar``: the person's own WorkCalendar,
     else None), and store id -> canonical person id."""
-    people = _df(
+    people = query_frame(
         engine, select(pe_t.c.id, pe_t.c.display_name, pe_t.c.email), ["id", "name", "email"]
     )
-    aliases = _df(
+    aliases = query_frame(
         engine,
         select(al_t.c.person_id, al_t.c.source, al_t.c.external_id, al_t.c.username),
         ["person_id", "source", "external_id", "username"],
@@ -160,7 +162,7 @@ def team_hpp(
     projects with enough samples; the caller falls back to the policy default.
     tests/test_load_hpp.py checks it equals ``pmohub status``'s column."""
     window_start = s.day_end(as_of) - dt.timedelta(days=flow_days + 1)
-    rows = _df(
+    rows = query_frame(
         engine,
         select(wi_t.c.project_id, wi_t.c.story_points, wi_t.c.time_spent_h).where(
             # Cheap, selective tests first: SQLite evaluates them in the order written.
@@ -169,7 +171,7 @@ def team_hpp(
             wi_t.c.time_spent_h > 0,
             or_(wi_t.c.updated_at >= window_start, wi_t.c.updated_at.is_(None)),
             wi_t.c.deleted_at.is_(None),
-            ~_lower_in(wi_t.c.type, s.non_leaf_types),
+            ~lower_in(wi_t.c.type, s.non_leaf_types),
         ),
         ["project_id", "story_points", "time_spent_h"],
         raw=True,
@@ -228,10 +230,10 @@ def utilisation_frame(
     tz = ZoneInfo(s.timezone)
     lo = dt.datetime.combine(first, dt.time(0), tzinfo=tz).astimezone(dt.UTC)
     hi = dt.datetime.combine(_monday(as_of), dt.time(0), tzinfo=tz).astimezone(dt.UTC)
-    wl = _df(
+    wl = query_frame(
         engine,
         select(
-            wl_t.c.person_id, _epoch(wl_t.c.started_at, engine.dialect.name), wl_t.c.seconds
+            wl_t.c.person_id, epoch_seconds(wl_t.c.started_at, engine.dialect.name), wl_t.c.seconds
         ).where(
             wl_t.c.deleted_at.is_(None),
             wl_t.c.person_id.is_not(None),
@@ -244,7 +246,7 @@ def utilisation_frame(
     cap = _capacity(people, starts, first, s, config)
     pid = pd.to_numeric(wl["person_id"]).astype("int64")
     wl["person_id"] = pid.map(pd.Series(canonical, dtype="int64")).fillna(pid).astype("int64")
-    local_day = _from_epoch(wl["started_at"]).dt.tz_convert(s.timezone).dt.tz_localize(None)
+    local_day = from_epoch(wl["started_at"]).dt.tz_convert(s.timezone).dt.tz_localize(None)
     monday = (
         local_day.dt.normalize() - pd.to_timedelta(local_day.dt.day_of_week, unit="D")
     ).dt.date
@@ -279,7 +281,7 @@ def person_load(
     th.update(thresholds or {})
     defaults = getattr(config, "defaults", {}) or {}
     hier = hierarchy(engine, config)
-    pid = _project_ids(engine, hier)
+    pid = project_ids(engine, hier)
     prio = pd.to_numeric(hier.set_index("project_key")["priority_rank"], errors="coerce")
     people, canonical = _people(engine, config)
     week_starts = [_monday(as_of) + dt.timedelta(days=7 * i) for i in range(weeks)]
@@ -302,12 +304,12 @@ def person_load(
     open_ = (wi_t.c.deleted_at.is_(None), wi_t.c.status_category.in_(("todo", "in_progress")))
     d = engine.dialect.name
     base_cols = [
-        _dayno(wi_t.c[c], d) if c in ("start_on", "due_on") else wi_t.c[c]
+        day_number(wi_t.c[c], d) if c in ("start_on", "due_on") else wi_t.c[c]
         for c in cols
         if c != "iteration_ids"
     ]
-    work = ~_lower_in(wi_t.c.type, s.types_of(*NON_LOAD_KINDS))
-    dated = _df(
+    work = ~lower_in(wi_t.c.type, s.types_of(*NON_LOAD_KINDS))
+    dated = query_frame(
         engine,
         select(*base_cols).where(
             *open_, wi_t.c.assignee_id.is_not(None), wi_t.c.due_on.is_not(None), work
@@ -315,7 +317,7 @@ def person_load(
         cols[:-1],
         raw=True,
     )
-    undated = _df(
+    undated = query_frame(
         engine,
         select(*base_cols, wi_t.c.iteration_ids).where(
             *open_, wi_t.c.assignee_id.is_not(None), wi_t.c.due_on.is_(None), work
@@ -329,10 +331,10 @@ def person_load(
     ]
     # A parent with open sub-tasks is planned through them: load the sub-tasks only.
     parents = set(
-        _df(
+        query_frame(
             engine,
             select(wi_t.c.parent_id)
-            .where(*open_, _lower_in(wi_t.c.type, s.types_of("subtask")))
+            .where(*open_, lower_in(wi_t.c.type, s.types_of("subtask")))
             .distinct(),
             ["parent_id"],
         )["parent_id"]
@@ -353,10 +355,10 @@ def person_load(
         progress=items["progress"],
         type_hours=defaults.get("default_estimate_h"),
     )
-    due = _from_dayno(items["due_on"]).to_numpy().astype("datetime64[D]")
-    start = _from_dayno(items["start_on"]).to_numpy().astype("datetime64[D]")
+    due = from_day_number(items["due_on"]).to_numpy().astype("datetime64[D]")
+    start = from_day_number(items["start_on"]).to_numpy().astype("datetime64[D]")
     # Undated: the active sprint's remaining days.
-    its = _df(
+    its = query_frame(
         engine,
         select(it_t.c.source, it_t.c.external_id, it_t.c.end_at).where(
             it_t.c.state == "active", it_t.c.deleted_at.is_(None)

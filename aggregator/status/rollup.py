@@ -23,7 +23,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -34,14 +33,12 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import (
     Engine,
-    Float,
     Integer,
     Text,
     and_,
     case,
     cast,
     func,
-    literal,
     or_,
     select,
 )
@@ -50,10 +47,18 @@ from pmohub.aggregator.config.settings import (
     config_calendar,
     config_policy,
     hierarchy_frame,
-    hierarchy_keys,
     project_calendars,
 )
 from pmohub.aggregator.store import models as m
+from pmohub.aggregator.store.reads import (
+    day_number,
+    epoch_seconds,
+    from_day_number,
+    from_epoch,
+    project_ids,
+    query_frame,
+    spelled_in,
+)
 from pmohub.rules.calendar import WorkCalendar, local_dates, uncovered_warnings
 from pmohub.rules.frames import (
     kind_map,
@@ -231,42 +236,12 @@ def hierarchy(engine: Engine, config: Any) -> pd.DataFrame:
     ).reindex(columns=hier.columns)
 
 
-def _project_ids(engine: Engine, hier: pd.DataFrame) -> pd.Series:
-    """projects.id -> hierarchy key (tracker project matched by source+key, else key)."""
-    with engine.connect() as conn:
-        rows = conn.execute(select(pr_t.c.id, pr_t.c.source, pr_t.c.key)).fetchall()
-    p = pd.DataFrame(rows, columns=["id", "source", "tracker_project_key"])
-    return pd.Series(hierarchy_keys(p, hier).to_numpy(), index=p["id"].to_numpy(), dtype=object)
 
 
-def _df(engine: Engine, stmt: Any, columns: list[str], *, raw: bool = False) -> pd.DataFrame:
-    """Run ``stmt`` into a frame. ``raw``: fetch plain tuples from the driver's cursor,
-    skipping SQLAlchemy's per-row result processing (only for statements that select
-    numbers and text, whose driver values need no conversion)."""
-    t0 = time.perf_counter()
-    with engine.connect() as conn:
-        if conn.dialect.name == "sqlite":
-            # GROUP BY / DISTINCT sorts in memory, not in a temporary file.
-            conn.exec_driver_sql("PRAGMA temp_store=MEMORY")
-        result = conn.execute(stmt)
-        rows = result.cursor.fetchall() if raw else [tuple(r) for r in result.fetchall()]
-    out = pd.DataFrame.from_records(rows, columns=columns)
-    log.debug("%s rows in %.3fs: %s", len(out), time.perf_counter() - t0, columns[:4])
-    return out
 
 
-def _lower_in(column: Any, values: Iterable[str]) -> Any:
-    vals = sorted(values)
-    return func.lower(column).in_(vals) if vals else literal(False)
 
 
-def _spelled_in(column: Any, values: Iterable[str], spellings: Iterable[str]) -> Any:
-    """``lower(column) IN values`` as ``column IN (the stored spellings that match)``: no
-    lower() per row (it was most of the cost of the risk and sub-task scans, 0.27 ->
-    0.10 s at 1M items). Lower-cased in Python, as :func:`_kinds` classifies them."""
-    wanted = set(values)
-    vals = sorted(v for v in spellings if str(v).lower() in wanted)
-    return column.in_(vals) if vals else literal(False)
 
 
 # -- readers: shared small tables ------------------------------------------------------------
@@ -275,7 +250,7 @@ def _spelled_in(column: Any, values: Iterable[str], spellings: Iterable[str]) ->
 def _read_milestones(
     engine: Engine, pid: pd.Series, as_of_end: dt.datetime, baseline_meta: pd.DataFrame
 ) -> pd.DataFrame:
-    ms = _df(
+    ms = query_frame(
         engine,
         select(
             ms_t.c.id,
@@ -288,7 +263,7 @@ def _read_milestones(
         ["id", "project_id", "name", "due_on", "released", "released_on"],
     )
     ms["pk"] = ms["project_id"].map(pid)
-    bl = _df(
+    bl = query_frame(
         engine,
         select(bl_t.c.project_key, bl_t.c.taken_at, bl_t.c.milestone_id, bl_t.c.due_on).where(
             bl_t.c.subject_kind == "milestone", bl_t.c.taken_at < as_of_end
@@ -314,7 +289,7 @@ def _read_milestones(
 
 
 def _read_findings(engine: Engine, pid: pd.Series) -> pd.DataFrame:
-    f = _df(
+    f = query_frame(
         engine,
         select(
             fd_t.c.rule_id,
@@ -342,7 +317,7 @@ def _read_forecasts(engine: Engine, as_of: dt.date) -> pd.DataFrame:
         .group_by(sn_t.c.project_key)
         .subquery()
     )
-    rows = _df(
+    rows = query_frame(
         engine,
         select(sn_t.c.project_key, sn_t.c.taken_on, sn_t.c.metrics).join(
             latest,
@@ -579,29 +554,12 @@ def _sprint_metrics(sprints: pd.DataFrame, idx: pd.Index) -> pd.DataFrame:
 # -- reader 1: SQL (now) ---------------------------------------------------------------------
 
 
-def _epoch(col: Any, dialect: str) -> Any:
-    """A timestamp column as float seconds since 1970 (UTC) computed by the database:
-    numbers cross the driver far faster than datetimes."""
-    if dialect == "postgresql":
-        return cast(func.extract("epoch", col), Float)
-    return (func.julianday(col) - 2440587.5) * 86400.0
 
 
-def _dayno(col: Any, dialect: str) -> Any:
-    """A date column as days since 1970-01-01 (integer), computed by the database."""
-    if dialect == "postgresql":
-        return col - literal(dt.date(1970, 1, 1))
-    return cast(func.julianday(col) - 2440587.5, Integer)
 
 
-def _from_epoch(values: pd.Series) -> pd.Series:
-    # Float epochs carry binary noise below the microsecond (01:00:00 came back as
-    # 00:59:59.999986649): round to the store's precision.
-    return pd.to_datetime(pd.to_numeric(values, errors="coerce"), unit="s", utc=True).dt.round("us")
 
 
-def _from_dayno(values: pd.Series) -> pd.Series:
-    return pd.to_datetime(pd.to_numeric(values, errors="coerce"), unit="D")
 
 
 def _run_all(engine: Engine, jobs: dict[str, Any]) -> dict[str, pd.DataFrame]:
@@ -616,7 +574,7 @@ def _run_all(engine: Engine, jobs: dict[str, Any]) -> dict[str, pd.DataFrame]:
         futures = {
             k: pool.submit(jobs[k])
             if callable(jobs[k])
-            else pool.submit(_df, engine, jobs[k][0], jobs[k][1], raw=k in RAW_JOBS)
+            else pool.submit(query_frame, engine, jobs[k][0], jobs[k][1], raw=k in RAW_JOBS)
             for k in order
         }
         return {k: f.result() for k, f in futures.items()}
@@ -633,12 +591,12 @@ def read_inputs_sql(
     use_snapshot: bool = False,
 ) -> Inputs:
     t_end = s.day_end(as_of)
-    pid = _project_ids(engine, hier)
+    pid = project_ids(engine, hier)
     d = engine.dialect.name
     live = wi_t.c.deleted_at.is_(None)
     # The stored (category, type, status) spellings, from the covering index: the type
     # tests below compare exact spellings and the flow reads the status names.
-    spelled = _df(
+    spelled = query_frame(
         engine,
         select(wi_t.c.status_category, wi_t.c.type, wi_t.c.status).where(live).distinct(),
         ["status_category", "type", "status"],
@@ -646,7 +604,7 @@ def read_inputs_sql(
     types = sorted(set(spelled["type"].dropna().astype(str)))
 
     def type_in(column: Any, values: Iterable[str]) -> Any:
-        return _spelled_in(column, values, types)
+        return spelled_in(column, values, types)
 
     jobs: dict[str, Any] = {}
     # Items by project/category/type/status and story points, read from the covering
@@ -711,11 +669,11 @@ def read_inputs_sql(
     jobs["meta"] = (
         select(
             bl_t.c.project_key,
-            _epoch(bl_t.c.taken_at, d),
+            epoch_seconds(bl_t.c.taken_at, d),
             bl_t.c.label,
             bl_t.c.reconstructed,
-            _dayno(bl_t.c.start_on, d),
-            _dayno(bl_t.c.due_on, d),
+            day_number(bl_t.c.start_on, d),
+            day_number(bl_t.c.due_on, d),
         )
         .join(latest, on_latest)
         .where(bl_t.c.subject_kind == "project"),
@@ -727,8 +685,8 @@ def read_inputs_sql(
     jobs["baseline"] = (
         select(
             bl_t.c.project_key,
-            _dayno(bl_t.c.start_on, d),
-            _dayno(bl_t.c.due_on, d),
+            day_number(bl_t.c.start_on, d),
+            day_number(bl_t.c.due_on, d),
             done,
             bl_t.c.story_points,
             bl_t.c.original_estimate_h,
@@ -765,7 +723,7 @@ def read_inputs_sql(
             wi_t.c.title,
             wi_t.c.extra,
             cast(is_risk, Integer),
-            _epoch(wi_t.c.created_at, d),
+            epoch_seconds(wi_t.c.created_at, d),
         ).where(
             # Ids from the covering index (type, category, deleted_at are in it), then the
             # few matching rows: not a scan of the wide table for a few thousand rows.
@@ -798,15 +756,15 @@ def read_inputs_sql(
             select(
                 wi_t.c.project_id,
                 wi_t.c.status_category,
-                _epoch(wi_t.c.created_at, d),
-                _epoch(wi_t.c.resolved_at, d),
+                epoch_seconds(wi_t.c.created_at, d),
+                epoch_seconds(wi_t.c.resolved_at, d),
                 wi_t.c.story_points,
                 wi_t.c.time_spent_h,
-                _epoch(
+                epoch_seconds(
                     func.min(case((and_(is_status, sc_t.c.to_value.in_(ip_names)), changed))),
                     d,
                 ),
-                _epoch(
+                epoch_seconds(
                     func.max(case((and_(is_status, sc_t.c.to_value.in_(done_names)), changed))),
                     d,
                 ),
@@ -842,7 +800,7 @@ def read_inputs_sql(
             .group_by(wi_t.c.id),
             FLOW_COLUMNS,
         )
-        return _df(engine, *stmt, raw=True)
+        return query_frame(engine, *stmt, raw=True)
 
     snap, snap_at = _read_flow_snapshot(engine, hier, as_of) if use_snapshot else (None, None)
     if snap is None:
@@ -875,7 +833,7 @@ def read_inputs_sql(
     tot = groups[groups["kind"].isin(LEAF_KINDS)].groupby("project_id")[["n", "n_pts", "n_h"]].sum()
     need_h = tot[(tot["n_pts"] == 0) & (tot["n_h"] > 0) & (tot["n_h"] < tot["n"])].index
     if len(need_h):
-        h = _df(
+        h = query_frame(
             engine,
             select(wi_t.c.project_id, wi_t.c.type, wi_t.c.original_estimate_h, func.count())
             .where(
@@ -891,9 +849,9 @@ def read_inputs_sql(
         est_hist = pd.concat([est_hist, h[["pk", "type", "value", "n"]].assign(unit="h")])
 
     meta = r["meta"]
-    meta["taken_at"] = _from_epoch(meta["taken_at"])
-    meta["start_on"] = _from_dayno(meta["start_on"])
-    meta["due_on"] = _from_dayno(meta["due_on"])
+    meta["taken_at"] = from_epoch(meta["taken_at"])
+    meta["start_on"] = from_day_number(meta["start_on"])
+    meta["due_on"] = from_day_number(meta["due_on"])
     b = r["baseline"]
     b["pts"] = pd.to_numeric(b["pts"], errors="coerce")
     b["h"] = pd.to_numeric(b["h"], errors="coerce")
@@ -911,8 +869,8 @@ def read_inputs_sql(
         )
         .reset_index()
     )
-    baseline["start_on"] = _from_dayno(baseline["start_on"])
-    baseline["due_on"] = _from_dayno(baseline["due_on"])
+    baseline["start_on"] = from_day_number(baseline["start_on"])
+    baseline["due_on"] = from_day_number(baseline["due_on"])
 
     ac = r["ac"]
     ac["pk"] = ac["project_id"].map(pid)
@@ -921,7 +879,7 @@ def read_inputs_sql(
     flow = r["flow"]
     flow["pk"] = flow["project_id"].map(pid)
     for c in ("created_at", "resolved_at", "first_ip_at", "done_at"):
-        flow[c] = _from_epoch(flow[c])
+        flow[c] = from_epoch(flow[c])
     wip = flow[flow["status_category"] == "in_progress"][["pk", "first_ip_at"]]
     flow = flow[flow["status_category"] == "done"].copy()
     flow["done_at"] = flow["done_at"].combine_first(flow["resolved_at"])
@@ -961,7 +919,7 @@ def _read_flow_snapshot(
     keys = list(hier["project_key"])
     if not keys:
         return None, None
-    rows = _df(
+    rows = query_frame(
         engine,
         select(sn_t.c.project_key, sn_t.c.taken_at, sn_t.c.metrics).where(sn_t.c.taken_on == as_of),
         ["pk", "taken_at", "metrics"],
@@ -984,32 +942,32 @@ def _read_flow_snapshot(
 
 def _read_iterations(engine: Engine) -> pd.DataFrame:
     d = engine.dialect.name
-    its = _df(
+    its = query_frame(
         engine,
         select(
             it_t.c.external_id,
             it_t.c.state,
-            _epoch(it_t.c.start_at, d),
-            _epoch(it_t.c.end_at, d),
-            _epoch(it_t.c.complete_at, d),
+            epoch_seconds(it_t.c.start_at, d),
+            epoch_seconds(it_t.c.end_at, d),
+            epoch_seconds(it_t.c.complete_at, d),
         ).where(it_t.c.deleted_at.is_(None)),
         ["sid", "state", "start_at", "end_at", "complete_at"],
         raw=True,
     )
     its["sid"] = its["sid"].astype(str)
     for c in ("start_at", "end_at", "complete_at"):
-        its[c] = _from_epoch(its[c])
+        its[c] = from_epoch(its[c])
     return its
 
 
 def _read_sprint_moves(engine: Engine, t_end: dt.datetime) -> pd.DataFrame:
-    mv = _df(
+    mv = query_frame(
         engine,
         select(
             sc_t.c.work_item_id,
             sc_t.c.from_value,
             sc_t.c.to_value,
-            _epoch(sc_t.c.changed_at, engine.dialect.name),
+            epoch_seconds(sc_t.c.changed_at, engine.dialect.name),
         ).where(
             # A plain comparison first rejects the status changes (most rows) before SQLite
             # computes lower() in its scan (0.20 -> 0.08 s for 1.4M changes).
@@ -1021,7 +979,7 @@ def _read_sprint_moves(engine: Engine, t_end: dt.datetime) -> pd.DataFrame:
         ["work_item_id", "from_value", "to_value", "changed_at"],
         raw=True,
     )
-    mv["changed_at"] = _from_epoch(mv["changed_at"])
+    mv["changed_at"] = from_epoch(mv["changed_at"])
     return mv
 
 
@@ -1045,16 +1003,16 @@ def _read_sprints(
         wi_t.c.iteration_ids,
         wi_t.c.story_points,
         wi_t.c.status_category,
-        _epoch(wi_t.c.resolved_at, d),
+        epoch_seconds(wi_t.c.resolved_at, d),
     ]
     names = ["id", "project_id", "iteration_ids", "story_points", "status_category", "done_at"]
     leaf = and_(
         wi_t.c.deleted_at.is_(None),
         wi_t.c.status_category != "cancelled",
-        ~_spelled_in(wi_t.c.type, s.non_leaf_types, types),
+        ~spelled_in(wi_t.c.type, s.non_leaf_types, types),
     )
     ids_text = cast(wi_t.c.iteration_ids, Text)
-    members = _df(
+    members = query_frame(
         engine,
         # Cheapest test first (SQLite keeps the written order in a scan): most items are in
         # no sprint or the open one, and then lower(type) is never computed (0.62 -> 0.30 s).
@@ -1069,7 +1027,7 @@ def _read_sprints(
     # sprint now: few, fetched by id.
     missing = sorted(set(moves["work_item_id"].dropna().astype(int)) - set(members["id"]))
     extra = [
-        _df(engine, select(*columns).where(leaf, wi_t.c.id.in_(missing[k : k + 5000])), names)
+        query_frame(engine, select(*columns).where(leaf, wi_t.c.id.in_(missing[k : k + 5000])), names)
         for k in range(0, len(missing), 5000)
     ]
     if extra:
@@ -1077,23 +1035,23 @@ def _read_sprints(
     mem = members.assign(
         pk=members["project_id"].map(pid),
         done=members["status_category"] == "done",
-        done_at=_from_epoch(members["done_at"]),
+        done_at=from_epoch(members["done_at"]),
     ).dropna(subset=["pk"])
     return sprint_frame(mem, its, moves, t_end)
 
 
 def first_created(engine: Engine, hier: pd.DataFrame) -> pd.Series:
     """Hierarchy project -> when its first item was created (the age of its history)."""
-    pid = _project_ids(engine, hier)
-    f = _df(
+    pid = project_ids(engine, hier)
+    f = query_frame(
         engine,
-        select(wi_t.c.project_id, _epoch(func.min(wi_t.c.created_at), engine.dialect.name))
+        select(wi_t.c.project_id, epoch_seconds(func.min(wi_t.c.created_at), engine.dialect.name))
         .where(wi_t.c.deleted_at.is_(None))
         .group_by(wi_t.c.project_id),
         ["project_id", "first"],
     )
     f["pk"] = f["project_id"].map(pid)
-    return _from_epoch(f["first"]).groupby(f["pk"]).min()
+    return from_epoch(f["first"]).groupby(f["pk"]).min()
 
 
 def _kinds(types: pd.Series, s: Settings) -> pd.Series:
@@ -1133,7 +1091,7 @@ def read_inputs_history(
     flow_days: int = FLOW_DAYS,
 ) -> Inputs:
     t_end = s.day_end(as_of)
-    pid = _project_ids(engine, hier)
+    pid = project_ids(engine, hier)
     cols = [
         "id",
         "project_id",
@@ -1152,13 +1110,13 @@ def read_inputs_history(
         "extra",
         "iteration_ids",
     ]
-    items = _df(engine, select(*[wi_t.c[c] for c in cols]).where(wi_t.c.deleted_at.is_(None)), cols)
+    items = query_frame(engine, select(*[wi_t.c[c] for c in cols]).where(wi_t.c.deleted_at.is_(None)), cols)
     items["pk"] = items["project_id"].map(pid)
     items["created_at"] = pd.to_datetime(items["created_at"], utc=True)
     items = items[items["created_at"].isna() | (items["created_at"] < t_end)].copy()
     items["kind"] = _kinds(items["type"], s)
     cats = status_categories(items, s.status_map)
-    ch = _df(
+    ch = query_frame(
         engine,
         select(sc_t.c.work_item_id, sc_t.c.from_value, sc_t.c.to_value, sc_t.c.changed_at).where(
             sc_t.c.field == "status", sc_t.c.deleted_at.is_(None)
@@ -1219,7 +1177,7 @@ def read_inputs_history(
         hist.append(h.rename(columns={col: "value"}).assign(unit=unit))
     est_hist = pd.concat(hist, ignore_index=True)
 
-    bl = _df(
+    bl = query_frame(
         engine,
         select(
             bl_t.c.project_key,
@@ -1271,7 +1229,7 @@ def read_inputs_history(
         .reset_index()
     )
 
-    wl = _df(
+    wl = query_frame(
         engine,
         select(wl_t.c.work_item_id, wl_t.c.seconds).where(
             wl_t.c.deleted_at.is_(None), wl_t.c.started_at < t_end
