@@ -150,15 +150,20 @@ def sync_rows(results: list[Any]) -> list[dict[str, Any]]:
 
 
 def print_problems(results: list[Any], limit: int = 20) -> None:
+    from pmohub.connectors.base import WARNING_PREFIX
+
     for r in results:
         if r.error:
             click.echo(f"error: [{r.source}] {r.error}", err=True)
         problems = list(r.problems or ())
         for p in problems[:limit]:
-            click.echo(f"warning: [{r.source}] skipped: {p}", err=True)
+            if p.startswith(WARNING_PREFIX):  # degraded or a stream refused; nothing skipped
+                click.echo(f"warning: [{r.source}] {p[len(WARNING_PREFIX) :]}", err=True)
+            else:
+                click.echo(f"warning: [{r.source}] skipped: {p}", err=True)
         if len(problems) > limit:
             click.echo(
-                f"warning: [{r.source}] ... and {len(problems) - limit} more skipped "
+                f"warning: [{r.source}] ... and {len(problems) - limit} more problems "
                 f"(see `pmohub runs --source {r.source} --format json`)",
                 err=True,
             )
@@ -222,6 +227,7 @@ RUN_TABLE_COLUMNS = [
     "updated",
     "deleted",
     "skipped",
+    "warnings",
     "error",
 ]
 

@@ -68,7 +68,57 @@ class Skipped:
     error: RecordError
 
 
-StreamItem = WorkItem | StatusChange | Worklog | Link | Checkpoint | ChildrenComplete | Skipped
+#: Every stored problem text of a ``Problem`` starts with this (a skipped record's does not),
+#: so ``pmohub sync`` / ``pmohub runs`` can tell "kept, but degraded" from "skipped".
+WARNING_PREFIX = "warning: "
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Marker: something was degraded, nothing was skipped (docs/degrade-policy.md).
+
+    Two uses, both allowed in every ``fetch_*`` stream:
+
+    - a value that could not be mapped: the record is yielded with that field cleared, and a
+      ``Problem`` locating it (``where`` = item key, ``field``, the raw ``value``);
+    - an auxiliary endpoint that refused (403/404/400 on users, boards, sprints, versions, a
+      project without a module): the connector yields a ``Problem`` with ``incomplete=True``
+      in that stream and goes on without it. The engine then infers no deletions from that
+      stream for this run (a refused sprint list must not soft-delete every stored sprint;
+      in the work-item stream it skips the census).
+
+    Pure ``to_*`` mappers cannot yield: they take an optional ``problems`` list and append
+    to it; the connector yields what they appended. The engine stores ``str(problem)``
+    prefixed with ``WARNING_PREFIX`` in the run's problems; the record counts are untouched.
+    """
+
+    message: str
+    where: str | None = None  # item key, project key or stream name
+    field: str | None = None
+    value: Any = None  # the raw value that could not be mapped
+    incomplete: bool = False
+
+    def __str__(self) -> str:
+        loc = ", ".join(
+            p
+            for p in (
+                self.where,
+                f"field {self.field!r}" if self.field else None,
+                f"value {_short(self.value)}" if self.value is not None else None,
+            )
+            if p
+        )
+        return f"{loc}: {self.message}" if loc else self.message
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+StreamItem = (
+    WorkItem | StatusChange | Worklog | Link | Checkpoint | ChildrenComplete | Skipped | Problem
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 
 from pmohub.aggregator.store import models as m
+from pmohub.connectors.base import WARNING_PREFIX
 
 RUN_COLUMNS = (
     "id",
@@ -46,13 +47,20 @@ def sync_run_rows(
     engine: Engine, *, source: str | None = None, limit: int = 20
 ) -> list[dict[str, Any]]:
     """The latest ``limit`` sync runs, newest first, optionally for one source."""
-    stmt = select(*(getattr(m.SyncRun, c) for c in RUN_COLUMNS)).order_by(
+    stmt = select(*(getattr(m.SyncRun, c) for c in RUN_COLUMNS), m.SyncRun.problems).order_by(
         m.SyncRun.started_at.desc(), m.SyncRun.id.desc()
     )
     if source:
         stmt = stmt.where(m.SyncRun.source == source)
     with engine.connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(stmt.limit(limit))]
+        rows = [dict(r._mapping) for r in conn.execute(stmt.limit(limit))]
+    for row in rows:
+        # warnings (a degraded field, a refused stream) are told apart from skipped records
+        # by their prefix (connectors.base.WARNING_PREFIX); both stay in ``problems``
+        problems = list(row.pop("problems") or ())
+        row["warnings"] = sum(1 for p in problems if p.startswith(WARNING_PREFIX))
+        row["problems"] = problems
+    return rows
 
 
 def source_counts(engine: Engine, sources: list[str] | None = None) -> list[dict[str, Any]]:

@@ -16,6 +16,9 @@ Guarantees, and how:
   vanished status changes, worklogs and links. A failed run never deletes anything.
 - *Malformed records*: connectors yield ``Skipped(RecordError)``; it is counted in
   ``skipped`` and its message kept in ``problems``; the rest loads.
+- *Degraded, not skipped* (docs/degrade-policy.md): a ``Problem`` marker is kept in
+  ``problems`` (prefixed ``warning: ``) and counts nothing; one with ``incomplete=True``
+  stops the deletions inferred from that stream (catalogue soft-delete, census) this run.
 - *Isolation*: one source failing never stops ``sync_all``; its error is recorded in its
   ``sync_runs`` row and result.
 - *One run per source*: ``aggregator.store.locks.source_lock``.
@@ -32,12 +35,21 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, Engine, insert, select, text, update
 
+from pmohub.aggregator.store import bulk, deletions
 from pmohub.aggregator.store import writes as w
 from pmohub.aggregator.store.locks import SourceLocked, source_lock
 from pmohub.aggregator.store.models import SyncRun, SyncState
 from pmohub.aggregator.store.revisions import bump_revision, source_revision
 from pmohub.connectors import records as rec
-from pmohub.connectors.base import Checkpoint, ChildrenComplete, Connector, Skipped, SourceConfig
+from pmohub.connectors.base import (
+    WARNING_PREFIX,
+    Checkpoint,
+    ChildrenComplete,
+    Connector,
+    Problem,
+    Skipped,
+    SourceConfig,
+)
 from pmohub.connectors.errors import ConfigError, PmohubError, RecordError
 
 log = logging.getLogger("pmohub.sync")
@@ -89,6 +101,11 @@ class SyncResult:
     def ok(self) -> bool:
         return self.status == "ok"
 
+    @property
+    def warnings(self) -> list[str]:
+        """The problems that degraded a record or skipped a stream (nothing was skipped)."""
+        return [p for p in self.problems if p.startswith(WARNING_PREFIX)]
+
 
 @dataclass
 class _Page:
@@ -99,6 +116,7 @@ class _Page:
     complete: list[ChildrenComplete] = field(default_factory=list)
     checkpoint: dt.datetime | None = None
     skipped: list[RecordError] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
 
     def rows(self) -> int:
         return len(self.items) + len(self.changes) + len(self.worklogs) + len(self.links)
@@ -111,6 +129,8 @@ class _Run:
         self.result = result
         self.progress = progress
         self._changes_saved = 0  # inserted + updated + deleted at the last save
+        #: streams a ``Problem(incomplete=True)`` marked: no deletions inferred from them
+        self.incomplete: set[str] = set()
 
     def count(self, counts: w.WriteCounts, fetched: int = 0) -> None:
         r = self.result
@@ -118,12 +138,18 @@ class _Run:
         r.inserted += counts.inserted
         r.updated += counts.updated
         r.skipped += counts.skipped
-        room = w.MAX_PROBLEMS - len(r.problems)
+        room = bulk.MAX_PROBLEMS - len(r.problems)
         if room > 0:
             r.problems.extend(counts.problems[:room])
 
     def skip(self, error: RecordError) -> None:
         self.count(w.WriteCounts(skipped=1, problems=[str(error)]), fetched=1)
+
+    def warn(self, problem: Problem, stream: str) -> None:
+        if problem.incomplete:
+            self.incomplete.add(stream)
+        log.warning("[%s] %s", self.result.source, problem)
+        self.count(w.WriteCounts(problems=[WARNING_PREFIX + str(problem)]))
 
     def report(self, phase: str) -> None:
         if self.progress is not None:
@@ -180,7 +206,7 @@ def read_cursor(engine: Engine, source: str) -> dt.datetime | None:
 
 def _save_cursor(conn: Connection, source: str, cursor: dt.datetime, run_id: int | None) -> None:
     values = {"cursor": _fmt(cursor), "run_id": run_id, "updated_at": w.now_utc()}
-    stmt = w._insert(conn, state_t).values(source=source, scope=CURSOR_SCOPE, **values)
+    stmt = bulk.dialect_insert(conn, state_t).values(source=source, scope=CURSOR_SCOPE, **values)
     conn.execute(
         stmt.on_conflict_do_update(index_elements=[state_t.c.source, state_t.c.scope], set_=values)
     )
@@ -214,9 +240,13 @@ def _pages(stream: Iterable[Any], size: int) -> Iterator[_Page]:
             page.checkpoint = obj.cursor
         elif isinstance(obj, Skipped):
             page.skipped.append(obj.error)
+        elif isinstance(obj, Problem):
+            page.problems.append(obj)
         else:
             raise TypeError(f"connector yielded {type(obj).__name__}, not a stream record")
     if page.items or page.rows() or page.complete or page.checkpoint or page.skipped:
+        yield page
+    elif page.problems:  # a stream that only warned (every project refused its module)
         yield page
 
 
@@ -244,7 +274,7 @@ def _write_children_complete(
                 ids[c.work_item_id] for c in done if kind in c.kinds and c.work_item_id in ids
             ]
         if owners:
-            deleted += w.soft_delete_children(
+            deleted += deletions.soft_delete_children(
                 conn, table, source, owners, {c.external_id for c in children}, at=at
             )
     return deleted
@@ -256,6 +286,8 @@ def _write_page(
     at = w.now_utc()
     for error in page.skipped:
         run.skip(error)
+    for problem in page.problems:
+        run.warn(problem, "work_items")
     with engine.begin() as conn:
         new_items: set[str] = set()
         counts, ids = w.upsert_work_items(conn, source, page.items, at=at, new_ids=new_items)
@@ -282,16 +314,20 @@ def _refresh_statistics(engine: Engine) -> None:
     if engine.dialect.name != "postgresql":
         return
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        for table in (w.work_items_t, w.status_changes_t, w.worklogs_t, w.links_t):
+        for table in (bulk.work_items_t, w.status_changes_t, w.worklogs_t, w.links_t):
             conn.execute(text(f"ANALYZE {table.name}"))
 
 
-def _batched(stream: Iterable[Any], size: int) -> Iterator[tuple[list[Any], list[RecordError]]]:
+def _batched(
+    stream: Iterable[Any], size: int
+) -> Iterator[tuple[list[Any], list[RecordError | Problem]]]:
     batch: list[Any] = []
-    skipped: list[RecordError] = []
+    skipped: list[RecordError | Problem] = []
     for obj in stream:
         if isinstance(obj, Skipped):
             skipped.append(obj.error)
+        elif isinstance(obj, Problem):
+            skipped.append(obj)
         else:
             batch.append(obj)
         if len(batch) + len(skipped) >= size:
@@ -314,17 +350,20 @@ def _sync_catalogue(engine: Engine, connector: Connector, run: _Run, page_size: 
         seen: set[str] = set()
         for batch, skipped in _batched(fetch(), page_size):
             for error in skipped:
-                run.skip(error)
+                if isinstance(error, Problem):
+                    run.warn(error, phase)
+                else:
+                    run.skip(error)
             with engine.begin() as conn:
                 run.count(upsert(conn, source, batch), fetched=len(batch))
                 run.save(conn)
             if table is not None:
                 seen.update(r.external_id for r in batch)
             run.report(phase)
-        if table is not None:
+        if table is not None and phase not in run.incomplete:
             # Sprints and versions are few; a complete listing tells which were deleted.
             with engine.begin() as conn:
-                run.result.deleted += w.soft_delete_missing(conn, table, source, seen)
+                run.result.deleted += deletions.soft_delete_missing(conn, table, source, seen)
                 run.save(conn)
 
 
@@ -344,7 +383,7 @@ def _census(engine: Engine, connector: Connector, run: _Run) -> None:
             yield from connector.census(key)
 
     with engine.begin() as conn:
-        run.result.deleted += w.soft_delete_not_in_census(conn, w.work_items_t, source, ids())
+        run.result.deleted += deletions.soft_delete_not_in_census(conn, bulk.work_items_t, source, ids())
         run.save(conn)
     run.report("census")
 
@@ -459,7 +498,10 @@ def _sync_locked(
             result.cursor_after = started_at
             _save_cursor(conn, source, started_at, result.run_id)
             run.save(conn)
-        _census(engine, connector, run)
+        if "work_items" in run.incomplete:
+            log.warning("[%s] work-item stream incomplete: no deletions this run", source)
+        else:
+            _census(engine, connector, run)
     except Exception as exc:  # one source failing must not stop the others
         result.status = "failed"
         result.error = _error_text(exc)
