@@ -21,7 +21,9 @@ RANK = {"low": 1, "medium": 2, "high": 3}
 
 def _today(config: Any) -> dt.date:
     # The CLI may read the clock; the rules never do (they get as_of).
-    return dt.datetime.now(ZoneInfo(getattr(config, "timezone", "Asia/Shanghai"))).date()
+    from pmohub.rules.clock import DEFAULT_TZ
+
+    return dt.datetime.now(ZoneInfo(getattr(config, "timezone", DEFAULT_TZ))).date()
 
 
 def _as_date(value: str | None) -> dt.date | None:

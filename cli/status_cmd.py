@@ -72,7 +72,9 @@ def _records(frame: Any, columns: list[str]) -> list[dict[str, Any]]:
 def _today(config: Any) -> dt.date:
     from zoneinfo import ZoneInfo
 
-    return dt.datetime.now(ZoneInfo(getattr(config, "timezone", "Asia/Shanghai"))).date()
+    from pmohub.rules.clock import DEFAULT_TZ
+
+    return dt.datetime.now(ZoneInfo(getattr(config, "timezone", DEFAULT_TZ))).date()
 
 
 def _as_date(value: str | None) -> dt.date | None:

@@ -52,6 +52,7 @@ import numpy as np
 import pandas as pd
 
 from pmohub.rules.calendar import WEEKEND_ONLY, WorkCalendar, local_dates
+from pmohub.rules.clock import DEFAULT_TZ
 
 log = logging.getLogger("pmohub.rules")
 
@@ -341,7 +342,7 @@ class RuleContext:
     global_params: Mapping[str, Any]  # rules: > defaults, for portfolio-scope rules
     projects: pd.Index  # project keys in scope for this rule
     calendar: WorkCalendar = WEEKEND_ONLY
-    timezone: str = "Asia/Shanghai"
+    timezone: str = DEFAULT_TZ
     settings: Mapping[str, Any] = field(default_factory=dict)
     #: The unscoped frames of the run (all projects, all columns): for memoised metrics.
     all_frames: Mapping[str, pd.DataFrame] = field(default_factory=dict)
@@ -542,7 +543,7 @@ def run_rules(
     as_of: dt.date,
     policy: Any,  # rules.policy.Policy (duck-typed to keep this module free of the parser)
     calendar: WorkCalendar = WEEKEND_ONLY,
-    timezone: str = "Asia/Shanghai",
+    timezone: str = DEFAULT_TZ,
     settings: Mapping[str, Any] | None = None,
     projects: Iterable[str] | None = None,
     calendars: Mapping[str, WorkCalendar] | None = None,

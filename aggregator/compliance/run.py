@@ -31,6 +31,7 @@ from pmohub.aggregator.config.settings import (
 from pmohub.rules.calendar import (
     uncovered_warnings,
 )
+from pmohub.rules.clock import DEFAULT_TZ
 from pmohub.rules.engine import RuleRun, load_rules, outcomes_frame, run_rules
 
 log = logging.getLogger("pmohub.checks")
@@ -117,7 +118,7 @@ def run_checks(
         as_of=as_of,
         policy=policy,
         calendar=calendar,
-        timezone=getattr(config, "timezone", "Asia/Shanghai"),
+        timezone=getattr(config, "timezone", DEFAULT_TZ),
         settings=settings,
         projects=projects,
         calendars=calendars,
@@ -137,7 +138,7 @@ def run_checks(
             runs,
             policy,
             as_of=as_of,
-            timezone=getattr(config, "timezone", "Asia/Shanghai"),
+            timezone=getattr(config, "timezone", DEFAULT_TZ),
             projects=projects,
         )
     out["state"] = finding_states(out, engine if write else None)

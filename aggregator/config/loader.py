@@ -32,6 +32,7 @@ from pmohub.connectors import registry
 from pmohub.connectors.base import SourceConfig
 from pmohub.connectors.errors import PmohubError
 from pmohub.connectors.records import STATUS_CATEGORIES
+from pmohub.rules.clock import DEFAULT_TZ
 
 CONFIG_ENV = "PMOHUB_CONFIG"
 CONFIG_NAME = "pmohub.yaml"
@@ -701,7 +702,7 @@ class PortfolioNode:
 class Config:
     path: Path | None
     database: str
-    timezone: str = "Asia/Shanghai"
+    timezone: str = DEFAULT_TZ
     language: str = "zh-CN"
     version: int = 1
     calendars: Mapping[str, CalendarConfig] = field(default_factory=dict)
@@ -1042,7 +1043,7 @@ def parse_config(text: str, *, filename: str = CONFIG_NAME, path: Path | None = 
     return Config(
         path=path,
         database=top.get("database") or DatabaseUrl().check(DEFAULT_DATABASE, "database", ctx),
-        timezone=top.get("timezone", "Asia/Shanghai"),
+        timezone=top.get("timezone", DEFAULT_TZ),
         language=top.get("language", "zh-CN"),
         version=top.get("version", 1),
         calendars=calendars,

@@ -46,6 +46,7 @@ from pmohub.aggregator.config.sections import (
     smtp_settings,
 )
 from pmohub.aggregator.store.models import JobRun
+from pmohub.rules.clock import DEFAULT_TZ
 
 log = logging.getLogger("pmohub.nightly")
 
@@ -142,7 +143,7 @@ def _utc_now() -> dt.datetime:
 
 def local_today(config: Any, now: dt.datetime | None = None) -> dt.date:
     now = now or dt.datetime.now(dt.UTC)
-    return now.astimezone(ZoneInfo(getattr(config, "timezone", None) or "Asia/Shanghai")).date()
+    return now.astimezone(ZoneInfo(getattr(config, "timezone", None) or DEFAULT_TZ)).date()
 
 
 def record_job_start(

@@ -31,6 +31,7 @@ import pandas as pd
 from sqlalchemy import Engine, select
 
 from pmohub.aggregator.store import models as m
+from pmohub.rules.clock import DEFAULT_TZ
 
 log = logging.getLogger("pmohub.report")
 
@@ -172,7 +173,7 @@ class ReportContext:
 
     @property
     def tz(self) -> ZoneInfo:
-        return ZoneInfo(getattr(self.config, "timezone", "Asia/Shanghai") or "Asia/Shanghai")
+        return ZoneInfo(getattr(self.config, "timezone", None) or DEFAULT_TZ)
 
     @property
     def period_days(self) -> int:

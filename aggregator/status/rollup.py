@@ -60,6 +60,7 @@ from pmohub.aggregator.store.reads import (
     spelled_in,
 )
 from pmohub.rules.calendar import WorkCalendar, local_dates, uncovered_warnings
+from pmohub.rules.clock import DEFAULT_TZ
 from pmohub.rules.frames import (
     kind_map,
     lookup,
@@ -206,7 +207,7 @@ def settings_for(config: Any) -> Settings:
     defaults = getattr(config, "defaults", {}) or {}
     return Settings(
         calendar=calendar,
-        timezone=getattr(config, "timezone", "Asia/Shanghai") or "Asia/Shanghai",
+        timezone=getattr(config, "timezone", None) or DEFAULT_TZ,
         hpp=float(defaults.get("hpp", DEFAULT_HPP) or DEFAULT_HPP),
         kinds=kinds,
         status_map=smap,

@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from pmohub.connectors.base import DEFAULT_TIME_ZONE
 from pmohub.connectors.records import STATUS_CATEGORIES, Milestone, Person, Project, WorkItem
 
 Cell = Any
@@ -481,7 +482,7 @@ class RowContext:
     source: str
     columns: Mapping[str, str]  # field -> header
     project_key: str
-    tz: dt.tzinfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
+    tz: dt.tzinfo = field(default_factory=lambda: ZoneInfo(DEFAULT_TIME_ZONE))
     date_formats: tuple[str, ...] = ()
     status_map: Mapping[str, str] = field(default_factory=dict)
     hours_per_day: float = 8.0
