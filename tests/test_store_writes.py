@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import Engine, select
 
-from pmohub.aggregator.store import open_store
+from pmohub.aggregator.store import deletions, open_store
 from pmohub.aggregator.store import writes as w
 from pmohub.connectors.records import Person, Project, StatusChange, WorkItem
 
@@ -129,7 +129,7 @@ def test_child_of_unknown_item_is_reported(engine: Engine) -> None:
 def test_census_soft_delete_streams_and_undeletes(engine: Engine) -> None:
     with engine.begin() as conn:
         w.upsert_work_items(conn, "jira", [item(str(i)) for i in range(2500)])
-        deleted = w.soft_delete_not_in_census(
+        deleted = deletions.soft_delete_not_in_census(
             conn, w.work_items_t, "jira", (str(i) for i in range(2500) if i % 1000), batch=300
         )
     assert deleted == 3

@@ -71,7 +71,8 @@ def lower_in(column: Any, values: Iterable[str]) -> Any:
 def spelled_in(column: Any, values: Iterable[str], spellings: Iterable[str]) -> Any:
     """``lower(column) IN values`` as ``column IN (the stored spellings that match)``: no
     lower() per row (it was most of the cost of the risk and sub-task scans, 0.27 ->
-    0.10 s at 1M items). Lower-cased in Python, as :func:`~pmohub.aggregator.status.inputs.kinds_of` classifies them."""
+    0.10 s at 1M items). Lower-cased in Python, as
+    :func:`~pmohub.aggregator.status.settings.kinds_of` classifies them."""
     wanted = set(values)
     vals = sorted(v for v in spellings if str(v).lower() in wanted)
     return column.in_(vals) if vals else literal(False)

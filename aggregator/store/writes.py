@@ -26,82 +26,42 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
-from operator import attrgetter, itemgetter
+from dataclasses import fields
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
-    Column,
-    ColumnElement,
     Connection,
-    Date,
-    DateTime,
-    Executable,
-    MetaData,
-    String,
-    Table,
-    all_,
-    any_,
     bindparam,
     delete,
-    exists,
     func,
     select,
-    true,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 
-from pmohub.aggregator.store import models as m
-from pmohub.aggregator.store.models import UTCDateTime
+from pmohub.aggregator.store.bulk import (
+    WriteCounts,
+    aliases_t,
+    chunks,
+    dialect_insert,
+    existing_rows,
+    id_list,
+    in_list,
+    iterations_t,
+    links_t,
+    milestones_t,
+    now_utc,
+    one_of,
+    people_t,
+    prepare,
+    projects_t,
+    sources_t,
+    status_changes_t,
+    work_items_t,
+    worklogs_t,
+    write_page,
+)
 from pmohub.connectors import records as rec
-
-#: IN-lists are chunked below SQLite's bound-parameter limit (32766 since 3.32).
-_IN_CHUNK = 5000
-#: Problems kept per write call (all are counted; the messages are capped so a file of a
-#: million bad rows cannot fill memory or the sync_runs row).
-MAX_PROBLEMS = 1000
-
-projects_t: Table = m.Project.__table__  # type: ignore[assignment]
-people_t: Table = m.Person.__table__  # type: ignore[assignment]
-aliases_t: Table = m.PersonAlias.__table__  # type: ignore[assignment]
-work_items_t: Table = m.WorkItem.__table__  # type: ignore[assignment]
-status_changes_t: Table = m.StatusChange.__table__  # type: ignore[assignment]
-worklogs_t: Table = m.Worklog.__table__  # type: ignore[assignment]
-links_t: Table = m.WorkItemLink.__table__  # type: ignore[assignment]
-iterations_t: Table = m.Iteration.__table__  # type: ignore[assignment]
-milestones_t: Table = m.Milestone.__table__  # type: ignore[assignment]
-sources_t: Table = m.Source.__table__  # type: ignore[assignment]
-
-
-@dataclass
-class WriteCounts:
-    inserted: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    skipped: int = 0
-    problems: list[str] = field(default_factory=list)
-
-    def add(self, other: WriteCounts) -> WriteCounts:
-        self.inserted += other.inserted
-        self.updated += other.updated
-        self.unchanged += other.unchanged
-        self.skipped += other.skipped
-        room = MAX_PROBLEMS - len(self.problems)
-        if room > 0:
-            self.problems.extend(other.problems[:room])
-        return self
-
-    def problem(self, message: str) -> None:
-        self.skipped += 1
-        if len(self.problems) < MAX_PROBLEMS:
-            self.problems.append(message)
-
-
-def now_utc() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
 
 # --- content digests -------------------------------------------------------------------
 
@@ -146,36 +106,6 @@ def content_hash(record: rec.Record) -> str:
 # --- dialect helpers -------------------------------------------------------------------
 
 
-def _insert(conn: Connection, table: Table) -> Any:
-    name = conn.dialect.name
-    if name == "postgresql":
-        return postgresql.insert(table)
-    if name == "sqlite":
-        return sqlite.insert(table)
-    raise NotImplementedError(f"store dialect {name!r} is not supported (SQLite, PostgreSQL)")
-
-
-def one_of(conn: Connection, column: Any, values: Sequence[Any]) -> ColumnElement[bool]:
-    """``column IN (values)``. On PostgreSQL as ``= ANY(:array)``: one parameter instead of
-    hundreds, so psycopg parses and the server plans one short statement, not a new long
-    one per page."""
-    if conn.dialect.name == "postgresql":
-        return column == any_(bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))
-    return column.in_(values)
-
-
-def none_of(conn: Connection, column: Any, values: Sequence[Any]) -> ColumnElement[bool]:
-    """``column NOT IN (values)`` (``<> ALL(:array)`` on PostgreSQL); never-NULL columns."""
-    if conn.dialect.name == "postgresql":
-        return column != all_(bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))
-    return column.not_in(values)
-
-
-def _chunks(values: Sequence[Any], size: int = _IN_CHUNK) -> Iterable[Sequence[Any]]:
-    for i in range(0, len(values), size):
-        yield values[i : i + size]
-
-
 # --- statements compiled once, run on the driver cursor ----------------------------------
 #
 # The hot statements (page lookups, the page upsert, parent updates, census inserts) are
@@ -185,299 +115,6 @@ def _chunks(values: Sequence[Any], size: int = _IN_CHUNK) -> Iterable[Sequence[A
 # database itself on SQLite. Values are converted by the converters below, which write
 # exactly what SQLAlchemy's own bind processors write (same strings on SQLite), so rows
 # written either way compare and read back the same.
-
-
-_LAST_DATETIME: tuple[Any, Any] = (None, None)
-
-
-def _sqlite_datetime(value: dt.datetime | None) -> str | None:
-    """SQLAlchemy's SQLite DATETIME storage format for a UTCDateTime column."""
-    global _LAST_DATETIME
-    if value is None:
-        return None
-    last = _LAST_DATETIME
-    if value is last[0]:  # ``synced_at``: one object for a whole page
-        return last[1]
-    if value.tzinfo is None:
-        raise ValueError(f"naive datetime {value!r} written to the store")
-    if value.tzinfo is not dt.UTC:
-        value = value.astimezone(dt.UTC)
-    # "YYYY-MM-DD HH:MM:SS.ffffff+00:00" minus the offset (isoformat pads the year to 4)
-    text = value.isoformat(" ", "microseconds")[:-6]
-    _LAST_DATETIME = (value, text)
-    return text
-
-
-def _sqlite_date(value: dt.date | None) -> str | None:
-    return None if value is None else value.isoformat()
-
-
-_JSON_MEMO: dict[tuple[Any, ...], str] = {}
-
-
-def _json(value: Any) -> str:
-    """SQLAlchemy's JSON type: ``json.dumps``, and None as JSON 'null' (none_as_null=False).
-    Tuples (labels, components, sprint and version ids) repeat across a tracker, so their
-    text is memoised; the memo is bounded."""
-    if type(value) is tuple:
-        text = _JSON_MEMO.get(value)
-        if text is None:
-            text = json.dumps(value)
-            if len(_JSON_MEMO) >= 10_000:
-                _JSON_MEMO.clear()
-            _JSON_MEMO[value] = text
-        return text
-    if not value and type(value) is dict:
-        return "{}"
-    return json.dumps(value)
-
-
-def _converter(type_: Any, dialect: Any) -> Callable[[Any], Any] | None:
-    if dialect.name == "sqlite":
-        if isinstance(type_, UTCDateTime | DateTime):
-            return _sqlite_datetime
-        if isinstance(type_, Date):
-            return _sqlite_date
-        if isinstance(type_, JSON):
-            return _json
-    return type_.dialect_impl(dialect).bind_processor(dialect)
-
-
-@dataclass(frozen=True, slots=True)
-class _Prepared:
-    sql: str
-    names: tuple[str, ...]  # bind names; positional order on '?' dialects
-    positional: bool
-    converters: tuple[tuple[int, Callable[[Any], Any]], ...]  # (index in names, converter)
-    values: Callable[[Mapping[str, Any]], Any]  # row -> its values in ``names`` order
-    # for statements prepared with ``columns``: a row tuple in that order -> its values in
-    # ``names`` order (a bind can appear twice, e.g. ``source`` in a subquery)
-    take: Callable[[Sequence[Any]], Any] | None = None
-
-    def params(self, row: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
-        values = list(self.values(row)) if len(self.names) > 1 else [self.values(row)]
-        for i, convert in self.converters:
-            values[i] = convert(values[i])
-        return tuple(values) if self.positional else dict(zip(self.names, values, strict=True))
-
-    def execute_rows(self, conn: Connection, rows: Sequence[Sequence[Any]]) -> Any:
-        """Like :meth:`execute`, for row tuples in the ``columns`` order it was prepared
-        with (no dict per row: the hot tables are written this way)."""
-        assert self.take is not None
-        take, converters, positional, names = (
-            self.take,
-            self.converters,
-            self.positional,
-            self.names,
-        )
-        params: list[Any] = []
-        for row in rows:
-            values = list(take(row))
-            for i, convert in converters:
-                values[i] = convert(values[i])
-            params.append(tuple(values) if positional else dict(zip(names, values, strict=True)))
-        return conn.exec_driver_sql(self.sql, params if len(params) != 1 else params[0])
-
-    def execute(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> Any:
-        """One execution per row, as one driver ``executemany`` when there are several."""
-        params = [self.params(r) for r in rows]
-        return conn.exec_driver_sql(self.sql, params if len(params) != 1 else params[0])
-
-    def query(self, conn: Connection, **values: Any) -> Any:
-        return conn.exec_driver_sql(self.sql, self.params(values))
-
-
-_PREPARED: dict[tuple[Any, ...], _Prepared] = {}
-
-
-def _prepare(
-    conn: Connection,
-    key: tuple[Any, ...],
-    build: Callable[[], Executable],
-    columns: tuple[str, ...] | None = None,
-) -> _Prepared:
-    """The statement ``build()`` returns, compiled once per dialect and ``key``. With
-    ``columns`` (the order of row tuples), it can run :meth:`_Prepared.execute_rows`."""
-    dialect = conn.dialect
-    cache_key = (dialect.name, dialect.driver, dialect.paramstyle, *key, columns)
-    prepared = _PREPARED.get(cache_key)
-    if prepared is None:
-        compiled = build().compile(dialect=dialect)
-        if compiled.positional:
-            names = tuple(compiled.positiontup or ())
-        else:
-            names = tuple(compiled.binds)
-        if getattr(compiled, "escaped_bind_names", None):
-            raise NotImplementedError(f"bind names need escaping: {compiled.escaped_bind_names}")
-        converters = []
-        for i, name in enumerate(names):
-            convert = _converter(compiled.binds[name].type, dialect)
-            if convert is not None:
-                converters.append((i, convert))
-        prepared = _PREPARED[cache_key] = _Prepared(
-            compiled.string,
-            names,
-            bool(compiled.positional),
-            tuple(converters),
-            itemgetter(*names) if names else (lambda row: ()),
-            _tuple_getter([columns.index(n) for n in names]) if columns else None,
-        )
-    return prepared
-
-
-def _tuple_getter(indexes: list[int]) -> Callable[[Sequence[Any]], tuple[Any, ...]]:
-    """``row -> tuple(row[i] for i in indexes)`` (a tuple even for one index)."""
-    if len(indexes) > 1:
-        return itemgetter(*indexes)
-    return lambda row: tuple(row[i] for i in indexes)
-
-
-def _id_list(conn: Connection, values: Sequence[str]) -> Any:
-    """The parameter value for :func:`_in_list`."""
-    return json.dumps(list(values)) if conn.dialect.name == "sqlite" else list(values)
-
-
-def _in_list(conn: Connection, column: Any, name: str) -> ColumnElement[bool]:
-    """``column IN (<one parameter holding a list>)``: a statement that does not change
-    with the list's length, so it is compiled once. SQLite: a JSON array read with
-    ``json_each`` (each value probes the unique index); PostgreSQL: ``= ANY(:array)``."""
-    if conn.dialect.name == "sqlite":
-        each = func.json_each(bindparam(name, type_=String)).table_valued("value")
-        return column.in_(select(each.c.value))
-    return column == any_(bindparam(name, type_=postgresql.ARRAY(column.type)))
-
-
-def _not_in_list(conn: Connection, column: Any, name: str) -> ColumnElement[bool]:
-    """``column NOT IN (<one list parameter>)`` (``<> ALL(:array)`` on PostgreSQL; a
-    negated ``= ANY`` would render as ``<> ANY``, which means something else)."""
-    if conn.dialect.name == "sqlite":
-        each = func.json_each(bindparam(name, type_=String)).table_valued("value")
-        return column.not_in(select(each.c.value))
-    return column != all_(bindparam(name, type_=postgresql.ARRAY(column.type)))
-
-
-@dataclass(frozen=True, slots=True)
-class _Existing:
-    id: int
-    content_hash: str | None
-    deleted: bool
-
-
-def _existing(
-    conn: Connection, table: Table, source: str, external_ids: Collection[str]
-) -> dict[str, _Existing]:
-    found: dict[str, _Existing] = {}
-    ids = list(dict.fromkeys(external_ids))
-    stmt = _prepare(
-        conn,
-        ("existing", table.name),
-        lambda: select(
-            table.c.external_id,
-            table.c.id,
-            table.c.content_hash,
-            table.c.deleted_at.is_not(None),
-        ).where(
-            table.c.source == bindparam("source"),
-            _in_list(conn, table.c.external_id, "ids"),
-        ),
-    )
-    for chunk in _chunks(ids):
-        rows = stmt.query(conn, source=source, ids=_id_list(conn, chunk)).fetchall()
-        for ext, id_, digest, deleted in rows:
-            found[ext] = _Existing(id_, digest, bool(deleted))
-    return found
-
-
-def _upsert(
-    conn: Connection, table: Table, columns: tuple[str, ...], rows: list[tuple[Any, ...]]
-) -> None:
-    """Insert or update ``rows`` (tuples in ``columns`` order) in one executemany.
-
-    No RETURNING on purpose: without it both drivers run a plain ``executemany`` of one
-    short statement (psycopg pipelines it), whereas RETURNING makes SQLAlchemy render one
-    huge multi-VALUES statement per batch that psycopg re-parses every time. The ids of the
-    new rows are read back with one indexed SELECT instead."""
-    if not rows:
-        return
-
-    def build() -> Executable:
-        values: dict[str, Any] = {c: bindparam(c, type_=table.c[c].type) for c in columns}
-        if table is work_items_t and "parent_external_id" in values:
-            # The parent's id, when the parent is stored already or earlier in this very
-            # executemany (each row sees the rows before it): an index probe here spares
-            # an UPDATE per child afterwards. resolve_parents still settles the rest.
-            parent = work_items_t.alias("parent")
-            values["parent_id"] = (
-                select(parent.c.id)
-                .where(
-                    parent.c.source == values["source"],
-                    parent.c.external_id == values["parent_external_id"],
-                )
-                .scalar_subquery()
-            )
-        stmt = _insert(conn, table).values(values)
-        set_ = {c: stmt.excluded[c] for c in values if c not in ("source", "external_id")}
-        return stmt.on_conflict_do_update(
-            index_elements=[table.c.source, table.c.external_id],
-            set_=set_,
-            where=table.c.content_hash.is_distinct_from(stmt.excluded.content_hash)
-            | table.c.deleted_at.is_not(None),
-        )
-
-    _prepare(conn, ("upsert", table.name), build, columns).execute_rows(conn, rows)
-
-
-def _write_page(
-    conn: Connection,
-    table: Table,
-    source: str,
-    rows: list[dict[str, Any]] | list[tuple[Any, ...]],
-    counts: WriteCounts,
-    *,
-    columns: tuple[str, ...] | None = None,
-    want_ids: bool = True,
-    new_ids: set[str] | None = None,
-) -> dict[str, int]:
-    """Diff ``rows`` (dicts, or tuples in ``columns`` order; with ``external_id`` and
-    ``content_hash``) against the store, write the new and changed ones; return
-    external_id -> id for every row of the page (with ``want_ids=False``, only for the rows
-    that were already stored: callers that need no ids spare the read-back of the new
-    rows)."""
-    if not rows:
-        return {}
-    if columns is None:
-        columns = tuple(rows[0])
-        rows = [tuple(r.values()) for r in rows]  # type: ignore[union-attr]
-    tuples: list[tuple[Any, ...]] = rows  # type: ignore[assignment]
-    at_ext, at_hash = columns.index("external_id"), columns.index("content_hash")
-    existing = _existing(conn, table, source, [r[at_ext] for r in tuples])
-    ids = {ext: e.id for ext, e in existing.items()}
-    todo: list[tuple[Any, ...]] = []
-    seen: set[str] = set()
-    for row in tuples:
-        ext = row[at_ext]
-        if ext in seen:
-            # The same record twice in one page (a tracker paging over a moving result
-            # set): the later copy wins; the earlier one is dropped, not double counted.
-            todo = [r for r in todo if r[at_ext] != ext]
-        seen.add(ext)
-        old = existing.get(ext)
-        if old is None:
-            todo.append(row)
-        elif old.deleted or old.content_hash != row[at_hash]:
-            todo.append(row)
-        else:
-            counts.unchanged += 1
-    if todo:
-        _upsert(conn, table, columns, todo)
-        new = [row[at_ext] for row in todo if row[at_ext] not in existing]
-        if new_ids is not None:
-            new_ids.update(new)
-        counts.inserted += len(new)
-        counts.updated += len(todo) - len(new)
-        if new and want_ids:
-            ids.update({ext: e.id for ext, e in _existing(conn, table, source, new).items()})
-    return ids
 
 
 # --- sources, projects, people ---------------------------------------------------------
@@ -494,7 +131,7 @@ def upsert_source(
 ) -> int:
     """The ``sources`` row every synced row points at; ``last_seen_at`` is bumped each run."""
     at = at or now_utc()
-    stmt = _insert(conn, sources_t).values(
+    stmt = dialect_insert(conn, sources_t).values(
         name=name, type=type, url=url, deployment=deployment, created_at=at, last_seen_at=at
     )
     set_: dict[str, Any] = {"type": type, "url": url, "last_seen_at": at}
@@ -517,7 +154,7 @@ def resolve_project_ids(
     missing = [k for k in wanted if k not in found]
     if missing:
         at = at or now_utc()
-        stmt = _insert(conn, projects_t).on_conflict_do_nothing(
+        stmt = dialect_insert(conn, projects_t).on_conflict_do_nothing(
             index_elements=[projects_t.c.source, projects_t.c.external_id]
         )
         conn.execute(
@@ -531,14 +168,14 @@ def resolve_project_ids(
         # A placeholder whose key moved on still answers for its external_id.
         still = [k for k in missing if k not in found]
         if still:
-            for ext, e in _existing(conn, projects_t, source, still).items():
+            for ext, e in existing_rows(conn, projects_t, source, still).items():
                 found[ext] = e.id
     return found
 
 
 def _project_ids_by_key(conn: Connection, source: str, keys: Sequence[str]) -> dict[str, int]:
     found: dict[str, int] = {}
-    for chunk in _chunks(keys):
+    for chunk in chunks(keys):
         rows = conn.execute(
             select(projects_t.c.key, projects_t.c.id)
             .where(projects_t.c.source == source, projects_t.c.key.in_(chunk))
@@ -557,7 +194,7 @@ def upsert_projects(
     counts = WriteCounts()
     if not projects:
         return counts
-    existing = _existing(conn, projects_t, source, [p.external_id for p in projects])
+    existing = existing_rows(conn, projects_t, source, [p.external_id for p in projects])
     new = {p.key: p.external_id for p in projects if p.external_id not in existing}
     if new:
         # Adopt the placeholder a work item created before its project was listed: it takes
@@ -575,7 +212,7 @@ def upsert_projects(
                 conn.execute(
                     update(projects_t).where(projects_t.c.id == id_).values(external_id=new[key])
                 )
-    _write_page(conn, projects_t, source, [_project_row(p, at) for p in projects], counts)
+    write_page(conn, projects_t, source, [_project_row(p, at) for p in projects], counts)
     return counts
 
 
@@ -693,14 +330,14 @@ def upsert_people(
             .values(person_id=person_id, linked_by=linked_by, **alias_values)
         )
     if new_aliases:
-        conn.execute(_insert(conn, aliases_t), new_aliases)
+        conn.execute(dialect_insert(conn, aliases_t), new_aliases)
         counts.inserted += len(new_aliases)
     return counts
 
 
 def _new_person(conn: Connection, p: rec.Person, at: dt.datetime) -> int:
     return conn.execute(
-        _insert(conn, people_t)
+        dialect_insert(conn, people_t)
         .values(
             display_name=p.display_name,
             email=p.email,
@@ -744,7 +381,7 @@ def resolve_person_ids(
                 conn, rec.Person(source=source, external_id=ext, display_name=ext), at
             )
             conn.execute(
-                _insert(conn, aliases_t).values(
+                dialect_insert(conn, aliases_t).values(
                     source=source,
                     external_id=ext,
                     person_id=pid,
@@ -759,7 +396,7 @@ def resolve_person_ids(
 
 def _alias_person_ids(conn: Connection, source: str, ids: Sequence[str]) -> dict[str, int]:
     found: dict[str, int] = {}
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids):
         for ext, pid in conn.execute(
             select(aliases_t.c.external_id, aliases_t.c.person_id).where(
                 aliases_t.c.source == source, one_of(conn, aliases_t.c.external_id, chunk)
@@ -878,7 +515,7 @@ def upsert_work_items(
         )
         for i in items
     ]
-    ids = _write_page(
+    ids = write_page(
         conn, work_items_t, source, rows, counts, columns=_ITEM_COLUMNS, new_ids=new_ids
     )
     resolve_parents(conn, source, list(ids), ids)
@@ -897,19 +534,19 @@ def resolve_parents(
     wi = work_items_t
     rows: dict[int, tuple[int | None, str | None]] = {}
     lookups = [
-        _prepare(
+        prepare(
             conn,
             ("parents", match.name),
             lambda match=match: select(wi.c.id, wi.c.parent_id, wi.c.parent_external_id).where(
-                wi.c.source == bindparam("source"), _in_list(conn, match, "ids")
+                wi.c.source == bindparam("source"), in_list(conn, match, "ids")
             ),
         )
         for match in (wi.c.external_id, wi.c.parent_external_id)
     ]
-    for chunk in _chunks(external_ids):
+    for chunk in chunks(external_ids):
         for lookup in lookups:
             for id_, parent_id, parent_ext in lookup.query(
-                conn, source=source, ids=_id_list(conn, chunk)
+                conn, source=source, ids=id_list(conn, chunk)
             ):
                 rows[id_] = (parent_id, parent_ext)
     ids = _item_ids(conn, source, (p for _, p in rows.values() if p), known)
@@ -919,7 +556,7 @@ def resolve_parents(
         if (ids.get(parent_ext) if parent_ext else None) != parent_id
     ]
     if changes:
-        _prepare(
+        prepare(
             conn,
             ("set_parent",),
             lambda: (
@@ -937,7 +574,9 @@ def _item_ids(
     ids = dict(known)
     missing = sorted({w for w in wanted if w not in ids})
     if missing:
-        ids.update({ext: e.id for ext, e in _existing(conn, work_items_t, source, missing).items()})
+        ids.update(
+            {ext: e.id for ext, e in existing_rows(conn, work_items_t, source, missing).items()}
+        )
     return ids
 
 
@@ -993,7 +632,7 @@ def upsert_status_changes(
                 content_hash(c),
             )
         )
-    _write_page(
+    write_page(
         conn, status_changes_t, source, rows, counts, columns=_CHANGE_COLUMNS, want_ids=False
     )
     return counts
@@ -1052,7 +691,7 @@ def upsert_worklogs(
                 content_hash(w),
             )
         )
-    _write_page(conn, worklogs_t, source, rows, counts, columns=_WORKLOG_COLUMNS, want_ids=False)
+    write_page(conn, worklogs_t, source, rows, counts, columns=_WORKLOG_COLUMNS, want_ids=False)
     return counts
 
 
@@ -1075,7 +714,7 @@ def upsert_links(
         for link in links
     ]
     if rows:
-        _write_page(conn, links_t, source, rows, counts, want_ids=False)
+        write_page(conn, links_t, source, rows, counts, want_ids=False)
     return counts
 
 
@@ -1108,7 +747,7 @@ def upsert_iterations(
         }
         for i in iterations
     ]
-    _write_page(conn, iterations_t, source, rows, counts)
+    write_page(conn, iterations_t, source, rows, counts)
     return counts
 
 
@@ -1142,132 +781,8 @@ def upsert_milestones(
         }
         for ms in milestones
     ]
-    _write_page(conn, milestones_t, source, rows, counts)
+    write_page(conn, milestones_t, source, rows, counts)
     return counts
 
 
 # --- soft deletion ---------------------------------------------------------------------
-
-
-def soft_delete_missing(
-    conn: Connection,
-    table: Table,
-    source: str,
-    present: Collection[str],
-    *,
-    within: ColumnElement[bool] | None = None,
-    at: dt.datetime | None = None,
-) -> int:
-    """Soft-delete live rows of ``source`` (optionally narrowed by ``within``) whose
-    external_id is not in ``present`` (a small set: one page, a list of sprints). For a
-    whole-tracker census use :func:`soft_delete_not_in_census`, which streams."""
-    at = at or now_utc()
-    cond = within if within is not None else true()
-    present_list = sorted(set(present))
-    if len(present_list) > _IN_CHUNK:
-        return soft_delete_not_in_census(conn, table, source, present_list, within=within, at=at)
-    stmt = (
-        update(table)
-        .where(table.c.source == source, table.c.deleted_at.is_(None), cond)
-        .values(deleted_at=at)
-    )
-    if present_list:
-        stmt = stmt.where(none_of(conn, table.c.external_id, present_list))
-    return conn.execute(stmt).rowcount
-
-
-def soft_delete_children(
-    conn: Connection,
-    table: Table,
-    source: str,
-    owners: Sequence[Any],
-    present: Collection[str],
-    *,
-    at: dt.datetime | None = None,
-) -> int:
-    """Soft-delete the live rows of a child table (status_changes / worklogs: owners are
-    ``work_item_id``s; work_item_links: ``from_external_id``s) belonging to ``owners``
-    whose external_id is not in ``present``. One statement compiled once: the id lists
-    travel as single parameters."""
-    owner = table.c.from_external_id if table is links_t else table.c.work_item_id
-    stmt = _prepare(
-        conn,
-        ("prune_children", table.name),
-        lambda: (
-            update(table)
-            .where(
-                table.c.source == bindparam("source"),
-                table.c.deleted_at.is_(None),
-                _in_list(conn, owner, "owners"),
-                _not_in_list(conn, table.c.external_id, "present"),
-            )
-            .values(deleted_at=bindparam("at", type_=table.c.deleted_at.type))
-        ),
-    )
-    total = 0
-    for chunk in _chunks(list(owners)):
-        total += stmt.query(
-            conn,
-            source=source,
-            owners=_id_list(conn, chunk),
-            present=_id_list(conn, sorted(present)),
-            at=at or now_utc(),
-        ).rowcount
-    return total
-
-
-def soft_delete_not_in_census(
-    conn: Connection,
-    table: Table,
-    source: str,
-    census: Iterable[str],
-    *,
-    within: ColumnElement[bool] | None = None,
-    at: dt.datetime | None = None,
-    batch: int = 1000,
-) -> int:
-    """Soft-delete live rows of ``source`` missing from ``census``, an id stream of any
-    size: ids go into a temporary table in batches (memory stays flat), then one
-    ``UPDATE .. WHERE NOT EXISTS``. Consumes the whole stream before deleting anything, so
-    a census that fails part-way deletes nothing."""
-    at = at or now_utc()
-    tmp = Table(
-        "pmohub_census",
-        MetaData(),
-        Column("external_id", String(255), primary_key=True),
-        prefixes=["TEMPORARY"],
-    )
-    tmp.drop(conn, checkfirst=True)
-    tmp.create(conn)
-    try:
-        ins = _prepare(
-            conn,
-            ("census",),
-            lambda: (
-                _insert(conn, tmp)
-                .values(external_id=bindparam("external_id"))
-                .on_conflict_do_nothing(index_elements=[tmp.c.external_id])
-            ),
-        )
-        buf: list[dict[str, str]] = []
-        for ext in census:
-            buf.append({"external_id": ext})
-            if len(buf) >= batch:
-                ins.execute(conn, buf)
-                buf = []
-        if buf:
-            ins.execute(conn, buf)
-        cond = within if within is not None else true()
-        stmt = (
-            update(table)
-            .where(
-                table.c.source == source,
-                table.c.deleted_at.is_(None),
-                cond,
-                ~exists().where(tmp.c.external_id == table.c.external_id),
-            )
-            .values(deleted_at=at)
-        )
-        return conn.execute(stmt).rowcount
-    finally:
-        tmp.drop(conn)
