@@ -230,18 +230,12 @@ def _snapshot_step(
     holder: dict[str, Any],
     now: dt.datetime | None = None,
 ) -> StepResult:
-    from pmohub.aggregator.report.model import _optional, outcomes_for_rollup
+    from pmohub.aggregator.report.context import outcomes_for_rollup
+    from pmohub.aggregator.status.snapshots import take_snapshots
 
-    take = _optional("pmohub.aggregator.status.snapshots", "take_snapshots")
-    if take is None:
-        return StepResult(
-            "snapshot",
-            "unavailable",
-            error="pmohub.aggregator.status.snapshots is not installed yet",
-        )
     check = holder.get("check")
     outcomes = outcomes_for_rollup(check.outcomes) if check is not None else None
-    out = take(engine, config, as_of=as_of, outcomes=outcomes, now=now)
+    out = take_snapshots(engine, config, as_of=as_of, outcomes=outcomes, now=now)
     n = len(out) if hasattr(out, "__len__") else out
     return StepResult("snapshot", "ok", detail={"projects": n if isinstance(n, int) else None})
 
