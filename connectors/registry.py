@@ -21,6 +21,7 @@ BUILTINS: dict[str, str] = {
     "gitlab": "pmohub.connectors.gitlab:GitLabConnector",
     "trello": "pmohub.connectors.trello:TrelloConnector",
     "azureboards": "pmohub.connectors.azureboards:AzureBoardsConnector",
+    "pingcode": "pmohub.connectors.pingcode:PingCodeConnector",
     "redmine": "pmohub.connectors.redmine:RedmineConnector",
     "msproject": "pmohub.connectors.msproject:MSProjectConnector",
 }
