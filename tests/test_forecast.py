@@ -14,7 +14,7 @@ from rollup_data import SRC, item, local, write
 
 from pmohub.aggregator.config.loader import parse_config
 from pmohub.aggregator.status.forecast import project_forecasts, simulate_days, stable_seed
-from pmohub.aggregator.status.rollup import settings_for
+from pmohub.aggregator.status.settings import settings_for
 from pmohub.aggregator.store.engine import open_store
 from pmohub.connectors import records as rec
 

@@ -22,7 +22,8 @@ from rollup_data import CONFIG, SRC, item, local, write
 from pmohub.aggregator.compliance.run import run_checks
 from pmohub.aggregator.config.loader import parse_config
 from pmohub.aggregator.status.load import person_load, team_hpp
-from pmohub.aggregator.status.rollup import hierarchy, project_status, settings_for
+from pmohub.aggregator.status.rollup import project_status
+from pmohub.aggregator.status.settings import hierarchy, settings_for
 from pmohub.aggregator.store.engine import open_store
 from pmohub.aggregator.store.reads import project_ids
 from pmohub.connectors import records as rec

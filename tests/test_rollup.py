@@ -16,7 +16,8 @@ from sqlalchemy import insert
 
 from pmohub.aggregator.compliance.baselines import take_baseline
 from pmohub.aggregator.config.loader import parse_config
-from pmohub.aggregator.status.rollup import compliance_frame, project_status
+from pmohub.aggregator.status.metrics import compliance_frame
+from pmohub.aggregator.status.rollup import project_status
 from pmohub.aggregator.store import models as m
 from pmohub.aggregator.store.engine import open_store
 from pmohub.connectors import records as rec

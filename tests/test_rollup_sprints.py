@@ -269,7 +269,7 @@ def test_status_reads_day_constant_metrics_from_todays_snapshot(sprint_env):
 
 
 def test_sprint_frame_members_only_in_open_sprints():
-    from pmohub.aggregator.status.rollup import sprint_frame
+    from pmohub.aggregator.status.sprints import sprint_frame
 
     t_end = local(2026, 10, 17, 0)
     its = pd.DataFrame(

@@ -44,12 +44,8 @@ from sqlalchemy import Connection, Engine, delete, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
-from pmohub.aggregator.status.rollup import (
-    StatusReport,
-    calendar_warnings,
-    project_status,
-    settings_for,
-)
+from pmohub.aggregator.status.rollup import StatusReport, project_status
+from pmohub.aggregator.status.settings import calendar_warnings, settings_for
 from pmohub.aggregator.store import models as m
 from pmohub.aggregator.store.revisions import read_revisions
 

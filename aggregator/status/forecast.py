@@ -23,16 +23,9 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
-from pmohub.aggregator.status.rollup import (
-    LEAF_KINDS,
-    Inputs,
-    Settings,
-    first_created,
-    hierarchy,
-    read_inputs_history,
-    read_inputs_sql,
-    settings_for,
-)
+from pmohub.aggregator.status.history import read_inputs_history
+from pmohub.aggregator.status.inputs import Inputs, first_created, read_inputs_sql
+from pmohub.aggregator.status.settings import LEAF_KINDS, Settings, hierarchy, settings_for
 from pmohub.rules.calendar import local_dates
 from pmohub.rules.montecarlo import (
     BLOCK,

@@ -39,7 +39,8 @@ import pandas as pd
 from sqlalchemy import Engine, or_, select
 
 from pmohub.aggregator.config.settings import person_calendars
-from pmohub.aggregator.status.rollup import (
+from pmohub.aggregator.people import AccountIndex
+from pmohub.aggregator.status.settings import (
     FLOW_DAYS,
     MIN_HPP_SAMPLES,
     Settings,
@@ -105,31 +106,23 @@ def _people(engine: Engine, config: Any) -> tuple[pd.DataFrame, dict[int, int]]:
     )
     aliases = query_frame(
         engine,
-        select(al_t.c.person_id, al_t.c.source, al_t.c.external_id, al_t.c.username),
-        ["person_id", "source", "external_id", "username"],
+        select(al_t.c.source, al_t.c.external_id, al_t.c.username, al_t.c.person_id),
+        ["source", "external_id", "username", "person_id"],
     )
-    by_alias: dict[str, int] = {}
-    for pid, src, ext, user in aliases.itertuples(index=False):
-        by_alias[f"{src}:{ext}"] = int(pid)
-        if user:
-            by_alias.setdefault(f"{src}:{user}", int(pid))
-    by_email = {
-        str(e).lower(): int(i) for i, e in zip(people["id"], people["email"], strict=True) if e
-    }
+    index = AccountIndex.from_rows(
+        aliases.itertuples(index=False), zip(people["id"], people["email"], strict=True)
+    )
     canonical: dict[int, int] = {}
     attrs: dict[int, dict[str, Any]] = {}
     own_calendar = person_calendars(config)
     for pc in getattr(config, "people", ()) or ():
-        ids = {by_alias.get(a) for a in (pc.id, *pc.aliases)}
-        if pc.email:
-            ids.add(by_email.get(pc.email.lower()))
-        ids.discard(None)
+        ids = index.config_person_ids(pc)
         if not ids:
             continue
-        head = min(ids)  # type: ignore[type-var]
+        head = min(ids)
         for i in ids:
-            canonical[int(i)] = int(head)  # type: ignore[arg-type]
-        attrs[int(head)] = {  # type: ignore[arg-type]
+            canonical[i] = head
+        attrs[head] = {
             "cfg_name": pc.name,
             "hours_per_day": pc.hours_per_day,
             "allocation": pc.allocation,

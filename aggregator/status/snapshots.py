@@ -23,13 +23,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from pmohub.aggregator.status.cache import status_fingerprint, upsert_status_cache
 from pmohub.aggregator.status.forecast import project_forecasts
-from pmohub.aggregator.status.rollup import (
-    StatusReport,
-    _rollup,
-    forecast_frame,
-    hierarchy,
-    project_status,
-)
+from pmohub.aggregator.status.inputs import forecast_frame
+from pmohub.aggregator.status.rollup import StatusReport, project_status, rollup_frame
+from pmohub.aggregator.status.settings import hierarchy
 from pmohub.aggregator.store import models as m
 
 sn_t = m.Snapshot.__table__
@@ -192,8 +188,8 @@ def status_as_of(engine: Engine, config: Any, as_of: dt.date) -> tuple[StatusRep
         rep = StatusReport(
             as_of,
             p.reset_index(),
-            _rollup(p, cycles, ["portfolio", "programme"]),
-            _rollup(p, cycles, ["portfolio"]),
+            rollup_frame(p, cycles, ["portfolio", "programme"]),
+            rollup_frame(p, cycles, ["portfolio"]),
         )
         return rep, "snapshot"
     return project_status(engine, config, as_of, history=True), "history"
