@@ -17,8 +17,8 @@ from openpyxl.utils.datetime import from_excel, to_excel
 from sqlalchemy import select
 
 from pmohub.connectors import registry
-from pmohub.connectors.base import ChildrenComplete, Skipped, SourceConfig
-from pmohub.connectors.errors import ConfigError
+from pmohub.connectors.base import ChildrenComplete, Problem, Skipped, SourceConfig
+from pmohub.connectors.errors import ConfigError, RecordError
 from pmohub.connectors.records import Link, Record, WorkItem
 from pmohub.connectors.spreadsheet import SpreadsheetConnector
 
@@ -80,7 +80,13 @@ def items(c: SpreadsheetConnector) -> dict[str, WorkItem]:
 
 
 def skipped(c: SpreadsheetConnector) -> list[Any]:
-    return [r.error for r in stream(c) if isinstance(r, Skipped)]
+    """Every reported problem: skipped rows' errors and cleared cells' ``Problem``s (both
+    have ``where``, ``field`` and a message)."""
+    return [
+        r.error if isinstance(r, Skipped) else r
+        for r in stream(c)
+        if isinstance(r, Skipped | Problem) and not getattr(r, "incomplete", False)
+    ]
 
 
 def assert_utc(records: Iterable[Record]) -> None:
@@ -358,7 +364,13 @@ def test_parent_column_wins_over_wbs(tmp_path: Path) -> None:
 def test_bad_rows_reported_with_file_row_column_and_rest_loads() -> None:
     c = connector(SAMPLES / "bad_rows.csv", project_key="BAD")
     got = items(c)
-    assert set(got) == {"B-1", "B-3", "B-8"}
+    # a bad cell clears that field and keeps the row (issue 12); a row without id or
+    # title, or repeating an id, is not a task and is skipped
+    assert set(got) == {"B-1", "B-2", "B-3", "B-4", "B-5", "B-6", "B-8"}
+    assert got["B-2"].due_on is None and got["B-2"].start_on == dt.date(2026, 11, 2)
+    assert (got["B-4"].status, got["B-4"].status_category) == ("搁置", "in_progress")
+    assert got["B-5"].original_estimate_h is None and got["B-5"].assignee == "陈静"
+    assert got["B-6"].parent_id is None
     assert got["B-3"].title == "正常任务二" and got["B-3"].parent_id == "B-1"
     assert got["B-8"].due_on == from_excel(46353).date()
     errors = {(e.where, e.field): str(e) for e in skipped(c)}
@@ -374,7 +386,12 @@ def test_bad_rows_reported_with_file_row_column_and_rest_loads() -> None:
     assert "cannot read date '2026-13-01'" in errors[("bad_rows.csv row 3", "截止日期")]
     assert "duplicate id 'B-3'" in errors[("bad_rows.csv row 6", "编号")]
     assert "row 4" in errors[("bad_rows.csv row 6", "编号")]  # where the first one is
-    assert all(e.source == "sheet" for e in skipped(c))
+    assert all(e.source == "sheet" for e in skipped(c) if isinstance(e, RecordError))
+    # cleared cells are warnings naming the raw value, not skipped rows
+    problems = {p.where: p for p in stream(c) if isinstance(p, Problem)}
+    assert set(problems) == {f"bad_rows.csv row {n}" for n in (3, 5, 8, 9)}
+    assert problems["bad_rows.csv row 8"].value == "四小时"
+    assert "B-5" in str(problems["bad_rows.csv row 8"])
     # ids that are in the file stay in the census even when their row is bad
     assert sorted(c.census("BAD")) == sorted(f"B-{i}" for i in range(1, 9))
 
@@ -555,14 +572,14 @@ def test_sync_then_row_removed_is_soft_deleted(tmp_path: Path, store_url: str) -
 
     third = sync_source(engine, connector(path, sheet="计划", project_key="OPS-MIG"))
     assert third.status == "ok", third.error
-    assert third.deleted == 1 and third.skipped == 1
-    assert any("row" in p and "截止日期" in p and "2026-12-32" in p for p in third.problems)
+    assert third.deleted == 1 and third.skipped == 0 and len(third.warnings) == 1
+    assert any("row" in p and "截止日期" in p and "2026-12-32" in p for p in third.warnings)
     after = _live(engine, "sheet")
     assert after["OPS-019"]["deleted_at"] is not None
     live = {k for k, r in after.items() if r["deleted_at"] is None}
-    # the bad row keeps its last good copy instead of being deleted
+    # the row with a bad cell is kept (not deleted), only that field is cleared (issue 12)
     assert live == expected - {"OPS-019"}
-    assert after["OPS-023"]["due_on"] == dt.date(2026, 12, 4)
+    assert after["OPS-023"]["due_on"] is None
     engine.dispose()
 
 
@@ -573,8 +590,8 @@ def test_sync_reports_bad_rows_and_loads_the_rest(tmp_path: Path, sqlite_url: st
 
     engine = open_store(sqlite_url)
     result = sync_source(engine, connector(SAMPLES / "bad_rows.csv", project_key="BAD"))
-    assert result.status == "ok" and result.skipped == 7
-    assert set(_live(engine, "sheet")) == {"B-1", "B-3", "B-8"}
+    assert result.status == "ok" and result.skipped == 3 and len(result.warnings) == 4
+    assert set(_live(engine, "sheet")) == {"B-1", "B-2", "B-3", "B-4", "B-5", "B-6", "B-8"}
     with engine.connect() as conn:
         problems = conn.execute(select(SyncRun.problems)).scalar_one()
     assert any("bad_rows.csv row 3" in p and "截止日期" in p for p in problems)

@@ -55,6 +55,7 @@ from typing import Any, ClassVar
 from pmohub.connectors.base import (
     ChildrenComplete,
     FileConnector,
+    Problem,
     Skipped,
     SourceConfig,
     StreamItem,
@@ -63,7 +64,14 @@ from pmohub.connectors.errors import ConfigError, RecordError
 from pmohub.connectors.records import Link, Milestone, Person, Project
 from pmohub.connectors.spreadsheet import mapping
 from pmohub.connectors.spreadsheet.mapping import CellError, RowContext
-from pmohub.connectors.spreadsheet.reader import Cell, Table, fetch_rows, file_kind, read_table
+from pmohub.connectors.spreadsheet.reader import (
+    BadRecord,
+    Cell,
+    Table,
+    fetch_rows,
+    file_kind,
+    read_table,
+)
 
 # MS Project style predecessor cells: "12", "12FS", "12FS+2d", "OPS-003SS-1d"
 _PREDECESSOR = re.compile(r"^(.+?)(?:(?:FS|SS|FF|SF)(?:[+-].*)?)?$", re.IGNORECASE)
@@ -87,7 +95,16 @@ class _Index:
     emails: dict[str, str] = field(default_factory=dict)  # normalised name -> e-mail
     predecessors: dict[str, tuple[str, ...]] = field(default_factory=dict)  # id -> cells
     successors: dict[str, list[str]] = field(default_factory=dict)  # id -> ids it blocks
+    key_of_issue_id: dict[str, str] = field(default_factory=dict)  # Jira "Issue id" -> key
+    bad_records: list[BadRecord] = field(default_factory=list)
     rows: int = 0
+
+    def parent_key(self, text: str) -> str:
+        """A parent cell as a row id: Jira's ``Parent id`` holds the parent's numeric
+        ``Issue id``, not its key; other sheets name the parent's id directly."""
+        if text in self.first_row:
+            return text
+        return self.key_of_issue_id.get(text, text)
 
     @cached_property
     def milestone_by_name(self) -> dict[str, str]:
@@ -203,7 +220,14 @@ class SpreadsheetConnector(FileConnector):
         return f"{name} row {row_number}"
 
     def _context(self, index: _Index) -> RowContext:
+        headers = index.table.headers
         return RowContext(
+            repeats={
+                f: mapping.repeated_headers(headers, index.columns[f])
+                for f in mapping.LIST_FIELDS
+                if f in index.columns
+            },
+            seconds_fields=_jira_seconds_fields(index.columns),
             source=self.name,
             columns=index.columns,
             project_key=self.default_project or "",
@@ -245,12 +269,16 @@ class SpreadsheetConnector(FileConnector):
         if self.default_project:
             index.projects[self.default_project] = self.default_project_name
         text = mapping.to_text
-        for n, row in fetch_rows(table):
+        ctx = self._context(index)
+        for n, row in fetch_rows(table, index.bad_records):
             index.rows += 1
             rid = text(row.get(columns["key"]))
             if rid is None or rid in index.first_row:
                 continue  # reported in the mapping pass
             index.first_row[rid] = n
+            issue_id = text(row.get(columns.get("issue_id", "")))
+            if issue_id:
+                index.key_of_issue_id.setdefault(issue_id, rid)
             project = text(row.get(columns.get("project", ""))) or self.default_project
             if project:
                 index.project_of[rid] = project
@@ -271,7 +299,7 @@ class SpreadsheetConnector(FileConnector):
                 index.milestone_rows[rid] = text(row.get(columns["title"])) or rid
                 index.milestone_cells[rid] = (n, row)  # few: kept, so no re-read later
             elif "milestone" in columns and mapping.to_flag(row.get(columns["milestone"])) is None:
-                for ms in mapping.to_list(row.get(columns["milestone"])):
+                for ms in mapping.cells_list(row, ctx, "milestone"):
                     index.milestone_names.setdefault(ms, project or "")
             for fld in ("assignee", "reporter"):
                 for person in mapping.to_list(row.get(columns.get(fld, ""))):
@@ -289,6 +317,7 @@ class SpreadsheetConnector(FileConnector):
                 pred = index.resolve_predecessor(text_)
                 if pred is not None and pred not in index.milestone_rows:
                     index.successors.setdefault(pred, []).append(rid)
+        index.parent_of = {rid: index.parent_key(p) for rid, p in index.parent_of.items()}
         self._cache = (stamp, index)
         return index
 
@@ -301,6 +330,7 @@ class SpreadsheetConnector(FileConnector):
         cols = index.columns
         parent = mapping.to_text(row.get(cols.get("parent", "")))
         if parent:
+            parent = index.parent_key(parent)
             if parent == rid:
                 raise CellError("parent", f"row names itself ({parent!r}) as its parent")
             if parent not in index.first_row:
@@ -325,7 +355,9 @@ class SpreadsheetConnector(FileConnector):
                     return pid, ()
         return None, ()
 
-    def _resolve_milestones(self, index: _Index, row: Mapping[str, Cell]) -> tuple[str, ...]:
+    def _resolve_milestones(
+        self, index: _Index, ctx: RowContext, row: Mapping[str, Cell]
+    ) -> tuple[str, ...]:
         if "milestone" not in index.columns:
             return ()
         value = row.get(index.columns["milestone"])
@@ -333,7 +365,7 @@ class SpreadsheetConnector(FileConnector):
             return ()
         by_name = index.milestone_by_name
         out = []
-        for ms in mapping.to_list(value):
+        for ms in mapping.cells_list(row, ctx, "milestone"):
             out.append(ms if ms in index.milestone_rows else by_name.get(ms, ms))
         return tuple(dict.fromkeys(out))
 
@@ -353,12 +385,91 @@ class SpreadsheetConnector(FileConnector):
 
     # --- the stream -------------------------------------------------------------------
 
-    def _mapped(self) -> Iterator[tuple[int, Any]]:
+    def _problem(self, index: _Index, n: int, exc: CellError | str, note: str = "") -> Skipped:
+        """A located problem of row ``n`` (file, row, header)."""
+        if isinstance(exc, CellError):
+            message, header = str(exc), index.columns.get(exc.field, exc.field)
+        else:
+            message, header = exc, None
+        return Skipped(
+            RecordError(
+                f"{message}{note}",
+                source=self.name,
+                where=self._where(index.table, n),
+                field=header,
+            )
+        )
+
+    def _links(self, index: _Index, rid: str) -> tuple[Link, ...]:
+        return tuple(
+            Link(
+                source=self.name,
+                external_id=f"{rid}->{succ}:blocks",
+                from_id=rid,
+                to_id=succ,
+                kind="blocks",
+            )
+            for succ in dict.fromkeys(index.successors.get(rid, ()))
+        )
+
+    def _map_row(
+        self, index: _Index, ctx: RowContext, n: int, rid: str, row: Mapping[str, Cell]
+    ) -> Iterator[tuple[int, Any, tuple[Link, ...]]]:
+        """One task row: the item, preceded by a problem per cell it had to leave empty."""
+        cell_errors: list[CellError] = []
+        try:
+            parent, implied = self._resolve_parent(index, rid, row)
+        except CellError as exc:  # a parent not in the file (a filtered export): no parent
+            cell_errors.append(exc)
+            parent, implied = None, ()
+        for pred in index.predecessors.get(rid, ()):
+            if index.resolve_predecessor(pred) is None:
+                cell_errors.append(
+                    CellError("predecessors", f"predecessor {pred!r} is not an id in this file")
+                )
+        item = mapping.to_work_item(
+            row,
+            ctx,
+            external_id=rid,
+            project_key=index.project_of[rid],
+            parent_id=parent,
+            assignee=self._person(index, row, "assignee"),
+            reporter=self._person(index, row, "reporter"),
+            milestone_ids=tuple(
+                dict.fromkeys((*implied, *self._resolve_milestones(index, ctx, row)))
+            ),
+            cell_errors=cell_errors,
+        )
+        for bad in cell_errors:
+            header = index.columns.get(bad.field, bad.field)
+            problem = Problem(
+                f"{bad} (id {rid}); the cell is ignored, the row is loaded",
+                where=self._where(index.table, n),
+                field=header,
+                value=mapping.to_text(row.get(header)),
+            )
+            yield n, problem, ()
+        yield n, item, self._links(index, rid)
+
+    def _mapped(self) -> Iterator[tuple[int, Any, tuple[Link, ...]]]:
         """(row, WorkItem | Milestone | Skipped, links) for every row with an id or title."""
         index = self._index()
         ctx = self._context(index)
         cols = index.columns
         text = mapping.to_text
+        for bad in index.bad_records:
+            # the rows a broken quote swallowed are missing from this read: the stream is
+            # incomplete, so the engine must not soft-delete their stored copies
+            yield bad.row, self._problem(index, bad.row, bad.message), ()
+            yield (
+                bad.row,
+                Problem(
+                    "rows after this record were not read: no row is soft-deleted this run",
+                    where=self._where(index.table, bad.row),
+                    incomplete=True,
+                ),
+                (),
+            )
         for n, row in fetch_rows(index.table):
             rid = text(row.get(cols["key"]))
             title = text(row.get(cols["title"]))
@@ -381,88 +492,45 @@ class SpreadsheetConnector(FileConnector):
                         (),
                     )
                     continue
-                parent, implied = self._resolve_parent(index, rid, row)
-                for pred in index.predecessors.get(rid, ()):
-                    if index.resolve_predecessor(pred) is None:
-                        raise CellError(
-                            "predecessors", f"predecessor {pred!r} is not an id in this file"
-                        )
-                links = tuple(
-                    Link(
-                        source=self.name,
-                        external_id=f"{rid}->{succ}:blocks",
-                        from_id=rid,
-                        to_id=succ,
-                        kind="blocks",
-                    )
-                    for succ in dict.fromkeys(index.successors.get(rid, ()))
-                )
-                cell_errors: list[CellError] = []
-                item = mapping.to_work_item(
-                    row,
-                    ctx,
-                    external_id=rid,
-                    project_key=project,
-                    parent_id=parent,
-                    assignee=self._person(index, row, "assignee"),
-                    reporter=self._person(index, row, "reporter"),
-                    milestone_ids=tuple(
-                        dict.fromkeys((*implied, *self._resolve_milestones(index, row)))
-                    ),
-                    cell_errors=cell_errors,
-                )
-                for bad in cell_errors:
-                    yield (
-                        n,
-                        Skipped(
-                            RecordError(
-                                f"{bad}; the cell is ignored, the row is loaded",
-                                source=self.name,
-                                where=self._where(index.table, n),
-                                field=cols.get(bad.field, bad.field),
-                            )
-                        ),
-                        (),
-                    )
-                yield n, item, links
+                yield from self._map_row(index, ctx, n, rid, row)
             except CellError as exc:
-                header = cols.get(exc.field, exc.field)
-                yield (
-                    n,
-                    Skipped(
-                        RecordError(
-                            str(exc),
-                            source=self.name,
-                            where=self._where(index.table, n),
-                            field=header,
-                        )
-                    ),
-                    (),
-                )
+                yield n, self._problem(index, n, exc), ()
             except ValueError as exc:  # a record invariant: still this row's problem only
-                yield (
-                    n,
-                    Skipped(
-                        RecordError(str(exc), source=self.name, where=self._where(index.table, n))
-                    ),
-                    (),
-                )
+                yield n, self._problem(index, n, str(exc)), ()
 
     def fetch_work_items(self, since: dt.datetime | None = None) -> Iterator[StreamItem]:
         """Every row, every time (``since`` is ignored: a file has no change feed).
 
         Milestone rows are yielded by ``fetch_milestones``; their bad-row reports come
-        here so each problem is reported exactly once.
+        here so each problem is reported exactly once. A file whose task rows were all
+        rejected fails the source (after reporting them): "ok, 0 items" would tell the PMO
+        the plan is empty when it is unreadable.
         """
+        loaded = rejected = 0
+        first: list[str] = []
         for _, rec, links in self._mapped():
             if isinstance(rec, Milestone):
+                loaded += 1
                 continue
             yield rec
-            if not isinstance(rec, Skipped):
-                yield from links
-                # the file is the whole truth: links from this row no longer listed were
-                # removed (links to a skipped row are still yielded: that row stays)
-                yield ChildrenComplete(rec.external_id)
+            if isinstance(rec, Problem):
+                continue
+            if isinstance(rec, Skipped):
+                rejected += 1
+                if len(first) < 3:
+                    first.append(str(rec.error))
+                continue
+            loaded += 1
+            yield from links
+            # the file is the whole truth: links from this row no longer listed were
+            # removed (links to a skipped row are still yielded: that row stays)
+            yield ChildrenComplete(rec.external_id)
+        if rejected and not loaded:
+            raise ConfigError(
+                f"{self.path.name}: every row was rejected ({rejected} problems), nothing "
+                f"loaded; first: {' | '.join(first)}",
+                source=self.name,
+            )
 
     def fetch_milestones(self) -> Iterator[Milestone]:
         """Milestone rows, then milestones only named in a 里程碑 column (id = the name)."""
@@ -519,9 +587,13 @@ class SpreadsheetConnector(FileConnector):
         index = self._index()
         mapped_headers = set(index.columns.values())
         mapped = [(n, rec) for n, rec, _ in self._mapped()]
-        problems = [str(rec.error) for _, rec in mapped if isinstance(rec, Skipped)]
-        # a bad optional cell is reported but its row still loads
-        loaded = {n for n, rec in mapped if not isinstance(rec, Skipped)}
+        problems = [
+            str(rec.error) if isinstance(rec, Skipped) else str(rec)
+            for _, rec in mapped
+            if isinstance(rec, Skipped | Problem)
+        ]
+        # a bad optional cell is reported (a Problem) but its row still loads
+        loaded = {n for n, rec in mapped if not isinstance(rec, Skipped | Problem)}
         bad_rows = {n for n, rec in mapped if isinstance(rec, Skipped)} - loaded
         facts: dict[str, Any] = {
             "file": str(self.path),
@@ -538,6 +610,22 @@ class SpreadsheetConnector(FileConnector):
             "problems": problems[:20],
         }
         return {k: v for k, v in facts.items() if v is not None}
+
+
+#: Jira's CSV export writes these columns in seconds, not hours.
+_JIRA_SECONDS_HEADERS = {
+    "original_estimate_h": "Original Estimate",
+    "remaining_estimate_h": "Remaining Estimate",
+    "time_spent_h": "Time Spent",
+}
+
+
+def _jira_seconds_fields(columns: Mapping[str, str]) -> frozenset[str]:
+    """Hour fields held in seconds: those read from Jira's own time columns, in a sheet
+    that is a Jira export (it has the ``Issue id`` column next to ``Issue key``)."""
+    if "issue_id" not in columns:
+        return frozenset()
+    return frozenset(f for f, header in _JIRA_SECONDS_HEADERS.items() if columns.get(f) == header)
 
 
 def _wbs_code(value: Cell) -> str | None:

@@ -35,6 +35,8 @@ class CellError(ValueError):
 # a trailing "*" (required-field marker) and full/half-width differences (（h） == (h)).
 FIELD_SYNONYMS: dict[str, tuple[str, ...]] = {
     "key": ("编号", "任务编号", "任务ID", "ID", "Key", "Issue Key", "Task ID", "序号"),
+    # Jira exports: the numeric id that ``Parent id`` refers to (the key is "Issue key")
+    "issue_id": ("Issue id",),
     "title": (
         "任务名称",
         "名称",
@@ -73,6 +75,7 @@ FIELD_SYNONYMS: dict[str, tuple[str, ...]] = {
         "Parent",
         "Parent ID",
         "Parent Key",
+        "Parent id",
     ),
     "wbs": ("WBS", "WBS编号", "WBS编码", "大纲编号", "大纲", "WBS Code", "Outline Number"),
     "start_on": (
@@ -120,10 +123,18 @@ FIELD_SYNONYMS: dict[str, tuple[str, ...]] = {
     ),
     "time_spent_h": ("已用工时", "实际工时", "Time Spent", "Spent (h)", "Actual Hours"),
     "remaining_estimate_h": ("剩余工时", "Remaining", "Remaining (h)", "Remaining Estimate"),
-    "story_points": ("故事点", "Story Points", "SP", "Points"),
-    "milestone": ("里程碑", "所属里程碑", "Milestone", "Fix Version"),
+    "story_points": (
+        "故事点",
+        "Story Points",
+        "SP",
+        "Points",
+        "Custom field (Story Points)",
+        "Custom field (Story point estimate)",
+    ),
+    "milestone": ("里程碑", "所属里程碑", "Milestone", "Fix Version", "Fix Version/s"),
     "labels": ("标签", "Labels", "Tags"),
-    "components": ("模块", "组件", "Components", "Component"),
+    "components": ("模块", "组件", "Components", "Component", "Component/s"),
+    "sprints": ("Sprint", "Sprints"),
     "predecessors": ("前置任务", "紧前任务", "依赖", "Predecessors", "Depends On"),
     "percent_complete": (
         "完成百分比",
@@ -142,6 +153,12 @@ KNOWN_FIELDS = frozenset(FIELD_SYNONYMS)
 DATE_FIELDS = ("start_on", "due_on")
 DATETIME_FIELDS = ("resolved_at", "created_at", "updated_at")
 HOUR_FIELDS = ("original_estimate_h", "time_spent_h", "remaining_estimate_h")
+#: Fields a sheet may repeat: Jira's CSV export writes one ``Labels`` / ``Sprint`` /
+#: ``Fix Version/s`` / ``Component/s`` column per value, all under the same header.
+LIST_FIELDS = ("labels", "components", "milestone", "sprints")
+#: Jira's CSV export (Data Center and Cloud, English UI): ``10/May/22 10:37 PM``. Month
+#: names make it unambiguous, so it is always tried after the configured formats.
+JIRA_DATE_FORMATS: tuple[str, ...] = ("%d/%b/%y %I:%M %p", "%d/%b/%y %H:%M", "%d/%b/%y")
 
 # Built-in status words; the source's ``status_map`` is applied first and wins.
 DEFAULT_STATUS_MAP: dict[str, str] = {
@@ -317,6 +334,12 @@ def _parse_when(fld: str, value: Cell, formats: Sequence[str]) -> dt.datetime | 
                 return dt.datetime.strptime(text, fmt)
             except ValueError:
                 continue
+        for fmt in JIRA_DATE_FORMATS:
+            try:
+                when = dt.datetime.strptime(text, fmt)
+            except ValueError:
+                continue
+            return when.date() if fmt == "%d/%b/%y" else when
         for pattern in (_ISO, _YMD_SEP, _CN, _COMPACT):
             m = pattern.match(text)
             if m:
@@ -453,16 +476,29 @@ def to_flag(value: Cell) -> bool | None:
     return None
 
 
+#: Words of workflow statuses real Jira exports carry ("Dev Testing", "In Development",
+#: "Ready For QA", "Code Review", "Analysis", "Ready for Stage/Release"): work started and
+#: not finished. Tried after the exact words and ``status_map``.
+_IN_PROGRESS_WORDS = re.compile(
+    r"develop|dev\b|test|review|analys|\bqa\b|\buat\b|ready for|staging|stage|implement"
+    r"|progress|doing|verif|开发|测试|评审|分析|验证",
+    re.IGNORECASE,
+)
+
+
 def to_status_category(status: str, status_map: Mapping[str, str]) -> str:
-    """``status_map`` (exact, then case/width-insensitive), then the built-in words; a
-    status nobody knows is an error rather than a guess (a wrong category silently skews
-    every roll-up)."""
+    """``status_map`` (exact, then case/width-insensitive), then the built-in words, then
+    in-progress workflow words; a status nobody knows is a ``CellError`` rather than a
+    silent guess (a wrong category skews every roll-up): the caller keeps the row as in
+    progress and reports the cell."""
     mapped = status_map.get(status)
     if mapped is None:
         norm = normalise_header(status)
         mapped = next((v for k, v in status_map.items() if normalise_header(k) == norm), None)
         if mapped is None:
             mapped = _DEFAULT_STATUS_NORM.get(norm)
+        if mapped is None and _IN_PROGRESS_WORDS.search(status):
+            mapped = "in_progress"
     if mapped is None:
         raise CellError(
             "status",
@@ -488,11 +524,33 @@ class RowContext:
     hours_per_day: float = 8.0
     default_type: str = "Task"
     extra_fields: tuple[str, ...] = ()  # configured columns that are not known fields
+    #: LIST_FIELDS present in the sheet -> every header holding them (repeated columns)
+    repeats: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: hour fields whose cells are seconds (Jira's export writes estimates in seconds)
+    seconds_fields: frozenset[str] = frozenset()
 
 
 def cell(row: Mapping[str, Cell], ctx: RowContext, fld: str) -> Cell:
     header = ctx.columns.get(fld)
     return None if header is None else row.get(header)
+
+
+def cells_list(row: Mapping[str, Cell], ctx: RowContext, fld: str) -> tuple[str, ...]:
+    """Every value of a list field over all its columns (``Labels``, ``Labels.2``, ...),
+    each cell split on , ; 、 and newlines; first occurrence order, no repeats."""
+    headers = ctx.repeats.get(fld) or ((ctx.columns[fld],) if fld in ctx.columns else ())
+    values = (v for h in headers for v in to_list(row.get(h)))
+    return tuple(dict.fromkeys(values))
+
+
+def repeated_headers(headers: Sequence[str | None], first: str) -> tuple[str, ...]:
+    """``first`` and the copies ``read_table`` renamed ``first.2``, ``first.3``..."""
+    out = [first]
+    prefix = f"{first}."
+    for h in headers:
+        if h and h.startswith(prefix) and h[len(prefix) :].isdigit():
+            out.append(h)
+    return tuple(out)
 
 
 def person_id(name: str | None, email: str | None) -> str | None:
@@ -534,6 +592,9 @@ def to_extra(row: Mapping[str, Cell], ctx: RowContext, progress: float | None) -
     extra: dict[str, Any] = {}
     if progress is not None:
         extra["percent_complete"] = round(progress * 100, 10)  # as before progress existed
+    sprints = cells_list(row, ctx, "sprints")
+    if sprints:
+        extra["sprints"] = list(sprints)
     for fld in ctx.extra_fields:
         value = cell(row, ctx, fld)
         if isinstance(value, dt.date | dt.time):
@@ -541,6 +602,28 @@ def to_extra(row: Mapping[str, Cell], ctx: RowContext, progress: float | None) -
         if value is not None:
             extra[fld] = value
     return extra
+
+
+def _soft(errors: list[CellError] | None, fld: str, read: Any, *args: Any) -> Any:
+    """``read(fld, *args)``, or None with the ``CellError`` appended to ``errors`` (the
+    row keeps every other field); raises when ``errors`` is None (callers that want the
+    old all-or-nothing behaviour)."""
+    try:
+        return read(fld, *args)
+    except CellError as exc:
+        if errors is None:
+            raise
+        errors.append(exc)
+        return None
+
+
+def _hours(fld: str, value: Cell, ctx: RowContext) -> float | None:
+    if fld in ctx.seconds_fields and value is not None:
+        seconds = to_number(fld, value)
+        if seconds is not None and seconds < 0:
+            raise CellError(fld, f"negative time {value!r}")
+        return None if seconds is None else seconds / 3600
+    return to_hours(fld, value, ctx.hours_per_day)
 
 
 def to_work_item(
@@ -557,21 +640,34 @@ def to_work_item(
 ) -> WorkItem:
     """One task row. Cross-row facts (parent, people ids, milestones) come resolved.
 
-    A bad cell raises ``CellError`` (the row is skipped), except the optional cells a row
-    is useful without (the percentage complete): their ``CellError`` is appended to
-    ``cell_errors`` and the cell is read as empty.
+    Only an empty title raises (a row without one is not a task). With ``cell_errors``
+    given, any other unreadable cell (a date, hours, points, the percentage, an unknown
+    status) is read as empty, its ``CellError`` is appended there, and the row is kept: the
+    smallest unit degrades, not the record (docs/degrade-policy.md). An unknown status
+    keeps its text and counts as in progress until ``status_map`` says better.
     """
     title = to_text(cell(row, ctx, "title"))
     if not title:
         raise CellError("title", "empty title")
-    status, category = to_status(row, ctx)
-    try:
-        progress = to_progress("percent_complete", cell(row, ctx, "percent_complete"))
-    except CellError as exc:
-        if cell_errors is None:
-            raise
-        cell_errors.append(exc)
-        progress = None
+    errs = cell_errors
+    status = to_text(cell(row, ctx, "status")) or "todo"
+    category = "todo"
+    if cell(row, ctx, "status") is not None:
+        category = _soft(
+            errs, "status", lambda _f, t: to_status_category(t, ctx.status_map), status
+        )
+        category = category or "in_progress"
+    progress = _soft(errs, "percent_complete", to_progress, cell(row, ctx, "percent_complete"))
+
+    def when(fld: str) -> dt.datetime | None:
+        return _soft(errs, fld, to_utc, cell(row, ctx, fld), ctx.tz, ctx.date_formats)
+
+    def day(fld: str) -> dt.date | None:
+        return _soft(errs, fld, to_date, cell(row, ctx, fld), ctx.date_formats)
+
+    def hours(fld: str) -> float | None:
+        return _soft(errs, fld, _hours, cell(row, ctx, fld), ctx)
+
     return WorkItem(
         source=ctx.source,
         external_id=external_id,
@@ -585,22 +681,18 @@ def to_work_item(
         assignee=assignee,
         reporter=reporter,
         parent_id=parent_id,
-        created_at=to_utc("created_at", cell(row, ctx, "created_at"), ctx.tz, ctx.date_formats),
-        updated_at=to_utc("updated_at", cell(row, ctx, "updated_at"), ctx.tz, ctx.date_formats),
-        resolved_at=to_utc("resolved_at", cell(row, ctx, "resolved_at"), ctx.tz, ctx.date_formats),
-        start_on=to_date("start_on", cell(row, ctx, "start_on"), ctx.date_formats),
-        due_on=to_date("due_on", cell(row, ctx, "due_on"), ctx.date_formats),
-        story_points=to_number("story_points", cell(row, ctx, "story_points")),
-        original_estimate_h=to_hours(
-            "original_estimate_h", cell(row, ctx, "original_estimate_h"), ctx.hours_per_day
-        ),
-        remaining_estimate_h=to_hours(
-            "remaining_estimate_h", cell(row, ctx, "remaining_estimate_h"), ctx.hours_per_day
-        ),
-        time_spent_h=to_hours("time_spent_h", cell(row, ctx, "time_spent_h"), ctx.hours_per_day),
+        created_at=when("created_at"),
+        updated_at=when("updated_at"),
+        resolved_at=when("resolved_at"),
+        start_on=day("start_on"),
+        due_on=day("due_on"),
+        story_points=_soft(errs, "story_points", to_number, cell(row, ctx, "story_points")),
+        original_estimate_h=hours("original_estimate_h"),
+        remaining_estimate_h=hours("remaining_estimate_h"),
+        time_spent_h=hours("time_spent_h"),
         progress=progress,
-        labels=to_list(cell(row, ctx, "labels")),
-        components=to_list(cell(row, ctx, "components")),
+        labels=cells_list(row, ctx, "labels"),
+        components=cells_list(row, ctx, "components"),
         milestone_ids=milestone_ids,
         url=to_text(cell(row, ctx, "url")),
         extra=to_extra(row, ctx, progress),

@@ -25,6 +25,22 @@ Cell = str | int | float | bool | dt.datetime | dt.date | dt.time | None
 DEFAULT_ENCODINGS: tuple[str, ...] = ("utf-8-sig", "gb18030")
 HEADER_SCAN_ROWS = 30
 _CHUNK = 1 << 16
+#: Largest CSV cell read. Python's csv default (131,072 characters) is smaller than the
+#: comment cells of real Jira exports (141,307 in one of ours), and the csv module fails
+#: the whole file on the first one. Bounded all the same: a file with an unterminated
+#: quote would otherwise pull everything after it into one cell in memory.
+MAX_CELL_CHARS = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class BadRecord:
+    """A CSV record that cannot be trusted: its problem, the record's row number and the
+    physical lines it spans. ``fetch_rows`` leaves it out and reports it."""
+
+    row: int
+    first_line: int
+    last_line: int
+    message: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,10 +116,21 @@ def _clean(value: Any) -> Cell:
     return value
 
 
-def _fetch_raw_csv(path: Path, encoding: str, delimiter: str) -> Iterator[list[Cell]]:
+def _fetch_raw_csv(
+    path: Path, encoding: str, delimiter: str
+) -> Iterator[tuple[list[Cell], int, int]]:
+    """(cells, first physical line, last physical line) per record."""
+    if csv.field_size_limit() < MAX_CELL_CHARS:
+        csv.field_size_limit(MAX_CELL_CHARS)
     with path.open(encoding=encoding, newline="") as f:
-        for record in csv.reader(f, delimiter=delimiter):
-            yield [_clean(v) for v in record]
+        reader = csv.reader(f, delimiter=delimiter)
+        last = 0
+        try:
+            for record in reader:
+                yield [_clean(v) for v in record], last + 1, reader.line_num
+                last = reader.line_num
+        except csv.Error as exc:
+            raise csv.Error(f"line {reader.line_num}: {exc}") from exc
 
 
 def _fetch_raw_xlsx(path: Path, sheet: str | None) -> Iterator[tuple[str, list[Cell]]]:
@@ -148,8 +175,8 @@ def fetch_raw_rows(
         delim = delimiter or _sniff_delimiter(path, enc)
         facts: dict[str, Any] = {"sheet": None, "encoding": enc, "delimiter": delim}
         try:
-            for n, cells in enumerate(_fetch_raw_csv(path, enc, delim), start=1):
-                yield n, cells, facts
+            for n, (cells, first, last) in enumerate(_fetch_raw_csv(path, enc, delim), start=1):
+                yield n, cells, {**facts, "lines": (first, last)} if last > first else facts
         except UnicodeDecodeError as exc:  # only with an explicit, wrong options.encoding
             raise ConfigError(f"{path.name}: not valid {enc} ({exc.reason})") from exc
         except csv.Error as exc:
@@ -234,12 +261,42 @@ def _make_table(
     )
 
 
-def fetch_rows(table: Table) -> Iterator[tuple[int, dict[str, Cell]]]:
-    """(row_number, {header: cell}) for each non-blank row below the header row."""
-    for n, cells, _ in fetch_raw_rows(
+def _suspect(n: int, cells: list[Cell], facts: dict[str, Any], width: int) -> BadRecord | None:
+    """A CSV record spanning several lines whose cell count is not the header's: the mark of
+    an unterminated quote, which makes the csv module read the following rows into one
+    cell (silently: Python's reader only complains at the very end of the file, and not
+    even then unless ``strict``). A legitimate multi-line cell keeps the count."""
+    lines = facts.get("lines")
+    if lines is None or len(cells) == width:
+        return None
+    first, last = lines
+    return BadRecord(
+        row=n,
+        first_line=first,
+        last_line=last,
+        message=(
+            f"line {first}: unterminated quote? this record runs to line {last} and has "
+            f"{len(cells)} cells where the header has {width}; the rows it swallowed are "
+            "not loaded: fix the quote"
+        ),
+    )
+
+
+def fetch_rows(
+    table: Table, bad: list[BadRecord] | None = None
+) -> Iterator[tuple[int, dict[str, Cell]]]:
+    """(row_number, {header: cell}) for each non-blank row below the header row. A CSV
+    record that swallowed others (see ``_suspect``) is left out and appended to ``bad``."""
+    width = len(table.headers)
+    for n, cells, facts in fetch_raw_rows(
         table.path, sheet=table.sheet, encoding=table.encoding, delimiter=table.delimiter
     ):
         if n <= table.header_row or all(c is None for c in cells):
+            continue
+        suspect = _suspect(n, cells, facts, width)
+        if suspect is not None:
+            if bad is not None:
+                bad.append(suspect)
             continue
         row = {h: cells[i] if i < len(cells) else None for i, h in enumerate(table.headers) if h}
         if all(v is None for v in row.values()):
