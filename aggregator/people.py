@@ -33,10 +33,56 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, select, update
 
 from pmohub.aggregator.store import models as m
-from pmohub.aggregator.store.writes import aliases_t, move_person, people_t
+from pmohub.aggregator.store.bulk import aliases_t, people_t
+from pmohub.aggregator.store.writes import move_person, normalise_email
 from pmohub.connectors.errors import PmohubError
 
 sources_t = m.Source.__table__
+
+
+@dataclass
+class AccountIndex:
+    """The store's accounts, for matching a config ``people:`` entry on the read side by
+    the same rules the write side merges by (:func:`apply_config_people`): an account ref
+    ``source:external_id`` (else ``source:username``, case-insensitive), and the e-mail."""
+
+    accounts: dict[tuple[str, str], int] = field(default_factory=dict)
+    usernames: dict[tuple[str, str], int] = field(default_factory=dict)
+    emails: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def from_rows(
+        cls,
+        aliases: Iterable[tuple[Any, Any, Any, Any]],
+        people: Iterable[tuple[Any, Any]],
+    ) -> AccountIndex:
+        """``aliases``: (source, external_id, username, person_id); ``people``: (id, email)."""
+        index = cls()
+        for src, ext, user, pid in aliases:
+            index.accounts[(str(src), str(ext))] = int(pid)
+            if isinstance(user, str) and user:
+                index.usernames.setdefault((str(src), user.lower()), int(pid))
+        for pid, email in people:
+            key = normalise_email(email)
+            if key is not None:
+                index.emails.setdefault(key, int(pid))
+        return index
+
+    def config_person_ids(self, entry: Any) -> set[int]:
+        """Store person ids the config person ``entry`` names (its id, aliases, e-mail)."""
+        found: set[int] = set()
+        for text in (getattr(entry, "id", None), *(getattr(entry, "aliases", ()) or ())):
+            if not isinstance(text, str) or ":" not in text:
+                continue
+            src, _, ext = text.partition(":")
+            src, ext = src.strip(), ext.strip()
+            pid = self.accounts.get((src, ext)) or self.usernames.get((src, ext.lower()))
+            if pid is not None:
+                found.add(pid)
+        key = normalise_email(getattr(entry, "email", None))
+        if key is not None and key in self.emails:
+            found.add(self.emails[key])
+        return found
 
 
 class PeopleError(PmohubError):
@@ -195,9 +241,10 @@ def apply_config_people(engine: Engine, people: Sequence[Any]) -> list[MergeResu
                     aliases.append(alias)
             person_ids = [a[1] for a in aliases]
             email = (getattr(entry, "email", None) or "").strip()
-            if email:
+            key = normalise_email(email)
+            if key:
                 person_ids += conn.execute(
-                    select(people_t.c.id).where(func.lower(people_t.c.email) == email.lower())
+                    select(people_t.c.id).where(func.lower(func.trim(people_t.c.email)) == key)
                 ).scalars()
             if not person_ids:
                 results.append(MergeResult(person_id=0, pending=pending))

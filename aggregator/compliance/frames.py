@@ -22,6 +22,7 @@ from pmohub.aggregator.config.settings import (
     hierarchy_keys,
     tracker_map,
 )
+from pmohub.aggregator.people import AccountIndex
 from pmohub.aggregator.store import models as m
 from pmohub.rules.engine import Rule
 from pmohub.rules.frames import (
@@ -431,37 +432,33 @@ def project_scope(
 
 def person_settings(engine: Engine, config: Any) -> dict[str, dict[int, Any]]:
     """Per-person ``hours_per_day``, ``allocation`` and ``leave`` of the config's
-    ``people:``, keyed by the store's person id. A config id matches an account
-    ``source:external_id`` (or just the external id), else the e-mail, else the name."""
+    ``people:``, keyed by the store's person id, matched as the sync merges them
+    (:class:`aggregator.people.AccountIndex`)."""
     people_cfg = list(getattr(config, "people", ()) or ())
     if not people_cfg:
         return {"person_hours": {}, "person_allocation": {}, "person_leave": {}}
-    aliases = _read(engine, m.PersonAlias.__table__, ("source", "external_id", "person_id"))
-    people = _read(engine, m.Person.__table__, ("id", "email", "display_name"))
-    index: dict[str, int] = {}
-    for n, pid in zip(people["display_name"], people["id"], strict=True):
-        index.setdefault(f"name:{n}", int(pid))
-    for e, pid in zip(people["email"], people["id"], strict=True):
-        if isinstance(e, str):
-            index[f"email:{e.lower()}"] = int(pid)
-    for src, ext, pid in zip(
-        aliases["source"], aliases["external_id"], aliases["person_id"], strict=True
-    ):
-        index[f"id:{src}:{ext}"] = int(pid)
-        index.setdefault(f"id:{ext}", int(pid))
+    aliases = _read(
+        engine, m.PersonAlias.__table__, ("source", "external_id", "username", "person_id")
+    )
+    people = _read(engine, m.Person.__table__, ("id", "email"))
+    index = AccountIndex.from_rows(
+        zip(
+            aliases["source"],
+            aliases["external_id"],
+            aliases["username"],
+            aliases["person_id"],
+            strict=True,
+        ),
+        zip(people["id"], people["email"], strict=True),
+    )
     hours: dict[int, float] = {}
     alloc: dict[int, float] = {}
     leave: dict[int, list[tuple[dt.date, dt.date]]] = {}
     for pc in people_cfg:
-        ext = str(pc.id).split(":", 1)[-1]
-        pid = (
-            index.get(f"id:{pc.id}")
-            or index.get(f"id:{ext}")
-            or (index.get(f"email:{pc.email.lower()}") if pc.email else None)
-            or (index.get(f"name:{pc.name}") if pc.name else None)
-        )
-        if pid is None:
+        ids = index.config_person_ids(pc)
+        if not ids:
             continue
+        pid = min(ids)
         if pc.hours_per_day is not None:
             hours[pid] = float(pc.hours_per_day)
         if pc.allocation is not None:

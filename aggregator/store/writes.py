@@ -232,6 +232,13 @@ def _project_row(p: rec.Project, at: dt.datetime) -> dict[str, Any]:
     }
 
 
+def normalise_email(value: object) -> str | None:
+    """The one e-mail comparison key (trimmed, case-folded); None for a blank or non-text."""
+    if not isinstance(value, str):
+        return None
+    return value.strip().lower() or None
+
+
 def upsert_people(
     conn: Connection, source: str, people: Sequence[rec.Person], *, at: dt.datetime | None = None
 ) -> WriteCounts:
@@ -261,7 +268,7 @@ def upsert_people(
         )
     ).all()
     existing = {r[0]: r for r in rows}
-    emails = {p.email.strip().lower() for p in page if p.email and p.email.strip()}
+    emails = {e for e in (normalise_email(p.email) for p in page) if e}
     by_email: dict[str, int] = {}
     if emails:
         for email, pid in conn.execute(
@@ -274,7 +281,7 @@ def upsert_people(
     new_aliases: list[dict[str, Any]] = []
     for p in page:
         digest = content_hash(p)
-        email = p.email.strip().lower() if p.email and p.email.strip() else None
+        email = normalise_email(p.email)
         old = existing.get(p.external_id)
         alias_values = {
             "display_name": p.display_name,
