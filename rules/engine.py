@@ -52,7 +52,7 @@ import numpy as np
 import pandas as pd
 
 from pmohub.rules.calendar import WEEKEND_ONLY, WorkCalendar, local_dates
-from pmohub.rules.clock import DEFAULT_TZ
+from pmohub.rules.clock import DEFAULT_TZ, as_of_at
 
 log = logging.getLogger("pmohub.rules")
 
@@ -375,6 +375,13 @@ class RuleContext:
     @property
     def as_of_day(self) -> np.datetime64:
         return np.datetime64(self.as_of, "D")
+
+    @property
+    def as_of_at(self) -> dt.datetime:
+        """The as-of instant (UTC): 00:00 local of the day after ``as_of``, the nightly cut-off
+        that ends the as-of day. Rules compare timestamps with this, never with a UTC midnight
+        of their own (8 hours off in Shanghai)."""
+        return as_of_at(self.as_of + dt.timedelta(days=1), self.timezone)
 
     def local_day(self, timestamps: pd.Series) -> np.ndarray:
         """UTC timestamps -> local calendar day in the policy time zone."""

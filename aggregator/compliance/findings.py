@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -28,6 +27,7 @@ from sqlalchemy import Engine, insert, select, update
 
 from pmohub.aggregator.store import models as m
 from pmohub.aggregator.store.revisions import bump_revision
+from pmohub.rules.clock import as_of_at
 from pmohub.rules.engine import RuleRun
 from pmohub.rules.policy import Policy
 
@@ -86,8 +86,8 @@ def apply_waivers(out: pd.DataFrame, policy: Policy, as_of: dt.date) -> pd.DataF
 
 
 def seen_instant(as_of: dt.date, timezone: str) -> dt.datetime:
-    local = dt.datetime.combine(as_of, dt.time(0), tzinfo=ZoneInfo(timezone))
-    return local.astimezone(dt.UTC)
+    """When a finding of the run as of ``as_of`` was seen: 00:00 local of ``as_of``."""
+    return as_of_at(as_of, timezone)
 
 
 def _sync_waivers(conn: Any, policy: Policy, now: dt.datetime) -> dict[str, int]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 import pandas as pd
 
@@ -186,7 +188,7 @@ def chg_001(ctx: RuleContext) -> Outcomes:
         dates["moved_wd"] > ctx.param_of("moved_wd", dates["project_key"]).astype(float)
     ].copy()
     # A version date has no history: the move happened some time up to today.
-    as_of_at = pd.Timestamp(ctx.as_of, tz=ctx.timezone).tz_convert("UTC") + pd.Timedelta(days=1)
+    as_of_at = pd.Timestamp(ctx.as_of_at)
     moved["moved_at"] = pd.to_datetime(moved["moved_at"], utc=True).fillna(as_of_at)
     crs = approved_crs(items)
     taken = pd.to_datetime(moved["taken_at"], utc=True)
@@ -368,6 +370,13 @@ def chg_002(ctx: RuleContext) -> Outcomes:
     return ctx.project_outcomes(res)
 
 
+def _where(frame: pd.DataFrame, flags: Iterable[bool]) -> pd.DataFrame:
+    """The rows of ``frame`` where ``flags`` is true. A bool array, never a list: ``frame[[]]``
+    selects no *columns*, so an empty frame lost its columns (KeyError) when, say, nothing
+    ever left a sprint in the window."""
+    return frame[np.fromiter(flags, dtype=bool, count=len(frame))]
+
+
 def sprint_creep(ctx: RuleContext) -> pd.DataFrame:
     """Sprints (current, or ended within ``sprint_recent_days``) whose points added after
     the start exceed ``sprint_share`` of the points committed at the start. Committed =
@@ -386,15 +395,20 @@ def sprint_creep(ctx: RuleContext) -> pd.DataFrame:
     ):
         return empty
     g = ctx.global_params
-    as_of_at = pd.Timestamp(ctx.as_of, tz="UTC") + pd.Timedelta(days=1)
+    # The end of the local as-of day, as in every other rule (was UTC midnight: a sprint
+    # starting early next morning in Shanghai counted as started).
+    as_of_at = pd.Timestamp(ctx.as_of_at)
     recent = as_of_at - pd.Timedelta(days=float(g.get("sprint_recent_days", 14)))
     start = pd.to_datetime(its["start_at"], utc=True)
     end = pd.to_datetime(its["end_at"], utc=True)
-    its = its[
+    keep = (
         (start <= as_of_at)
         & ((its["state"].astype(str) == "active") | (end >= recent))
         & its["project_key"].notna()
-    ].assign(start_at=start)
+    )
+    # start[keep], not start: assigning a longer Series to an empty frame re-indexes it into
+    # all-NaN rows (pandas), which crashed the rule when no sprint was in the window.
+    its = its[keep].assign(start_at=start[keep])
     if its.empty:
         return empty
     sprint_ids = set(its["external_id"].astype(str))
@@ -413,7 +427,7 @@ def sprint_creep(ctx: RuleContext) -> pd.DataFrame:
     ):
         x = ch.assign(sid=ids(ch[col_in]), other=ids(ch[col_out])).explode("sid")
         x = x[x["sid"].isin(sprint_ids)]
-        x = x[[s not in o for s, o in zip(x["sid"], x["other"], strict=True)]]
+        x = _where(x, (s not in o for s, o in zip(x["sid"], x["other"], strict=True)))
         moves.append(x[["work_item_id", "sid", "changed_at"]].assign(kind=kind))
     mv = pd.concat(moves, ignore_index=True)
     mv = mv.merge(
@@ -431,24 +445,27 @@ def sprint_creep(ctx: RuleContext) -> pd.DataFrame:
     removed = mv[mv["kind"] == "removed"].drop_duplicates(["work_item_id", "sid"])
     # Added then removed again: neither committed nor (any longer) added.
     added_pairs = set(zip(added["work_item_id"], added["sid"], strict=True))
-    removed = removed[
-        [
+    removed = _where(
+        removed,
+        (
             (i, s) not in added_pairs
             for i, s in zip(removed["work_item_id"], removed["sid"], strict=True)
-        ]
-    ]
+        ),
+    )
     now_pairs = set(zip(member["id"], member["sid"], strict=True))
-    added = added[
-        [(i, s) in now_pairs for i, s in zip(added["work_item_id"], added["sid"], strict=True)]
-    ]
+    added = _where(
+        added,
+        ((i, s) in now_pairs for i, s in zip(added["work_item_id"], added["sid"], strict=True)),
+    )
     committed_rows = pd.concat(
         [
-            member[
-                [
+            _where(
+                member,
+                (
                     (i, s) not in added_pairs
                     for i, s in zip(member["id"], member["sid"], strict=True)
-                ]
-            ][["id", "sid"]],
+                ),
+            )[["id", "sid"]],
             removed.rename(columns={"work_item_id": "id"})[["id", "sid"]],
         ]
     )

@@ -207,7 +207,7 @@ def _missed_phase_ends(ctx: RuleContext, reg: pd.DataFrame, lessons: pd.DataFram
             reg["planned_start"].astype(str), format="ISO8601", errors="coerce", utc=True
         )
         started = started.fillna(planned)
-    age_days = (pd.Timestamp(ctx.as_of, tz="UTC") - started).dt.days
+    age_days = (pd.Timestamp(ctx.as_of_at) - started).dt.days
     long_ = age_days > 30.4 * float(g.get("long_months", 6))
     within = int(g.get("within_wd", 10))
     made = ctx.local_day(pd.to_datetime(lessons["created_at"], utc=True))

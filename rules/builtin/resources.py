@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from pmohub.rules.calendar import to_days
+from pmohub.rules.clock import as_of_at
 from pmohub.rules.engine import Outcomes, RuleContext, rule
 from pmohub.rules.frames import (
     by_project,
@@ -121,7 +122,8 @@ def _conflict_history(ctx: RuleContext, pair: pd.DataFrame) -> tuple[pd.Series, 
     previous run, else today) and whether a decision is linked: a corrective action of the
     displaced project created since then (PMO actions linked to its registry issue belong
     to it)."""
-    today = pd.Timestamp(ctx.as_of, tz="UTC")
+    # A conflict first seen now gets the instant the findings lifecycle will record for it.
+    today = pd.Timestamp(as_of_at(ctx.as_of, ctx.timezone))
     first = pd.Series(today, index=pair.index)
     hist = ctx.frames.get("findings")
     if hist is not None and len(hist):
@@ -377,7 +379,10 @@ def res_002(ctx: RuleContext) -> Outcomes:
     )
     first_seen, decided = _conflict_history(ctx, pair)
     persist_days = 7 * int(g.get("persist_runs", 2))
-    since = (pd.Timestamp(ctx.as_of) - first_seen.dt.tz_convert(None).dt.normalize()).dt.days
+    # Local days, as the lifecycle counts them (a UTC date is a day early in Shanghai).
+    since = pd.Series(
+        (ctx.as_of_day - ctx.local_day(first_seen)) / np.timedelta64(1, "D"), index=pair.index
+    )
     persisting = (since >= persist_days).fillna(False).to_numpy(dtype=bool)
     pair = pair[~decided]
     persisting = persisting[~decided]
