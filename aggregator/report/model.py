@@ -31,7 +31,7 @@ import pandas as pd
 from sqlalchemy import Engine, select
 
 from pmohub.aggregator.store import models as m
-from pmohub.rules.clock import DEFAULT_TZ
+from pmohub.rules.clock import DEFAULT_TZ, as_of_at
 
 log = logging.getLogger("pmohub.report")
 
@@ -182,8 +182,7 @@ class ReportContext:
     @property
     def as_of_at(self) -> dt.datetime:
         """The as-of instant: 00:00 local of the day after ``as_of`` (data of the whole day)."""
-        local = dt.datetime.combine(self.as_of + dt.timedelta(days=1), dt.time(0), self.tz)
-        return local.astimezone(dt.UTC)
+        return as_of_at(self.as_of + dt.timedelta(days=1), self.tz)
 
     def items(self) -> pd.DataFrame:
         wi = self.frames.get("work_items")
@@ -1365,7 +1364,7 @@ def _compliance_trend(ctx: ReportContext) -> dict[str, Any]:
     f = ctx.findings
     open_counts = []
     for day in weeks:
-        at = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), ctx.tz).astimezone(dt.UTC)
+        at = as_of_at(day + dt.timedelta(days=1), ctx.tz)
         if f is None or f.empty:
             open_counts.append(0)
             continue

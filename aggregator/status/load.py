@@ -58,6 +58,7 @@ from pmohub.aggregator.store.reads import (
     query_frame,
 )
 from pmohub.rules.calendar import WorkCalendar, uncovered_warnings
+from pmohub.rules.clock import as_of_at
 from pmohub.rules.metrics import (
     NON_LOAD_KINDS,
     calendar_codes,
@@ -221,8 +222,8 @@ def utilisation_frame(
     first = _monday(as_of) - dt.timedelta(days=7 * weeks)
     starts = [first + dt.timedelta(days=7 * i) for i in range(weeks)]
     tz = ZoneInfo(s.timezone)
-    lo = dt.datetime.combine(first, dt.time(0), tzinfo=tz).astimezone(dt.UTC)
-    hi = dt.datetime.combine(_monday(as_of), dt.time(0), tzinfo=tz).astimezone(dt.UTC)
+    lo = as_of_at(first, tz)
+    hi = as_of_at(_monday(as_of), tz)
     wl = query_frame(
         engine,
         select(

@@ -9,7 +9,6 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 from sqlalchemy import (
@@ -24,7 +23,7 @@ from pmohub.aggregator.config.settings import (
 )
 from pmohub.aggregator.store import models as m
 from pmohub.rules.calendar import WorkCalendar, uncovered_warnings
-from pmohub.rules.clock import DEFAULT_TZ
+from pmohub.rules.clock import DEFAULT_TZ, as_of_at
 from pmohub.rules.frames import (
     kind_map,
 )
@@ -83,8 +82,7 @@ class Settings:
 
     def day_end(self, day: dt.date) -> dt.datetime:
         """The instant a local day ends (the nightly cut-off after it), in UTC."""
-        local = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0))
-        return local.replace(tzinfo=ZoneInfo(self.timezone)).astimezone(dt.UTC)
+        return as_of_at(day + dt.timedelta(days=1), self.timezone)
 
 
 def settings_for(config: Any) -> Settings:
