@@ -167,6 +167,12 @@ class Connector(ABC):
     option_keys: ClassVar[Mapping[str, type]] = {}
     #: True when ``fetch_work_items`` honours ``since`` (else every run is a full pass).
     incremental: ClassVar[bool] = True
+    #: True when the connector wants ``known_updated`` filled before an incremental
+    #: ``fetch_work_items`` (it then skips re-reading children of unchanged items).
+    wants_known_updated: ClassVar[bool] = False
+    #: external_id -> stored ``updated_at`` of this source's live items updated at or
+    #: after ``since``; set by the sync engine on incremental runs when wanted, else empty.
+    known_updated: Mapping[str, dt.datetime] = {}
 
     def __init__(self, config: SourceConfig, *, env: Mapping[str, str] | None = None):
         self.config = config

@@ -383,7 +383,9 @@ def _census(engine: Engine, connector: Connector, run: _Run) -> None:
             yield from connector.census(key)
 
     with engine.begin() as conn:
-        run.result.deleted += deletions.soft_delete_not_in_census(conn, bulk.work_items_t, source, ids())
+        run.result.deleted += deletions.soft_delete_not_in_census(
+            conn, bulk.work_items_t, source, ids()
+        )
         run.save(conn)
     run.report("census")
 
@@ -489,6 +491,8 @@ def _sync_locked(
     run = _Run(result, progress)
     try:
         _sync_catalogue(engine, connector, run, page_size)
+        if since is not None and connector.wants_known_updated:
+            connector.known_updated = _known_updated(engine, source, since)
         for n, page in enumerate(_pages(connector.fetch_work_items(since), page_size), 1):
             _write_page(engine, source, page, run, started_at)
             if n & (n - 1) == 0:
@@ -514,6 +518,22 @@ def _sync_locked(
         run.save(conn, status=result.status, finished_at=result.finished_at, error=result.error)
     run.report("done")
     return result
+
+
+def _known_updated(engine: Engine, source: str, since: dt.datetime) -> dict[str, dt.datetime]:
+    """Stored ``updated_at`` of the source's live items updated at or after ``since`` (what
+    an incremental run lists again because of the lookback): a connector whose children
+    cost a request per item skips those whose ``updated_at`` did not move."""
+    t = bulk.work_items_t
+    query = select(t.c.external_id, t.c.updated_at).where(
+        t.c.source == source, t.c.deleted_at.is_(None), t.c.updated_at >= since
+    )
+    with engine.connect() as conn:
+        return {
+            str(eid): (at if at.tzinfo else at.replace(tzinfo=dt.UTC))
+            for eid, at in conn.execute(query)
+            if at is not None
+        }
 
 
 def sync_all(
