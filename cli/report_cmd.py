@@ -129,7 +129,7 @@ def register(main: click.Group) -> None:
         to_stdout = out is None and fmt in TEXT_FORMATS
         out_dir = resolve_path(config, report_settings(config).out_dir) or Path.cwd()
         if to_stdout:
-            from pmohub.aggregator.report.model import build_report
+            from pmohub.aggregator.report.build import build_report
             from pmohub.aggregator.report.render import render
 
             rep = build_report(

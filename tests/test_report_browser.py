@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from reportkit import AS_OF, IMG_TITLE, MARKUP_TITLE, SCRIPT_TITLE, synced_project
 
-from pmohub.aggregator.report.model import build_report
+from pmohub.aggregator.report.build import build_report
 from pmohub.aggregator.report.render import write_report
 
 CHROMIUM = next(

@@ -17,9 +17,10 @@ import pandas as pd
 import pytest
 from reportkit import AS_OF, SCRIPT_TITLE, synced_project
 
+from pmohub.aggregator.report import context as report_context
 from pmohub.aggregator.report import model as report_model
+from pmohub.aggregator.report.build import build_report
 from pmohub.aggregator.report.i18n import CATALOGUE, t
-from pmohub.aggregator.report.model import SECTION_KEYS, build_report
 from pmohub.aggregator.report.render import (
     TRANSLATED_KINDS,
     render_csv,
@@ -28,6 +29,9 @@ from pmohub.aggregator.report.render import (
     render_xlsx,
     xlsx_sheets,
 )
+from pmohub.aggregator.report.sections import SECTION_KEYS, SECTIONS
+from pmohub.aggregator.report.sections import resources as resources_section
+from pmohub.aggregator.report.sections import schedule as schedule_section
 from pmohub.connectors.errors import PmohubError
 
 RULES_MD_HEADINGS = [
@@ -109,11 +113,22 @@ def test_portfolio_scope_monthly_trends_and_unknown_portfolio(sqlite_project) ->
         build_report(engine, config, as_of=AS_OF, portfolio="NOPE")
 
 
-def test_missing_features_degrade_to_notes(sqlite_project, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Roll-up, load and forecast absent (as before their issue landed): the report still
-    builds, says "not available" and never invents a colour."""
+def test_failing_computations_degrade_to_notes(
+    sqlite_project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Roll-up, load and forecast raising: the report still builds, says "not available"
+    (with the error) and never invents a colour."""
     config, engine = sqlite_project
-    monkeypatch.setattr(report_model, "_optional", lambda module, name: None)
+
+    def broken(what: str) -> Any:
+        def fail(*_a: Any, **_k: Any) -> Any:
+            raise RuntimeError(f"{what} exploded")
+
+        return fail
+
+    monkeypatch.setattr(report_context, "project_status", broken("roll-up"))
+    monkeypatch.setattr(schedule_section, "forecast_projects", broken("forecast"))
+    monkeypatch.setattr(resources_section, "load_frame", broken("load"))
     report = build_report(engine, config, as_of=AS_OF, portfolio="PF")
     assert all(
         r["rag"] == "ne"
@@ -125,7 +140,23 @@ def test_missing_features_degrade_to_notes(sqlite_project, monkeypatch: pytest.M
     whats = {n["params"]["what"] for n in notes}
     assert {"RAG / SPI(t) / CPI", "resource load", "Monte Carlo P50/P85/P95"} <= whats
     text = render_markdown(report, "zh")
-    assert "暂不可用" in text and "pmohub.aggregator.status.rollup" in text
+    assert "暂不可用" in text and "roll-up exploded" in text
+    assert "forecast exploded" in text and "load exploded" in text
+
+
+@pytest.mark.parametrize("module", ["rollup", "forecast", "load"])
+def test_a_missing_status_module_is_loud(module: str) -> None:
+    """The report imports the roll-up, forecast and load plainly: a renamed or missing module
+    is an ImportError when the report is imported (in a fresh interpreter, as a user would
+    meet it), not a quiet "not available" note in a report that still goes out."""
+    import subprocess
+    import sys
+
+    name = f"pmohub.aggregator.status.{module}"
+    code = f"import sys; sys.modules[{name!r}] = None; import pmohub.aggregator.report.build"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode != 0
+    assert "ImportError" in run.stderr and name in run.stderr
 
 
 def _expected_cell(value: Any, kind: str, lang: str) -> Any:
@@ -225,12 +256,14 @@ def test_catalogue_is_complete() -> None:
     import re
 
     src = "".join(
-        Path(report_model.__file__).with_name(n).read_text(encoding="utf-8")
-        for n in ("model.py", "render.py", "charts.py")
+        p.read_text(encoding="utf-8")
+        for p in sorted(Path(report_model.__file__).parent.rglob("*.py"))
+        if p.name != "i18n.py"
     )
     keys = set(
         re.findall(r'"((?:sec|tbl|col|chart|msg|note|m|dec|trace|label|title)\.[a-z_0-9]+)"', src)
     )
+    keys |= {f"sec.{spec.id}" for spec in SECTIONS}  # headings come from the ordered list
     missing = sorted(k for k in keys if k not in CATALOGUE)
     assert missing == []
     assert all(en and zh for en, zh in CATALOGUE.values())

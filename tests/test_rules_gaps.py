@@ -54,7 +54,7 @@ def test_compliance_weighs_passes_by_their_rule_severity() -> None:
 
     from rulekit import CN
 
-    from pmohub.aggregator.report.model import compliance_score
+    from pmohub.aggregator.report.context import compliance_score
     from pmohub.aggregator.status.metrics import compliance_frame
     from pmohub.rules.engine import outcomes_frame, run_rules
     from pmohub.rules.policy import build_policy

@@ -339,7 +339,7 @@ def _run_locked(
     report_basename: str | None = None,
     clock: Callable[[], dt.datetime] | None = None,
 ) -> NightlyResult:
-    from pmohub.aggregator.report.model import build_report
+    from pmohub.aggregator.report.build import build_report
     from pmohub.aggregator.report.publish import mail_report, write_files
     from pmohub.aggregator.report.publish import report_basename as default_name
 

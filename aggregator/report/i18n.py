@@ -215,7 +215,6 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "{what} not available: {why}",
         "{what} 暂不可用：{why}",
     ),
-    "note.module_missing": ("the {module} feature is not installed yet", "{module} 功能尚未提供"),
     "note.no_snapshots": (
         "no daily snapshots yet (nightly runs write them)",
         "尚无每日快照（每晚任务会写入）",

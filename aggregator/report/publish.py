@@ -14,7 +14,8 @@ from typing import Any
 from sqlalchemy import Engine
 
 from pmohub.aggregator.config.sections import report_settings, smtp_settings
-from pmohub.aggregator.report.model import Report, build_report
+from pmohub.aggregator.report.build import build_report
+from pmohub.aggregator.report.model import Report
 from pmohub.aggregator.report.render import (
     render_html,
     render_markdown,
