@@ -12,7 +12,6 @@ from typing import Any
 
 import click
 
-import pmohub.aggregator.config.sections  # noqa: F401  (registers the report/smtp/schedule config sections)
 
 REPORT_FORMATS = ("html", "md", "xlsx", "json", "csv")
 TEXT_FORMATS = ("md", "json", "csv")

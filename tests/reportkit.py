@@ -8,7 +8,6 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-import pmohub.aggregator.config.sections  # noqa: F401  (report/smtp/schedule config sections)
 from pmohub.aggregator.compliance.run import run_checks
 from pmohub.aggregator.config.loader import Config, load_config_file
 from pmohub.aggregator.ingest.sync import sync_all

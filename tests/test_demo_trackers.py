@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pmohub.aggregator.config.sections  # noqa: F401  (registers the report: section)
 from pmohub.aggregator.config.loader import load_config_file
 from pmohub.aggregator.demo.trackers import add_trackers_text
 from pmohub.emulators import azure, github, gitlab, trello

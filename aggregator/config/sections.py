@@ -1,8 +1,9 @@
 """Config sections of the reporting/delivery/scheduling features: ``report``, ``smtp`` and
-``schedule`` (registered with :func:`aggregator.config.loader.register_section`).
+``schedule``, and :data:`SECTIONS`, the one list of optional top-level sections.
 
-Importing this module registers them; ``cli.main`` and every module that reads them import
-it, so a config file using them loads wherever those features are used.
+The top-level schema (aggregator/config/document.py) includes every entry of
+:data:`SECTIONS` explicitly, so a config using them loads through the library alone:
+nothing has to be imported first for its side effect. A new section is one more entry.
 
 ```yaml
 report:
@@ -33,20 +34,21 @@ schedule:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pmohub.aggregator.config.loader import (
+from pmohub.aggregator.config.schema import (
     Bool,
     EnvName,
     Fields,
     ListOf,
     MapOf,
     Num,
+    Spec,
     Str,
     Timezone,
-    register_section,
 )
 
 REPORT_FORMATS = ("html", "md", "xlsx", "json", "csv")
@@ -139,42 +141,91 @@ def _schedule(v: dict[str, Any]) -> ScheduleSettings:
 
 REPORT = Fields(
     {
-        "language": Str(choices=LANGS),
-        "out_dir": Str(),
-        "formats": ListOf(Str(choices=REPORT_FORMATS), scalar_ok=True, unique=True),
-        "subject_prefix": Str(),
-        "recipients": MapOf(ListOf(Str(), scalar_ok=True)),
-        "monthly_on_day": Num(minimum=1, maximum=28, integer=True),
-        "data_label": Str(),
+        "language": Str(choices=LANGS).about(
+            "Report language (default: from the top-level `language`).", example="zh"
+        ),
+        "out_dir": Str().about(
+            "Where the nightly writes report.<fmt> (relative to the config).", example="reports"
+        ),
+        "formats": ListOf(Str(choices=REPORT_FORMATS), scalar_ok=True, unique=True).about(
+            "Formats written.", default=list(ReportSettings.formats), example=["html", "md"]
+        ),
+        "subject_prefix": Str().about(
+            "Start of the e-mail subject.", default=ReportSettings.subject_prefix
+        ),
+        "recipients": MapOf(ListOf(Str(), scalar_ok=True)).about(
+            "Portfolio -> addresses; `*` receives the report covering every portfolio.",
+            default={},
+            example={"DIGI": ["pmo@example.cn"], "*": ["director@example.cn"]},
+        ),
+        "monthly_on_day": Num(minimum=1, maximum=28, integer=True).about(
+            "Day of the month the monthly report is made.", default=1, example=1
+        ),
+        "data_label": Str().about(
+            "Shown beside the as-of date (e.g. demo data).", example="demo data"
+        ),
     }
-)
+).about("Scheduled reports: language, formats, recipients.")
 SMTP = Fields(
     {
-        "host": Str(),
-        "port": Num(minimum=1, maximum=65535, integer=True),
-        "security": Str(choices=SECURITY),
-        "username": Str(),
-        "password_env": EnvName(),
-        "from": Str(),
-        "timeout": Num(minimum=1, maximum=600),
-        "ca_file": Str(),
-        "retries": Num(minimum=0, maximum=10, integer=True),
-        "retry_backoff_s": Num(minimum=0, maximum=300),
+        "host": Str().about("Mail server.", example="smtp.example.cn"),
+        "port": Num(minimum=1, maximum=65535, integer=True).about(
+            "Port (default: 465 for ssl, 587 for starttls, 25 for none).", example=587
+        ),
+        "security": Str(choices=SECURITY).about("Transport security.", default="starttls"),
+        "username": Str().about("Login name.", example="pmo-bot"),
+        "password_env": EnvName().about(
+            "The NAME of the environment variable holding the password.", example="SMTP_PASSWORD"
+        ),
+        "from": Str().about(
+            "Sender address.", default=SmtpSettings.sender, example="PMO <pmo-bot@example.cn>"
+        ),
+        "timeout": Num(minimum=1, maximum=600).about("Seconds per attempt.", default=30.0),
+        "ca_file": Str().about(
+            "Extra CA for a private mail server (verification stays on).",
+            example="certs/private-ca.pem",
+        ),
+        "retries": Num(minimum=0, maximum=10, integer=True).about(
+            "Retries of a failed send.", default=3
+        ),
+        "retry_backoff_s": Num(minimum=0, maximum=300).about(
+            "Seconds before the first retry (doubling).", default=2.0
+        ),
     },
     required=("host",),
-)
+).about("The mail server reports are sent through.")
 SCHEDULE = Fields(
     {
-        "nightly": Str(pattern=HHMM_RE, what="a time like 02:00"),
-        "timezone": Timezone(),
-        "catch_up": Bool(),
-        "interval_s": Num(minimum=1, maximum=7 * 86400),
+        "nightly": Str(pattern=HHMM_RE, what="a time like 02:00").about(
+            "Local time of the nightly run.", default=ScheduleSettings.nightly, example="02:00"
+        ),
+        "timezone": Timezone().about(
+            "Zone of `nightly` (default: the top-level `timezone`).", example="Asia/Shanghai"
+        ),
+        "catch_up": Bool().about("Run a missed nightly on start.", default=True),
+        "interval_s": Num(minimum=1, maximum=7 * 86400).about(
+            "Instead of daily: every N seconds (testing)."
+        ),
     }
-)
+).about("When `pmohub schedule` runs the nightly job.")
 
-register_section("report", REPORT, _report)
-register_section("smtp", SMTP, _smtp)
-register_section("schedule", SCHEDULE, _schedule)
+
+@dataclass(frozen=True)
+class ConfigSection:
+    """An optional top-level section: its spec, and the converter of its checked value to
+    what ``Config.sections[name]`` holds."""
+
+    name: str
+    spec: Spec
+    convert: Callable[[Any], Any]
+
+
+#: Every optional top-level section, in the order the configuration reference lists them.
+SECTIONS: tuple[ConfigSection, ...] = (
+    ConfigSection("report", REPORT, _report),
+    ConfigSection("smtp", SMTP, _smtp),
+    ConfigSection("schedule", SCHEDULE, _schedule),
+)
 
 
 def report_settings(config: Any) -> ReportSettings:

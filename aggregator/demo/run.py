@@ -25,7 +25,6 @@ from typing import Any
 
 import yaml
 
-import pmohub.aggregator.config.sections  # noqa: F401  (the demo config has report: sections)
 from pmohub.aggregator.config.loader import Config, load_config_file
 
 SAMPLES_PACKAGE = "pmohub.aggregator.demo.samples"

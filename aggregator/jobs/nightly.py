@@ -38,7 +38,6 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, insert, update
 
-import pmohub.aggregator.config.sections  # noqa: F401  (registers the report/smtp/schedule sections)
 from pmohub.aggregator.config.sections import (
     report_language,
     report_settings,
