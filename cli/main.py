@@ -50,10 +50,12 @@ for command in (
     sync_cmd.runs,
     db_cmd.db,
     demo_cmd.demo,
+    *check_cmd.COMMANDS,
+    *report_cmd.COMMANDS,
+    *status_cmd.COMMANDS,
+    *people_cmd.COMMANDS,
 ):
     main.add_command(command)
-for module in (check_cmd, report_cmd, status_cmd, people_cmd):
-    module.register(main)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -66,22 +66,22 @@ def to_text(value: Any) -> str:
     return " ".join(str(value).split())  # one line per row, whatever the tracker sent
 
 
-_ORJSON = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME  # dates via _jsonable
+_ORJSON = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME  # dates via jsonable
 
 
 def _json_default(value: Any) -> Any:
-    """``json.dumps`` hook: what the encoder does not know natively, as :func:`_jsonable`."""
+    """``json.dumps`` hook: what the encoder does not know natively, as :func:`jsonable`."""
     if isinstance(value, Mapping):
         return {str(k): v for k, v in value.items()}
     if isinstance(value, set | frozenset):
         return list(value)
-    converted = _jsonable(value)
+    converted = jsonable(value)
     if converted is value:
         raise TypeError(f"{type(value).__name__} is not JSON serialisable")
     return converted
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
     if isinstance(value, Decimal):
@@ -89,9 +89,9 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     return value
 
 
@@ -166,9 +166,9 @@ def render(
         for r in rows:
             writer.writerow(
                 [
-                    json.dumps(_jsonable(v), ensure_ascii=False)
+                    json.dumps(jsonable(v), ensure_ascii=False)
                     if isinstance(v := r.get(c), Mapping | list | tuple)
-                    else ("" if v is None else _jsonable(v))
+                    else ("" if v is None else jsonable(v))
                     for c in columns
                 ]
             )

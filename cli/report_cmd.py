@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from pmohub.cli.app import EXIT_FAILURE, App, pass_app
 
 REPORT_FORMATS = ("html", "md", "xlsx", "json", "csv")
 TEXT_FORMATS = ("md", "json", "csv")
@@ -66,180 +67,181 @@ def _as_of(value: str | None, config: Any) -> dt.date:
         raise click.BadParameter(f"{value!r} is not a date (use YYYY-MM-DD)") from None
 
 
-def register(main: click.Group) -> None:
-    from pmohub.cli.app import EXIT_FAILURE, App, pass_app
+@click.command()
+@click.option("--portfolio", help="Only this portfolio (default: every portfolio).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(REPORT_FORMATS),
+    default="html",
+    show_default=True,
+    help="Output format.",
+)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False),
+    help="Output file (default: md/json/csv to stdout, html/xlsx to "
+    "pmohub-<kind>-<scope>-<date>.<fmt> in report.out_dir or the current directory).",
+)
+@click.option("--send", is_flag=True, help="Also e-mail it (smtp + report.recipients).")
+@click.option("--lang", type=click.Choice(["en", "zh"]), help="Language (default: config).")
+@click.option("--monthly", is_flag=True, help="Monthly report with 3-month trends.")
+@click.option("--as-of", "as_of", help="Report date (default: today, local).")
+@pass_app
+def report(
+    app: App,
+    portfolio: str | None,
+    fmt: str,
+    out: str | None,
+    send: bool,
+    lang: str | None,
+    monthly: bool,
+    as_of: str | None,
+) -> None:
+    """Build the weekly status and compliance report (or --monthly).
 
-    @main.command()
-    @click.option("--portfolio", help="Only this portfolio (default: every portfolio).")
-    @click.option(
-        "--format",
-        "fmt",
-        type=click.Choice(REPORT_FORMATS),
-        default="html",
-        show_default=True,
-        help="Output format.",
+    Sections: docs/report.md, headings in English and Chinese. The file is always
+    written before any e-mail is sent; a failed send (after retries) exits 1 and the
+    report stays on disk.
+
+    Example:
+
+    \b
+        pmohub report --format html --out weekly.html
+        pmohub report --portfolio DIGI --format xlsx --lang zh --out digi.xlsx
+        pmohub report --monthly --format md > monthly.md
+        pmohub report --portfolio DIGI --send
+    """
+    from pmohub.aggregator.config.sections import (
+        report_language,
+        report_settings,
+        resolve_path,
     )
-    @click.option(
-        "--out",
-        "out",
-        type=click.Path(dir_okay=False),
-        help="Output file (default: md/json/csv to stdout, html/xlsx to "
-        "pmohub-<kind>-<scope>-<date>.<fmt> in report.out_dir or the current directory).",
+    from pmohub.aggregator.report.publish import publish
+
+    config = app.config()
+    day = _as_of(as_of, config)
+    language = report_language(config, lang)
+    to_stdout = out is None and fmt in TEXT_FORMATS
+    out_dir = resolve_path(config, report_settings(config).out_dir) or Path.cwd()
+    if to_stdout:
+        from pmohub.aggregator.report.build import build_report
+        from pmohub.aggregator.report.render import render
+
+        rep = build_report(app.engine(), config, as_of=day, portfolio=portfolio, monthly=monthly)
+        sys.stdout.buffer.write(render(rep, fmt, language))
+        sys.stdout.flush()
+        if send:
+            from pmohub.aggregator.report.delivery import DeliveryError
+            from pmohub.aggregator.report.publish import mail_report
+
+            try:
+                to, _ = mail_report(rep, config, language)
+                click.echo(f"sent to {', '.join(to)}", err=True)
+            except DeliveryError as exc:
+                click.echo(f"error: {exc}", err=True)
+                sys.exit(EXIT_FAILURE)
+        return
+    result = publish(
+        app.engine(),
+        config,
+        as_of=day,
+        lang=language,
+        portfolio=portfolio,
+        monthly=monthly,
+        formats=[fmt],
+        out=Path(out) if out else None,
+        out_dir=out_dir,
+        send=send,
     )
-    @click.option("--send", is_flag=True, help="Also e-mail it (smtp + report.recipients).")
-    @click.option("--lang", type=click.Choice(["en", "zh"]), help="Language (default: config).")
-    @click.option("--monthly", is_flag=True, help="Monthly report with 3-month trends.")
-    @click.option("--as-of", "as_of", help="Report date (default: today, local).")
-    @pass_app
-    def report(
-        app: App,
-        portfolio: str | None,
-        fmt: str,
-        out: str | None,
-        send: bool,
-        lang: str | None,
-        monthly: bool,
-        as_of: str | None,
-    ) -> None:
-        """Build the weekly status and compliance report (or --monthly).
+    for path in result.files.values():
+        click.echo(f"wrote {path}", err=True)
+    if result.sent_to:
+        click.echo(f"sent to {', '.join(result.sent_to)}", err=True)
+    if result.send_error:
+        click.echo(f"error: {result.send_error}", err=True)
+        click.echo("the report was written to disk all the same", err=True)
+        sys.exit(EXIT_FAILURE)
 
-        Sections: RULES.md section 4, headings in English and Chinese. The file is always
-        written before any e-mail is sent; a failed send (after retries) exits 1 and the
-        report stays on disk.
 
-        Example:
+@click.command()
+@click.option("--as-of", "as_of", help="As-of date (default: today, local).")
+@click.option("--no-send", is_flag=True, help="Write the reports but do not e-mail them.")
+@click.option("--out-dir", type=click.Path(file_okay=False), help="Report directory.")
+@click.option("--lang", type=click.Choice(["en", "zh"]), help="Report language.")
+@click.option("--log-json", is_flag=True, help="Logs as JSON lines (with run_id).")
+@pass_app
+def nightly(
+    app: App,
+    as_of: str | None,
+    no_send: bool,
+    out_dir: str | None,
+    lang: str | None,
+    log_json: bool,
+) -> None:
+    """One unattended pass: sync every source, check, snapshot, report, send.
 
-        \b
-            pmohub report --format html --out weekly.html
-            pmohub report --portfolio DIGI --format xlsx --lang zh --out digi.xlsx
-            pmohub report --monthly --format md > monthly.md
-            pmohub report --portfolio DIGI --send
-        """
-        from pmohub.aggregator.config.sections import (
-            report_language,
-            report_settings,
-            resolve_path,
-        )
-        from pmohub.aggregator.report.publish import publish
+    For cron or a Kubernetes CronJob. Prints the job result as JSON on stdout.
+    Exit code 0 when everything worked, else the sum of: 1 not started (another pass
+    running, store down), 4 sync, 8 check, 16 snapshot, 32 report, 64 send failed.
 
-        config = app.config()
-        day = _as_of(as_of, config)
-        language = report_language(config, lang)
-        to_stdout = out is None and fmt in TEXT_FORMATS
-        out_dir = resolve_path(config, report_settings(config).out_dir) or Path.cwd()
-        if to_stdout:
-            from pmohub.aggregator.report.build import build_report
-            from pmohub.aggregator.report.render import render
+    Example:
 
-            rep = build_report(
-                app.engine(), config, as_of=day, portfolio=portfolio, monthly=monthly
-            )
-            sys.stdout.buffer.write(render(rep, fmt, language))
-            sys.stdout.flush()
-            if send:
-                from pmohub.aggregator.report.delivery import DeliveryError
-                from pmohub.aggregator.report.publish import mail_report
+    \b
+        pmohub nightly
+        pmohub --config /etc/pmohub.yaml nightly --log-json 2>>/var/log/pmohub.jsonl
+        pmohub nightly --no-send --out-dir /tmp/reports
+    """
+    from pmohub.aggregator.jobs.nightly import run_nightly
 
-                try:
-                    to, _ = mail_report(rep, config, language)
-                    click.echo(f"sent to {', '.join(to)}", err=True)
-                except DeliveryError as exc:
-                    click.echo(f"error: {exc}", err=True)
-                    sys.exit(EXIT_FAILURE)
-            return
-        result = publish(
-            app.engine(),
-            config,
-            as_of=day,
-            lang=language,
-            portfolio=portfolio,
-            monthly=monthly,
-            formats=[fmt],
-            out=Path(out) if out else None,
-            out_dir=out_dir,
-            send=send,
-        )
-        for path in result.files.values():
-            click.echo(f"wrote {path}", err=True)
-        if result.sent_to:
-            click.echo(f"sent to {', '.join(result.sent_to)}", err=True)
-        if result.send_error:
-            click.echo(f"error: {result.send_error}", err=True)
-            click.echo("the report was written to disk all the same", err=True)
-            sys.exit(EXIT_FAILURE)
-
-    @main.command()
-    @click.option("--as-of", "as_of", help="As-of date (default: today, local).")
-    @click.option("--no-send", is_flag=True, help="Write the reports but do not e-mail them.")
-    @click.option("--out-dir", type=click.Path(file_okay=False), help="Report directory.")
-    @click.option("--lang", type=click.Choice(["en", "zh"]), help="Report language.")
-    @click.option("--log-json", is_flag=True, help="Logs as JSON lines (with run_id).")
-    @pass_app
-    def nightly(
-        app: App,
-        as_of: str | None,
-        no_send: bool,
-        out_dir: str | None,
-        lang: str | None,
-        log_json: bool,
-    ) -> None:
-        """One unattended pass: sync every source, check, snapshot, report, send.
-
-        For cron or a Kubernetes CronJob. Prints the job result as JSON on stdout.
-        Exit code 0 when everything worked, else the sum of: 1 not started (another pass
-        running, store down), 4 sync, 8 check, 16 snapshot, 32 report, 64 send failed.
-
-        Example:
-
-        \b
-            pmohub nightly
-            pmohub --config /etc/pmohub.yaml nightly --log-json 2>>/var/log/pmohub.jsonl
-            pmohub nightly --no-send --out-dir /tmp/reports
-        """
-        from pmohub.aggregator.jobs.nightly import run_nightly
-
-        configure_job_logging(log_json, app.quiet)
-        config = app.config()
-        result = run_nightly(
-            config,
-            engine=app.engine(),
-            as_of=_as_of(as_of, config) if as_of else None,
-            send=not no_send,
-            out_dir=Path(out_dir) if out_dir else None,
-            lang=lang,
-        )
-        payload = {"run_id": result.run_id, "status": result.status, **result.detail()}
-        click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
-        sys.exit(result.exit_code)
-
-    @main.command("schedule")
-    @click.option("--no-send", is_flag=True, help="Write the reports but do not e-mail them.")
-    @click.option("--log-json", is_flag=True, help="Logs as JSON lines (with run_id).")
-    @click.option(
-        "--tick",
-        type=click.FloatRange(min=0.05),
-        default=1.0,
-        show_default=True,
-        help="Seconds between checks for a due run.",
+    configure_job_logging(log_json, app.quiet)
+    config = app.config()
+    result = run_nightly(
+        config,
+        engine=app.engine(),
+        as_of=_as_of(as_of, config) if as_of else None,
+        send=not no_send,
+        out_dir=Path(out_dir) if out_dir else None,
+        lang=lang,
     )
-    @pass_app
-    def schedule_cmd(app: App, no_send: bool, log_json: bool, tick: float) -> None:
-        """Run the nightly job on the configured schedule until stopped (SIGTERM/Ctrl-C).
+    payload = {"run_id": result.run_id, "status": result.status, **result.detail()}
+    click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+    sys.exit(result.exit_code)
 
-        Times come from the config (`schedule: {nightly: "02:00", timezone: ...}`). A
-        failed run is logged and recorded and the loop goes on; runs never overlap (also
-        across processes); a run missed while this was down is caught up on start.
 
-        Example:
+@click.command("schedule")
+@click.option("--no-send", is_flag=True, help="Write the reports but do not e-mail them.")
+@click.option("--log-json", is_flag=True, help="Logs as JSON lines (with run_id).")
+@click.option(
+    "--tick",
+    type=click.FloatRange(min=0.05),
+    default=1.0,
+    show_default=True,
+    help="Seconds between checks for a due run.",
+)
+@pass_app
+def schedule_cmd(app: App, no_send: bool, log_json: bool, tick: float) -> None:
+    """Run the nightly job on the configured schedule until stopped (SIGTERM/Ctrl-C).
 
-        \b
-            pmohub schedule
-            pmohub --config /etc/pmohub.yaml schedule --log-json
-        """
-        from pmohub.aggregator.jobs.scheduler import Scheduler
+    Times come from the config (`schedule: {nightly: "02:00", timezone: ...}`). A
+    failed run is logged and recorded and the loop goes on; runs never overlap (also
+    across processes); a run missed while this was down is caught up on start.
 
-        configure_job_logging(log_json, app.quiet)
-        config = app.config()
-        sched = Scheduler(config, app.engine(), tick_s=tick, job_kwargs={"send": not no_send})
-        sched.install_signal_handlers()
-        sys.exit(sched.run())
+    Example:
+
+    \b
+        pmohub schedule
+        pmohub --config /etc/pmohub.yaml schedule --log-json
+    """
+    from pmohub.aggregator.jobs.scheduler import Scheduler
+
+    configure_job_logging(log_json, app.quiet)
+    config = app.config()
+    sched = Scheduler(config, app.engine(), tick_s=tick, job_kwargs={"send": not no_send})
+    sched.install_signal_handlers()
+    sys.exit(sched.run())
+
+
+#: the commands this module adds to the ``pmohub`` group
+COMMANDS: tuple[click.Command, ...] = (report, nightly, schedule_cmd)

@@ -1,6 +1,6 @@
 """``pmohub status``, ``pmohub load``, ``pmohub forecast`` and ``pmohub trend``.
 
-Registered on the main group by :func:`register` (one line in cli/main.py). Thin: the
+Its :data:`COMMANDS` are added to the main group by cli/main.py. Thin: the
 numbers come from aggregator.status.rollup / load / forecast / snapshots; this module only picks
 columns and formats them (tables fit 100 columns; JSON/CSV keep raw values).
 """
@@ -14,7 +14,8 @@ from typing import Any
 
 import click
 
-from pmohub.cli.output import _jsonable, render
+from pmohub.cli.app import FORMAT_OPTION, App, emit, fail, pass_app
+from pmohub.cli.output import jsonable, render
 
 RAG_TEXT = {"R": "RED", "A": "AMBER", "G": "GREEN", "NE": "N/E"}
 LEVELS = ("portfolio", "programme", "project")
@@ -127,7 +128,7 @@ def status_table(frame: Any, level: str) -> list[dict[str, Any]]:
             row["proj"] = r.get("projects")
         row["RAG"] = RAG_TEXT.get(str(r.get("rag")), "N/E")
         if level == "project" and r.get("rag_pm_state") == "active":
-            # RULES.md 2.1: the PM's override is shown beside the computed colour.
+            # docs/metrics.md 2.1: the PM's override is shown beside the computed colour.
             row["RAG"] += f" (PM {RAG_TEXT.get(str(r.get('rag_pm')), '?')})"
         row["done"] = _pct(r.get("progress_count"))
         if level == "project":
@@ -157,315 +158,329 @@ def _team(util: Any) -> Any:
     return team
 
 
-def register(main: click.Group) -> None:
-    from pmohub.cli.app import FORMAT_OPTION, App, emit, fail, pass_app
+@click.command()
+@click.option(
+    "--level",
+    type=click.Choice(LEVELS),
+    default="project",
+    show_default=True,
+    help="Roll-up level to show.",
+)
+@click.option("--as-of", "as_of", help="Status as of this date (snapshot or history).")
+@FORMAT_OPTION
+@pass_app
+def status(app: App, level: str, as_of: str | None, fmt: str) -> None:
+    """Portfolio status: progress, SPI(t), CPI, flow, risks, compliance and an
+    explained RAG (every colour says why), per project, programme or portfolio.
 
-    @main.command()
-    @click.option(
-        "--level",
-        type=click.Choice(LEVELS),
-        default="project",
-        show_default=True,
-        help="Roll-up level to show.",
+    Today's status is the nightly's result while the store, the config and
+    pmohub are unchanged since it was computed (instant), else computed now. A
+    past --as-of answers from that day's snapshots when every project has one,
+    else from the status history.
+
+    Example:
+
+    \b
+        pmohub status
+        pmohub status --level portfolio
+        pmohub status --level programme --as-of 2026-05-08 --format json
+    """
+    from pmohub.aggregator.status.cache import current_status
+    from pmohub.aggregator.status.snapshots import status_as_of
+
+    config = app.config()
+    today = _today(config)
+    day = _as_date(as_of) or today
+    if day > today:
+        fail(f"--as-of {day} is in the future (today is {today})", 2)
+    if day < today:
+        report, how = status_as_of(app.engine(), config, day)
+        click.echo(f"status as of {day} (from {how})", err=True)
+    else:
+        report = current_status(app.engine(), config, day)
+    for w in report.warnings:
+        click.echo(f"warning: {w}", err=True)
+    for n in report.notes:
+        click.echo(f"note: {n}", err=True)
+    frame = report.level(level)
+    if fmt == "table":
+        emit(status_table(frame, level), fmt)
+    else:
+        emit(_records(frame, STATUS_JSON[level]), fmt)
+
+
+def _load_json(day: dt.date, w: Any, conflicts: Any, unscheduled: Any, rep: Any) -> dict[str, Any]:
+    """The ``load --format json`` document for the selected people."""
+    import pandas as pd
+
+    people = set(w["person_id"])
+    iso_c = pd.to_datetime(conflicts["week_start"]).dt.isocalendar()
+    conflicts = conflicts.assign(
+        iso=iso_c["year"].astype(str) + "-W" + iso_c["week"].astype(str).str.zfill(2)
     )
-    @click.option("--as-of", "as_of", help="Status as of this date (snapshot or history).")
-    @FORMAT_OPTION
-    @pass_app
-    def status(app: App, level: str, as_of: str | None, fmt: str) -> None:
-        """Portfolio status: progress, SPI(t), CPI, flow, risks, compliance and an
-        explained RAG (every colour says why), per project, programme or portfolio.
+    doc = {
+        "as_of": day,
+        "weeks": _records(
+            w,
+            [
+                "person_id",
+                "name",
+                "iso",
+                "week_start",
+                "workdays",
+                "cap_h",
+                "demand_h",
+                "load",
+                "over",
+                "status",
+            ],
+        ),  # fmt: skip
+        "conflicts": _records(
+            conflicts, ["person_id", "name", "iso", "load", "projects", "recommendation"]
+        ),
+        "unscheduled": _records(
+            unscheduled, ["person_id", "name", "project_key", "key", "rem_h", "assumed"]
+        ),
+        # Logged hours ÷ capacity over the last complete weeks (docs/metrics.md 2.3).
+        "utilisation": _records(
+            rep.utilisation[rep.utilisation["person_id"].isin(people)],
+            ["person_id", "name", "week_start", "logged_h", "cap_h", "utilisation"],
+        ),
+        "team_utilisation": _records(
+            _team(rep.utilisation[rep.utilisation["person_id"].isin(people)]),
+            ["week_start", "logged_h", "cap_h", "utilisation"],
+        ),
+    }
+    return doc
 
-        Today's status is the nightly's result while the store, the config and
-        pmohub are unchanged since it was computed (instant), else computed now. A
-        past --as-of answers from that day's snapshots when every project has one,
-        else from the status history.
 
-        Example:
+def _print_load_table(w: Any, conflicts: Any, unscheduled: Any, rep: Any) -> None:
+    """``load`` as a table: one row per person, conflicts, unscheduled work, utilisation."""
+    import pandas as pd
 
-        \b
-            pmohub status
-            pmohub status --level portfolio
-            pmohub status --level programme --as-of 2026-05-08 --format json
-        """
-        from pmohub.aggregator.status.cache import current_status
-        from pmohub.aggregator.status.snapshots import status_as_of
-
-        config = app.config()
-        today = _today(config)
-        day = _as_date(as_of) or today
-        if day > today:
-            fail(f"--as-of {day} is in the future (today is {today})", 2)
-        if day < today:
-            report, how = status_as_of(app.engine(), config, day)
-            click.echo(f"status as of {day} (from {how})", err=True)
-        else:
-            report = current_status(app.engine(), config, day)
-        for w in report.warnings:
-            click.echo(f"warning: {w}", err=True)
-        for n in report.notes:
-            click.echo(f"note: {n}", err=True)
-        frame = report.level(level)
-        if fmt == "table":
-            emit(status_table(frame, level), fmt)
-        else:
-            emit(_records(frame, STATUS_JSON[level]), fmt)
-
-    @main.command()
-    @click.option("--weeks", type=click.IntRange(1, 26), default=8, show_default=True)
-    @click.option("--person", help="Only people whose name or id contains this text.")
-    @click.option(
-        "--over",
-        type=float,
-        help="Only people loaded at or above this ratio in some week (e.g. 1.1).",
-    )
-    @click.option("--as-of", "as_of", help="Plan from this date (default: today).")
-    @FORMAT_OPTION
-    @pass_app
-    def load(
-        app: App,
-        weeks: int,
-        person: str | None,
-        over: float | None,
-        as_of: str | None,
-        fmt: str,
-    ) -> None:
-        """Resource load per person per week across all projects and trackers, with
-        cross-project conflicts and which project's hours to move.
-
-        Example:
-
-        \b
-            pmohub load
-            pmohub load --weeks 4 --over 1.1
-            pmohub load --person 张伟 --format json
-        """
-        import pandas as pd
-
-        from pmohub.aggregator.status.load import person_load
-
-        config = app.config()
-        day = _as_date(as_of) or _today(config)
-        rep = person_load(app.engine(), config, day, weeks=weeks)
-        for warning in rep.warnings:
-            click.echo(f"warning: {warning}", err=True)
-        w = rep.weeks
-        iso = pd.to_datetime(w["week_start"]).dt.isocalendar()
-        w = w.assign(iso=iso["year"].astype(str) + "-W" + iso["week"].astype(str).str.zfill(2))
-        keep = pd.Series(True, index=w.index)
-        if person:
-            text = w["name"].astype(str) + " " + w["person_id"].astype(str)
-            keep &= text.str.contains(person, case=False, regex=False)
-        if over is not None:
-            hot = w.loc[w["load"] >= over, "person_id"].unique()
-            keep &= w["person_id"].isin(hot)
-        w = w[keep]
-        people = set(w["person_id"])
-        conflicts = rep.conflicts[rep.conflicts["person_id"].isin(people)]
-        unscheduled = rep.unscheduled[rep.unscheduled["person_id"].isin(people)]
-        if fmt == "json":
-            iso_c = pd.to_datetime(conflicts["week_start"]).dt.isocalendar()
-            conflicts = conflicts.assign(
-                iso=iso_c["year"].astype(str) + "-W" + iso_c["week"].astype(str).str.zfill(2)
-            )
-            doc = {
-                "as_of": day,
-                "weeks": _records(
-                    w,
-                    [
-                        "person_id",
-                        "name",
-                        "iso",
-                        "week_start",
-                        "workdays",
-                        "cap_h",
-                        "demand_h",
-                        "load",
-                        "over",
-                        "status",
-                    ],
-                ),  # fmt: skip
-                "conflicts": _records(
-                    conflicts, ["person_id", "name", "iso", "load", "projects", "recommendation"]
-                ),
-                "unscheduled": _records(
-                    unscheduled, ["person_id", "name", "project_key", "key", "rem_h", "assumed"]
-                ),
-                # Logged hours ÷ capacity over the last complete weeks (RULES.md 2.3).
-                "utilisation": _records(
-                    rep.utilisation[rep.utilisation["person_id"].isin(people)],
-                    ["person_id", "name", "week_start", "logged_h", "cap_h", "utilisation"],
-                ),
-                "team_utilisation": _records(
-                    _team(rep.utilisation[rep.utilisation["person_id"].isin(people)]),
-                    ["week_start", "logged_h", "cap_h", "utilisation"],
-                ),
+    people = set(w["person_id"])
+    order = {"red": 0, "amber": 1, "idle": 3, "ok": 2}
+    rows = []
+    week_names = list(dict.fromkeys(w.sort_values("week")["iso"]))
+    for pid, g in w.sort_values(["name", "week"]).groupby("person_id", sort=False):
+        row: dict[str, Any] = {"person": g["name"].iloc[0] or f"#{pid}"}
+        for wk, ld, cap, dem in zip(g["iso"], g["load"], g["cap_h"], g["demand_h"], strict=True):
+            label = wk.split("-")[1]
+            row[label] = "cap 0!" if cap <= 0 and dem > 0 else _pct(ld) if ld == ld else "-"
+        worst = min(g["status"], key=lambda s: order.get(s, 9))
+        row["status"] = worst
+        rows.append(row)
+    cols = ["person", *[wk.split("-")[1] for wk in week_names], "status"]
+    emit(rows, "table", cols)
+    if len(conflicts):
+        click.echo("\nConflicts (fill by priority_rank, then due):")
+        crow = [
+            {
+                "person": c["name"],
+                "week": pd.Timestamp(c["week_start"]).strftime("%G-W%V"),
+                "load": _pct(c["load"]),
+                "projects": c["projects"],
+                "recommendation": c["recommendation"],
             }
-            click.echo(json.dumps(_jsonable(doc), ensure_ascii=False, indent=2))
-            return
-        if fmt == "csv":
-            emit(
-                _records(
-                    w,
-                    ["person_id", "name", "iso", "cap_h", "demand_h", "load", "over", "status"],
-                ),
-                fmt,
-            )
-            return
-        # Table: one row per person, one column per week (load %), worst status.
-        order = {"red": 0, "amber": 1, "idle": 3, "ok": 2}
-        rows = []
-        week_names = list(dict.fromkeys(w.sort_values("week")["iso"]))
-        for pid, g in w.sort_values(["name", "week"]).groupby("person_id", sort=False):
-            row: dict[str, Any] = {"person": g["name"].iloc[0] or f"#{pid}"}
-            for wk, ld, cap, dem in zip(
-                g["iso"], g["load"], g["cap_h"], g["demand_h"], strict=True
-            ):
-                label = wk.split("-")[1]
-                row[label] = "cap 0!" if cap <= 0 and dem > 0 else _pct(ld) if ld == ld else "-"
-            worst = min(g["status"], key=lambda s: order.get(s, 9))
-            row["status"] = worst
-            rows.append(row)
-        cols = ["person", *[wk.split("-")[1] for wk in week_names], "status"]
-        emit(rows, fmt, cols)
-        if len(conflicts):
-            click.echo("\nConflicts (fill by priority_rank, then due):")
-            crow = [
-                {
-                    "person": c["name"],
-                    "week": pd.Timestamp(c["week_start"]).strftime("%G-W%V"),
-                    "load": _pct(c["load"]),
-                    "projects": c["projects"],
-                    "recommendation": c["recommendation"],
-                }
-                for c in conflicts.to_dict("records")
-            ]
-            click.echo(render(crow, "table"))
-        if len(unscheduled):
-            click.echo(
-                f"\n{len(unscheduled)} open assigned item(s) without dates are unscheduled "
-                f"({unscheduled['rem_h'].sum():.0f} h, not loaded; see --format json)."
-            )
-        team = _team(rep.utilisation[rep.utilisation["person_id"].isin(people)])
-        if len(team) and team["cap_h"].sum() > 0:
-            weeks_txt = ", ".join(
-                f"{pd.Timestamp(r.week_start).strftime('%G-W%V')} {_pct(r.utilisation) or 'N/E'}"
-                f" ({r.logged_h:.0f}/{r.cap_h:.0f} h)"
-                for r in team.itertuples(index=False)
-            )
-            click.echo(f"\nUtilisation (logged / capacity, team): {weeks_txt}")
+            for c in conflicts.to_dict("records")
+        ]
+        click.echo(render(crow, "table"))
+    if len(unscheduled):
+        click.echo(
+            f"\n{len(unscheduled)} open assigned item(s) without dates are unscheduled "
+            f"({unscheduled['rem_h'].sum():.0f} h, not loaded; see --format json)."
+        )
+    team = _team(rep.utilisation[rep.utilisation["person_id"].isin(people)])
+    if len(team) and team["cap_h"].sum() > 0:
+        weeks_txt = ", ".join(
+            f"{pd.Timestamp(r.week_start).strftime('%G-W%V')} {_pct(r.utilisation) or 'N/E'}"
+            f" ({r.logged_h:.0f}/{r.cap_h:.0f} h)"
+            for r in team.itertuples(index=False)
+        )
+        click.echo(f"\nUtilisation (logged / capacity, team): {weeks_txt}")
 
-    @main.command()
-    @click.argument("project", required=False)
-    @click.option("--as-of", "as_of", help="Forecast from this date (default: today).")
-    @click.option(
-        "--trials", type=click.IntRange(100, 1_000_000), default=10_000, show_default=True
-    )
-    @FORMAT_OPTION
-    @pass_app
-    def forecast(app: App, project: str | None, as_of: str | None, trials: int, fmt: str) -> None:
-        """Monte Carlo completion forecast on each project's throughput (seeded: the same
-        data and date give the same dates): P50/P85/P95 and P(done by baseline end).
 
-        Example:
+@click.command()
+@click.option("--weeks", type=click.IntRange(1, 26), default=8, show_default=True)
+@click.option("--person", help="Only people whose name or id contains this text.")
+@click.option(
+    "--over",
+    type=float,
+    help="Only people loaded at or above this ratio in some week (e.g. 1.1).",
+)
+@click.option("--as-of", "as_of", help="Plan from this date (default: today).")
+@FORMAT_OPTION
+@pass_app
+def load(
+    app: App,
+    weeks: int,
+    person: str | None,
+    over: float | None,
+    as_of: str | None,
+    fmt: str,
+) -> None:
+    """Resource load per person per week across all projects and trackers, with
+    cross-project conflicts and which project's hours to move.
 
-        \b
-            pmohub forecast
-            pmohub forecast CRM-APP --format json
-        """
-        from pmohub.aggregator.status.forecast import project_forecasts
+    Example:
 
-        config = app.config()
-        day = _as_date(as_of) or _today(config)
-        frame = project_forecasts(app.engine(), config, day, project=project, trials=trials)
-        if fmt != "table":
-            emit(
-                _records(
-                    frame,
-                    [
-                        "project_key",
-                        "remaining",
-                        "completions",
-                        "history_wd",
-                        "mean_th",
-                        "method",
-                        "low_confidence",
-                        "trials",
-                        "p50",
-                        "p85",
-                        "p95",
-                        "p50_wd",
-                        "p85_wd",
-                        "p95_wd",
-                        "baseline_end",
-                        "p_on_time",
-                    ],
-                ),  # fmt: skip
-                fmt,
-            )
-            return
-        rows = [
+    \b
+        pmohub load
+        pmohub load --weeks 4 --over 1.1
+        pmohub load --person 张伟 --format json
+    """
+    import pandas as pd
+
+    from pmohub.aggregator.status.load import person_load
+
+    config = app.config()
+    day = _as_date(as_of) or _today(config)
+    rep = person_load(app.engine(), config, day, weeks=weeks)
+    for warning in rep.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    w = rep.weeks
+    iso = pd.to_datetime(w["week_start"]).dt.isocalendar()
+    w = w.assign(iso=iso["year"].astype(str) + "-W" + iso["week"].astype(str).str.zfill(2))
+    keep = pd.Series(True, index=w.index)
+    if person:
+        text = w["name"].astype(str) + " " + w["person_id"].astype(str)
+        keep &= text.str.contains(person, case=False, regex=False)
+    if over is not None:
+        hot = w.loc[w["load"] >= over, "person_id"].unique()
+        keep &= w["person_id"].isin(hot)
+    w = w[keep]
+    people = set(w["person_id"])
+    conflicts = rep.conflicts[rep.conflicts["person_id"].isin(people)]
+    unscheduled = rep.unscheduled[rep.unscheduled["person_id"].isin(people)]
+    if fmt == "json":
+        doc = _load_json(day, w, conflicts, unscheduled, rep)
+        click.echo(json.dumps(jsonable(doc), ensure_ascii=False, indent=2))
+        return
+    if fmt == "csv":
+        emit(
+            _records(
+                w,
+                ["person_id", "name", "iso", "cap_h", "demand_h", "load", "over", "status"],
+            ),
+            fmt,
+        )
+        return
+    _print_load_table(w, conflicts, unscheduled, rep)
+
+
+@click.command()
+@click.argument("project", required=False)
+@click.option("--as-of", "as_of", help="Forecast from this date (default: today).")
+@click.option("--trials", type=click.IntRange(100, 1_000_000), default=10_000, show_default=True)
+@FORMAT_OPTION
+@pass_app
+def forecast(app: App, project: str | None, as_of: str | None, trials: int, fmt: str) -> None:
+    """Monte Carlo completion forecast on each project's throughput (seeded: the same
+    data and date give the same dates): P50/P85/P95 and P(done by baseline end).
+
+    Example:
+
+    \b
+        pmohub forecast
+        pmohub forecast CRM-APP --format json
+    """
+    from pmohub.aggregator.status.forecast import project_forecasts
+
+    config = app.config()
+    day = _as_date(as_of) or _today(config)
+    frame = project_forecasts(app.engine(), config, day, project=project, trials=trials)
+    if fmt != "table":
+        emit(
+            _records(
+                frame,
+                [
+                    "project_key",
+                    "remaining",
+                    "completions",
+                    "history_wd",
+                    "mean_th",
+                    "method",
+                    "low_confidence",
+                    "trials",
+                    "p50",
+                    "p85",
+                    "p95",
+                    "p50_wd",
+                    "p85_wd",
+                    "p95_wd",
+                    "baseline_end",
+                    "p_on_time",
+                ],
+            ),  # fmt: skip
+            fmt,
+        )
+        return
+    rows = [
+        {
+            "project": r["project_key"],
+            "open": r["remaining"],
+            "TH/day": _fix(r["mean_th"]),
+            "P50": r["p50"] or "> 2 years",
+            "P85": r["p85"] or "> 2 years",
+            "P95": r["p95"] or "> 2 years",
+            "baseline end": r["baseline_end"] or "",
+            "on time": _pct(r["p_on_time"]),
+            "note": "low confidence: remaining / mean TH" if r["low_confidence"] else "",
+        }
+        for r in frame.to_dict("records")
+    ]
+    emit(rows, fmt)
+
+
+@click.command()
+@click.option("--weeks", type=click.IntRange(1, 104), default=12, show_default=True)
+@click.option("--as-of", "as_of", help="Last week shown (default: today).")
+@FORMAT_OPTION
+@pass_app
+def trend(app: App, weeks: int, as_of: str | None, fmt: str) -> None:
+    """Week-over-week trend per project from the daily snapshots (written by
+    `pmohub nightly`): RAG changes, progress and compliance deltas.
+
+    Example:
+
+    \b
+        pmohub trend
+        pmohub trend --weeks 4 --format csv
+    """
+    from pmohub.aggregator.status.snapshots import trend as trend_frame
+
+    config = app.config()
+    day = _as_date(as_of) or _today(config)
+    frame = trend_frame(app.engine(), day, weeks)
+    if frame.empty:
+        click.echo("no snapshots yet: `pmohub nightly` writes one per project per day", err=True)
+    if fmt != "table":
+        emit(_records(frame, list(frame.columns)), fmt)
+        return
+    rows = []
+    for r in frame.to_dict("records"):
+        before = r.get("rag_before")
+        rag = RAG_TEXT.get(str(r.get("rag")), "N/E")
+        change = (
+            f"{RAG_TEXT.get(str(before), 'N/E')} -> {rag}"
+            if isinstance(before, str) and before != r.get("rag")
+            else rag
+        )
+        dp = _num(r.get("progress_delta"))
+        dc = _num(r.get("compliance_delta"))
+        rows.append(
             {
                 "project": r["project_key"],
-                "open": r["remaining"],
-                "TH/day": _fix(r["mean_th"]),
-                "P50": r["p50"] or "> 2 years",
-                "P85": r["p85"] or "> 2 years",
-                "P95": r["p95"] or "> 2 years",
-                "baseline end": r["baseline_end"] or "",
-                "on time": _pct(r["p_on_time"]),
-                "note": "low confidence: remaining / mean TH" if r["low_confidence"] else "",
+                "week": r["week"],
+                "RAG": change,
+                "done": _pct(r.get("progress_count")),
+                "Δdone": "" if dp is None else f"{dp * 100:+.0f} pp",
+                "compliance": _fix(r.get("compliance"), 0),
+                "Δcomp": "" if dc is None else f"{dc:+.0f}",
             }
-            for r in frame.to_dict("records")
-        ]
-        emit(rows, fmt)
+        )
+    emit(rows, fmt)
 
-    @main.command()
-    @click.option("--weeks", type=click.IntRange(1, 104), default=12, show_default=True)
-    @click.option("--as-of", "as_of", help="Last week shown (default: today).")
-    @FORMAT_OPTION
-    @pass_app
-    def trend(app: App, weeks: int, as_of: str | None, fmt: str) -> None:
-        """Week-over-week trend per project from the daily snapshots (written by
-        `pmohub nightly`): RAG changes, progress and compliance deltas.
 
-        Example:
-
-        \b
-            pmohub trend
-            pmohub trend --weeks 4 --format csv
-        """
-        from pmohub.aggregator.status.snapshots import trend as trend_frame
-
-        config = app.config()
-        day = _as_date(as_of) or _today(config)
-        frame = trend_frame(app.engine(), day, weeks)
-        if frame.empty:
-            click.echo(
-                "no snapshots yet: `pmohub nightly` writes one per project per day", err=True
-            )
-        if fmt != "table":
-            emit(_records(frame, list(frame.columns)), fmt)
-            return
-        rows = []
-        for r in frame.to_dict("records"):
-            before = r.get("rag_before")
-            rag = RAG_TEXT.get(str(r.get("rag")), "N/E")
-            change = (
-                f"{RAG_TEXT.get(str(before), 'N/E')} -> {rag}"
-                if isinstance(before, str) and before != r.get("rag")
-                else rag
-            )
-            dp = _num(r.get("progress_delta"))
-            dc = _num(r.get("compliance_delta"))
-            rows.append(
-                {
-                    "project": r["project_key"],
-                    "week": r["week"],
-                    "RAG": change,
-                    "done": _pct(r.get("progress_count")),
-                    "Δdone": "" if dp is None else f"{dp * 100:+.0f} pp",
-                    "compliance": _fix(r.get("compliance"), 0),
-                    "Δcomp": "" if dc is None else f"{dc:+.0f}",
-                }
-            )
-        emit(rows, fmt)
+#: the commands this module adds to the ``pmohub`` group
+COMMANDS: tuple[click.Command, ...] = (status, load, forecast, trend)

@@ -108,7 +108,7 @@ class WorkItem(Record):
     remaining_estimate_h: float | None = None
     time_spent_h: float | None = None
     # Fraction done as the tracker states it (Redmine done_ratio, MS Project PercentComplete,
-    # a spreadsheet's "% complete"), 0..1; None when the tracker does not say. RULES.md 2.3
+    # a spreadsheet's "% complete"), 0..1; None when the tracker does not say. docs/metrics.md 2.3
     # reads it only when there is no remaining estimate.
     progress: float | None = None
     labels: tuple[str, ...] = ()
@@ -117,7 +117,7 @@ class WorkItem(Record):
     iteration_ids: tuple[str, ...] = ()  # Iteration.external_id
     url: str | None = None
     # PMO fields a rule may need (risk probability/impact, CR decision, RAG, ...), keyed by
-    # the canonical names of RULES.md section 3 `fields:`; values are JSON-serialisable.
+    # the canonical names of docs/configuration.md `fields:`; values are JSON-serialisable.
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:

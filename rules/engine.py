@@ -105,7 +105,7 @@ class RuleMeta:
     severity: Severity
     scope: Scope
     basis: str  # the seed quote with its gloss
-    basis_seed: str  # "004" -> shared/seeds/004_*.txt
+    basis_seed: str  # the PMO standard document it comes from (rules.reference.BASIS_DOCUMENTS)
     check: str  # the failure condition, in words
     fix_en: str
     fix_zh: str
@@ -720,7 +720,7 @@ def _all_ne(ctx: RuleContext, reason: str) -> Outcomes:
 def outcomes_frame(runs: Iterable[RuleRun]) -> pd.DataFrame:
     """All outcomes of a run in one table, plus ``rule_severity`` (the rule's own severity,
     on every row): the compliance score weighs passes and failures of a rule alike
-    (RULES.md 2.2), and a pass has no severity of its own."""
+    (docs/metrics.md 2.2), and a pass has no severity of its own."""
     frames = [
         r.outcomes.frame.assign(rule_severity=r.rule.severity) for r in runs if len(r.outcomes)
     ]

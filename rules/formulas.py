@@ -1,4 +1,4 @@
-"""Metrics of RULES.md section 2 on the rules' item-level frames: EVM proxies and earned
+"""Metrics of docs/metrics.md section 2 on the rules' item-level frames: EVM proxies and earned
 schedule on the latest baseline (2.1) and person/week load (2.3) feed those frames to the
 roll-up's implementation in :mod:`rules.metrics` (so ``pmohub check`` agrees with
 ``pmohub status``/``pmohub load``); milestone slippage (2.1) and flow times. Pure
@@ -77,7 +77,7 @@ def evm_frame(
     # The two columns used: set_index on the whole item frame copies every column.
     cur = items[["id", "status_category", "is_leaf"]].set_index("id")
     rows = latest[latest["subject_kind"] == "work_item"]
-    # S = leaf items, cancelled excluded (RULES.md 2.1); an item gone from the store is no
+    # S = leaf items, cancelled excluded (docs/metrics.md 2.1); an item gone from the store is no
     # longer in scope (the roll-up joins baseline rows to live items the same way).
     status = rows["work_item_id"].map(cur["status_category"])
     leaf = rows["work_item_id"].map(cur["is_leaf"]).eq(True)
@@ -132,7 +132,7 @@ def milestone_slippage(
     baseline_on, current_on, slip_wd``. c = actual release, else the current date (or
     today if that is past and not released); the project end's c is the latest open
     leaf/epic due date (today if overdue), or the forecast (``forecast_on``: project ->
-    Monte Carlo P85 day) when that is later (RULES.md 2.1 milestone slippage)."""
+    Monte Carlo P85 day) when that is later (docs/metrics.md 2.1 milestone slippage)."""
     latest = latest_baseline(baselines)
     today = np.datetime64(as_of, "D")
     out = []
@@ -214,7 +214,7 @@ def load_frame(
     project_hpp: Mapping[str, float] | pd.Series | None = None,
 ) -> pd.DataFrame:
     """Demand and capacity per (person_id, week, project_key) for the next ``weeks`` ISO
-    weeks (RULES.md 2.3), with the roll-up's load functions (``pmohub load``): rows for
+    weeks (docs/metrics.md 2.3), with the roll-up's load functions (``pmohub load``): rows for
     every person and project with scheduled work, every week (demand 0 included).
     Columns: ``person_id, week, week_start, project_key, demand_h, cap_h`` (cap repeated
     per project row).
@@ -291,7 +291,7 @@ def flow_times(
 ) -> pd.DataFrame:
     """Per work item (index ``work_item_id``): ``project_key``, ``first_start_on`` (first
     entry to in_progress), ``final_done_on`` (last entry to done) as local days, and
-    ``cycle_wd`` between them (RULES.md 2.1 flow: a reopened item counts to its final
+    ``cycle_wd`` between them (docs/metrics.md 2.1 flow: a reopened item counts to its final
     done)."""
     s = status_changes[status_changes["field"] == "status"]
     day = pd.Series(local_dates(s["changed_at"], timezone), index=s.index)

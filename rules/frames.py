@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-#: Canonical kinds of work item (RULES.md section 3 ``issue_types``) plus structure kinds.
+#: Canonical kinds of work item (docs/configuration.md ``issue_types``) plus structure kinds.
 KINDS: tuple[str, ...] = (
     "registry",
     "risk",
@@ -72,7 +72,7 @@ DEFAULT_ISSUE_TYPES: dict[str, tuple[str, ...]] = {
 }
 #: Kinds that are delivery work: a *leaf* is delivery work that is neither epic nor sub-task.
 LEAF_KINDS = ("work", "bug")
-#: Registry workflow phases, in order (RULES.md section 0).
+#: Registry workflow phases, in order (docs/metrics.md section 0).
 PHASES: tuple[str, ...] = (
     "proposed",
     "approved",
@@ -143,7 +143,7 @@ EXTRA_FIELDS: tuple[str, ...] = (
     "description",
     *CHARTER_FIELDS,
 )
-#: RULES.md RPT-001 "Gen": a label or a title tag marks a status report where the
+#: docs/rules.md RPT-001 "Gen": a label or a title tag marks a status report where the
 #: tracker has no Status Report type. (Comments are not synced, so a ``[周报]`` *comment*
 #: cannot be seen; the tag in the title of an item posted for the week can.)
 REPORT_LABEL = "status-report"
@@ -182,7 +182,7 @@ def with_report_fallback(
     return out
 
 
-#: Section headings of a status report (RULES.md RPT-002), English and Chinese.
+#: Section headings of a status report (docs/rules.md RPT-002), English and Chinese.
 REPORT_HEADINGS: dict[str, tuple[str, ...]] = {
     "report_schedule": ("schedule", "progress", "进度"),
     "report_cost": ("cost", "budget", "effort", "成本", "预算", "工时"),

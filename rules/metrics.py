@@ -1,4 +1,4 @@
-"""Pure, vectorised roll-up formulas (RULES.md section 2), working on *grouped* rows so a
+"""Pure, vectorised roll-up formulas (docs/metrics.md section 2), working on *grouped* rows so a
 million items cost one pass. No I/O. They are the ONE implementation of earned value /
 earned schedule (:func:`earned_value`) and of person/week load (:func:`spread_load`,
 :func:`person_week_capacity`, :func:`remaining_hours`, :func:`hours_per_point`): the
@@ -22,17 +22,17 @@ import pandas as pd
 
 from pmohub.rules.calendar import WorkCalendar
 
-#: Severity weights of the compliance score (RULES.md 2.2).
+#: Severity weights of the compliance score (docs/metrics.md 2.2).
 SEVERITY_WEIGHT: Mapping[str, int] = {"high": 3, "medium": 2, "low": 1}
-#: RAG score of a colour (RULES.md 2.2).
+#: RAG score of a colour (docs/metrics.md 2.2).
 RAG_SCORE: Mapping[str, int] = {"G": 0, "A": 1, "R": 2}
-#: EVM in hours when this share of baseline items has an hour estimate (RULES.md 2.1).
+#: EVM in hours when this share of baseline items has an hour estimate (docs/metrics.md 2.1).
 HOUR_COVERAGE = 0.80
 #: Longest plan (working days) the PV grid covers: bounds memory for absurd dates.
 MAX_HORIZON_WD = 5000
-#: Remaining hours of an open item with no estimate, points or type default (RULES.md 2.3).
+#: Remaining hours of an open item with no estimate, points or type default (docs/metrics.md 2.3).
 DEFAULT_TYPE_HOURS = 4.0
-#: Kinds whose open items are not person load (RULES.md 2.3): containers and PMO records.
+#: Kinds whose open items are not person load (docs/metrics.md 2.3): containers and PMO records.
 #: Everything else assigned and open loads its assignee, corrective actions included.
 NON_LOAD_KINDS = (
     "epic",
@@ -129,7 +129,7 @@ def earned_value(
     has_baseline: np.ndarray,
     t_rank: float,
 ) -> dict[str, np.ndarray]:
-    """EVM proxies and earned schedule per project on baseline B (RULES.md 2.1).
+    """EVM proxies and earned schedule per project on baseline B (docs/metrics.md 2.1).
 
     Rows are baselined leaf items (cancelled excluded), one item per row or several items
     grouped by (project, start, due, done): ``code`` is the row's project (0..n_projects-1),
@@ -173,7 +173,7 @@ def earned_value(
     first = np.fmin(np.where(np.isnan(r_start), r_due, r_start), r_due)
     # Origin of ES and AT (k = 0): the baseline's project start, i.e. the earliest of the
     # baseline items' starts (an undated item's due) and the baseline project row's start
-    # (the plan as approved). RULES.md 2.1 indexes PV_k by k in wd and sets SPI_t = ES/AT,
+    # (the plan as approved). docs/metrics.md 2.1 indexes PV_k by k in wd and sets SPI_t = ES/AT,
     # so ES and AT must share one origin; PV is 0 before the earliest baselined start, so a
     # later origin would cut the plan's head off (ES too short), and the earliest item start
     # alone would ignore a project start the plan put before it. The as-of day is not the
@@ -274,7 +274,7 @@ def remaining_hours(
     progress: pd.Series | np.ndarray | None = None,
     type_hours: Mapping[str, float] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """rem_h of open items (RULES.md 2.3): the remaining estimate, else points x hpp x
+    """rem_h of open items (docs/metrics.md 2.3): the remaining estimate, else points x hpp x
     (1 − progress), else the type default (``type_hours``, type names case-insensitive),
     else :data:`DEFAULT_TYPE_HOURS`. ``hpp`` is one number or one per item (the team's
     hours per point, :func:`hours_per_point`); ``progress`` is the fraction done (0..1,
@@ -300,7 +300,7 @@ def remaining_hours(
 def hours_per_point(
     keys: pd.Series, points: pd.Series, spent_h: pd.Series, *, min_samples: int
 ) -> pd.Series:
-    """A team's hours per point (RULES.md 2.2/2.3): per key (project), the median of logged
+    """A team's hours per point (docs/metrics.md 2.2/2.3): per key (project), the median of logged
     hours ÷ points over the given done items with both (> 0); keys with fewer than
     ``min_samples`` such items are left out (the caller falls back to the policy default).
     The status roll-up's ``hpp`` and the load's points -> hours both come from here."""
@@ -337,7 +337,7 @@ def load_spans(
     calendar: WorkCalendar,
     as_of: dt.date,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The working days each open item loads (RULES.md 2.3), as inclusive calendar ranks
+    """The working days each open item loads (docs/metrics.md 2.3), as inclusive calendar ranks
     (first, last), and whether it is scheduled at all: [max(start, today), due]; an overdue
     item loads the rest of the current ISO week; an undated item in an active sprint
     (``sprint_end_on``, NaT = none) the sprint's remaining days; other undated items are
@@ -394,7 +394,7 @@ def week_capacity(
     today: dt.date,
     calendar: WorkCalendar,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """cap(p, w) = Σ_{working d in w, d >= today} hpd(p)·alloc(p) − leave (RULES.md 2.3):
+    """cap(p, w) = Σ_{working d in w, d >= today} hpd(p)·alloc(p) − leave (docs/metrics.md 2.3):
     a people x weeks matrix (never negative), and the working days of each week.
     ``leave[p]`` is a list of inclusive (first, last) dates, or None."""
     lo = [max(w, today) for w in week_starts]
@@ -425,7 +425,7 @@ def calendar_codes(
     default: WorkCalendar,
 ) -> tuple[np.ndarray, list[WorkCalendar]]:
     """Per key (person), the position of its working calendar in the returned list:
-    0 = ``default``, others from ``calendar_of`` (RULES.md 2.4: per-person overrides of
+    0 = ``default``, others from ``calendar_of`` (docs/metrics.md 2.4: per-person overrides of
     the portfolio calendar). A calendar named like the default is the default."""
     cals = [default]
     code_of_name = {default.name: 0}
@@ -536,7 +536,7 @@ def group_quantiles(
 
 
 def rag_overall(dims: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Overall colour per row from dimension colours ``G/A/R/NE`` (RULES.md 2.1): Red if any
+    """Overall colour per row from dimension colours ``G/A/R/NE`` (docs/metrics.md 2.1): Red if any
     Red or >= 3 Amber, Amber if any Amber, Green if a dimension is Green, else N/E (grey:
     nothing was evaluable, never shown as green). Returns (colour, number of ambers)."""
     v = dims.to_numpy(dtype=object)
@@ -560,7 +560,7 @@ def rag_from_score(score: np.ndarray) -> np.ndarray:
 def outcome_weights(
     outcomes: pd.DataFrame, rule_severity: Mapping[str, str] | None = None
 ) -> pd.Series:
-    """The compliance weight sw of each outcome row: the *rule's* severity (RULES.md 2.2),
+    """The compliance weight sw of each outcome row: the *rule's* severity (docs/metrics.md 2.2),
     for passes and failures alike (a pass carries no severity of its own, and a finding's
     own severity may be raised or lowered per subject). Taken from the ``rule_severity``
     column of :func:`rules.engine.outcomes_frame`, else from ``rule_severity`` (rule id ->

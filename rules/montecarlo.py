@@ -1,4 +1,4 @@
-"""The Monte Carlo completion forecast core (RULES.md 2.1), pure: no I/O, no clock.
+"""The Monte Carlo completion forecast core (docs/metrics.md 2.1), pure: no I/O, no clock.
 
 One implementation for both users: ``aggregator.status.forecast`` (``pmohub forecast``, the report)
 and VAR-002 (c = MC P85 of the project end). Per project: the daily throughput TH_d of the

@@ -1,4 +1,4 @@
-"""Per-person calendars in `pmohub load` (RULES.md 2.4: a calendar per portfolio with
+"""Per-person calendars in `pmohub load` (docs/metrics.md 2.4: a calendar per portfolio with
 per-person overrides), on SQLite and PostgreSQL, hand-computed.
 
 The tests/test_load.py dataset as of Thu 2026-10-08 on the cn calendar (国庆 Oct 1-7,

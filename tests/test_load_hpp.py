@@ -1,5 +1,5 @@
 """rem_h = remaining estimate, else points x the team's hours per point x (1 − progress),
-else the type default (RULES.md 2.3), on SQLite and PostgreSQL, hand-computed.
+else the type default (docs/metrics.md 2.3), on SQLite and PostgreSQL, hand-computed.
 
 The team's hours per point is the project's ``hpp`` of `pmohub status` (90-day median of
 logged hours per point of done leaf items, at least 3 of them, else the policy default 6):

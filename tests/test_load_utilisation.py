@@ -1,4 +1,4 @@
-"""Utilisation = logged h ÷ capacity (RULES.md 2.3), per person and team, on SQLite and
+"""Utilisation = logged h ÷ capacity (docs/metrics.md 2.3), per person and team, on SQLite and
 PostgreSQL, hand-computed.
 
 As of Thu 2026-10-08 with 2 weeks: Sep 21-27 has 4 working days (Sep 25 中秋) and

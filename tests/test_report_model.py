@@ -1,5 +1,5 @@
 """The report model and its file formats, from a real synced store (SQLite and PostgreSQL):
-every RULES.md section 4 heading in English and Chinese, traceability, per-portfolio scope,
+every docs/report.md heading in English and Chinese, traceability, per-portfolio scope,
 graceful degradation, and the Excel workbook read back with openpyxl and pandas equal to
 the JSON (real dates and numbers, frozen headers, filters, RAG colours)."""
 

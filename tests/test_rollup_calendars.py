@@ -1,4 +1,4 @@
-"""One calendar per portfolio, or per project (RULES.md 2.4), in the status roll-up and the
+"""One calendar per portfolio, or per project (docs/metrics.md 2.4), in the status roll-up and the
 forecasts: a project's working-day metrics count its own calendar's working days.
 
 CRM's origin is 2026-09-14 and the as-of date 2026-10-16 (tests/test_rollup.py). On the

@@ -1,4 +1,4 @@
-"""Velocity and say/do (RULES.md 2.1) per project in the status roll-up, with the PM RAG
+"""Velocity and say/do (docs/metrics.md 2.1) per project in the status roll-up, with the PM RAG
 override beside the computed colour, on SQLite and PostgreSQL, both readers.
 
 Sprints of OPS (all closed before 2026-10-16, Shanghai times):

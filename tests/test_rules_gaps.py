@@ -47,7 +47,7 @@ def test_every_rule_survives_a_world_without_history_or_baselines(rule_id: str) 
 
 
 def test_compliance_weighs_passes_by_their_rule_severity() -> None:
-    """RULES.md 2.2: compliance = 100·(1 − Σ_fail sw/Σ_evaluated sw) with sw by the rule's
+    """docs/metrics.md 2.2: compliance = 100·(1 − Σ_fail sw/Σ_evaluated sw) with sw by the rule's
     severity. P fails VAR-001 (medium, 2) and passes QUA-002 (high, 3): 100·(1 − 2/5) = 60.
     Before passes carried a severity the roll-up weighed them 0 and scored P 0."""
     import datetime as dt
@@ -217,7 +217,7 @@ hierarchy:
 
 
 def test_rpt_001_label_and_title_tag_count_as_reports(store_url: str) -> None:
-    """RULES.md RPT-001 Gen: a tracker without a Status Report type reports by label
+    """docs/rules.md RPT-001 Gen: a tracker without a Status Report type reports by label
     ``status-report`` or a ``[周报]`` tag; through the real loader on SQLite and PostgreSQL."""
     import datetime as dt
 

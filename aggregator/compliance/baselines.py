@@ -5,7 +5,7 @@ approved CR and on ``pmohub baseline take``.
 When none was taken, :func:`reconstruct_baseline` rebuilds one as of plan approval from the
 changelog: an item's value at time t is the ``from_value`` of its first change after t,
 else its current value; items created after t are not in it. Version dates have no
-history in Jira (RULES.md: they come from nightly snapshot diffs), so milestones use their
+history in Jira (docs/metrics.md: they come from nightly snapshot diffs), so milestones use their
 current dates and the row is flagged ``reconstructed``.
 """
 

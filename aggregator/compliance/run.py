@@ -59,7 +59,7 @@ class CheckResult:
 # -- running ----------------------------------------------------------------------------
 
 
-#: Rules that compute person/week load (RULES.md 2.3) and so need the teams' hours per point.
+#: Rules that compute person/week load (docs/metrics.md 2.3) and so need the teams' hours per point.
 LOAD_RULES = frozenset({"RES-001", "RES-002"})
 
 

@@ -75,7 +75,7 @@ def calendars_of(
 
 def project_calendars(config: Any) -> dict[str, WorkCalendar]:
     """Project key -> calendar for projects whose calendar is not the default: the
-    project's own ``calendar``, else its portfolio's (one calendar per portfolio, RULES.md
+    project's own ``calendar``, else its portfolio's (one calendar per portfolio, docs/metrics.md
     2.4)."""
 
     def named() -> Iterable[tuple[str, str | None, str]]:
@@ -89,7 +89,7 @@ def project_calendars(config: Any) -> dict[str, WorkCalendar]:
 
 
 def person_calendars(config: Any) -> dict[str, WorkCalendar]:
-    """Config person id -> the person's own calendar (``people[].calendar``: RULES.md 2.4's
+    """Config person id -> the person's own calendar (``people[].calendar``: docs/metrics.md 2.4's
     per-person override of the portfolio calendar). People without one work by the
     default calendar and are not listed."""
     return calendars_of(

@@ -92,7 +92,7 @@ def step_start_jira(run: Any) -> None:
     run.say(f"Jira emulators: Cloud {cloud.url}, Data Center {dc.url}")
 
 
-#: Canonical PMO field -> the emulated sites' display name (RULES.md section 3 ``fields``).
+#: Canonical PMO field -> the emulated sites' display name (docs/configuration.md ``fields``).
 PMO_FIELD_NAMES = {
     "risk_probability": "Risk Probability",
     "risk_impact": "Risk Impact",

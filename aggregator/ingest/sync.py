@@ -1,4 +1,4 @@
-"""The sync engine: connector streams in, idempotent pages out (DESIGN.md "Sync engine").
+"""The sync engine: connector streams in, idempotent pages out (docs/architecture.md "Sync engine").
 
 Guarantees, and how:
 

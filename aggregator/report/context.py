@@ -295,7 +295,7 @@ def _findings_in_scope(engine: Engine, projects: list[str], portfolio: str | Non
 
 
 def compliance_score(outcomes: pd.DataFrame | None, projects: list[str] | None) -> float | None:
-    """RULES.md 2.2: 100 * (1 - sum_fail sw / sum_evaluated sw); waived checks excluded."""
+    """docs/metrics.md 2.2: 100 * (1 - sum_fail sw / sum_evaluated sw); waived checks excluded."""
     if outcomes is None or outcomes.empty:
         return None
     o = outcomes
@@ -423,7 +423,7 @@ def rollup_status(ctx: ReportContext) -> dict[str, dict[str, Any]]:
 
 
 def aggregate_rag(rows: list[dict[str, Any]], weights: list[float], critical: list[bool]) -> str:
-    """RULES.md 2.2 RAG score: sum w*s / sum w (G=0, A=1, R=2): < 0.5 green, >= 1.2 red;
+    """docs/metrics.md 2.2 RAG score: sum w*s / sum w (G=0, A=1, R=2): < 0.5 green, >= 1.2 red;
     a red critical project makes the parent red. N/E children are left out."""
     pairs = [
         (RAG_SCORE[r["rag"]], w, c)

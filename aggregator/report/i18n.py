@@ -28,7 +28,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "本报告由 pmohub 根据中央数据库生成；"
         "所有数字均可追溯到“数据质量说明”中列出的同步批次和规则版本。",
     ),
-    # sections (RULES.md section 4)
+    # sections (docs/report.md)
     "sec.summary": ("Executive summary", "总体概述"),
     "sec.dashboard": ("Portfolio dashboard", "项目组合总览"),
     "sec.schedule": ("Schedule and milestones", "进度与里程碑"),

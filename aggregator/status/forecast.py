@@ -1,4 +1,4 @@
-"""Monte Carlo completion forecasts on each project's throughput (RULES.md 2.1).
+"""Monte Carlo completion forecasts on each project's throughput (docs/metrics.md 2.1).
 
 Per project: the daily throughput TH_d (leaf items whose *final* done falls on working day
 d, bucketed on the local day of the policy time zone; a completion on a non-working day

@@ -54,7 +54,7 @@ class Settings:
     kinds: Mapping[str, str]
     status_map: Mapping[str, str]
     #: Project key -> its calendar where that is not ``calendar``: the project's own, else
-    #: its portfolio's (RULES.md 2.4, as the rules use them).
+    #: its portfolio's (docs/metrics.md 2.4, as the rules use them).
     project_calendars: Mapping[str, WorkCalendar] = field(default_factory=dict)
 
     def calendar_for(self, project_key: str) -> WorkCalendar:

@@ -1,4 +1,4 @@
-"""Closed sprints per project (RULES.md 2.1 velocity and say/do): the iterations and the
+"""Closed sprints per project (docs/metrics.md 2.1 velocity and say/do): the iterations and the
 Sprint field history read from the store, and :func:`sprint_frame`, the points committed
 at each sprint's start and done by its end.
 """
@@ -59,7 +59,7 @@ def sprint_frame(
     members: pd.DataFrame, iterations: pd.DataFrame, moves: pd.DataFrame, t_end: dt.datetime
 ) -> pd.DataFrame:
     """Per project and sprint closed before ``t_end``: points committed at the sprint's
-    start and points done by its end (RULES.md 2.1 velocity and say/do).
+    start and points done by its end (docs/metrics.md 2.1 velocity and say/do).
 
     ``members``: pk, id, iteration_ids, story_points, done (bool at t), done_at (UTC);
     ``iterations``: sid, state, start_at, end_at, complete_at (UTC);

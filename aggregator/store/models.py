@@ -1,5 +1,5 @@
 """SQLAlchemy 2.x models of the central store. Table and column names are a contract
-(DESIGN.md): columns reuse the record field names from ``connectors.records``.
+(docs/architecture.md): columns reuse the record field names from ``connectors.records``.
 
 Conventions
 - integer ``id`` primary keys; child tables reference ``work_item_id`` / ``project_id`` /

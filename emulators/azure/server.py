@@ -1,5 +1,5 @@
 """AzureBoardsEmulator: the Azure DevOps Services endpoints pmohub reads (dev.azure.com,
-api-version 7.1), shaped per Microsoft's REST specs (../shared/specs/azuredevops-*-7.1.json).
+api-version 7.1), shaped per Microsoft's REST specs (learn.microsoft.com/rest/api/azure/devops, 7.1).
 
 Deliberate behaviour (Azure's, which the connector must cope with):
 - Lists come wrapped as ``{"count": n, "value": [...]}`` (the Swagger files describe the bare

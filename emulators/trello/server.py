@@ -1,5 +1,5 @@
 """TrelloEmulator: the REST endpoints pmohub reads (``https://api.trello.com/1``), shaped per
-Atlassian's Trello OpenAPI description (../shared/specs/trello-swagger.v3.json).
+Atlassian's Trello OpenAPI description (developer.atlassian.com/cloud/trello, swagger v3).
 
 Deliberate behaviour:
 - Auth: ``key`` and ``token`` query parameters, or ``Authorization: OAuth

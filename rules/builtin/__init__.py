@@ -1,4 +1,4 @@
-"""The built-in standards pack (RULES.md section 1): importing this package registers every
+"""The built-in standards pack (docs/rules.md): importing this package registers every
 built-in rule with :mod:`rules.engine`. One module per rule group."""
 
 from pmohub.rules.builtin import (  # noqa: F401  (imported for registration)

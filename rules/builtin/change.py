@@ -1,4 +1,4 @@
-"""Change control (RULES.md 1.6)."""
+"""Change control (docs/metrics.md 1.6)."""
 
 from __future__ import annotations
 

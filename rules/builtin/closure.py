@@ -1,4 +1,4 @@
-"""Closure and lessons learned (RULES.md 1.9)."""
+"""Closure and lessons learned (docs/metrics.md 1.9)."""
 
 from __future__ import annotations
 

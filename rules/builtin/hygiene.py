@@ -1,4 +1,4 @@
-"""Data hygiene (RULES.md 1.10). Issue-level checks are reported per project with the
+"""Data hygiene (docs/metrics.md 1.10). Issue-level checks are reported per project with the
 offending keys in the evidence, so a messy tracker gives one finding, not thousands."""
 
 from __future__ import annotations

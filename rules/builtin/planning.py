@@ -1,4 +1,4 @@
-"""Planning and baselines (RULES.md 1.2)."""
+"""Planning and baselines (docs/metrics.md 1.2)."""
 
 from __future__ import annotations
 

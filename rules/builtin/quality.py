@@ -1,4 +1,4 @@
-"""Quality (RULES.md 1.8)."""
+"""Quality (docs/metrics.md 1.8)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Registry and charter (RULES.md 1.1)."""
+"""Registry and charter (docs/metrics.md 1.1)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Status reporting cadence (RULES.md 1.3)."""
+"""Status reporting cadence (docs/metrics.md 1.3)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,17 @@ import pandas as pd
 
 from pmohub.rules.engine import Outcomes, RuleContext, rule
 from pmohub.rules.frames import BASELINE_EVM_COLUMNS, PHASES, is_blank, report_sections
+from pmohub.rules.rag import (
+    DEFAULT_THRESHOLDS,
+    LEVEL,
+    has_response,
+    index_colour,
+    is_high_risk,
+    overall_colour,
+    risk_colour,
+    schedule_colour,
+    thresholds_frame,
+)
 
 APPROVED = PHASES.index("approved")
 CLOSING = PHASES.index("closing")
@@ -160,10 +171,10 @@ RAG_NAME = {0: "Green", 1: "Amber", 2: "Red"}
     basis="004 “识别偏差与趋势” (find deviations and trends); PRINCE2 highlight report",
     basis_seed="004",
     check="the PM's RAG is ≥ 1 level better than the computed RAG (schedule SPI_t, cost "
-    "CPI, risk dimensions of RULES.md 2.1): a “watermelon”",
+    "CPI, risk dimensions of docs/metrics.md 2.1): a “watermelon”",
     fix_en="Correct or justify the RAG.",
     fix_zh="更正或说明RAG。",
-    defaults={"green": 0.95, "amber": 0.85, "risk_score": 15},
+    defaults=dict(DEFAULT_THRESHOLDS),  # the RAG thresholds of rules/rag.py
     needs={
         "work_items": (
             "id",
@@ -183,7 +194,6 @@ RAG_NAME = {0: "Green", 1: "Amber", 2: "Red"}
 def rpt_003(ctx: RuleContext) -> Outcomes:
     from pmohub.rules.builtin.variance import shared_evm
 
-    g = ctx.global_params
     items = ctx.frame("work_items")
     reports = items[(items["kind"] == "status_report") & items["rag"].notna()].sort_values(
         "created_at"
@@ -193,38 +203,37 @@ def rpt_003(ctx: RuleContext) -> Outcomes:
         newest["rag"].astype(object).fillna("").astype(str).str.strip().str.lower().map(RAG_LEVEL)
     )
     evm = shared_evm(ctx, ctx.as_of)
-    green, amber = float(g.get("green", 0.95)), float(g.get("amber", 0.85))
-
-    def level(x: pd.Series) -> pd.Series:
-        x = x.astype(float)
-        return pd.Series(
-            np.where(x.isna(), np.nan, np.where(x >= green, 0, np.where(x >= amber, 1, 2))),
-            index=x.index,
-        )
-
+    # The one RAG decision (rules/rag.py), thresholds per project from the policy, as
+    # `pmohub status` colours the same dimensions (no stored forecast here: SPI(t) only).
+    th = thresholds_frame(ctx.params, ctx.projects)
+    green, amber = th["green"].to_numpy(), th["amber"].to_numpy()
     risks = items[
         (items["kind"] == "risk") & items["status_category"].isin(("todo", "in_progress"))
     ]
-    score = pd.to_numeric(risks["risk_probability"], errors="coerce") * pd.to_numeric(
-        risks["risk_impact"], errors="coerce"
+    big = is_high_risk(
+        risks["risk_probability"],
+        risks["risk_impact"],
+        risks["project_key"].map(th["risk_score"]).astype(float),
     )
-    big = score >= float(g.get("risk_score", 15))
-    no_resp = risks["risk_response"].isna()
-    risk_lvl = (
-        pd.Series(np.where(big & no_resp, 2, np.where(big, 1, 0)), index=risks.index)
+    counts = (
+        pd.DataFrame({"high": big, "open": big & ~has_response(risks["risk_response"])})
         .groupby(risks["project_key"])
-        .max()
-        .reindex(ctx.projects)
+        .sum()
     )
-    dims = pd.DataFrame(
-        {"schedule": level(evm["spi_t"]), "cost": level(evm["cpi"]), "risk": risk_lvl},
+    has_risks = ctx.projects.isin(risks["project_key"])
+    counts = counts.reindex(ctx.projects).fillna(0)
+    risk = np.where(has_risks, risk_colour(counts["high"], counts["open"]), "NE")
+    no_forecast = np.full(len(ctx.projects), np.nan)
+    colours = pd.DataFrame(
+        {
+            "schedule": schedule_colour(evm["spi_t"], no_forecast, green, amber),
+            "cost": index_colour(evm["cpi"], green, amber),
+            "risk": risk,
+        },
         index=ctx.projects,
     )
-    ambers = (dims == 1).sum(axis=1)
-    computed = pd.Series(
-        np.where((dims == 2).any(axis=1) | (ambers >= 3), 2, np.where(ambers > 0, 1, 0)),
-        index=ctx.projects,
-    ).where(dims.notna().any(axis=1))
+    dims = colours.apply(lambda c: c.map(LEVEL)).astype(float)
+    computed = pd.Series(overall_colour(colours)[0], index=ctx.projects).map(LEVEL).astype(float)
     res = pd.DataFrame(index=ctx.projects)
     res["value"] = computed - reported
     res["failed"] = res["value"] >= 1

@@ -1,4 +1,4 @@
-"""Resource load and conflicts (RULES.md 1.7)."""
+"""Resource load and conflicts (docs/metrics.md 1.7)."""
 
 from __future__ import annotations
 
@@ -161,7 +161,7 @@ LOAD_NEEDS = {
     "people": ("id", "display_name", "active"),
     "iterations": ("source", "external_id", "state", "end_at"),
 }
-#: Fraction done (0..1) scales points' hours (RULES.md 2.3); trackers without it leave it
+#: Fraction done (0..1) scales points' hours (docs/metrics.md 2.3); trackers without it leave it
 #: empty, which means nothing done, so its absence is no reason for N/E.
 LOAD_OPTIONAL = {"work_items": ("progress",)}
 
@@ -174,7 +174,7 @@ LOAD_OPTIONAL = {"work_items": ("progress",)}
     scope="person",
     basis="001 “避免资源的闲置和过度使用” (avoid idle and over-use)",
     basis_seed="001",
-    check="load (dem/cap, RULES.md 2.3) > 110 % (amber) or > 130 % (red) in any of the next "
+    check="load (dem/cap, docs/metrics.md 2.3) > 110 % (amber) or > 130 % (red) in any of the next "
     "4 weeks (high); idle: < 50 % for 2 weeks while unassigned Ready work waits in a project "
     "the person works on (low)",
     fix_en="Move hours to someone with capacity.",

@@ -1,4 +1,4 @@
-"""Risk and issue management (RULES.md 1.5)."""
+"""Risk and issue management (docs/metrics.md 1.5)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Schedule and cost variance (RULES.md 1.4)."""
+"""Schedule and cost variance (docs/metrics.md 1.4)."""
 
 from __future__ import annotations
 
@@ -174,7 +174,7 @@ def _evm(ctx: RuleContext) -> pd.DataFrame:
     check="wd(baseline, c) > 5 (amber) or > 10 (red); c is the actual or current date of "
     "each baselined version and of the project end (today if overdue), for the project end "
     "the Monte Carlo P85 of its open leaf items when later (throughput from resolution "
-    "dates, RULES.md 2.1; `mc_trials` trials, fewer than the forecast report's 10 000 "
+    "dates, docs/metrics.md 2.1; `mc_trials` trials, fewer than the forecast report's 10 000 "
     "to keep a nightly check fast; not used when low-confidence)",
     fix_en="Raise an exception report or a CR for the slipped dates.",
     fix_zh="对延误的日期提交例外报告或变更申请。",
