@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from pmohub.aggregator.config.sections import report_settings
 from pmohub.aggregator.report.context import ReportContext, build_context, node_name
 from pmohub.aggregator.report.model import Report, Section, new_section, section_title
-from pmohub.aggregator.report.sections import SECTIONS, SectionSpec
+from pmohub.aggregator.report.sections import READS_NOTES, SECTIONS, SectionSpec
 from pmohub.rules.engine import load_rules
 
 log = logging.getLogger("pmohub.report")
@@ -80,6 +80,10 @@ def guarded_section(spec: SectionSpec, number: int, ctx: ReportContext, report: 
         log.exception("report section %s failed", spec.id)
         sec = new_section(spec.id, available=False)
         ctx.note("note.unavailable", what=spec.id, why=str(exc))
+        if spec.stage == READS_NOTES:
+            # the section that shows every note failed: it still shows them, its own failure
+            # included, or the reader would never learn what the report could not see
+            sec.messages = ctx.unique_notes()
     sec.number = number
     return sec
 
