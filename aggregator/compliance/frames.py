@@ -473,9 +473,9 @@ def merged_person_settings(engine: Engine, config: Any) -> dict[str, Any]:
     ``pmohub load`` loads: accounts a config person's aliases/e-mail merge count as one),
     plus ``person_canonical`` (store person id -> merged id), ``person_calendar`` (merged id
     -> own calendar, resolved as ``pmohub load`` resolves it) and the default allocation."""
-    from pmohub.aggregator.status.load import _people, person_calendar_map
+    from pmohub.aggregator.status.load import person_calendar_map, read_people
 
-    people, canonical = _people(engine, config)
+    people, canonical = read_people(engine, config)
     out: dict[str, Any] = {
         k: {canonical.get(pid, pid): v for pid, v in d.items()}
         for k, d in person_settings(engine, config).items()

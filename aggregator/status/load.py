@@ -1,10 +1,10 @@
-"""Resource load per person per ISO week for the next N weeks (RULES.md 2.3), across every
+"""Resource load per person per ISO week for the next N weeks (docs/metrics.md 2.3), across every
 project and tracker.
 
 * One person, many accounts: work items point at the merged ``people`` row (the sync merges
   accounts by e-mail); a config person's ``id`` and ``aliases`` (``source:external_id``)
   also merge the store people they name into one.
-* Calendars (RULES.md 2.4): a person whose config entry names a ``calendar`` works by it
+* Calendars (docs/metrics.md 2.4): a person whose config entry names a ``calendar`` works by it
   (its holidays, make-up days and weekend); everyone else by the policy default calendar.
   Both the person's capacity and the spreading of their demand count that calendar's
   working days, so their hours land on days they work.
@@ -17,7 +17,7 @@ project and tracker.
   of logged hours per point of done items, :func:`team_hpp`), else the policy default.
   Overdue items load the current week; undated items in an active sprint spread over its
   remaining days; other undated items are *unscheduled*: listed, not loaded.
-* Utilisation (RULES.md 2.3): logged hours ÷ capacity per person for the last
+* Utilisation (docs/metrics.md 2.3): logged hours ÷ capacity per person for the last
   ``util_weeks`` complete ISO weeks (worklogs bucketed on the policy time zone's dates,
   merged accounts summed), and for the team (everyone in the report) as sums, never as a
   mean of ratios.
@@ -99,7 +99,7 @@ def _monday(day: dt.date) -> dt.date:
     return day - dt.timedelta(days=day.weekday())
 
 
-def _people(engine: Engine, config: Any) -> tuple[pd.DataFrame, dict[int, int]]:
+def read_people(engine: Engine, config: Any) -> tuple[pd.DataFrame, dict[int, int]]:
     """Store people with config attributes (``calendar``: the person's own WorkCalendar,
     else None), and store id -> canonical person id."""
     people = query_frame(
@@ -143,7 +143,7 @@ def _people(engine: Engine, config: Any) -> tuple[pd.DataFrame, dict[int, int]]:
 
 
 def person_calendar_map(people: pd.DataFrame) -> dict[int, WorkCalendar]:
-    """Merged person id -> own calendar, for the people of :func:`_people` that have one."""
+    """Merged person id -> own calendar, for the people of :func:`read_people` that have one."""
     return {int(p): c for p, c in people["calendar"].items() if isinstance(c, WorkCalendar)}
 
 
@@ -277,10 +277,105 @@ def person_load(
     hier = hierarchy(engine, config)
     pid = project_ids(engine, hier)
     prio = pd.to_numeric(hier.set_index("project_key")["priority_rank"], errors="coerce")
-    people, canonical = _people(engine, config)
+    people, canonical = read_people(engine, config)
     week_starts = [_monday(as_of) + dt.timedelta(days=7 * i) for i in range(weeks)]
     cap = _capacity(people, week_starts, as_of, s, config)
 
+    items = _open_items(engine, s, pid, canonical, as_of, defaults)
+    due = from_day_number(items["due_on"]).to_numpy().astype("datetime64[D]")
+    start = from_day_number(items["start_on"]).to_numpy().astype("datetime64[D]")
+    se = _sprint_ends(engine, s, items, due)
+    code, cals = calendar_codes(items["person_id"], person_calendar_map(people), s.calendar)
+    scheduled, nz_i, nz_w, dem = spread_load(
+        items["rem_h"].to_numpy(), start, due, se, code, cals, week_starts, as_of
+    )
+    rows = pd.DataFrame(
+        {
+            "person_id": items["person_id"].to_numpy()[nz_i],
+            "project_key": items["project_key"].to_numpy()[nz_i],
+            "week": nz_w,
+            "demand_h": dem,
+            "due": due[nz_i],
+        }
+    )
+    rows["project_key"] = rows["project_key"].fillna("(unmapped)")
+    per_proj = rows.groupby(["person_id", "week", "project_key"], as_index=False)["demand_h"].sum()
+    dem_pw = per_proj.groupby(["person_id", "week"])["demand_h"].sum()
+
+    out = cap.set_index(["person_id", "week"])
+    out = out.join(dem_pw.rename("demand_h"), how="outer").fillna({"demand_h": 0.0})
+    out["cap_h"] = out["cap_h"].fillna(0.0)
+    out = out.reset_index()
+    out["load"] = safe_ratio(out["demand_h"], out["cap_h"])
+    out["over"] = np.clip(np.nan_to_num(out["load"]) - 1, 0, None)
+    zero_cap = (out["cap_h"] <= 0) & (out["demand_h"] > 0)
+    load = out["load"].to_numpy(dtype=float)
+    out["status"] = np.select(
+        [zero_cap, load >= th["red"], load >= th["amber"], load < th["idle"]],
+        ["red", "red", "amber", "idle"],
+        default="ok",
+    )
+    out["week_start"] = out["week"].map(dict(enumerate(week_starts)))
+    names = people["name"]
+    out["name"] = out["person_id"].map(names)
+
+    conflicts, by_proj = _conflicts(out, per_proj, dem_pw, rows, prio)
+    by_proj["week_start"] = by_proj["week"].map(dict(enumerate(week_starts)))
+
+    un = items[~scheduled]
+    unscheduled = pd.DataFrame(
+        {
+            "person_id": un["person_id"],
+            "name": un["person_id"].map(names),
+            "project_key": un["project_key"],
+            "key": un["key"],
+            "rem_h": un["rem_h"],
+            "assumed": un["assumed"],
+        }
+    ).reset_index(drop=True)
+    weeks_frame = out[
+        [
+            "person_id",
+            "name",
+            "week",
+            "week_start",
+            "workdays",
+            "cap_h",
+            "demand_h",
+            "load",
+            "over",
+            "status",
+        ]
+    ].sort_values(["person_id", "week"])
+    util, team_util = utilisation_frame(
+        engine, people, canonical, as_of, s, config, weeks=util_weeks
+    )
+    last_day = as_of + dt.timedelta(weeks=weeks)
+    return LoadReport(
+        as_of,
+        weeks_frame.reset_index(drop=True),
+        by_proj,
+        conflicts,
+        unscheduled,
+        utilisation=util,
+        team_utilisation=team_util,
+        warnings=uncovered_warnings(
+            [s.calendar, *person_calendars(config).values()],
+            range(as_of.year, last_day.year + 1),
+        ),
+    )
+
+
+def _open_items(
+    engine: Engine,
+    s: Settings,
+    pid: pd.Series,
+    canonical: dict[int, int],
+    as_of: dt.date,
+    defaults: dict[str, Any],
+) -> pd.DataFrame:
+    """The open work items assigned to someone (merged person ``person_id``), without
+    parents planned through open sub-tasks, with their remaining hours ``rem_h``."""
     cols = [
         "id",
         "project_id",
@@ -349,8 +444,11 @@ def person_load(
         progress=items["progress"],
         type_hours=defaults.get("default_estimate_h"),
     )
-    due = from_day_number(items["due_on"]).to_numpy().astype("datetime64[D]")
-    start = from_day_number(items["start_on"]).to_numpy().astype("datetime64[D]")
+    return items
+
+
+def _sprint_ends(engine: Engine, s: Settings, items: pd.DataFrame, due: np.ndarray) -> np.ndarray:
+    """Per item: the end of its active sprint (local date) for the undated ones, else NaT."""
     # Undated: the active sprint's remaining days.
     its = query_frame(
         engine,
@@ -371,40 +469,19 @@ def person_load(
     und = np.isnat(due)
     if und.any():
         se[und] = latest_sprint_end(items.loc[und, "iteration_ids"], sprint_end)
-    code, cals = calendar_codes(items["person_id"], person_calendar_map(people), s.calendar)
-    scheduled, nz_i, nz_w, dem = spread_load(
-        items["rem_h"].to_numpy(), start, due, se, code, cals, week_starts, as_of
-    )
-    rows = pd.DataFrame(
-        {
-            "person_id": items["person_id"].to_numpy()[nz_i],
-            "project_key": items["project_key"].to_numpy()[nz_i],
-            "week": nz_w,
-            "demand_h": dem,
-            "due": due[nz_i],
-        }
-    )
-    rows["project_key"] = rows["project_key"].fillna("(unmapped)")
-    per_proj = rows.groupby(["person_id", "week", "project_key"], as_index=False)["demand_h"].sum()
-    dem_pw = per_proj.groupby(["person_id", "week"])["demand_h"].sum()
+    return se
 
-    out = cap.set_index(["person_id", "week"])
-    out = out.join(dem_pw.rename("demand_h"), how="outer").fillna({"demand_h": 0.0})
-    out["cap_h"] = out["cap_h"].fillna(0.0)
-    out = out.reset_index()
-    out["load"] = safe_ratio(out["demand_h"], out["cap_h"])
-    out["over"] = np.clip(np.nan_to_num(out["load"]) - 1, 0, None)
-    zero_cap = (out["cap_h"] <= 0) & (out["demand_h"] > 0)
-    load = out["load"].to_numpy(dtype=float)
-    out["status"] = np.select(
-        [zero_cap, load >= th["red"], load >= th["amber"], load < th["idle"]],
-        ["red", "red", "amber", "idle"],
-        default="ok",
-    )
-    out["week_start"] = out["week"].map(dict(enumerate(week_starts)))
-    names = people["name"]
-    out["name"] = out["person_id"].map(names)
 
+def _conflicts(
+    out: pd.DataFrame,
+    per_proj: pd.DataFrame,
+    dem_pw: pd.Series,
+    rows: pd.DataFrame,
+    prio: pd.Series,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Conflicts (load > 1 with >= 2 projects each >= :data:`CONFLICT_SHARE` of the week)
+    with the priority-based recommendation, and the demand per project with its
+    displaced hours."""
     # Conflicts and the priority-based recommendation.
     pp = per_proj.merge(dem_pw.rename("total").reset_index(), on=["person_id", "week"])
     pp["share"] = pp["demand_h"] / pp["total"]
@@ -486,50 +563,7 @@ def person_load(
         .rename("projects")
     )
     conflicts = conflicts.join(listed, on=["person_id", "week"])
-    by_proj["week_start"] = by_proj["week"].map(dict(enumerate(week_starts)))
-
-    un = items[~scheduled]
-    unscheduled = pd.DataFrame(
-        {
-            "person_id": un["person_id"],
-            "name": un["person_id"].map(names),
-            "project_key": un["project_key"],
-            "key": un["key"],
-            "rem_h": un["rem_h"],
-            "assumed": un["assumed"],
-        }
-    ).reset_index(drop=True)
-    weeks_frame = out[
-        [
-            "person_id",
-            "name",
-            "week",
-            "week_start",
-            "workdays",
-            "cap_h",
-            "demand_h",
-            "load",
-            "over",
-            "status",
-        ]
-    ].sort_values(["person_id", "week"])
-    util, team_util = utilisation_frame(
-        engine, people, canonical, as_of, s, config, weeks=util_weeks
-    )
-    last_day = as_of + dt.timedelta(weeks=weeks)
-    return LoadReport(
-        as_of,
-        weeks_frame.reset_index(drop=True),
-        by_proj,
-        conflicts,
-        unscheduled,
-        utilisation=util,
-        team_utilisation=team_util,
-        warnings=uncovered_warnings(
-            [s.calendar, *person_calendars(config).values()],
-            range(as_of.year, last_day.year + 1),
-        ),
-    )
+    return conflicts, by_proj
 
 
 def _pnames(ranks: pd.Series) -> pd.Series:

@@ -1,4 +1,4 @@
-"""Per-project metrics from :class:`~pmohub.aggregator.status.inputs.Inputs` (RULES.md 2.1,
+"""Per-project metrics from :class:`~pmohub.aggregator.status.inputs.Inputs` (docs/metrics.md 2.1,
 2.2): progress and estimates, hours per point, EVM, flow, milestones, risks, sprints,
 compliance from rule outcomes, and the PM's RAG override beside the computed colour.
 
@@ -34,12 +34,12 @@ from pmohub.rules.metrics import (
     outcome_weights,
     safe_ratio,
 )
+from pmohub.rules.rag import DEFAULT_THRESHOLDS, has_response, is_high_risk
 
-#: Velocity: mean done points of the last 3-6 closed sprints (RULES.md 2.1).
+#: Velocity: mean done points of the last 3-6 closed sprints (docs/metrics.md 2.1).
 VELOCITY_SPRINTS = (3, 6)
 
 
-HIGH_RISK_SCORE = 15
 
 
 OPEN_FINDING_STATES = ("new", "persisting")
@@ -275,12 +275,18 @@ def milestone_metrics(
     return out
 
 
-def risk_metrics(inp: Inputs, idx: pd.Index) -> pd.DataFrame:
+def risk_metrics(inp: Inputs, idx: pd.Index, risk_score: pd.Series | None = None) -> pd.DataFrame:
+    """Open risks, high ones (scored at or above the project's RAG ``risk_score``
+    threshold, :mod:`pmohub.rules.rag`; default 15) and those without a response."""
     r = inp.risks.copy()
     r["score"] = r["probability"] * r["impact"]
-    resp = r["response"].astype(object)
-    r["has_response"] = resp.notna() & (resp.astype(str).str.strip() != "")
-    high = r[r["score"] >= HIGH_RISK_SCORE]
+    r["has_response"] = has_response(r["response"])
+    limit = (
+        r["pk"].map(risk_score)
+        if risk_score is not None
+        else pd.Series(DEFAULT_THRESHOLDS["risk_score"], index=r.index)
+    )
+    high = r[is_high_risk(r["probability"], r["impact"], limit.astype(float))]
     out = pd.DataFrame(index=idx)
     out["open_risks"] = per_project(idx, r.groupby("pk").size(), 0).astype(int)
     out["high_risks"] = per_project(idx, high.groupby("pk").size(), 0).astype(int)
@@ -296,7 +302,7 @@ def compliance_frame(outcomes: pd.DataFrame, idx: pd.Index) -> pd.DataFrame:
     pass/finding/ne, ``severity``, ``waived``): 100·(1 − Σ_fail sw/Σ_evaluated sw), one
     weight per (project, rule) at the worst severity; waived checks excluded and listed."""
     o = outcomes[outcomes["outcome"].isin(("pass", "finding"))].copy()
-    o["sw"] = outcome_weights(o)  # the rule's severity, for passes too (RULES.md 2.2)
+    o["sw"] = outcome_weights(o)  # the rule's severity, for passes too (docs/metrics.md 2.2)
     o["fail"] = (o["outcome"] == "finding") & ~o["waived"].astype(bool)
     waived = o[o["waived"].astype(bool)]
     o = o[~o["waived"].astype(bool)]

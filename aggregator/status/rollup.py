@@ -1,4 +1,4 @@
-"""Status roll-up: project -> programme -> portfolio (RULES.md 2.1, 2.2, 2.4).
+"""Status roll-up: project -> programme -> portfolio (docs/metrics.md 2.1, 2.2, 2.4).
 
 :func:`project_status` reads the inputs (:mod:`.inputs` for now, :mod:`.history` for a
 past date), :func:`compute_status` turns them into per-project metrics (:mod:`.metrics`)
@@ -11,7 +11,7 @@ per point, else the policy default) before anything is added across projects.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,7 +30,6 @@ from pmohub.aggregator.status.inputs import (
     read_inputs_sql,
 )
 from pmohub.aggregator.status.metrics import (
-    HIGH_RISK_SCORE,
     OPEN_FINDING_STATES,
     build_rules_policy,
     compliance_frame,
@@ -57,9 +56,9 @@ from pmohub.rules.metrics import (
     SEVERITY_WEIGHT,
     compliance_score,
     rag_from_score,
-    rag_overall,
     safe_ratio,
 )
+from pmohub.rules.rag import RAG_RULE, policy_thresholds, project_rag
 
 DIMENSIONS = ("schedule", "cost", "scope", "risk", "quality", "resource")
 
@@ -82,104 +81,28 @@ class StatusReport:
 # -- RAG ----------------------------------------------------------------------------------------
 
 
-def _rag(p: pd.DataFrame, inp: Inputs, cal: WorkCalendar) -> pd.DataFrame:
-    """Dimension colours (G/A/R/NE) with their reasons, overall colour, score."""
-    n = len(p)
-    reasons: list[list[str]] = [[] for _ in range(n)]
-
-    def note(mask: np.ndarray, texts: Iterable[str]) -> None:
-        for i, t in zip(
-            np.flatnonzero(mask), np.asarray(list(texts), dtype=object)[mask], strict=True
-        ):
-            reasons[i].append(t)
-
-    # Schedule: SPI_t and the stored Monte Carlo P85 against the baseline end.
+def _rag(p: pd.DataFrame, inp: Inputs, cal: WorkCalendar, th: pd.DataFrame) -> pd.DataFrame:
+    """Dimension colours (G/A/R/NE) with their reasons and the overall colour: the one
+    decision (:func:`pmohub.rules.rag.project_rag`), the stored Monte Carlo P85 counted
+    in working days of the project's calendar against the baseline end."""
     fc = inp.forecasts.drop_duplicates("pk").set_index("pk")
     p85 = (
         pd.to_datetime(per_project(p.index, fc["p85"], None))
         if len(fc)
         else pd.Series(pd.NaT, index=p.index)
     )
-    end = pd.to_datetime(p["baseline_end"])
-    p85_late = cal.wd_diff(end, p85)  # NaN when either is missing
-    spi_t = p["spi_t"].to_numpy(dtype=float)
-    has = ~np.isnan(spi_t)
-    has_fc = ~np.isnan(p85_late)
-    green = has & (spi_t >= 0.95) & (~has_fc | (p85_late <= 0))
-    amber = has & ~green & ((spi_t >= 0.85) | (has_fc & (p85_late <= 10)))
-    sched = np.where(~has, "NE", np.where(green, "G", np.where(amber, "A", "R")))
-    spi_txt = [f"SPI(t) {v:.2f}" for v in spi_t]
-    note(has, spi_txt)
-    note(has & has_fc, [f"P85 {d:+.0f} wd vs baseline end" if d == d else "" for d in p85_late])
-    note(has & ~has_fc, ["no stored forecast: schedule on SPI(t) only"] * n)
-    note(
-        ~has,
-        [
-            "schedule N/E: no baseline" if not b else "schedule N/E: no dated baseline items"
-            for b in p["baseline"]
-        ],
-    )
+    p85_late = cal.wd_diff(pd.to_datetime(p["baseline_end"]), p85)  # NaN when either is missing
+    return project_rag(p, p85_late, th)
 
-    cpi = p["cpi"].to_numpy(dtype=float)
-    has_c = ~np.isnan(cpi)
-    cost = np.where(~has_c, "NE", np.where(cpi >= 0.95, "G", np.where(cpi >= 0.85, "A", "R")))
-    note(has_c, [f"CPI {v:.2f}" for v in cpi])
-    note(~has_c, ["cost N/E: needs an hour baseline and logged hours"] * n)
 
-    gr = p["scope_growth"].to_numpy(dtype=float)
-    has_s = ~np.isnan(gr)
-    scope = np.where(~has_s, "NE", np.where(gr <= 0.05, "G", np.where(gr <= 0.15, "A", "R")))
-    note(has_s & (gr > 0.05), [f"scope +{v:.0%} since baseline" for v in gr])
-
-    hr, nr = p["high_risks"].to_numpy(), p["high_risks_no_response"].to_numpy()
-    risk = np.where(hr == 0, "G", np.where(nr == 0, "A", "R"))
-    note(
-        hr > 0,
-        [
-            f"{a} open risk(s) scored >= {HIGH_RISK_SCORE} ({b} without response)"
-            for a, b in zip(hr, nr, strict=True)
-        ],
-    )
-
-    rr = p["reopen_rate"].to_numpy(dtype=float)
-    sla = p["sla_breaches"].to_numpy()
-    has_q = ~np.isnan(rr) | (sla > 0)
-    rr0 = np.nan_to_num(rr)
-    quality = np.where(
-        ~has_q,
-        "NE",
-        np.where((rr0 <= 0.10) & (sla == 0), "G", np.where((rr0 <= 0.20) & (sla <= 1), "A", "R")),
-    )
-    note(~np.isnan(rr) & (rr0 > 0.10), [f"reopen rate {v:.0%}" for v in rr0])
-    note(sla > 0, [f"{v} SLA breach finding(s)" for v in sla])
-
-    res_sev = p["resource_severity"].to_numpy(dtype=object)
-    resource = np.where(res_sev == "high", "R", np.where(pd.notna(res_sev), "A", "G"))
-    note(pd.notna(res_sev), ["resource over-allocation finding (RES-*)"] * n)
-
-    dims = pd.DataFrame(
-        {
-            "schedule": sched,
-            "cost": cost,
-            "scope": scope,
-            "risk": risk,
-            "quality": quality,
-            "resource": resource,
-        },
-        index=p.index,
-    )
-    overall, n_amber = rag_overall(dims)
-    note(n_amber >= 3, ["3 or more amber dimensions"] * n)
-    high = p["open_high_findings"].to_numpy()
-    capped = (overall == "G") & (high > 0)
-    overall = np.where(capped, "A", overall)
-    note(capped, [f"capped at amber: {v} open high-severity finding(s)" for v in high])
-    for d in DIMENSIONS:
-        note(dims[d].to_numpy() == "R", [f"{d} red"] * n)
-    out = dims.add_prefix("rag_")
-    out["rag"] = overall
-    out["rag_reasons"] = reasons
-    return out
+def rag_thresholds(
+    config: Any, idx: pd.Index, rules_policy: tuple[Mapping[str, Any], Any] | None
+) -> pd.DataFrame:
+    """The RAG thresholds of each project from the config's policy (:mod:`pmohub.rules.rag`:
+    RPT-003's settings, as the rule reads them)."""
+    rules, policy = rules_policy or build_rules_policy(config)
+    rule = rules.get(RAG_RULE)
+    return policy_thresholds(policy, rule.meta if rule is not None else None, idx)
 
 
 # -- roll-up ------------------------------------------------------------------------------------
@@ -194,8 +117,13 @@ def compute_status(
     outcomes: pd.DataFrame | None = None,
     rules_policy: tuple[Mapping[str, Any], Any] | None = None,
 ) -> StatusReport:
-    """``rules_policy``: :func:`~pmohub.aggregator.status.metrics.build_rules_policy` of ``config`` when already built."""
+    """``rules_policy``: :func:`~pmohub.aggregator.status.metrics.build_rules_policy` of
+    ``config`` when already built (the rule catalogue and the policy: compliance and the
+    RAG thresholds)."""
     idx = pd.Index(hier["project_key"].tolist(), name="project_key")
+    if rules_policy is None:
+        rules_policy = build_rules_policy(config)
+    th = rag_thresholds(config, idx, rules_policy)
     h = hier.set_index("project_key")
     p = pd.DataFrame(index=idx)
     p["name"] = h["name"]
@@ -238,7 +166,7 @@ def compute_status(
         idx, cycles.groupby("pk")["cycle_wd"].agg(lambda v: [int(x) for x in v if x == x]), None
     )
     p = p.join(_by_calendar(parts, lambda sc, sub: milestone_metrics(inp, sub, as_of, sc.calendar)))
-    p = p.join(risk_metrics(inp, idx))
+    p = p.join(risk_metrics(inp, idx, th["risk_score"]))
     if snap is None:
         p = p.join(sprint_metrics(inp.sprints, idx))
     else:
@@ -264,7 +192,7 @@ def compute_status(
     to_h = np.where(p["evm_unit"] == "pts", p["hpp"], 1.0)
     for c in ("bac", "ev", "pv"):
         p[f"{c}_h"] = p[c] * to_h
-    p = p.join(_by_calendar(parts, lambda sc, sub: _rag(p.loc[sub], inp, sc.calendar)))
+    p = p.join(_by_calendar(parts, lambda sc, sub: _rag(p.loc[sub], inp, sc.calendar, th.loc[sub])))
     p = p.join(pm_override(p, inp, config, as_of))
     p["flow_as_of"] = inp.flow_as_of.isoformat(timespec="minutes") if inp.flow_as_of else None
     p["rag_score"] = p["rag"].map(RAG_SCORE)
@@ -393,13 +321,14 @@ def project_status(
     s = settings_for(config)
     hier = hierarchy(engine, config)
     with ThreadPoolExecutor(max_workers=1) as pool:
-        # The policy is pure Python: build it while the database works on the reads.
-        policy = pool.submit(build_rules_policy, config) if outcomes is None else None
+        # The policy is pure Python: build it while the database works on the reads (the
+        # compliance of stored outcomes and the RAG thresholds need it).
+        policy = pool.submit(build_rules_policy, config)
         if history:
             inp = read_inputs_history(engine, config, as_of, hier, s)
         else:
             inp = read_inputs_sql(engine, config, as_of, hier, s, use_snapshot=use_snapshot)
-        rules_policy = policy.result() if policy is not None else None
+        rules_policy = policy.result()
     if forecasts is not None:
         inp.forecasts = forecasts
     report = compute_status(inp, hier, as_of, s, config, outcomes, rules_policy)
