@@ -69,11 +69,14 @@ class Pacer:
     def acquire(self) -> None:
         with self.lock:
             self._refill()
-            while self.level < 1.0:
+            if self.level < 1.0:
                 wait = (1.0 - self.level) / self.rate
                 self.waited_s += wait
                 self.sleep(wait)
                 self._refill()
+                # the sleep was for exactly the missing fraction (a clock's rounding, or a
+                # sleep cut short, must not turn into a busy loop)
+                self.level = max(self.level, 1.0)
             self.level -= 1.0
 
     def refused(self, retry_after_s: float) -> None:
@@ -97,7 +100,7 @@ class PacedSession(RetryingSession):
             self.pacer.acquire()
         return super().send(request, **kw)
 
-    def _wait(self, attempt: int, response: requests.Response | None) -> float:
+    def _wait(self, attempt: int, response: requests.Response | None, *rest: Any) -> float:
         if response is not None and response.status_code == 429:
             self.refusals += 1
             try:
@@ -107,7 +110,7 @@ class PacedSession(RetryingSession):
             wait = min(max(hinted, 0.0), self.max_wait_s)
             self.pacer.refused(wait)
             return wait
-        return super()._wait(attempt, response)
+        return super()._wait(attempt, response, *rest)
 
 
 class PingCodeClient:

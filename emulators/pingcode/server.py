@@ -1,5 +1,5 @@
 """PingCodeEmulator: PingCode's open API v1 as its documentation describes it
-(../shared/specs/pingcode-api.md); where that is unclear the choice is noted here.
+(open.pingcode.com, the open API v1 reference); where that is unclear the choice is noted here.
 
 Deliberate behaviour:
 - Roots: cloud answers ``/v1/...``; ``deployment="private"`` answers ``/open/v1/...`` only.
@@ -109,6 +109,8 @@ class PingCodeEmulator(Emulator):
         self.refresh_tokens: dict[str, float] = {}
         self.codes: set[str] = set()
         self.refused: list[tuple[str, str]] = []  # (token, path) of every 429 answered
+        self.answers: list[tuple[str, int]] = []  # (path?query, status) of every request
+        self.token_owner: dict[str, str] = {}  # access token -> client_id
         self.issued: list[str] = []
         self._bad: list[tuple[str, str]] = []
 
@@ -119,6 +121,13 @@ class PingCodeEmulator(Emulator):
         return self.url + ("/open" if self.deployment == "private" else "")
 
     def dispatch(self, req: Request) -> Reply:
+        reply = self._dispatch(req)
+        key = req.path + "?" + "&".join(f"{k}={v[-1]}" for k, v in sorted(req.query.items()))
+        with self.lock:
+            self.answers.append((key, reply.status))
+        return reply
+
+    def _dispatch(self, req: Request) -> Reply:
         if self.deployment == "private":
             if not req.path.startswith("/open/"):
                 return Reply(self.error_body(404, "Not Found"), 404)
@@ -127,7 +136,8 @@ class PingCodeEmulator(Emulator):
             return Reply(self.error_body(404, "Not Found"), 404)
         if req.path != "/v1/auth/token" and self.authorised(req):
             token = self._bearer(req)
-            wait = self.bucket.take(token)
+            # the limit is per caller identity: the app, however many tokens it holds
+            wait = self.bucket.take(self.token_owner.get(token, token))
             if wait > 0:
                 with self.lock:
                     self.refused.append((token, req.path))
@@ -381,6 +391,7 @@ class PingCodeEmulator(Emulator):
         expires_at = now + self.token_lifetime_s
         with self.lock:
             self.tokens[token] = expires_at
+            self.token_owner[token] = str(req.arg("client_id") or self.client_id)
             self.issued.append(token)
             if refresh:
                 self.refresh_tokens[refresh] = now + 90 * 86_400
@@ -567,7 +578,11 @@ class PingCodeEmulator(Emulator):
 
     def _sprint(self, s: dict[str, Any]) -> dict[str, Any]:
         mine = [i for i in self.site.items if i["sprint_id"] == s["id"] and not i["is_deleted"]]
-        points = [(i["story_points"] or 0, self._state_ref(i["state"])["type"]) for i in mine]
+        points = [
+            (i["story_points"] if isinstance(i["story_points"], int | float) else 0,
+             self._state_ref(i["state"])["type"])
+            for i in mine
+        ]  # fmt: skip
         return {
             "id": s["id"],
             "url": None,
