@@ -1,6 +1,6 @@
 """Run a tracker emulator by hand (Jira has its own: python -m emulators.jira).
 
-python -m emulators github --port 8081        # also: gitlab, trello, azure
+python -m emulators github --port 8081        # also: gitlab, trello, azure, pingcode
 
 It prints the URL, the fixed test credentials (not secrets) and a sources: entry to paste
 into pmohub.yaml.
@@ -49,6 +49,17 @@ def _start(kind: str, seed: int, size: int, today: dt.date, port: int) -> tuple[
             f"  trello_demo: {{type: trello, url: {emu.url}/1, token_env: {g.TOKEN_ENV}, "
             f"projects: [{boards}]}}"
         )
+    if kind == "pingcode":
+        from pmohub.emulators import pingcode as p
+
+        emu = p.PingCodeEmulator(p.generate_site(seed=seed, items=size, today=today), port=port)
+        emu.start()
+        keys = ", ".join(x["identifier"] for x in emu.site.projects)
+        return emu, (
+            f"  export {p.TOKEN_ENV}={p.DEFAULT_CLIENT_SECRET}\n"
+            f"  pc_demo: {{type: pingcode, url: {emu.root}, client_id: {p.DEFAULT_CLIENT_ID}, "
+            f"token_env: {p.TOKEN_ENV}, projects: [{keys}]}}"
+        )
     from pmohub.emulators import azure as g
 
     emu = g.AzureBoardsEmulator(g.generate_site(seed=seed, stories=size, today=today), port=port)
@@ -63,7 +74,7 @@ def _start(kind: str, seed: int, size: int, today: dt.date, port: int) -> tuple[
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m emulators", description=__doc__)
-    parser.add_argument("tracker", choices=["github", "gitlab", "trello", "azure"])
+    parser.add_argument("tracker", choices=["github", "gitlab", "trello", "azure", "pingcode"])
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--size", type=int, default=40, help="issues/cards/stories per project")
     parser.add_argument("--today", type=dt.date.fromisoformat, default=dt.date(2026, 11, 21))

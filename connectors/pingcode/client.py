@@ -70,7 +70,8 @@ class Pacer:
         with self.lock:
             self._refill()
             if self.level < 1.0:
-                wait = (1.0 - self.level) / self.rate
+                # +1 ms: the server's bucket, rounded its own way, must be full by then
+                wait = (1.0 - self.level) / self.rate + 0.001
                 self.waited_s += wait
                 self.sleep(wait)
                 self._refill()
