@@ -160,7 +160,7 @@ def step_count(run: DemoRun) -> None:
 def _full_steps() -> list[Callable[[DemoRun], None]]:
     # Jira emulators, hierarchy and the nightly pass (issue 6) live in demo_full.py.
     from pmohub.aggregator.demo import full as f
-    from pmohub.aggregator.demo import trackers as t  # GitHub, GitLab, Trello, Azure Boards
+    from pmohub.aggregator.demo import trackers as t  # GitHub, GitLab, Trello, Azure, PingCode
 
     return [
         f.step_start_jira,

@@ -1,5 +1,6 @@
-"""``pmohub demo`` steps for the hosted trackers beside Jira (issue 7): GitHub, GitLab,
-Trello and Azure Boards, each a seeded emulator on 127.0.0.1 living as long as the demo.
+"""``pmohub demo`` steps for the hosted trackers beside Jira (issues 7 and 16): GitHub,
+GitLab, Trello, Azure Boards and PingCode, each a seeded emulator on 127.0.0.1 living as
+long as the demo (PingCode's site is small: its 200 requests/min would pace a large one).
 
 * :func:`step_start_trackers` starts the four emulators and puts their fixed test
   credentials (not secrets) into this process's environment under the ``token_env`` names
@@ -27,11 +28,12 @@ ENV = {
     "trello": "PMOHUB_DEMO_TRELLO_TOKEN",
     "trello_key": "PMOHUB_DEMO_TRELLO_KEY",
     "azure": "PMOHUB_DEMO_AZURE_PAT",
+    "pingcode": "PMOHUB_DEMO_PINGCODE_SECRET",
 }
 
 
 def step_start_trackers(run: Any) -> None:
-    from pmohub.emulators import azure, github, gitlab, trello
+    from pmohub.emulators import azure, github, gitlab, pingcode, trello
 
     # run.as_of (aggregator.demo.run.DEMO_AS_OF): every tracker's dates line up with Jira's
     # and the sample plans' in one portfolio.
@@ -40,7 +42,10 @@ def step_start_trackers(run: Any) -> None:
     gl = gitlab.GitLabEmulator(gitlab.generate_site(seed=22, projects=2, issues=35, today=day))
     tr = trello.TrelloEmulator(trello.generate_site(seed=23, boards=1, cards=30, today=day))
     az = azure.AzureBoardsEmulator(azure.generate_site(seed=24, projects=1, stories=25, today=day))
-    for emu in (gh, gl, tr, az):
+    pc = pingcode.PingCodeEmulator(
+        pingcode.generate_site(seed=25, projects=1, items=24, today=day, history_days=120)
+    )
+    for emu in (gh, gl, tr, az, pc):
         emu.start()
         run.cleanups.append(emu.stop)
     os.environ[ENV["github"]] = github.DEFAULT_TOKEN
@@ -48,8 +53,12 @@ def step_start_trackers(run: Any) -> None:
     os.environ[ENV["trello"]] = trello.DEFAULT_TOKEN
     os.environ[ENV["trello_key"]] = trello.DEFAULT_KEY
     os.environ[ENV["azure"]] = azure.DEFAULT_PAT
-    run.extras["trackers"] = {"github": gh, "gitlab": gl, "trello": tr, "azure": az}
-    run.say(f"GitHub {gh.url}, GitLab {gl.url}, Trello {tr.url}, Azure Boards {az.url} emulators")
+    os.environ[ENV["pingcode"]] = pingcode.DEFAULT_CLIENT_SECRET
+    run.extras["trackers"] = {"github": gh, "gitlab": gl, "trello": tr, "azure": az, "pingcode": pc}
+    run.say(
+        f"GitHub {gh.url}, GitLab {gl.url}, Trello {tr.url}, Azure Boards {az.url}, "
+        f"PingCode {pc.url} emulators"
+    )
 
 
 def sources_text(emus: dict[str, Any]) -> str:
@@ -86,6 +95,22 @@ def sources_text(emus: dict[str, Any]) -> str:
     url: {az.url}/{az.site.organization}
     token_env: {ENV["azure"]}
     projects: ["{az_project}"]
+""" + _pingcode_source(emus.get("pingcode"))
+
+
+def _pingcode_source(pc: Any) -> str:
+    if pc is None:
+        return ""
+    from pmohub.emulators.pingcode import DEFAULT_CLIENT_ID
+
+    keys = ", ".join(p["identifier"] for p in pc.site.projects)
+    return f"""  pingcode:
+    type: pingcode
+    url: {pc.root}
+    client_id: {DEFAULT_CLIENT_ID}
+    token_env: {ENV["pingcode"]}
+    projects: [{keys}]
+    status_map: {{已拒绝: cancelled}}                  # a rejected item is not done work
 """
 
 
@@ -119,6 +144,14 @@ def hierarchy_text(emus: dict[str, Any]) -> tuple[str, str]:
         f'source: {{name: azure_boards, project: "{az_project}"}}, priority_rank: {rank}, '
         f'pm: "{next(pms)}"}}'
     )
+    pc = emus.get("pingcode")
+    for p in pc.site.projects if pc is not None else ():
+        rank += 1
+        entries.append(
+            f"          - {{key: PC-{p['identifier']}, name: {p['name']}, "
+            f"source: {{name: pingcode, project: {p['identifier']}}}, priority_rank: {rank}, "
+            f'pm: "{next(pms, "周杰")}"}}'
+        )
     programme = "      - programme: DEV\n        name: 研发交付\n        projects:\n"
     programme += "\n".join(entries) + "\n"
     mkt = (
@@ -183,4 +216,4 @@ def step_add_trackers(run: Any) -> None:
     text = add_trackers_text(path.read_text(encoding="utf-8"), emus, users)
     path.write_text(text, encoding="utf-8")
     run.config = load_config_file(path)
-    run.say(f"added the GitHub, GitLab, Trello and Azure Boards sources to {path}")
+    run.say(f"added the GitHub, GitLab, Trello, Azure Boards and PingCode sources to {path}")
