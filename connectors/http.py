@@ -4,6 +4,15 @@ Retries live here and nowhere else (vendor libraries get theirs switched off), s
 storm is paced by one clock. Every request has a timeout; ``Retry-After`` (seconds or an
 HTTP date) is honoured but capped; backoff is exponential with full jitter and bounded.
 Secrets are redacted from anything this module says.
+
+Two things real servers do that schemas do not say (issue 12):
+
+- a rate limit whose reset is far away (GitHub's hourly budget, GitLab's ``RateLimit-Reset``,
+  a long ``Retry-After``): waiting ``max_wait_s`` per retry and then failing wastes the
+  night, so when the server's own wait exceeds ``max_wait_s`` the request fails at once
+  with ``RateLimited``, saying when to come back;
+- a 2xx answer that is markup, not JSON (an SSO login page, a proxy's block page): retried a
+  few times (a proxy hiccup passes), then ``NotJson`` says what came back.
 """
 
 from __future__ import annotations
@@ -19,6 +28,19 @@ from typing import Any
 import requests
 
 from pmohub.connectors.errors import ConfigError, TransientError
+
+
+class RateLimited(TransientError):
+    """The server's rate limit is spent until ``reset_at``, beyond the bounded wait."""
+
+    def __init__(self, message: str, *, reset_at: dt.datetime, source: str, url: str):
+        self.reset_at = reset_at
+        super().__init__(message, source=source, url=url)
+
+
+class NotJson(TransientError):
+    """A 2xx answer that is not JSON (a login page, a proxy page), after retries."""
+
 
 log = logging.getLogger("pmohub.http")
 
@@ -51,23 +73,27 @@ def redact(text: str, secrets: Iterable[str | None]) -> str:
     return text
 
 
+def _remaining_zero(headers: Any) -> bool:
+    # GitHub: x-ratelimit-*; GitLab: RateLimit-* (and, on some versions, both)
+    return "0" in (headers.get("x-ratelimit-remaining"), headers.get("ratelimit-remaining"))
+
+
 def is_retryable(response: requests.Response) -> bool:
-    """429/5xx, and GitHub's rate limits, which answer 403: the primary limit with
-    ``x-ratelimit-remaining: 0``, the secondary (abuse) limit with ``Retry-After``."""
+    """429/5xx, and rate limits that answer 403: GitHub's primary limit with
+    ``x-ratelimit-remaining: 0``, GitLab's with ``RateLimit-Remaining: 0``, the secondary
+    (abuse) limit with ``Retry-After``."""
     if response.status_code in RETRY_STATUSES:
         return True
     headers = response.headers
-    return response.status_code == 403 and (
-        headers.get("x-ratelimit-remaining") == "0" or "Retry-After" in headers
-    )
+    return response.status_code == 403 and (_remaining_zero(headers) or "Retry-After" in headers)
 
 
 def rate_limit_reset_wait(response: requests.Response, *, now: float | None = None) -> float | None:
-    """Seconds until ``x-ratelimit-reset`` (epoch seconds, GitHub/GitLab) when the budget is
-    spent (``x-ratelimit-remaining: 0``); None otherwise."""
+    """Seconds until the rate limit resets (``x-ratelimit-reset``, GitHub; ``RateLimit-Reset``,
+    GitLab; both epoch seconds) when the budget is spent (remaining ``0``); None otherwise."""
     headers = response.headers
-    reset = headers.get("x-ratelimit-reset")
-    if headers.get("x-ratelimit-remaining") != "0" or not reset:
+    reset = headers.get("x-ratelimit-reset") or headers.get("ratelimit-reset")
+    if not _remaining_zero(headers) or not reset:
         return None
     try:
         at = float(reset)
@@ -94,6 +120,8 @@ class RetryingSession(requests.Session):
         verify: bool | str = True,
         secrets: Iterable[str | None] = (),
         sleep: Callable[[float], None] = time.sleep,
+        expect_json: bool = True,
+        markup_retries: int = 2,
     ):
         super().__init__()
         self.source = source
@@ -105,16 +133,31 @@ class RetryingSession(requests.Session):
         self.secrets = tuple(s for s in secrets if s)
         self.sleep = sleep
         self.retries_done = 0  # for tests and run statistics
+        #: every pmohub client speaks JSON: a 2xx markup answer is a login page or a proxy
+        self.expect_json = expect_json
+        self.markup_retries = markup_retries
 
-    def _wait(self, attempt: int, response: requests.Response | None) -> float:
+    def _wait(self, attempt: int, response: requests.Response | None, url: str) -> float:
         hinted = (
             parse_retry_after(response.headers.get("Retry-After")) if response is not None else None
         )
         if hinted is None and response is not None:
             hinted = rate_limit_reset_wait(response)
         if hinted is not None:
-            # A server-given pause is respected but never allowed to stall a nightly run.
-            return min(hinted, self.max_wait_s)
+            if hinted > self.max_wait_s:
+                # Waiting max_wait_s per retry would end in failure anyway, long after:
+                # fail now and say when the server will answer again.
+                reset_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=hinted)
+                at = reset_at.replace(microsecond=0).isoformat().replace("+00:00", "Z")
+                raise RateLimited(
+                    f"rate limit reached (HTTP {response.status_code if response else '?'}); "
+                    f"the server resets it at {at}, in {_span(hinted)}, beyond the bounded "
+                    f"wait (max_wait_s={self.max_wait_s:g}): run again after {at}",
+                    reset_at=reset_at,
+                    source=self.source,
+                    url=redact(url, self.secrets),
+                )
+            return hinted
         return random.uniform(0, min(self.max_wait_s, self.backoff_s * (2**attempt)))
 
     def request(
@@ -122,6 +165,7 @@ class RetryingSession(requests.Session):
     ) -> requests.Response:  # type: ignore[override]
         kwargs.setdefault("timeout", self.timeout)
         last: str = ""
+        markup = 0
         for attempt in range(self.max_retries + 1):
             response: requests.Response | None = None
             try:
@@ -129,12 +173,22 @@ class RetryingSession(requests.Session):
             except (requests.ConnectionError, requests.Timeout) as exc:
                 last = f"{type(exc).__name__}: {exc}"
             else:
-                if not is_retryable(response):
+                if self.expect_json and is_markup(response):
+                    if markup >= min(self.markup_retries, self.max_retries):
+                        raise NotJson(
+                            describe_not_json(response, self.secrets),
+                            source=self.source,
+                            url=redact(str(url), self.secrets),
+                        )
+                    markup += 1
+                    last = f"HTTP {response.status_code} answered markup, not JSON"
+                elif not is_retryable(response):
                     return response
-                last = f"HTTP {response.status_code}"
+                else:
+                    last = f"HTTP {response.status_code}"
             if attempt == self.max_retries:
                 break
-            wait = self._wait(attempt, response)
+            wait = self._wait(attempt, response, str(url))
             self.retries_done += 1
             log.warning(
                 "%s %s: %s, retry %d/%d in %.1fs",
@@ -153,6 +207,52 @@ class RetryingSession(requests.Session):
             source=self.source,
             url=redact(str(url), self.secrets),
         )
+
+
+def _span(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def is_markup(response: requests.Response) -> bool:
+    """A 2xx answer that is HTML/XML rather than JSON: a login page (SSO in front of the
+    API), a proxy's block or captive page. Only the first bytes are looked at."""
+    if not 200 <= response.status_code < 300:
+        return False
+    ctype = response.headers.get("Content-Type", "").lower()
+    if "json" in ctype:
+        return False
+    if "html" in ctype or "xml" in ctype:
+        return True
+    return response.content[:64].lstrip().startswith(b"<")
+
+
+def describe_not_json(response: requests.Response, secrets: Iterable[str | None] = ()) -> str:
+    """What came back instead of JSON, for the error message: status, content type, the
+    first bytes, and what it looks like (never blames the ``url`` setting)."""
+    ctype = response.headers.get("Content-Type") or "no content type"
+    head = response.content[:120].decode("utf-8", "replace")
+    head = " ".join(head.split())
+    low = response.content[:4000].decode("utf-8", "replace").lower()
+    looks = (
+        "a login page (single sign-on in front of the API?)"
+        if any(w in low for w in ("login", "log in", "sign in", "signin", "password", "saml"))
+        else "a proxy or gateway page"
+        if "<" in head
+        else "not JSON"
+    )
+    where = ""
+    if response.history:  # redirected: the page is somewhere else than asked
+        where = f", after a redirect to {redact(response.url, secrets)}"
+    return redact(
+        f"the server answered HTTP {response.status_code} with {ctype}{where}, not JSON; "
+        f"it looks like {looks}. First bytes: {head!r}. Let the service account reach the "
+        "API directly (SSO/proxy exemption for API tokens)",
+        secrets,
+    )
 
 
 def raise_for_config(response: requests.Response, *, source: str, hint: str = "") -> None:

@@ -43,13 +43,14 @@ from pmohub.connectors.base import (
     Checkpoint,
     ChildrenComplete,
     Connector,
+    Problem,
     Skipped,
     SourceConfig,
     StreamItem,
 )
 from pmohub.connectors.errors import ConfigError, RecordError
-from pmohub.connectors.jira import mapping
-from pmohub.connectors.jira.client import JiraClient
+from pmohub.connectors.jira import mapping, values
+from pmohub.connectors.jira.client import USERS_PERMISSION, JiraClient, Refused
 from pmohub.connectors.records import Iteration, Milestone, Person, Project, Worklog
 
 log = logging.getLogger("pmohub.jira")
@@ -104,6 +105,10 @@ class JiraConnector(Connector):
         # each issue's own list. Needs an engine that honours ChildrenComplete.kinds.
         "worklog_feed": bool,
         "extra_lookback_minutes": int,
+        # Sprints named only in the issues' sprint field (a board the account cannot see,
+        # a deleted board) are read from the issues too. Default: on Data Center (whose
+        # sprint strings carry name, state and dates) and whenever the boards refuse.
+        "sprints_from_items": bool,
     }
 
     def __init__(self, config: SourceConfig, *, env: Mapping[str, str] | None = None):
@@ -211,26 +216,91 @@ class JiraConnector(Connector):
             except RecordError as exc:
                 yield Skipped(exc)
 
-    def fetch_people(self) -> Iterator[Person | Skipped]:
+    def fetch_people(self) -> Iterator[Person | Skipped | Problem]:
         ctx = self.site.ctx
         seen: set[str] = set()
-        for user in self.client.users():
-            # Cloud lists apps and add-ons too; only real accounts carry work.
-            if user.get("accountType") not in (None, "atlassian"):
-                continue
-            try:
-                person = mapping.to_person(user, ctx)
-            except RecordError as exc:
-                yield Skipped(exc)
-                continue
-            if person.external_id not in seen:
-                seen.add(person.external_id)
-                yield person
+        try:
+            for user in self.client.users():
+                # Cloud lists apps and add-ons too; only real accounts carry work.
+                if user.get("accountType") not in (None, "atlassian"):
+                    continue
+                try:
+                    person = mapping.to_person(user, ctx)
+                except RecordError as exc:
+                    yield Skipped(exc)
+                    continue
+                if person.external_id not in seen:
+                    seen.add(person.external_id)
+                    yield person
+        except Refused as exc:
+            # Most PMO bot accounts lack the global permission to list users (403): the
+            # people are then the ones the issues name, read in one light pass.
+            why = (
+                f"lacks the global permission '{USERS_PERMISSION}'"
+                if exc.status == 403
+                else f"was refused (HTTP {exc.status})"
+            )
+            yield Problem(
+                f"user list skipped: the account {why}; people are taken from the issues' "
+                "assignees and reporters instead (grant it to list every user)",
+                where="people",
+                incomplete=True,
+            )
+            yield from self._people_from_items(seen)
 
-    def fetch_milestones(self) -> Iterator[Milestone | Skipped]:
+    def _people_from_items(self, seen: set[str]) -> Iterator[Person | Skipped]:
+        ctx = self.site.ctx
+        for issue in self._light_pass(self._scope(), "assignee,reporter"):
+            fields = issue.get("fields") or {}
+            for name in ("assignee", "reporter"):
+                user = fields.get(name)
+                pid = mapping.person_id(user)
+                if not pid or pid in seen:
+                    continue
+                seen.add(pid)
+                try:
+                    yield mapping.to_person(user, ctx)
+                except RecordError as exc:
+                    yield Skipped(exc)
+
+    def _light_pass(self, where: str, fields: str) -> Iterator[dict[str, Any]]:
+        """Every issue of ``where`` with only ``fields``, key-set paged on id, guarded."""
+        size = max(1, int(self.config.page_size))
+        last = 0
+        while True:
+            jql = where + (f" AND id > {last}" if last else "") + " ORDER BY id ASC"
+            page = self.client.search_page(jql, fields=fields, max_results=size)
+            issues = page.get("issues") or []
+            if not issues:
+                return
+            self._guard_progress(issues, last, "issue search")
+            yield from issues
+            if not self._more(page, len(issues), size):
+                return
+            last = int(issues[-1]["id"])
+
+    def _guard_progress(self, issues: list[dict[str, Any]], last: int, what: str) -> None:
+        """A server (or a proxy cache) that ignores ``id > N`` answers the first page again
+        and again; without this the loop would never end."""
+        if last and int(issues[0]["id"]) <= last:
+            raise ConfigError(
+                f"{what} made no progress: asked for issues with id > {last}, the server "
+                f"answered from id {issues[0]['id']} (it ignores the JQL id bound; a proxy "
+                "caching search answers?). Stopped instead of looping forever",
+                source=self.name,
+            )
+
+    def fetch_milestones(self) -> Iterator[Milestone | Skipped | Problem]:
         ctx = self.site.ctx
         for key in self._project_keys():
-            for version in self.client.versions(key):
+            try:
+                versions = self.client.versions(key)
+            except Refused as exc:
+                yield Problem(
+                    f"versions of {key} skipped: {exc}", where=f"versions {key}", incomplete=True
+                )
+                continue
+            for version in versions:
                 try:
                     yield mapping.to_milestone(version, ctx, key)
                 except (KeyError, TypeError, ValueError) as exc:
@@ -242,26 +312,56 @@ class JiraConnector(Connector):
                         )
                     )
 
-    def fetch_iterations(self) -> Iterator[Iteration | Skipped]:
-        ctx = self.site.ctx
+    def fetch_iterations(self) -> Iterator[Iteration | Skipped | Problem]:
         seen: set[str] = set()
+        refused = False
         for key in self._project_keys():
-            for board in self.client.boards(key):
-                for sprint in self.client.sprints(board["id"]):
-                    sid = str(sprint.get("id"))
-                    if sid in seen:  # a sprint can show on several boards
-                        continue
-                    seen.add(sid)
-                    try:
-                        yield mapping.to_iteration(sprint, ctx, key)
-                    except (KeyError, TypeError, ValueError) as exc:
-                        yield Skipped(
-                            RecordError(
-                                f"cannot map sprint: {exc!r}",
-                                source=self.name,
-                                where=f"sprint {sid}",
-                            )
-                        )
+            try:
+                for board in self.client.boards(key):
+                    for sprint in self.client.sprints(board["id"]):
+                        yield from self._iteration(sprint, key, seen)
+            except Refused as exc:
+                refused = True
+                yield Problem(
+                    f"boards/sprints of {key} skipped: {exc}",
+                    where=f"sprints {key}",
+                    incomplete=True,
+                )
+        default = refused or not self.client.is_cloud
+        if self.site.ctx.fields.get("sprint") and self.flag("sprints_from_items", default):
+            yield from self._sprints_from_items(seen)
+
+    def flag(self, name: str, default: bool) -> bool:
+        return bool(self.config.options.get(name, default))
+
+    def _iteration(
+        self, sprint: Mapping[str, Any], key: str | None, seen: set[str]
+    ) -> Iterator[Iteration | Skipped]:
+        sid = str(sprint.get("id"))
+        if sid in seen:  # a sprint can show on several boards
+            return
+        seen.add(sid)
+        try:
+            yield mapping.to_iteration(sprint, self.site.ctx, key)
+        except (KeyError, TypeError, ValueError) as exc:
+            yield Skipped(
+                RecordError(f"cannot map sprint: {exc!r}", source=self.name, where=f"sprint {sid}")
+            )
+
+    def _sprints_from_items(self, seen: set[str]) -> Iterator[Iteration | Skipped]:
+        """Sprints the board listing lacks but issues name: their sprint field carries the
+        name, state and dates (Data Center strings, Cloud objects), so items never point at
+        a sprint the store does not have. One light pass over issues that have a sprint."""
+        fid = self.site.ctx.fields["sprint"]
+        try:
+            issues = list(self._light_pass(f"{self._scope()} AND sprint is not EMPTY", fid))
+        except Refused:  # a site without Jira Software knows no `sprint` in JQL
+            issues = list(self._light_pass(self._scope(), fid))
+        for issue in issues:
+            fields = issue.get("fields") or {}
+            key = str(issue.get("key") or "").rpartition("-")[0] or None
+            for sprint in values.sprint_objects(fields.get(fid)):
+                yield from self._iteration(sprint, key, seen)
 
     def census(self, project_key: str) -> Iterator[str]:
         """Ids only, key-set paged on id (deletions during the census cannot shift pages)."""
@@ -271,6 +371,8 @@ class JiraConnector(Connector):
             jql = f"project = {_quote(project_key)}" + (f" AND id > {last}" if last else "")
             page = self.client.search_page(jql + " ORDER BY id ASC", fields="id", max_results=size)
             issues = page.get("issues") or []
+            if issues:
+                self._guard_progress(issues, last, "census")
             for issue in issues:
                 yield str(issue["id"])
             if not issues or not self._more(page, len(issues), size):
@@ -321,15 +423,18 @@ class JiraConnector(Connector):
     ) -> Iterator[StreamItem]:
         iid = str(issue["id"])
         key = issue.get("key") or iid
+        problems: list[Problem] = []
         try:
             parent_id, parent_key = mapping.parent_ref(issue, ctx)
             if parent_id is None and parent_key:
                 parent_id = page.epic_ids.get(parent_key)
-            item = mapping.to_work_item(issue, ctx, parent_id=parent_id)
+            item = mapping.to_work_item(issue, ctx, parent_id=parent_id, problems=problems)
             histories = page.histories.get(iid)
             if histories is None:
                 histories = ((issue.get("changelog") or {}).get("histories")) or []
-            changes = list(mapping.to_status_changes(iid, histories, ctx))
+            changes = list(
+                mapping.to_status_changes(iid, histories, ctx, problems=problems, where=key)
+            )
             links = list(mapping.to_links(issue, ctx))
             worklogs: list[Worklog] = []
             if "worklogs" in kinds:
@@ -351,6 +456,7 @@ class JiraConnector(Connector):
                 )
             )
             return
+        yield from problems
         yield item
         yield from changes
         yield from worklogs
@@ -371,6 +477,7 @@ class JiraConnector(Connector):
             issues = data.get("issues") or []
             if not issues:
                 return
+            self._guard_progress(issues, last, "issue search")
             yield self._complete_page(issues, cloud)
             if not self._more(data, len(issues), size):
                 return
@@ -393,7 +500,7 @@ class JiraConnector(Connector):
                 for issue_id, entries in client.changelogs_bulk(truncated):
                     bucket = merged.setdefault(issue_id, {})
                     for h in entries:
-                        bucket[str(h["id"])] = h
+                        bucket[str(h["id"])] = h  # created may be epoch ms here (values)
                 for issue_id, bucket in merged.items():
                     histories[issue_id] = sorted(bucket.values(), key=lambda h: int(h["id"]))
             else:

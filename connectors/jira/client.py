@@ -18,9 +18,20 @@ from jira import JIRA
 
 from pmohub.connectors.base import SourceConfig
 from pmohub.connectors.errors import ConfigError, TransientError
-from pmohub.connectors.http import RetryingSession, redact
+from pmohub.connectors.http import NotJson, RetryingSession, describe_not_json, redact
 
 log = logging.getLogger("pmohub.jira")
+
+USERS_PERMISSION = "Browse users and groups"
+
+
+class Refused(ConfigError):
+    """A 400/403/404 answer: for an auxiliary endpoint (users, boards, sprints, versions)
+    the connector skips that stream with a warning instead of failing the source."""
+
+    def __init__(self, message: str, *, status: int, source: str, url: str):
+        self.status = status
+        super().__init__(message, source=source, url=url)
 
 
 class JiraClient:
@@ -93,6 +104,11 @@ class JiraClient:
                     f"check the personal access token in {token_env} (or set email for Jira Cloud)"
                 )
             return "set token_env (and email for Jira Cloud)"
+        if code == 403 and "/user" in path:
+            return (
+                f"the account lacks the global permission '{USERS_PERMISSION}' "
+                "(Jira settings > System > Global permissions), needed to list users"
+            )
         if code == 403:
             return "the account lacks permission (Browse Projects / Jira Software access); use an account that can see these projects"
         if code == 404:
@@ -130,19 +146,17 @@ class JiraClient:
                     what = "bad JQL"
                 msg = f"{what}: {detail}" if detail else what
                 hint = self._hint(code, path)
-                raise ConfigError(
-                    redact(f"{msg}. {hint}" if hint else msg, (self._token,)),
-                    source=self.source,
-                    url=url,
-                )
+                text = redact(f"{msg}. {hint}" if hint else msg, (self._token,))
+                if code in (400, 403, 404):
+                    raise Refused(text, status=code, source=self.source, url=url)
+                raise ConfigError(text, source=self.source, url=url)
             raise TransientError(f"HTTP {code} {detail}".strip(), source=self.source, url=url)
         try:
             return response.json()
         except ValueError as exc:
-            raise ConfigError(
-                "the server did not answer with JSON: is 'url' the Jira base URL?",
-                source=self.source,
-                url=url,
+            # markup was already retried by the session; this is JSON-looking garbage
+            raise NotJson(
+                describe_not_json(response, (self._token,)), source=self.source, url=url
             ) from exc
 
     def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:

@@ -25,13 +25,13 @@ sprint ids, issue id, ISO date); for the rest they are the display strings
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pmohub.connectors.base import map_status_category
+from pmohub.connectors.base import Problem, map_status_category
 from pmohub.connectors.errors import RecordError
+from pmohub.connectors.jira import values
 from pmohub.connectors.records import (
     Iteration,
     Link,
@@ -83,7 +83,9 @@ REFERENCE_FIELDS = frozenset(
     }
 )
 
-_DC_SPRINT = re.compile(r"\[(.*)\]\s*$")
+# Changelog items that are not field changes: a workflow scheme migration, a remote link
+# (Confluence page, web link) added or removed. Both have no field value to track.
+NOT_FIELD_CHANGES = frozenset({"Workflow", "RemoteIssueLink"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,31 +161,9 @@ def field_value(value: Any) -> Any:
 
 def sprint_ids(value: Any) -> tuple[str, ...]:
     """Sprint ids from the sprint field: Cloud (and DC 8+) give objects; older Data Center
-    gives ``com.atlassian.greenhopper.service.sprint.Sprint@1a2b[id=3,rapidViewId=1,...]``."""
-    if not value:
-        return ()
-    out: list[str] = []
-    for s in value if isinstance(value, list) else [value]:
-        if isinstance(s, Mapping):
-            if s.get("id") is not None:
-                out.append(str(s["id"]))
-        elif isinstance(s, str):
-            m = _DC_SPRINT.search(s)
-            body = m.group(1) if m else s
-            for part in body.split(","):
-                k, _, v = part.partition("=")
-                if k.strip() == "id" and v.strip():
-                    out.append(v.strip())
-                    break
-        elif isinstance(s, int):
-            out.append(str(s))
-    return tuple(out)
-
-
-def _float(value: Any) -> float | None:
-    if value is None or value == "":
-        return None
-    return float(value)
+    gives ``com.atlassian.greenhopper.service.sprint.Sprint@1a2b[id=3,rapidViewId=1,...]``
+    (parsed by ``values.parse_sprint_string``, which also keeps name, state and dates)."""
+    return tuple(str(s["id"]) for s in values.sprint_objects(value))
 
 
 def _hours(seconds: Any) -> float | None:
@@ -249,10 +229,16 @@ def parent_ref(issue: Mapping[str, Any], ctx: MappingContext) -> tuple[str | Non
 
 
 def to_work_item(
-    issue: Mapping[str, Any], ctx: MappingContext, *, parent_id: str | None = None
+    issue: Mapping[str, Any],
+    ctx: MappingContext,
+    *,
+    parent_id: str | None = None,
+    problems: list[Problem] | None = None,
 ) -> WorkItem:
     """One issue. ``parent_id`` overrides the parent found in the payload (the connector
-    passes the resolved id of a Data Center Epic Link key)."""
+    passes the resolved id of a Data Center Epic Link key). A value that cannot be read
+    (story points ``"XL"``, a date in an unknown format) clears that field and appends a
+    ``Problem`` to ``problems``; only an issue without id, fields or status is refused."""
     key = issue.get("key") or "?"
     current = "fields"
     try:
@@ -279,10 +265,21 @@ def to_work_item(
                 extra[name] = field_value(value)
         current = "story_points"
         sp_id = ctx.fields.get("story_points")
-        story_points = _float(f.get(sp_id)) if sp_id else None
+        story_points = (
+            values.story_points(f.get(sp_id), key, "story_points", problems) if sp_id else None
+        )
         current = "start_date"
         sd_id = ctx.fields.get("start_date")
-        start_on = parse_date(f.get(sd_id)) if sd_id else None
+        start_on = (
+            values.soft(parse_date, f.get(sd_id), key, "start_date", problems) if sd_id else None
+        )
+        due_on = values.soft(parse_date, f.get("duedate"), key, "duedate", problems)
+        # Affects Versions (``versions``): the releases a bug was found in. Not delivery
+        # targets, so not milestone_ids (which rules read as "planned for"); kept as
+        # Milestone external ids under extra["affects_version_ids"].
+        affects = tuple(str(v["id"]) for v in f.get("versions") or () if v.get("id"))
+        if affects:
+            extra["affects_version_ids"] = list(affects)
         current = "sprint"
         spr_id = ctx.fields.get("sprint")
         iterations = sprint_ids(f.get(spr_id)) if spr_id else ()
@@ -306,7 +303,7 @@ def to_work_item(
             resolved_at=parse_datetime(f.get("resolutiondate")),
             resolution=resolution,
             start_on=start_on,
-            due_on=parse_date(f.get("duedate")),
+            due_on=due_on,
             story_points=story_points,
             original_estimate_h=_hours(f.get("timeoriginalestimate")),
             remaining_estimate_h=_hours(f.get("timeestimate")),
@@ -344,17 +341,38 @@ def history_field(item: Mapping[str, Any], ctx: MappingContext) -> str:
 
 
 def to_status_changes(
-    work_item_id: str, histories: Iterable[Mapping[str, Any]], ctx: MappingContext
+    work_item_id: str,
+    histories: Iterable[Mapping[str, Any]],
+    ctx: MappingContext,
+    *,
+    problems: list[Problem] | None = None,
+    where: str | None = None,
 ) -> Iterator[StatusChange]:
-    """Every item of every history entry. ``external_id`` is ``"{history id}:{index}"``:
-    stable across runs because Jira never edits a history entry."""
+    """Every field-change item of every history entry. ``external_id`` is
+    ``"{history id}:{index}"``: stable across runs because Jira never edits a history entry
+    (the index counts every item, skipped ones too, so it never shifts). An entry whose
+    time cannot be read is left out with a problem; the issue keeps the rest."""
     for h in histories:
         hid = str(h["id"])
-        changed_at = parse_datetime(h["created"])
+        try:
+            changed_at = values.history_time(h.get("created"))
+        except (TypeError, ValueError):
+            changed_at = None
         if changed_at is None:
-            raise RecordError("history without created", source=ctx.source, where=hid)
+            if problems is not None:
+                problems.append(
+                    Problem(
+                        f"history entry {hid} has no readable time; entry left out",
+                        where=where or work_item_id,
+                        field="changelog.created",
+                        value=h.get("created"),
+                    )
+                )
+            continue
         author = person_id(h.get("author"))
         for index, item in enumerate(h.get("items") or ()):
+            if item.get("field") in NOT_FIELD_CHANGES:
+                continue
             name = history_field(item, ctx)
             if name in REFERENCE_FIELDS:
                 before = item.get("from")
@@ -372,8 +390,9 @@ def to_status_changes(
                 external_id=f"{hid}:{index}",
                 work_item_id=work_item_id,
                 field=name,
-                from_value=None if before is None else str(before),
-                to_value=None if after is None else str(after),
+                # Jira writes an absent side as null or as "": both mean "no value"
+                from_value=None if before is None or before == "" else str(before),
+                to_value=None if after is None or after == "" else str(after),
                 changed_at=changed_at,
                 author=author,
             )
@@ -433,6 +452,8 @@ def to_worklog(
 def to_iteration(
     sprint: Mapping[str, Any], ctx: MappingContext, project_key: str | None
 ) -> Iteration:
+    """An Agile API sprint, or a sprint parsed from an issue's sprint field (a Data Center
+    string: state upper case, dates with offsets, ``<null>`` already None)."""
     return Iteration(
         source=ctx.source,
         external_id=str(sprint["id"]),

@@ -56,6 +56,7 @@ _FIELD_ALIASES = {
     "due": "due_on",
     "parent": "parent",
     "labels": "labels",
+    "sprint": "sprints",  # ids; `sprint is not EMPTY` is what connectors ask
 }
 _DATE_FIELDS = {"updated", "created", "resolved"}
 _ORDER_FIELDS = {
