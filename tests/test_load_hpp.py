@@ -23,9 +23,8 @@ from pmohub.aggregator.compliance.run import run_checks
 from pmohub.aggregator.config.loader import parse_config
 from pmohub.aggregator.status.load import person_load, team_hpp
 from pmohub.aggregator.status.rollup import project_status
-from pmohub.aggregator.status.settings import hierarchy, settings_for
+from pmohub.aggregator.status.settings import hierarchy, project_ids, settings_for
 from pmohub.aggregator.store.engine import open_store
-from pmohub.aggregator.store.reads import project_ids
 from pmohub.connectors import records as rec
 from pmohub.rules.metrics import DEFAULT_TYPE_HOURS, remaining_hours
 

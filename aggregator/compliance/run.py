@@ -66,8 +66,7 @@ LOAD_RULES = frozenset({"RES-001", "RES-002"})
 def _project_hpp(engine: Engine, config: Any, as_of: dt.date) -> dict[str, float]:
     """Project key -> the team's hours per point, as ``pmohub load`` converts points."""
     from pmohub.aggregator.status.load import team_hpp
-    from pmohub.aggregator.status.settings import hierarchy, settings_for
-    from pmohub.aggregator.store.reads import project_ids
+    from pmohub.aggregator.status.settings import hierarchy, project_ids, settings_for
 
     pid = project_ids(engine, hierarchy(engine, config))
     return team_hpp(engine, pid, as_of, settings_for(config)).to_dict()

@@ -34,6 +34,7 @@ from pmohub.aggregator.status.settings import (
     LEAF_KINDS,
     Settings,
     kinds_of,
+    project_ids,
 )
 from pmohub.aggregator.status.sprints import (
     empty_sprints,
@@ -42,10 +43,7 @@ from pmohub.aggregator.status.sprints import (
     read_sprint_moves,
     sprint_frame,
 )
-from pmohub.aggregator.store.reads import (
-    project_ids,
-    query_frame,
-)
+from pmohub.aggregator.store.reads import query_frame
 from pmohub.rules.frames import (
     lookup,
     map_categories,

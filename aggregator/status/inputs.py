@@ -36,6 +36,7 @@ from pmohub.aggregator.status.settings import (
     LEAF_KINDS,
     Settings,
     kinds_of,
+    project_ids,
 )
 from pmohub.aggregator.status.sprints import (
     empty_sprints,
@@ -47,7 +48,6 @@ from pmohub.aggregator.store.reads import (
     epoch_seconds,
     from_day_number,
     from_epoch,
-    project_ids,
     query_frame,
     spelled_in,
 )

@@ -45,6 +45,7 @@ from pmohub.aggregator.status.settings import (
     MIN_HPP_SAMPLES,
     Settings,
     hierarchy,
+    project_ids,
     settings_for,
 )
 from pmohub.aggregator.store import models as m
@@ -54,7 +55,6 @@ from pmohub.aggregator.store.reads import (
     from_day_number,
     from_epoch,
     lower_in,
-    project_ids,
     query_frame,
 )
 from pmohub.rules.calendar import WorkCalendar, uncovered_warnings

@@ -19,6 +19,7 @@ from sqlalchemy import (
 from pmohub.aggregator.config.settings import (
     config_calendar,
     hierarchy_frame,
+    hierarchy_keys,
     project_calendars,
 )
 from pmohub.aggregator.store import models as m
@@ -133,3 +134,12 @@ def calendar_warnings(s: Settings, as_of: dt.date) -> list[str]:
     """The years around ``as_of`` each calendar in use does not know, said once each."""
     years = {as_of.year - 1, as_of.year, as_of.year + 1}
     return uncovered_warnings([s.calendar, *s.project_calendars.values()], years)
+
+
+def project_ids(engine: Engine, hier: pd.DataFrame) -> pd.Series:
+    """projects.id -> hierarchy key (tracker project matched by source+key, else key)."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(pr_t.c.id, pr_t.c.source, pr_t.c.key)).fetchall()
+    p = pd.DataFrame(rows, columns=["id", "source", "tracker_project_key"])
+    return pd.Series(hierarchy_keys(p, hier).to_numpy(), index=p["id"].to_numpy(), dtype=object)
+

@@ -27,22 +27,14 @@ from sqlalchemy import (
     cast,
     func,
     literal,
-    select,
 )
 
-from pmohub.aggregator.config.settings import hierarchy_keys
 from pmohub.aggregator.store import models as m
 
 log = logging.getLogger("pmohub.rollup")
 pr_t = m.Project.__table__
 
 
-def project_ids(engine: Engine, hier: pd.DataFrame) -> pd.Series:
-    """projects.id -> hierarchy key (tracker project matched by source+key, else key)."""
-    with engine.connect() as conn:
-        rows = conn.execute(select(pr_t.c.id, pr_t.c.source, pr_t.c.key)).fetchall()
-    p = pd.DataFrame(rows, columns=["id", "source", "tracker_project_key"])
-    return pd.Series(hierarchy_keys(p, hier).to_numpy(), index=p["id"].to_numpy(), dtype=object)
 
 
 def query_frame(
