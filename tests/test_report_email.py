@@ -24,8 +24,8 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from reportkit import AS_OF, SCRIPT_TITLE, synced_project
 
 from pmohub.aggregator.config.sections import SmtpSettings
-from pmohub.aggregator.report.delivery import DeliveryError
 from pmohub.aggregator.report.build import build_report
+from pmohub.aggregator.report.delivery import DeliveryError
 from pmohub.aggregator.report.publish import mail_report
 from pmohub.aggregator.report.render import subject_line
 

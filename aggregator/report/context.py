@@ -89,8 +89,8 @@ class ReportContext:
         self.notes.append(msg(key, **params))
 
     def unique_notes(self) -> list[Any]:
-        """The notes in order, each once (two sections may miss the same thing), without
-        private ``_`` parameters."""
+        """The notes in order, each once (two sections may miss the same thing); keys
+        starting with ``_`` (internal bookkeeping) dropped."""
         seen: set[str] = set()
         out = []
         for it in self.notes:
