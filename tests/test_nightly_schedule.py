@@ -96,8 +96,8 @@ def test_overlap_refused_while_another_process_holds_the_job_lock(
             sys.executable,
             "-c",
             "import sys, time\n"
-            "from aggregator.store.engine import open_store\n"
-            "from aggregator.store.locks import source_lock\n"
+            "from pmohub.aggregator.store.engine import open_store\n"
+            "from pmohub.aggregator.store.locks import source_lock\n"
             "e = open_store(sys.argv[1])\n"
             "with source_lock(e, sys.argv[2]):\n"
             "    print('held', flush=True)\n"
