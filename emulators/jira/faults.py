@@ -12,7 +12,7 @@ RequestHook = Callable[[str, str, dict[str, str]], Any]
 
 @dataclass
 class _Pending:
-    kind: str  # rate_limit | unavailable | slow | drop
+    kind: str  # rate_limit | unavailable | slow | drop | login_page
     remaining: int
     retry_after: str | None = None
     seconds: float = 0.0
@@ -30,6 +30,14 @@ class Faults:
         # truncation with small generated histories (then `embedded_changelog_limit` applies).
         self.truncate_changelogs = False
         self.embedded_changelog_limit = 3
+        # Real-site quirks (emulators/jira/quirks.py describes each); all off by default.
+        self.users_forbidden = False
+        self.bulkfetch_created: str | None = None  # "ms" | "s"
+        self.odd_changelog = False
+        self.ignore_id_bound = False
+        self.board_sprints_hidden = False
+        self.story_points_text: dict[str, Any] = {}
+        self.forbidden: dict[str, str] = {}  # path prefix -> 403 message, until cleared
 
     def rate_limit(
         self, times: int = 1, retry_after: str | int | None = "1", path_prefix: str = ""
@@ -62,6 +70,24 @@ class Faults:
             self._pending.clear()
             self._hooks.clear()
         self.truncate_changelogs = False
+        self.users_forbidden = self.odd_changelog = False
+        self.ignore_id_bound = self.board_sprints_hidden = False
+        self.bulkfetch_created = None
+        self.story_points_text = {}
+        self.forbidden = {}
+
+    def forbid(self, path_prefix: str, message: str = "You do not have permission.") -> None:
+        """Every request under `path_prefix` answers 403 (an endpoint the account may not
+        use: boards, versions) until `clear()`."""
+        self.forbidden[path_prefix] = message
+
+    def forbidden_for(self, path: str) -> str | None:
+        return next((m for p, m in self.forbidden.items() if path.startswith(p)), None)
+
+    def login_page(self, times: int = 1, path_prefix: str = "") -> None:
+        """Next `times` requests answer 200 with an HTML single sign-on page (a proxy or SSO
+        in front of the API), not JSON."""
+        self._add(_Pending("login_page", times, path_prefix=path_prefix))
 
     def hooks_for(self, path: str) -> list[RequestHook]:
         with self._lock:

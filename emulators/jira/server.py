@@ -33,7 +33,16 @@ from zoneinfo import ZoneInfo
 
 from pmohub.emulators.handler import KeepAliveHandler, LoopbackServed, QuietServer
 from pmohub.emulators.jira import jql as jqlmod
+from pmohub.emulators.jira import quirks
 from pmohub.emulators.jira.faults import Faults
+from pmohub.emulators.jira.paging import (
+    HttpError,
+    _decode_token,
+    _encode_token,
+    _sort_key,
+    _split_id_bound,
+    _tuplify,
+)
 from pmohub.emulators.jira.payloads import (
     STATUS_BY_NAME,
     Ctx,
@@ -66,21 +75,6 @@ CLOUD_ID_ONLY_CAP = 5000
 DC_CAP = 1000
 WORKLOG_PAGE = 1000
 CHANGELOG_EMBED_CAP = 40
-
-
-class HttpError(Exception):
-    def __init__(
-        self,
-        status: int,
-        messages: list[str] | str,
-        headers: dict[str, str] | None = None,
-        raw: bytes | None = None,
-    ) -> None:
-        super().__init__(status)
-        self.status = status
-        self.messages = [messages] if isinstance(messages, str) else messages
-        self.headers = headers or {}
-        self.raw = raw
 
 
 def _int(query: dict[str, str], name: str, default: int) -> int:
@@ -436,6 +430,8 @@ class JiraEmulator(LoopbackServed):
             if not any(f == "id" for f, _ in order):
                 order.append(("id", False))
             where, bound = _split_id_bound(query.where)
+            if self.faults.ignore_id_bound:
+                bound = None
             base_key = (where, tuple(order), self.site.version_no)
             try:
                 base = self._base_cache.get(base_key)
@@ -497,32 +493,6 @@ class JiraEmulator(LoopbackServed):
         return ([k for k, _ in keyed], [i for _, i in keyed], [i["id"] for _, i in keyed])
 
 
-def _split_id_bound(where: Any) -> tuple[Any, tuple[str, int] | None]:
-    """``(rest, (op, n))`` when ``where`` is ``id > n`` / ``id >= n`` or a top-level AND
-    with one such clause; otherwise ``(where, None)``."""
-
-    def bound(node: Any) -> tuple[str, int] | None:
-        if (
-            isinstance(node, jqlmod.Clause)
-            and node.field == "id"
-            and node.op in (">", ">=")
-            and isinstance(node.values[0], int)
-        ):
-            return node.op, node.values[0]
-        return None
-
-    found = bound(where)
-    if found is not None:
-        return None, found
-    if isinstance(where, jqlmod.BoolNode) and where.op == "and":
-        bounds = [bound(c) for c in where.children]
-        if sum(b is not None for b in bounds) == 1:
-            rest = tuple(c for c, b in zip(where.children, bounds, strict=True) if b is None)
-            found = next(b for b in bounds if b is not None)
-            return (rest[0] if len(rest) == 1 else jqlmod.BoolNode("and", rest)), found
-    return where, None
-
-
 def _s(value: Any) -> str | None:
     if value is None:
         return None
@@ -541,48 +511,6 @@ def _normalise_projects(node: Any, by_id: dict[str, str], by_name: dict[str, str
         return node
     values = tuple(by_id.get(str(v), by_name.get(str(v).lower(), str(v))) for v in node.values)
     return jqlmod.Clause(node.field, node.op, values)
-
-
-def _sort_key(issue: dict[str, Any], order: list[tuple[str, bool]]) -> tuple:
-    parts: list[Any] = []
-    for field, desc in order:
-        if field == "key":
-            proj, _, num = issue["key"].rpartition("-")
-            value: Any = (
-                (tuple(-ord(c) for c in proj) + (1,), -int(num))
-                if desc
-                else (tuple(ord(c) for c in proj) + (-1,), int(num))
-            )
-            parts.append((0, value))
-            continue
-        raw = issue.get(field)
-        if field == "due_on" and raw is not None:
-            raw = int(raw.replace("-", ""))
-        if raw is None:
-            parts.append((-1, 0) if desc else (1, 0))
-        else:
-            parts.append((0, -raw if desc else raw))
-    return tuple(parts)
-
-
-def _tuplify(value: Any) -> Any:
-    return tuple(_tuplify(v) for v in value) if isinstance(value, list) else value
-
-
-def _encode_token(payload: dict[str, Any]) -> str:
-    raw = json.dumps(payload, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_token(token: str) -> dict[str, Any]:
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        data = json.loads(raw)
-        if not isinstance(data, dict):
-            raise ValueError
-        return data
-    except (ValueError, json.JSONDecodeError) as exc:
-        raise HttpError(400, "The provided next page token is invalid or expired.") from exc
 
 
 def _make_handler(emu: JiraEmulator) -> type[BaseHTTPRequestHandler]:
@@ -722,6 +650,8 @@ def _make_handler(emu: JiraEmulator) -> type[BaseHTTPRequestHandler]:
     @route("GET", api + r"/user/search")
     def user_search(g: dict[str, str], q: dict[str, str], body: Any) -> Any:
         ctx = ctx_for(g)
+        if emu.faults.users_forbidden:
+            raise HttpError(403, quirks.USERS_FORBIDDEN)
         if not (q.get("query") or q.get("username") or q.get("accountId")):
             raise HttpError(
                 400,
@@ -739,6 +669,8 @@ def _make_handler(emu: JiraEmulator) -> type[BaseHTTPRequestHandler]:
     @route("GET", api + r"/users/search")
     def users_search(g: dict[str, str], q: dict[str, str], body: Any) -> Any:
         ctx = ctx_for(g)
+        if emu.faults.users_forbidden:
+            raise HttpError(403, quirks.USERS_FORBIDDEN)
         if not emu.cloud:
             raise HttpError(404, "null for uri: /users/search")
         start, size = _int(q, "startAt", 0), min(_int(q, "maxResults", 50), 1000)
@@ -792,7 +724,8 @@ def _make_handler(emu: JiraEmulator) -> type[BaseHTTPRequestHandler]:
         if fields and not wanted:
             out["fields"] = {}
         else:
-            out["fields"] = select_fields(ctx, issue_fields(ctx, issue), wanted, default_all)
+            raw = quirks.issue_fields(emu.faults, issue, issue_fields(ctx, issue), sp_ids)
+            out["fields"] = select_fields(ctx, raw, wanted, default_all)
         if "changelog" in expand:
             histories = issue["histories"]
             total = len(histories)
@@ -803,7 +736,7 @@ def _make_handler(emu: JiraEmulator) -> type[BaseHTTPRequestHandler]:
                 "startAt": total - len(shown),
                 "maxResults": len(shown),
                 "total": total,
-                "histories": [history_json(ctx, h) for h in shown],
+                "histories": [quirks.history(emu.faults, history_json(ctx, h)) for h in shown],
             }
         if "renderedFields" in expand:
             out["renderedFields"] = rendered_fields(ctx, issue)
@@ -814,6 +747,9 @@ def _make_handler(emu: JiraEmulator) -> type[BaseHTTPRequestHandler]:
         if "operations" in expand:
             out["operations"] = {"linkGroups": []}
         return out
+
+    fids = emu.site.field_ids
+    sp_ids = (fids["story_points"], fids.get("story_point_estimate", fids["story_points"]))
 
     def embed_cap() -> int | None:
         if not emu.cloud:
@@ -903,7 +839,7 @@ def _make_handler(emu: JiraEmulator) -> type[BaseHTTPRequestHandler]:
             "startAt": start,
             "total": len(histories),
             "isLast": start + size >= len(histories),
-            "values": [history_json(ctx, h) for h in page],
+            "values": [quirks.history(emu.faults, history_json(ctx, h)) for h in page],
         }
         if not out["isLast"]:
             out["nextPage"] = f"{base}?maxResults={size}&startAt={start + size}"
@@ -938,7 +874,8 @@ def _make_handler(emu: JiraEmulator) -> type[BaseHTTPRequestHandler]:
             histories = issue["histories"]
             chunk = []
             while h < len(histories) and budget > 0:
-                hist = history_json(ctx, histories[h])
+                raw = histories[h]
+                hist = quirks.bulk_history(emu.faults, history_json(ctx, raw), raw["created"])
                 h += 1
                 if field_ids:
                     hist["items"] = [
@@ -1146,6 +1083,8 @@ def _make_handler(emu: JiraEmulator) -> type[BaseHTTPRequestHandler]:
             ),
             key=lambda s: (order[s["state"]], s["id"]),
         )
+        if emu.faults.board_sprints_hidden:
+            rows = []
         return paged([sprint_json(ctx, s) for s in rows], q)
 
     @route("GET", agile + r"/sprint/(?P<sprint>\d+)")
@@ -1226,6 +1165,13 @@ def _make_handler(emu: JiraEmulator) -> type[BaseHTTPRequestHandler]:
                         headers,
                     )
                     return
+                elif fault.kind == "login_page":  # SSO in front of the API answers 200
+                    self.send_raw(200, quirks.LOGIN_PAGE, "text/html;charset=UTF-8")
+                    return
+            forbidden = emu.faults.forbidden_for(path)
+            if forbidden is not None:
+                self.send_json(403, {"errorMessages": [forbidden], "errors": {}})
+                return
             if not self.authorised():
                 if emu.cloud:
                     self.send_raw(
