@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pmohub.connectors.base import map_status_category
+from pmohub.connectors.base import DEFAULT_TIME_ZONE, map_status_category
 from pmohub.connectors.errors import RecordError
 from pmohub.connectors.records import (
     Iteration,
@@ -76,7 +76,7 @@ COUNTED_REVIEW_STATES = frozenset({"no_review", "pending", "in_progress", "appro
 @dataclass(frozen=True, slots=True)
 class MappingContext:
     source: str
-    zone: dt.tzinfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
+    zone: dt.tzinfo = field(default_factory=lambda: ZoneInfo(DEFAULT_TIME_ZONE))
     status_map: Mapping[str, str] = field(default_factory=dict)
     type_names: Mapping[str, str] = field(default_factory=dict)  # custom type id -> name
     fields: Mapping[str, str] = field(default_factory=dict)  # canonical -> property key
