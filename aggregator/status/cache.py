@@ -13,8 +13,9 @@ The fingerprint is the SHA-256 of
   its change, so no committed change can leave the fingerprint as it was;
 * the config's :meth:`~aggregator.config.loader.Config.digest` (hierarchy, policy, calendars,
   thresholds, status maps);
-* the code: the package version and the source of the modules that compute the numbers
-  (an upgrade, or a local edit, never serves numbers of the old code);
+* the code: the package version and the source of every module of the packages that
+  compute the numbers (:data:`CODE_PACKAGES`: status, config, compliance, store, rules;
+  an upgrade, a local edit or a new module never serves numbers of the old code);
 * the business date itself (one row per date).
 
 It is read *before* the data: a sync committing while the status is being computed leaves
@@ -53,19 +54,25 @@ log = logging.getLogger(__name__)
 cache_t = m.StatusCache.__table__
 KEEP_DAYS = 7
 
-#: Modules whose code decides the numbers: an edit to any of them changes the fingerprint.
-CODE_MODULES = (
-    "pmohub.aggregator.status.rollup",
-    "pmohub.aggregator.compliance.run",
-    "pmohub.aggregator.status.cache",
-    "pmohub.rules.metrics",
-    "pmohub.rules.calendar",
-    "pmohub.rules.frames",
-    "pmohub.rules.formulas",
-    "pmohub.rules.policy",
-    "pmohub.rules.engine",
-    "pmohub.rules.builtin",  # a package: every module in it (rule severities weigh compliance)
+#: Packages whose code decides the numbers: every ``.py`` file under them (sub-packages
+#: too) goes into the fingerprint, so a module added, renamed or split there is never
+#: missed (a hand-kept list of modules once named one that had been split away).
+CODE_PACKAGES = (
+    "pmohub.aggregator.status",
+    "pmohub.aggregator.config",
+    "pmohub.aggregator.compliance",
+    "pmohub.aggregator.store",
+    "pmohub.rules",
 )
+
+
+def package_files(name: str) -> list[Path]:
+    """Every ``.py`` file of package ``name``, sorted, located without importing the
+    package's modules (the served path must not pay for importing the rule catalogue)."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(f"status cache: code package {name} not found")
+    return sorted(f for root in spec.submodule_search_locations for f in Path(root).rglob("*.py"))
 
 
 @functools.cache
@@ -76,18 +83,13 @@ def code_digest() -> str:
             h.update(f"{name}={metadata.version(name)};".encode())
         except metadata.PackageNotFoundError:
             h.update(f"{name}=?;".encode())
-    for name in CODE_MODULES:
-        # find_spec locates the file without importing it (the served path must not pay
-        # for importing the rule catalogue).
-        spec = importlib.util.find_spec(name)
-        path = spec.origin if spec is not None else None
-        if path is None:
-            h.update(name.encode())
-            continue
-        files = [Path(path)]
-        if files[0].name == "__init__.py":
-            files = sorted(files[0].parent.glob("*.py"))
-        for file in files:
+    for package in CODE_PACKAGES:
+        spec = importlib.util.find_spec(package)
+        roots = [Path(r) for r in spec.submodule_search_locations] if spec else []
+        for file in package_files(package):
+            # The path inside the package too: a renamed module changes the digest.
+            rel = next(str(file.relative_to(r)) for r in roots if file.is_relative_to(r))
+            h.update(f"{package}/{rel}\0".encode())
             h.update(file.read_bytes())
     return h.hexdigest()
 
@@ -268,8 +270,10 @@ def _store_quietly(engine: Engine, report: StatusReport, fingerprint: str) -> No
 
 
 __all__ = [
+    "CODE_PACKAGES",
     "code_digest",
     "current_status",
+    "package_files",
     "read_status_cache",
     "status_fingerprint",
     "upsert_status_cache",

@@ -40,8 +40,6 @@ from pmohub.rules.rag import DEFAULT_THRESHOLDS, has_response, is_high_risk
 VELOCITY_SPRINTS = (3, 6)
 
 
-
-
 OPEN_FINDING_STATES = ("new", "persisting")
 
 
