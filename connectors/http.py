@@ -219,8 +219,10 @@ def _span(seconds: float) -> str:
 
 def is_markup(response: requests.Response) -> bool:
     """A 2xx answer that is HTML/XML rather than JSON: a login page (SSO in front of the
-    API), a proxy's block or captive page. Only the first bytes are looked at."""
-    if not 200 <= response.status_code < 300:
+    API), a proxy's block or captive page. Only the first bytes are looked at. 200 only:
+    Azure DevOps answers an unauthenticated call with 203 and its sign-in page, which its
+    client reads as an authentication failure (not worth retrying)."""
+    if response.status_code != 200:
         return False
     ctype = response.headers.get("Content-Type", "").lower()
     if "json" in ctype:

@@ -22,6 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from pmohub.emulators.handler import KeepAliveHandler, LoopbackServed, QuietServer
 from pmohub.emulators.jira.faults import Faults
+from pmohub.emulators.jira.quirks import LOGIN_PAGE
 
 __all__ = ["Emulator", "Faults", "HttpError", "Reply", "Request", "iso", "route"]
 
@@ -162,6 +163,8 @@ class Emulator(LoopbackServed):
                 return self.unavailable(fault.retry_after)
             elif fault.kind == "drop":
                 raise ConnectionAbortedError
+            elif fault.kind == "login_page":  # SSO/proxy in front of the API, answering 200
+                return Reply(LOGIN_PAGE, 200, {"Content-Type": "text/html; charset=utf-8"})
         if not self.authorised(req):
             return self.unauthorised(req)
         matched = False
@@ -217,15 +220,17 @@ def _handler_for(emu: Emulator) -> type[BaseHTTPRequestHandler]:
             self.send(reply)
 
         def send(self, reply: Reply) -> None:
+            headers = dict(reply.headers)
             if isinstance(reply.payload, bytes):  # plain-text answers (Trello errors ...)
-                data, kind = reply.payload, "text/plain; charset=utf-8"
+                data = reply.payload
+                kind = headers.pop("Content-Type", "text/plain; charset=utf-8")
             else:
                 data = json.dumps(reply.payload, ensure_ascii=False, separators=(",", ":")).encode()
                 kind = "application/json; charset=utf-8"
             self.send_response(reply.status)
             self.send_header("Content-Type", kind)
             self.send_header("Content-Length", str(len(data)))
-            for name, value in reply.headers.items():
+            for name, value in headers.items():
                 self.send_header(name, value)
             self.end_headers()
             self.wfile.write(data)

@@ -58,6 +58,8 @@ class GitHubEmulator(Emulator):
         self.token = token
         self.login = login
         self.rate_limit_style = "primary"
+        # seconds until the primary limit resets (an hour away: the run must not wait)
+        self.rate_limit_reset_in = 1.0
         # GitHub documents ``since`` as "updated after"; False makes the bound strict.
         self.since_inclusive = True
         self.hidden_repos: set[str] = set()
@@ -93,7 +95,7 @@ class GitHubEmulator(Emulator):
             body = self.error_body(403, "API rate limit exceeded for user ID 1.")
             headers = {
                 "x-ratelimit-remaining": "0",
-                "x-ratelimit-reset": str(int(time.time()) + 1),
+                "x-ratelimit-reset": str(int(time.time() + self.rate_limit_reset_in)),
             }
             return Reply(body, 403, headers)
         status = 403 if self.rate_limit_style == "secondary" else 429

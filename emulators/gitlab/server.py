@@ -12,12 +12,17 @@ Deliberate behaviour:
   carry no ``weight``/``epic``/``iteration``.
 - ``POST /api/graphql`` answers only the per-issue ``timelogs`` query (REST has no
   timelog listing; GitLab's own UI reads them over GraphQL too).
-- Rate limit fault: 429 with ``Retry-After`` and ``RateLimit-*`` headers.
+- Rate limit fault: ``rate_limit_status`` (429, or 403 as some GitLab versions answer) with
+  GitLab's ``RateLimit-*`` headers, ``RateLimit-Reset`` ``rate_limit_reset_in`` seconds
+  ahead (epoch seconds), and ``Retry-After`` only while ``rate_limit_retry_after``.
+- ``label_renames``: labels served under other names, e.g. ``NUMBERED_WORKFLOW`` (GitLab's
+  own ``workflow::1 - triage`` ... ``workflow::X - blocked`` scoped labels).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any
 from urllib.parse import unquote
 
@@ -52,6 +57,14 @@ def _day(value: dt.date | None) -> str | None:
     return value.isoformat() if value else None
 
 
+#: The emulator's three workflow labels as GitLab's own numbered scoped labels.
+NUMBERED_WORKFLOW = {
+    "workflow::todo": "workflow::4 - scheduled",
+    "workflow::doing": "workflow::X - blocked",
+    "workflow::review": "workflow::6 - in review",
+}
+
+
 class GitLabEmulator(Emulator):
     server_name = "nginx"
     prefix = ""
@@ -63,6 +76,10 @@ class GitLabEmulator(Emulator):
         self.site = site
         self.token = token
         self.licensed = licensed
+        self.rate_limit_status = 429
+        self.rate_limit_reset_in = 1.0
+        self.rate_limit_retry_after = True
+        self.label_renames: dict[str, str] = {}
 
     # -- vendor behaviour ----------------------------------------------------------------
     def authorised(self, req: Request) -> bool:
@@ -80,10 +97,14 @@ class GitLabEmulator(Emulator):
         headers = {
             "RateLimit-Limit": "2000",
             "RateLimit-Remaining": "0",
-            "RateLimit-Reset": "1",
-            "Retry-After": retry_after or "1",
+            "RateLimit-Reset": str(int(time.time() + self.rate_limit_reset_in)),
         }
-        return Reply(b"Retry later\n", 429, headers)
+        if self.rate_limit_retry_after:
+            headers["Retry-After"] = retry_after or "1"
+        return Reply(b"Retry later\n", self.rate_limit_status, headers)
+
+    def _labels(self, labels: list[str]) -> list[str]:
+        return [self.label_renames.get(x, x) for x in labels]
 
     # -- payloads ----------------------------------------------------------------------
     def _user(self, uid: int) -> dict[str, Any]:
@@ -188,7 +209,7 @@ class GitLabEmulator(Emulator):
             "created_at": iso(e["created_at"], millis=True),
             "updated_at": iso(e["updated_at"], millis=True),
             "closed_at": iso(e["closed_at"], millis=True) if e["closed_at"] else None,
-            "labels": list(e["labels"]),
+            "labels": self._labels(e["labels"]),
             "upvotes": 0,
             "downvotes": 0,
         }
@@ -210,7 +231,7 @@ class GitLabEmulator(Emulator):
             "updated_at": iso(i["updated_at"], millis=True),
             "closed_at": iso(i["closed_at"], millis=True) if i["closed_at"] else None,
             "closed_by": None,
-            "labels": list(i["labels"]),
+            "labels": self._labels(i["labels"]),
             "milestone": self._milestone(ms) if ms else None,
             "assignees": assignees,
             "assignee": assignees[0] if assignees else None,
@@ -454,7 +475,7 @@ class GitLabEmulator(Emulator):
                     **self._resource_event(i, e),
                     "label": {
                         "id": 1000 + abs(sum(map(ord, e["label"]))),
-                        "name": e["label"],
+                        "name": self.label_renames.get(e["label"], e["label"]),
                         "color": "#428BCA",
                         "description": None,
                     },
