@@ -440,13 +440,20 @@ def to_worklog(
             work_item_id=work_item_id or str(payload["issueId"]),
             author=person_id(payload.get("author")),
             started_at=started,
-            seconds=int(payload.get("timeSpentSeconds") or 0),
+            seconds=_worklog_seconds(payload),
             updated_at=parse_datetime(payload.get("updated")),
         )
     except (KeyError, TypeError, ValueError, AssertionError) as exc:
         raise RecordError(
             f"cannot map worklog: {exc!r}", source=ctx.source, where=f"worklog {payload.get('id')}"
         ) from exc
+
+
+def _worklog_seconds(payload: Mapping[str, Any]) -> int:
+    seconds = payload.get("timeSpentSeconds")
+    if seconds is None:  # old Jira Server: only the text ("18w 2d")
+        seconds = values.duration_seconds(payload.get("timeSpent"))
+    return int(seconds or 0)
 
 
 def to_iteration(

@@ -145,3 +145,20 @@ def sprint_objects(value: Any) -> list[dict[str, Any]]:
 def _note(problems: list[Problem] | None, where: str, field: str, raw: Any, message: str) -> None:
     if problems is not None:
         problems.append(Problem(message, where=where, field=field, value=raw))
+
+
+_DURATION_PART = re.compile(r"(\d+(?:[.,]\d+)?)\s*([wdhm])", re.I)
+#: Jira's default time tracking: 8-hour days, 5-day weeks (a site may configure others;
+#: only old Server answers lack timeSpentSeconds, and they use these defaults unless set).
+_UNIT_SECONDS = {"w": 5 * 8 * 3600, "d": 8 * 3600, "h": 3600, "m": 60}
+
+
+def duration_seconds(text: Any) -> int | None:
+    """Jira's duration text (``"18w 2d"``, ``"3h 30m"``) as seconds; None when unreadable.
+    Old Jira Server worklogs carry only ``timeSpent``, no ``timeSpentSeconds``."""
+    if not isinstance(text, str) or not text.strip():
+        return None
+    parts = _DURATION_PART.findall(text)
+    if not parts or _DURATION_PART.sub("", text).strip():
+        return None
+    return int(sum(float(n.replace(",", ".")) * _UNIT_SECONDS[u.lower()] for n, u in parts))
