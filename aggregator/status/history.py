@@ -61,6 +61,50 @@ def read_inputs_history(
 ) -> Inputs:
     t_end = s.day_end(as_of)
     pid = project_ids(engine, hier)
+    items, cats, before = _items_as_of(engine, pid, s, t_end)
+    groups, est_hist, leaf = _history_groups(items)
+
+    meta, baseline = _history_baseline(engine, items, t_end)
+
+    wl = query_frame(
+        engine,
+        select(wl_t.c.work_item_id, wl_t.c.seconds).where(
+            wl_t.c.deleted_at.is_(None), wl_t.c.started_at < t_end
+        ),
+        ["work_item_id", "seconds"],
+    )
+    wl["pk"] = wl["work_item_id"].map(items.set_index("id")["pk"])
+    ac_h = wl.groupby("pk")["seconds"].sum().astype(float) / 3600.0
+
+    flow, wip, last_done = _history_flow(leaf, before, cats, t_end)
+    risk_items = items[
+        (items["kind"] == "risk") & items["status_category"].isin(("todo", "in_progress"))
+    ].dropna(subset=["pk"])
+    sprints = _history_sprints(engine, items, last_done, t_end)
+    return Inputs(
+        groups=groups,
+        est_hist=est_hist,
+        baseline=baseline,
+        baseline_meta=meta,
+        ac=ac_h,
+        flow=flow,
+        wip=wip,
+        risks=risk_frame(risk_items),
+        milestones=read_milestones(engine, pid, t_end, meta),
+        findings=read_findings(engine, pid),
+        forecasts=read_forecasts(engine, as_of),
+        sprints=sprints,
+        reports=report_frame(
+            items[items["kind"] == "status_report"][["pk", "key", "created_at", "extra"]]
+        ),
+    )
+
+
+def _items_as_of(
+    engine: Engine, pid: pd.Series, s: Settings, t_end: dt.datetime
+) -> tuple[pd.DataFrame, dict[str, str], pd.DataFrame]:
+    """The live items created before ``t_end`` with their status and category at
+    ``t_end``, the status -> category map and the status changes before ``t_end``."""
     cols = [
         "id",
         "project_id",
@@ -115,6 +159,12 @@ def read_inputs_history(
         | ((items["status_category"] == "cancelled") & (items["status"] == current_status))
     )
     items["status_category"] = items["status_category"].where(keep, mapped)
+    return items, cats, before
+
+
+def _history_groups(items: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Item groups per project (sub-task estimates applied), the estimate histograms and
+    the leaf items."""
     groups_cols = ["pk", "type", "kind", "status_category"]
     items["has_pts"] = items["story_points"].notna().astype(int)
     items["has_h"] = items["original_estimate_h"].notna().astype(int)
@@ -147,7 +197,13 @@ def read_inputs_history(
         h = leaf.dropna(subset=[col]).groupby(["pk", "type", col]).size().reset_index(name="n")
         hist.append(h.rename(columns={col: "value"}).assign(unit=unit))
     est_hist = pd.concat(hist, ignore_index=True)
+    return groups, est_hist, leaf
 
+
+def _history_baseline(
+    engine: Engine, items: pd.DataFrame, t_end: dt.datetime
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The latest baseline per project before ``t_end``: headers and grouped leaf items."""
     bl = query_frame(
         engine,
         select(
@@ -199,17 +255,13 @@ def read_inputs_history(
         )
         .reset_index()
     )
+    return meta, baseline
 
-    wl = query_frame(
-        engine,
-        select(wl_t.c.work_item_id, wl_t.c.seconds).where(
-            wl_t.c.deleted_at.is_(None), wl_t.c.started_at < t_end
-        ),
-        ["work_item_id", "seconds"],
-    )
-    wl["pk"] = wl["work_item_id"].map(items.set_index("id")["pk"])
-    ac_h = wl.groupby("pk")["seconds"].sum().astype(float) / 3600.0
 
+def _history_flow(
+    leaf: pd.DataFrame, before: pd.DataFrame, cats: dict[str, str], t_end: dt.datetime
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
+    """Flow rows (done leaf items), WIP rows and each item's last move to done."""
     done_names = {k for k, v in cats.items() if v == "done"}
     ip_names = {k for k, v in cats.items() if v == "in_progress"}
     b_leaf = before[before["work_item_id"].isin(leaf["id"])]
@@ -229,9 +281,13 @@ def read_inputs_history(
     flow = lf[lf["status_category"] == "done"][
         ["pk", "done_at", "first_ip_at", "created_at", "story_points", "time_spent_h", "reopened"]
     ]
-    risk_items = items[
-        (items["kind"] == "risk") & items["status_category"].isin(("todo", "in_progress"))
-    ].dropna(subset=["pk"])
+    return flow, wip, last_done
+
+
+def _history_sprints(
+    engine: Engine, items: pd.DataFrame, last_done: pd.Series, t_end: dt.datetime
+) -> pd.DataFrame:
+    """Sprint rows (:func:`~.sprints.sprint_frame`) of the items as they were at ``t_end``."""
     sprint_moves = read_sprint_moves(engine, t_end)
     in_sprint = items[
         items["kind"].isin(LEAF_KINDS)
@@ -251,20 +307,4 @@ def read_inputs_history(
             done_at=done_t.combine_first(res_t.where(res_t < t_end)).to_numpy(),
         )
         sprints = sprint_frame(members, read_iterations(engine), sprint_moves, t_end)
-    return Inputs(
-        groups=groups,
-        est_hist=est_hist,
-        baseline=baseline,
-        baseline_meta=meta,
-        ac=ac_h,
-        flow=flow,
-        wip=wip,
-        risks=risk_frame(risk_items),
-        milestones=read_milestones(engine, pid, t_end, meta),
-        findings=read_findings(engine, pid),
-        forecasts=read_forecasts(engine, as_of),
-        sprints=sprints,
-        reports=report_frame(
-            items[items["kind"] == "status_report"][["pk", "key", "created_at", "extra"]]
-        ),
-    )
+    return sprints

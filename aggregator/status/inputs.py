@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -314,6 +314,61 @@ def read_inputs_sql(
     def type_in(column: Any, values: Iterable[str]) -> Any:
         return spelled_in(column, values, types)
 
+    jobs = _item_jobs(s, live, type_in)
+    jobs.update(_baseline_jobs(t_end, d, s, live, type_in))
+    jobs.update(_ac_risk_jobs(t_end, d, s, live, type_in))
+
+    snap, snap_at = _read_flow_snapshot(engine, hier, as_of) if use_snapshot else (None, None)
+    if snap is None:
+        jobs["flow"] = lambda: _flow_rows(engine, spelled, s, t_end, flow_days, live, type_in)
+        jobs["sprints"] = lambda: read_sprints(engine, pid, t_end, s, types)
+    r = _run_all(engine, jobs)
+    if snap is not None:
+        r["flow"] = pd.DataFrame(columns=FLOW_COLUMNS)
+        r["sprints"] = empty_sprints()
+
+    groups, est_hist = _groups_frames(engine, r, pid, s, live, type_in)
+
+    meta, baseline = _baseline_frames(r)
+
+    ac = r["ac"]
+    ac["pk"] = ac["project_id"].map(pid)
+    ac_h = pd.to_numeric(ac["seconds"]).groupby(ac["pk"]).sum().astype(float) / 3600.0
+
+    flow = r["flow"]
+    flow["pk"] = flow["project_id"].map(pid)
+    for c in ("created_at", "resolved_at", "first_ip_at", "done_at"):
+        flow[c] = from_epoch(flow[c])
+    wip = flow[flow["status_category"] == "in_progress"][["pk", "first_ip_at"]]
+    flow = flow[flow["status_category"] == "done"].copy()
+    flow["done_at"] = flow["done_at"].combine_first(flow["resolved_at"])
+    risks = r["risks"]
+    risks["pk"] = risks["project_id"].map(pid)
+    reports = risks[risks["is_risk"].astype(int) == 0]
+    risks = risks[risks["is_risk"].astype(int) == 1]
+    return Inputs(
+        groups=groups.dropna(subset=["pk"]),
+        est_hist=est_hist.dropna(subset=["pk"]),
+        baseline=baseline,
+        baseline_meta=meta,
+        ac=ac_h,
+        flow=flow.dropna(subset=["pk"]),
+        wip=wip.dropna(subset=["pk"]),
+        risks=risk_frame(risks.dropna(subset=["pk"])),
+        milestones=read_milestones(engine, pid, t_end, meta),
+        findings=read_findings(engine, pid),
+        forecasts=read_forecasts(engine, as_of),
+        sprints=r["sprints"],
+        reports=report_frame(reports),
+        flow_snapshot=snap,
+        flow_as_of=snap_at,
+    )
+
+
+def _item_jobs(
+    s: Settings, live: Any, type_in: Callable[[Any, Iterable[str]], Any]
+) -> dict[str, Any]:
+    """The item counts/sums and sub-task reads of :func:`read_inputs_sql`."""
     jobs: dict[str, Any] = {}
     # Items by project/category/type/status and story points, read from the covering
     # index ix_work_items_rollup in its own order (no sort): gives the counts and sums
@@ -365,6 +420,14 @@ def read_inputs_sql(
         ["project_id", "type", "status_category", "own_pts", "own_h",
          "sub_n_pts", "sub_pts", "sub_n_h", "sub_h"],
     )  # fmt: skip
+    return jobs
+
+
+def _baseline_jobs(
+    t_end: dt.datetime, d: str, s: Settings, live: Any, type_in: Callable[[Any, Iterable[str]], Any]
+) -> dict[str, Any]:
+    """The latest baseline per project before ``t_end``: its header and its leaf items."""
+    jobs: dict[str, Any] = {}
     latest = (
         select(bl_t.c.project_key, func.max(bl_t.c.taken_at).label("taken_at"))
         .where(bl_t.c.taken_at < t_end)
@@ -408,6 +471,14 @@ def read_inputs_sql(
         ),
         ["pk", "start_on", "due_on", "done", "pts", "h"],
     )
+    return jobs
+
+
+def _ac_risk_jobs(
+    t_end: dt.datetime, d: str, s: Settings, live: Any, type_in: Callable[[Any, Iterable[str]], Any]
+) -> dict[str, Any]:
+    """Logged hours up to ``t_end``, open risks and status reports."""
+    jobs: dict[str, Any] = {}
     # The time cut-off is a CASE inside the sum, not a WHERE: with an indexable
     # started_at filter SQLite drives the join from worklogs and looks every item up in
     # the wide work_items table (3 s for 500k worklogs); without it, it scans the narrow
@@ -449,76 +520,89 @@ def read_inputs_sql(
         ["project_id", "key", "title", "extra", "is_risk", "created_at"],
     )
 
-    def flow_job() -> pd.DataFrame:
-        """Flow rows: items done in the window or in progress, with their history."""
-        # Status names per category, for reading the history.
-        names = spelled[["status_category", "status"]].drop_duplicates(ignore_index=True)
-        cats = status_categories(names, s.status_map)
-        done_names = sorted(k for k, v in cats.items() if v == "done") or [""]
-        ip_names = sorted(k for k, v in cats.items() if v == "in_progress") or [""]
-        window_start = t_end - dt.timedelta(days=flow_days + 1)
-        is_status = sc_t.c.field == "status"
-        # Aggregate the stored timestamps, convert only the results to epochs.
-        changed = sc_t.c.changed_at
-        stmt = (
-            select(
-                wi_t.c.project_id,
-                wi_t.c.status_category,
-                epoch_seconds(wi_t.c.created_at, d),
-                epoch_seconds(wi_t.c.resolved_at, d),
-                wi_t.c.story_points,
-                wi_t.c.time_spent_h,
-                epoch_seconds(
-                    func.min(case((and_(is_status, sc_t.c.to_value.in_(ip_names)), changed))),
-                    d,
-                ),
-                epoch_seconds(
-                    func.max(case((and_(is_status, sc_t.c.to_value.in_(done_names)), changed))),
-                    d,
-                ),
-                func.max(
-                    case(
-                        (
-                            and_(
-                                is_status,
-                                sc_t.c.from_value.in_(done_names),
-                                sc_t.c.to_value.not_in(done_names),
-                            ),
-                            1,
+    return jobs
+
+
+def _flow_rows(
+    engine: Engine,
+    spelled: pd.DataFrame,
+    s: Settings,
+    t_end: dt.datetime,
+    flow_days: int,
+    live: Any,
+    type_in: Callable[[Any, Iterable[str]], Any],
+) -> pd.DataFrame:
+    """Flow rows: items done in the window or in progress, with their history."""
+    d = engine.dialect.name
+    # Status names per category, for reading the history.
+    names = spelled[["status_category", "status"]].drop_duplicates(ignore_index=True)
+    cats = status_categories(names, s.status_map)
+    done_names = sorted(k for k, v in cats.items() if v == "done") or [""]
+    ip_names = sorted(k for k, v in cats.items() if v == "in_progress") or [""]
+    window_start = t_end - dt.timedelta(days=flow_days + 1)
+    is_status = sc_t.c.field == "status"
+    # Aggregate the stored timestamps, convert only the results to epochs.
+    changed = sc_t.c.changed_at
+    stmt = (
+        select(
+            wi_t.c.project_id,
+            wi_t.c.status_category,
+            epoch_seconds(wi_t.c.created_at, d),
+            epoch_seconds(wi_t.c.resolved_at, d),
+            wi_t.c.story_points,
+            wi_t.c.time_spent_h,
+            epoch_seconds(
+                func.min(case((and_(is_status, sc_t.c.to_value.in_(ip_names)), changed))),
+                d,
+            ),
+            epoch_seconds(
+                func.max(case((and_(is_status, sc_t.c.to_value.in_(done_names)), changed))),
+                d,
+            ),
+            func.max(
+                case(
+                    (
+                        and_(
+                            is_status,
+                            sc_t.c.from_value.in_(done_names),
+                            sc_t.c.to_value.not_in(done_names),
                         ),
-                        else_=0,
-                    )
-                ),
-            )
-            .select_from(wi_t.outerjoin(sc_t, sc_t.c.work_item_id == wi_t.c.id))
-            .where(
-                # SQLite tests the terms of a scan in the order written: the cheap, selective
-                # category/date test first spares lower(type) on the ~85 % of rows it
-                # rejects (0.83 s -> 0.59 s at 1M items). PostgreSQL orders them itself.
-                or_(
-                    and_(
-                        wi_t.c.status_category == "done",
-                        or_(wi_t.c.updated_at >= window_start, wi_t.c.updated_at.is_(None)),
+                        1,
                     ),
-                    wi_t.c.status_category == "in_progress",
-                ),
-                live,
-                ~type_in(wi_t.c.type, s.non_leaf_types),
-            )
-            .group_by(wi_t.c.id),
-            FLOW_COLUMNS,
+                    else_=0,
+                )
+            ),
         )
-        return query_frame(engine, *stmt, raw=True)
+        .select_from(wi_t.outerjoin(sc_t, sc_t.c.work_item_id == wi_t.c.id))
+        .where(
+            # SQLite tests the terms of a scan in the order written: the cheap, selective
+            # category/date test first spares lower(type) on the ~85 % of rows it
+            # rejects (0.83 s -> 0.59 s at 1M items). PostgreSQL orders them itself.
+            or_(
+                and_(
+                    wi_t.c.status_category == "done",
+                    or_(wi_t.c.updated_at >= window_start, wi_t.c.updated_at.is_(None)),
+                ),
+                wi_t.c.status_category == "in_progress",
+            ),
+            live,
+            ~type_in(wi_t.c.type, s.non_leaf_types),
+        )
+        .group_by(wi_t.c.id),
+        FLOW_COLUMNS,
+    )
+    return query_frame(engine, *stmt, raw=True)
 
-    snap, snap_at = _read_flow_snapshot(engine, hier, as_of) if use_snapshot else (None, None)
-    if snap is None:
-        jobs["flow"] = flow_job
-        jobs["sprints"] = lambda: read_sprints(engine, pid, t_end, s, types)
-    r = _run_all(engine, jobs)
-    if snap is not None:
-        r["flow"] = pd.DataFrame(columns=FLOW_COLUMNS)
-        r["sprints"] = empty_sprints()
 
+def _groups_frames(
+    engine: Engine,
+    r: dict[str, pd.DataFrame],
+    pid: pd.Series,
+    s: Settings,
+    live: Any,
+    type_in: Callable[[Any, Iterable[str]], Any],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Item groups per project (sub-task estimates applied) and the estimate histograms."""
     g = r["groups"]
     g["pk"] = g["project_id"].map(pid)
     g["kind"] = kinds_of(g["type"], s)
@@ -555,7 +639,11 @@ def read_inputs_sql(
         )
         h["pk"] = h["project_id"].map(pid)
         est_hist = pd.concat([est_hist, h[["pk", "type", "value", "n"]].assign(unit="h")])
+    return groups, est_hist
 
+
+def _baseline_frames(r: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The baseline headers and the baselined items grouped by dates and done."""
     meta = r["meta"]
     meta["taken_at"] = from_epoch(meta["taken_at"])
     meta["start_on"] = from_day_number(meta["start_on"])
@@ -579,39 +667,7 @@ def read_inputs_sql(
     )
     baseline["start_on"] = from_day_number(baseline["start_on"])
     baseline["due_on"] = from_day_number(baseline["due_on"])
-
-    ac = r["ac"]
-    ac["pk"] = ac["project_id"].map(pid)
-    ac_h = pd.to_numeric(ac["seconds"]).groupby(ac["pk"]).sum().astype(float) / 3600.0
-
-    flow = r["flow"]
-    flow["pk"] = flow["project_id"].map(pid)
-    for c in ("created_at", "resolved_at", "first_ip_at", "done_at"):
-        flow[c] = from_epoch(flow[c])
-    wip = flow[flow["status_category"] == "in_progress"][["pk", "first_ip_at"]]
-    flow = flow[flow["status_category"] == "done"].copy()
-    flow["done_at"] = flow["done_at"].combine_first(flow["resolved_at"])
-    risks = r["risks"]
-    risks["pk"] = risks["project_id"].map(pid)
-    reports = risks[risks["is_risk"].astype(int) == 0]
-    risks = risks[risks["is_risk"].astype(int) == 1]
-    return Inputs(
-        groups=groups.dropna(subset=["pk"]),
-        est_hist=est_hist.dropna(subset=["pk"]),
-        baseline=baseline,
-        baseline_meta=meta,
-        ac=ac_h,
-        flow=flow.dropna(subset=["pk"]),
-        wip=wip.dropna(subset=["pk"]),
-        risks=risk_frame(risks.dropna(subset=["pk"])),
-        milestones=read_milestones(engine, pid, t_end, meta),
-        findings=read_findings(engine, pid),
-        forecasts=read_forecasts(engine, as_of),
-        sprints=r["sprints"],
-        reports=report_frame(reports),
-        flow_snapshot=snap,
-        flow_as_of=snap_at,
-    )
+    return meta, baseline
 
 
 FLOW_COLUMNS = ["project_id", "status_category", "created_at", "resolved_at", "story_points",
