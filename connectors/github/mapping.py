@@ -211,6 +211,10 @@ def to_status_changes(
                 yield change(e, "milestone", old, new)
             elif kind in ("assigned", "unassigned"):
                 who = person_id(e.get("assignee"))
+                if who is None:
+                    # events recorded before GitHub named the assignee (2012) say only
+                    # "assigned": a None -> None change would be noise in the history
+                    continue
                 old, new = (None, who) if kind == "assigned" else (who, None)
                 yield change(e, "assignee", old, new)
         if last_status_event is not None:
