@@ -25,7 +25,7 @@ class HttpError(Exception):
         self.raw = raw
 
 
-def _split_id_bound(where: Any) -> tuple[Any, tuple[str, int] | None]:
+def split_id_bound(where: Any) -> tuple[Any, tuple[str, int] | None]:
     """``(rest, (op, n))`` when ``where`` is ``id > n`` / ``id >= n`` or a top-level AND
     with one such clause; otherwise ``(where, None)``."""
 
@@ -51,7 +51,7 @@ def _split_id_bound(where: Any) -> tuple[Any, tuple[str, int] | None]:
     return where, None
 
 
-def _sort_key(issue: dict[str, Any], order: list[tuple[str, bool]]) -> tuple:
+def sort_key(issue: dict[str, Any], order: list[tuple[str, bool]]) -> tuple:
     parts: list[Any] = []
     for field, desc in order:
         if field == "key":
@@ -73,16 +73,16 @@ def _sort_key(issue: dict[str, Any], order: list[tuple[str, bool]]) -> tuple:
     return tuple(parts)
 
 
-def _tuplify(value: Any) -> Any:
-    return tuple(_tuplify(v) for v in value) if isinstance(value, list) else value
+def tuplify(value: Any) -> Any:
+    return tuple(tuplify(v) for v in value) if isinstance(value, list) else value
 
 
-def _encode_token(payload: dict[str, Any]) -> str:
+def encode_token(payload: dict[str, Any]) -> str:
     raw = json.dumps(payload, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode_token(token: str) -> dict[str, Any]:
+def decode_token(token: str) -> dict[str, Any]:
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         data = json.loads(raw)

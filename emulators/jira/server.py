@@ -37,11 +37,11 @@ from pmohub.emulators.jira import quirks
 from pmohub.emulators.jira.faults import Faults
 from pmohub.emulators.jira.paging import (
     HttpError,
-    _decode_token,
-    _encode_token,
-    _sort_key,
-    _split_id_bound,
-    _tuplify,
+    decode_token,
+    encode_token,
+    sort_key,
+    split_id_bound,
+    tuplify,
 )
 from pmohub.emulators.jira.payloads import (
     STATUS_BY_NAME,
@@ -429,7 +429,7 @@ class JiraEmulator(LoopbackServed):
             order = list(query.order_by) or [("id" if self.cloud else "key", True)]
             if not any(f == "id" for f, _ in order):
                 order.append(("id", False))
-            where, bound = _split_id_bound(query.where)
+            where, bound = split_id_bound(query.where)
             if self.faults.ignore_id_bound:
                 bound = None
             base_key = (where, tuple(order), self.site.version_no)
@@ -489,7 +489,7 @@ class JiraEmulator(LoopbackServed):
         )
         hidden = self.hidden_projects
         matched = [i for i in site.issues if i["project"] not in hidden and predicate(i)]
-        keyed = sorted(((_sort_key(i, order), i) for i in matched), key=lambda t: t[0])
+        keyed = sorted(((sort_key(i, order), i) for i in matched), key=lambda t: t[0])
         return ([k for k, _ in keyed], [i for _, i in keyed], [i["id"] for _, i in keyed])
 
 
@@ -774,10 +774,10 @@ def _make_handler(emu: JiraEmulator) -> type[BaseHTTPRequestHandler]:
         digest = hashlib.sha1(jql_text.encode()).hexdigest()[:12]
         start = 0
         if args.get("nextPageToken"):
-            token = _decode_token(str(args["nextPageToken"]))
+            token = decode_token(str(args["nextPageToken"]))
             if token.get("q") != digest:
                 raise HttpError(400, "The provided next page token is invalid or expired.")
-            start = bisect.bisect_right(keys, _tuplify(token["k"]))
+            start = bisect.bisect_right(keys, tuplify(token["k"]))
         page = matched[start : start + size]
         out: dict[str, Any] = {
             "issues": [
@@ -785,7 +785,7 @@ def _make_handler(emu: JiraEmulator) -> type[BaseHTTPRequestHandler]:
             ],
         }
         if start + size < len(matched):
-            out["nextPageToken"] = _encode_token({"q": digest, "k": keys[start + size - 1]})
+            out["nextPageToken"] = encode_token({"q": digest, "k": keys[start + size - 1]})
             out["isLast"] = False
         else:
             out["isLast"] = True
@@ -859,7 +859,7 @@ def _make_handler(emu: JiraEmulator) -> type[BaseHTTPRequestHandler]:
         field_ids = set(body.get("fieldIds") or [])
         pos_issue, pos_hist = 0, 0
         if body.get("nextPageToken"):
-            token = _decode_token(str(body["nextPageToken"]))
+            token = decode_token(str(body["nextPageToken"]))
             pos_issue, pos_hist = int(token.get("i", 0)), int(token.get("h", 0))
         issues = []
         for ident in ids:
@@ -893,7 +893,7 @@ def _make_handler(emu: JiraEmulator) -> type[BaseHTTPRequestHandler]:
                 i, h = i + 1, 0
         out: dict[str, Any] = {"issueChangeLogs": out_logs}
         if i < len(issues):
-            out["nextPageToken"] = _encode_token({"i": i, "h": h})
+            out["nextPageToken"] = encode_token({"i": i, "h": h})
         return out
 
     @route("GET", api + r"/issue/(?P<key>[^/]+)/worklog")
