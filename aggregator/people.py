@@ -26,7 +26,7 @@ the one with the lowest id, so ids seen earlier in reports stay valid where poss
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,46 +43,84 @@ sources_t = m.Source.__table__
 @dataclass
 class AccountIndex:
     """The store's accounts, for matching a config ``people:`` entry on the read side by
-    the same rules the write side merges by (:func:`apply_config_people`): an account ref
-    ``source:external_id`` (else ``source:username``, case-insensitive), and the e-mail."""
+    the rules the write side merges by (:func:`apply_config_people`, :func:`parse_ref`): an
+    account ref ``SOURCE:ID`` (SOURCE a source name, or a type with exactly one source; ID
+    an external id, else a username, case-insensitive), and the e-mail. Only when none of
+    those names an account does a display name held by exactly one person match: settings
+    (hours, allocation, leave) may attach to a name, accounts are never merged by one."""
 
+    sources: dict[str, str] = field(default_factory=dict)  # source name -> type
     accounts: dict[tuple[str, str], int] = field(default_factory=dict)
     usernames: dict[tuple[str, str], int] = field(default_factory=dict)
     emails: dict[str, int] = field(default_factory=dict)
+    names: dict[str, int | None] = field(default_factory=dict)  # None: held by several
 
     @classmethod
     def from_rows(
         cls,
         aliases: Iterable[tuple[Any, Any, Any, Any]],
-        people: Iterable[tuple[Any, Any]],
+        people: Iterable[tuple[Any, ...]],
+        sources: Mapping[str, str] | None = None,
     ) -> AccountIndex:
-        """``aliases``: (source, external_id, username, person_id); ``people``: (id, email)."""
-        index = cls()
+        """``aliases``: (source, external_id, username, person_id); ``people``: (id, email)
+        or (id, email, display_name); ``sources``: source name -> type."""
+        index = cls(sources=dict(sources or {}))
         for src, ext, user, pid in aliases:
             index.accounts[(str(src), str(ext))] = int(pid)
             if isinstance(user, str) and user:
                 index.usernames.setdefault((str(src), user.lower()), int(pid))
-        for pid, email in people:
+        for row in people:
+            pid, email = int(row[0]), row[1]
             key = normalise_email(email)
             if key is not None:
-                index.emails.setdefault(key, int(pid))
+                index.emails.setdefault(key, pid)
+            name = row[2] if len(row) > 2 else None
+            if isinstance(name, str) and name.strip():
+                seen = index.names.get(name.strip(), pid)
+                index.names[name.strip()] = pid if seen == pid else None
         return index
 
     def config_person_ids(self, entry: Any) -> set[int]:
         """Store person ids the config person ``entry`` names (its id, aliases, e-mail)."""
         found: set[int] = set()
         for text in (getattr(entry, "id", None), *(getattr(entry, "aliases", ()) or ())):
-            if not isinstance(text, str) or ":" not in text:
+            if not isinstance(text, str):
                 continue
-            src, _, ext = text.partition(":")
-            src, ext = src.strip(), ext.strip()
+            try:
+                ref = parse_ref(text, self.sources) if self.sources else None
+            except PeopleError:
+                continue  # its source is not synced yet: nothing to match
+            src, ext = (ref.source, ref.external_id) if ref else text.partition(":")[::2]
             pid = self.accounts.get((src, ext)) or self.usernames.get((src, ext.lower()))
             if pid is not None:
                 found.add(pid)
         key = normalise_email(getattr(entry, "email", None))
         if key is not None and key in self.emails:
             found.add(self.emails[key])
+        if not found:
+            name = getattr(entry, "name", None)
+            pid = self.names.get(name.strip()) if isinstance(name, str) else None
+            if pid is not None:
+                found.add(pid)
         return found
+
+
+def account_index(engine: Engine) -> AccountIndex:
+    """The :class:`AccountIndex` of the store (one read of sources, accounts and people)."""
+    with engine.connect() as conn:
+        sources = _sources(conn)
+        aliases = conn.execute(
+            select(
+                aliases_t.c.source,
+                aliases_t.c.external_id,
+                aliases_t.c.username,
+                aliases_t.c.person_id,
+            )
+        ).all()
+        people = conn.execute(
+            select(people_t.c.id, people_t.c.email, people_t.c.display_name)
+        ).all()
+    return AccountIndex.from_rows(aliases, people, sources)
 
 
 class PeopleError(PmohubError):

@@ -262,7 +262,13 @@ MAX_FILE_LINES = 800
 MAX_FUNCTION_LINES = 120
 
 
-@pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(ROOT)))
+def _sized_modules() -> list[Path]:
+    # An applied migration is frozen history (its checksum is what stores were built by),
+    # so it is not restructured to fit; everything else is.
+    return [p for p in _modules() if "migrations" not in p.parts]
+
+
+@pytest.mark.parametrize("path", _sized_modules(), ids=lambda p: str(p.relative_to(ROOT)))
 def test_file_and_function_sizes(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     lines = text.count("\n") + 1

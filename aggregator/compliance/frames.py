@@ -22,7 +22,7 @@ from pmohub.aggregator.config.settings import (
     hierarchy_keys,
     tracker_map,
 )
-from pmohub.aggregator.people import AccountIndex
+from pmohub.aggregator.people import account_index
 from pmohub.aggregator.store import models as m
 from pmohub.rules.engine import Rule
 from pmohub.rules.frames import (
@@ -437,20 +437,7 @@ def person_settings(engine: Engine, config: Any) -> dict[str, dict[int, Any]]:
     people_cfg = list(getattr(config, "people", ()) or ())
     if not people_cfg:
         return {"person_hours": {}, "person_allocation": {}, "person_leave": {}}
-    aliases = _read(
-        engine, m.PersonAlias.__table__, ("source", "external_id", "username", "person_id")
-    )
-    people = _read(engine, m.Person.__table__, ("id", "email"))
-    index = AccountIndex.from_rows(
-        zip(
-            aliases["source"],
-            aliases["external_id"],
-            aliases["username"],
-            aliases["person_id"],
-            strict=True,
-        ),
-        zip(people["id"], people["email"], strict=True),
-    )
+    index = account_index(engine)
     hours: dict[int, float] = {}
     alloc: dict[int, float] = {}
     leave: dict[int, list[tuple[dt.date, dt.date]]] = {}

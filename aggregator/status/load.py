@@ -39,7 +39,7 @@ import pandas as pd
 from sqlalchemy import Engine, or_, select
 
 from pmohub.aggregator.config.settings import person_calendars
-from pmohub.aggregator.people import AccountIndex
+from pmohub.aggregator.people import account_index
 from pmohub.aggregator.status.settings import (
     FLOW_DAYS,
     MIN_HPP_SAMPLES,
@@ -105,14 +105,7 @@ def read_people(engine: Engine, config: Any) -> tuple[pd.DataFrame, dict[int, in
     people = query_frame(
         engine, select(pe_t.c.id, pe_t.c.display_name, pe_t.c.email), ["id", "name", "email"]
     )
-    aliases = query_frame(
-        engine,
-        select(al_t.c.source, al_t.c.external_id, al_t.c.username, al_t.c.person_id),
-        ["source", "external_id", "username", "person_id"],
-    )
-    index = AccountIndex.from_rows(
-        aliases.itertuples(index=False), zip(people["id"], people["email"], strict=True)
-    )
+    index = account_index(engine)
     canonical: dict[int, int] = {}
     attrs: dict[int, dict[str, Any]] = {}
     own_calendar = person_calendars(config)
