@@ -172,19 +172,30 @@ def print_problems(results: list[Any], limit: int = 20) -> None:
 @click.command()
 @click.argument("names", nargs=-1)
 @click.option("--full", is_flag=True, help="Re-read everything instead of changes since last run.")
+@click.option(
+    "--accept-deletions",
+    is_flag=True,
+    help="Confirm deletions the circuit breaker held back (a run marked suspect).",
+)
 @FORMAT_OPTION
 @pass_app
-def sync(app: App, names: tuple[str, ...], full: bool, fmt: str) -> None:
+def sync(app: App, names: tuple[str, ...], full: bool, accept_deletions: bool, fmt: str) -> None:
     """Sync sources into the store (all when no NAME is given).
 
     Incremental by default (changes since the last run, with a lookback window). One
     failing source never stops the others; the exit code is 1 if any failed.
+
+    A census that lists no items, or would delete more than half of a source's live
+    items (or more than its max_deletion_share, default 20%), deletes nothing: the run
+    ends `suspect` naming the numbers (exit 1). If the items really are gone, confirm
+    with --accept-deletions.
 
     Example:
 
     \b
         pmohub sync                       # every configured source
         pmohub sync jira_main --full      # one source, complete re-read
+        pmohub sync jira_main --accept-deletions
         pmohub --quiet sync --format json > last-sync.json
     """
     from pmohub.aggregator.ingest.connections import select_sources
@@ -201,6 +212,7 @@ def sync(app: App, names: tuple[str, ...], full: bool, fmt: str) -> None:
             names=[s.name for s in chosen],
             full=full,
             progress=progress,
+            accept_deletions=accept_deletions,
         )
     print_problems(results)
     if cfg.people:
@@ -210,7 +222,7 @@ def sync(app: App, names: tuple[str, ...], full: bool, fmt: str) -> None:
         apply_config_people(engine, cfg.people)
     columns = SYNC_COLUMNS if fmt == "table" else None
     emit(sync_rows(results), fmt, columns)
-    if any(r.status != "ok" for r in results):  # failed, or locked by another run
+    if any(r.status != "ok" for r in results):  # failed, suspect, or locked by another run
         sys.exit(EXIT_FAILURE)
 
 

@@ -141,6 +141,11 @@ class SourceConfig:
     timeout_s: float = 60.0
     page_size: int = 100
     lookback_minutes: int = 60
+    #: the deletion circuit breaker (aggregator/ingest/guard.py): a census may soft-delete
+    #: at most this share of the source's live items unconfirmed (capped at one half)
+    max_deletion_share: float = 0.2
+    #: confirms a census the breaker would hold (one-off: remove it after the sync)
+    accept_deletions: bool = False
     options: Mapping[str, Any] = field(default_factory=dict)  # type-specific keys
 
     def secret(self, env: Mapping[str, str] | None = None) -> str | None:

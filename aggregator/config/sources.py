@@ -79,6 +79,18 @@ COMMON_SOURCE: dict[str, Spec] = {
     "lookback_minutes": Num(minimum=0, maximum=7 * 24 * 60, integer=True).about(
         "Overlap of an incremental sync with the previous one.", default=60, example=10
     ),
+    "max_deletion_share": Num(minimum=0, maximum=0.5).about(
+        "Deletion circuit breaker: the largest share of the source's live items one census "
+        "may soft-delete without confirmation (more than half, or an empty census, always "
+        "needs it). See docs/data-safety.md.",
+        default=0.2,
+        example=0.1,
+    ),
+    "accept_deletions": Bool().about(
+        "Confirm the deletions the circuit breaker held back (like `pmohub sync "
+        "--accept-deletions`); remove it again after the sync.",
+        default=False,
+    ),
 }
 
 

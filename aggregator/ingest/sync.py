@@ -14,6 +14,10 @@ Guarantees, and how:
 - *Deletions*: after a complete stream, the census (ids per project) is diffed with the
   store and the missing items are soft-deleted; ``ChildrenComplete`` soft-deletes an item's
   vanished status changes, worklogs and links. A failed run never deletes anything.
+- *Circuit breaker* (aggregator/ingest/guard.py): a census that is empty or would remove
+  too large a share of the live items deletes nothing; the run ends ``suspect`` with the
+  numbers, until ``accept_deletions`` confirms. Items the census names again come back
+  live whatever their updated time.
 - *Malformed records*: connectors yield ``Skipped(RecordError)``; it is counted in
   ``skipped`` and its message kept in ``problems``; the rest loads.
 - *Degraded, not skipped* (docs/degrade-policy.md): a ``Problem`` marker is kept in
@@ -35,6 +39,8 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, Engine, insert, select, text, update
 
+from pmohub.aggregator.ingest import guard
+from pmohub.aggregator.ingest.scrub import scrub
 from pmohub.aggregator.store import bulk, deletions
 from pmohub.aggregator.store import writes as w
 from pmohub.aggregator.store.locks import SourceLocked, source_lock
@@ -83,7 +89,7 @@ ProgressCallback = Callable[[SyncProgress], None]
 class SyncResult:
     source: str
     run_id: int | None
-    status: Literal["ok", "failed", "locked"]
+    status: Literal["ok", "failed", "locked", "suspect"]
     mode: str
     fetched: int = 0
     inserted: int = 0
@@ -223,6 +229,9 @@ def _pages(stream: Iterable[Any], size: int) -> Iterator[_Page]:
     and its ChildrenComplete, always share a page)."""
     page = _Page()
     for obj in stream:
+        if isinstance(obj, rec.Record):
+            obj, nul_problems = scrub(obj)
+            page.problems.extend(nul_problems)
         if isinstance(obj, rec.WorkItem):
             if len(page.items) >= size or page.rows() >= size * _ROWS_PER_ITEM_BOUND:
                 yield page
@@ -328,6 +337,10 @@ def _batched(
             skipped.append(obj.error)
         elif isinstance(obj, Problem):
             skipped.append(obj)
+        elif isinstance(obj, rec.Record):
+            obj, nul_problems = scrub(obj)
+            skipped.extend(nul_problems)
+            batch.append(obj)
         else:
             batch.append(obj)
         if len(batch) + len(skipped) >= size:
@@ -367,8 +380,15 @@ def _sync_catalogue(engine: Engine, connector: Connector, run: _Run, page_size: 
                 run.save(conn)
 
 
-def _census(engine: Engine, connector: Connector, run: _Run) -> None:
+def _census(engine: Engine, connector: Connector, run: _Run, accept_deletions: bool) -> None:
     source = connector.name
+    config = connector.config
+    verdicts: list[guard.Verdict] = []
+
+    def allow(counts: deletions.CensusCounts) -> bool:
+        verdicts.append(guard.judge(counts, config.max_deletion_share))
+        return verdicts[-1].allowed or accept_deletions or config.accept_deletions
+
     with engine.connect() as conn:
         keys = list(
             conn.execute(
@@ -380,12 +400,30 @@ def _census(engine: Engine, connector: Connector, run: _Run) -> None:
 
     def ids() -> Iterator[str]:
         for key in keys:
-            yield from connector.census(key)
+            for ext in connector.census(key):
+                yield ext.replace("\x00", "")  # as scrub() stored the item
 
     with engine.begin() as conn:
-        run.result.deleted += deletions.soft_delete_not_in_census(
-            conn, bulk.work_items_t, source, ids()
+        outcome = deletions.census_rows(
+            conn, bulk.work_items_t, source, ids(), guard=allow, restore=True
         )
+        run.result.deleted += outcome.deleted
+        run.result.updated += outcome.restored
+        if outcome.restored:
+            run.warn(
+                Problem(
+                    f"census: {outcome.restored} soft-deleted item(s) listed again by the "
+                    "tracker, restored"
+                ),
+                "census",
+            )
+        if verdicts and not verdicts[-1].allowed:
+            if outcome.held:
+                run.result.status = "suspect"
+                run.result.error = verdicts[-1].reason
+                log.error("[%s] %s", source, verdicts[-1].reason)
+            else:
+                log.warning("[%s] deletions confirmed: %s", source, verdicts[-1].reason)
         run.save(conn)
     run.report("census")
 
@@ -400,9 +438,11 @@ def sync_source(
     job_id: str | None = None,
     lookback: dt.timedelta | None = None,
     lock_timeout: float = 0.0,
+    accept_deletions: bool = False,
 ) -> SyncResult:
     """Sync one source into the store; never raises for a source-side failure (the result
-    and its ``sync_runs`` row say what went wrong)."""
+    and its ``sync_runs`` row say what went wrong). ``accept_deletions`` confirms a census
+    the circuit breaker would hold back (aggregator/ingest/guard.py)."""
     source = connector.name
     started_at = w.now_utc()
     with engine.begin() as conn:
@@ -414,7 +454,15 @@ def sync_source(
     try:
         with source_lock(engine, source, timeout=lock_timeout):
             return _sync_locked(
-                engine, connector, full, page_size, progress, job_id, lookback, started_at
+                engine,
+                connector,
+                full,
+                page_size,
+                progress,
+                job_id,
+                lookback,
+                started_at,
+                accept_deletions,
             )
     except SourceLocked as exc:
         result = SyncResult(
@@ -454,6 +502,7 @@ def _sync_locked(
     job_id: str | None,
     lookback: dt.timedelta,
     started_at: dt.datetime,
+    accept_deletions: bool = False,
 ) -> SyncResult:
     source = connector.name
     cursor = read_cursor(engine, source)
@@ -505,7 +554,7 @@ def _sync_locked(
         if "work_items" in run.incomplete:
             log.warning("[%s] work-item stream incomplete: no deletions this run", source)
         else:
-            _census(engine, connector, run)
+            _census(engine, connector, run, accept_deletions)
     except Exception as exc:  # one source failing must not stop the others
         result.status = "failed"
         result.error = _error_text(exc)
@@ -546,6 +595,7 @@ def sync_all(
     job_id: str | None = None,
     env: Mapping[str, str] | None = None,
     lock_timeout: float = 0.0,
+    accept_deletions: bool = False,
 ) -> list[SyncResult]:
     """Sync the configured sources (all, or those in ``names``) one after the other.
 
@@ -582,6 +632,7 @@ def sync_all(
                         progress=progress,
                         job_id=job_id,
                         lock_timeout=lock_timeout,
+                        accept_deletions=accept_deletions,
                     )
                 )
         except Exception as exc:  # a bug in close() or the store itself

@@ -286,7 +286,7 @@ class SyncRun(Base):
     mode: Mapped[str] = mapped_column(String(20))  # full | incremental
     started_at: Mapped[dt.datetime]
     finished_at: Mapped[dt.datetime | None]
-    status: Mapped[str] = mapped_column(String(20))  # running | ok | failed | partial
+    status: Mapped[str] = mapped_column(String(20))  # running | ok | failed | partial | suspect
     fetched: Mapped[int] = mapped_column(Integer, default=0)
     inserted: Mapped[int] = mapped_column(Integer, default=0)
     updated: Mapped[int] = mapped_column(Integer, default=0)
