@@ -33,7 +33,7 @@ def test_every_key_is_documented() -> None:
 
 
 def test_every_section_is_in_the_top_level_schema() -> None:
-    assert [s.name for s in SECTIONS] == ["report", "smtp", "schedule"]
+    assert [s.name for s in SECTIONS] == ["report", "smtp", "schedule", "notify"]
     for s in SECTIONS:
         assert TOP.fields[s.name] is s.spec
 
@@ -74,6 +74,7 @@ def test_full_config_loads_through_the_library_alone_in_a_fresh_interpreter(
         "report": "ReportSettings",
         "smtp": "SmtpSettings",
         "schedule": "ScheduleSettings",
+        "notify": "NotifySettings",
     }
     assert (got["out_dir"], got["smtp_port"], got["nightly"]) == ("reports", 587, "02:00")
     assert got["projects"] == ["OPS-MIG", "CRM-APP"]

@@ -78,6 +78,11 @@ smtp:
 schedule:
   nightly: "02:00"
   catch_up: true
+notify:
+  language: zh
+  report_url: https://pmo.example.cn/reports/latest.html
+  slack: {webhook_env: PMO_SLACK_URL}
+  teams: {webhook_env: PMO_TEAMS_URL}
 """
 
 

@@ -1,5 +1,6 @@
 """Config sections of the reporting/delivery/scheduling features: ``report``, ``smtp`` and
-``schedule``, and :data:`SECTIONS`, the one list of optional top-level sections.
+``schedule`` (``notify``, the chat digests, is in aggregator/config/notify.py), and
+:data:`SECTIONS`, the one list of optional top-level sections.
 
 The top-level schema (aggregator/config/document.py) includes every entry of
 :data:`SECTIONS` explicitly, so a config using them loads through the library alone:
@@ -39,6 +40,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+# notify lives in its own module (issue 17); it is listed in SECTIONS below like the rest
+from pmohub.aggregator.config.notify import NOTIFY, to_notify_settings
 from pmohub.aggregator.config.schema import (
     Bool,
     EnvName,
@@ -225,6 +228,7 @@ SECTIONS: tuple[ConfigSection, ...] = (
     ConfigSection("report", REPORT, _report),
     ConfigSection("smtp", SMTP, _smtp),
     ConfigSection("schedule", SCHEDULE, _schedule),
+    ConfigSection("notify", NOTIFY, to_notify_settings),
 )
 
 
