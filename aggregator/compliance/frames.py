@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -135,103 +135,62 @@ def _report_tagged(engine: Engine, ids: pd.Series) -> np.ndarray:
     return ids.isin(hit).to_numpy(dtype=bool)
 
 
-def load_frames(engine: Engine, config: Any, rules: Iterable[Rule]) -> dict[str, pd.DataFrame]:
-    """The frames the rules need, read from the store (only the needed columns)."""
-    rules = list(rules)
-    need = needed_columns(rules)
-    wi_cols = set(need.get("work_items", set())) | set(ITEM_BASE) | {"updated_at"}
-    extras = [c for c in wi_cols if c in EXTRA_FIELDS and c not in m.WorkItem.__table__.c]
-    registry_needed = "registry" in need
-    if extras or registry_needed:
-        wi_cols.add("extra")
-    if registry_needed:
-        wi_cols |= {"assignee"}
-    wi_cols.add("labels")  # label ``status-report`` marks a report (RPT-001 Gen)
-    items = _read(engine, m.WorkItem.__table__, wi_cols | {"created_at"})
-    sources = getattr(config, "sources", {}) or {}
-    kinds = kind_map({n: dict(getattr(s, "issue_types", {}) or {}) for n, s in sources.items()})
-    items["kind"] = with_report_fallback(
-        to_kinds(items["type"], kinds), items["labels"], _report_tagged(engine, items["id"])
-    )
-    items["is_epic"] = items["kind"] == "epic"
-    items["is_leaf"] = items["kind"].isin(["work", "bug"])
-    items = items.rename(columns={"project_key": "tracker_project_key"})
-    hier = hierarchy_frame(config)
-    projects = _read(engine, m.Project.__table__, ("id", "source", "key", "name"))
+def _with_implicit_projects(hier: pd.DataFrame, projects: pd.DataFrame) -> pd.DataFrame:
+    """The hierarchy with an ``implicit`` flag; with no hierarchy configured yet, every
+    tracker project as an (unregistered) project, so a first `pmohub check` shows
+    something; REG-001 says they need registering."""
     hier = hier.assign(implicit=False)
-    if hier.empty and len(projects):
-        # No hierarchy yet: check every tracker project as an (unregistered) project, so a
-        # first `pmohub check` shows something; REG-001 says they need registering.
-        hier = (
-            pd.DataFrame(
-                {
-                    "project_key": projects["key"],
-                    "name": projects["name"],
-                    "portfolio": None,
-                    "programme": None,
-                    "source": projects["source"],
-                    "tracker_keys": [[k] for k in projects["key"]],
-                    "implicit": True,
-                }
-            )
-            .drop_duplicates("project_key")
-            .reindex(columns=[*hier.columns])
+    if not (hier.empty and len(projects)):
+        return hier
+    hier = (
+        pd.DataFrame(
+            {
+                "project_key": projects["key"],
+                "name": projects["name"],
+                "portfolio": None,
+                "programme": None,
+                "source": projects["source"],
+                "tracker_keys": [[k] for k in projects["key"]],
+                "implicit": True,
+            }
         )
-        hier["implicit"] = True
-    items["project_key"] = hierarchy_keys(items, hier)
-    items["registered"] = items["project_key"].isin(
-        set(hier.loc[~hier["implicit"].astype(bool), "project_key"])
+        .drop_duplicates("project_key")
+        .reindex(columns=[*hier.columns])
     )
-    if "extra" in items.columns:
-        # Only PMO artefacts (risks, CRs, reports, registry issues) carry extra fields.
-        ex = items["extra"].dropna()
-        ex = ex[ex.map(lambda e: isinstance(e, dict))]
-        flat = pd.DataFrame.from_records(list(ex), index=ex.index) if len(ex) else pd.DataFrame()
-        for f in EXTRA_FIELDS:
-            items[f] = flat[f].reindex(items.index) if f in flat.columns else None
-        items = items.drop(columns=["extra"])
-    registry_projects = {getattr(s, "registry_project", None) for s in sources.values()} - {None}
-    links = _read(
-        engine, m.WorkItemLink.__table__, ("source", "from_external_id", "to_external_id", "kind")
-    )
-    items["project_key"] = _attribute_pmo_items(items, hier, links)
-    items = compact(items)
-    frames: dict[str, pd.DataFrame] = {"work_items": items, "links": links}
+    hier["implicit"] = True
+    return hier
+
+
+def _status_changes_frame(
+    engine: Engine, items: pd.DataFrame, sources: Mapping[str, Any]
+) -> pd.DataFrame:
+    """Status history with each change's project and source, and the status categories
+    (the sources' ``status_map``) of both ends."""
     by_id = items.set_index("id")["project_key"]
-    if "status_changes" in need or registry_needed:
-        sc = _read(
-            engine,
-            m.StatusChange.__table__,
-            ("work_item_id", "field", "from_value", "to_value", "changed_at"),
-        )
-        sc["changed_at"] = pd.to_datetime(sc["changed_at"], utc=True)
-        sc["project_key"] = sc["work_item_id"].map(by_id)
-        sc["source"] = sc["work_item_id"].map(items.set_index("id")["source"])
-        smap: dict[str, str] = {}
-        for s in sources.values():
-            smap.update(dict(getattr(s, "status_map", {}) or {}))
-        cats = status_categories(items, smap)
-        sc["from_category"] = map_categories(sc["from_value"], cats)
-        sc["to_category"] = map_categories(sc["to_value"], cats)
-        for c in ("source", "field", "from_value", "to_value", "from_category", "to_category"):
-            sc[c] = sc[c].astype("category")
-        frames["status_changes"] = sc
-    if "worklogs" in need:
-        wl = _read(
-            engine, m.Worklog.__table__, ("work_item_id", "person_id", "started_at", "seconds")
-        )
-        wl["started_at"] = pd.to_datetime(wl["started_at"], utc=True)
-        wl["project_key"] = wl["work_item_id"].map(by_id)
-        frames["worklogs"] = wl
-    tracker_to_hier = tracker_map(hier)
-    proj_key = pd.Series(
-        [
-            tracker_to_hier.get((s, k), tracker_to_hier.get((None, k)))
-            for s, k in zip(projects["source"], projects["key"], strict=True)
-        ],
-        index=projects["id"],
-        dtype=object,
+    sc = _read(
+        engine,
+        m.StatusChange.__table__,
+        ("work_item_id", "field", "from_value", "to_value", "changed_at"),
     )
+    sc["changed_at"] = pd.to_datetime(sc["changed_at"], utc=True)
+    sc["project_key"] = sc["work_item_id"].map(by_id)
+    sc["source"] = sc["work_item_id"].map(items.set_index("id")["source"])
+    smap: dict[str, str] = {}
+    for s in sources.values():
+        smap.update(dict(getattr(s, "status_map", {}) or {}))
+    cats = status_categories(items, smap)
+    sc["from_category"] = map_categories(sc["from_value"], cats)
+    sc["to_category"] = map_categories(sc["to_value"], cats)
+    for c in ("source", "field", "from_value", "to_value", "from_category", "to_category"):
+        sc[c] = sc[c].astype("category")
+    return sc
+
+
+def _plan_frames(
+    engine: Engine, need: Mapping[str, set[str]], proj_key: pd.Series
+) -> dict[str, pd.DataFrame]:
+    """Milestones and iterations (those the rules need), keyed to configured projects."""
+    frames: dict[str, pd.DataFrame] = {}
     if "milestones" in need:
         ms = _read(
             engine,
@@ -271,6 +230,72 @@ def load_frames(engine: Engine, config: Any, rules: Iterable[Rule]) -> dict[str,
         )
         its["project_key"] = its["project_id"].map(proj_key)
         frames["iterations"] = its
+    return frames
+
+
+def load_frames(engine: Engine, config: Any, rules: Iterable[Rule]) -> dict[str, pd.DataFrame]:
+    """The frames the rules need, read from the store (only the needed columns)."""
+    rules = list(rules)
+    need = needed_columns(rules)
+    wi_cols = set(need.get("work_items", set())) | set(ITEM_BASE) | {"updated_at"}
+    extras = [c for c in wi_cols if c in EXTRA_FIELDS and c not in m.WorkItem.__table__.c]
+    registry_needed = "registry" in need
+    if extras or registry_needed:
+        wi_cols.add("extra")
+    if registry_needed:
+        wi_cols |= {"assignee"}
+    wi_cols.add("labels")  # label ``status-report`` marks a report (RPT-001 Gen)
+    items = _read(engine, m.WorkItem.__table__, wi_cols | {"created_at"})
+    sources = getattr(config, "sources", {}) or {}
+    kinds = kind_map({n: dict(getattr(s, "issue_types", {}) or {}) for n, s in sources.items()})
+    items["kind"] = with_report_fallback(
+        to_kinds(items["type"], kinds), items["labels"], _report_tagged(engine, items["id"])
+    )
+    items["is_epic"] = items["kind"] == "epic"
+    items["is_leaf"] = items["kind"].isin(["work", "bug"])
+    items = items.rename(columns={"project_key": "tracker_project_key"})
+    hier = hierarchy_frame(config)
+    projects = _read(engine, m.Project.__table__, ("id", "source", "key", "name"))
+    hier = _with_implicit_projects(hier, projects)
+    items["project_key"] = hierarchy_keys(items, hier)
+    items["registered"] = items["project_key"].isin(
+        set(hier.loc[~hier["implicit"].astype(bool), "project_key"])
+    )
+    if "extra" in items.columns:
+        # Only PMO artefacts (risks, CRs, reports, registry issues) carry extra fields.
+        ex = items["extra"].dropna()
+        ex = ex[ex.map(lambda e: isinstance(e, dict))]
+        flat = pd.DataFrame.from_records(list(ex), index=ex.index) if len(ex) else pd.DataFrame()
+        for f in EXTRA_FIELDS:
+            items[f] = flat[f].reindex(items.index) if f in flat.columns else None
+        items = items.drop(columns=["extra"])
+    registry_projects = {getattr(s, "registry_project", None) for s in sources.values()} - {None}
+    links = _read(
+        engine, m.WorkItemLink.__table__, ("source", "from_external_id", "to_external_id", "kind")
+    )
+    items["project_key"] = _attribute_pmo_items(items, hier, links)
+    items = compact(items)
+    frames: dict[str, pd.DataFrame] = {"work_items": items, "links": links}
+    by_id = items.set_index("id")["project_key"]
+    if "status_changes" in need or registry_needed:
+        frames["status_changes"] = _status_changes_frame(engine, items, sources)
+    if "worklogs" in need:
+        wl = _read(
+            engine, m.Worklog.__table__, ("work_item_id", "person_id", "started_at", "seconds")
+        )
+        wl["started_at"] = pd.to_datetime(wl["started_at"], utc=True)
+        wl["project_key"] = wl["work_item_id"].map(by_id)
+        frames["worklogs"] = wl
+    tracker_to_hier = tracker_map(hier)
+    proj_key = pd.Series(
+        [
+            tracker_to_hier.get((s, k), tracker_to_hier.get((None, k)))
+            for s, k in zip(projects["source"], projects["key"], strict=True)
+        ],
+        index=projects["id"],
+        dtype=object,
+    )
+    frames.update(_plan_frames(engine, need, proj_key))
     if "baselines" in need:
         frames["baselines"] = read_baselines(engine, need["baselines"])
     if "findings" in need:
