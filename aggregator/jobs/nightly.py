@@ -322,6 +322,62 @@ def run_nightly(
             engine.dispose()
 
 
+def _settle(result: NightlyResult) -> None:
+    """The run's exit code (one flag per failed step) and its overall status."""
+    code = 0
+    for s in result.steps:
+        if s.status == "failed":
+            code |= STEP_FLAGS.get(s.name, EXIT_NOT_STARTED)
+    result.exit_code = code
+    if any(s.status == "stopped" for s in result.steps):
+        result.status = "stopped"
+    elif code == 0:
+        result.status = "ok"
+    elif code & (EXIT_REPORT | EXIT_CHECK) or all(
+        s.status == "failed" for s in result.steps if s.status != "skipped"
+    ):
+        result.status = "failed"
+    else:
+        result.status = "partial"
+
+
+def _send_step(
+    config: Any,
+    result: NightlyResult,
+    reports: list[Any],
+    *,
+    send: bool,
+    language: str,
+    env: Mapping[str, str] | None,
+    sleep: Callable[[float], None] | None,
+) -> StepResult:
+    """Mail each built report to its recipients (the whole organisation, each portfolio)."""
+    from pmohub.aggregator.report.delivery import DeliveryError
+    from pmohub.aggregator.report.publish import mail_report
+
+    if not send:
+        return StepResult("send", "skipped", detail={"why": "sending disabled"})
+    if smtp_settings(config) is None:
+        return StepResult("send", "skipped", detail={"why": "no smtp section"})
+    if not reports:
+        return StepResult("send", "skipped", detail={"why": "no report"})
+    errors = []
+    for rep in reports:
+        to = report_settings(config).recipients_for(rep.portfolio)
+        if not to:
+            continue
+        try:
+            sent, _ = mail_report(rep, config, language, recipients=to, env=env, sleep=sleep)
+            result.sent_to.extend(sent)
+        except DeliveryError as exc:
+            errors.append(str(exc))
+    if errors:
+        return StepResult("send", "failed", error="; ".join(errors))
+    if not result.sent_to:
+        return StepResult("send", "skipped", detail={"why": "no recipients configured"})
+    return StepResult("send", "ok", detail={"recipients": len(result.sent_to)})
+
+
 def _run_locked(
     engine: Engine,
     config: Any,
@@ -339,8 +395,8 @@ def _run_locked(
     clock: Callable[[], dt.datetime] | None = None,
 ) -> NightlyResult:
     from pmohub.aggregator.report.build import build_report
-    from pmohub.aggregator.report.publish import mail_report, write_files
     from pmohub.aggregator.report.publish import report_basename as default_name
+    from pmohub.aggregator.report.publish import write_files
 
     result.as_of = as_of or local_today(config, result.started_at)
     record_job_start(engine, result.run_id, result.started_at, result.scheduled_for)
@@ -400,31 +456,6 @@ def _run_locked(
         result.reports = list(reports)
         return StepResult("report", "ok", detail={"files": len(files)})
 
-    def do_send() -> StepResult:
-        from pmohub.aggregator.report.delivery import DeliveryError
-
-        if not send:
-            return StepResult("send", "skipped", detail={"why": "sending disabled"})
-        if smtp_settings(config) is None:
-            return StepResult("send", "skipped", detail={"why": "no smtp section"})
-        if not reports:
-            return StepResult("send", "skipped", detail={"why": "no report"})
-        errors = []
-        for rep in reports:
-            to = rs.recipients_for(rep.portfolio)
-            if not to:
-                continue
-            try:
-                sent, _ = mail_report(rep, config, language, recipients=to, env=env, sleep=sleep)
-                result.sent_to.extend(sent)
-            except DeliveryError as exc:
-                errors.append(str(exc))
-        if errors:
-            return StepResult("send", "failed", error="; ".join(errors))
-        if not result.sent_to:
-            return StepResult("send", "skipped", detail={"why": "no recipients configured"})
-        return StepResult("send", "ok", detail={"recipients": len(result.sent_to)})
-
     run_step("sync", lambda: _sync_step(engine, config, result.run_id, env))
     run_step("check", lambda: _check_step(engine, config, result.as_of, holder))
     run_step(
@@ -432,24 +463,15 @@ def _run_locked(
         lambda: _snapshot_step(engine, config, result.as_of, holder, now=(clock or _utc_now)()),
     )
     run_step("report", do_report)
-    run_step("send", do_send)
+    run_step(
+        "send",
+        lambda: _send_step(
+            config, result, reports, send=send, language=language, env=env, sleep=sleep
+        ),
+    )
 
-    code = 0
-    for s in result.steps:
-        if s.status == "failed":
-            code |= STEP_FLAGS.get(s.name, EXIT_NOT_STARTED)
-    result.exit_code = code
-    if any(s.status == "stopped" for s in result.steps):
-        result.status = "stopped"
-    elif code == 0:
-        result.status = "ok"
-    elif code & (EXIT_REPORT | EXIT_CHECK) or all(
-        s.status == "failed" for s in result.steps if s.status != "skipped"
-    ):
-        result.status = "failed"
-    else:
-        result.status = "partial"
+    _settle(result)
     result.finished_at = (clock or _utc_now)()
     record_job_end(engine, result)
-    log.info("nightly %s finished: %s (exit %d)", result.run_id, result.status, code)
+    log.info("nightly %s finished: %s (exit %d)", result.run_id, result.status, result.exit_code)
     return result
