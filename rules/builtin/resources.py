@@ -281,6 +281,96 @@ def res_001(ctx: RuleContext) -> Outcomes:
     return ctx.subject_outcomes(res)
 
 
+def _displaced_pairs(conflict: pd.DataFrame) -> pd.DataFrame:
+    """One row per (person, displaced project) over the horizon: the hours it loses to the
+    person's top-priority project of each week, and that winner."""
+    top = conflict.groupby(["person_id", "week"]).head(1).set_index(["person_id", "week"])
+    victims = conflict[conflict["displaced_h"] > 0.05]
+    victims = victims.assign(
+        winner=[
+            top.loc[(p, w), "project_key"]
+            for p, w in zip(victims["person_id"], victims["week"], strict=True)
+        ],
+        winner_rank=[
+            top.loc[(p, w), "rank"]
+            for p, w in zip(victims["person_id"], victims["week"], strict=True)
+        ],
+    )
+    victims = victims[victims["project_key"] != victims["winner"]]
+    victims = victims.assign(
+        wk=pd.to_datetime(victims["week_start"]).dt.isocalendar().week.astype(int).to_numpy()
+    ).sort_values(["person_id", "project_key", "week"])
+    # One subject per (person, displaced project) over the horizon, stable from week to
+    # week, so the findings history can tell how long a conflict has gone undecided.
+    pair = victims.groupby(["person_id", "project_key"], observed=True, sort=False).agg(
+        displaced_h=("displaced_h", "sum"),
+        wk=("wk", "first"),
+        weeks=("wk", lambda v: [int(x) for x in v]),
+        rank=("rank", "first"),
+        winner=("winner", "first"),
+        winner_rank=("winner_rank", "first"),
+    )
+    pair = pair.reset_index()
+    pair["subject"] = (
+        "person:"
+        + pair["person_id"].astype(int).astype(str)
+        + ":"
+        + pair["project_key"].astype(str)
+    )
+    return pair
+
+
+def _conflict_outcomes(pair: pd.DataFrame, persisting: np.ndarray, name: pd.Series) -> pd.DataFrame:
+    """The failing outcome of each displaced pair, with the recommendation in both languages."""
+
+    def p(rank: float) -> str:
+        return f"P{int(rank)}" if np.isfinite(rank) else "unranked"
+
+    def note(pers: bool, zh: bool) -> str:
+        if not pers:
+            return ""
+        return ";已持续两周以上未决策" if zh else "; undecided for 2+ weekly runs"
+
+    rows = list(
+        zip(
+            name,
+            pair["wk"],
+            pair["displaced_h"],
+            pair["project_key"],
+            pair["rank"],
+            pair["winner"],
+            pair["winner_rank"],
+            persisting,
+            strict=True,
+        )
+    )
+    res = pd.DataFrame(
+        {
+            "subject": pair["subject"].to_numpy(),
+            "project_key": pair["project_key"].to_numpy(),
+            "failed": True,
+            # A fresh conflict is the PMO's recommendation (medium); left undecided for two
+            # weekly runs it is the catalogue's high-severity failure.
+            "severity": np.where(persisting, "high", "medium"),
+            "value": pair["displaced_h"].round(1).to_numpy(),
+            "evidence": [
+                {"weeks": w, "persisting": bool(x)}
+                for w, x in zip(pair["weeks"], persisting, strict=True)
+            ],
+            "message": [
+                f"{n} W{w}: defer {h:.0f} h of {pk} ({p(r)}) for {win} ({p(wr)})" + note(x, False)
+                for n, w, h, pk, r, win, wr, x in rows
+            ],
+            "message_zh": [
+                f"{n} 第{w}周:推迟 {pk}({p(r)})的 {h:.0f} 小时,优先保障 {win}({p(wr)})"
+                + note(x, True)
+                for n, w, h, pk, r, win, wr, x in rows
+            ],
+        }
+    )
+    return res
+
+
 @rule(
     "RES-002",
     title_en="Cross-project conflict not resolved by priority",
@@ -344,39 +434,7 @@ def res_002(ctx: RuleContext) -> Outcomes:
         conflict["demand_h"].to_numpy(dtype=float),
         conflict["cap_h"].to_numpy(dtype=float),
     )
-    top = conflict.groupby(["person_id", "week"]).head(1).set_index(["person_id", "week"])
-    victims = conflict[conflict["displaced_h"] > 0.05]
-    victims = victims.assign(
-        winner=[
-            top.loc[(p, w), "project_key"]
-            for p, w in zip(victims["person_id"], victims["week"], strict=True)
-        ],
-        winner_rank=[
-            top.loc[(p, w), "rank"]
-            for p, w in zip(victims["person_id"], victims["week"], strict=True)
-        ],
-    )
-    victims = victims[victims["project_key"] != victims["winner"]]
-    victims = victims.assign(
-        wk=pd.to_datetime(victims["week_start"]).dt.isocalendar().week.astype(int).to_numpy()
-    ).sort_values(["person_id", "project_key", "week"])
-    # One subject per (person, displaced project) over the horizon, stable from week to
-    # week, so the findings history can tell how long a conflict has gone undecided.
-    pair = victims.groupby(["person_id", "project_key"], observed=True, sort=False).agg(
-        displaced_h=("displaced_h", "sum"),
-        wk=("wk", "first"),
-        weeks=("wk", lambda v: [int(x) for x in v]),
-        rank=("rank", "first"),
-        winner=("winner", "first"),
-        winner_rank=("winner_rank", "first"),
-    )
-    pair = pair.reset_index()
-    pair["subject"] = (
-        "person:"
-        + pair["person_id"].astype(int).astype(str)
-        + ":"
-        + pair["project_key"].astype(str)
-    )
+    pair = _displaced_pairs(conflict)
     first_seen, decided = _conflict_history(ctx, pair)
     persist_days = 7 * int(g.get("persist_runs", 2))
     # Local days, as the lifecycle counts them (a UTC date is a day early in Shanghai).
@@ -388,51 +446,7 @@ def res_002(ctx: RuleContext) -> Outcomes:
     persisting = persisting[~decided]
     name = pair["person_id"].map(people["display_name"]).fillna(pair["person_id"].astype(str))
 
-    def p(rank: float) -> str:
-        return f"P{int(rank)}" if np.isfinite(rank) else "unranked"
-
-    def note(pers: bool, zh: bool) -> str:
-        if not pers:
-            return ""
-        return ";已持续两周以上未决策" if zh else "; undecided for 2+ weekly runs"
-
-    rows = list(
-        zip(
-            name,
-            pair["wk"],
-            pair["displaced_h"],
-            pair["project_key"],
-            pair["rank"],
-            pair["winner"],
-            pair["winner_rank"],
-            persisting,
-            strict=True,
-        )
-    )
-    res = pd.DataFrame(
-        {
-            "subject": pair["subject"].to_numpy(),
-            "project_key": pair["project_key"].to_numpy(),
-            "failed": True,
-            # A fresh conflict is the PMO's recommendation (medium); left undecided for two
-            # weekly runs it is the catalogue's high-severity failure.
-            "severity": np.where(persisting, "high", "medium"),
-            "value": pair["displaced_h"].round(1).to_numpy(),
-            "evidence": [
-                {"weeks": w, "persisting": bool(x)}
-                for w, x in zip(pair["weeks"], persisting, strict=True)
-            ],
-            "message": [
-                f"{n} W{w}: defer {h:.0f} h of {pk} ({p(r)}) for {win} ({p(wr)})" + note(x, False)
-                for n, w, h, pk, r, win, wr, x in rows
-            ],
-            "message_zh": [
-                f"{n} 第{w}周:推迟 {pk}({p(r)})的 {h:.0f} 小时,优先保障 {win}({p(wr)})"
-                + note(x, True)
-                for n, w, h, pk, r, win, wr, x in rows
-            ],
-        }
-    )
+    res = _conflict_outcomes(pair, persisting, name)
     if res.empty:
         return ctx.subject_outcomes(
             pd.DataFrame({"subject": ["portfolio:*"], "project_key": [None], "failed": [False]})
