@@ -585,6 +585,58 @@ def _known_updated(engine: Engine, source: str, since: dt.datetime) -> dict[str,
         }
 
 
+def selected_sources(
+    sources: Sequence[SourceConfig], names: Sequence[str] | None = None
+) -> list[SourceConfig]:
+    """The sources to sync: all in config order, or those in ``names`` in that order (once);
+    unknown ``names`` raise ``ConfigError`` before anything runs."""
+    by_name = {s.name: s for s in sources}
+    if not names:
+        return list(sources)
+    unknown = [n for n in names if n not in by_name]
+    if unknown:
+        raise ConfigError(
+            f"unknown source(s) {', '.join(unknown)}; configured: {', '.join(by_name) or '(none)'}"
+        )
+    return [by_name[n] for n in dict.fromkeys(names)]
+
+
+def sync_config(
+    engine: Engine,
+    config: SourceConfig,
+    *,
+    full: bool = False,
+    progress: ProgressCallback | None = None,
+    job_id: str | None = None,
+    env: Mapping[str, str] | None = None,
+    lock_timeout: float = 0.0,
+    accept_deletions: bool = False,
+) -> SyncResult:
+    """Build the connector of ``config`` and sync it; never raises (a connector that
+    cannot be built, or a bug in close() or the store, is recorded as a failed run).
+    Safe to call from several threads at once for different sources
+    (aggregator/ingest/parallel.py)."""
+    from pmohub.connectors import registry
+
+    try:
+        connector = registry.get(config.type)(config, env=env)
+    except Exception as exc:
+        return _record_failed_start(engine, config, exc, job_id, full)
+    try:
+        with connector:
+            return sync_source(
+                engine,
+                connector,
+                full=full,
+                progress=progress,
+                job_id=job_id,
+                lock_timeout=lock_timeout,
+                accept_deletions=accept_deletions,
+            )
+    except Exception as exc:  # a bug in close() or the store itself
+        return _record_failed_start(engine, config, exc, job_id, full)
+
+
 def sync_all(
     engine: Engine,
     sources: Sequence[SourceConfig],
@@ -597,47 +649,25 @@ def sync_all(
     lock_timeout: float = 0.0,
     accept_deletions: bool = False,
 ) -> list[SyncResult]:
-    """Sync the configured sources (all, or those in ``names``) one after the other.
+    """Sync the configured sources (all, or those in ``names``) one after the other
+    (aggregator/ingest/parallel.py runs several at once).
 
     Unknown ``names`` raise ``ConfigError`` before anything runs; after that, a failing
     source (bad config, dead server, bug) is recorded and the next one runs.
     """
-    from pmohub.connectors import registry
-
-    by_name = {s.name: s for s in sources}
-    if names:
-        unknown = [n for n in names if n not in by_name]
-        if unknown:
-            raise ConfigError(
-                f"unknown source(s) {', '.join(unknown)}; configured: "
-                f"{', '.join(by_name) or '(none)'}"
-            )
-        selected = [by_name[n] for n in dict.fromkeys(names)]
-    else:
-        selected = list(sources)
-    results: list[SyncResult] = []
-    for config in selected:
-        try:
-            connector = registry.get(config.type)(config, env=env)
-        except Exception as exc:
-            results.append(_record_failed_start(engine, config, exc, job_id, full))
-            continue
-        try:
-            with connector:
-                results.append(
-                    sync_source(
-                        engine,
-                        connector,
-                        full=full,
-                        progress=progress,
-                        job_id=job_id,
-                        lock_timeout=lock_timeout,
-                        accept_deletions=accept_deletions,
-                    )
-                )
-        except Exception as exc:  # a bug in close() or the store itself
-            results.append(_record_failed_start(engine, config, exc, job_id, full))
-    return results
+    return [
+        sync_config(
+            engine,
+            config,
+            full=full,
+            progress=progress,
+            job_id=job_id,
+            env=env,
+            lock_timeout=lock_timeout,
+            accept_deletions=accept_deletions,
+        )
+        for config in selected_sources(sources, names)
+    ]
 
 
 def _record_failed_start(
