@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sys
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -267,6 +268,51 @@ def _sub(parent: ET.Element, tag: str, text: object = None) -> ET.Element:
     return el
 
 
+def _add_resources(root: ET.Element, sub: Callable[..., ET.Element]) -> None:
+    """The plan's resources: a work resource per person, an unassigned one, a material."""
+    resources = sub(root, "Resources")
+    unassigned = sub(resources, "Resource")
+    sub(unassigned, "UID", 0)
+    sub(unassigned, "ID", 0)
+    sub(unassigned, "Type", 1)
+    sub(unassigned, "IsNull", 0)
+    for uid, name, email in RESOURCES:
+        r = sub(resources, "Resource")
+        sub(r, "UID", uid)
+        sub(r, "ID", uid)
+        sub(r, "Name", name)
+        sub(r, "Type", 1)
+        sub(r, "IsNull", 0)
+        sub(r, "EmailAddress", email)
+        sub(r, "MaxUnits", "1.00")
+    material = sub(resources, "Resource")
+    sub(material, "UID", 9)
+    sub(material, "ID", 9)
+    sub(material, "Name", "云服务器")
+    sub(material, "Type", 0)
+
+
+def _add_assignments(
+    root: ET.Element,
+    sub: Callable[..., ET.Element],
+    assignments: list[tuple[int, int, float, float, str | None, str]],
+) -> None:
+    """One Assignment per (task, resource) with its planned and actual work."""
+    block = sub(root, "Assignments")
+    for a_uid, (task, resource, a_work, a_actual, a_start, start) in enumerate(assignments, 1):
+        a = sub(block, "Assignment")
+        sub(a, "UID", a_uid)
+        sub(a, "TaskUID", task)
+        sub(a, "ResourceUID", resource)
+        sub(a, "Units", 1)
+        sub(a, "Work", _hours(a_work))
+        sub(a, "ActualWork", _hours(a_actual))
+        sub(a, "RemainingWork", _hours(max(a_work - a_actual, 0)))
+        sub(a, "Start", f"{start}T09:00:00")
+        if a_start:
+            sub(a, "ActualStart", f"{a_start}T09:00:00")
+
+
 def build() -> ET.ElementTree:
     ET.register_namespace("", NS)
     q = lambda tag: f"{{{NS}}}{tag}"  # noqa: E731 - local shorthand for namespaced tags
@@ -363,40 +409,8 @@ def build() -> ET.ElementTree:
                 (uid, resource, a_work, a_actual, actual_start if a_actual else None, start)
             )
 
-    resources = sub(root, "Resources")
-    unassigned = sub(resources, "Resource")
-    sub(unassigned, "UID", 0)
-    sub(unassigned, "ID", 0)
-    sub(unassigned, "Type", 1)
-    sub(unassigned, "IsNull", 0)
-    for uid, name, email in RESOURCES:
-        r = sub(resources, "Resource")
-        sub(r, "UID", uid)
-        sub(r, "ID", uid)
-        sub(r, "Name", name)
-        sub(r, "Type", 1)
-        sub(r, "IsNull", 0)
-        sub(r, "EmailAddress", email)
-        sub(r, "MaxUnits", "1.00")
-    material = sub(resources, "Resource")
-    sub(material, "UID", 9)
-    sub(material, "ID", 9)
-    sub(material, "Name", "云服务器")
-    sub(material, "Type", 0)
-
-    block = sub(root, "Assignments")
-    for a_uid, (task, resource, a_work, a_actual, a_start, start) in enumerate(assignments, 1):
-        a = sub(block, "Assignment")
-        sub(a, "UID", a_uid)
-        sub(a, "TaskUID", task)
-        sub(a, "ResourceUID", resource)
-        sub(a, "Units", 1)
-        sub(a, "Work", _hours(a_work))
-        sub(a, "ActualWork", _hours(a_actual))
-        sub(a, "RemainingWork", _hours(max(a_work - a_actual, 0)))
-        sub(a, "Start", f"{start}T09:00:00")
-        if a_start:
-            sub(a, "ActualStart", f"{a_start}T09:00:00")
+    _add_resources(root, sub)
+    _add_assignments(root, sub, assignments)
     ET.indent(root, space="  ")
     return ET.ElementTree(root)
 
