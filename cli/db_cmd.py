@@ -27,6 +27,11 @@ def db() -> None:
 def db_upgrade(app: App, revision: str) -> None:
     """Apply schema migrations to the configured store.
 
+    The upgrade runs in one transaction (SQLite included); a SQLite file is first backed
+    up next to itself (<file>.backup-<revision>-<time>, mode 0600), and a store left
+    half-migrated by an interrupted older version is repaired (the interrupted step's
+    empty tables and columns dropped) before the upgrade runs again.
+
     Example:
 
     \b
@@ -39,10 +44,12 @@ def db_upgrade(app: App, revision: str) -> None:
     engine = create_store_engine(cfg.database)
     try:
         before = current_revision(engine)
-        upgrade(engine, revision)
+        notes = upgrade(engine, revision)
         after = current_revision(engine)
     finally:
         engine.dispose()
+    for note in notes:  # repairs of a half-applied migration, the backup written
+        click.echo(note, err=True)
     click.echo(f"{cfg.database_display}: {before or '(empty)'} -> {after}")
 
 

@@ -12,6 +12,13 @@ from sqlalchemy import Engine, column, create_engine, event, select, table
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from pmohub.aggregator.store.migrate import (
+    backup_sqlite,
+    migration_engine,
+    repair_half_applied,
+    secure_new_sqlite_file,
+)
+
 if TYPE_CHECKING:
     from alembic.config import Config
 
@@ -40,6 +47,7 @@ def create_store_engine(url: str = DEFAULT_URL, **kwargs: Any) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            secure_new_sqlite_file(url)
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
@@ -73,11 +81,30 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Apply migrations up to ``revision`` (idempotent)."""
+def _plain_upgrade(engine: Engine, revision: str) -> None:
     from alembic import command
 
-    command.upgrade(alembic_config(engine), revision)
+    command.upgrade(alembic_config(migration_engine(engine, _sqlite_pragmas)), revision)
+
+
+def upgrade(engine: Engine, revision: str = "head", *, backup: bool = True) -> list[str]:
+    """Apply migrations up to ``revision`` (idempotent), safely (aggregator/store/migrate.py):
+    a SQLite store left half-migrated by an older version is repaired first, an existing
+    SQLite file is backed up before it changes, and the DDL runs in one transaction.
+    Returns what was repaired or backed up, for the caller to show."""
+    from alembic.script import ScriptDirectory
+
+    notes: list[str] = []
+    current = current_revision(engine)
+    script = ScriptDirectory.from_config(alembic_config())
+    target = script.get_current_head() if revision == "head" else revision
+    notes += repair_half_applied(engine, current, _plain_upgrade)
+    if current is not None and current != target and backup:
+        saved = backup_sqlite(engine, current)
+        if saved is not None:
+            notes.append(f"backup of revision {current}: {saved}")
+    _plain_upgrade(engine, revision)
+    return notes
 
 
 _REVISION = re.compile(r"^(down_revision|revision)\b[^=\n]*=\s*(.+)$", re.M)
