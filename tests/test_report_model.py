@@ -11,6 +11,7 @@ import io
 import json
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import openpyxl
 import pandas as pd
@@ -24,6 +25,7 @@ from pmohub.aggregator.report.i18n import CATALOGUE, t
 from pmohub.aggregator.report.render import (
     TRANSLATED_KINDS,
     render_csv,
+    render_html,
     render_json,
     render_markdown,
     render_xlsx,
@@ -163,7 +165,7 @@ def test_a_missing_status_module_is_loud(module: str) -> None:
     assert name in run.stdout
 
 
-def _expected_cell(value: Any, kind: str, lang: str) -> Any:
+def _expected_cell(value: Any, kind: str, lang: str, tz: dt.tzinfo = dt.UTC) -> Any:
     if value is None:
         return None
     if isinstance(value, dict):
@@ -175,7 +177,9 @@ def _expected_cell(value: Any, kind: str, lang: str) -> Any:
     if kind == "date":
         return dt.datetime.combine(dt.date.fromisoformat(value), dt.time(0))
     if kind == "datetime":
-        return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).replace(tzinfo=None)
+        # the configured zone's wall clock, as the HTML shows it (issue 15)
+        aware = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return aware.astimezone(tz).replace(tzinfo=None)
     return value
 
 
@@ -187,6 +191,7 @@ def test_excel_equals_json(sqlite_project, tmp_path: Path, lang: str) -> None:
     path = tmp_path / "r.xlsx"
     path.write_bytes(render_xlsx(report, lang))
     wb = openpyxl.load_workbook(path)
+    zone = report.trace["timezone"]
     tables = [(s, tab) for s in data["sections"] for tab in s["tables"]]
     assert len(wb.sheetnames) == 1 + len(tables) == 1 + len(xlsx_sheets(report))
     assert wb.sheetnames[0] == ("Report" if lang == "en" else "报告")
@@ -198,7 +203,7 @@ def test_excel_equals_json(sqlite_project, tmp_path: Path, lang: str) -> None:
         assert ws.auto_filter.ref and ws.auto_filter.ref.startswith("A1:")
         header = [c.value for c in ws[1]]
         assert header == [
-            t(c["label"], lang) + (" (UTC)" if c["kind"] == "datetime" else "")
+            t(c["label"], lang) + (f" ({zone})" if c["kind"] == "datetime" else "")
             for c in tab["columns"]
         ]
         body = list(ws.iter_rows(min_row=2, values_only=True))
@@ -206,7 +211,7 @@ def test_excel_equals_json(sqlite_project, tmp_path: Path, lang: str) -> None:
         for row, cells in zip(tab["rows"], body, strict=True):
             for col, cell in zip(tab["columns"], cells, strict=True):
                 kind = row.get("kind") or "text" if col["kind"] == "mixed" else col["kind"]
-                expected = _expected_cell(row.get(col["key"]), kind, lang)
+                expected = _expected_cell(row.get(col["key"]), kind, lang, ZoneInfo(zone))
                 if isinstance(expected, float):
                     assert cell == pytest.approx(expected), (name, col["key"])
                 else:
@@ -246,6 +251,31 @@ def test_csv_carries_every_cell(sqlite_project) -> None:
     assert len(rows) == expected
     risk = [r for r in rows if r["table"] == "top_risks" and r["column"] == "title"]
     assert [r["value"] for r in risk] == [SCRIPT_TITLE]
+
+
+def test_one_time_zone_in_every_rendering(sqlite_project, tmp_path: Path) -> None:
+    """The xlsx, CSV, HTML and Markdown show the same wall-clock time, in the configured
+    zone (issue 15: the xlsx showed UTC while the HTML showed local time)."""
+    config, engine = sqlite_project
+    report = build_report(engine, config, as_of=AS_OF, portfolio="PF")
+    zone = ZoneInfo(report.trace["timezone"])
+    assert zone.key == "Asia/Shanghai"  # reportkit's config: 8 hours away from UTC
+    local = report.generated_at.astimezone(zone)
+    shown = local.strftime("%Y-%m-%d %H:%M")
+    path = tmp_path / "r.xlsx"
+    path.write_bytes(render_xlsx(report, "en"))
+    cover = openpyxl.load_workbook(path)["Report"]
+    assert cover["A4"].value.endswith("(Asia/Shanghai)")
+    assert cover["B4"].value == local.replace(tzinfo=None, microsecond=0)
+    assert shown in render_markdown(report, "en")
+    assert shown in render_html(report, "en")
+    kinds = {(t_.id, c.key): c.kind for s in report.sections for t_ in s.tables for c in t_.columns}
+    stamps = [
+        r["value"]
+        for r in csv.DictReader(io.StringIO(render_csv(report, "en")))
+        if kinds.get((r["table"], r["column"])) == "datetime" and r["value"]
+    ]
+    assert stamps and all(v.endswith("+08:00") for v in stamps), stamps[:3]
 
 
 def test_markdown_escapes_tracker_text(sqlite_project) -> None:

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 
 from pmohub.aggregator.report.i18n import t, text_of
-from pmohub.aggregator.report.model import Column, Report, Table, to_jsonable
+from pmohub.aggregator.report.model import Column, Report, Table
 
 FORMATS = ("html", "md", "xlsx", "json", "csv")
 TRANSLATED_KINDS = {"rag": "rag", "state": "state", "severity": "sev", "level": "level", "ms": "ms"}
@@ -58,9 +58,10 @@ def display(value: Any, kind: str, lang: str, tz: ZoneInfo) -> str:
     return str(value)
 
 
-def cell_value(value: Any, kind: str, lang: str) -> Any:
+def cell_value(value: Any, kind: str, lang: str, tz: dt.tzinfo = dt.UTC) -> Any:
     """A cell as a typed value for spreadsheets: numbers stay numbers, dates dates; words
-    are translated."""
+    are translated. Datetimes are wall-clock time in ``tz`` (the report's configured zone,
+    so the xlsx shows the same times as the HTML)."""
     if value is None:
         return None
     if isinstance(value, dict):
@@ -68,8 +69,8 @@ def cell_value(value: Any, kind: str, lang: str) -> Any:
     if kind in TRANSLATED_KINDS:
         return t(f"{TRANSLATED_KINDS[kind]}.{value}", lang)
     if isinstance(value, dt.datetime):
-        # Excel has no time zones: UTC, as the column header says.
-        return value.astimezone(dt.UTC).replace(tzinfo=None, microsecond=0)
+        # Excel has no time zones: local time in ``tz``, named in the column header
+        return value.astimezone(tz).replace(tzinfo=None, microsecond=0)
     return value
 
 
@@ -267,6 +268,7 @@ def render_xlsx(report: Report, lang: str = "en") -> bytes:
     cover = wb.active
     cover.title = "Report" if lang == "en" else "报告"
     tz_name = report.trace.get("timezone") or "UTC"
+    tz = _tz(report)
     cover.append([title_text(report, lang)])
     cover["A1"].font = Font(bold=True, size=14)
     cover.append([t("m.overall_rag", lang), t(f"rag.{report.overall_rag}", lang)])
@@ -274,8 +276,8 @@ def render_xlsx(report: Report, lang: str = "en") -> bytes:
     cover.cell(row=3, column=2).number_format = "yyyy-mm-dd"
     cover.append(
         [
-            t("label.generated_at", lang) + " (UTC)",
-            cell_value(report.generated_at, "datetime", lang),
+            t("label.generated_at", lang) + f" ({tz_name})",
+            cell_value(report.generated_at, "datetime", lang, tz),
         ]
     )
     cover.cell(row=4, column=2).number_format = "yyyy-mm-dd hh:mm"
@@ -297,14 +299,17 @@ def render_xlsx(report: Report, lang: str = "en") -> bytes:
         counters[number] = idx + 1
         ws = wb.create_sheet(sheet_name(number, idx, t(tab.title, lang), used))
         headers = [
-            t(c.label, lang) + (" (UTC)" if c.kind == "datetime" else "") for c in tab.columns
+            t(c.label, lang) + (f" ({tz_name})" if c.kind == "datetime" else "")
+            for c in tab.columns
         ]
         ws.append(headers)
         for cell in ws[1]:
             cell.font = Font(bold=True)
             cell.alignment = Alignment(vertical="top", wrap_text=True)
         for row in tab.rows:
-            ws.append([cell_value(row.get(c.key), column_kind(c, row), lang) for c in tab.columns])
+            ws.append(
+                [cell_value(row.get(c.key), column_kind(c, row), lang, tz) for c in tab.columns]
+            )
         last_row = max(1, len(tab.rows) + 1)
         for j, c in enumerate(tab.columns, start=1):
             letter = get_column_letter(j)
@@ -322,7 +327,7 @@ def render_xlsx(report: Report, lang: str = "en") -> bytes:
             width = max(
                 [len(str(headers[j - 1]))]
                 + [
-                    len(str(display(r.get(c.key), column_kind(c, r), lang, ZoneInfo("UTC"))))
+                    len(str(display(r.get(c.key), column_kind(c, r), lang, tz)))
                     for r in tab.rows[:200]
                 ]
             )
@@ -358,13 +363,14 @@ def render_csv(report: Report, lang: str = "en") -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(CSV_COLUMNS)
+    tz = _tz(report)
     for s in report.sections:
         for tab in s.tables:
             for i, row in enumerate(tab.rows, start=1):
                 for c in tab.columns:
-                    v = cell_value(row.get(c.key), column_kind(c, row), lang)
-                    if isinstance(v, dt.datetime):
-                        v = to_jsonable(v.replace(tzinfo=dt.UTC))
+                    v = cell_value(row.get(c.key), column_kind(c, row), lang, tz)
+                    if isinstance(v, dt.datetime):  # ISO with the zone's offset
+                        v = v.replace(tzinfo=tz).isoformat()
                     elif isinstance(v, dt.date):
                         v = v.isoformat()
                     w.writerow([s.id, tab.id, i, c.key, "" if v is None else v])
