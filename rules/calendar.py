@@ -46,6 +46,22 @@ def to_days(values: Any) -> np.ndarray:
     return arr.astype("datetime64[D]")
 
 
+def calendar_dates(values: pd.Series) -> pd.Series:
+    """Dates, datetimes or strings -> an object Series of ``datetime.date`` or ``None``.
+
+    ``Series.dt.date`` is not safe for this: under pandas 3 an all-NaT column stays
+    ``datetime64`` (no ``date`` objects at all), and comparing it with a ``datetime.date``
+    raises ``Invalid comparison between dtype=datetime64[s] and date``. A project whose
+    versions all lack dates is exactly that column.
+    """
+    stamps = pd.to_datetime(values, errors="coerce")
+    if getattr(stamps.dtype, "tz", None) is not None:
+        stamps = stamps.dt.tz_localize(None)
+    return pd.Series(
+        [None if pd.isna(t) else t.date() for t in stamps], index=values.index, dtype=object
+    )
+
+
 def local_dates(values: pd.Series, timezone: str) -> np.ndarray:
     """UTC timestamps -> the local calendar day in ``timezone`` as ``datetime64[D]``.
 

@@ -51,6 +51,7 @@ from pmohub.aggregator.store.reads import (
     query_frame,
     spelled_in,
 )
+from pmohub.rules.calendar import calendar_dates
 from pmohub.rules.frames import (
     report_sections,
     status_categories,
@@ -152,8 +153,8 @@ def read_milestones(
     else:
         ms["baseline_due"] = None
     # A release recorded after t had not happened at t.
-    rel = pd.to_datetime(ms["released_on"])
-    late_release = rel.notna() & (rel.dt.date > (as_of_end - dt.timedelta(seconds=1)).date())
+    last_day = (as_of_end - dt.timedelta(seconds=1)).date()
+    late_release = calendar_dates(ms["released_on"]).map(lambda d: d is not None and d > last_day)
     ms.loc[late_release, "released"] = False
     ms.loc[late_release, "released_on"] = None
     return ms.dropna(subset=["pk"])[
@@ -266,7 +267,7 @@ def report_frame(rows: pd.DataFrame) -> pd.DataFrame:
         rag = rag.where(rag.notna(), from_text)
     r["rag"] = rag.map(lambda v: PM_RAG.get(str(v).strip().lower()) if pd.notna(v) else None)
     r["reason"] = col("rag_reason")
-    r["expires_on"] = pd.to_datetime(col("rag_expires_on"), errors="coerce").dt.date
+    r["expires_on"] = calendar_dates(col("rag_expires_on"))
     return r.dropna(subset=["rag"])[REPORT_COLUMNS].reset_index(drop=True)
 
 

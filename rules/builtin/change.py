@@ -162,7 +162,7 @@ def chg_001(ctx: RuleContext) -> Outcomes:
             "project_key": epics["project_key"].to_numpy(),
             "what": epics["work_item_id"].map(by_id["key"]).astype(str).to_numpy(),
             "base": to_days(epics["due_on"]),
-            "now": to_days(epics["work_item_id"].map(by_id["due_on"])),
+            "now": to_days(lookup(epics["work_item_id"], by_id["due_on"])),
             "taken_at": epics["taken_at"].to_numpy(),
             "item_id": epics["work_item_id"].to_numpy(),
         }
@@ -176,7 +176,9 @@ def chg_001(ctx: RuleContext) -> Outcomes:
             "project_key": ms_rows["project_key"].to_numpy(),
             "what": ms_rows["milestone_id"].map(ms["name"]).astype(str).to_numpy(),
             "base": to_days(ms_rows["due_on"]),
-            "now": to_days(ms_rows["milestone_id"].map(ms["due_on"])),
+            # lookup, not .map: with no milestone both sides are empty and pandas 3 cannot
+            # cast an empty float key column through a datetime mapper.
+            "now": to_days(lookup(ms_rows["milestone_id"], ms["due_on"])),
             "taken_at": ms_rows["taken_at"].to_numpy(),
             "item_id": None,
             "moved_at": pd.NaT,

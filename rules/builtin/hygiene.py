@@ -51,7 +51,7 @@ def data_002(ctx: RuleContext) -> Outcomes:
     res_not_done = uses_resolution & cat.isin(OPEN) & items["resolution"].notna()
     start, due = to_days(items["start_on"]), to_days(items["due_on"])
     due_before_start = pd.Series(due < start, index=items.index)
-    parent_due = items["parent_id"].map(items.set_index("id")["due_on"])
+    parent_due = lookup(items["parent_id"], items.set_index("id")["due_on"])
     child_after_parent = pd.Series(due > to_days(parent_due), index=items.index)
     problem = done_no_res | res_not_done | due_before_start | child_after_parent
     open_leaf = items["is_leaf"].astype(bool) & cat.isin(OPEN)
