@@ -31,6 +31,7 @@ import sqlite3
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -185,12 +186,31 @@ def _enable_api(db: Path, api_key: str) -> None:
         )
 
 
-def start_redmine() -> RedmineServer:
+def load_fixtures(db: Path, fixtures: Path) -> None:
+    """Redmine's own test fixtures (``test/fixtures/*.yml``) into ``db``, through Rails'
+    ``db:fixtures:load`` (it empties each fixture's table first). Rails joins
+    ``FIXTURES_PATH`` to its root, so the path is given relative to it."""
+    rel = os.path.relpath(fixtures, REDMINE_ROOT)
+    subprocess.run(
+        ["ruby", "bin/rake", "db:fixtures:load"],
+        cwd=REDMINE_ROOT,
+        env={**_rails_env(db), "FIXTURES_PATH": rel},
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+
+
+def start_redmine(prepare: Callable[[Path], None] | None = None) -> RedmineServer:
+    """A fresh server; ``prepare(db)`` runs on its database before the API is switched on
+    and the server starts (fixtures, bulk rows)."""
     started = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="pmohub-redmine-"))
     server = RedmineServer(dir=work, port=_free_port(), api_key=secrets.token_hex(20))
     try:
         db = _prepare_db(work)
+        if prepare is not None:
+            prepare(db)
         _enable_api(db, server.api_key)
         log = server.log_path.open("wb")
         server.process = subprocess.Popen(
@@ -457,3 +477,41 @@ def seed_portfolio(server: RedmineServer, prefix: str = "portal") -> Seeded:
     )
     _seeded[prefix] = seeded
     return seeded
+
+
+# --- Redmine's own fixtures (real-payloads) ----------------------------------------------
+
+FIXTURES = (
+    Path(__file__).resolve().parents[2]
+    / "shared"
+    / "real-payloads"
+    / "redmine"
+    / "test-fixtures-5.0.4"
+)
+
+
+def allow_group_assignment(db: Path) -> None:
+    """Setting ``issue_group_assignment``: issues may be assigned to groups."""
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+    with sqlite3.connect(db) as conn:
+        conn.execute("DELETE FROM settings WHERE name = 'issue_group_assignment'")
+        conn.execute(
+            "INSERT INTO settings (name, value, updated_on) VALUES "
+            "('issue_group_assignment', '1', ?)",
+            (now,),
+        )
+
+
+def start_fixture_redmine(
+    extra: Callable[[Path], None] | None = None, fixtures: Path = FIXTURES
+) -> RedmineServer:
+    """A server of its own holding Redmine's test fixtures (6 projects, 14 issues, groups,
+    a locked user, project-level time), plus whatever ``extra(db)`` adds."""
+
+    def prepare(db: Path) -> None:
+        load_fixtures(db, fixtures)
+        allow_group_assignment(db)
+        if extra is not None:
+            extra(db)
+
+    return start_redmine(prepare)

@@ -45,6 +45,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 
 from pmohub.connectors.base import (
@@ -52,14 +53,15 @@ from pmohub.connectors.base import (
     Checkpoint,
     ChildrenComplete,
     ClientConnector,
+    Problem,
     Skipped,
     SourceConfig,
     StreamItem,
 )
 from pmohub.connectors.errors import ConfigError, RecordError
-from pmohub.connectors.records import Milestone, Person, Project, Worklog
+from pmohub.connectors.records import Milestone, Person, Project
 from pmohub.connectors.redmine import mapping
-from pmohub.connectors.redmine.client import Filter, RedmineClient
+from pmohub.connectors.redmine.client import Filter, RedmineClient, filter_params
 from pmohub.connectors.timestamps import format_utc, parse_utc
 
 log = logging.getLogger("pmohub.redmine")
@@ -70,14 +72,18 @@ class RedmineConnector(ClientConnector[RedmineClient]):
     option_keys: ClassVar[Mapping[str, type]] = {
         "include_subprojects": bool,  # default true
         "worklog_window_days": int,  # incremental runs: time entries spent this far back
+        "history_workers": int,  # concurrent journal requests (default 4)
+        "read_unedited_history": bool,  # journals also for updated_on == created_on
         **RETRY_OPTIONS,
     }
+    wants_known_updated: ClassVar[bool] = True
 
     def __init__(self, config: SourceConfig, *, env: Mapping[str, str] | None = None):
         super().__init__(config, env=env)
         self._ctx: mapping.MappingContext | None = None
         self._projects: list[dict[str, Any]] | None = None
         self._scope: list[dict[str, Any]] | None = None
+        self._no_tracking: list[dict[str, Any]] = []  # in scope, Issue tracking off
 
     # --- set-up ---------------------------------------------------------------------
 
@@ -100,8 +106,8 @@ class RedmineConnector(ClientConnector[RedmineClient]):
             projects = self._all_projects()
             wanted = list(self.config.projects)
             if not wanted:
+                chosen = {str(p["id"]) for p in projects}
                 self._scope = projects
-                return self._scope
             by_ident = {p["identifier"]: p for p in projects}
             missing = [k for k in wanted if k not in by_ident]
             if missing:
@@ -111,8 +117,9 @@ class RedmineConnector(ClientConnector[RedmineClient]):
                     f"account; visible: {visible}",
                     source=self.name,
                 )
-            chosen = {str(by_ident[k]["id"]) for k in wanted}
-            if self.config.options.get("include_subprojects", True):
+            if wanted:
+                chosen = {str(by_ident[k]["id"]) for k in wanted}
+            if wanted and self.config.options.get("include_subprojects", True):
                 parent_of = {
                     str(p["id"]): str((p.get("parent") or {}).get("id") or "") for p in projects
                 }
@@ -127,6 +134,17 @@ class RedmineConnector(ClientConnector[RedmineClient]):
                         seen.add(cur)
                         cur = parent_of.get(cur, "")
             self._scope = [p for p in projects if str(p["id"]) in chosen]
+            # A project without the Issue tracking module answers 403 on its versions and
+            # lists no issues: skipped with a warning (it failed the whole source, blaming
+            # admin rights). Only when Redmine says which modules are on (>= 3.4).
+            self._no_tracking = [
+                p
+                for p in self._scope
+                if "enabled_modules" in p
+                and "issue_tracking" not in {m.get("name") for m in p["enabled_modules"] or ()}
+            ]
+            skip = {str(p["id"]) for p in self._no_tracking}
+            self._scope = [p for p in self._scope if str(p["id"]) not in skip]
         return self._scope
 
     @property
@@ -155,8 +173,26 @@ class RedmineConnector(ClientConnector[RedmineClient]):
                 project_keys={str(p["id"]): p["identifier"] for p in self._all_projects()},
                 status_map=dict(self.config.status_map),
                 fields=dict(self.config.fields),
+                group_ids=self._group_ids(),
             )
         return self._ctx
+
+    def _group_ids(self) -> frozenset[str]:
+        """Ids of groups (``/groups.json``, admin only; else the groups among the scoped
+        projects' memberships): an issue assigned to one has no person assignee."""
+        try:
+            return frozenset(str(g["id"]) for g in self.client.groups() if g.get("id"))
+        except ConfigError:
+            found: set[str] = set()
+            for project in self._scoped_projects():
+                try:
+                    members = list(self.client.memberships(project["id"]))
+                except ConfigError:
+                    continue
+                found.update(
+                    str(m["group"]["id"]) for m in members if (m.get("group") or {}).get("id")
+                )
+            return frozenset(found)
 
     def check(self) -> dict[str, Any]:
         user = self.client.current_user() if self.client.authenticated else {}
@@ -179,9 +215,16 @@ class RedmineConnector(ClientConnector[RedmineClient]):
 
     # --- catalogue ------------------------------------------------------------------
 
-    def fetch_projects(self) -> Iterator[Project | Skipped]:
+    def fetch_projects(self) -> Iterator[Project | Skipped | Problem]:
         ctx = self.ctx
-        for payload in self._scoped_projects():
+        scope = self._scoped_projects()
+        for payload in self._no_tracking:
+            yield Problem(
+                "the Issue tracking module is off in this project (Settings > Modules): "
+                "project skipped",
+                where=f"project {payload.get('identifier')}",
+            )
+        for payload in scope:
             try:
                 yield mapping.to_project(payload, ctx)
             except RecordError as exc:
@@ -208,11 +251,22 @@ class RedmineConnector(ClientConnector[RedmineClient]):
             except RecordError as exc:
                 yield Skipped(exc)
 
-    def fetch_milestones(self) -> Iterator[Milestone | Skipped]:
+    def fetch_milestones(self) -> Iterator[Milestone | Skipped | Problem]:
         ctx = self.ctx
         seen: set[str] = set()
         for project in self._scoped_projects():
-            for version in self.client.versions(project["id"]):
+            try:
+                versions = self.client.versions(project["id"])
+            except ConfigError as exc:
+                # one project refusing its versions (a role without "View issues") must
+                # not fail the source: that project's versions are skipped this run
+                yield Problem(
+                    f"versions not readable, skipped: {exc}",
+                    where=f"project {project.get('identifier')}",
+                    incomplete=True,
+                )
+                continue
+            for version in versions:
                 vid = str(version.get("id"))
                 if vid in seen:  # shared versions show in every project that shares them
                     continue
@@ -241,6 +295,36 @@ class RedmineConnector(ClientConnector[RedmineClient]):
                 return
             last = max(int(i["id"]) for i in issues)
 
+    def _needs_history(self, issue: Mapping[str, Any], full_run: bool) -> bool:
+        """Whether to read this issue's journals: not when the store already holds this
+        very ``updated_on`` (an incremental run re-lists the lookback window: nothing
+        moved, nothing to read), nor on a full run when the issue was never edited
+        (``updated_on == created_on``: Redmine writes no journal at creation). The latter
+        misses a journal written in the very second of creation (a script): set
+        ``read_unedited_history: true`` for such sites."""
+        updated = parse_utc(issue.get("updated_on"))
+        known = self.known_updated.get(str(issue.get("id")))
+        if known is not None and updated is not None and known == updated:
+            return False
+        if full_run and not self.flag("read_unedited_history", False):
+            return updated is None or updated != parse_utc(issue.get("created_on"))
+        return True
+
+    def _children(
+        self, issue: Mapping[str, Any], history: bool
+    ) -> tuple[dict[str, Any] | None, list[dict[str, Any]] | None]:
+        """(full issue with journals or None, its time entries or None); runs in a worker.
+        Time entries are read with the journals, or on a full run for any issue with
+        spent time; an unchanged issue's entries come from the recent-entries pass."""
+        iid = str(issue["id"])
+        full = self.client.issue(iid) if history else None
+        entries = None
+        if (mapping.number(issue.get("spent_hours")) or 0.0) > 0 and (
+            history or not self.known_updated
+        ):
+            entries = list(self.client.time_entries([("issue_id", "=", [iid])]))
+        return full, entries
+
     def fetch_work_items(self, since: dt.datetime | None) -> Iterator[StreamItem]:
         ctx = self.ctx
         run_start = dt.datetime.now(dt.UTC)
@@ -248,40 +332,50 @@ class RedmineConnector(ClientConnector[RedmineClient]):
         if since is not None:
             filters.append(("updated_on", ">=", [format_utc(since)]))
         seen: set[str] = set()
-        for issues in self._issue_pages(filters):
-            for issue in issues:
-                iid = str(issue.get("id"))
-                if iid in seen:
-                    continue
-                updated = parse_utc(issue.get("updated_on"))
-                if since is not None and updated is not None and updated < since:
-                    continue  # Redmine's one-second widening; see the module docstring
-                seen.add(iid)
-                yield from self._issue_stream(issue, ctx)
-        if since is not None:
-            yield from self._recent_worklogs(since, seen, ctx)
+        done: set[str] = set()  # issues whose time entries were read in this run
+        workers = max(1, int(self.config.options.get("history_workers", 4)))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="redmine") as pool:
+            for issues in self._issue_pages(filters):
+                page = []
+                for issue in issues:
+                    iid = str(issue.get("id"))
+                    if iid in seen:
+                        continue
+                    updated = parse_utc(issue.get("updated_on"))
+                    if since is not None and updated is not None and updated < since:
+                        continue  # Redmine's one-second widening; see the module docstring
+                    seen.add(iid)
+                    page.append((issue, self._needs_history(issue, since is None)))
+                # bounded concurrency: at most `workers` requests in flight; map keeps the
+                # page's order, so the stream stays deterministic
+                results = pool.map(lambda job: self._children(*job), page)
+                for (issue, history), (full, entries) in zip(page, results, strict=True):
+                    if entries is not None or history:
+                        done.add(str(issue["id"]))
+                    yield from self._issue_stream(issue, ctx, history, full, entries)
+        yield from self._project_time(since, done, ctx)
         yield Checkpoint(run_start)
 
     def _issue_stream(
-        self, issue: dict[str, Any], ctx: mapping.MappingContext
+        self,
+        issue: dict[str, Any],
+        ctx: mapping.MappingContext,
+        history: bool,
+        full: dict[str, Any] | None,
+        entries: list[dict[str, Any]] | None,
     ) -> Iterator[StreamItem]:
         iid = str(issue["id"])
         try:
             item = mapping.to_work_item(issue, ctx)
-            full = self.client.issue(iid)
-            if full is None:
+            if history and full is None:
                 # Deleted between the list page and this read: nothing to store; the
                 # census at the end of the run soft-deletes it.
                 return
-            journals: list[dict[str, Any]] = full.get("journals") or []
-            relations_of = full or issue
+            journals: list[dict[str, Any]] = (full or {}).get("journals") or []
             cf_names = mapping.custom_field_names(issue, ctx)
             changes = list(mapping.to_status_changes(iid, journals, ctx, cf_names))
-            links = list(mapping.to_links(relations_of, ctx))
-            worklogs: list[Worklog] = []
-            if (mapping.number(issue.get("spent_hours")) or 0.0) > 0:
-                entries = self.client.time_entries([("issue_id", "=", [iid])])
-                worklogs = [mapping.to_worklog(e, ctx) for e in entries]
+            links = list(mapping.to_links(full or issue, ctx))  # the list has relations too
+            worklogs = [mapping.to_worklog(e, ctx) for e in entries or ()]
         except RecordError as exc:
             yield Skipped(exc)
             return
@@ -298,7 +392,42 @@ class RedmineConnector(ClientConnector[RedmineClient]):
         yield from changes
         yield from worklogs
         yield from links
-        yield ChildrenComplete(iid)
+        # complete: links always (the list page carries them), history when read, time
+        # entries when read or when the issue has none
+        kinds = {"links"}
+        if history:
+            kinds.add("status_changes")
+        if history or entries is not None or not mapping.number(issue.get("spent_hours")):
+            kinds.add("worklogs")
+        yield ChildrenComplete(iid, frozenset(kinds))
+
+    def _project_time(
+        self, since: dt.datetime | None, done: set[str], ctx: mapping.MappingContext
+    ) -> Iterator[StreamItem]:
+        """Recent time entries on incremental runs; on full runs the time logged on the
+        projects themselves, under each project's pseudo item (``to_project_time_item``)."""
+        if since is not None:
+            yield from self._recent_worklogs(since, done, ctx)
+            return
+        by_project: dict[str, list[dict[str, Any]]] = {}
+        try:
+            for entry in self.client.time_entries([("issue_id", "!*", []), *self._scope_filter()]):
+                pid = str((entry.get("project") or {}).get("id") or "")
+                by_project.setdefault(pid, []).append(entry)
+        except ConfigError as exc:
+            yield Problem(f"project-level time entries not readable: {exc}", where="time entries")
+            return
+        scoped = {str(p["id"]): p for p in self._scoped_projects()}
+        for pid, rows in by_project.items():
+            if pid not in scoped:
+                continue
+            yield mapping.to_project_time_item(scoped[pid], ctx)
+            for entry in rows:
+                try:
+                    yield mapping.to_worklog(entry, ctx)
+                except RecordError as exc:
+                    yield Skipped(exc)
+            yield ChildrenComplete(mapping.project_time_id(pid), frozenset({"worklogs"}))
 
     def _recent_worklogs(
         self, since: dt.datetime, done: set[str], ctx: mapping.MappingContext
@@ -306,13 +435,22 @@ class RedmineConnector(ClientConnector[RedmineClient]):
         days = int(self.config.options.get("worklog_window_days", 30))
         spent_from = (since - dt.timedelta(days=days)).date().isoformat()
         filters: list[Filter] = [("spent_on", ">=", [spent_from]), *self._scope_filter()]
+        scoped = {str(p["id"]): p for p in self._scoped_projects()}
+        pseudo_sent: set[str] = set()
         for entry in self.client.time_entries(filters):
             issue_id = str((entry.get("issue") or {}).get("id") or "")
-            if not issue_id or issue_id in done:
-                continue  # project-level entries have no work item; done ones are complete
+            if issue_id in done:
+                continue  # read with its issue in this run: complete already
             changed = parse_utc(entry.get("updated_on") or entry.get("created_on"))
             if changed is not None and changed < since:
                 continue
+            pid = str((entry.get("project") or {}).get("id") or "")
+            if not issue_id:
+                if pid not in scoped:
+                    continue
+                if pid not in pseudo_sent:  # the item the entry hangs on, before it
+                    pseudo_sent.add(pid)
+                    yield mapping.to_project_time_item(scoped[pid], ctx)
             try:
                 yield mapping.to_worklog(entry, ctx)
             except RecordError as exc:
@@ -330,3 +468,15 @@ class RedmineConnector(ClientConnector[RedmineClient]):
         for issues in self._issue_pages(filters):
             for issue in issues:
                 yield str(issue["id"])
+        try:
+            page = self.client.get(
+                "/time_entries.json",
+                [
+                    *filter_params([("issue_id", "!*", []), ("project_id", "=", [pid])]),
+                    ("limit", "1"),
+                ],
+            )
+        except ConfigError:
+            return
+        if int(page.get("total_count") or 0) > 0:
+            yield mapping.project_time_id(pid)

@@ -155,7 +155,7 @@ class RedmineClient(JsonClient):
         return self.get("/users/current.json").get("user") or {}
 
     def projects(self) -> Iterator[dict[str, Any]]:
-        yield from self.paged("/projects.json", "projects")
+        yield from self.projects_with_modules()
 
     def project(self, identifier: str) -> dict[str, Any]:
         return self.get(f"/projects/{identifier}.json").get("project") or {}
@@ -170,8 +170,22 @@ class RedmineClient(JsonClient):
         return self.get("/enumerations/issue_priorities.json").get("issue_priorities") or []
 
     def users(self) -> Iterator[dict[str, Any]]:
-        """All accounts (active, registered and locked: ``status=`` empty). Admin only."""
-        yield from self.paged("/users.json", "users", [("status", "")])
+        """All accounts, each with its ``status`` (1 active, 2 registered, 3 locked). Admin
+        only. Redmine 5.0 does not put ``status`` in ``/users.json`` entries, so each status
+        is listed on its own and stamped on the entries: with one ``status=`` (all) listing,
+        locked accounts looked active."""
+        for status in ("1", "2", "3"):
+            for user in self.paged("/users.json", "users", [("status", status)]):
+                user.setdefault("status", int(status))
+                yield user
+
+    def groups(self) -> list[dict[str, Any]]:
+        """Groups (admin only): principals an issue can be assigned to that are not people."""
+        return list(self.paged("/groups.json", "groups"))
+
+    def projects_with_modules(self) -> Iterator[dict[str, Any]]:
+        """Projects with ``enabled_modules`` (Redmine >= 3.4 understands the include)."""
+        yield from self.paged("/projects.json", "projects", [("include", "enabled_modules")])
 
     def memberships(self, project_id: int | str) -> Iterator[dict[str, Any]]:
         yield from self.paged(f"/projects/{project_id}/memberships.json", "memberships")

@@ -117,6 +117,8 @@ class MappingContext:
     status_map: Mapping[str, str] = field(default_factory=dict)
     fields: Mapping[str, str] = field(default_factory=dict)  # canonical -> cf id or name
     keep_raw: bool = False
+    #: group principal ids: an issue assigned to a group has no person assignee
+    group_ids: frozenset[str] = frozenset()
 
 
 def _id(ref: Mapping[str, Any] | None) -> str | None:
@@ -261,6 +263,13 @@ def to_work_item(issue: Mapping[str, Any], ctx: MappingContext) -> WorkItem:
                 story_points = float(value)
             else:
                 extra[canonical] = value
+        current = "assigned_to"
+        assignee = _id(issue.get("assigned_to"))
+        if assignee is not None and assignee in ctx.group_ids:
+            # Redmine lets an issue be assigned to a group ("A Team"): not a person, so
+            # not an assignee (it became a person named "10" in the store); kept by name
+            extra["assigned_group"] = (issue.get("assigned_to") or {}).get("name") or assignee
+            assignee = None
         current = "fixed_version"
         version = _id(issue.get("fixed_version"))
         category_ref = issue.get("category") or {}
@@ -274,7 +283,7 @@ def to_work_item(issue: Mapping[str, Any], ctx: MappingContext) -> WorkItem:
             status=status_name,
             status_category=category,  # type: ignore[arg-type]
             priority=(issue.get("priority") or {}).get("name"),
-            assignee=_id(issue.get("assigned_to")),
+            assignee=assignee,
             reporter=_id(issue.get("author")),
             parent_id=_id(issue.get("parent")),
             created_at=created,
@@ -381,12 +390,49 @@ def to_links(issue: Mapping[str, Any], ctx: MappingContext) -> Iterator[Link]:
         )
 
 
+#: Type of the per-project pseudo work item that carries time logged on a project itself.
+PROJECT_TIME_TYPE = "Project time"
+
+
+def project_time_id(project_id: str) -> str:
+    """external_id of a project's pseudo item: ``p<id>-time`` (issue ids are bare digits)."""
+    return f"p{project_id}-time"
+
+
+def to_project_time_item(project: Mapping[str, Any], ctx: MappingContext) -> WorkItem:
+    """The pseudo work item holding a project's project-level time entries.
+
+    Redmine lets time be logged on a project without an issue (meetings, management);
+    the store keeps worklogs under a work item (``worklogs.work_item_id`` is required), so
+    each project with such entries gets one item of type ``Project time``. It is in
+    progress, unassigned, has no dates and is marked ``extra["pseudo"]``, so the hours
+    reach load and cost roll-ups while rules can tell it from real issues."""
+    pid = str(project["id"])
+    ident = ctx.project_keys.get(pid) or str(project.get("identifier") or pid)
+    return WorkItem(
+        source=ctx.source,
+        external_id=project_time_id(pid),
+        key=f"{ident}/time",
+        project_key=ident,
+        title=f"Time logged on project {project.get('name') or ident}",
+        type=PROJECT_TIME_TYPE,
+        status=PROJECT_TIME_TYPE,
+        status_category="in_progress",
+        url=f"{ctx.base_url}/projects/{ident}/time_entries" if ctx.base_url else None,
+        extra={"pseudo": "project_time"},
+    )
+
+
 def to_worklog(entry: Mapping[str, Any], ctx: MappingContext) -> Worklog:
     try:
         spent_on = dt.date.fromisoformat(str(entry["spent_on"])[:10])
         issue_id = _id(entry.get("issue"))
         if issue_id is None:
-            raise KeyError("issue")
+            # logged on the project itself: kept on the project's pseudo item
+            project_id = _id(entry.get("project"))
+            if project_id is None:
+                raise KeyError("issue")
+            issue_id = project_time_id(project_id)
         return Worklog(
             source=ctx.source,
             external_id=str(entry["id"]),
