@@ -1,8 +1,10 @@
-"""Progress display for syncs: one tqdm counter per source, on stderr."""
+"""Progress display for syncs: one tqdm line per source, on stderr (sources synced at
+once each keep their own line)."""
 
 from __future__ import annotations
 
 import sys
+import threading
 from typing import Any
 
 from tqdm import tqdm
@@ -20,6 +22,8 @@ class SyncProgress:
         # No bars when stderr is a log file (CI, cron): carriage-return redraws garble it.
         self.disable = disable or not sys.stderr.isatty()
         self.bars: dict[str, tqdm[Any]] = {}
+        # sources synced in parallel report from several threads
+        self.lock = threading.Lock()
 
     def __enter__(self) -> SyncProgress:
         return self
@@ -28,6 +32,10 @@ class SyncProgress:
         self.close()
 
     def close(self) -> None:
+        with self.lock:
+            self._close()
+
+    def _close(self) -> None:
         for bar in self.bars.values():
             bar.close()
         self.bars.clear()
@@ -35,6 +43,10 @@ class SyncProgress:
     def __call__(self, *args: Any, **kwargs: Any) -> None:
         if self.disable:
             return
+        with self.lock:
+            self._show(*args, **kwargs)
+
+    def _show(self, *args: Any, **kwargs: Any) -> None:
         if len(args) == 1 and hasattr(args[0], "phase"):  # aggregator.ingest.sync.SyncProgress
             p = args[0]
             args, kwargs = (), {"source": p.source, "fetched": p.fetched, "stage": p.phase}
@@ -53,7 +65,7 @@ class SyncProgress:
         source = str(source or "sync")
         bar = self.bars.get(source)
         if bar is None:
-            self.close()  # sources sync one after another: finish the previous line first
+            # one line per source, in the order they start (several may run at once)
             bar = tqdm(
                 desc=source,
                 total=total,
@@ -62,6 +74,7 @@ class SyncProgress:
                 leave=True,
                 dynamic_ncols=True,
                 mininterval=0.5,
+                position=len(self.bars),
             )
             self.bars[source] = bar
         if total is not None and bar.total != total:

@@ -177,9 +177,22 @@ def print_problems(results: list[Any], limit: int = 20) -> None:
     is_flag=True,
     help="Confirm deletions the circuit breaker held back (a run marked suspect).",
 )
+@click.option(
+    "--parallel",
+    type=click.IntRange(min=1, max=16),
+    help="Sources synced at the same time (default: sync.parallel in the config, else 4; "
+    "1: one after another).",
+)
 @FORMAT_OPTION
 @pass_app
-def sync(app: App, names: tuple[str, ...], full: bool, accept_deletions: bool, fmt: str) -> None:
+def sync(
+    app: App,
+    names: tuple[str, ...],
+    full: bool,
+    accept_deletions: bool,
+    parallel: int | None,
+    fmt: str,
+) -> None:
     """Sync sources into the store (all when no NAME is given).
 
     Incremental by default (changes since the last run, with a lookback window). One
@@ -190,26 +203,33 @@ def sync(app: App, names: tuple[str, ...], full: bool, accept_deletions: bool, f
     ends `suspect` naming the numbers (exit 1). If the items really are gone, confirm
     with --accept-deletions.
 
+    Up to 4 sources (sync.parallel, --parallel) run at once, each with its own
+    connection, rate limits, progress line and run row; the results are printed in
+    config order whichever finishes first.
+
     Example:
 
     \b
         pmohub sync                       # every configured source
         pmohub sync jira_main --full      # one source, complete re-read
         pmohub sync jira_main --accept-deletions
+        pmohub sync --parallel 1          # one source after the other
         pmohub --quiet sync --format json > last-sync.json
     """
+    from pmohub.aggregator.config.syncing import sync_settings
     from pmohub.aggregator.ingest.connections import select_sources
-    from pmohub.aggregator.ingest.sync import sync_all
+    from pmohub.aggregator.ingest.parallel import sync_sources
     from pmohub.cli.progress import SyncProgress
 
     cfg = app.config()
     chosen = select_sources(cfg.sources, names)
     engine = app.engine()
     with SyncProgress(disable=app.quiet) as progress:
-        results = sync_all(
+        results = sync_sources(
             engine,
             list(cfg.sources.values()),
             names=[s.name for s in chosen],
+            parallel=parallel or sync_settings(cfg).parallel,
             full=full,
             progress=progress,
             accept_deletions=accept_deletions,

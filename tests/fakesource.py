@@ -24,9 +24,9 @@ import datetime as dt
 import json
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from pmohub.connectors.base import Checkpoint, ChildrenComplete, Connector, Skipped, SourceConfig
 from pmohub.connectors.errors import RecordError, TransientError
@@ -129,6 +129,8 @@ def stored_indices(spec: dict[str, Any]) -> list[int]:
 
 class FakeConnector(Connector):
     type = "fake"
+    #: so a config file can name the spec (`spec: /path/spec.json`) for CLI and worker tests
+    option_keys: ClassVar[Mapping[str, type]] = {"spec": str}
 
     def __init__(self, config: SourceConfig, *, env: Any = None):
         super().__init__(config, env=env)

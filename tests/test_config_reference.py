@@ -33,7 +33,7 @@ def test_every_key_is_documented() -> None:
 
 
 def test_every_section_is_in_the_top_level_schema() -> None:
-    assert [s.name for s in SECTIONS] == ["report", "smtp", "schedule", "notify"]
+    assert [s.name for s in SECTIONS] == ["report", "smtp", "schedule", "notify", "sync"]
     for s in SECTIONS:
         assert TOP.fields[s.name] is s.spec
 

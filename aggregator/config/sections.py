@@ -53,6 +53,7 @@ from pmohub.aggregator.config.schema import (
     Str,
     Timezone,
 )
+from pmohub.aggregator.config.syncing import SYNC, to_sync_settings
 
 REPORT_FORMATS = ("html", "md", "xlsx", "json", "csv")
 LANGS = ("en", "zh")
@@ -229,6 +230,7 @@ SECTIONS: tuple[ConfigSection, ...] = (
     ConfigSection("smtp", SMTP, _smtp),
     ConfigSection("schedule", SCHEDULE, _schedule),
     ConfigSection("notify", NOTIFY, to_notify_settings),
+    ConfigSection("sync", SYNC, to_sync_settings),
 )
 
 

@@ -126,14 +126,19 @@ def step_write_config(run: DemoRun) -> None:
 
 
 def step_sync(run: DemoRun) -> None:
-    from pmohub.aggregator.ingest.sync import sync_all
+    from pmohub.aggregator.config.syncing import sync_settings
+    from pmohub.aggregator.ingest.parallel import sync_sources
     from pmohub.aggregator.store.engine import open_store
 
     assert run.config is not None
     run.engine = open_store(run.config.database)
     run.say(f"syncing into {run.config.database_display}")
-    run.sync_results = list(
-        sync_all(run.engine, list(run.config.sources.values()), full=False, progress=run.progress)
+    run.sync_results = sync_sources(
+        run.engine,
+        list(run.config.sources.values()),
+        parallel=sync_settings(run.config).parallel,
+        full=False,
+        progress=run.progress,
     )
     for r in run.sync_results:
         if r.status != "ok":

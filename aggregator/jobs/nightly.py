@@ -180,9 +180,16 @@ def record_job_end(engine: Engine, result: NightlyResult) -> None:
 def _sync_step(
     engine: Engine, config: Any, run_id: str, env: Mapping[str, str] | None
 ) -> StepResult:
-    from pmohub.aggregator.ingest.sync import sync_all
+    from pmohub.aggregator.config.syncing import sync_settings
+    from pmohub.aggregator.ingest.parallel import sync_sources
 
-    results = sync_all(engine, list(config.sources.values()), job_id=run_id, env=env)
+    results = sync_sources(
+        engine,
+        list(config.sources.values()),
+        parallel=sync_settings(config).parallel,
+        job_id=run_id,
+        env=env,
+    )
     if getattr(config, "people", None):
         # config `people:` entries join accounts this sync may have created (issue 7)
         from pmohub.aggregator.people import apply_config_people

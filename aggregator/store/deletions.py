@@ -35,6 +35,7 @@ from pmohub.aggregator.store.bulk import (
     now_utc,
     prepare,
 )
+from pmohub.aggregator.store.locks import begin_write
 
 
 def soft_delete_missing(
@@ -181,6 +182,8 @@ def census_rows(
     tmp.create(conn)
     try:
         _fill_census(conn, tmp, census, batch)
+        # Only now, with the stream (slow HTTP) consumed: other sources keep writing meanwhile.
+        begin_write(conn)
         listed = tmp.c.external_id == table.c.external_id
         mine = (table.c.source == source) & cond
 

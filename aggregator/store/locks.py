@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Iterator
 
-from sqlalchemy import Connection, Engine, delete, select, text, update
+from sqlalchemy import Connection, Engine, delete, false, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from pmohub.aggregator.store.models import SyncLock
@@ -199,3 +199,28 @@ def source_lock(
         beat.join()
         with engine.begin() as c:
             c.execute(delete(locks_t).where(locks_t.c.source == source, locks_t.c.owner == owner))
+
+
+#: Key of the transaction-scoped PostgreSQL advisory lock that serialises people merges.
+PEOPLE_LOCK_KEY = 0x706D6F6870656F70  # "pmohpeop"
+
+
+def begin_write(conn: Connection) -> None:
+    """SQLite: take the database's write lock now, inside the caller's transaction, so
+    the reads that follow see the latest commit and the writes after them cannot fail.
+    A deferred transaction that has read and then writes, while another connection
+    committed in between, gets "database is locked" at once (busy_timeout cannot help:
+    waiting would not refresh its snapshot). Only SQLite has this; a no-op elsewhere."""
+    if conn.dialect.name == "sqlite":
+        conn.execute(update(locks_t).where(false()).values(owner=locks_t.c.owner))
+
+
+def lock_people(conn: Connection) -> None:
+    """Hold the people write lock until the transaction ends. Two sources synced at once
+    (parallel threads, several workers) can meet one new e-mail in the same instant; each
+    would read "nobody has it" and create a person. PostgreSQL: an advisory lock; SQLite:
+    its write lock (``begin_write``) before the reads."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PEOPLE_LOCK_KEY})
+    else:
+        begin_write(conn)

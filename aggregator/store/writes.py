@@ -61,6 +61,7 @@ from pmohub.aggregator.store.bulk import (
     worklogs_t,
     write_page,
 )
+from pmohub.aggregator.store.locks import lock_people
 from pmohub.connectors import records as rec
 
 # --- content digests -------------------------------------------------------------------
@@ -254,6 +255,7 @@ def upsert_people(
     if not people:
         return counts
     page = list({p.external_id: p for p in people}.values())
+    lock_people(conn)
     rows = conn.execute(
         select(
             aliases_t.c.external_id,
