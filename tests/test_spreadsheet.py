@@ -405,20 +405,111 @@ def test_sheet_name_in_where_when_configured(tmp_path: Path) -> None:
     assert err.where == "plan.xlsx sheet '计划' row 2" and err.field == "截止日期"
 
 
-def test_missing_id_column_is_a_config_error(tmp_path: Path) -> None:
-    path = write_csv(tmp_path / "noid.csv", ["任务名称", "负责人"], [["a", "张伟"]])
+def test_plan_without_id_column_loads_with_title_ids(tmp_path: Path) -> None:
+    """Issue 15: the smallest plan (title and owner, no 编号) loads; ids are the title
+    within its parent, repeats numbered, and check() says how ids were made and what
+    renames do."""
+    path = write_csv(
+        tmp_path / "noid.csv",
+        ["任务名称", "上级任务", "负责人", "截止日期"],
+        [
+            ["上线准备", "", "张伟", "2026-12-01"],
+            ["数据迁移", "上线准备", "李娜", "2026-11-20"],
+            ["测试", "上线准备", "李娜", "2026-11-25"],
+            ["测试", "上线准备", "陈静", "2026-11-26"],
+            ["测试", "", "张伟", "2026-11-30"],
+        ],
+    )
+    c = connector(path)
+    got = items(c)
+    assert set(got) == {
+        "上线准备",
+        "上线准备 / 数据迁移",
+        "上线准备 / 测试",
+        "上线准备 / 测试 #2",
+        "测试",
+    }
+    assert got["上线准备 / 数据迁移"].parent_id == "上线准备"
+    assert got["上线准备 / 测试 #2"].assignee and got["测试"].parent_id is None
+    assert skipped(c) == []
+    assert sorted(c.census("P")) == sorted(got)
+    facts = c.check()
+    assert "title within its parent" in facts["ids"] and "renaming" in facts["ids"]
+    # the same file read again gives the same ids (they are keys, not row numbers)
+    assert set(items(connector(path))) == set(got)
+
+
+def test_plan_without_id_column_uses_wbs_codes(tmp_path: Path) -> None:
+    path = write_csv(
+        tmp_path / "w.csv",
+        ["WBS", "任务名称", "负责人"],
+        [["1", "a", "张伟"], ["1.1", "b", "李娜"], ["", "no code", "李娜"]],
+    )
+    c = connector(path)
+    got = items(c)
+    assert set(got) == {"1", "1.1"} and got["1.1"].parent_id == "1"
+    [err] = skipped(c)
+    assert err.field == "WBS" and "no WBS code" in str(err) and "last values" in str(err)
+    assert "WBS codes (column 'WBS')" in c.check()["ids"]
+    # a configured key column wins over the WBS codes
+    named = write_csv(tmp_path / "k.csv", ["WBS", "任务编码", "任务名称"], [["1", "K-1", "a"]])
+    assert set(items(connector(named, id_column="任务编码"))) == {"K-1"}
+    assert "from the id column '任务编码'" in connector(named, id_column="任务编码").check()["ids"]
+
+
+def test_plan_without_id_synced_twice_updates_in_place(tmp_path: Path, sqlite_url: str) -> None:
+    """Ids derived from titles are stable: a second sync after editing a date updates
+    the item instead of deleting and re-inserting it; a rename is a delete plus insert,
+    as documented."""
+    from pmohub.aggregator.ingest.sync import sync_source
+    from pmohub.aggregator.store.engine import open_store
+
+    rows = [["需求评审", "张伟", "2026-11-20"], ["方案设计", "李娜", "2026-12-01"]]
+    rows += [[f"任务{i}", "陈静", "2026-12-10"] for i in range(10)]
+    path = write_csv(tmp_path / "p.csv", ["任务名称", "负责人", "截止日期"], rows)
+    engine = open_store(sqlite_url)
+    first = sync_source(engine, connector(path))
+    assert first.status == "ok" and len(_live(engine, "sheet")) == 12, first.error
+    rows[1][2] = "2026-12-05"
+    write_csv(path, ["任务名称", "负责人", "截止日期"], rows)
+    second = sync_source(engine, connector(path))
+    assert (second.status, second.inserted, second.updated, second.deleted) == ("ok", 0, 1, 0)
+    assert _live(engine, "sheet")["方案设计"]["due_on"] == dt.date(2026, 12, 5)
+    rows[0][0] = "需求评审会"
+    write_csv(path, ["任务名称", "负责人", "截止日期"], rows)
+    third = sync_source(engine, connector(path))
+    assert (third.status, third.inserted, third.deleted) == ("ok", 1, 1)
+    engine.dispose()
+
+
+def test_bad_value_on_resync_clears_the_stored_field(tmp_path: Path, sqlite_url: str) -> None:
+    """Issue 15: a CSV row whose date became unreadable keeps its item, reports the field,
+    and the store does not silently keep the old date."""
+    from pmohub.aggregator.ingest.sync import sync_source
+    from pmohub.aggregator.store.engine import open_store
+
+    headers = ["编号", "任务名称", "截止日期", "预计工时"]
+    path = write_csv(tmp_path / "p.csv", headers, [["A-1", "需求评审", "2026-11-20", "8"]])
+    engine = open_store(sqlite_url)
+    assert sync_source(engine, connector(path)).status == "ok"
+    write_csv(path, headers, [["A-1", "需求评审（改）", "2026-11-31", "8"]])
+    again = sync_source(engine, connector(path))
+    assert (again.status, again.updated, again.skipped, again.deleted) == ("ok", 1, 0, 0)
+    [warning] = again.warnings
+    assert "截止日期" in warning and "2026-11-31" in warning and "row 2" in warning
+    stored = _live(engine, "sheet")["A-1"]
+    assert stored["title"] == "需求评审（改）" and stored["due_on"] is None
+    assert stored["original_estimate_h"] == 8
+    engine.dispose()
+
+
+def test_sheet_without_title_column_says_what_to_add(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "nt.csv", ["编号", "负责人"], [["A", "张伟"]])
     with pytest.raises(ConfigError) as exc:
-        list(connector(path).fetch_work_items(None))
-    msg = str(exc.value)
-    assert "noid.csv" in msg and "编号" in msg and "任务名称, 负责人" in msg
-    assert "row numbers" in msg
-
-
-def test_wbs_without_id_column_suggests_id_column(tmp_path: Path) -> None:
-    path = write_csv(tmp_path / "w.csv", ["WBS", "任务名称"], [["1", "a"]])
-    with pytest.raises(ConfigError, match="id_column: WBS"):
         connector(path).check()
-    assert set(items(connector(path, id_column="WBS"))) == {"1"}
+    msg = str(exc.value)
+    assert "nt.csv" in msg and "任务名称" in msg and "编号, 负责人" in msg
+    assert "id column (编号/ID) is optional" in msg
 
 
 def test_missing_title_file_sheet_and_bad_columns_are_config_errors(tmp_path: Path) -> None:

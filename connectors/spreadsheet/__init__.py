@@ -3,21 +3,35 @@
 A file has no reliable "updated" timestamps, so every sync is a complete pass
 (``incremental = False``) and rows that disappeared are soft-deleted through ``census``.
 
-Identity: a row's ``external_id`` is its id column value (编号/ID/...), never its row
-number: inserting a row would otherwise shift every id below it and turn into deletions
-plus duplicates. A sheet without an id column is a ``ConfigError`` saying what to add.
+Identity: a row's ``external_id`` is its id column value (编号/ID/..., or the column named
+by ``id_column``), never its row number: inserting a row would otherwise shift every id
+below it and turn into deletions plus duplicates. A plan without an id column still loads,
+with ids derived from the most stable key it has (``check()`` says which, under ``ids``):
+
+- its WBS codes (WBS/大纲编号), when it has a WBS column;
+- else the title within its parent: ``上级任务 / 任务名称`` when a parent column names the
+  parent's title, else the title alone; a title repeated under the same parent gets
+  `` #2``, `` #3`` in file order.
+
+What renames do: a derived id changes when its key does (a row inserted above renumbers
+the WBS codes below it; a task renamed or moved to another parent changes its title
+path). The sync then sees the old id gone and a new one: the old item is soft-deleted
+(its history and findings stay with it) and a new one inserted; the deletion circuit
+breaker holds back a run that would remove many at once. Plans edited that way should
+add an id column (编号) once: from then on renames are plain updates.
 
 Hierarchy: a parent column naming another row's id (上级编号), else WBS codes (1, 1.2,
 1.2.3: the parent is the nearest existing shorter code). Rows typed 里程碑/Milestone, or
 flagged 是/Y in a 里程碑 column, become ``Milestone`` records; a 里程碑 column holding a
 name attaches the task to that milestone.
 
-Bad rows (unreadable date, unknown status, duplicate id, dangling parent) are yielded as
-``Skipped`` markers naming file, row and column; the rest of the file loads. A bad cell the
-row is useful without (the percentage complete) is reported the same way, but only that
-cell is ignored: the row loads. A row that is
-skipped still counts in ``census`` (it is in the file), so a typo never deletes the stored
-copy: the stored row simply keeps its last good values until the cell is fixed.
+Bad values degrade the smallest unit (docs/degrade-policy.md): an unreadable date, hours,
+percentage or an unknown status, or a dangling parent, clears that one field with a
+``Problem`` naming file, row, column and value, and the row loads; the stored item gets
+the field emptied, never its old value kept. Only a row that cannot be a task (no id, a
+duplicate id, no title, no project) is ``Skipped``; its report says that a stored copy
+keeps its last values until the row is fixed (a skipped row still counts in ``census``: it
+is in the file, so a typo never deletes the stored copy).
 
 Choices worth knowing:
 
@@ -46,6 +60,7 @@ Options (``SourceConfig.options``): see ``option_keys`` and ``aggregator/demo/sa
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -76,6 +91,22 @@ from pmohub.connectors.spreadsheet.reader import (
 # MS Project style predecessor cells: "12", "12FS", "12FS+2d", "OPS-003SS-1d"
 _PREDECESSOR = re.compile(r"^(.+?)(?:(?:FS|SS|FF|SF)(?:[+-].*)?)?$", re.IGNORECASE)
 
+#: How rows get their ids (``check()`` reports it as ``ids``), by what the sheet has.
+ID_NOTES = {
+    "column": "from the id column {header!r}",
+    "wbs": (
+        "derived from the WBS codes (column {header!r}): renumbering a row renames it, "
+        "which the sync sees as one item deleted and a new one inserted; add an id column "
+        "(编号) to keep ids across renumbering"
+    ),
+    "title": (
+        "derived from each title within its parent: renaming or moving a task gives it a "
+        "new id (the old item is soft-deleted, a new one inserted); add an id column "
+        "(编号) to keep ids across renames"
+    ),
+}
+_MAX_ID = 200  # the store holds 255 characters; long title paths end in a hash
+
 
 @dataclass
 class _Index:
@@ -98,13 +129,24 @@ class _Index:
     key_of_issue_id: dict[str, str] = field(default_factory=dict)  # Jira "Issue id" -> key
     bad_records: list[BadRecord] = field(default_factory=list)
     rows: int = 0
+    id_mode: str = "column"  # "column" | "wbs" | "title": see ID_NOTES
+    derived: dict[int, str] = field(default_factory=dict)  # row number -> derived id
+    id_of_title: dict[str, str] = field(default_factory=dict)  # title -> first row's id
 
     def parent_key(self, text: str) -> str:
         """A parent cell as a row id: Jira's ``Parent id`` holds the parent's numeric
-        ``Issue id``, not its key; other sheets name the parent's id directly."""
+        ``Issue id``, not its key; a sheet without ids names the parent's title; other
+        sheets name the parent's id directly."""
         if text in self.first_row:
             return text
-        return self.key_of_issue_id.get(text, text)
+        if text in self.key_of_issue_id:
+            return self.key_of_issue_id[text]
+        return self.id_of_title.get(text, text)
+
+    def row_id(self, n: int, row: Mapping[str, Cell]) -> str | None:
+        if self.id_mode == "column":
+            return mapping.to_text(row.get(self.columns["key"]))
+        return self.derived.get(n)
 
     @cached_property
     def milestone_by_name(self) -> dict[str, str]:
@@ -156,7 +198,7 @@ class SpreadsheetConnector(FileConnector):
         if "progress" in columns and "percent_complete" not in columns:
             # the record's name for it is accepted as well as the column's canonical name
             self.column_overrides["percent_complete"] = self.column_overrides.pop("progress")
-        if opts.get("id_column"):
+        if opts.get("id_column"):  # a configured key column always wins over derived ids
             self.column_overrides["key"] = str(opts["id_column"])
         self.date_formats = tuple(str(f) for f in opts.get("date_formats") or ())
         bad = {k: v for k, v in config.status_map.items() if v not in mapping.STATUS_MAP_VALUES}
@@ -183,26 +225,19 @@ class SpreadsheetConnector(FileConnector):
         if missing:
             asked = ", ".join(f"columns.{k} = {v!r}" for k, v in missing.items())
             return f"configured column(s) not found: {asked}"
-        need = []
-        if "key" not in found:
-            hint = (
-                f" (the {found['wbs']!r} column could serve: set id_column: {found['wbs']}, "
-                "but WBS codes change when rows are inserted)"
-                if "wbs" in found
-                else ""
-            )
-            need.append(
-                "no id column: add a column 编号 (or ID) with a unique, stable id per row, "
-                f"or name yours with options.id_column{hint}; row numbers cannot serve, "
-                "they shift when rows are inserted"
-            )
         if "title" not in found:
-            need.append("no title column: add 任务名称 (or Title), or set columns.title")
-        return "; ".join(need)
+            # the whole message, whatever the terminal: `sources check` prints it whole
+            return (
+                "no title column: add 任务名称 (or Title), or set columns.title; an id column "
+                "(编号/ID) is optional (without one, ids come from WBS codes or titles)"
+            )
+        return "no header row with a title column and at least one other known column"
 
     def _is_header(self, headers: Any) -> bool:
         found, missing = mapping.resolve_columns(headers, self.column_overrides)
-        return not missing and "key" in found and "title" in found
+        # without an id column, a title alone could be a note above the table: the header
+        # row must name at least one more known column (负责人, 截止日期, ...)
+        return not missing and "title" in found and ("key" in found or len(found) >= 2)
 
     def _table(self) -> Table:
         return read_table(
@@ -266,13 +301,18 @@ class SpreadsheetConnector(FileConnector):
                 source=self.name,
             )
         index = _Index(table=table, columns=columns)
+        if "key" not in columns:
+            index.id_mode = "wbs" if "wbs" in columns else "title"
         if self.default_project:
             index.projects[self.default_project] = self.default_project_name
         text = mapping.to_text
         ctx = self._context(index)
+        repeats: dict[str, int] = {}
         for n, row in fetch_rows(table, index.bad_records):
             index.rows += 1
-            rid = text(row.get(columns["key"]))
+            if index.id_mode != "column":
+                _derive_id(index, n, row, repeats)
+            rid = index.row_id(n, row)
             if rid is None or rid in index.first_row:
                 continue  # reported in the mapping pass
             index.first_row[rid] = n
@@ -386,7 +426,9 @@ class SpreadsheetConnector(FileConnector):
     # --- the stream -------------------------------------------------------------------
 
     def _problem(self, index: _Index, n: int, exc: CellError | str, note: str = "") -> Skipped:
-        """A located problem of row ``n`` (file, row, header)."""
+        """A located problem of row ``n`` (file, row, header): the row is skipped, so the
+        report says what happens to a stored copy (it is not silently kept)."""
+        note = note or "; the row is skipped: a stored copy keeps its last values until fixed"
         if isinstance(exc, CellError):
             message, header = str(exc), index.columns.get(exc.field, exc.field)
         else:
@@ -471,11 +513,15 @@ class SpreadsheetConnector(FileConnector):
                 (),
             )
         for n, row in fetch_rows(index.table):
-            rid = text(row.get(cols["key"]))
+            rid = index.row_id(n, row)
             title = text(row.get(cols["title"]))
             if rid is None and title is None:
                 continue  # notes, subtotals, spacer rows: not tasks
             try:
+                if rid is None and index.id_mode == "wbs":
+                    raise CellError(
+                        "wbs", f"row {title!r} has no WBS code (this sheet's ids are its codes)"
+                    )
                 if rid is None:
                     raise CellError("key", f"row {title!r} has no id")
                 if index.first_row.get(rid) != n:
@@ -604,6 +650,9 @@ class SpreadsheetConnector(FileConnector):
             "work_items": len(index.first_row) - len(index.milestone_rows),
             "milestones": len(index.milestone_rows),
             "bad_rows": len(bad_rows),
+            "ids": ID_NOTES[index.id_mode].format(
+                header=index.columns.get("wbs" if index.id_mode == "wbs" else "key")
+            ),
             "projects": sorted(index.projects),
             "unmapped_headers": [h for h in index.table.headers if h and h not in mapped_headers],
             "columns": dict(index.columns),
@@ -626,6 +675,30 @@ def _jira_seconds_fields(columns: Mapping[str, str]) -> frozenset[str]:
     if "issue_id" not in columns:
         return frozenset()
     return frozenset(f for f, header in _JIRA_SECONDS_HEADERS.items() if columns.get(f) == header)
+
+
+def _derive_id(index: _Index, n: int, row: Mapping[str, Cell], repeats: dict[str, int]) -> None:
+    """Row ``n``'s id for a sheet without an id column (see ``ID_NOTES``): its WBS code,
+    else ``parent title / title`` (the title alone without a parent), `` #k`` for the k-th
+    repeat under the same parent."""
+    cols = index.columns
+    if index.id_mode == "wbs":
+        code = _wbs_code(row.get(cols["wbs"]))
+        if code:
+            index.derived[n] = code
+        return
+    title = mapping.to_text(row.get(cols["title"]))
+    if not title:
+        return
+    parent = mapping.to_text(row.get(cols.get("parent", "")))
+    base = f"{parent} / {title}" if parent else title
+    repeats[base] = repeats.get(base, 0) + 1
+    rid = base if repeats[base] == 1 else f"{base} #{repeats[base]}"
+    if len(rid) > _MAX_ID:
+        digest = hashlib.sha1(rid.encode("utf-8")).hexdigest()[:12]
+        rid = f"{rid[: _MAX_ID - 14]}~{digest}"
+    index.derived[n] = rid
+    index.id_of_title.setdefault(title, rid)
 
 
 def _wbs_code(value: Cell) -> str | None:

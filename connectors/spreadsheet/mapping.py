@@ -69,6 +69,7 @@ FIELD_SYNONYMS: dict[str, tuple[str, ...]] = {
     "parent": (
         "上级编号",
         "上级",
+        "上级任务",
         "父任务",
         "父任务编号",
         "父级",
@@ -76,6 +77,7 @@ FIELD_SYNONYMS: dict[str, tuple[str, ...]] = {
         "Parent ID",
         "Parent Key",
         "Parent id",
+        "Parent Task",
     ),
     "wbs": ("WBS", "WBS编号", "WBS编码", "大纲编号", "大纲", "WBS Code", "Outline Number"),
     "start_on": (
