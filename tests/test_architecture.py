@@ -132,6 +132,8 @@ ROOM_FORBIDDEN: dict[str, set[str]] = {
     "compliance": {"report", "jobs", "demo", "ingest"},
     "report": {"jobs", "demo", "ingest"},
     "jobs": {"demo"},
+    # the BI layer reads the store, config and status settings; jobs and the CLI call it
+    "bi": {"compliance", "report", "jobs", "demo", "ingest"},
 }
 
 

@@ -44,7 +44,11 @@ def job_rows(engine: Any) -> list[Any]:
 def test_nightly_pass_records_job_and_writes_reports(tmp_path: Path, store_url: str) -> None:
     config, engine = synced_project(tmp_path / "p", database=store_url)
     result = run_nightly(config, engine=engine, as_of=AS_OF, out_dir=tmp_path / "out")
-    assert [s.name for s in result.steps] == ["sync", "check", "snapshot", "report", "send"]
+    assert [s.name for s in result.steps] == [
+        "sync", "check", "snapshot", "bi", "report", "send", "notify"
+    ]  # fmt: skip
+    assert result.step("bi").status == "ok"
+    assert result.step("notify").status == "skipped"  # no notify section
     assert result.step("sync").status == "ok"
     assert result.step("send").status == "skipped"  # no smtp section
     # one report for everything plus one for PF (it has its own recipients)

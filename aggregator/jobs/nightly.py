@@ -1,4 +1,5 @@
-"""The nightly job: one unattended pass of sync -> check -> snapshot -> report -> send.
+"""The nightly job: one unattended pass of sync -> check -> snapshot -> bi -> report -> send
+-> notify.
 
 :func:`run_nightly` runs the pass under a job lock (the sync lock mechanism on the row
 ``job:nightly``: a SQLite lock row with heartbeat, a PostgreSQL advisory lock), so two
@@ -16,6 +17,8 @@ Exit code (``NightlyResult.exit_code``): 0 when every step succeeded, else the O
 16    the daily snapshot failed
 32    a report could not be built or written
 64    the report could not be mailed (after retries; the files are on disk)
+128   a chat digest could not be posted (Slack/Teams webhook, after retries)
+256   the BI layer's tables could not be refreshed (docs/bi.md)
 ====  =========================================================
 
 Steps are independent: a failing sync still checks and reports what the store holds (the
@@ -44,6 +47,7 @@ from pmohub.aggregator.config.sections import (
     resolve_path,
     smtp_settings,
 )
+from pmohub.aggregator.jobs.extra_steps import bi_outcome, notify_outcome
 from pmohub.aggregator.store.models import JobRun
 from pmohub.rules.clock import DEFAULT_TZ
 
@@ -59,14 +63,18 @@ EXIT_CHECK = 8
 EXIT_SNAPSHOT = 16
 EXIT_REPORT = 32
 EXIT_SEND = 64
+EXIT_NOTIFY = 128
+EXIT_BI = 256
 STEP_FLAGS = {
     "sync": EXIT_SYNC,
     "check": EXIT_CHECK,
     "snapshot": EXIT_SNAPSHOT,
     "report": EXIT_REPORT,
     "send": EXIT_SEND,
+    "notify": EXIT_NOTIFY,
+    "bi": EXIT_BI,
 }
-STEPS = ("sync", "check", "snapshot", "report", "send")
+STEPS = ("sync", "check", "snapshot", "bi", "report", "send", "notify")
 
 #: The run id of the job in progress, attached to every log record by :class:`RunIdFilter`.
 current_run_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
@@ -348,6 +356,12 @@ def _settle(result: NightlyResult) -> None:
         result.status = "partial"
 
 
+def _outcome(o: tuple[str, dict[str, Any], str | None]) -> tuple[str, float, dict, str | None]:
+    """(status, detail, error) of aggregator/jobs/extra_steps.py as StepResult's fields."""
+    status, detail, error = o
+    return status, 0.0, detail, error
+
+
 def _send_step(
     config: Any,
     result: NightlyResult,
@@ -469,11 +483,21 @@ def _run_locked(
         "snapshot",
         lambda: _snapshot_step(engine, config, result.as_of, holder, now=(clock or _utc_now)()),
     )
+    run_step("bi", lambda: StepResult("bi", *_outcome(bi_outcome(engine, config, result.as_of))))
     run_step("report", do_report)
     run_step(
         "send",
         lambda: _send_step(
             config, result, reports, send=send, language=language, env=env, sleep=sleep
+        ),
+    )
+    run_step(
+        "notify",
+        lambda: StepResult(
+            "notify",
+            *_outcome(
+                notify_outcome(config, reports, result.files, env=env, lang=lang, sleep=sleep)
+            ),
         ),
     )
 

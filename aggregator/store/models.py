@@ -417,4 +417,60 @@ class JobRun(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
+# -- BI layer (migration 0004, docs/bi.md): what the bi_v1_* views read from the config ---
+# Rewritten whole by aggregator/bi/refresh.py (nightly `bi` step, `pmohub export`).
+
+
+class BiHierarchy(Base):
+    """One row per hierarchy project of the config, with its programme and portfolio."""
+
+    __tablename__ = "bi_hierarchy"
+    project_key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    project_name: Mapped[str | None] = mapped_column(Text)
+    programme_key: Mapped[str | None] = mapped_column(String(255))
+    programme_name: Mapped[str | None] = mapped_column(Text)
+    portfolio_key: Mapped[str | None] = mapped_column(String(255))
+    portfolio_name: Mapped[str | None] = mapped_column(Text)
+    priority_rank: Mapped[int | None] = mapped_column(Integer)
+    weight: Mapped[float | None] = mapped_column(Float)
+    critical: Mapped[bool] = mapped_column(Boolean)
+    pm: Mapped[str | None] = mapped_column(String(255))
+    planned_start: Mapped[dt.date | None] = mapped_column(Date)
+    planned_end: Mapped[dt.date | None] = mapped_column(Date)
+    refreshed_at: Mapped[dt.datetime]
+
+
+class BiProjectMap(Base):
+    """Tracker project (``projects.id``) -> hierarchy project key, as ``pmohub status``
+    matches them."""
+
+    __tablename__ = "bi_project_map"
+    project_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    project_key: Mapped[str] = mapped_column(String(255))
+
+
+class BiItemKind(Base):
+    """Tracker item type -> the policy's kind (work, bug, epic, risk, ...)."""
+
+    __tablename__ = "bi_item_kinds"
+    type: Mapped[str] = mapped_column(String(100), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+
+
+class BiCalendar(Base):
+    """Calendar days with the policy calendar's working days (holidays, make-up days)."""
+
+    __tablename__ = "bi_calendar"
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    year: Mapped[int] = mapped_column(Integer)
+    quarter: Mapped[int] = mapped_column(Integer)
+    month: Mapped[int] = mapped_column(Integer)
+    iso_year: Mapped[int] = mapped_column(Integer)
+    iso_week: Mapped[int] = mapped_column(Integer)
+    weekday: Mapped[int] = mapped_column(Integer)  # ISO: 1 = Monday
+    week_start: Mapped[dt.date] = mapped_column(Date)
+    is_weekend: Mapped[bool] = mapped_column(Boolean)
+    is_workday: Mapped[bool] = mapped_column(Boolean)
+
+
 metadata = Base.metadata
