@@ -12,7 +12,15 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from pmohub.cli.app import EXIT_FINDINGS, FORMAT_OPTION, App, emit, fail, pass_app
+from pmohub.cli.app import (
+    EXIT_FINDINGS,
+    FORMAT_OPTION,
+    App,
+    current_width,
+    emit,
+    fail,
+    pass_app,
+)
 from pmohub.cli.output import FORMATS, render
 
 CHECK_COLUMNS = ["rule", "severity", "state", "subject", "message", "value", "threshold"]
@@ -38,10 +46,12 @@ def _as_date(value: str | None) -> dt.date | None:
 
 def _policy_errors(func: Any) -> Any:
     """PolicyError / CalendarError are the user's to fix: one line, exit 1."""
-    from pmohub.rules.calendar import CalendarError
-    from pmohub.rules.policy import PolicyError
 
     def wrapped(*args: Any, **kwargs: Any) -> Any:
+        # imported per call, not at decoration: the rules pull pandas, which --help must not
+        from pmohub.rules.calendar import CalendarError
+        from pmohub.rules.policy import PolicyError
+
         try:
             return func(*args, **kwargs)
         except (PolicyError, CalendarError) as exc:
@@ -198,7 +208,7 @@ def rules_cmd(fmt: str) -> None:
         }
         for r in catalogue.values()
     ]
-    click.echo(render(rows, fmt))
+    click.echo(render(rows, fmt, width=current_width()))
 
 
 @click.command()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from pmohub.cli.app import EXIT_FAILURE, App, pass_app
+from pmohub.cli.app import EXIT_FAILURE, App, current_width, pass_app
 from pmohub.cli.logs import secret_filter
 from pmohub.cli.output import render
 from pmohub.cli.sync_cmd import SYNC_COLUMNS, print_problems, sync_rows
@@ -56,15 +56,15 @@ def demo(app: App, out_dir: str) -> None:
     click.echo(f"demo store:  {result.config.database_display}")
     click.echo("")
     click.echo("Loaded per source:")
-    click.echo(render(result.counts, "table"))
+    click.echo(render(result.counts, "table", width=current_width()))
     click.echo("")
     click.echo("Sync summary:")
-    click.echo(render(sync_rows(result.sync_results), "table", SYNC_COLUMNS))
+    click.echo(render(sync_rows(result.sync_results), "table", SYNC_COLUMNS, width=current_width()))
     print_problems(result.sync_results, limit=5)
     if result.extras.get("status_rows"):
         click.echo("")
         click.echo(f"Portfolio status, {as_of_text(result.as_of)}:")
-        click.echo(render(result.extras["status_rows"], "table"))
+        click.echo(render(result.extras["status_rows"], "table", width=current_width()))
         click.echo("")
         click.echo(f"reports: {', '.join(str(result.out_dir / n) for n in DEMO_REPORTS)}")
     click.echo("")

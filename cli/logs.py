@@ -7,8 +7,6 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
-from pmohub.connectors.http import redact
-
 
 class RedactFilter(logging.Filter):
     """Replaces every known secret value in a record's final text with ``***``.
@@ -26,6 +24,9 @@ class RedactFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if self.secrets:
+            # imported here: connectors.http pulls requests, which `pmohub --help` needs not
+            from pmohub.connectors.http import redact
+
             record.msg = redact(record.getMessage(), self.secrets)
             record.args = None
             if record.exc_info and record.exc_info[1] is not None:

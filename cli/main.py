@@ -25,12 +25,20 @@ from pmohub.cli.logs import setup_logging
 )
 @click.option("-v", "--verbose", count=True, help="More log output on stderr (-vv: debug).")
 @click.option("--quiet", is_flag=True, help="Only errors on stderr; no progress bars.")
+@click.option(
+    "--wide",
+    is_flag=True,
+    help="Tables print every cell whole, even on a terminal (piped output always does).",
+)
 @click.pass_context
-def main(ctx: click.Context, config_path: str | None, verbose: int, quiet: bool) -> None:
+def main(
+    ctx: click.Context, config_path: str | None, verbose: int, quiet: bool, wide: bool
+) -> None:
     """pmohub: one truth for the PMO across Jira and every other tracker.
 
     Syncs trackers and plan spreadsheets into one SQL store, checks PMO rules and rolls
-    up portfolio status. Data goes to stdout, logs and progress to stderr.
+    up portfolio status. Data goes to stdout, logs and progress to stderr. The options
+    below are accepted after the command too (pmohub status --config x.yaml -v).
 
     Example:
 
@@ -38,9 +46,10 @@ def main(ctx: click.Context, config_path: str | None, verbose: int, quiet: bool)
         pmohub demo                       # sample data end to end, no set-up
         pmohub init && pmohub sync        # your own config and sources
         pmohub --config /etc/pmohub.yaml runs --limit 5
+        pmohub check --as-of 2026-11-21 --wide --config /etc/pmohub.yaml
     """
     setup_logging(verbose, quiet)
-    ctx.obj = App(config_path=config_path, verbose=verbose, quiet=quiet)
+    ctx.obj = App(config_path=config_path, verbose=verbose, quiet=quiet, wide=wide)
 
 
 for command in (

@@ -1,8 +1,12 @@
 """Rendering rows (lists of dicts) as an aligned text table, JSON or CSV.
 
 Widths are display cells (wcwidth), so 任务名称 counts as 8 columns and Chinese text lines
-up with ASCII. Tables shrink their widest columns (with an ellipsis) to fit the terminal,
-100 columns by default.
+up with ASCII. On a terminal, tables shrink their widest columns (with an ellipsis) to fit
+its width; piped or redirected output, and ``--wide``, print every cell whole (issue 15:
+explanations were cut at about 12 characters with no way to see them).
+
+wcwidth and orjson are imported inside the functions that use them: this module is
+imported by every command, including ``pmohub --help``, which must start fast.
 """
 
 from __future__ import annotations
@@ -16,15 +20,30 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import orjson
-from wcwidth import wcswidth, wcwidth
-
 FORMATS = ("table", "json", "csv")
 DEFAULT_WIDTH = 100
 _GAP = "  "
 
 
+def table_width(wide: bool = False) -> int | None:
+    """The width tables fit into: the terminal's when stdout is one, else None (no
+    truncation: a file or a pipe gets every cell whole), and None with ``--wide``."""
+    import os
+    import shutil
+    import sys
+
+    if wide or not sys.stdout.isatty():
+        return None
+    if os.environ.get("COLUMNS", "").isdigit():
+        return int(os.environ["COLUMNS"])
+    return shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns
+
+
 def cell_width(text: str) -> int:
+    from wcwidth import wcswidth, wcwidth
+
+    if text.isascii() and text.isprintable():
+        return len(text)  # the common case, without a per-character table lookup
     w = wcswidth(text)
     if w >= 0:
         return w
@@ -33,6 +52,8 @@ def cell_width(text: str) -> int:
 
 
 def truncate(text: str, width: int) -> str:
+    from wcwidth import wcwidth
+
     if cell_width(text) <= width:
         return text
     out, used = [], 0
@@ -66,9 +87,6 @@ def to_text(value: Any) -> str:
     return " ".join(str(value).split())  # one line per row, whatever the tracker sent
 
 
-_ORJSON = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME  # dates via jsonable
-
-
 def _json_default(value: Any) -> Any:
     """``json.dumps`` hook: what the encoder does not know natively, as :func:`jsonable`."""
     if isinstance(value, Mapping):
@@ -99,9 +117,10 @@ def render_table(
     rows: Sequence[Mapping[str, Any]],
     columns: Sequence[str] | None = None,
     *,
-    width: int = DEFAULT_WIDTH,
+    width: int | None = DEFAULT_WIDTH,
     headers: Mapping[str, str] | None = None,
 ) -> str:
+    """An aligned text table; ``width`` None prints every cell whole."""
     columns = list(columns or (rows[0].keys() if rows else []))
     if not columns:
         return ""
@@ -120,9 +139,9 @@ def render_table(
         max([cell_width(headers[c]), *(cell_width(t[i]) for t in texts)])
         for i, c in enumerate(columns)
     ]
-    budget = width - len(_GAP) * (len(columns) - 1)
+    budget = None if width is None else width - len(_GAP) * (len(columns) - 1)
     # Shrink the widest column one cell at a time: keeps short key columns intact.
-    while sum(widths) > budget and max(widths) > 6:
+    while budget is not None and sum(widths) > budget and max(widths) > 6:
         widths[widths.index(max(widths))] -= 1
     lines = [
         _GAP.join(
@@ -146,16 +165,20 @@ def render(
     fmt: str,
     columns: Sequence[str] | None = None,
     *,
-    width: int = DEFAULT_WIDTH,
+    width: int | None = DEFAULT_WIDTH,
 ) -> str:
-    """``rows`` as ``table``, ``json`` (a list of objects) or ``csv`` (with header)."""
+    """``rows`` as ``table``, ``json`` (a list of objects) or ``csv`` (with header); a
+    table fits ``width`` display cells (None: no truncation)."""
     columns = list(columns or (rows[0].keys() if rows else []))
     if fmt == "json":
+        import orjson
+
+        option = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME  # dates: jsonable
         # One object per line, as sqlite-utils prints rows: readable and still one JSON
         # array. orjson: the 2,000-project status (3 MB) in 0.01 s, where json.dumps
         # takes 0.06 s (0.2 s with ``indent``); NaN comes out as null, not invalid JSON.
         lines = b",\n ".join(
-            orjson.dumps({c: r.get(c) for c in columns}, default=_json_default, option=_ORJSON)
+            orjson.dumps({c: r.get(c) for c in columns}, default=_json_default, option=option)
             for r in rows
         )
         return f"[{lines.decode()}]"

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from pmohub.cli.app import FORMAT_OPTION, App, emit, fail, pass_app
+from pmohub.cli.app import FORMAT_OPTION, App, current_width, emit, fail, pass_app
 from pmohub.cli.output import jsonable, render
 
 RAG_TEXT = {"R": "RED", "A": "AMBER", "G": "GREEN", "NE": "N/E"}
@@ -284,7 +284,7 @@ def _print_load_table(w: Any, conflicts: Any, unscheduled: Any, rep: Any) -> Non
             }
             for c in conflicts.to_dict("records")
         ]
-        click.echo(render(crow, "table"))
+        click.echo(render(crow, "table", width=current_width()))
     if len(unscheduled):
         click.echo(
             f"\n{len(unscheduled)} open assigned item(s) without dates are unscheduled "

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from pmohub.cli.app import EXIT_FAILURE, FORMAT_OPTION, App, emit, pass_app
+from pmohub.cli.app import EXIT_FAILURE, FORMAT_OPTION, App, emit, pass_app, without_prefix
 
 # --------------------------------------------------------------------------- init
 
@@ -98,7 +98,7 @@ def sources_check(app: App, names: tuple[str, ...], fmt: str) -> None:
             "type": r.type,
             "ok": r.ok,
             "seconds": round(r.seconds, 2),
-            "detail": r.detail,
+            "detail": without_prefix(r.source, r.detail or "") or None,
         }
         for r in results
     ]
@@ -153,9 +153,10 @@ def print_problems(results: list[Any], limit: int = 20) -> None:
     from pmohub.connectors.base import WARNING_PREFIX
 
     for r in results:
+        # one [source] per message: ConfigError(source=...) texts carry it already
         if r.error:
-            click.echo(f"error: [{r.source}] {r.error}", err=True)
-        problems = list(r.problems or ())
+            click.echo(f"error: [{r.source}] {without_prefix(r.source, r.error)}", err=True)
+        problems = [without_prefix(r.source, p) for p in r.problems or ()]
         for p in problems[:limit]:
             if p.startswith(WARNING_PREFIX):  # degraded or a stream refused; nothing skipped
                 click.echo(f"warning: [{r.source}] {p[len(WARNING_PREFIX) :]}", err=True)
