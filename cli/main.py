@@ -10,7 +10,17 @@ from __future__ import annotations
 
 import click
 
-from pmohub.cli import check_cmd, db_cmd, demo_cmd, people_cmd, report_cmd, status_cmd, sync_cmd
+from pmohub.cli import (
+    check_cmd,
+    db_cmd,
+    demo_cmd,
+    export_cmd,
+    notify_cmd,
+    people_cmd,
+    report_cmd,
+    status_cmd,
+    sync_cmd,
+)
 from pmohub.cli.app import App, PmohubGroup
 from pmohub.cli.logs import setup_logging
 
@@ -63,6 +73,8 @@ for command in (
     *report_cmd.COMMANDS,
     *status_cmd.COMMANDS,
     *people_cmd.COMMANDS,
+    *notify_cmd.COMMANDS,
+    *export_cmd.COMMANDS,
 ):
     main.add_command(command)
 
