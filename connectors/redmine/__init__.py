@@ -278,12 +278,14 @@ class RedmineConnector(ClientConnector[RedmineClient]):
 
     # --- work items -----------------------------------------------------------------
 
-    def _issue_pages(self, filters: list[Filter]) -> Iterator[list[dict[str, Any]]]:
+    def _issue_pages(
+        self, filters: list[Filter], relations: bool = True
+    ) -> Iterator[list[dict[str, Any]]]:
         size = self.client.page_size
         last = 0
         while True:
             keyset: list[Filter] = [("issue_id", ">=", [str(last + 1)])] if last else []
-            page = self.client.issues_page(filters + keyset, limit=size)
+            page = self.client.issues_page(filters + keyset, limit=size, relations=relations)
             issues = page.get("issues") or []
             if not issues:
                 return
@@ -465,7 +467,7 @@ class RedmineConnector(ClientConnector[RedmineClient]):
             log.warning("%s: project %s is no longer listed by Redmine", self.name, project_key)
             return
         filters: list[Filter] = [("status_id", "*", []), ("project_id", "=", [pid])]
-        for issues in self._issue_pages(filters):
+        for issues in self._issue_pages(filters, relations=False):
             for issue in issues:
                 yield str(issue["id"])
         try:

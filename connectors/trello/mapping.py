@@ -55,10 +55,14 @@ class MappingContext:
     zone: dt.tzinfo = dt.UTC
 
 
-def created_from_id(object_id: str) -> dt.datetime:
+def created_from_id(object_id: str) -> dt.datetime | None:
     """Trello ids are ObjectIds whose first 4 bytes are the creation time (Trello's docs
-    recommend this for "when was this card created")."""
-    return dt.datetime.fromtimestamp(int(object_id[:8], 16), dt.UTC)
+    recommend this for "when was this card created"); None for an id that is not one
+    (exports edited by hand carry ids like ``card_one``: the card is still kept)."""
+    try:
+        return dt.datetime.fromtimestamp(int(object_id[:8], 16), dt.UTC)
+    except ValueError:
+        return None
 
 
 def list_category(name: str, ctx: MappingContext) -> str:
