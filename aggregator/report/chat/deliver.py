@@ -16,13 +16,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import email.utils
 import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -34,6 +35,7 @@ from pmohub.aggregator.config.notify import NotifySettings, WebhookSettings
 log = logging.getLogger("pmohub.notify")
 
 MIN_INTERVAL_S = 1.0
+URL_LOGGERS = ("urllib3.connectionpool", "urllib3.util.retry", "requests")
 MAX_WAIT_S = 120.0
 
 
@@ -98,6 +100,32 @@ def scrub(text: str, url: str) -> str:
     return text
 
 
+class ScrubFilter(logging.Filter):
+    """Removes a webhook URL's parts from the records of one logger: urllib3 logs the
+    request path (Slack's token is in it) at DEBUG, which ``pmohub -vv`` shows."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self.url = url
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = scrub(record.getMessage(), self.url), None
+        return True
+
+
+@contextlib.contextmanager
+def scrubbed_logs(url: str) -> Iterator[None]:
+    filt = ScrubFilter(url)
+    loggers = [logging.getLogger(n) for n in URL_LOGGERS]
+    for lg in loggers:
+        lg.addFilter(filt)
+    try:
+        yield
+    finally:
+        for lg in loggers:
+            lg.removeFilter(filt)
+
+
 def post_webhook(
     channel: str,
     url: str,
@@ -109,7 +137,19 @@ def post_webhook(
     pacer: Pacer = PACER,
 ) -> Delivery:
     """POST ``payload`` as JSON to ``url``; never raises for a failed delivery."""
-    http = session or requests.Session()
+    with scrubbed_logs(url):
+        return _post(channel, url, payload, settings, session or requests.Session(), sleep, pacer)
+
+
+def _post(
+    channel: str,
+    url: str,
+    payload: Mapping[str, Any],
+    settings: NotifySettings,
+    http: requests.Session,
+    sleep: Callable[[float], None],
+    pacer: Pacer,
+) -> Delivery:
     t0 = time.monotonic()
     backoff = settings.retry_backoff_s
     result = Delivery(channel, "failed")
