@@ -20,6 +20,7 @@ from pmohub.cli import (
     report_cmd,
     status_cmd,
     sync_cmd,
+    worker_cmd,
 )
 from pmohub.cli.app import App, PmohubGroup
 from pmohub.cli.logs import setup_logging
@@ -73,6 +74,7 @@ for command in (
     *report_cmd.COMMANDS,
     *status_cmd.COMMANDS,
     *people_cmd.COMMANDS,
+    *worker_cmd.COMMANDS,
     *notify_cmd.COMMANDS,
     *export_cmd.COMMANDS,
 ):

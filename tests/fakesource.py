@@ -13,8 +13,10 @@ expected store content from the same spec:
   (an item whose status change #1 vanished upstream);
 - ``checkpoint_every``: yield ``Checkpoint`` after every k items (0: none);
   ``future_checkpoint``: the last checkpoint lies a day in the future;
-- ``pause_after`` / ``marker`` / ``sleep``: after that many items, touch ``marker`` and sleep
-  (the test SIGKILLs the process meanwhile); ``fail_after``: raise TransientError there;
+- ``pause_after`` / ``marker`` / ``sleep``: after that many items, write the pid to ``marker``
+  and sleep (the test SIGKILLs the process meanwhile); ``pause_once``: not again once the
+  marker exists (the run that takes over goes through); ``fail_after``: raise
+  TransientError there;
 - ``log``: a file where each ``fetch_work_items`` call appends its ``since``.
 """
 
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sys
 import time
 from collections.abc import Iterator, Mapping
@@ -178,8 +181,10 @@ class FakeConnector(Connector):
             if yielded == spec.get("fail_after"):
                 raise TransientError("server said 503 after retries", source=self.name)
             if yielded == spec.get("pause_after"):
-                Path(spec["marker"]).touch()
-                time.sleep(spec.get("sleep", 60))
+                marker = Path(spec["marker"])
+                if not (spec.get("pause_once") and marker.exists()):
+                    marker.write_text(str(os.getpid()))  # who to SIGKILL
+                    time.sleep(spec.get("sleep", 60))
         if spec.get("future_checkpoint"):
             yield Checkpoint(dt.datetime.now(dt.UTC) + dt.timedelta(days=1))
 

@@ -55,9 +55,14 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _advisory_key(source: str) -> int:
-    digest = hashlib.blake2b(f"pmohub.sync:{source}".encode(), digest_size=8).digest()
+def advisory_key(name: str) -> int:
+    """A PostgreSQL advisory lock key (signed 64 bits) for ``name``, stable everywhere."""
+    digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
+
+
+def _advisory_key(source: str) -> int:
+    return advisory_key(f"pmohub.sync:{source}")
 
 
 def _pid_alive(pid: int) -> bool:
