@@ -26,6 +26,7 @@ the one with the lowest id, so ids seen earlier in reports stay valid where poss
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -300,8 +301,33 @@ def apply_config_people(engine: Engine, people: Sequence[Any]) -> list[MergeResu
     return results
 
 
-def people_rows(engine: Engine, *, source: str | None = None) -> list[dict[str, Any]]:
-    """Who is who: one row per person with their accounts per source."""
+def exclusion_matcher(patterns: Sequence[str]) -> re.Pattern[str] | None:
+    """One case-insensitive regex for the config's ``people_exclude``: ``*`` and ``?`` are
+    the only wildcards, everything else is literal (``*[bot]`` is GitHub's bot suffix, not
+    a character class)."""
+    if not patterns:
+        return None
+    parts = [re.escape(p).replace(r"\*", ".*").replace(r"\?", ".") for p in patterns]
+    return re.compile("|".join(f"(?:{p})" for p in parts), re.IGNORECASE | re.DOTALL)
+
+
+def is_service_account(person: Mapping[str, Any], matcher: re.Pattern[str] | None) -> bool:
+    """A person whose name, e-mail or any account (``SOURCE:ID``, id, name) matches."""
+    if matcher is None:
+        return False
+    texts = [person.get("name"), person.get("email")]
+    for a in person.get("accounts", ()):
+        texts += [f"{a['source']}:{a['external_id']}", a["external_id"], a.get("name")]
+        texts += [a.get("username")]
+    return any(t and matcher.fullmatch(str(t)) for t in texts)
+
+
+def people_rows(
+    engine: Engine, *, source: str | None = None, exclude: Sequence[str] = ()
+) -> list[dict[str, Any]]:
+    """Who is who: one row per person with their accounts per source; people matching an
+    ``exclude`` pattern (the config's ``people_exclude``: service and app accounts such
+    as a PMO bot) are left out."""
     with engine.connect() as conn:
         q = (
             select(
@@ -312,6 +338,7 @@ def people_rows(engine: Engine, *, source: str | None = None) -> list[dict[str, 
                 aliases_t.c.external_id,
                 aliases_t.c.display_name,
                 aliases_t.c.linked_by,
+                aliases_t.c.username,
             )
             .join(aliases_t, aliases_t.c.person_id == people_t.c.id)
             .where(aliases_t.c.deleted_at.is_(None))
@@ -319,14 +346,17 @@ def people_rows(engine: Engine, *, source: str | None = None) -> list[dict[str, 
         )
         rows = conn.execute(q).all()
     out: dict[int, dict[str, Any]] = {}
-    for pid, name, email, src, ext, alias_name, linked_by in rows:
+    for pid, name, email, src, ext, alias_name, linked_by, username in rows:
         person = out.setdefault(
             pid, {"person_id": pid, "name": name, "email": email, "accounts": []}
         )
         person["accounts"].append(
             {"source": src, "external_id": ext, "name": alias_name, "linked_by": linked_by}
         )
-    result = list(out.values())
+        if username:
+            person["accounts"][-1]["username"] = username
+    matcher = exclusion_matcher(exclude)
+    result = [p for p in out.values() if not is_service_account(p, matcher)]
     if source is not None:
         result = [p for p in result if any(a["source"] == source for a in p["accounts"])]
     for p in result:

@@ -39,6 +39,7 @@ def people(ctx: click.Context, source: str | None, multi: bool, fmt: str) -> Non
     Accounts are merged by e-mail, by the config's `people:` entries (applied here and
     after every sync) and by `pmohub people link`. The marks show how an account was
     joined: (email), (config), (manual); unmarked accounts came with their person.
+    Service and app accounts matching the config's `people_exclude` are left out.
 
     Example:
 
@@ -59,7 +60,7 @@ def people(ctx: click.Context, source: str | None, multi: bool, fmt: str) -> Non
                 click.echo(f"note: {ref} is not synced yet; linked after its sync", err=True)
     except PeopleError as exc:
         fail(f"{app.config().path}: {exc}")
-    rows = people_rows(engine, source=source)
+    rows = people_rows(engine, source=source, exclude=app.config().people_exclude)
     if multi:
         rows = [r for r in rows if r["sources"] > 1]
     if fmt == "table":

@@ -17,28 +17,41 @@ from pmohub.cli.app import EXIT_FAILURE, FORMAT_OPTION, App, emit, pass_app, wit
 @click.command()
 @click.argument("path", required=False, type=click.Path(dir_okay=False))
 @click.option("--force", is_flag=True, help="Overwrite an existing config file.")
+@click.option(
+    "--example",
+    is_flag=True,
+    help="Write a complete working config for a sample plan (plans/example_plan.csv).",
+)
 @pass_app
-def init(app: App, path: str | None, force: bool) -> None:
+def init(app: App, path: str | None, force: bool, example: bool) -> None:
     """Write a commented starter config and create (or migrate) its store.
 
-    PATH defaults to --config, else ./pmohub.yaml.
+    PATH defaults to --config, else ./pmohub.yaml. With --example, the config is a
+    working one for a sample spreadsheet plan written beside it: sync, check and status
+    run at once.
 
     Example:
 
     \b
         pmohub init                       # ./pmohub.yaml + ./pmohub.db
+        pmohub init --example && pmohub sync && pmohub status
         pmohub init /srv/pmo/pmohub.yaml --force
     """
     from pmohub.aggregator.config.loader import load_config_file, write_starter_config
 
     target = Path(path or app.config_path or "pmohub.yaml")
-    write_starter_config(target, force=force)
+    write_starter_config(target, force=force, example=example)
     cfg = load_config_file(target)
     app._config = cfg
     app.engine(cfg.database)
     click.echo(f"wrote {target}", err=True)
+    if example:
+        click.echo(f"wrote {target.parent / 'plans' / 'example_plan.csv'}", err=True)
     click.echo(f"store ready: {cfg.database_display}", err=True)
-    click.echo("next: add your sources to the config, then `pmohub sources check`", err=True)
+    if example:
+        click.echo("next: `pmohub sync`, then `pmohub check` and `pmohub status`", err=True)
+    else:
+        click.echo("next: add your sources to the config, then `pmohub sources check`", err=True)
 
 
 # --------------------------------------------------------------------------- sources

@@ -233,6 +233,14 @@ def top_fields() -> dict[str, Spec]:
         # checked per connector type by aggregator/config/sources.py
         "sources": Raw().about("Trackers and plan files by name (see Sources).", default={}),
         "people": ListOf(PERSON).about("Identities merged across tools, capacity.", default=[]),
+        "people_exclude": ListOf(Str(), scalar_ok=True).about(
+            "Service and app accounts that are not people: shell-style patterns (* ?) "
+            "matched, case-insensitively, against each account's SOURCE:ID, id, username, "
+            "name and e-mail; a person with a matching account is left out of `pmohub "
+            "people`. Jira app accounts are never read as people.",
+            default=[],
+            example=["pmo-bot@*", "*[bot]", "PMO Bot"],
+        ),
         "rules": rule_overrides("Tune or disable PMO rules (see docs/rules.md)."),
         "waivers": ListOf(WAIVER).about("Accepted exceptions to a rule.", default=[]),
         "hierarchy": ListOf(PORTFOLIO, keep_positions=True).about(

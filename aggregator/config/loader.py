@@ -168,6 +168,7 @@ def parse_config(text: str, *, filename: str = CONFIG_NAME, path: Path | None = 
         defaults=defaults,
         sources=sources,
         people=people,
+        people_exclude=tuple(top.get("people_exclude", ())),
         rules=top.get("rules", {}),
         waivers=waivers,
         hierarchy=hierarchy,

@@ -126,6 +126,7 @@ class Config:
     defaults: Mapping[str, Any] = field(default_factory=dict)
     sources: Mapping[str, SourceConfig] = field(default_factory=dict)
     people: tuple[PersonConfig, ...] = ()
+    people_exclude: tuple[str, ...] = ()  # patterns of service/app accounts (not people)
     rules: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     waivers: tuple[Waiver, ...] = ()
     hierarchy: tuple[PortfolioNode, ...] = ()

@@ -85,6 +85,8 @@ version: 1
 database: sqlite:///pmohub.db      # beside this file
 timezone: Asia/Shanghai
 language: zh-CN
+# the trackers' service account (it reports the automated issues) is not a person
+people_exclude: ["pmo-bot", "pmo-bot@*", "PMO Bot", "*[bot]"]
 
 """
 
