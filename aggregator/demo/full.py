@@ -260,6 +260,12 @@ def step_nightly(run: Any) -> None:
     report = result.reports[0] if result.reports else None
     if report is not None:
         run.extras["status_rows"] = status_rows(report)
+        # the chat digests as they would be posted (no webhook is configured: files only)
+        from pmohub.aggregator.report.chat.notify import report_digest, to_payloads, write_payloads
+
+        digest = report_digest(report, run.config, report_hint="report.html")
+        for path in write_payloads(to_payloads(digest), run.out_dir / "notify").values():
+            run.say(f"wrote {path}")
 
 
 def status_rows(report: Any, lang: str = "zh") -> list[dict[str, Any]]:
