@@ -722,10 +722,10 @@ def test_worklog_feeds_updated_list_deleted(cloud) -> None:
     all_ids = set(cloud.site.worklogs_by_id)
     seen: list[int] = []
     url = cloud.url + "/rest/api/3/worklog/updated?since=0"
-    import pmohub.emulators.jira.server as server_mod
+    import pmohub.emulators.jira.api_worklogs as worklogs_mod
 
-    old_page = server_mod.WORKLOG_PAGE
-    server_mod.WORKLOG_PAGE = 100  # several pages from a small site
+    old_page = worklogs_mod.WORKLOG_PAGE
+    worklogs_mod.WORKLOG_PAGE = 100  # several pages from a small site
     try:
         while True:
             body = requests.get(url, auth=AUTH, timeout=10).json()
@@ -734,7 +734,7 @@ def test_worklog_feeds_updated_list_deleted(cloud) -> None:
                 break
             url = body["nextPage"]
     finally:
-        server_mod.WORKLOG_PAGE = old_page
+        worklogs_mod.WORKLOG_PAGE = old_page
     assert set(seen) == all_ids and len(seen) == len(all_ids)
     issue = next(i for i in cloud.site.issues if len(i["worklogs"]) >= 2)
     doomed = [w["id"] for w in issue["worklogs"]]
