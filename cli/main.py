@@ -15,6 +15,7 @@ from pmohub.cli import (
     db_cmd,
     demo_cmd,
     export_cmd,
+    mail_cmd,
     notify_cmd,
     people_cmd,
     report_cmd,
@@ -77,6 +78,7 @@ for command in (
     *worker_cmd.COMMANDS,
     *notify_cmd.COMMANDS,
     *export_cmd.COMMANDS,
+    *mail_cmd.COMMANDS,
 ):
     main.add_command(command)
 

@@ -85,6 +85,11 @@ def _as_of(value: str | None, config: Any) -> dt.date:
     "pmohub-<kind>-<scope>-<date>.<fmt> in report.out_dir or the current directory).",
 )
 @click.option("--send", is_flag=True, help="Also e-mail it (smtp + report.recipients).")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Write the e-mail as an .eml file beside the report instead of sending it.",
+)
 @click.option("--lang", type=click.Choice(["en", "zh"]), help="Language (default: config).")
 @click.option("--monthly", is_flag=True, help="Monthly report with 3-month trends.")
 @click.option("--as-of", "as_of", help="Report date (default: today, local).")
@@ -95,6 +100,7 @@ def report(
     fmt: str,
     out: str | None,
     send: bool,
+    dry_run: bool,
     lang: str | None,
     monthly: bool,
     as_of: str | None,
@@ -103,7 +109,8 @@ def report(
 
     Sections: docs/report.md, headings in English and Chinese. The file is always
     written before any e-mail is sent; a failed send (after retries) exits 1 and the
-    report stays on disk.
+    report stays on disk. --dry-run builds the same message and writes it as
+    <report>.eml beside the report instead of sending (no server needed).
 
     Example:
 
@@ -112,6 +119,7 @@ def report(
         pmohub report --portfolio DIGI --format xlsx --lang zh --out digi.xlsx
         pmohub report --monthly --format md > monthly.md
         pmohub report --portfolio DIGI --send
+        pmohub report --portfolio DIGI --format html --dry-run   # writes the .eml
     """
     from pmohub.aggregator.config.sections import (
         report_language,
@@ -132,13 +140,19 @@ def report(
         rep = build_report(app.engine(), config, as_of=day, portfolio=portfolio, monthly=monthly)
         sys.stdout.buffer.write(render(rep, fmt, language))
         sys.stdout.flush()
-        if send:
+        if send or dry_run:
             from pmohub.aggregator.report.delivery import DeliveryError
             from pmohub.aggregator.report.publish import mail_report
+            from pmohub.aggregator.report.publish import report_basename as basename
 
             try:
-                to, _ = mail_report(rep, config, language)
-                click.echo(f"sent to {', '.join(to)}", err=True)
+                eml_dir = out_dir if dry_run else None
+                to, _ = mail_report(rep, config, language, dry_run_dir=eml_dir)
+                if eml_dir is not None:
+                    eml = eml_dir / f"{basename(rep)}.eml"
+                    click.echo(f"dry run: wrote {eml} (to {', '.join(to)}; not sent)", err=True)
+                else:
+                    click.echo(f"sent to {', '.join(to)}", err=True)
             except DeliveryError as exc:
                 click.echo(f"error: {exc}", err=True)
                 sys.exit(EXIT_FAILURE)
@@ -154,10 +168,16 @@ def report(
         out=Path(out) if out else None,
         out_dir=out_dir,
         send=send,
+        dry_run=dry_run,
     )
     for path in result.files.values():
         click.echo(f"wrote {path}", err=True)
-    if result.sent_to:
+    if result.sent_to and dry_run:
+        from pmohub.aggregator.report.publish import report_basename as basename
+
+        eml = next(iter(result.files.values())).parent / f"{basename(result.report)}.eml"
+        click.echo(f"dry run: wrote {eml} (to {', '.join(result.sent_to)}; not sent)", err=True)
+    elif result.sent_to:
         click.echo(f"sent to {', '.join(result.sent_to)}", err=True)
     if result.send_error:
         click.echo(f"error: {result.send_error}", err=True)
@@ -168,6 +188,11 @@ def report(
 @click.command()
 @click.option("--as-of", "as_of", help="As-of date (default: today, local).")
 @click.option("--no-send", is_flag=True, help="Write the reports but do not e-mail them.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Write the e-mail as an .eml file beside the report instead of sending it.",
+)
 @click.option("--out-dir", type=click.Path(file_okay=False), help="Report directory.")
 @click.option("--lang", type=click.Choice(["en", "zh"]), help="Report language.")
 @click.option("--log-json", is_flag=True, help="Logs as JSON lines (with run_id).")
@@ -176,6 +201,7 @@ def nightly(
     app: App,
     as_of: str | None,
     no_send: bool,
+    dry_run: bool,
     out_dir: str | None,
     lang: str | None,
     log_json: bool,
@@ -192,6 +218,7 @@ def nightly(
         pmohub nightly
         pmohub --config /etc/pmohub.yaml nightly --log-json 2>>/var/log/pmohub.jsonl
         pmohub nightly --no-send --out-dir /tmp/reports
+        pmohub nightly --dry-run          # the e-mails as .eml files beside the reports
     """
     from pmohub.aggregator.jobs.nightly import run_nightly
 
@@ -202,6 +229,7 @@ def nightly(
         engine=app.engine(),
         as_of=_as_of(as_of, config) if as_of else None,
         send=not no_send,
+        dry_run=dry_run and not no_send,
         out_dir=Path(out_dir) if out_dir else None,
         lang=lang,
     )
@@ -212,6 +240,11 @@ def nightly(
 
 @click.command("schedule")
 @click.option("--no-send", is_flag=True, help="Write the reports but do not e-mail them.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Write the e-mail as an .eml file beside the report instead of sending it.",
+)
 @click.option("--log-json", is_flag=True, help="Logs as JSON lines (with run_id).")
 @click.option(
     "--tick",
@@ -221,12 +254,13 @@ def nightly(
     help="Seconds between checks for a due run.",
 )
 @pass_app
-def schedule_cmd(app: App, no_send: bool, log_json: bool, tick: float) -> None:
+def schedule_cmd(app: App, no_send: bool, dry_run: bool, log_json: bool, tick: float) -> None:
     """Run the nightly job on the configured schedule until stopped (SIGTERM/Ctrl-C).
 
     Times come from the config (`schedule: {nightly: "02:00", timezone: ...}`). A
     failed run is logged and recorded and the loop goes on; runs never overlap (also
-    across processes); a run missed while this was down is caught up on start.
+    across processes); a run missed while this was down is caught up on start, its
+    reports written but mailed only with `schedule.catch_up_send: true`.
 
     Example:
 
@@ -238,7 +272,8 @@ def schedule_cmd(app: App, no_send: bool, log_json: bool, tick: float) -> None:
 
     configure_job_logging(log_json, app.quiet)
     config = app.config()
-    sched = Scheduler(config, app.engine(), tick_s=tick, job_kwargs={"send": not no_send})
+    job_kwargs = {"send": not no_send, "dry_run": dry_run and not no_send}
+    sched = Scheduler(config, app.engine(), tick_s=tick, job_kwargs=job_kwargs)
     sched.install_signal_handlers()
     sys.exit(sched.run())
 

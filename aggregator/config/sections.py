@@ -104,6 +104,9 @@ class ScheduleSettings:
     nightly: str = "02:00"
     timezone: str | None = None
     catch_up: bool = True
+    #: the catch-up pass on start mails only when this is set: a restart must not mail
+    #: yesterday's report unasked (issue 15); it still writes the reports
+    catch_up_send: bool = False
     interval_s: float | None = None  # every N seconds instead of daily (tests, dev)
 
 
@@ -139,6 +142,7 @@ def _schedule(v: dict[str, Any]) -> ScheduleSettings:
         nightly=v.get("nightly", "02:00"),
         timezone=v.get("timezone"),
         catch_up=v.get("catch_up", True),
+        catch_up_send=v.get("catch_up_send", False),
         interval_s=v.get("interval_s"),
     )
 
@@ -207,6 +211,10 @@ SCHEDULE = Fields(
             "Zone of `nightly` (default: the top-level `timezone`).", example="Asia/Shanghai"
         ),
         "catch_up": Bool().about("Run a missed nightly on start.", default=True),
+        "catch_up_send": Bool().about(
+            "Also mail the reports of that catch-up pass (default: written, not mailed).",
+            default=False,
+        ),
         "interval_s": Num(minimum=1, maximum=7 * 86400).about(
             "Instead of daily: every N seconds (testing)."
         ),

@@ -268,6 +268,7 @@ def run_nightly(
     as_of: dt.date | None = None,
     scheduled_for: dt.datetime | None = None,
     send: bool = True,
+    dry_run: bool = False,
     out_dir: Path | None = None,
     lang: str | None = None,
     env: Mapping[str, str] | None = None,
@@ -310,6 +311,7 @@ def run_nightly(
                     result,
                     as_of=as_of,
                     send=send,
+                    dry_run=dry_run,
                     out_dir=out_dir,
                     lang=lang,
                     env=env,
@@ -371,14 +373,17 @@ def _send_step(
     language: str,
     env: Mapping[str, str] | None,
     sleep: Callable[[float], None] | None,
+    dry_run: bool = False,
 ) -> StepResult:
-    """Mail each built report to its recipients (the whole organisation, each portfolio)."""
+    """Mail each built report to its recipients (the whole organisation, each portfolio);
+    ``dry_run``: write each message as an ``.eml`` beside the report files instead."""
     from pmohub.aggregator.report.delivery import DeliveryError
     from pmohub.aggregator.report.publish import mail_report
 
-    if not send:
+    if not send and not dry_run:
         return StepResult("send", "skipped", detail={"why": "sending disabled"})
-    if smtp_settings(config) is None:
+    eml_dir = Path(next(iter(result.files.values()))).parent if result.files else Path.cwd()
+    if smtp_settings(config) is None and not dry_run:
         return StepResult("send", "skipped", detail={"why": "no smtp section"})
     if not reports:
         return StepResult("send", "skipped", detail={"why": "no report"})
@@ -388,7 +393,15 @@ def _send_step(
         if not to:
             continue
         try:
-            sent, _ = mail_report(rep, config, language, recipients=to, env=env, sleep=sleep)
+            sent, _ = mail_report(
+                rep,
+                config,
+                language,
+                recipients=to,
+                env=env,
+                sleep=sleep,
+                dry_run_dir=eml_dir if dry_run else None,
+            )
             result.sent_to.extend(sent)
         except DeliveryError as exc:
             errors.append(str(exc))
@@ -396,6 +409,9 @@ def _send_step(
         return StepResult("send", "failed", error="; ".join(errors))
     if not result.sent_to:
         return StepResult("send", "skipped", detail={"why": "no recipients configured"})
+    if dry_run:  # nothing was sent: say where the messages are
+        detail = {"recipients": len(result.sent_to), "dry_run": str(eml_dir)}
+        return StepResult("send", "ok", detail=detail)
     return StepResult("send", "ok", detail={"recipients": len(result.sent_to)})
 
 
@@ -412,6 +428,7 @@ def _run_locked(
     should_stop: Callable[[], bool],
     sleep: Callable[[float], None] | None,
     steps: tuple[str, ...],
+    dry_run: bool = False,
     report_basename: str | None = None,
     clock: Callable[[], dt.datetime] | None = None,
 ) -> NightlyResult:
@@ -488,7 +505,14 @@ def _run_locked(
     run_step(
         "send",
         lambda: _send_step(
-            config, result, reports, send=send, language=language, env=env, sleep=sleep
+            config,
+            result,
+            reports,
+            send=send,
+            language=language,
+            env=env,
+            sleep=sleep,
+            dry_run=dry_run,
         ),
     )
     run_step(

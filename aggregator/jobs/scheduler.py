@@ -8,7 +8,9 @@ On every tick the newest slot that is due and has no finished run in ``job_runs`
 
 * **catch-up**: on start, a slot missed while the process was down is run at once (state
   from the store, so a restart, another host or a crash-loop all see the same history);
-  ``catch_up: false`` only runs slots after the start;
+  ``catch_up: false`` only runs slots after the start. That catch-up pass writes its
+  reports but mails nothing unless ``catch_up_send: true``: a restart in the afternoon
+  must not mail last night's report unasked;
 * **never overlapping**: the job takes the ``job:nightly`` lock (aggregator.jobs.nightly), so
   a second scheduler, or a manual ``pmohub nightly`` at the same time, is refused and
   recorded as ``locked``; within one process, runs are sequential;
@@ -102,6 +104,10 @@ class Scheduler:
             return None
         return slot
 
+    def is_catch_up(self, slot: dt.datetime) -> bool:
+        """A slot that was due before this scheduler started (missed while it was down)."""
+        return self.started_at is not None and slot < self.started_at
+
     def tick(self) -> None:
         """Run the due slot, if any. Never raises: the loop must survive every failure."""
         if self.stop_event.is_set():
@@ -118,6 +124,10 @@ class Scheduler:
         if last is not None and time.monotonic() - last < self.retry_locked_s:
             return
         self._tried[slot] = time.monotonic()
+        kwargs = dict(self.job_kwargs)
+        if self.is_catch_up(slot) and not self.settings.catch_up_send:
+            kwargs["send"] = False
+            log.info("schedule: catch-up pass: reports written, not mailed (catch_up_send)")
         log.info("schedule: running the %s slot", slot.isoformat())
         try:
             result = self.job(
@@ -125,7 +135,7 @@ class Scheduler:
                 engine=self.engine,
                 scheduled_for=slot,
                 should_stop=self.stop_event.is_set,
-                **self.job_kwargs,
+                **kwargs,
             )
         except Exception as exc:
             log.exception("schedule: job for slot %s raised", slot.isoformat())

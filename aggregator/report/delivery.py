@@ -26,6 +26,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import formatdate, make_msgid, parseaddr
+from pathlib import Path
 from typing import Any
 
 from pmohub.aggregator.config.sections import SmtpSettings
@@ -38,6 +39,37 @@ XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.she
 
 class DeliveryError(PmohubError):
     """The report could not be sent (after retries)."""
+
+
+#: The sender of a dry run without an ``smtp:`` section (nothing is sent).
+DRY_RUN_SENDER = "pmohub <pmohub@localhost>"
+
+
+def write_eml(msg: EmailMessage, path: Path) -> Path:
+    """A dry run: the exact bytes that would go to the server, as an ``.eml`` file any mail
+    client opens."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(msg.as_bytes())
+    log.info("dry run: message written to %s (not sent)", path)
+    return path
+
+
+def test_message(sender: str, recipients: Sequence[str], *, via: str) -> EmailMessage:
+    """``pmohub mail test``: a small message proving the SMTP settings work."""
+    when = formatdate(localtime=True)
+    text = (
+        f"pmohub test message, sent {when} via {via}.\n"
+        "If you can read this, the report e-mail will arrive too.\n"
+        "pmohub 测试邮件：收到此邮件说明周报邮件配置可用。\n"
+    )
+    html = f"<p>{text.replace(chr(10), '<br>')}</p>"
+    return build_message(
+        sender=sender,
+        recipients=recipients,
+        subject="pmohub 测试邮件 / test message",
+        text=text,
+        html=html,
+    )
 
 
 @dataclass

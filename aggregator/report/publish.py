@@ -75,19 +75,24 @@ def mail_report(
     recipients: Sequence[str] | None = None,
     env: Mapping[str, str] | None = None,
     sleep: Callable[[float], None] | None = None,
+    dry_run_dir: Path | None = None,
 ) -> tuple[list[str], str]:
     """Send the report (HTML + text body, Excel attached); returns (recipients, Message-ID).
+    With ``dry_run_dir`` the message is written there as ``<report basename>.eml`` instead
+    (no server contacted; an ``smtp:`` section is then optional).
     Raises :class:`aggregator.report.delivery.DeliveryError`."""
     from pmohub.aggregator.config.sections import resolve_path
     from pmohub.aggregator.report.delivery import (
+        DRY_RUN_SENDER,
         Attachment,
         DeliveryError,
         build_message,
         send_message,
+        write_eml,
     )
 
     smtp = smtp_settings(config)
-    if smtp is None:
+    if smtp is None and dry_run_dir is None:
         raise DeliveryError("--send needs an `smtp:` section in the config (host, port, security)")
     rs = report_settings(config)
     to = list(recipients or rs.recipients_for(report.portfolio))
@@ -98,13 +103,17 @@ def mail_report(
             "to the config"
         )
     msg = build_message(
-        sender=smtp.sender,
+        sender=smtp.sender if smtp is not None else DRY_RUN_SENDER,
         recipients=to,
         subject=subject_line(report, lang, rs.subject_prefix),
         text=render_markdown(report, lang),
         html=render_html(report, lang),
         attachments=[Attachment(f"{report_basename(report)}.xlsx", render_xlsx(report, lang))],
     )
+    if dry_run_dir is not None:
+        write_eml(msg, dry_run_dir / f"{report_basename(report)}.eml")
+        return to, str(msg["Message-ID"])
+    assert smtp is not None  # checked above
     ca = resolve_path(config, smtp.ca_file)
     kwargs: dict[str, Any] = {"env": env, "ca_file": str(ca) if ca else None}
     if sleep is not None:
@@ -125,6 +134,7 @@ def publish(
     out: Path | None = None,
     out_dir: Path | None = None,
     send: bool = False,
+    dry_run: bool = False,
     check: Any = None,
     job_run_id: str | None = None,
     env: Mapping[str, str] | None = None,
@@ -145,10 +155,17 @@ def publish(
     result.files = write_files(report, formats, lang, out=out, out_dir=out_dir)
     for fmt, path in result.files.items():
         log.info("wrote %s report %s", fmt, path)
-    if send:
+    if send or dry_run:
+        # a dry run writes the message beside the report files instead of sending it
+        eml_dir = next(iter(result.files.values())).parent if result.files else out_dir
         try:
             result.sent_to, result.message_id = mail_report(
-                report, config, lang, env=env, sleep=sleep
+                report,
+                config,
+                lang,
+                env=env,
+                sleep=sleep,
+                dry_run_dir=(eml_dir or Path.cwd()) if dry_run else None,
             )
         except DeliveryError as exc:
             result.send_error = str(exc)
