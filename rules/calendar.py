@@ -80,6 +80,8 @@ class WorkCalendar:
     holidays: tuple[dt.date, ...] = ()
     makeup_workdays: tuple[dt.date, ...] = ()
     covered_years: tuple[int, int] | None = None  # years the holiday source knows
+    #: years the config declares itself (an extra holiday or workday in them): covered
+    declared_years: frozenset[int] = frozenset()
     _workdays: np.ndarray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -138,21 +140,39 @@ class WorkCalendar:
         if self.covered_years is None:
             return []
         lo, hi = self.covered_years
-        return sorted({y for y in years if y < lo or y > hi})
+        return sorted({y for y in years if (y < lo or y > hi) and y not in self.declared_years})
 
 
 def uncovered_warnings(calendars: Iterable[WorkCalendar], years: Iterable[int]) -> list[str]:
-    """One warning per calendar (by name) whose holiday source misses some of ``years``."""
+    """One warning per calendar (by name) whose holiday source misses some of ``years``,
+    saying what to do: the installed chinesecalendar is often the newest there is (the
+    State Council publishes next year's holidays in November), so the remedy is to declare
+    that year's days in the config, which also silences the warning."""
     out = []
     wanted = set(years)
     for cal in {c.name: c for c in calendars}.values():
         missing = cal.uncovered_years(wanted)
         if missing:
+            year = missing[-1]
+            known = f" (chinesecalendar {_package_version()} knows up to {cal.covered_years[1]})"
             out.append(
-                f"calendar {cal.name}: holidays unknown for {', '.join(map(str, missing))} "
-                "(upgrade chinesecalendar); those years count weekends only"
+                f"calendar {cal.name}: holidays unknown for {', '.join(map(str, missing))}"
+                f"{known}; those years count weekends only. Declare the year's holidays and "
+                f"make-up workdays in the config, e.g. calendars: {{{cal.name}: "
+                f"{{extra_holidays: [{year}-01-01, {year}-10-01], "
+                f"extra_workdays: [{year}-09-26]}}}} (a newer chinesecalendar, once "
+                "released, also covers it)"
             )
     return out
+
+
+def _package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("chinesecalendar")
+    except PackageNotFoundError:
+        return "(not installed)"
 
 
 def _weekmask(weekend: Iterable[str]) -> str:
@@ -185,9 +205,11 @@ def build_calendar(name: str, spec: Mapping[str, Any] | None = None) -> WorkCale
         holidays, makeup, covered = _chinese_days()
     elif source not in (None, "", "none"):
         raise CalendarError(f"calendar {name}: unknown holiday source {source!r} (chinesecalendar)")
-    holidays += [_as_date(d) for d in spec.get("extra_holidays", []) or []]
-    makeup += [_as_date(d) for d in spec.get("extra_workdays", []) or []]
-    extra = {_as_date(d) for d in spec.get("extra_holidays", []) or []}
+    declared = [_as_date(d) for d in spec.get("extra_holidays", []) or []]
+    declared_work = [_as_date(d) for d in spec.get("extra_workdays", []) or []]
+    holidays += declared
+    makeup += declared_work
+    extra = set(declared)
     makeup = [d for d in makeup if d not in extra]
     return WorkCalendar(
         name=name,
@@ -195,6 +217,7 @@ def build_calendar(name: str, spec: Mapping[str, Any] | None = None) -> WorkCale
         holidays=tuple(sorted(set(holidays))),
         makeup_workdays=tuple(sorted(set(makeup))),
         covered_years=covered,
+        declared_years=frozenset(d.year for d in (*declared, *declared_work)),
     )
 
 

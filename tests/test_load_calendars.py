@@ -140,7 +140,32 @@ def test_check_warns_when_a_person_calendar_lacks_holidays(sqlite_url: str) -> N
     config = parse_config(cfg)
     assert config.calendars["cn"].source == "none"
     res = run_checks(engine, config, as_of=AS_OF, rule_ids=["RES-001"], write=False)
-    assert [w for w in res.warnings if "holidays unknown" in w] == [
-        "calendar site: holidays unknown for 2027 (upgrade chinesecalendar); "
-        "those years count weekends only"
-    ]
+    [warning] = [w for w in res.warnings if "holidays unknown" in w]
+    # issue 15: it says what to do (the installed chinesecalendar is the newest)
+    assert warning.startswith("calendar site: holidays unknown for 2027 (chinesecalendar ")
+    assert "upgrade" not in warning and "those years count weekends only" in warning
+    assert "calendars: {site: {extra_holidays: [2027-01-01" in warning
+    assert "extra_workdays: [2027-" in warning
+
+
+def test_the_warnings_example_silences_it() -> None:
+    """The calendars snippet the warning shows is valid YAML and, once in the config,
+    covers the year: the warning goes away (issue 15)."""
+    import re
+
+    import yaml
+
+    from pmohub.rules.calendar import build_calendar, uncovered_warnings
+
+    cal = build_calendar("cn", {"source": "chinesecalendar"})
+    assert cal.covered_years is not None
+    year = cal.covered_years[1] + 1
+    [warning] = uncovered_warnings([cal], [year])
+    snippet = re.search(r"e\.g\. (calendars: \{.*?\}\})", warning).group(1)
+    spec = yaml.safe_load(snippet)["calendars"]["cn"]
+    assert all(d.year == year for d in (*spec["extra_holidays"], *spec["extra_workdays"]))
+    declared = build_calendar("cn", {"source": "chinesecalendar", **spec})
+    assert uncovered_warnings([declared], [year]) == []
+    # the declared days take effect: 1 January is a holiday, the make-up Saturday works
+    assert not declared.is_workday([spec["extra_holidays"][0]])[0]
+    assert declared.is_workday([spec["extra_workdays"][0]])[0]
