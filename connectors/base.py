@@ -209,6 +209,14 @@ class Connector(ABC):
     def census(self, project_key: str) -> Iterator[str]:
         """Every live work item external_id in the project (ids only, cheap)."""
 
+    def census_total(self, project_key: str) -> int | None:
+        """How many ids ``census(project_key)`` would list, from one cheap request (a
+        count), or None when the connector cannot tell (the default). On incremental runs
+        the sync engine skips the id listing when the totals of every project equal the
+        store's live items (``aggregator.ingest.sync.census_unchanged``); it never deletes
+        on a count."""
+        return None
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release sessions or temp files."""
 
