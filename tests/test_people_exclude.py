@@ -63,7 +63,10 @@ def test_people_lists_no_service_account(
     result = run(main, ["people", "--format", "json"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     names = {p["name"] for p in json.loads(result.stdout)}
+    load = run(main, ["load", "--format", "json"], catch_exceptions=False)
+    assert load.exit_code == 0, load.output
     if configured:
         assert names == {"张伟", "李娜"}
+        assert "PMO Bot" not in load.stdout and "张伟" in load.stdout  # nor in the load
     else:  # the same store without the setting: the accounts are there to be excluded
         assert {"PMO Bot", "dependabot[bot]"} <= names

@@ -39,7 +39,7 @@ import pandas as pd
 from sqlalchemy import Engine, or_, select
 
 from pmohub.aggregator.config.settings import person_calendars
-from pmohub.aggregator.people import account_index
+from pmohub.aggregator.people import account_index, exclusion_matcher
 from pmohub.aggregator.status.settings import (
     FLOW_DAYS,
     MIN_HPP_SAMPLES,
@@ -132,6 +132,15 @@ def read_people(engine: Engine, config: Any) -> tuple[pd.DataFrame, dict[int, in
         if c not in people.columns:
             people[c] = None
     people["name"] = people["cfg_name"].fillna(people["name"])
+    # service and app accounts (config people_exclude) carry no capacity and are no one's
+    # load: left out of the people listed (their items, if any, count as unassigned)
+    matcher = exclusion_matcher(tuple(getattr(config, "people_exclude", ()) or ()))
+    if matcher is not None and len(people):
+        hit = [
+            any(isinstance(t, str) and matcher.fullmatch(t) for t in (name, email))
+            for name, email in zip(people["name"], people["email"], strict=True)
+        ]
+        people = people[~np.array(hit, dtype=bool)]
     return people, canonical
 
 
