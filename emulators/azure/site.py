@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pmohub.emulators.base import DEFAULT_TODAY, history_window
-from pmohub.emulators.jira.generator import PEOPLE
+from pmohub.emulators.jira.people import PEOPLE
 
 STATE_CATEGORY = {
     "New": "Proposed",

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pmohub.emulators.base import DEFAULT_TODAY, history_window
-from pmohub.emulators.jira.generator import PEOPLE
+from pmohub.emulators.jira.people import PEOPLE
 
 WORKFLOW = ("workflow::todo", "workflow::doing", "workflow::review")
 TYPES = ("type::bug", "type::feature", "type::chore")

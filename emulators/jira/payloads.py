@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pmohub.emulators.jira.generator import CUSTOM_FIELDS, SELECT_OPTIONS
+from pmohub.emulators.jira.customfields import CUSTOM_FIELDS, SELECT_OPTIONS
 from pmohub.emulators.jira.site import (
     ISSUE_TYPES,
     LINK_TYPES,

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pmohub.emulators.base import DEFAULT_TODAY, history_window
-from pmohub.emulators.jira.generator import PEOPLE
+from pmohub.emulators.jira.people import PEOPLE
 
 #: (id, Chinese name, English type): one state scheme shared by every type here.
 STATES: tuple[tuple[str, str, str], ...] = (

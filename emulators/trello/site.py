@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pmohub.emulators.base import DEFAULT_TODAY, history_window
-from pmohub.emulators.jira.generator import PEOPLE
+from pmohub.emulators.jira.people import PEOPLE
 
 LISTS = ("Backlog", "To Do", "Doing", "Review", "Done")
 BOARD_NAMES = ("Marketing Site", "Partner Onboarding", "Event Planning")
