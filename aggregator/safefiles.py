@@ -11,7 +11,11 @@ its backups) goes through here:
   torn one. A target that exists and is not a regular file (``/dev/full``, a directory,
   a FIFO, a symlink) is refused: renaming over a device node as root replaced the device.
 - New files get mode 0600 (:func:`file_mode`); ``PMOHUB_FILE_MODE`` (octal, e.g. ``640``
-  for a group that reads the reports) overrides it.
+  for a group that reads the reports) overrides it; new directories 0700.
+- Spreadsheet cells: tracker text such as ``=HYPERLINK("http://evil.example","x")`` must
+  never become a live formula in a file someone opens in Excel (formula injection). A text
+  cell starting with one of :data:`FORMULA_TRIGGERS` is written as text in xlsx and, in CSV,
+  prefixed with a single quote (:func:`neutralise_csv`, the OWASP rule).
 """
 
 from __future__ import annotations
@@ -27,6 +31,25 @@ from typing import BinaryIO
 from pmohub.connectors.errors import PmohubError
 
 DEFAULT_MODE = 0o600
+DIRECTORY_MODE = 0o700
+#: a text cell starting with one of these is a formula (or DDE) to a spreadsheet program
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def is_formula_like(value: object) -> bool:
+    return isinstance(value, str) and value.startswith(FORMULA_TRIGGERS)
+
+
+def neutralise_csv(value: object) -> object:
+    """A CSV cell that a spreadsheet program will show as text: text starting with a
+    formula trigger gets a leading single quote (OWASP CSV injection); numbers, which
+    are written unquoted and cannot be a formula, pass unchanged."""
+    return "'" + value if is_formula_like(value) else value  # type: ignore[operator]
+
+
+def make_private_dir(path: Path) -> None:
+    """Create ``path`` (and its parents) 0700 when missing; an existing one is left."""
+    path.mkdir(mode=DIRECTORY_MODE, parents=True, exist_ok=True)
 
 
 class UnsafeTarget(PmohubError):

@@ -20,6 +20,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from pmohub.aggregator.safefiles import neutralise_csv
+
 FORMATS = ("table", "json", "csv")
 DEFAULT_WIDTH = 100
 _GAP = "  "
@@ -191,7 +193,7 @@ def render(
                 [
                     json.dumps(jsonable(v), ensure_ascii=False)
                     if isinstance(v := r.get(c), Mapping | list | tuple)
-                    else ("" if v is None else jsonable(v))
+                    else ("" if v is None else neutralise_csv(jsonable(v)))
                     for c in columns
                 ]
             )

@@ -217,7 +217,7 @@ def nightly(
     \b
         pmohub nightly
         pmohub --config /etc/pmohub.yaml nightly --log-json 2>>/var/log/pmohub.jsonl
-        pmohub nightly --no-send --out-dir /tmp/reports
+        pmohub nightly --no-send --out-dir ~/pmohub-reports   # a private directory
         pmohub nightly --dry-run          # the e-mails as .eml files beside the reports
     """
     from pmohub.aggregator.jobs.nightly import run_nightly

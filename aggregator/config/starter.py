@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 from pmohub.aggregator.config.yamlio import ConfigFileError
+from pmohub.aggregator.safefiles import write_text
 
 STARTER_CONFIG = """\
 # pmohub configuration. Format: see docs/configuration.md and README "Configuration".
@@ -141,6 +142,7 @@ def write_starter_config(
         if plan.exists() and not force:
             raise ConfigFileError(f"{plan} already exists; use --force to overwrite it")
         plan.parent.mkdir(parents=True, exist_ok=True)
-        plan.write_text(example_plan(today or dt.date.today()), encoding="utf-8")
-    path.write_text(EXAMPLE_CONFIG if example else STARTER_CONFIG, encoding="utf-8")
+        write_text(plan, example_plan(today or dt.date.today()))
+    # atomic and private (0600): a config names hosts, accounts and variable names
+    write_text(path, EXAMPLE_CONFIG if example else STARTER_CONFIG)
     return path

@@ -1,6 +1,8 @@
 """Renderers of the report model: HTML (self-contained, e-mail safe), Markdown, Excel,
 JSON and CSV. All tracker text is escaped: Jinja2 autoescape in HTML, entity-escaping
-in Markdown, plain cell values in Excel/CSV.
+in Markdown; in Excel and CSV a text cell that starts like a formula (``=``, ``+``, ``-``,
+``@``, tab, CR) is written as text / prefixed with a quote (aggregator/safefiles.py), so
+tracker text never becomes a live formula. Files are written atomically and privately.
 """
 
 from __future__ import annotations
@@ -18,6 +20,13 @@ import jinja2
 
 from pmohub.aggregator.report.i18n import t, text_of
 from pmohub.aggregator.report.model import Column, Report, Table
+from pmohub.aggregator.safefiles import (
+    check_target,
+    is_formula_like,
+    make_private_dir,
+    neutralise_csv,
+    write_bytes,
+)
 
 FORMATS = ("html", "md", "xlsx", "json", "csv")
 TRANSLATED_KINDS = {"rag": "rag", "state": "state", "severity": "sev", "level": "level", "ms": "ms"}
@@ -340,9 +349,22 @@ def render_xlsx(report: Report, lang: str = "en") -> bytes:
                     )
         ws.freeze_panes = "A2"
         ws.auto_filter.ref = f"A1:{get_column_letter(len(tab.columns))}{last_row}"
+    _formulas_as_text(wb)
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+def _formulas_as_text(wb: Any) -> None:
+    """openpyxl stores any string starting with ``=`` as a formula; tracker text must stay
+    text (formula injection): string type, and Excel's quote prefix so that editing the
+    cell does not turn it into a formula either. The report itself writes no formulas."""
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                if is_formula_like(cell.value):
+                    cell.data_type = "s"
+                    cell.quotePrefix = True
 
 
 # --------------------------------------------------------------------------- JSON / CSV
@@ -361,7 +383,9 @@ def render_csv(report: Report, lang: str = "en") -> str:
     """Every table in one long CSV: section, table, row number, column key, value (dates ISO,
     numbers plain, words translated), so one file carries the whole report."""
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
+    # CRLF (RFC 4180): the writer quotes a field only when it holds a character of the line
+    # terminator, so with "\n" a lone CR in tracker text went out unquoted and split the row
+    w = csv.writer(buf, lineterminator="\r\n")
     w.writerow(CSV_COLUMNS)
     tz = _tz(report)
     for s in report.sections:
@@ -373,7 +397,7 @@ def render_csv(report: Report, lang: str = "en") -> str:
                         v = v.replace(tzinfo=tz).isoformat()
                     elif isinstance(v, dt.date):
                         v = v.isoformat()
-                    w.writerow([s.id, tab.id, i, c.key, "" if v is None else v])
+                    w.writerow([s.id, tab.id, i, c.key, "" if v is None else neutralise_csv(v)])
     return buf.getvalue()
 
 
@@ -393,11 +417,13 @@ def render(report: Report, fmt: str, lang: str = "en") -> bytes:
 
 
 def write_report(report: Report, fmt: str, path: str | Path, lang: str = "en") -> Path:
-    """Write atomically (temp file + rename), so a reader never sees half a report."""
+    """Write atomically through a private temporary file in the target directory, renamed
+    over the target: a reader never sees half a report, a planted symlink is not followed,
+    and a target that is not a regular file (``/dev/full``) is refused
+    (:func:`pmohub.aggregator.safefiles.atomic_output`)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    check_target(path)  # before the work of rendering
+    make_private_dir(path.parent)
     data = render(report, fmt, lang)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+    write_bytes(path, data)
     return path
