@@ -401,6 +401,7 @@ def forecast(app: App, project: str | None, as_of: str | None, trials: int, fmt:
                     "mean_th",
                     "method",
                     "low_confidence",
+                    "basis",
                     "trials",
                     "p50",
                     "p85",
@@ -415,17 +416,29 @@ def forecast(app: App, project: str | None, as_of: str | None, trials: int, fmt:
             fmt,
         )
         return
+
+    def when(r: dict[str, Any], p: int) -> Any:
+        # No completion yet means no throughput to project: say so, never "> 2 years".
+        if r[f"p{p}"]:
+            return r[f"p{p}"]
+        return "no history yet" if r.get("basis") == "no_history" else "> 2 years"
+
+    notes = {
+        "no_history": "no history yet: no item finished in the sample",
+        "mean": "low confidence: remaining / mean TH",
+        "nothing_open": "nothing open",
+    }
     rows = [
         {
             "project": r["project_key"],
             "open": r["remaining"],
             "TH/day": _fix(r["mean_th"]),
-            "P50": r["p50"] or "> 2 years",
-            "P85": r["p85"] or "> 2 years",
-            "P95": r["p95"] or "> 2 years",
+            "P50": when(r, 50),
+            "P85": when(r, 85),
+            "P95": when(r, 95),
             "baseline end": r["baseline_end"] or "",
             "on time": _pct(r["p_on_time"]),
-            "note": "low confidence: remaining / mean TH" if r["low_confidence"] else "",
+            "note": notes.get(str(r.get("basis")), ""),
         }
         for r in frame.to_dict("records")
     ]

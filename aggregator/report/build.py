@@ -14,6 +14,7 @@ import importlib.metadata
 import logging
 from typing import Any
 
+import pandas as pd
 from sqlalchemy import Engine
 
 from pmohub.aggregator.config.sections import report_settings
@@ -68,7 +69,37 @@ def build_report(
         report.sections.append(guarded_section(spec, number, ctx, report))
     report.sections.sort(key=lambda s: s.number)
     report.notes = ctx.unique_notes()
+    scrub_missing(report)
     return report
+
+
+def missing(value: Any) -> bool:
+    """NaN, NaT, pd.NA: what pandas means by "no value" (rendered as an empty cell)."""
+    if value is None or isinstance(value, str | bool | dict | list | tuple):
+        return False
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _scrub(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub(v) for v in value]
+    return None if missing(value) else value
+
+
+def scrub_missing(report: Report) -> None:
+    """Every table cell and message parameter with pandas' missing value becomes None, which
+    each format renders as an empty cell: a director never reads ``nan`` or ``NaT``. The
+    sections convert their values already; this is the one net under all of them."""
+    for sec in report.sections:
+        sec.messages = _scrub(list(sec.messages))
+        for table in sec.tables:
+            table.rows = [_scrub(dict(r)) for r in table.rows]
+    report.notes = _scrub(list(report.notes))
 
 
 def guarded_section(spec: SectionSpec, number: int, ctx: ReportContext, report: Report) -> Section:
@@ -79,7 +110,7 @@ def guarded_section(spec: SectionSpec, number: int, ctx: ReportContext, report: 
     except Exception as exc:  # one broken section never sinks the report
         log.exception("report section %s failed", spec.id)
         sec = new_section(spec.id, available=False)
-        ctx.note("note.unavailable", what=spec.id, why=str(exc))
+        ctx.failed(spec.id, exc)
         if spec.stage == READS_NOTES:
             # the section that shows every note failed: it still shows them, its own failure
             # included, or the reader would never learn what the report could not see

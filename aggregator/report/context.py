@@ -88,6 +88,12 @@ class ReportContext:
     def note(self, key: str, /, **params: Any) -> None:
         self.notes.append(msg(key, **params))
 
+    def failed(self, what: str, exc: BaseException) -> None:
+        """``what`` could not be computed: a note in words for the reader, the exception
+        (with its traceback, logged by the caller) for the log only."""
+        log.warning("report: %s not available: %s: %s", what, type(exc).__name__, exc)
+        self.note("note.unavailable", what=what, why=internal_error())
+
     def unique_notes(self) -> list[Any]:
         """The notes in order, each once (two sections may miss the same thing); keys
         starting with ``_`` (internal bookkeeping) dropped."""
@@ -104,6 +110,12 @@ class ReportContext:
                 else it
             )
         return out
+
+
+def internal_error() -> dict[str, Any]:
+    """The reason a director reads when a computation raised: words, not exception text
+    (that goes to the log, which the note points to)."""
+    return msg("note.internal_error")
 
 
 def read_table(engine: Engine, table: Any, where: Any = None) -> pd.DataFrame:
@@ -199,9 +211,9 @@ def build_context(
     if check is None:
         try:
             check = run_checks(engine, config, as_of=as_of, projects=None, write=False)
-        except Exception as exc:  # the report still goes out, saying checks did not run
+        except Exception:  # the report still goes out, saying checks did not run
             log.exception("checks failed while building the report")
-            notes.append(msg("note.unavailable", what="checks", why=str(exc)))
+            notes.append(msg("note.unavailable", what="checks", why=internal_error()))
             check = None
     findings = _findings_in_scope(engine, projects, portfolio)
     if findings.empty and check is not None and (check.outcomes["outcome"] == "finding").any():
@@ -214,8 +226,8 @@ def build_context(
         lookback = as_of - dt.timedelta(days=100)
         snaps = read_table(engine, st, (st.c.taken_on >= lookback) & (st.c.taken_on <= as_of))
         snaps = snaps[snaps["project_key"].isin(projects)] if len(snaps) else snaps
-    except Exception as exc:  # pragma: no cover - table always exists after migration
-        notes.append(msg("note.unavailable", what="snapshots", why=str(exc)))
+    except Exception:  # pragma: no cover - table always exists after migration
+        notes.append(msg("note.unavailable", what="snapshots", why=internal_error()))
     runs = latest_sync_runs(engine, list((getattr(config, "sources", {}) or {}).keys()))
     ctx = ReportContext(
         engine=engine,
@@ -378,7 +390,7 @@ def rollup_status(ctx: ReportContext) -> dict[str, dict[str, Any]]:
         res = project_status(ctx.engine, ctx.config, ctx.as_of, outcomes=outcomes)
     except Exception as exc:
         log.exception("roll-up failed")
-        ctx.note("note.unavailable", what="RAG / SPI(t) / CPI", why=str(exc))
+        ctx.failed("RAG / SPI(t) / CPI", exc)
         return base
     for w in getattr(res, "warnings", []) or []:
         ctx.note("note.check_warning", text=w)

@@ -80,7 +80,7 @@ def findings_rows(ctx: ReportContext, prefixes: tuple[str, ...], *, open_only: b
             "rule": r.rule_id,
             "severity": r.severity,
             "state": r.state,
-            "project": r.project_key,
+            "project": as_text(r.project_key),  # a person's or source's finding has none
             "subject": r.subject,
             "message": r.message,
             "first_seen": as_datetime(r.first_seen_at),

@@ -49,6 +49,7 @@ __all__ = [
     "SAMPLE_WD",
     "TRIALS",
     "daily_throughput",
+    "forecast_basis",
     "forecast_frame",
     "forecast_projects",
     "project_forecasts",
@@ -107,6 +108,7 @@ def forecast_frame(
         )
         low = fc.low_confidence
         row: dict[str, Any] = {
+            "basis": forecast_basis(rem, completions, low),
             "project_key": pk,
             "remaining": rem,
             "history_wd": n_days,
@@ -133,6 +135,21 @@ def forecast_frame(
         row["p_on_time"] = p_end
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+#: what a forecast rests on, for the words shown instead of a date (docs/metrics.md 2.1)
+BASES = ("nothing_open", "no_history", "mean", "monte_carlo")
+
+
+def forecast_basis(remaining: int, completions: int, low_confidence: bool) -> str:
+    """``nothing_open`` (done), ``no_history`` (no completion in the sample: there is no
+    throughput to project, so no date rather than "> 2 years"), ``mean`` (remaining / mean
+    TH, low confidence) or ``monte_carlo``."""
+    if remaining <= 0:
+        return "nothing_open"
+    if completions <= 0:
+        return "no_history"
+    return "mean" if low_confidence else "monte_carlo"
 
 
 def project_forecasts(

@@ -14,6 +14,7 @@ from pmohub.rules.frames import (
     count_by_project,
     is_blank,
     keys_by_project,
+    lookup,
 )
 
 OPEN = ("todo", "in_progress")
@@ -40,9 +41,10 @@ OPEN = ("todo", "in_progress")
             "is_leaf",
             "is_epic",
             "due_on",
-            "assignee",
+            "assignee_id",
         ),
         "milestones": ("project_key", "name", "due_on", "released", "archived"),
+        "people": ("id", "display_name"),
     },
 )
 def var_001(ctx: RuleContext) -> Outcomes:
@@ -97,7 +99,11 @@ def var_001(ctx: RuleContext) -> Outcomes:
     owners = late_items.assign(
         who=late_items["key"].astype(str)
         + " ("
-        + late_items["assignee"].fillna("unassigned").astype(str)
+        # the person's display name: a tracker account id (24 opaque characters on Jira
+        # Cloud) means nothing to the reader of a finding
+        + lookup(late_items["assignee_id"], ctx.frame("people").set_index("id")["display_name"])
+        .fillna("unassigned")
+        .astype(str)
         + ", +"
         + late_items["late_wd"].astype(int).astype(str)
         + " wd)"

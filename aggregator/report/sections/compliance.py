@@ -10,7 +10,7 @@ import pandas as pd
 
 from pmohub.aggregator.report.context import ReportContext, scope_compliance
 from pmohub.aggregator.report.model import Chart, Column, Report, Section, Table, msg, new_section
-from pmohub.aggregator.report.shared import FINDING_COLUMNS, as_datetime
+from pmohub.aggregator.report.shared import FINDING_COLUMNS, as_datetime, as_text
 from pmohub.rules.clock import as_of_at
 
 
@@ -77,7 +77,7 @@ def section_compliance(ctx: ReportContext, report: Report) -> Section:
                     "rule": r.rule_id,
                     "severity": r.severity,
                     "state": r.state,
-                    "project": r.project_key,
+                    "project": as_text(r.project_key),
                     "subject": r.subject,
                     "message": r.message,
                     "first_seen": as_datetime(r.first_seen_at),

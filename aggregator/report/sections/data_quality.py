@@ -4,6 +4,8 @@ sections left, and the trace (as-of, config, database, version, rules, snapshots
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 
 from pmohub.aggregator.report.context import ReportContext
@@ -32,9 +34,8 @@ def section_data_quality(ctx: ReportContext, report: Report) -> Section:
         for (rid, reason), g in o.groupby(["rule_id", "reason"], dropna=False):
             ne_rows.append({"rule": rid, "reason": as_text(reason), "subjects": int(len(g))})
         for e in ctx.check.errors:
-            ctx.notes.append(
-                msg("note.rule_error", rule=e.split(":", 1)[0], error=e.split(":", 1)[-1].strip())
-            )
+            # the rule and that it failed, in words; the exception text is in the log
+            ctx.notes.append(msg("note.rule_failed", rule=e.split(":", 1)[0]))
         for w in ctx.check.warnings:
             ctx.notes.append(msg("note.check_warning", text=w))
     sec.tables.append(
@@ -113,6 +114,13 @@ def section_data_quality(ctx: ReportContext, report: Report) -> Section:
     return sec
 
 
+def _snapshot_span(snaps: dict[str, Any]) -> Any:
+    """ "12 (2026-09-01 .. 2026-11-21)", or words when there is none (never "None .. None")."""
+    if not snaps.get("count") or snaps.get("first") is None:
+        return msg("trace.no_snapshots")
+    return f"{snaps['count']} ({to_jsonable(snaps['first'])} .. {to_jsonable(snaps['last'])})"
+
+
 def _trace_table(report: Report) -> Table:
     """``Report.trace`` as rows a reader can follow (the JSON keeps the full trace)."""
     trace = report.trace
@@ -127,12 +135,7 @@ def _trace_table(report: Report) -> Table:
             "what": msg("trace.rules"),
             "detail": ", ".join(f"{r['id']}@{r['version']}" for r in trace["rules"]),
         },
-        {
-            "what": msg("trace.snapshots"),
-            "detail": f"{trace['snapshots']['count']} "
-            f"({to_jsonable(trace['snapshots']['first'])} .. "
-            f"{to_jsonable(trace['snapshots']['last'])})",
-        },
+        {"what": msg("trace.snapshots"), "detail": _snapshot_span(trace["snapshots"])},
     ]
     if trace["job_run_id"]:
         rows.append({"what": msg("trace.job_run"), "detail": trace["job_run_id"]})

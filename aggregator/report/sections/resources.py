@@ -48,7 +48,7 @@ def section_resources(ctx: ReportContext, report: Report) -> Section:
             }
     except Exception as exc:
         log.exception("load failed")
-        ctx.note("note.unavailable", what="resource load", why=str(exc))
+        ctx.failed("resource load", exc)
         sec.available = False
     sec.tables.append(
         Table(

@@ -83,14 +83,13 @@ def section_schedule(ctx: ReportContext, report: Report) -> Section:
             {
                 "project": key,
                 "spi_t": num(s.get("spi_t")),
-                "p50": as_date(f.get("p50")),
-                "p85": as_date(f.get("p85")),
-                "p95": as_date(f.get("p95")),
+                **{p: _finish(f, p) for p in ("p50", "p85", "p95")},
+                # the P columns are dates, or words for the whole row when there is no
+                # throughput yet (a typed date column in Excel stays dates only)
+                "kind": "text" if f.get("basis") == "no_history" else "date",
                 "baseline_end": as_date(f.get("baseline_end") or s.get("baseline_end")),
                 "p_on_time": pct(f.get("p_on_time")),
-                "confidence": None
-                if not f
-                else msg("conf.low" if bool(f.get("low_confidence")) else "conf.ok"),
+                "confidence": _confidence(f),
             }
         )
     sec.tables.append(
@@ -100,9 +99,9 @@ def section_schedule(ctx: ReportContext, report: Report) -> Section:
             [
                 Column("project", "col.project"),
                 Column("spi_t", "col.spi_t", "float"),
-                Column("p50", "col.p50", "date"),
-                Column("p85", "col.p85", "date"),
-                Column("p95", "col.p95", "date"),
+                Column("p50", "col.p50", "mixed"),
+                Column("p85", "col.p85", "mixed"),
+                Column("p95", "col.p95", "mixed"),
                 Column("baseline_end", "col.baseline_end", "date"),
                 Column("p_on_time", "col.p_on_time", "percent"),
                 Column("confidence", "col.confidence"),
@@ -112,6 +111,26 @@ def section_schedule(ctx: ReportContext, report: Report) -> Section:
     )
     sec.charts.append(Chart("burnup", "chart.burnup", _burnup(ctx, forecast)))
     return sec
+
+
+def _finish(forecast: dict[str, Any], quantile: str) -> Any:
+    """A forecast date, or words saying why there is none: "no history yet" when nothing
+    has finished (no throughput to project), never a "> 2 years" that looks like a result."""
+    day = as_date(forecast.get(quantile))
+    if day is None and forecast.get("basis") == "no_history":
+        return msg("fc.no_history")
+    return day  # None beyond the two-year cap: the confidence column says so
+
+
+def _confidence(forecast: dict[str, Any]) -> Any:
+    if not forecast:
+        return None
+    basis = forecast.get("basis")
+    if basis in ("no_history", "nothing_open"):
+        return msg(f"conf.{basis}")
+    if forecast.get("p95") is None or forecast.get("p95") != forecast.get("p95"):
+        return msg("conf.beyond")
+    return msg("conf.low" if bool(forecast.get("low_confidence")) else "conf.ok")
 
 
 def _slip(ctx: ReportContext, milestone: Any) -> int | None:
@@ -139,7 +158,7 @@ def _forecasts(ctx: ReportContext) -> dict[str, dict[str, Any]]:
         res = forecast_projects(ctx.engine, ctx.config, as_of=ctx.as_of, projects=ctx.projects)
     except Exception as exc:
         log.exception("forecast failed")
-        ctx.note("note.unavailable", what="Monte Carlo P50/P85/P95", why=str(exc))
+        ctx.failed("Monte Carlo P50/P85/P95", exc)
         return {}
     out: dict[str, dict[str, Any]] = {}
     for r in _iter_nodes(res):
