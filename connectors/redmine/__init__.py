@@ -38,6 +38,13 @@ filter time entries by ``updated_on``. So an incremental run also reads the time
 or edited since ``since``, for issues not read in this run. A time entry back-dated by more
 than the window, or deleted from an issue that did not change, is picked up by the next
 full sync (``pmohub sync --full``).
+
+Deletions: the census lists every issue id of each project (100 per request). On an
+incremental run the engine first asks ``census_total`` (one ``limit=1`` request per
+project, ``status_id=*``); when the totals equal the store's live items nothing can have
+been deleted and the listing is skipped. Any difference (a deletion, a move out of scope,
+a permission lost, an issue skipped as malformed) runs the full listing; full runs always
+run it.
 """
 
 from __future__ import annotations
@@ -458,18 +465,12 @@ class RedmineConnector(ClientConnector[RedmineClient]):
             except RecordError as exc:
                 yield Skipped(exc)
 
-    def census(self, project_key: str) -> Iterator[str]:
-        """Ids of the project's own issues (not its subprojects': they are projects of their
-        own), key-set paged on id."""
-        pid = next((k for k, v in self.ctx.project_keys.items() if v == project_key), None)
-        if pid is None:
-            # Deleted (or archived) in Redmine: so are its issues.
-            log.warning("%s: project %s is no longer listed by Redmine", self.name, project_key)
-            return
-        filters: list[Filter] = [("status_id", "*", []), ("project_id", "=", [pid])]
-        for issues in self._issue_pages(filters, relations=False):
-            for issue in issues:
-                yield str(issue["id"])
+    def _project_id(self, project_key: str) -> str | None:
+        return next((k for k, v in self.ctx.project_keys.items() if v == project_key), None)
+
+    def _has_project_time(self, pid: str) -> bool | None:
+        """Whether time is logged on the project itself (its pseudo item exists); None
+        when time entries are not readable."""
         try:
             page = self.client.get(
                 "/time_entries.json",
@@ -479,6 +480,38 @@ class RedmineConnector(ClientConnector[RedmineClient]):
                 ],
             )
         except ConfigError:
+            return None
+        return int(page.get("total_count") or 0) > 0
+
+    def census(self, project_key: str) -> Iterator[str]:
+        """Ids of the project's own issues (not its subprojects': they are projects of their
+        own), key-set paged on id."""
+        pid = self._project_id(project_key)
+        if pid is None:
+            # Deleted (or archived) in Redmine: so are its issues.
+            log.warning("%s: project %s is no longer listed by Redmine", self.name, project_key)
             return
-        if int(page.get("total_count") or 0) > 0:
+        filters: list[Filter] = [("status_id", "*", []), ("project_id", "=", [pid])]
+        for issues in self._issue_pages(filters, relations=False):
+            for issue in issues:
+                yield str(issue["id"])
+        if self._has_project_time(pid):
             yield mapping.project_time_id(pid)
+
+    def census_total(self, project_key: str) -> int | None:
+        """What ``census`` would list, counted: the ``total_count`` of the same query with
+        ``limit=1`` (closed issues included), plus the project's pseudo time item. None
+        (the engine then lists every id) for a project Redmine no longer lists, a refused
+        query or a server that does not say ``total_count``."""
+        pid = self._project_id(project_key)
+        if pid is None:
+            return None
+        filters: list[Filter] = [("status_id", "*", []), ("project_id", "=", [pid])]
+        try:
+            total = self.client.issues_page(filters, limit=1, relations=False).get("total_count")
+        except ConfigError:
+            return None
+        has_time = self._has_project_time(pid)
+        if total is None or has_time is None:
+            return None
+        return int(total) + int(has_time)
