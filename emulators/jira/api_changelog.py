@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pmohub.emulators.jira import quirks
+import pmohub.emulators.jira.quirks as quirks
 from pmohub.emulators.jira.paging import HttpError, decode_token, encode_token
 from pmohub.emulators.jira.payloads import history_json
 from pmohub.emulators.jira.routing import API, RouteTable, ctx_for, int_param

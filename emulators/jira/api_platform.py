@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pmohub.emulators.jira import quirks
+import pmohub.emulators.jira.quirks as quirks
 from pmohub.emulators.jira.paging import HttpError
 from pmohub.emulators.jira.payloads import (
     field_list,

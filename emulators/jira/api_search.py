@@ -15,7 +15,7 @@ import bisect
 import hashlib
 from typing import Any
 
-from pmohub.emulators.jira import quirks
+import pmohub.emulators.jira.quirks as quirks
 from pmohub.emulators.jira.paging import HttpError, decode_token, encode_token, tuplify
 from pmohub.emulators.jira.payloads import (
     Ctx,

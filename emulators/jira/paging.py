@@ -7,7 +7,7 @@ import base64
 import json
 from typing import Any
 
-from pmohub.emulators.jira import jql as jqlmod
+import pmohub.emulators.jira.jql as jqlmod
 
 
 class HttpError(Exception):

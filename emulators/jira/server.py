@@ -34,16 +34,14 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
+import pmohub.emulators.jira.api_agile as api_agile
+import pmohub.emulators.jira.api_changelog as api_changelog
+import pmohub.emulators.jira.api_platform as api_platform
+import pmohub.emulators.jira.api_search as api_search
+import pmohub.emulators.jira.api_worklogs as api_worklogs
+import pmohub.emulators.jira.jql as jqlmod
+import pmohub.emulators.jira.quirks as quirks
 from pmohub.emulators.handler import KeepAliveHandler, LoopbackServed, QuietServer
-from pmohub.emulators.jira import (
-    api_agile,
-    api_changelog,
-    api_platform,
-    api_search,
-    api_worklogs,
-    quirks,
-)
-from pmohub.emulators.jira import jql as jqlmod
 from pmohub.emulators.jira.faults import Faults
 from pmohub.emulators.jira.mutations import IssueMutations
 from pmohub.emulators.jira.paging import HttpError, sort_key, split_id_bound
