@@ -25,7 +25,6 @@ from pmohub.rules.calendar import WorkCalendar
 #: Severity weights of the compliance score (docs/metrics.md 2.2).
 SEVERITY_WEIGHT: Mapping[str, int] = {"high": 3, "medium": 2, "low": 1}
 #: RAG score of a colour (docs/metrics.md 2.2).
-RAG_SCORE: Mapping[str, int] = {"G": 0, "A": 1, "R": 2}
 #: EVM in hours when this share of baseline items has an hour estimate (docs/metrics.md 2.1).
 HOUR_COVERAGE = 0.80
 #: Longest plan (working days) the PV grid covers: bounds memory for absurd dates.
@@ -533,28 +532,6 @@ def group_quantiles(
 
 
 # -- RAG -----------------------------------------------------------------------------------
-
-
-def rag_overall(dims: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Overall colour per row from dimension colours ``G/A/R/NE`` (docs/metrics.md 2.1): Red if any
-    Red or >= 3 Amber, Amber if any Amber, Green if a dimension is Green, else N/E (grey:
-    nothing was evaluable, never shown as green). Returns (colour, number of ambers)."""
-    v = dims.to_numpy(dtype=object)
-    red = (v == "R").sum(axis=1)
-    amber = (v == "A").sum(axis=1)
-    green = (v == "G").sum(axis=1)
-    out = np.where(
-        (red > 0) | (amber >= 3), "R", np.where(amber > 0, "A", np.where(green > 0, "G", "NE"))
-    )
-    return out.astype(object), amber
-
-
-def rag_from_score(score: np.ndarray) -> np.ndarray:
-    """Programme/portfolio colour from the weighted RAG score (G=0, A=1, R=2)."""
-    score = np.asarray(score, dtype=float)
-    return np.where(
-        np.isnan(score), "NE", np.where(score < 0.5, "G", np.where(score >= 1.2, "R", "A"))
-    ).astype(object)
 
 
 def outcome_weights(

@@ -28,7 +28,6 @@ import numpy as np
 import pandas as pd
 
 from pmohub.rules.engine import RuleMeta
-from pmohub.rules.metrics import rag_overall
 from pmohub.rules.policy import Policy
 
 #: The rule whose policy settings hold the thresholds.
@@ -41,6 +40,62 @@ FORECAST_AMBER_WD = 10
 SCOPE_BANDS = (0.05, 0.15)  # growth since the baseline: green up to, amber up to
 REOPEN_BANDS = (0.10, 0.20)  # reopen rate: green up to, amber up to
 LEVEL = {"G": 0, "A": 1, "R": 2}
+#: docs/metrics.md 2.2: a parent's RAG score is the weighted mean of its children's colours
+#: (G = 0, A = 1, R = 2); below the first band green, at or above the second red.
+RAG_SCORE: dict[str, int] = LEVEL
+SCORE_BANDS = (0.5, 1.2)
+#: the report's spelling of the colours (green/amber/red/ne) -> the code's G/A/R/NE
+WORDS = {"green": "G", "amber": "A", "red": "R", "ne": "NE"}
+
+
+def risk_scores(probability: pd.Series, impact: pd.Series) -> pd.Series:
+    """A risk's score, probability x impact (1-5 each); NaN where either is missing or not
+    a number. RISK-* rules, the risk RAG dimension and the report's risk register all score
+    a risk here."""
+    return pd.to_numeric(probability, errors="coerce") * pd.to_numeric(impact, errors="coerce")
+
+
+def rag_overall(dims: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Overall colour per row from dimension colours ``G/A/R/NE`` (docs/metrics.md 2.1): Red if any
+    Red or >= 3 Amber, Amber if any Amber, Green if a dimension is Green, else N/E (grey:
+    nothing was evaluable, never shown as green). Returns (colour, number of ambers)."""
+    v = dims.to_numpy(dtype=object)
+    red = (v == "R").sum(axis=1)
+    amber = (v == "A").sum(axis=1)
+    green = (v == "G").sum(axis=1)
+    out = np.where(
+        (red > 0) | (amber >= 3), "R", np.where(amber > 0, "A", np.where(green > 0, "G", "NE"))
+    )
+    return out.astype(object), amber
+
+
+def rag_from_score(score: np.ndarray) -> np.ndarray:
+    """Programme/portfolio colour from the weighted RAG score (G=0, A=1, R=2)."""
+    score = np.asarray(score, dtype=float)
+    return np.where(
+        np.isnan(score),
+        "NE",
+        np.where(score < SCORE_BANDS[0], "G", np.where(score >= SCORE_BANDS[1], "R", "A")),
+    ).astype(object)
+
+
+def aggregate_colour(
+    colours: Iterable[str], weights: Iterable[float], critical: Iterable[bool]
+) -> str:
+    """One parent's colour from its children's (``G/A/R/NE``) for a list of children: the
+    scalar twin of the roll-up's grouped :func:`rag_from_score` (N/E children left out; a
+    red critical child makes the parent red)."""
+    pairs = [
+        (RAG_SCORE[c], float(w), bool(k))
+        for c, w, k in zip(colours, weights, critical, strict=True)
+        if c in RAG_SCORE
+    ]
+    if not pairs:
+        return "NE"
+    if any(s == 2 and k for s, _, k in pairs):
+        return "R"
+    total = sum(w for _, w, _ in pairs) or 1.0
+    return str(rag_from_score(np.array([sum(s * w for s, w, _ in pairs) / total]))[0])
 
 
 def thresholds_frame(params: pd.DataFrame | None, projects: Iterable[str]) -> pd.DataFrame:
@@ -102,8 +157,7 @@ def scope_colour(growth: np.ndarray) -> np.ndarray:
 
 def is_high_risk(probability: pd.Series, impact: pd.Series, risk_score: pd.Series) -> pd.Series:
     """Open risks scored (probability x impact) at or above the project's ``risk_score``."""
-    score = pd.to_numeric(probability, errors="coerce") * pd.to_numeric(impact, errors="coerce")
-    return score >= risk_score
+    return risk_scores(probability, impact) >= risk_score
 
 
 def has_response(response: pd.Series) -> pd.Series:
@@ -140,7 +194,7 @@ def resource_colour(severity: np.ndarray) -> np.ndarray:
 def overall_colour(
     dims: pd.DataFrame, open_high_findings: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Overall colour from the dimension colours (:func:`rules.metrics.rag_overall`: R if
+    """Overall colour from the dimension colours (:func:`rag_overall`: R if
     any R or >= 3 A, A if any A, G if any G, else NE), capped at amber while the project
     has open high-severity findings. Returns (colour, number of ambers, capped)."""
     overall, n_amber = rag_overall(dims)

@@ -35,11 +35,9 @@ from pmohub.connectors.errors import PmohubError
 from pmohub.rules.clock import DEFAULT_TZ, as_of_at
 from pmohub.rules.engine import load_rules
 from pmohub.rules.metrics import outcome_weights
+from pmohub.rules.rag import WORDS, aggregate_colour
 
 log = logging.getLogger("pmohub.report")
-
-
-RAG_SCORE = {"green": 0, "amber": 1, "red": 2}
 
 
 RAGS = ("green", "amber", "red", "ne")
@@ -435,20 +433,11 @@ def rollup_status(ctx: ReportContext) -> dict[str, dict[str, Any]]:
 
 
 def aggregate_rag(rows: list[dict[str, Any]], weights: list[float], critical: list[bool]) -> str:
-    """docs/metrics.md 2.2 RAG score: sum w*s / sum w (G=0, A=1, R=2): < 0.5 green, >= 1.2 red;
-    a red critical project makes the parent red. N/E children are left out."""
-    pairs = [
-        (RAG_SCORE[r["rag"]], w, c)
-        for r, w, c in zip(rows, weights, critical, strict=True)
-        if r.get("rag") in RAG_SCORE
-    ]
-    if not pairs:
-        return "ne"
-    if any(s == 2 and c for s, _, c in pairs):
-        return "red"
-    total_w = sum(w for _, w, _ in pairs) or 1.0
-    score = sum(s * w for s, w, _ in pairs) / total_w
-    return "green" if score < 0.5 else ("red" if score >= 1.2 else "amber")
+    """docs/metrics.md 2.2: a parent's colour from its children's, by the one decision in
+    rules/rag.py (:func:`~pmohub.rules.rag.aggregate_colour`; score bands, critical child),
+    in the report's spelling (green/amber/red/ne)."""
+    colour = aggregate_colour([WORDS.get(str(r.get("rag")), "NE") for r in rows], weights, critical)
+    return ROLLUP_RAG[colour]
 
 
 def rag_code(value: Any) -> str:

@@ -51,14 +51,8 @@ from pmohub.aggregator.status.settings import (
     settings_for,
 )
 from pmohub.rules.calendar import WorkCalendar
-from pmohub.rules.metrics import (
-    RAG_SCORE,
-    SEVERITY_WEIGHT,
-    compliance_score,
-    rag_from_score,
-    safe_ratio,
-)
-from pmohub.rules.rag import RAG_RULE, policy_thresholds, project_rag
+from pmohub.rules.metrics import SEVERITY_WEIGHT, compliance_score, safe_ratio
+from pmohub.rules.rag import RAG_RULE, RAG_SCORE, policy_thresholds, project_rag, rag_from_score
 
 DIMENSIONS = ("schedule", "cost", "scope", "risk", "quality", "resource")
 

@@ -7,15 +7,15 @@ import pandas as pd
 
 from pmohub.rules.engine import Outcomes, RuleContext, rule
 from pmohub.rules.frames import PHASES, count_by_project, keys_by_project, list_contains, lookup
+from pmohub.rules.rag import risk_scores
 
 OPEN = ("todo", "in_progress")
 RESPONSES = {"avoid", "reduce", "mitigate", "transfer", "accept", "规避", "减轻", "转移", "接受"}
 
 
 def _score(risks: pd.DataFrame) -> pd.Series:
-    p = pd.to_numeric(risks["risk_probability"], errors="coerce")
-    i = pd.to_numeric(risks["risk_impact"], errors="coerce")
-    return p * i
+    # the one risk scoring (rules/rag.py), shared with the risk RAG dimension and the report
+    return risk_scores(risks["risk_probability"], risks["risk_impact"])
 
 
 @rule(

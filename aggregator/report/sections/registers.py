@@ -20,6 +20,7 @@ from pmohub.aggregator.report.shared import (
     num,
     person_names,
 )
+from pmohub.rules.rag import risk_scores
 
 
 def section_scope(ctx: ReportContext, report: Report) -> Section:
@@ -62,10 +63,12 @@ def section_scope(ctx: ReportContext, report: Report) -> Section:
 
 
 def _risk_score(r: Any) -> float | None:
-    try:
-        return float(r.risk_probability) * float(r.risk_impact)
-    except (TypeError, ValueError, AttributeError):
-        return None
+    """The score rules/rag.py gives the risk (the one scoring RISK-* and the RAG use)."""
+    score = risk_scores(
+        pd.Series([getattr(r, "risk_probability", None)], dtype=object),
+        pd.Series([getattr(r, "risk_impact", None)], dtype=object),
+    ).iloc[0]
+    return None if pd.isna(score) else float(score)
 
 
 def section_risks(ctx: ReportContext, report: Report) -> Section:
