@@ -12,6 +12,9 @@ Deliberate behaviour:
 - ``/cards/{id}/actions``: default filter ``commentCard,updateCard:idList`` (Trello's),
   50 per ``page``.
 - Rate limit fault: 429 ``{"error": "API_TOKEN_LIMIT_EXCEEDED", ...}``.
+- Real boards' quirks, each off by default: ``quirks=TrelloQuirks(...)`` or ``emu.quirks``
+  (emulators/trello/quirks.py: real list names, due dates at local midnight, moves into
+  done lists missing from the actions, card ids that are not ObjectIds).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import re
 from typing import Any
 
 from pmohub.emulators.base import Emulator, HttpError, Reply, Request, iso, route
+from pmohub.emulators.trello.quirks import TrelloQuirks
 from pmohub.emulators.trello.site import TrelloSite, created_from_id
 
 DEFAULT_KEY = "0123456789abcdef0123456789abcdef"
@@ -45,10 +49,17 @@ class TrelloEmulator(Emulator):
     prefix = "/1"
 
     def __init__(
-        self, site: TrelloSite, *, port: int = 0, key: str = DEFAULT_KEY, token: str = DEFAULT_TOKEN
+        self,
+        site: TrelloSite,
+        *,
+        port: int = 0,
+        key: str = DEFAULT_KEY,
+        token: str = DEFAULT_TOKEN,
+        quirks: TrelloQuirks | None = None,
     ) -> None:
         super().__init__(port)
         self.site = site
+        self.quirks = quirks or TrelloQuirks()
         self.key = key
         self.token = token
         self._why = "invalid token"
@@ -122,7 +133,7 @@ class TrelloEmulator(Emulator):
     def list_json(self, b: dict[str, Any], lst: dict[str, Any]) -> dict[str, Any]:
         return {
             "id": lst["id"],
-            "name": lst["name"],
+            "name": self.quirks.list_name(lst["name"]),
             "closed": lst["closed"],
             "idBoard": b["id"],
             "pos": lst["pos"],
@@ -135,19 +146,18 @@ class TrelloEmulator(Emulator):
 
     def card_json(self, b: dict[str, Any], c: dict[str, Any]) -> dict[str, Any]:
         checks = [i for cl in c["checklists"] for i in cl["checkItems"]]
+        due, start = self.quirks.due(c["due"]), self.quirks.start(c["start"])
         return {
-            "id": c["id"],
+            "id": self.quirks.card_id(c),
             "badges": {
                 "checkItems": len(checks),
                 "checkItemsChecked": sum(1 for i in checks if i["state"] == "complete"),
                 "comments": 0,
                 "attachments": 0,
                 "description": bool(c["desc"]),
-                "due": iso(c["due"], millis=True) if c["due"] else None,
+                "due": iso(due, millis=True) if due else None,
                 "dueComplete": c["dueComplete"],
-                "start": iso(dt.datetime.combine(c["start"], dt.time(), tzinfo=dt.UTC), millis=True)
-                if c["start"]
-                else None,
+                "start": iso(start, millis=True) if start else None,
                 "votes": 0,
                 "viewingMemberVoted": False,
                 "subscribed": False,
@@ -158,12 +168,10 @@ class TrelloEmulator(Emulator):
             "dateLastActivity": iso(c["dateLastActivity"], millis=True),
             "desc": c["desc"],
             "descData": {"emoji": {}},
-            "due": iso(c["due"], millis=True) if c["due"] else None,
+            "due": iso(due, millis=True) if due else None,
             "dueReminder": None,
             "dueComplete": c["dueComplete"],
-            "start": iso(dt.datetime.combine(c["start"], dt.time(), tzinfo=dt.UTC), millis=True)
-            if c["start"]
-            else None,
+            "start": iso(start, millis=True) if start else None,
             "idBoard": b["id"],
             "idChecklists": [cl["id"] for cl in c["checklists"]],
             "idLabels": list(c["idLabels"]),
@@ -192,7 +200,7 @@ class TrelloEmulator(Emulator):
             "id": cl["id"],
             "name": cl["name"],
             "idBoard": b["id"],
-            "idCard": c["id"],
+            "idCard": self.quirks.card_id(c),
             "pos": 16384,
             "checkItems": [
                 {
@@ -214,7 +222,7 @@ class TrelloEmulator(Emulator):
     ) -> dict[str, Any]:
         lists = {lst["id"]: lst for lst in b["lists"]}
         card = {
-            "id": c["id"],
+            "id": self.quirks.card_id(c),
             "name": c["name"],
             "idShort": c["idShort"],
             "shortLink": c["shortLink"],
@@ -222,7 +230,11 @@ class TrelloEmulator(Emulator):
         board = {"id": b["id"], "name": b["name"], "shortLink": b["shortLink"]}
         if a["type"] == "createCard":
             kind = "createCard"
-            data: dict[str, Any] = {"card": card, "board": board, "list": _ref(lists[a["list"]])}
+            data: dict[str, Any] = {
+                "card": card,
+                "board": board,
+                "list": self._ref(lists[a["list"]]),
+            }
             key = "action_create_card"
         elif a["type"] == "move":
             kind = "updateCard"
@@ -230,17 +242,17 @@ class TrelloEmulator(Emulator):
                 "card": {**card, "idList": a["new"]},
                 "old": {"idList": a["old"]},
                 "board": board,
-                "listBefore": _ref(lists[a["old"]]),
-                "listAfter": _ref(lists[a["new"]]),
+                "listBefore": self._ref(lists[a["old"]]),
+                "listAfter": self._ref(lists[a["new"]]),
             }
             key = "action_move_card_from_list_to_list"
         elif a["type"] == "due":
             kind = "updateCard"
             data = {
-                "card": {**card, "due": iso(a["new"], millis=True)},
-                "old": {"due": iso(a["old"], millis=True) if a["old"] else None},
+                "card": {**card, "due": iso(self.quirks.due(a["new"]), millis=True)},
+                "old": {"due": iso(self.quirks.due(a["old"]), millis=True) if a["old"] else None},
                 "board": board,
-                "list": _ref(lists[c["idList"]]),
+                "list": self._ref(lists[c["idList"]]),
             }
             key = "action_changed_a_due_date"
         else:
@@ -249,7 +261,7 @@ class TrelloEmulator(Emulator):
                 "card": {**card, "closed": True},
                 "old": {"closed": False},
                 "board": board,
-                "list": _ref(lists[c["idList"]]),
+                "list": self._ref(lists[c["idList"]]),
             }
             key = "action_archived_card"
         member = self._member(a["member"])
@@ -277,6 +289,12 @@ class TrelloEmulator(Emulator):
         }
 
     # -- helpers -----------------------------------------------------------------------
+    def _ref(self, lst: dict[str, Any]) -> dict[str, Any]:
+        return {"id": lst["id"], "name": self.quirks.list_name(lst["name"])}
+
+    def _served(self, a: dict[str, Any], b: dict[str, Any]) -> bool:
+        return not self.quirks.hides(a, {lst["id"]: lst for lst in b["lists"]})
+
     def _board(self, ref: str) -> dict[str, Any]:
         b = self.site.board(ref)
         if b is None:
@@ -349,9 +367,13 @@ class TrelloEmulator(Emulator):
                 rows.sort(key=lambda c: c["pos"])
                 return [self.card_json(b, c) for c in rows]
             limit = max(1, req.int_arg("limit", 1000, maximum=1000))
-            rows.sort(key=lambda c: c["id"], reverse=True)
-            if req.arg("before"):
-                rows = [c for c in rows if c["id"] < (req.arg("before") or "").lower()]
+            served = self.quirks.card_id
+            rows.sort(key=served, reverse=True)
+            before = req.arg("before") or ""
+            if before:
+                if re.fullmatch(r"[0-9a-fA-F]{24}", before):
+                    before = before.lower()
+                rows = [c for c in rows if served(c) < before]
             return [self.card_json(b, c) for c in rows[:limit]]
 
     @route("GET", r"/boards/(?P<bid>\w+)/actions")
@@ -360,7 +382,12 @@ class TrelloEmulator(Emulator):
         filters = self._filters(req, "all")
         limit = max(0, req.int_arg("limit", 50, maximum=1000))
         with self.lock:
-            rows = [(c, a) for c in b["cards"] for a in c["actions"] if self._matches(a, filters)]
+            rows = [
+                (c, a)
+                for c in b["cards"]
+                for a in c["actions"]
+                if self._matches(a, filters) and self._served(a, b)
+            ]
             for name, keep in (("before", lambda x, y: x < y), ("since", lambda x, y: x > y)):
                 value = req.arg(name)
                 if value:
@@ -373,14 +400,17 @@ class TrelloEmulator(Emulator):
 
     @route("GET", r"/cards/(?P<cid>\w+)/actions")
     def get_card_actions(self, req: Request, cid: str) -> Any:
-        found = self.site.card(cid)
+        found = self.site.card(cid) or next(
+            ((b, c) for b in self.site.boards for c in b["cards"] if self.quirks.card_id(c) == cid),
+            None,
+        )
         if found is None:
             raise HttpError(404, "The requested resource was not found.")
         b, c = found
         filters = self._filters(req, "commentCard,updateCard:idList")
         page = max(0, req.int_arg("page", 0))
         rows = sorted(
-            (a for a in c["actions"] if self._matches(a, filters)),
+            (a for a in c["actions"] if self._matches(a, filters) and self._served(a, b)),
             key=lambda a: (a["date"], a["id"]),
             reverse=True,
         )
@@ -416,7 +446,3 @@ class TrelloEmulator(Emulator):
             found = self.site.card(card_id)
             assert found is not None
             found[0]["cards"].remove(found[1])
-
-
-def _ref(lst: dict[str, Any]) -> dict[str, Any]:
-    return {"id": lst["id"], "name": lst["name"]}
