@@ -106,7 +106,7 @@ class StepResult:
 @dataclass
 class NightlyResult:
     run_id: str
-    status: str  # ok | failed | partial | locked | stopped
+    status: str  # ok | failed | partial | locked | stopped (abandoned: in job_runs only)
     exit_code: int
     started_at: dt.datetime
     finished_at: dt.datetime | None = None
@@ -174,6 +174,22 @@ def record_job_start(
                 detail=detail or {},
             )
         )
+
+
+def close_abandoned_jobs(engine: Engine, *, now: dt.datetime, job: str = JOB_NAME) -> int:
+    """Mark ``running`` rows of ``job`` as ``abandoned``: called with the job's lock held,
+    so a row still running belongs to a pass that died (SIGKILL, OOM, a reboot) without
+    finishing it; its lock was found dead and taken over. Without this the row stayed
+    ``running`` forever and looked like a pass in progress."""
+    with engine.begin() as conn:
+        n = conn.execute(
+            update(jobs_t)
+            .where(jobs_t.c.job == job, jobs_t.c.status == "running")
+            .values(status="abandoned", finished_at=now)
+        ).rowcount
+    if n:
+        log.warning("%d %s run(s) left running by a process that died: marked abandoned", n, job)
+    return n
 
 
 def record_job_end(engine: Engine, result: NightlyResult) -> None:
@@ -437,6 +453,7 @@ def _run_locked(
     from pmohub.aggregator.report.publish import write_files
 
     result.as_of = as_of or local_today(config, result.started_at)
+    close_abandoned_jobs(engine, now=result.started_at)
     record_job_start(engine, result.run_id, result.started_at, result.scheduled_for)
     log.info("nightly %s started (as of %s)", result.run_id, result.as_of)
     rs = report_settings(config)

@@ -20,6 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import defusedxml.ElementTree as SafeET
+from defusedxml import DefusedXmlException
+
 from pmohub.connectors.errors import ConfigError
 
 #: Child elements that repeat inside a task/resource/assignment: kept as lists of dicts.
@@ -68,7 +71,9 @@ def read_mspdi(path: Path, *, shown_as: Path | None = None) -> Plan:
     depth = 0
     root_seen = False
     try:
-        for event, elem in ET.iterparse(str(path), events=("start", "end")):
+        # defusedxml: no entity expansion, no DTD fetch (an XML bomb or an external
+        # entity reading /etc/passwd); a plan never needs either
+        for event, elem in SafeET.iterparse(str(path), events=("start", "end")):
             tag = _local(elem.tag)
             if event == "start":
                 depth += 1
@@ -98,6 +103,12 @@ def read_mspdi(path: Path, *, shown_as: Path | None = None) -> Plan:
     except ET.ParseError as exc:
         line, col = exc.position
         raise ConfigError(f"{name}: line {line}, column {col}: broken XML ({exc.msg})") from exc
+    except DefusedXmlException as exc:
+        raise ConfigError(
+            f"{name}: refused XML: {exc} (entities and DTDs are not allowed in a plan)"
+        ) from exc
+    except RecursionError:
+        raise ConfigError(f"{name}: XML nested too deeply to read") from None
     except OSError as exc:
         raise ConfigError(f"{name}: cannot read the plan: {exc.strerror or exc}") from exc
     if not root_seen:

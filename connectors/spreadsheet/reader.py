@@ -133,14 +133,71 @@ def _fetch_raw_csv(
             raise csv.Error(f"line {reader.line_num}: {exc}") from exc
 
 
+#: Bounds on what an .xlsx may unpack to, checked in the zip directory before openpyxl
+#: reads a byte (issue 13: a zip bomb ran into MemoryError). openpyxl streams the sheets
+#: in read-only mode, but holds the shared strings, styles and workbook parts whole.
+XLSX_MAX_TOTAL = 2 * 1024**3
+XLSX_MAX_MEMBER = 1024**3
+XLSX_MAX_HELD = 256 * 1024**2  # a part openpyxl keeps in memory (not a sheet)
+XLSX_MAX_RATIO = 200  # uncompressed / compressed, for members above 16 MiB
+
+
+def check_xlsx_container(path: Path) -> None:
+    """Fail with a clear ConfigError when ``path`` is not a zip, or unpacks beyond the
+    bounds above (zipfile enforces the sizes the directory states, so they can be trusted
+    as an upper bound)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            members = zf.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
+        raise ConfigError(
+            f"{path.name}: not an Excel file (.xlsx is a zip archive; this is not one: "
+            "a renamed .xls or CSV, or a damaged download?)"
+        ) from None
+    total = 0
+    for m in members:
+        total += m.file_size
+        held = not m.filename.startswith("xl/worksheets/")
+        ratio = m.file_size / max(m.compress_size, 1)
+        if (
+            m.file_size > XLSX_MAX_MEMBER
+            or (held and m.file_size > XLSX_MAX_HELD)
+            or (m.file_size > 16 * 1024**2 and ratio > XLSX_MAX_RATIO)
+            or total > XLSX_MAX_TOTAL
+        ):
+            raise ConfigError(
+                f"{path.name}: {m.filename} would unpack to {m.file_size:,} bytes "
+                f"({ratio:,.0f}x its compressed size; {total:,} bytes so far): beyond what "
+                "pmohub reads from a spreadsheet (a zip bomb?); not read"
+            )
+    if not any(m.filename == "xl/workbook.xml" for m in members):
+        raise ConfigError(f"{path.name}: not an Excel workbook (a zip without xl/workbook.xml)")
+
+
 def _fetch_raw_xlsx(path: Path, sheet: str | None) -> Iterator[tuple[str, list[Cell]]]:
+    import zipfile
+
     import openpyxl  # the only module that imports the vendor library
     from openpyxl.utils.exceptions import InvalidFileException
 
+    check_xlsx_container(path)
     try:
         # data_only: the cached result of formulas, not "=SUM(...)"
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, OSError, KeyError, ValueError) as exc:
+    except (
+        InvalidFileException,
+        OSError,
+        KeyError,
+        ValueError,
+        TypeError,
+        IndexError,
+        AttributeError,
+        EOFError,
+        zipfile.BadZipFile,
+        SyntaxError,  # ElementTree.ParseError of a damaged part
+    ) as exc:
         raise ConfigError(f"{path.name}: not a readable .xlsx workbook ({exc})") from exc
     try:
         if sheet is None:
