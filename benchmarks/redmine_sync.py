@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import platform
 import random
 import sqlite3
@@ -111,6 +112,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     def prepare(db: Path) -> None:
         facts.update(seed(db, args.issues, args.edited, random.Random(args.seed)))
 
+    load_before = os.getloadavg()[0]
     t0 = time.perf_counter()
     server = start_fixture_redmine(prepare)
     started_s = time.perf_counter() - t0
@@ -154,6 +156,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "redmine": "5.0.4 (Debian), thin, SQLite; fixtures test-fixtures-5.0.4 + generated",
         "python": platform.python_version(),
         "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        # 1-minute load average before and after: on a shared, busy machine the figures
+        # measure the neighbours as much as the code
+        "load_avg_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "history_workers": args.workers,
         "edited_share": args.edited,
         **facts,
