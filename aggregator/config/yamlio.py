@@ -114,7 +114,15 @@ def _parse_yaml_with(loader_cls: Any, text: str, filename: str) -> YamlDoc:
             f"{filename}:{line}: a NUL character (byte 0): is this a binary file, or saved "
             "as UTF-16? Save it as UTF-8 text"
         )
-    loader = loader_cls(text)
+    try:
+        # the pure-Python reader checks every character here, before parsing starts
+        loader = loader_cls(text)
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, max(exc.position, 0)) + 1
+        raise ConfigFileError(
+            f"{filename}:{line}: character {exc.character:#06x} is not allowed in YAML "
+            "(a control character: was the file saved as text?)"
+        ) from None
     lines: dict[str, int] = {}
     try:
         node = loader.get_single_node()
