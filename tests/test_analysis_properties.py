@@ -105,7 +105,10 @@ class Run:
         self.config, self.engine = build_store(directory, shape)
         self.path = str(directory / "pmohub.yaml")
         self.directory = directory
-        self.runner = CliRunner()
+        try:  # click < 8.2 mixes stderr into stdout unless told not to
+            self.runner = CliRunner(mix_stderr=False)  # type: ignore[call-arg]
+        except TypeError:
+            self.runner = CliRunner()
 
     def __call__(self, *args: str, ok_codes: tuple[int, ...] = (0,)) -> str:
         res = self.runner.invoke(main, ["--config", self.path, "--quiet", *args])

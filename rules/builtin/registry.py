@@ -39,7 +39,10 @@ def reg_001(ctx: RuleContext) -> Outcomes:
     )
     loose = items[recent & unregistered.to_numpy(dtype=bool)]
     loose = loose[~loose["tracker_project_key"].isin(registry_projects | exempt)]
-    per = loose.groupby(["source", "tracker_project_key"]).size().reset_index(name="n")
+    # observed=True: the keys are categories, and pandas 2.x would list every unseen pair
+    per = (
+        loose.groupby(["source", "tracker_project_key"], observed=True).size().reset_index(name="n")
+    )
     res = pd.DataFrame(
         {
             "subject": "tracker:"
