@@ -39,9 +39,9 @@ _COMMON = {
     "derandomize": True,  # CI time and results stay the same run to run
 }
 #: check + status (3 levels) + load + forecast + trend: about 2 s an example
-ANALYSIS_SETTINGS = settings(max_examples=25, **_COMMON)
+ANALYSIS_SETTINGS = settings(max_examples=15, **_COMMON)
 #: the report (one build, 9 renderings): about 3 s an example
-REPORT_SETTINGS = settings(max_examples=12, **_COMMON)
+REPORT_SETTINGS = settings(max_examples=8, **_COMMON)
 DAY = AS_OF.isoformat()
 #: words a director must never read in a report: pandas' missing values, Python's None,
 #: exception names and tracebacks
