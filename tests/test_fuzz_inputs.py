@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from pmohub.aggregator.config.loader import parse_config
@@ -103,6 +103,8 @@ def parse_or_named(text: str, tmp_path: Path) -> None:
 
 @FUZZ
 @given(edits=EDITS)
+@example(edits=[(9705, 1, b"")])  # found: a project source without 'name' (KeyError)
+@example(edits=[(0, 0, b"\x01")])  # found: a control character (raw yaml ReaderError)
 def test_fuzz_config_mutations(edits: list[tuple[int, int, bytes]], tmp_path: Path) -> None:
     parse_or_named(mutate(EXAMPLE_CONFIG, edits), tmp_path)
 
@@ -191,6 +193,7 @@ XLSX_CELLS = (
 
 @settings(FUZZ, max_examples=max(1, EXAMPLES * 3 // 8))  # each example saves a workbook
 @given(rows=st.lists(st.lists(XLSX_CELLS, max_size=6), max_size=6), edits=EDITS)
+@example(rows=[], edits=[(242, 1, b"\x00")])  # found: zlib.error from a damaged part
 def test_fuzz_xlsx(rows: list[list[Any]], edits: list, tmp_path: Path) -> None:
     path = tmp_path / "plan.xlsx"
     data = _valid_xlsx(rows)

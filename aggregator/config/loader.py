@@ -249,9 +249,13 @@ def _project_node(
     ctx: CheckContext,
 ) -> ProjectNode:
     src = None
-    if "source" in p:
+    name = p["source"].get("name") if isinstance(p.get("source"), dict) else None
+    if "source" in p and not isinstance(name, str):
+        # found by fuzzing: a source selector without its name was a KeyError traceback
+        ctx.error(f"{path}.source", "missing 'name': the source (under sources) to read it from")
+    elif "source" in p:
         sel = {k: v for k, v in p["source"].items() if k != "name"}
-        src = ProjectSource(name=p["source"]["name"], selector=sel)
+        src = ProjectSource(name=name, selector=sel)
         if src.name not in source_names:
             ctx.error(
                 f"{path}.source.name",

@@ -178,6 +178,7 @@ def check_xlsx_container(path: Path) -> None:
 
 def _fetch_raw_xlsx(path: Path, sheet: str | None) -> Iterator[tuple[str, list[Cell]]]:
     import zipfile
+    import zlib
 
     import openpyxl  # the only module that imports the vendor library
     from openpyxl.utils.exceptions import InvalidFileException
@@ -196,6 +197,7 @@ def _fetch_raw_xlsx(path: Path, sheet: str | None) -> Iterator[tuple[str, list[C
         AttributeError,
         EOFError,
         zipfile.BadZipFile,
+        zlib.error,  # a damaged deflate stream (found by fuzzing)
         SyntaxError,  # ElementTree.ParseError of a damaged part
     ) as exc:
         raise ConfigError(f"{path.name}: not a readable .xlsx workbook ({exc})") from exc
@@ -211,7 +213,15 @@ def _fetch_raw_xlsx(path: Path, sheet: str | None) -> Iterator[tuple[str, list[C
         title = ws.title
         # read_only worksheets yield every row from 1, empty ones included, so the
         # position is the row number Excel shows.
-        for values in ws.iter_rows(values_only=True):
+        rows = ws.iter_rows(values_only=True)
+        while True:
+            try:
+                values = next(rows)
+            except StopIteration:
+                break
+            except (zipfile.BadZipFile, zlib.error, EOFError, SyntaxError, ValueError) as exc:
+                # the sheet is streamed: a damaged part shows only while it is read
+                raise ConfigError(f"{path.name}: sheet {title!r} is damaged ({exc})") from exc
             yield title, [_clean(v) for v in values]
     finally:
         wb.close()
