@@ -20,7 +20,7 @@ from trackerkit import live_item_ids, load_spec, record_sleeps, source_config, s
 
 from pmohub.aggregator.ingest.sync import sync_source
 from pmohub.aggregator.store import open_store
-from pmohub.aggregator.store.writes import links_t, work_items_t
+from pmohub.aggregator.store.bulk import links_t, work_items_t
 from pmohub.connectors import registry
 from pmohub.connectors.azureboards import AzureBoardsConnector
 from pmohub.connectors.base import SourceConfig

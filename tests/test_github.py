@@ -16,7 +16,7 @@ from trackerkit import live_item_ids, load_spec, record_sleeps, source_config
 
 from pmohub.aggregator.ingest.sync import sync_source
 from pmohub.aggregator.store import open_store
-from pmohub.aggregator.store.writes import status_changes_t, work_items_t
+from pmohub.aggregator.store.bulk import status_changes_t, work_items_t
 from pmohub.connectors import registry
 from pmohub.connectors.base import ChildrenComplete, SourceConfig
 from pmohub.connectors.errors import ConfigError, TransientError

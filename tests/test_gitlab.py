@@ -15,7 +15,7 @@ from trackerkit import live_item_ids, record_sleeps, source_config, sync_twice
 
 from pmohub.aggregator.ingest.sync import sync_source
 from pmohub.aggregator.store import open_store
-from pmohub.aggregator.store.writes import worklogs_t
+from pmohub.aggregator.store.bulk import worklogs_t
 from pmohub.connectors import registry
 from pmohub.connectors.base import ChildrenComplete, SourceConfig
 from pmohub.connectors.errors import ConfigError

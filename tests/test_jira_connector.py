@@ -15,8 +15,8 @@ from sqlalchemy import Engine, select, update
 
 from pmohub.aggregator.ingest.sync import sync_source
 from pmohub.aggregator.store import open_store
+from pmohub.aggregator.store.bulk import links_t, status_changes_t, work_items_t, worklogs_t
 from pmohub.aggregator.store.models import SyncState
-from pmohub.aggregator.store.writes import links_t, status_changes_t, work_items_t, worklogs_t
 from pmohub.connectors.base import Checkpoint, ChildrenComplete, Skipped, SourceConfig
 from pmohub.connectors.errors import ConfigError, TransientError
 from pmohub.connectors.jira import JiraConnector
@@ -204,7 +204,7 @@ def test_full_sync_into_store_then_idempotent(emu: JiraEmulator, sqlite_url: str
     assert again.ok and again.mode == "incremental"
     assert (again.inserted, again.updated, again.deleted) == (0, 0, 0)
     # sprints (kanban boards answer 400 on /sprint: not an error) and versions
-    from pmohub.aggregator.store.writes import iterations_t, milestones_t
+    from pmohub.aggregator.store.bulk import iterations_t, milestones_t
 
     with engine.connect() as conn:
         sprints = set(conn.execute(select(iterations_t.c.external_id)).scalars())

@@ -20,7 +20,7 @@ from pmohub.aggregator.demo.samples import make_mspdi
 from pmohub.aggregator.ingest.sync import sync_source
 from pmohub.aggregator.store import models as m
 from pmohub.aggregator.store import open_store
-from pmohub.aggregator.store.writes import links_t, work_items_t, worklogs_t
+from pmohub.aggregator.store.bulk import links_t, work_items_t, worklogs_t
 from pmohub.connectors.base import ChildrenComplete, Skipped, SourceConfig
 from pmohub.connectors.errors import ConfigError
 from pmohub.connectors.msproject import MSProjectConnector

@@ -19,7 +19,7 @@ from pmohub.aggregator.demo.samples import make_mspdi
 from pmohub.aggregator.ingest.sync import sync_all, sync_source
 from pmohub.aggregator.people import PeopleError, apply_config_people, link_accounts, people_rows
 from pmohub.aggregator.store import open_store
-from pmohub.aggregator.store.writes import aliases_t, people_t, work_items_t, worklogs_t
+from pmohub.aggregator.store.bulk import aliases_t, people_t, work_items_t, worklogs_t
 from pmohub.cli.main import main
 from pmohub.connectors.base import SourceConfig
 from pmohub.connectors.gitlab import GitLabConnector
@@ -180,7 +180,7 @@ def test_bad_references_are_clear_errors(sqlite_url: str, tmp_path: Path) -> Non
 
 
 def test_references_by_username(sqlite_url: str, tmp_path: Path) -> None:
-    """GitLab keys accounts by numeric id; ``gitlab:<username>`` names them too (RULES.md)."""
+    """GitLab keys accounts by numeric id; ``gitlab:<username>`` names them too (docs/metrics.md)."""
     text = "version: 1\n" + write_sources(tmp_path)
     config = parse_config(text, path=tmp_path / "pmohub.yaml")
     engine = open_store(sqlite_url)

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from pmohub.aggregator.demo.samples import make_mspdi
 from pmohub.aggregator.ingest.sync import sync_source
 from pmohub.aggregator.store import open_store
-from pmohub.aggregator.store.writes import work_items_t
+from pmohub.aggregator.store.bulk import work_items_t
 from pmohub.connectors.base import Skipped, SourceConfig
 from pmohub.connectors.errors import RecordError
 from pmohub.connectors.msproject import MSProjectConnector

@@ -29,13 +29,8 @@ from sqlalchemy import Engine, func, select
 
 from pmohub.aggregator.ingest.sync import SyncProgress, sync_all, sync_source
 from pmohub.aggregator.store import open_store
+from pmohub.aggregator.store.bulk import links_t, status_changes_t, work_items_t, worklogs_t
 from pmohub.aggregator.store.models import SyncLock, SyncRun, SyncState
-from pmohub.aggregator.store.writes import (
-    links_t,
-    status_changes_t,
-    work_items_t,
-    worklogs_t,
-)
 from pmohub.connectors import registry
 from pmohub.connectors.base import SourceConfig
 

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from pmohub.aggregator.ingest.sync import sync_source
-from pmohub.aggregator.store.writes import work_items_t
+from pmohub.aggregator.store.bulk import work_items_t
 from pmohub.connectors.base import ClientConnector, Connector, SourceConfig
 
 #: The vendors' own API descriptions (OpenAPI / Swagger), next to the work tree.

@@ -35,8 +35,6 @@ log = logging.getLogger("pmohub.rollup")
 pr_t = m.Project.__table__
 
 
-
-
 def query_frame(
     engine: Engine, stmt: Any, columns: list[str], *, raw: bool = False
 ) -> pd.DataFrame:
