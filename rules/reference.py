@@ -49,9 +49,7 @@ def to_markdown(rules: Mapping[str, Rule]) -> str:
         "A rule whose data is missing reports *not evaluable* (N/E) with the reason, never a pass.",
         "",
         "Each rule names its basis: a sentence of the PMO standard it enforces and the document",
-        "it comes from: "
-        + "; ".join(f"{k} {v}" for k, v in BASIS_DOCUMENTS.items())
-        + ".",
+        "it comes from: " + "; ".join(f"{k} {v}" for k, v in BASIS_DOCUMENTS.items()) + ".",
         "",
     ]
     current = None

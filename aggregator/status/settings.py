@@ -142,4 +142,3 @@ def project_ids(engine: Engine, hier: pd.DataFrame) -> pd.Series:
         rows = conn.execute(select(pr_t.c.id, pr_t.c.source, pr_t.c.key)).fetchall()
     p = pd.DataFrame(rows, columns=["id", "source", "tracker_project_key"])
     return pd.Series(hierarchy_keys(p, hier).to_numpy(), index=p["id"].to_numpy(), dtype=object)
-
