@@ -9,7 +9,7 @@ runs them (the CLI, in process). Nothing raises, and the invariants hold:
 - no rendering of the report shows ``nan``, ``None``, ``NaT`` or exception text;
 - a metric has one value wherever it appears (status JSON, the report's sections).
 
-Settings: ``max_examples`` per property below (``PROPERTY_SETTINGS``), no deadline (a store
+Settings: ``max_examples`` per property below (``ANALYSIS_SETTINGS``, ``REPORT_SETTINGS``), no deadline (a store
 is built per example); the examples that ever failed are pinned with ``@example``.
 """
 
