@@ -119,8 +119,10 @@ def main() -> int:
         target_text="none (a gain is expected; bounded by 2 shared cores)",
     )
     fetched = {r["fetched"] for side in sides.values() for r in side}
+    # one result name per latency: the README shows the newest of each
+    name = f"demo_parallel_{args.latency_ms:g}ms" if args.latency_ms else "demo_parallel"
     path = harness.save(
-        "demo_parallel",
+        name,
         {
             "floor": "the same sync with parallel=1 (one source after another)",
             "why_strong": "same code, sources, store and emulators; only the thread count differs",

@@ -1,0 +1,156 @@
+"""``pmohub load --format json`` for 20,000 people: the whole command, output included.
+
+Store: benchmarks/rollup.py's generator and bare-driver loader (SQLite), with 20,000
+people (set-up, not measured). Measured, alternated, each in a fresh child process:
+
+- ``cli``: the ``pmohub --quiet load --format json`` process (interpreter start, imports,
+  config, queries, JSON) writing its ~55 MB to a file: what a user waits for;
+- ``compute`` (the floor): ``aggregator.status.load.person_load`` alone in a child,
+  no output at all: what any output format must pay first. The CLI minus this is start-up
+  plus printing, the part issue 18 found was 8.1 s in all.
+
+Target: ``cli`` under 2 s (median). CPU and peak RSS are the child's (RUSAGE_CHILDREN).
+
+    .venv/bin/python benchmarks/load_json.py                       # 200k items, 20k people
+    .venv/bin/python benchmarks/load_json.py --items 1000000 --projects 2000
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import harness  # noqa: E402
+
+TARGET_S = 2.0
+
+
+def trial_cli(config: str, out: str) -> None:
+    exe = Path(sys.executable).with_name("pmohub")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+
+    def run() -> dict[str, object]:
+        with open(out, "wb") as fh:
+            proc = subprocess.run(
+                [str(exe), "--quiet", "--config", config, "load", "--format", "json"],
+                stdout=fh,
+                stderr=subprocess.PIPE,
+                text=False,
+                env={**os.environ, "BENCH_TOKEN": "x"},  # rollup.write_config's token_env
+            )
+        if proc.returncode != 0:
+            raise SystemExit(f"pmohub load failed: {proc.stderr.decode()[-3000:]}")
+        return {"bytes": Path(out).stat().st_size}
+
+    t0 = time.perf_counter()
+    doc = run()
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    import json
+
+    print(json.dumps({"wall_s": wall, "cpu_s": cpu, "rss_mib": after.ru_maxrss / 1024, **doc}))
+
+
+def trial_compute(config: str) -> None:
+    import rollup
+
+    from pmohub.aggregator.config.loader import load_config_file
+    from pmohub.aggregator.status.load import person_load
+    from pmohub.aggregator.store.engine import open_store
+
+    cfg = load_config_file(config)
+    engine = open_store(cfg.database)
+
+    def run() -> dict[str, object]:
+        rep = person_load(engine, cfg, rollup.AS_OF, weeks=8)
+        return {"rows": len(rep.weeks), "rss_mib": harness.trial_rss_mib()}
+
+    harness.measure(run)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--items", type=int, default=200_000)
+    ap.add_argument("--projects", type=int, default=400)
+    ap.add_argument("--people", type=int, default=20_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--trial", choices=("cli", "compute"), help=argparse.SUPPRESS)
+    ap.add_argument("--config", help=argparse.SUPPRESS)
+    ap.add_argument("--out", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.trial == "cli":
+        trial_cli(args.config, args.out)
+        return 0
+    if args.trial == "compute":
+        trial_compute(args.config)
+        return 0
+
+    import rollup
+
+    with tempfile.TemporaryDirectory(prefix="pmohub-load-json-") as tmp:
+        print(f"store: {args.items:,} items, {args.projects:,} projects, {args.people:,} people")
+        data = rollup._tables(args.items, args.projects, args.people)
+        db = Path(tmp) / "bench.db"
+        rollup.load_sqlite(db, data)
+        del data
+        cfg = rollup.write_config(
+            Path(tmp) / "pmohub.yaml", f"sqlite:///{db}", args.projects, args.people
+        )
+        me = Path(__file__)
+        common = ["--config", str(cfg)]
+        sides = harness.alternate(
+            [
+                harness.Trial(
+                    "cli",
+                    harness.child_argv(me, "--trial", "cli", *common, "--out", f"{tmp}/o.json"),
+                ),
+                harness.Trial("compute", harness.child_argv(me, "--trial", "compute", *common)),
+            ],
+            args.repeat,
+        )
+    cli = harness.summary(sides["cli"])
+    cmp = harness.compare(
+        "load --format json (whole CLI) / person_load alone",
+        sides,
+        "cli",
+        "compute",
+        target=None,
+        target_text="none: the target is absolute (cli median < 2 s)",
+    )
+    met = cli["wall_s"]["median"] < TARGET_S
+    path = harness.save(
+        "load_json",
+        {
+            "size": {"items": args.items, "projects": args.projects, "people": args.people},
+            "as_of": dt.date.isoformat(rollup.AS_OF),
+            "floor": "person_load alone (no output): what any format pays first",
+            "output_bytes": sides["cli"][0]["bytes"],
+            "target": f"cli median < {TARGET_S} s",
+            "met": met,
+            "comparisons": [cmp],
+        },
+    )
+    print(
+        f"cli {cli['wall_s']['median']:.2f}s (spread {cli['wall_s']['spread']:.0%}, "
+        f"{sides['cli'][0]['bytes'] / 1e6:.0f} MB) vs compute "
+        f"{cmp['floor_summary']['wall_s']['median']:.2f}s; target < {TARGET_S}s "
+        f"{'met' if met else 'NOT met'}; wrote {path}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
