@@ -1,5 +1,5 @@
 """Redmine sync benchmark on a REAL Redmine (issue 12): Debian's redmine + thin, loaded with
-Redmine's own test fixtures (``../shared/real-payloads/redmine/test-fixtures-5.0.4``) plus
+Redmine's own test fixtures (the real-payloads folder's ``redmine/test-fixtures-5.0.4``, beside the repository) plus
 generated issues written straight into its SQLite database before it starts (the REST
 API takes ~60 ms per issue; this takes a second). Measured: a full ``sync_source`` into a
 fresh SQLite store and an immediate incremental re-sync with nothing changed (every issue

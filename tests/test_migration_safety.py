@@ -164,9 +164,12 @@ def test_half_applied_states_of_older_versions_are_repaired(
     if len(revs) >= 2:
         with engine.begin() as conn:
             conn.exec_driver_sql(f"UPDATE alembic_version SET version_num = '{revs[-2]}'")
+        # the newest step's objects are there, its version row is not: repaired and re-run
+        out = db_upgrade(write_config(tmp_path, url))
         if revs[-1] == "0003":
-            out = db_upgrade(write_config(tmp_path, url))
             assert "dropped column work_items.progress" in out
+        if revs[-1] == "0004":
+            assert "dropped view bi_v1_fact_work_items" in out
     assert schema(url) == clean_schema
     assert current_revision(engine) == head_revision()
 

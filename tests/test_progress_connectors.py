@@ -21,7 +21,7 @@ from pmohub.aggregator.demo.samples import make_mspdi
 from pmohub.aggregator.ingest.sync import sync_source
 from pmohub.aggregator.store import open_store
 from pmohub.aggregator.store.bulk import work_items_t
-from pmohub.connectors.base import Skipped, SourceConfig
+from pmohub.connectors.base import Problem, Skipped, SourceConfig
 from pmohub.connectors.errors import RecordError
 from pmohub.connectors.msproject import MSProjectConnector
 from pmohub.connectors.msproject import mapping as msp
@@ -149,10 +149,12 @@ def test_spreadsheet_bad_progress_skips_the_cell_not_the_row(tmp_path: Path) -> 
     assert got == pytest.approx({"T1": 0.45, "T2": 0.3, "T3": None, "T4": None, "T5": 1.0})
     assert items["T1"].extra["percent_complete"] == 45
     assert "percent_complete" not in items["T3"].extra
-    errors = [o.error for o in out if isinstance(o, Skipped)]
+    # a bad cell is a located Problem (the row is kept), not a skipped record
+    assert not [o for o in out if isinstance(o, Skipped)]
+    errors = [o for o in out if isinstance(o, Problem)]
     assert len(errors) == 1
     assert errors[0].where == "plan.csv row 4" and errors[0].field == "进度(%)"
-    assert "大约一半" in str(errors[0]) and "row is loaded" in str(errors[0])
+    assert errors[0].value == "大约一半" and "row is loaded" in errors[0].message
     assert facts["bad_rows"] == 0 and len(facts["problems"]) == 1
 
 
