@@ -36,7 +36,11 @@ def test_help_has_example(command: str) -> None:
     assert res.exit_code == 0 and "Example:" in res.output
 
 
-def test_status_levels_and_formats(project_dir: Path) -> None:
+def test_status_levels_and_formats(project_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # as on a 100-column terminal (piped output, as under CliRunner, is never cut)
+    import pmohub.cli.app as app
+
+    monkeypatch.setattr(app, "table_width", lambda wide=False: None if wide else 100)
     res = run(["status", "--as-of", "2026-10-16"])
     assert res.exit_code == 0, res.output
     lines = [ln for ln in res.stdout.splitlines() if ln.strip()]
