@@ -17,8 +17,6 @@
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
-import email.utils
 import hashlib
 import logging
 import threading
@@ -31,6 +29,7 @@ from urllib.parse import urlsplit
 import requests
 
 from pmohub.aggregator.config.notify import NotifySettings, WebhookSettings
+from pmohub.connectors.http import parse_retry_after
 
 log = logging.getLogger("pmohub.notify")
 
@@ -69,24 +68,6 @@ class Pacer:
 
 
 PACER = Pacer()
-
-
-def retry_after_s(value: str | None, now: dt.datetime | None = None) -> float | None:
-    """``Retry-After`` as seconds: delta-seconds or an HTTP date; None when absent or bad."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    return max(0.0, (when - (now or dt.datetime.now(dt.UTC))).total_seconds())
 
 
 def scrub(text: str, url: str) -> str:
@@ -171,7 +152,7 @@ def _post(
             result.error = f"HTTP {resp.status_code}{': ' + body if body else ''}"
             if resp.status_code != 429 and resp.status_code < 500:
                 break  # the same body would be refused again
-            wait = retry_after_s(resp.headers.get("Retry-After"))
+            wait = parse_retry_after(resp.headers.get("Retry-After"))
         if attempt > settings.retries:
             break
         delay = backoff if wait is None else wait
