@@ -422,6 +422,10 @@ def seed_portfolio(server: RedmineServer, prefix: str = "portal") -> Seeded:
     crash = create_issue(server, api, "API crashes on empty body", tracker_id=TRACKER["Bug"])
     dup = create_issue(server, api, "Crash on empty POST", tracker_id=TRACKER["Bug"])
     outside = create_issue(server, other, "Not in scope", tracker_id=TRACKER["Support"])
+    # Edits land a second after creation: a full run skips the journals of an issue whose
+    # updated_on equals created_on (Redmine timestamps are whole seconds), so edits made in
+    # the second of creation would be invisible on a fast machine.
+    time.sleep(1.1)
     # History: login New -> In Progress (with a new due date and estimate) -> Closed.
     server.put(
         f"/issues/{login}.json",
