@@ -87,7 +87,9 @@ def reg_002(ctx: RuleContext) -> Outcomes:
     res["failed"] = empty | inactive
     if "implicit" in reg.columns:
         res["ne"] = np.where(reg["implicit"].eq(True), "not in the hierarchy (see REG-001)", None)
-    where = reg["registry_issue"].fillna("the registry").astype(str)
+    # An all-null column arrives as float64 (reindex, no registry issues at all): pandas 3
+    # refuses a string fill value there, so widen to object first.
+    where = reg["registry_issue"].astype(object).fillna("the registry").astype(str)
     res["message"] = np.where(
         empty,
         "Appoint a PM on " + where,
