@@ -20,8 +20,14 @@ GitLab, GitHub and Redmine key accounts by a numeric id, but people write ``gitl
 Links are marked on the alias (``linked_by`` = ``email`` | ``config`` | ``manual``) and
 survive re-syncs: a sync only re-points an alias that is still a placeholder (an account
 first met as a bare id on a work item), and only to merge further by e-mail. Merging moves
-every reference (work item assignee/reporter, worklogs, aliases) to the surviving person,
-the one with the lowest id, so ids seen earlier in reports stay valid where possible.
+every reference (work item assignee/reporter, worklogs, aliases) to the surviving person.
+
+``people.id`` is a store detail: parallel syncs number people in the order their pages
+happen to arrive. What is stable is the person's **key**, ``SOURCE:ID`` of its smallest
+account (:func:`pmohub.aggregator.store.writes.account_order`), which is also the anchor
+of a person merged by e-mail. Findings name people by it (``person:<key>``); a merge keeps
+the row of the person with the smallest key, so the result of a merge does not depend on
+the order either.
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ from sqlalchemy import Connection, Engine, func, select, update
 
 from pmohub.aggregator.store import models as m
 from pmohub.aggregator.store.bulk import aliases_t, people_t
-from pmohub.aggregator.store.writes import move_person, normalise_email
+from pmohub.aggregator.store.writes import account_order, move_person, normalise_email
 from pmohub.connectors.errors import PmohubError
 
 sources_t = m.Source.__table__
@@ -198,21 +204,51 @@ def _alias(conn: Connection, ref: AccountRef) -> tuple[int, int, str] | None:
     return None if not matches else (matches[0][0], matches[0][1], matches[0][2])
 
 
+def _smallest_accounts(aliases: Iterable[tuple[Any, Any, Any]]) -> dict[int, tuple[str, str]]:
+    smallest: dict[int, tuple[str, str]] = {}
+    for pid, src, ext in aliases:
+        order = account_order(src, ext)
+        if int(pid) not in smallest or order < smallest[int(pid)]:
+            smallest[int(pid)] = order
+    return smallest
+
+
+def to_person_keys(aliases: Iterable[tuple[Any, Any, Any]]) -> dict[int, str]:
+    """(person_id, source, external_id) rows -> person id -> key ``SOURCE:ID`` of its
+    smallest account (deleted accounts count: a key must not change when one goes)."""
+    return {pid: f"{src}:{ext}" for pid, (src, ext) in _smallest_accounts(aliases).items()}
+
+
+def _alias_rows(conn: Connection, person_ids: Iterable[int] | None) -> list[Any]:
+    q = select(aliases_t.c.person_id, aliases_t.c.source, aliases_t.c.external_id)
+    if person_ids is not None:
+        q = q.where(aliases_t.c.person_id.in_(sorted(set(person_ids))))
+    return list(conn.execute(q).all())
+
+
+def person_keys(conn: Connection, person_ids: Iterable[int] | None = None) -> dict[int, str]:
+    """Person id -> stable key (:func:`to_person_keys`), of all people or of ``person_ids``."""
+    return to_person_keys(_alias_rows(conn, person_ids))
+
+
 def _merge(conn: Connection, person_ids: Iterable[int]) -> tuple[int, list[int]]:
-    """Fold all persons into the one with the lowest id; keep the first e-mail known."""
-    ids = sorted(set(person_ids))
+    """Fold all persons into the one with the smallest account (its row, so its name,
+    e-mail and time zone, survive: the same whichever was synced first); an e-mail
+    missing there comes from the next person in that order."""
+    wanted = set(person_ids)
+    smallest = _smallest_accounts(_alias_rows(conn, wanted))
+    ids = sorted(wanted, key=lambda i: (i not in smallest, smallest.get(i, ("", "")), i))
     target, others = ids[0], ids[1:]
     if others:
-        email = conn.execute(
-            select(people_t.c.email).where(people_t.c.id == target)
-        ).scalar_one_or_none()
-        if not email:
-            found = conn.execute(
-                select(people_t.c.email)
-                .where(people_t.c.id.in_(others), people_t.c.email.is_not(None))
-                .order_by(people_t.c.id)
-                .limit(1)
-            ).scalar_one_or_none()
+        emails = dict(
+            conn.execute(
+                select(people_t.c.id, people_t.c.email).where(
+                    people_t.c.id.in_(ids), people_t.c.email.is_not(None)
+                )
+            ).all()
+        )
+        if not emails.get(target):
+            found = next((emails[i] for i in others if emails.get(i)), None)
             if found:
                 conn.execute(update(people_t).where(people_t.c.id == target).values(email=found))
         for other in others:
@@ -325,8 +361,8 @@ def is_service_account(person: Mapping[str, Any], matcher: re.Pattern[str] | Non
 def people_rows(
     engine: Engine, *, source: str | None = None, exclude: Sequence[str] = ()
 ) -> list[dict[str, Any]]:
-    """Who is who: one row per person with their accounts per source; people matching an
-    ``exclude`` pattern (the config's ``people_exclude``: service and app accounts such
+    """Who is who: one row per person (its stable ``key`` and its store ``person_id``) with
+    their accounts per source; people matching an ``exclude`` pattern (the config's ``people_exclude``: service and app accounts such
     as a PMO bot) are left out."""
     with engine.connect() as conn:
         q = (
@@ -342,13 +378,16 @@ def people_rows(
             )
             .join(aliases_t, aliases_t.c.person_id == people_t.c.id)
             .where(aliases_t.c.deleted_at.is_(None))
-            .order_by(people_t.c.display_name, people_t.c.id, aliases_t.c.source)
         )
         rows = conn.execute(q).all()
+        keys = person_keys(conn)
+    # people.id is the order pages arrived in (parallel syncs): name, then key, are not
+    rows.sort(key=lambda r: (r[1] or "", keys.get(r[0], ""), account_order(r[3], r[4])))
     out: dict[int, dict[str, Any]] = {}
     for pid, name, email, src, ext, alias_name, linked_by, username in rows:
         person = out.setdefault(
-            pid, {"person_id": pid, "name": name, "email": email, "accounts": []}
+            pid,
+            {"person_id": pid, "key": keys.get(pid), "name": name, "email": email, "accounts": []},
         )
         person["accounts"].append(
             {"source": src, "external_id": ext, "name": alias_name, "linked_by": linked_by}
