@@ -264,17 +264,11 @@ def existing_rows(
     return found
 
 
-def upsert_rows(
-    conn: Connection, table: Table, columns: tuple[str, ...], rows: list[tuple[Any, ...]]
-) -> None:
-    """Insert or update ``rows`` (tuples in ``columns`` order) in one executemany.
-
-    No RETURNING on purpose: without it both drivers run a plain ``executemany`` of one
-    short statement (psycopg pipelines it), whereas RETURNING makes SQLAlchemy render one
-    huge multi-VALUES statement per batch that psycopg re-parses every time. The ids of the
-    new rows are read back with one indexed SELECT instead."""
-    if not rows:
-        return
+def upsert_statement(conn: Connection, table: Table, columns: tuple[str, ...]) -> Prepared:
+    """The page upsert of ``table`` for row tuples in ``columns`` order, compiled once per
+    dialect: ``INSERT .. ON CONFLICT (source, external_id) DO UPDATE .. WHERE the digest
+    differs or the row was soft-deleted`` (benchmarks/store_write.py runs this very text
+    on the bare driver as its floor)."""
 
     def build() -> Executable:
         values: dict[str, Any] = {c: bindparam(c, type_=table.c[c].type) for c in columns}
@@ -300,7 +294,20 @@ def upsert_rows(
             | table.c.deleted_at.is_not(None),
         )
 
-    prepare(conn, ("upsert", table.name), build, columns).execute_rows(conn, rows)
+    return prepare(conn, ("upsert", table.name), build, columns)
+
+
+def upsert_rows(
+    conn: Connection, table: Table, columns: tuple[str, ...], rows: list[tuple[Any, ...]]
+) -> None:
+    """Insert or update ``rows`` (tuples in ``columns`` order) in one executemany.
+
+    No RETURNING on purpose: without it both drivers run a plain ``executemany`` of one
+    short statement (psycopg pipelines it), whereas RETURNING makes SQLAlchemy render one
+    huge multi-VALUES statement per batch that psycopg re-parses every time. The ids of the
+    new rows are read back with one indexed SELECT instead."""
+    if rows:
+        upsert_statement(conn, table, columns).execute_rows(conn, rows)
 
 
 def write_page(

@@ -495,7 +495,7 @@ def _alias_person_ids(conn: Connection, source: str, ids: Sequence[str]) -> dict
 
 
 #: Column order of the work item row tuples built below.
-_ITEM_COLUMNS = (
+ITEM_COLUMNS = (
     "source",
     "external_id",
     "key",
@@ -601,7 +601,7 @@ def upsert_work_items(
         for i in items
     ]
     ids = write_page(
-        conn, work_items_t, source, rows, counts, columns=_ITEM_COLUMNS, new_ids=new_ids
+        conn, work_items_t, source, rows, counts, columns=ITEM_COLUMNS, new_ids=new_ids
     )
     resolve_parents(conn, source, list(ids), ids)
     return counts, ids
@@ -665,7 +665,7 @@ def _item_ids(
     return ids
 
 
-_CHANGE_COLUMNS = (
+CHANGE_COLUMNS = (
     "source",
     "external_id",
     "work_item_id",
@@ -717,9 +717,7 @@ def upsert_status_changes(
                 content_hash(c),
             )
         )
-    write_page(
-        conn, status_changes_t, source, rows, counts, columns=_CHANGE_COLUMNS, want_ids=False
-    )
+    write_page(conn, status_changes_t, source, rows, counts, columns=CHANGE_COLUMNS, want_ids=False)
     return counts
 
 
