@@ -22,11 +22,18 @@ from pmohub.aggregator.compliance.frames import load_frames, merged_person_setti
 from pmohub.aggregator.compliance.run import _project_hpp, run_checks
 from pmohub.aggregator.config.loader import parse_config
 from pmohub.aggregator.config.settings import config_calendar
+from pmohub.aggregator.people import person_keys
 from pmohub.aggregator.status.load import person_load
 from pmohub.aggregator.status.rollup import project_status
 from pmohub.aggregator.store.engine import open_store
 from pmohub.rules.engine import load_rules
 from pmohub.rules.formulas import evm_frame, load_frame
+
+
+def subject_of(engine, person_id: int) -> str:
+    """``person:<key>``: findings name a person by the stable key, not the store id."""
+    with engine.connect() as conn:
+        return f"person:{person_keys(conn)[person_id]}"
 
 
 def test_spi_t_rule_equals_rollup(store_url: str) -> None:
@@ -123,7 +130,7 @@ def test_person_week_load_rule_equals_load(store_url: str) -> None:
     # RES-001 itself: 张伟's finding is his worst week of `pmohub load` (the merged GitLab
     # account's overdue OPS item included).
     res = run_checks(engine, config, as_of=as_of, rule_ids=["RES-001"], write=False).outcomes
-    finding = res.set_index("subject").loc[f"person:{zhang}"]
+    finding = res.set_index("subject").loc[subject_of(engine, zhang)]
     worst = weeks.loc[zhang]["load"].to_numpy(dtype=float)
     assert finding["value"] == pytest.approx(np.nanmax(worst), abs=1e-12)
     assert finding["value"] == pytest.approx(30 / 18)
@@ -132,8 +139,11 @@ def test_person_week_load_rule_equals_load(store_url: str) -> None:
     res2 = run_checks(engine, config, as_of=as_of, rule_ids=["RES-002"], write=False).outcomes
     got = {r.subject: float(r.value) for r in res2.itertuples() if r.outcome == "finding"}
     disp = rep.by_project.groupby(["person_id", "project_key"])["displaced_h"].sum()
-    want = {f"person:{p}:{k}": round(v, 1) for (p, k), v in disp.items() if v > 0.05}
-    assert got == want and want == {f"person:{zhang}:OPS": 6.0, f"person:{zhang}:PAY": 6.0}
+    want = {f"{subject_of(engine, p)}:{k}": round(v, 1) for (p, k), v in disp.items() if v > 0.05}
+    assert got == want and want == {
+        f"{subject_of(engine, zhang)}:OPS": 6.0,
+        f"{subject_of(engine, zhang)}:PAY": 6.0,
+    }
 
 
 def test_undated_sprint_item_fills_by_priority(sqlite_url: str) -> None:
@@ -157,7 +167,7 @@ def test_undated_sprint_item_fills_by_priority(sqlite_url: str) -> None:
     assert disp["CRM"] == pytest.approx(0.0)
     assert disp["PAY"] == pytest.approx(12 - (12 - 6.75))
     res2 = run_checks(engine, config, as_of=as_of, rule_ids=["RES-002"], write=False).outcomes
-    got = res2.set_index("subject").loc[f"person:{li}:PAY", "value"]
+    got = res2.set_index("subject").loc[f"{subject_of(engine, li)}:PAY", "value"]
     total = rep.by_project.groupby(["person_id", "project_key"])["displaced_h"].sum()
     assert got == pytest.approx(round(total[(li, "PAY")], 1))
 
@@ -206,4 +216,4 @@ def test_own_calendar_and_team_hpp_rule_equals_load(store_url: str, case: str) -
     pid = int(rep.weeks.loc[rep.weeks["name"] == who, "person_id"].iloc[0])
     assert weeks.loc[pid]["load"].max() == pytest.approx(worst)
     res = run_checks(engine, config, as_of=as_of, rule_ids=["RES-001"], write=False).outcomes
-    assert res.set_index("subject").loc[f"person:{pid}", "value"] == pytest.approx(worst)
+    assert res.set_index("subject").loc[subject_of(engine, pid), "value"] == pytest.approx(worst)

@@ -814,11 +814,13 @@ def _load_world() -> World:
 
 def test_res_001_load_out_of_band() -> None:
     t = run("RES-001", _load_world(), AS_OF)
-    assert outcome(t, "person:1") == "finding"
-    assert t.loc["person:1", "value"] == 1.5
-    assert t.loc["person:1", "message"] == "张伟 W48 150%: move 20 h"
-    assert t.loc["person:1", "evidence"]["band"] == "red"
-    assert outcome(t, "person:2") == "finding" and t.loc["person:2", "severity"] == "low"
+    assert outcome(t, "person:jira:u1") == "finding"
+    assert t.loc["person:jira:u1", "value"] == 1.5
+    assert t.loc["person:jira:u1", "message"] == "张伟 W48 150%: move 20 h"
+    assert t.loc["person:jira:u1", "evidence"]["band"] == "red"
+    assert (
+        outcome(t, "person:jira:u2") == "finding" and t.loc["person:jira:u2", "severity"] == "low"
+    )
     t = run("RES-001", _load_world(), AS_OF, rules_cfg={"RES-001": {"amber": 1.6, "idle": 0.05}})
     assert list(t.index) == ["portfolio:*"] and outcome(t, "portfolio:*") == "pass"
     w = World()
@@ -829,10 +831,10 @@ def test_res_001_load_out_of_band() -> None:
 
 def test_res_002_conflict_by_priority() -> None:
     t = run("RES-002", _load_world(), AS_OF)
-    assert list(t.index) == ["person:1:P2"]
-    assert t.loc["person:1:P2", "value"] == 20.0
-    assert t.loc["person:1:P2", "message"] == "张伟 W48: defer 20 h of P2 (P2) for P1 (P1)"
-    assert t.loc["person:1:P2", "severity"] == "medium"  # fresh: the recommendation
+    assert list(t.index) == ["person:jira:u1:P2"]
+    assert t.loc["person:jira:u1:P2", "value"] == 20.0
+    assert t.loc["person:jira:u1:P2", "message"] == "张伟 W48: defer 20 h of P2 (P2) for P1 (P1)"
+    assert t.loc["person:jira:u1:P2", "severity"] == "medium"  # fresh: the recommendation
     w = _load_world()
     w.items = [i for i in w.items if not (i["project_key"] == "P2" and i["assignee_id"] == 1)]
     assert outcome(run("RES-002", w, AS_OF), "portfolio:*") == "pass"
@@ -947,5 +949,5 @@ def test_res_001_leave_and_allocation_reduce_capacity() -> None:
         "person_leave": {1: [(dt.date(2026, 11, 26), dt.date(2026, 11, 27))]},
     }
     t = run("RES-001", w, AS_OF, settings=settings)
-    assert outcome(t, "person:1") == "finding"
-    assert abs(t.loc["person:1", "value"] - 20 / 12) < 1e-9
+    assert outcome(t, "person:jira:u1") == "finding"
+    assert abs(t.loc["person:jira:u1", "value"] - 20 / 12) < 1e-9

@@ -102,7 +102,7 @@ def _seen(w: World, first: str) -> None:
     w.findings.append(
         {
             "rule_id": "RES-002",
-            "subject": "person:1:P2",
+            "subject": "person:jira:u1:P2",
             "project_key": "P2",
             "state": "persisting",
             "severity": "medium",
@@ -116,17 +116,17 @@ def test_res_002_persisting_conflict_without_decision_is_high() -> None:
     w = _conflict_world()
     _seen(w, "2026-11-01")  # first seen 19 days ago: 2+ weekly runs
     t = run("RES-002", w, AS_OF)
-    assert outcome(t, "person:1:P2") == "finding"
-    assert t.loc["person:1:P2", "severity"] == "high"
-    assert t.loc["person:1:P2", "evidence"]["persisting"] is True
-    assert "2+ weekly runs" in t.loc["person:1:P2", "message"]
+    assert outcome(t, "person:jira:u1:P2") == "finding"
+    assert t.loc["person:jira:u1:P2", "severity"] == "high"
+    assert t.loc["person:jira:u1:P2", "evidence"]["persisting"] is True
+    assert "2+ weekly runs" in t.loc["person:jira:u1:P2", "message"]
 
 
 def test_res_002_recent_conflict_stays_medium() -> None:
     w = _conflict_world()
     _seen(w, "2026-11-12")  # 8 days: one weekly run only
     t = run("RES-002", w, AS_OF)
-    assert t.loc["person:1:P2", "severity"] == "medium"
+    assert t.loc["person:jira:u1:P2", "severity"] == "medium"
 
 
 def test_res_002_linked_decision_settles_the_conflict() -> None:
@@ -139,7 +139,7 @@ def test_res_002_linked_decision_settles_the_conflict() -> None:
     w = _conflict_world()
     _seen(w, "2026-11-01")
     w.item("P2", type="Action", kind="corrective_action", created_at=at("2026-10-01"))
-    assert outcome(run("RES-002", w, AS_OF), "person:1:P2") == "finding"
+    assert outcome(run("RES-002", w, AS_OF), "person:jira:u1:P2") == "finding"
 
 
 def test_res_002_not_evaluable_without_dated_assigned_work() -> None:
@@ -468,10 +468,12 @@ def test_res_001_idle_only_where_waiting_work_is_in_the_persons_projects() -> No
     )
     w.item("P2", assignee=None, assignee_id=None, due_on="2026-12-04")  # not her project
     t = run("RES-001", w, AS_OF)
-    assert "person:2" not in t.index
+    assert "person:jira:u2" not in t.index
     w.item("P1", assignee=None, assignee_id=None, due_on="2026-12-04")  # now in hers
     t = run("RES-001", w, AS_OF)
-    assert outcome(t, "person:2") == "finding" and t.loc["person:2", "severity"] == "low"
+    assert (
+        outcome(t, "person:jira:u2") == "finding" and t.loc["person:jira:u2", "severity"] == "low"
+    )
 
 
 def _forecast_project(w: World, key: str, done_every: int, open_items: int) -> None:

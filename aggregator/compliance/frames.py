@@ -22,7 +22,7 @@ from pmohub.aggregator.config.settings import (
     hierarchy_keys,
     tracker_map,
 )
-from pmohub.aggregator.people import account_index
+from pmohub.aggregator.people import account_index, person_keys
 from pmohub.aggregator.store import models as m
 from pmohub.rules.engine import Rule
 from pmohub.rules.frames import (
@@ -315,6 +315,8 @@ def load_frames(engine: Engine, config: Any, rules: Iterable[Rule]) -> dict[str,
         )
         frames["findings"] = fi
     people = _read(engine, m.Person.__table__, ("id", "display_name", "email", "active"))
+    with engine.connect() as conn:  # findings name people by it: people.id is sync order
+        people["key"] = people["id"].map(person_keys(conn))
     frames["people"] = people
     aliases = _read(engine, m.PersonAlias.__table__, ("external_id", "person_id", "active"))
     frames["registry"] = build_registry_frame(

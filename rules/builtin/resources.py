@@ -18,6 +18,20 @@ from pmohub.rules.metrics import displaced_hours
 
 OPEN = ("todo", "in_progress")
 
+#: Subjects of people's findings: ``person:<key>``, ``person:<key>:<project>`` for one of
+#: their projects. The key is the person's smallest account ``SOURCE:ID`` (the people
+#: frame's ``key``, aggregator.people.person_keys), not ``people.id``: store ids follow the
+#: order parallel syncs happen to write people in, and findings history and waivers
+#: compare subjects across runs.
+PERSON_PREFIX = "person:"
+
+
+def person_subjects(person_ids: pd.Series, people: pd.DataFrame) -> pd.Series:
+    """``person:<key>`` of each person id; ``people`` is the people frame indexed by id. A
+    person without a key (no account: never in a synced store) is named by its id."""
+    keys = person_ids.map(people["key"])
+    return PERSON_PREFIX + keys.where(keys.notna(), person_ids.astype(int).astype(str)).astype(str)
+
 
 @rule(
     "RES-003",
@@ -158,7 +172,7 @@ LOAD_NEEDS = {
         "parent_id",
         "iteration_ids",
     ),
-    "people": ("id", "display_name", "active"),
+    "people": ("id", "display_name", "active", "key"),
     "iterations": ("source", "external_id", "state", "end_at"),
 }
 #: Fraction done (0..1) scales points' hours (docs/metrics.md 2.3); trackers without it leave it
@@ -224,7 +238,7 @@ def res_001(ctx: RuleContext) -> Outcomes:
     red = worst["load"] > float(g.get("red", 1.3))
     rows = pd.DataFrame(
         {
-            "subject": "person:" + worst["person_id"].astype(int).astype(str),
+            "subject": person_subjects(worst["person_id"], people).to_numpy(),
             "project_key": None,
             "failed": True,
             "severity": "high",
@@ -250,7 +264,7 @@ def res_001(ctx: RuleContext) -> Outcomes:
     )
     idle_rows = pd.DataFrame(
         {
-            "subject": "person:" + idle_people.index.astype(int).astype(str),
+            "subject": person_subjects(idle_people.index.to_series(), people).to_numpy(),
             "project_key": None,
             "failed": True,
             "severity": "low",
@@ -281,7 +295,7 @@ def res_001(ctx: RuleContext) -> Outcomes:
     return ctx.subject_outcomes(res)
 
 
-def _displaced_pairs(conflict: pd.DataFrame) -> pd.DataFrame:
+def _displaced_pairs(conflict: pd.DataFrame, people: pd.DataFrame) -> pd.DataFrame:
     """One row per (person, displaced project) over the horizon: the hours it loses to the
     person's top-priority project of each week, and that winner."""
     top = conflict.groupby(["person_id", "week"]).head(1).set_index(["person_id", "week"])
@@ -312,10 +326,7 @@ def _displaced_pairs(conflict: pd.DataFrame) -> pd.DataFrame:
     )
     pair = pair.reset_index()
     pair["subject"] = (
-        "person:"
-        + pair["person_id"].astype(int).astype(str)
-        + ":"
-        + pair["project_key"].astype(str)
+        person_subjects(pair["person_id"], people) + ":" + pair["project_key"].astype(str)
     )
     return pair
 
@@ -434,7 +445,7 @@ def res_002(ctx: RuleContext) -> Outcomes:
         conflict["demand_h"].to_numpy(dtype=float),
         conflict["cap_h"].to_numpy(dtype=float),
     )
-    pair = _displaced_pairs(conflict)
+    pair = _displaced_pairs(conflict, people)
     first_seen, decided = _conflict_history(ctx, pair)
     persist_days = 7 * int(g.get("persist_runs", 2))
     # Local days, as the lifecycle counts them (a UTC date is a day early in Shanghai).
