@@ -292,10 +292,13 @@ def upsert_people(
     emails = {e for e in (normalise_email(p.email) for p in page) if e}
     by_email: dict[str, int] = {}
     if emails:
+        # compared as normalise_email compares: a stored " A@x.cn " is a@x.cn, else which
+        # spelling came first would decide whether the accounts merge
+        stored = func.lower(func.trim(people_t.c.email))
         for email, pid in conn.execute(
-            select(func.lower(people_t.c.email), func.min(people_t.c.id))
-            .where(func.lower(people_t.c.email).in_(sorted(emails)))
-            .group_by(func.lower(people_t.c.email))
+            select(stored, func.min(people_t.c.id))
+            .where(stored.in_(sorted(emails)))
+            .group_by(stored)
         ):
             by_email[email] = pid
 
