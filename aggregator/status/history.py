@@ -91,7 +91,7 @@ def read_inputs_history(
         wip=wip,
         risks=risk_frame(risk_items),
         milestones=read_milestones(engine, pid, t_end, meta),
-        findings=read_findings(engine, pid),
+        findings=read_findings(engine, pid, known_at=t_end),
         forecasts=read_forecasts(engine, as_of),
         sprints=sprints,
         reports=report_frame(

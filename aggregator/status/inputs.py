@@ -162,18 +162,25 @@ def read_milestones(
     ].reset_index(drop=True)
 
 
-def read_findings(engine: Engine, pid: pd.Series) -> pd.DataFrame:
+def read_findings(
+    engine: Engine, pid: pd.Series, known_at: dt.datetime | None = None
+) -> pd.DataFrame:
+    """The open findings; with ``known_at``, the ones open at that instant instead: first
+    seen before it and not resolved by then. A past day's status must not count findings
+    a later check run found (a back-filled snapshot would change once checks ran)."""
+    cols = [fd_t.c.rule_id, fd_t.c.severity, fd_t.c.state, fd_t.c.subject, fd_t.c.project_id]
+    if known_at is None:
+        stmt = select(*cols, fd_t.c.evidence).where(fd_t.c.state != "resolved")
+    else:
+        # Resolved since: open at known_at. The waived state is the current one (a waiver's
+        # history is not kept per finding).
+        state = case((fd_t.c.state == "resolved", "persisting"), else_=fd_t.c.state)
+        stmt = select(*cols[:2], state, *cols[3:], fd_t.c.evidence).where(
+            fd_t.c.first_seen_at < known_at,
+            or_(fd_t.c.resolved_at.is_(None), fd_t.c.resolved_at >= known_at),
+        )
     f = query_frame(
-        engine,
-        select(
-            fd_t.c.rule_id,
-            fd_t.c.severity,
-            fd_t.c.state,
-            fd_t.c.subject,
-            fd_t.c.project_id,
-            fd_t.c.evidence,
-        ).where(fd_t.c.state != "resolved"),
-        ["rule_id", "severity", "state", "subject", "project_id", "evidence"],
+        engine, stmt, ["rule_id", "severity", "state", "subject", "project_id", "evidence"]
     )
     from_subject = f["subject"].str.extract(r"^project:(.+)$")[0]
     from_evidence = f["evidence"].map(

@@ -2,8 +2,11 @@
 and week-over-week differences are cheap, and ``--as-of`` can answer from history.
 
 * :func:`take_snapshots` computes the status (and the Monte Carlo forecasts, whose P85 the
-  next status run's schedule RAG reads) and upserts one row per (project_key, taken_on):
-  re-running a day overwrites that day, nothing else.
+  next status run's schedule RAG reads) and writes one row per (project_key, taken_on).
+  A snapshot of the current store (the nightly's) upserts: re-running a day overwrites
+  that day, nothing else. A snapshot reconstructed from the history (``history=True``,
+  the demo's back-fill) only fills days a project has no row for: a past day, once
+  written, is immutable (see :func:`take_snapshots`).
 * :func:`status_as_of` answers for a past date from that day's snapshots when every
   project has one, else reconstructs the store at that date from the status history.
 * :func:`trend` reads the last snapshot of each ISO week (policy time zone dates) per
@@ -72,14 +75,28 @@ def take_snapshots(
     forecasts: bool = True,
     now: dt.datetime | None = None,
 ) -> int:
-    """Write (upsert) the day's row per project; returns the number of rows written.
+    """Write the day's row per project; returns the number of rows written.
 
-    A snapshot of the current store (not ``history``) also stores the status it computed
-    as the day's ``status_cache`` row, which ``pmohub status`` serves until the store,
-    the config or the code changes (:mod:`aggregator.status.cache`)."""
+    A snapshot of the current store (not ``history``) upserts, and also stores the status
+    it computed as the day's ``status_cache`` row, which ``pmohub status`` serves until
+    the store, the config or the code changes (:mod:`aggregator.status.cache`).
+
+    A ``history`` snapshot never replaces a row: it writes only the projects without one
+    on ``as_of``. A reconstruction can only be as exact as the store's history (items
+    deleted since are gone, estimates, hierarchy and policy are today's), so computing
+    the same past day again later could give other numbers; the row already there is
+    what the trend and the reports have shown for that day (or the nightly's own, taken
+    from the store as it was). Re-running the back-fill (a second ``pmohub demo``) thus
+    leaves the past as it was."""
     # Read before the data: a change committed meanwhile leaves the stored result stale.
     fingerprint = None if history else status_fingerprint(engine, config, as_of)
     keys = list(hierarchy(engine, config)["project_key"])
+    if history:
+        written = set(snapshot_frame(engine, as_of, as_of)["project_key"])
+        if written >= set(keys):
+            return 0
+    else:
+        written = set()
     fc = (
         project_forecasts(engine, config, as_of, history=history).set_index("project_key")
         if forecasts and keys
@@ -116,6 +133,8 @@ def take_snapshots(
     taken_at = now or dt.datetime.now(dt.UTC)
     rows = []
     for key, r in p.iterrows():  # one row per project (thousands at most)
+        if key in written:
+            continue
         metrics = {c: _plain(r.get(c)) for c in METRIC_COLUMNS if c in p.columns}
         metrics.update(stored_fc.get(key, {}))
         rows.append(
@@ -137,6 +156,9 @@ def take_snapshots(
     with engine.begin() as conn:
         dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
         stmt = dialect.insert(sn_t)
+        if history:  # a row written meanwhile stays (docstring)
+            conn.execute(stmt.on_conflict_do_nothing(), rows)
+            return len(rows)
         stmt = stmt.on_conflict_do_update(
             index_elements=[sn_t.c.project_key, sn_t.c.taken_on],
             set_={
