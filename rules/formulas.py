@@ -1,7 +1,8 @@
 """Metrics of docs/metrics.md section 2 on the rules' item-level frames: EVM proxies and earned
 schedule on the latest baseline (2.1) and person/week load (2.3) feed those frames to the
 roll-up's implementation in :mod:`rules.metrics` (so ``pmohub check`` agrees with
-``pmohub status``/``pmohub load``); milestone slippage (2.1) and flow times. Pure
+``pmohub status``/``pmohub load``); milestone slippage (2.1), flow times and the reopen
+rate (2.1, read by ``pmohub status``, the report's quality section and QUA-001). Pure
 functions over frames; no I/O, no clock.
 
 Working-day positions are calendar *ranks* (working days on or before a day), so
@@ -27,6 +28,14 @@ from pmohub.rules.metrics import (
     remaining_hours,
     spread_load,
 )
+
+#: The reopen rate's window in days (docs/metrics.md 2.1): the status metric (and the RAG
+#: quality reason), the report's quality column and QUA-001 all count over it. One
+#: constant, not a per-project setting: the report's column names the window it shows.
+REOPEN_WINDOW_DAYS = 30
+#: The categories a reopen goes back to: done -> cancelled closes the item differently,
+#: it does not send work back.
+OPEN_CATEGORIES = ("todo", "in_progress")
 
 
 def latest_baseline(baselines: pd.DataFrame) -> pd.DataFrame:
@@ -303,3 +312,45 @@ def flow_times(
         out["first_start_on"].to_numpy(), out["final_done_on"].to_numpy()
     )
     return out
+
+
+def reopen_rate(
+    status_changes: pd.DataFrame,
+    timezone: str,
+    as_of: dt.date,
+    *,
+    leaf_ids: Any = None,
+    window_days: int = REOPEN_WINDOW_DAYS,
+) -> pd.DataFrame:
+    """Per project (index ``project_key``, projects with a status change in the window):
+    ``reopened``, ``done`` and ``reopen_rate`` over the last ``window_days`` local days up
+    to ``as_of`` (``as_of - window_days < day <= as_of``; docs/metrics.md 2.1).
+
+    ``done`` = distinct work items with a status change *into* done in the window;
+    ``reopened`` = distinct work items with a status change from a done status to a todo or
+    in-progress one in the window (done -> cancelled is not a reopen);
+    ``reopen_rate`` = reopened / done, NaN (N/E) when nothing was done in the window.
+    ``status_changes``: ``work_item_id, project_key, from_category, to_category,
+    changed_at`` (UTC), a ``field`` column limits it to ``status`` changes; ``leaf_ids``
+    (optional) limits it to those items (S: leaf items).
+    """
+    s = status_changes
+    if "field" in s.columns:
+        s = s[s["field"] == "status"]
+    if leaf_ids is not None:
+        s = s[s["work_item_id"].isin(leaf_ids)]
+    day = local_dates(s["changed_at"], timezone)
+    hi = np.datetime64(as_of, "D")
+    s = s[(day > hi - np.timedelta64(int(window_days), "D")) & (day <= hi)]
+    to_cat = s["to_category"].astype(object)
+    into_done = s[(to_cat == "done").to_numpy()]
+    back = s[
+        ((s["from_category"].astype(object) == "done") & to_cat.isin(OPEN_CATEGORIES)).to_numpy()
+    ]
+    keys = pd.Index(pd.unique(s["project_key"].dropna().astype(object)), name="project_key")
+    out = pd.DataFrame(index=keys)
+    for col, rows in (("done", into_done), ("reopened", back)):
+        n = rows.groupby(rows["project_key"].astype(object))["work_item_id"].nunique()
+        out[col] = n.reindex(keys).fillna(0).astype(int)
+    out["reopen_rate"] = out["reopened"] / out["done"].where(out["done"] > 0)
+    return out[["reopened", "done", "reopen_rate"]]

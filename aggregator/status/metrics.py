@@ -25,6 +25,7 @@ from pmohub.aggregator.status.settings import (
     Settings,
 )
 from pmohub.rules.calendar import WorkCalendar, local_dates
+from pmohub.rules.formulas import reopen_rate
 from pmohub.rules.metrics import (
     SEVERITY_WEIGHT,
     compliance_score,
@@ -217,8 +218,16 @@ def evm_metrics(
 
 
 def flow_metrics(
-    inp: Inputs, idx: pd.Index, as_of: dt.date, s: Settings
+    inp: Inputs,
+    idx: pd.Index,
+    as_of: dt.date,
+    s: Settings,
+    reopens: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Throughput, cycle/lead time (90 days), WIP and its age, and the reopen rate:
+    :func:`~pmohub.rules.formulas.reopen_rate` of ``reopens`` (the window's status changes,
+    :func:`~pmohub.aggregator.status.reopens.read_reopen_changes`; None = N/E), the one
+    definition QUA-001 and the report's quality section read too."""
     cal, tz = s.calendar, s.timezone
     f = inp.flow.dropna(subset=["done_at"]).copy()
     f["done_on"] = local_dates(f["done_at"], tz)
@@ -241,8 +250,11 @@ def flow_metrics(
     wq = group_quantiles(w["pk"], w["age_wd"], (0.85,))
     out["wip_age_p85_wd"] = per_project(idx, wq.get("p85", pd.Series(dtype=float)), None)
     out["wip_age_max_wd"] = per_project(idx, w.groupby("pk")["age_wd"].max(), None)
-    reopened = f.groupby("pk")["reopened"].sum()
-    out["reopen_rate"] = safe_ratio(per_project(idx, reopened, 0), out["throughput_90d"])
+    if reopens is None:
+        out["reopen_rate"] = np.nan
+    else:
+        rr = reopen_rate(reopens[reopens["project_key"].isin(idx)], tz, as_of)
+        out["reopen_rate"] = per_project(idx, rr["reopen_rate"], None).astype(float)
     return out, f[["pk", "cycle_wd"]]
 
 

@@ -44,6 +44,7 @@ from pmohub.aggregator.status.metrics import (
     sprint_metrics,
     store_outcomes,
 )
+from pmohub.aggregator.status.reopens import read_reopen_changes
 from pmohub.aggregator.status.settings import (
     Settings,
     calendar_warnings,
@@ -110,10 +111,12 @@ def compute_status(
     config: Any,
     outcomes: pd.DataFrame | None = None,
     rules_policy: tuple[Mapping[str, Any], Any] | None = None,
+    reopens: pd.DataFrame | None = None,
 ) -> StatusReport:
     """``rules_policy``: :func:`~pmohub.aggregator.status.metrics.build_rules_policy` of
     ``config`` when already built (the rule catalogue and the policy: compliance and the
-    RAG thresholds)."""
+    RAG thresholds). ``reopens``: the reopen window's status changes
+    (:func:`~pmohub.aggregator.status.reopens.read_reopen_changes`)."""
     idx = pd.Index(hier["project_key"].tolist(), name="project_key")
     if rules_policy is None:
         rules_policy = build_rules_policy(config)
@@ -140,7 +143,7 @@ def compute_status(
         )
     )
     if snap is None:
-        flows = [flow_metrics(inp, sub, as_of, sc) for sc, sub in parts]
+        flows = [flow_metrics(inp, sub, as_of, sc, reopens) for sc, sub in parts]
         flow = pd.concat([f for f, _ in flows]) if len(flows) > 1 else flows[0][0]
         cycles = pd.concat([c for _, c in flows]) if len(flows) > 1 else flows[0][1]
     else:
@@ -325,7 +328,9 @@ def project_status(
         rules_policy = policy.result()
     if forecasts is not None:
         inp.forecasts = forecasts
-    report = compute_status(inp, hier, as_of, s, config, outcomes, rules_policy)
+    # The snapshot holds the day's reopen rate with the other flow metrics.
+    reopens = read_reopen_changes(engine, hier, s, as_of) if inp.flow_snapshot is None else None
+    report = compute_status(inp, hier, as_of, s, config, outcomes, rules_policy, reopens)
     if inp.flow_as_of is not None:
         local = inp.flow_as_of.astimezone(ZoneInfo(s.timezone))
         report.notes.append(

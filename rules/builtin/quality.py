@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import numpy as np
 import pandas as pd
 
 from pmohub.rules.calendar import to_days
 from pmohub.rules.engine import Outcomes, RuleContext, rule
+from pmohub.rules.formulas import REOPEN_WINDOW_DAYS, reopen_rate
 from pmohub.rules.frames import (
     by_project,
     count_by_project,
@@ -20,10 +19,6 @@ from pmohub.rules.frames import (
 OPEN = ("todo", "in_progress")
 
 
-def _window_start(ctx: RuleContext, days: int) -> np.datetime64:
-    return np.datetime64(ctx.as_of - dt.timedelta(days=int(days)), "D")
-
-
 @rule(
     "QUA-001",
     title_en="Reopen rate",
@@ -32,10 +27,12 @@ def _window_start(ctx: RuleContext, days: int) -> np.datetime64:
     scope="project",
     basis="003 “定期进行质量检查” (regular quality checks)",
     basis_seed="003",
-    check="reopens ÷ items done over 30 days > 10 % (amber) or > 20 % (red)",
+    check=f"leaf items reopened (done → to do / in progress) ÷ leaf items done over the last "
+    f"{REOPEN_WINDOW_DAYS} days > 10 % (amber) or > 20 % (red); the reopen rate of "
+    "`pmohub status` and the report (docs/metrics.md 2.1)",
     fix_en="Review the Definition of Done.",
     fix_zh="复查完成定义(DoD)。",
-    defaults={"amber": 0.10, "red": 0.20, "window_days": 30},
+    defaults={"amber": 0.10, "red": 0.20},
     needs={
         "status_changes": (
             "work_item_id",
@@ -44,25 +41,20 @@ def _window_start(ctx: RuleContext, days: int) -> np.datetime64:
             "from_category",
             "to_category",
             "changed_at",
-        )
+        ),
+        "work_items": ("id", "is_leaf"),
     },
 )
 def qua_001(ctx: RuleContext) -> Outcomes:
     sc = ctx.frame("status_changes")
     sc = sc[sc["field"] == "status"]
-    day = ctx.local_day(sc["changed_at"])
-    start = ctx.param_of("window_days", sc["project_key"]).fillna(30).astype(int)
-    lo = np.datetime64(ctx.as_of, "D") - start.to_numpy().astype("timedelta64[D]")
-    inwin = (day > lo) & (day <= ctx.as_of_day)
-    w = sc[inwin]
-    reopen = (w["from_category"] == "done") & (w["to_category"] != "done")
-    done = w["to_category"] == "done"
+    items = ctx.frame("work_items")
+    leaf = items.loc[items["is_leaf"].astype(bool), "id"]
+    rr = reopen_rate(sc, ctx.timezone, ctx.as_of, leaf_ids=leaf)
     res = pd.DataFrame(index=ctx.projects)
-    res["reopens"] = reopen.groupby(w["project_key"]).sum().reindex(res.index).fillna(0)
-    res["done"] = (
-        w[done].groupby("project_key")["work_item_id"].nunique().reindex(res.index).fillna(0)
-    )
-    res["value"] = res["reopens"] / res["done"].where(res["done"] > 0)
+    res["reopens"] = rr["reopened"].reindex(res.index).fillna(0)
+    res["done"] = rr["done"].reindex(res.index).fillna(0)
+    res["value"] = rr["reopen_rate"].reindex(res.index).astype(float)
     res["threshold"] = ctx.param("amber")
     res["failed"] = res["value"] > res["threshold"]
     has_history = count_by_project(sc, res.index) > 0
@@ -74,7 +66,8 @@ def qua_001(ctx: RuleContext) -> Outcomes:
     band = np.where(res["value"] > ctx.param("red"), "red", "amber")
     res["evidence"] = [{"band": b} for b in band]
     res["message"] = [
-        f"Reopen rate {v:.0%} ({int(r)} reopens / {int(d)} done): review the Definition of Done"
+        f"Reopen rate {v:.0%} ({int(r)} reopened / {int(d)} done in {REOPEN_WINDOW_DAYS} days): "
+        "review the Definition of Done"
         for v, r, d in zip(res["value"].fillna(0), res["reopens"], res["done"], strict=True)
     ]
     res["message_zh"] = [f"重开率 {v:.0%}:复查完成定义" for v in res["value"].fillna(0)]

@@ -1,5 +1,6 @@
-"""Section 8, quality: reopen rate over 30 days, open and high-priority bugs per project,
-and the open QUA-* findings."""
+"""Section 8, quality: the reopen rate (rules/formulas.py :func:`reopen_rate`, over
+:data:`REOPEN_WINDOW_DAYS`: the status's and QUA-001's number), open and high-priority bugs
+per project, and the open QUA-* findings."""
 
 from __future__ import annotations
 
@@ -7,14 +8,14 @@ import pandas as pd
 
 from pmohub.aggregator.report.context import ReportContext
 from pmohub.aggregator.report.model import Column, Report, Section, Table, new_section
-from pmohub.aggregator.report.shared import FINDING_COLUMNS, findings_rows
+from pmohub.aggregator.report.shared import FINDING_COLUMNS, findings_rows, pct
+from pmohub.rules.formulas import reopen_rate
 
 
 def section_quality(ctx: ReportContext, report: Report) -> Section:
     sec = new_section("quality")
     items = ctx.items()
-    sc = ctx.frames.get("status_changes")
-    since = pd.Timestamp(ctx.as_of_at) - pd.Timedelta(days=30)
+    rates = _reopen_rates(ctx, items)
     rows = []
     for key in ctx.projects:
         s = items[items["project_key"] == key]
@@ -29,21 +30,10 @@ def section_quality(ctx: ReportContext, report: Report) -> Section:
             if "priority" in open_bugs.columns
             else open_bugs.iloc[0:0]
         )
-        rate = None
-        if sc is not None and len(sc) and "to_category" in sc.columns:
-            p = sc[
-                (sc["project_key"] == key)
-                & (sc["field"] == "status")
-                & (sc["changed_at"] >= since)
-                & (sc["changed_at"] < pd.Timestamp(ctx.as_of_at))
-            ]
-            reopens = int(((p["from_category"] == "done") & (p["to_category"] != "done")).sum())
-            dones = int((p["to_category"] == "done").sum())
-            rate = round(reopens / dones, 4) if dones else None
         rows.append(
             {
                 "project": key,
-                "reopen_rate": rate,
+                "reopen_rate": pct(rates.get(key)),
                 "open_bugs": int(len(open_bugs)),
                 "open_high_bugs": int(len(high)),
             }
@@ -70,3 +60,13 @@ def section_quality(ctx: ReportContext, report: Report) -> Section:
         )
     )
     return sec
+
+
+def _reopen_rates(ctx: ReportContext, items: pd.DataFrame) -> pd.Series:
+    """Project -> reopen rate (NaN: N/E) from the rules' status changes, leaf items only."""
+    sc = ctx.frames.get("status_changes")
+    if sc is None or not len(sc) or "to_category" not in sc.columns:
+        return pd.Series(dtype=float)
+    leaf = items.loc[items["is_leaf"].astype(bool), "id"] if "is_leaf" in items.columns else None
+    tz = str(ctx.tz.key)
+    return reopen_rate(sc, tz, ctx.as_of, leaf_ids=leaf)["reopen_rate"]
