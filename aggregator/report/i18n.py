@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pmohub.rules.formulas import REOPEN_WINDOW_DAYS
+
 LANGS = ("en", "zh")
 
 CATALOGUE: dict[str, tuple[str, str]] = {
@@ -155,7 +157,11 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "col.capacity_h": ("Capacity h", "产能工时"),
     "col.demand_h": ("Demand h", "需求工时"),
     "col.recommendation": ("Recommendation", "建议"),
-    "col.reopen_rate": ("Reopen rate (30 d)", "重开率（30天）"),
+    # The window the rate is counted over, from the one constant (rules/formulas.py).
+    "col.reopen_rate": (
+        f"Reopen rate ({REOPEN_WINDOW_DAYS} d)",
+        f"重开率（{REOPEN_WINDOW_DAYS}天）",
+    ),
     "col.open_bugs": ("Open bugs", "未关闭缺陷"),
     "col.open_high_bugs": ("Open high bugs", "高优先级未关闭缺陷"),
     "col.phase": ("Phase", "阶段"),
