@@ -201,8 +201,11 @@ def evm_metrics(
     )
     ok = ev["ok"]
     out["evm_unit"] = ev["unit"]
-    out["bac"] = np.where(ok, ev["bac"], np.nan)
-    out["ev"] = np.where(ok, ev["ev"], np.nan)
+    # BAC and EV need estimates, not dates (``ok`` also needs a schedule origin, for PV/ES):
+    # evm_frame (VAR-004, RPT-003) earns an undated baseline too, and so CPI agrees.
+    estimated = ev["unit"] != ""
+    out["bac"] = np.where(estimated, ev["bac"], np.nan)
+    out["ev"] = np.where(estimated, ev["ev"], np.nan)
     for c in ("pv", "sv", "spi", "at_wd", "es_wd", "spi_t", "sv_t"):
         out[c] = ev[c]
     ac = per_project(idx, inp.ac, 0.0)
