@@ -1,8 +1,9 @@
 """The report's charts as PNG data URIs (matplotlib, Agg backend: no display needed).
 
-Chinese labels need a CJK font: Noto Sans CJK (Debian ``fonts-noto-cjk``) is used when
-installed; without it matplotlib falls back to DejaVu Sans and CJK glyphs render as boxes,
-which is ugly but never an error.
+Chinese labels need a CJK font: :mod:`aggregator.report.chartfont` picks an installed one
+(Noto Sans CJK, Debian ``fonts-noto-cjk``) or the subset pmohub ships, so Chinese renders on
+a machine with no CJK font installed. A character no font has is drawn as a box and logged
+(a WARNING naming the characters), never an error.
 """
 
 from __future__ import annotations
@@ -11,9 +12,8 @@ import base64
 import datetime as dt
 import io
 import logging
+import re
 import warnings
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 import matplotlib
@@ -22,49 +22,30 @@ matplotlib.use("Agg")
 
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
-from matplotlib import font_manager
 
+from pmohub.aggregator.report.chartfont import setup_fonts
 from pmohub.aggregator.report.i18n import t
 
 log = logging.getLogger("pmohub.report")
 
-CJK_FONT_FILES = (
-    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/opentype/noto/NotoSansCJKsc-Regular.otf",
-    "/usr/share/fonts/truetype/noto/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc",
-)
-CJK_FAMILIES = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Sans SC", "WenQuanYi Zen Hei")
 RAG_COLOURS = {"green": "#2e9d4f", "amber": "#f0a500", "red": "#d64541", "ne": "#9e9e9e"}
+# matplotlib's wording: "Glyph 27979 (\N{CJK UNIFIED IDEOGRAPH-6D4B}) missing from font(s) ..."
+MISSING_GLYPH = re.compile(r"Glyph (\d+) .*missing from font")
 
 
-@cache
-def setup_fonts() -> str | None:
-    """Register a CJK font if one is installed; returns its family name (None: fallback)."""
-    for path in CJK_FONT_FILES:
-        if Path(path).is_file():
-            try:
-                font_manager.fontManager.addfont(path)
-            except (OSError, RuntimeError) as exc:  # a broken font file: keep going
-                log.warning("cannot load font %s: %s", path, exc)
-    names = {f.name for f in font_manager.fontManager.ttflist}
-    family = next((f for f in CJK_FAMILIES if f in names), None)
-    matplotlib.rcParams["font.sans-serif"] = [
-        *([family] if family else []),
-        "DejaVu Sans",
-    ]
-    matplotlib.rcParams["font.family"] = "sans-serif"
-    matplotlib.rcParams["axes.unicode_minus"] = False
-    if family is None:
-        log.info("no CJK font found (install fonts-noto-cjk); Chinese labels may not render")
-    return family
+def missing_glyphs(caught: list[warnings.WarningMessage]) -> list[str]:
+    """The characters matplotlib warned it has no glyph for, each once, in order."""
+    chars: dict[str, None] = {}
+    for w in caught:
+        m = MISSING_GLYPH.search(str(w.message))
+        if m:
+            chars[chr(int(m.group(1)))] = None
+    return list(chars)
 
 
 def _to_uri(fig: Any) -> str:
     buf = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # missing-glyph warnings without a CJK font
-        fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
     plt.close(fig)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
@@ -234,8 +215,19 @@ def chart_uri(chart_id: str, data: dict[str, Any], lang: str) -> str | None:
     if draw is None:
         return None
     try:
-        return draw(data, lang)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            uri = draw(data, lang)
     except Exception:  # a chart that cannot be drawn leaves a note, not a broken report
         log.exception("chart %s failed", chart_id)
         plt.close("all")
         return None
+    missing = missing_glyphs(caught)
+    if missing:
+        # a tracker name with a character outside the fonts: boxes in one chart, not a failure
+        log.warning(
+            "chart %s: no font has %s; drawn as boxes",
+            chart_id,
+            " ".join(f"{c} (U+{ord(c):04X})" for c in missing[:20]),
+        )
+    return uri
