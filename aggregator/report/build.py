@@ -18,6 +18,7 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from pmohub.aggregator.config.sections import report_settings
+from pmohub.aggregator.report.chartfont import font_notes
 from pmohub.aggregator.report.context import ReportContext, build_context, node_name
 from pmohub.aggregator.report.model import Report, Section, new_section, section_title
 from pmohub.aggregator.report.sections import READS_NOTES, SECTIONS, SectionSpec
@@ -50,6 +51,8 @@ def build_report(
         check=check,
         job_run_id=job_run_id,
     )
+    # before the sections: the data-quality section shows the notes as they stand when built
+    ctx.notes.extend(font_notes())
     report = Report(
         kind=kind,
         as_of=as_of,

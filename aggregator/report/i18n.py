@@ -256,6 +256,13 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "{project}：估算覆盖率 {coverage} 低于 50%，仅数量进度有意义",
     ),
     "note.check_warning": ("Check warning: {text}", "检查警告：{text}"),
+    "note.chart_font_missing": (
+        "Charts may show Chinese labels as boxes: no CJK font is installed and the font "
+        "shipped with pmohub is missing or unreadable ({path}); install fonts-noto-cjk or "
+        "reinstall pmohub",
+        "图表中的中文可能显示为方框：未安装中文字体，pmohub 自带的字体缺失或无法读取（{path}）；"
+        "请安装 fonts-noto-cjk 或重新安装 pmohub",
+    ),
     "note.rule_error": ("Rule {rule} failed: {error}", "规则 {rule} 运行出错：{error}"),
     "trace.as_of": ("As-of date", "数据截至日期"),
     "trace.generated_at": ("Generated at (UTC)", "生成时间（UTC）"),
