@@ -379,6 +379,22 @@ class JiraConnector(Connector):
                 return
             last = int(issues[-1]["id"])
 
+    def census_total(self, project_key: str) -> int | None:
+        """Data Center: the exact ``total`` of the census query, from one request for no
+        rows (``maxResults=0``), so an incremental run with nothing deleted skips the id
+        listing (aggregator.ingest.sync.census_unchanged). Cloud's ``/search/jql`` gives no
+        total (only an approximate count, which must not decide deletions): None there."""
+        if self.client.is_cloud:
+            return None
+        try:
+            page = self.client.search_page(
+                f"project = {_quote(project_key)}", fields="id", max_results=0
+            )
+        except Refused:
+            return None  # the listing then runs and reports the refusal itself
+        total = page.get("total")
+        return int(total) if isinstance(total, int) and not isinstance(total, bool) else None
+
     def _more(self, page: Mapping[str, Any], got: int, asked: int) -> bool:
         if self.client.is_cloud:
             # /search/jql: the token is absent on the last page (and there is no total).

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+import orjson
 import requests
 from jira import JIRA
 
@@ -23,6 +24,27 @@ from pmohub.connectors.http import NotJson, RetryingSession, describe_not_json, 
 log = logging.getLogger("pmohub.jira")
 
 USERS_PERMISSION = "Browse users and groups"
+
+#: What the connector parses answers with (benchmarks/jira_sync.py's floor uses the same):
+#: orjson decodes a 100-issue page with changelogs 3-4x faster than ``json``.
+decode_json = orjson.loads
+
+
+def _utf8(encoding: str | None) -> bool:
+    return encoding is None or encoding.lower().replace("-", "").replace("_", "") == "utf8"
+
+
+def decode_response(response: requests.Response) -> Any:
+    """The body as JSON, like ``response.json()`` but by orjson when the body is UTF-8.
+    Anything orjson refuses (a BOM, UTF-16, NaN, integers beyond 64 bits) or a charset
+    other than UTF-8 in the headers goes through ``response.json()``, so the answer and
+    the errors stay exactly requests' (a ValueError when the body is not JSON)."""
+    if _utf8(response.encoding):
+        try:
+            return orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            pass
+    return response.json()
 
 
 class Refused(ConfigError):
@@ -152,7 +174,7 @@ class JiraClient:
                 raise ConfigError(text, source=self.source, url=url)
             raise TransientError(f"HTTP {code} {detail}".strip(), source=self.source, url=url)
         try:
-            return response.json()
+            return decode_response(response)
         except ValueError as exc:
             # markup was already retried by the session; this is JSON-looking garbage
             raise NotJson(

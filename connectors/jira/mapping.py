@@ -105,6 +105,11 @@ class MappingContext:
     _canonical_by_id: dict[str, str] = field(
         init=False, repr=False, compare=False, default_factory=dict
     )
+    # (fieldId, field) of a changelog item -> history_field's answer: a site has a few
+    # dozen distinct pairs and a 10,000-issue sync reads ~100,000 items
+    field_names: dict[tuple[Any, Any], str] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(
@@ -329,8 +334,15 @@ def to_work_item(
 
 def history_field(item: Mapping[str, Any], ctx: MappingContext) -> str:
     """The one name a changelog item's field gets (see the module docstring)."""
-    fid = item.get("fieldId")
-    name = item.get("field") or ""
+    pair = (item.get("fieldId"), item.get("field"))
+    found = ctx.field_names.get(pair)
+    if found is None:
+        found = ctx.field_names[pair] = _history_field(*pair, ctx)
+    return found
+
+
+def _history_field(fid: Any, name: Any, ctx: MappingContext) -> str:
+    name = name or ""
     if name in CHANGELOG_ALIASES and CHANGELOG_ALIASES[name] == "parent":
         return "parent"
     if not fid:
@@ -352,6 +364,7 @@ def to_status_changes(
     ``"{history id}:{index}"``: stable across runs because Jira never edits a history entry
     (the index counts every item, skipped ones too, so it never shifts). An entry whose
     time cannot be read is left out with a problem; the issue keeps the rest."""
+    names = ctx.field_names
     for h in histories:
         hid = str(h["id"])
         try:
@@ -371,9 +384,12 @@ def to_status_changes(
             continue
         author = person_id(h.get("author"))
         for index, item in enumerate(h.get("items") or ()):
-            if item.get("field") in NOT_FIELD_CHANGES:
+            pair = (item.get("fieldId"), item.get("field"))
+            if pair[1] in NOT_FIELD_CHANGES:
                 continue
-            name = history_field(item, ctx)
+            name = names.get(pair)
+            if name is None:
+                name = history_field(item, ctx)
             if name in REFERENCE_FIELDS:
                 before = item.get("from")
                 after = item.get("to")

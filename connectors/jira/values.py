@@ -8,6 +8,7 @@ issue is kept.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -80,8 +81,11 @@ def history_time(value: Any) -> dt.datetime | None:
     if isinstance(value, int | float):
         seconds = value / 1000.0 if abs(value) >= 1e11 else float(value)
         return dt.datetime.fromtimestamp(seconds, dt.UTC)
-    if isinstance(value, str) and re.fullmatch(r"\d{9,}", value.strip()):
-        return history_time(int(value))
+    if isinstance(value, str):
+        # == re.fullmatch(r"\d{9,}", text), without a regex call per changelog entry
+        text = value.strip()
+        if len(text) >= 9 and text.isdecimal():
+            return history_time(int(text))
     return parse_utc(value)
 
 
@@ -123,6 +127,13 @@ def parse_sprint_string(text: str) -> dict[str, str | None]:
     return out
 
 
+@functools.lru_cache(maxsize=4096)
+def _parsed_sprint(text: str) -> dict[str, str | None]:
+    # Every issue of a sprint repeats the same string (and the sprint light pass reads
+    # every issue with a sprint on every run): parse each once. Callers get copies.
+    return parse_sprint_string(text)
+
+
 def sprint_objects(value: Any) -> list[dict[str, Any]]:
     """The sprint field as Agile-API-like objects (``id``, ``name``, ``state``,
     ``startDate``...), whether the site sent objects (Cloud, DC 8+) or strings (DC)."""
@@ -134,9 +145,9 @@ def sprint_objects(value: Any) -> list[dict[str, Any]]:
             if s.get("id") is not None:
                 out.append(dict(s))
         elif isinstance(s, str):
-            parsed = parse_sprint_string(s)
+            parsed = _parsed_sprint(s)
             if parsed.get("id"):
-                out.append(parsed)
+                out.append(dict(parsed))
         elif isinstance(s, int) and not isinstance(s, bool):
             out.append({"id": s})
     return out
