@@ -1,59 +1,60 @@
-"""Store write benchmark: pmohub's sync path vs a plain-driver floor, SQLite and PostgreSQL.
+"""Store writes: pmohub's first full sync against the same rows written by the bare driver.
 
-Writes N synthetic work items with 3 status changes each (4N rows):
+N work items (default 100,000; ``--items``), each with 3 status changes, in 20 projects
+with 200 people: 4N + 420 rows, on SQLite and on a throwaway PostgreSQL 15 cluster
+(``initdb`` into a temporary directory, like tests/conftest.py; fsync off there as in the
+tests, so neither side waits on a disk flush the other does not).
 
-- ``ours``: ``aggregator.ingest.sync.sync_source`` over a streaming synthetic connector: the real
-  path (pages of 500, pre-select + digest diff, dialect ON CONFLICT upserts compiled once
-  and run as driver executemany, project/person/parent resolution, cursor per page,
-  ``sync_runs`` bookkeeping, census soft-delete pass);
-- ``floor``: the rows with the bare driver (``sqlite3`` / ``psycopg``) ``executemany`` of a
-  plain INSERT into the same schema, ids assigned by the client, one transaction per 500
-  items, no diffing, no lookups. Two variants, both measured: ``floor`` as first written
-  (assignee_id / reporter_id / parent_id and content_hash left NULL, so the database skips
-  three of the four foreign-key checks per item) and ``floor_same_rows`` (the values ours
-  stores: the same ids, a digest-sized stand-in).
+Each trial is a fresh child process writing into a fresh, migrated, empty store (created
+by the child before its clock starts). Alternated ``--repeat`` times (default 3) through
+benchmarks/harness.py:
 
-Both consume the same record generator, so record construction is in both timings, and
-write into the same schema (our migrations: same tables, indexes, foreign keys) with the
-same SQLite pragmas (WAL, synchronous=NORMAL, foreign_keys=ON). What only ``ours`` does is
-what the sync guarantees: digests (content_hash) so a re-run rewrites nothing, the
-pre-select that diffs against them, ON CONFLICT upserts, looking up project/person/parent
-ids (the same-rows floor writes the same ids, which it knows without a lookup, so both pay
-the same foreign-key checks), the per-page cursor and ``sync_runs`` row, and the census
-pass.
+- ``ours``: ``aggregator.ingest.sync.sync_source`` over a synthetic connector whose
+  records (projects, people, work items with their status changes and a ``Checkpoint``
+  every 500 items) are built BEFORE the clock starts, so record construction is in
+  neither timing. In the timing: everything a sync does with them: NUL scrub, content
+  digests, project/person/parent id resolution, the per-page pre-select and digest diff,
+  the ON CONFLICT upserts, the new ids read back, the cursor and ``sync_runs`` row per
+  page (each page its own transaction: a crash loses at most one page), the final cursor
+  and the census pass.
+- ``floor``: the SAME rows (the column values ours stores: content digests, project,
+  person, parent and work item ids, JSON text, SQLite's datetime text), built before the
+  clock starts, written by the plain driver (``sqlite3`` / ``psycopg``) with the SAME
+  statements ours runs (``bulk.upsert_statement``'s compiled text: INSERT .. ON CONFLICT
+  (source, external_id) DO UPDATE .. WHERE digest differs, including the parent-id
+  subquery; people and aliases as plain INSERTs), ``executemany``, ONE transaction, one
+  commit. In the timing: the executemany calls and the commit only.
 
-The machine may be shared: floor and ours are each run ``--repeat`` times, alternately, and
-the fastest of each is compared (the same number of tries for both); for SQLite, where all
-the work is in-process, CPU seconds are saved too.
+Before the rounds are summarised, the stores of round 1 are compared row by row (every
+column but ``synced_at`` / ``created_at``): the floor must have written exactly ours' rows,
+or the benchmark fails. Then ours re-runs a full sync over round 1's store: it must write
+nothing (0 inserted, 0 updated); its time is saved too (not a target).
 
-Peak memory: ``ru_maxrss`` of a child process running ``ours`` at N and at N/4 (the whole
-interpreter, so it includes SQLAlchemy/Alembic imports; the ratio is what matters).
+Results: benchmarks/results/store_write-<UTC>.json with one comparison per backend
+(median and range of wall and CPU seconds, peak RSS, load average; target ours/floor median
+<= 2x). benchmarks/readme_figures.py puts the newest file in the README.
 
-    .venv/bin/python benchmarks/store_write.py                # 200,000 items, both DBs
-    .venv/bin/python benchmarks/store_write.py --items 20000  # quick
-    .venv/bin/python benchmarks/store_write.py --db sqlite
-
-Results are printed and saved to benchmarks/results/store_write-<UTC time>.json.
+    .venv/bin/python benchmarks/store_write.py                      # 100k items, both
+    .venv/bin/python benchmarks/store_write.py --db sqlite --items 20000 --repeat 3
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
-import platform
-import resource
-import subprocess
+import shutil
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import harness  # noqa: E402
 
 from pmohub.connectors.base import Checkpoint, Connector, SourceConfig  # noqa: E402
 from pmohub.connectors.records import Person, Project, StatusChange, WorkItem  # noqa: E402
@@ -64,10 +65,27 @@ STATUSES = [("To Do", "todo"), ("In Progress", "in_progress"), ("Done", "done")]
 SOURCE = "bench"
 PAGE = 500
 PEOPLE = 200
+TARGET = 2.0
+
+
+def projects() -> list[Project]:
+    return [Project(source=SOURCE, external_id=f"id-{k}", key=k, name=k) for k in PROJECTS]
+
+
+def people() -> list[Person]:
+    return [
+        Person(
+            source=SOURCE,
+            external_id=f"user{k}",
+            display_name=f"User {k}",
+            email=f"user{k}@example.com",
+        )
+        for k in range(PEOPLE)
+    ]
 
 
 def records(n: int) -> Iterator[WorkItem | StatusChange]:
-    """N work items in update order, each followed by 3 status changes; built lazily."""
+    """N work items in update order, each followed by its 3 status changes."""
     for i in range(n):
         eid = str(100000 + i)
         project = PROJECTS[i % len(PROJECTS)]
@@ -109,384 +127,433 @@ def records(n: int) -> Iterator[WorkItem | StatusChange]:
             )
 
 
+def stream(n: int) -> list[Any]:
+    """The connector's work-item stream, pre-built: records and a Checkpoint per page."""
+    out: list[Any] = []
+    last = None
+    for obj in records(n):
+        if isinstance(obj, WorkItem):
+            if last is not None and int(obj.external_id) % PAGE == 0:
+                out.append(Checkpoint(last))
+            last = obj.updated_at
+        out.append(obj)
+    return out
+
+
 class BenchConnector(Connector):
+    """Serves pre-built records (built before the clock starts)."""
+
     type = "bench"
 
     def __init__(self, config: SourceConfig, *, env: Any = None):
         super().__init__(config, env=env)
         self.n = int(config.options["items"])
+        self._projects, self._people, self._stream = projects(), people(), stream(self.n)
 
     def check(self) -> dict[str, Any]:
         return {}
 
     def fetch_projects(self) -> Iterator[Project]:
-        for key in PROJECTS:
-            yield Project(source=SOURCE, external_id=f"id-{key}", key=key, name=key)
+        return iter(self._projects)
 
     def fetch_people(self) -> Iterator[Person]:
-        for k in range(PEOPLE):
-            yield Person(
-                source=SOURCE,
-                external_id=f"user{k}",
-                display_name=f"User {k}",
-                email=f"user{k}@example.com",
-            )
+        return iter(self._people)
 
     def fetch_work_items(self, since: dt.datetime | None) -> Iterator[Any]:
-        last = None
-        for count, obj in enumerate(records(self.n)):
-            if isinstance(obj, WorkItem):
-                if last is not None and count % (PAGE * 4) == 0:
-                    yield Checkpoint(last)
-                last = obj.updated_at
-            yield obj
+        return iter(self._stream)
 
     def census(self, project_key: str) -> Iterator[str]:
         k = PROJECTS.index(project_key)
-        for i in range(k, self.n, len(PROJECTS)):
-            yield str(100000 + i)
+        return (str(100000 + i) for i in range(k, self.n, len(PROJECTS)))
 
 
-# --- ours --------------------------------------------------------------------------------
+# --- stores ------------------------------------------------------------------------------
 
 
-def run_ours(url: str, n: int, rerun: bool = True) -> dict[str, Any]:
+def fresh_store(target: str, name: str) -> str:
+    """A new, migrated, empty store: a file under ``target`` (a directory) for SQLite, a
+    new database on the cluster whose admin URL ``target`` is for PostgreSQL."""
+    from pmohub.aggregator.store import open_store
+
+    if target.startswith("postgresql"):
+        import psycopg
+
+        db = f"{name}_{os.getpid()}"
+        with psycopg.connect(dsn(target), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{db}"')  # a fixed identifier from this file
+        url = target.rsplit("/", 1)[0] + f"/{db}"
+    else:
+        url = f"sqlite:///{Path(target) / f'{name}_{os.getpid()}.db'}"
+    open_store(url).dispose()
+    return url
+
+
+def dsn(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://")
+
+
+def drop_store(url: str, admin: str | None) -> None:
+    if url.startswith("sqlite"):
+        path = Path(url.removeprefix("sqlite:///"))
+        for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            p.unlink(missing_ok=True)
+    elif admin is not None:
+        import psycopg
+
+        with psycopg.connect(dsn(admin), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}"')
+
+
+# --- the floor's rows --------------------------------------------------------------------
+
+PROJECT_COLUMNS = (
+    "source",
+    "external_id",
+    "key",
+    "name",
+    "lead",
+    "url",
+    "description",
+    "category",
+    "synced_at",
+    "deleted_at",
+    "content_hash",
+)  # writes.upsert_projects' row, in its order
+PERSON_COLUMNS = ("id", "display_name", "email", "active", "time_zone", "created_at")
+ALIAS_COLUMNS = (
+    "source",
+    "external_id",
+    "person_id",
+    "linked_by",
+    "display_name",
+    "email",
+    "username",
+    "active",
+    "synced_at",
+    "deleted_at",
+    "content_hash",
+)
+
+
+def _driver_params(prepared: Any, rows: list[tuple[Any, ...]]) -> list[Any]:
+    """What ``Prepared.execute_rows`` hands the driver for ``rows``: converted before the
+    floor's clock starts."""
+    out = []
+    for row in rows:
+        values = list(prepared.take(row))
+        for i, convert in prepared.converters:
+            values[i] = convert(values[i])
+        out.append(
+            tuple(values) if prepared.positional else dict(zip(prepared.names, values, strict=True))
+        )
+    return out
+
+
+def floor_plan(
+    url: str, projects_: list[Project], people_: list[Person], items: Iterator[Any]
+) -> list[tuple[str, list[Any] | None]]:
+    """(statement text, driver parameters or None for a plain statement) in write order: the rows ours stores, ids
+    included (a fresh store numbers rows 1, 2, ... in insert order, as it does for ours;
+    ``compare_stores`` checks the outcome)."""
+    from sqlalchemy import bindparam, insert
+
+    from pmohub.aggregator.store import bulk, open_store
+    from pmohub.aggregator.store import writes as w
+
+    def plain_insert(conn: Any, table: Any, cols: tuple[str, ...]) -> Any:
+        return bulk.prepare(
+            conn,
+            ("bench_insert", table.name),
+            lambda: insert(table).values({c: bindparam(c, type_=table.c[c].type) for c in cols}),
+            cols,
+        )
+
+    at = dt.datetime.now(dt.UTC)
+    project_ids = {p.key: k + 1 for k, p in enumerate(projects_)}
+    person_ids = {p.external_id: k + 1 for k, p in enumerate(people_)}
+    item_rows: list[tuple[Any, ...]] = []
+    change_rows: list[tuple[Any, ...]] = []
+    item_ids: dict[str, int] = {}
+    for r in items:
+        if isinstance(r, WorkItem):
+            item_ids[r.external_id] = len(item_rows) + 1
+            item_rows.append(
+                (
+                    SOURCE, r.external_id, r.key, project_ids[r.project_key], r.project_key,
+                    r.title, r.type, r.status, r.status_category, r.priority,
+                    r.assignee, person_ids[r.assignee] if r.assignee else None,
+                    r.reporter, person_ids[r.reporter] if r.reporter else None,
+                    r.parent_id, r.created_at, r.updated_at, r.resolved_at, r.resolution,
+                    r.start_on, r.due_on, r.story_points, r.original_estimate_h,
+                    r.remaining_estimate_h, r.time_spent_h, r.progress, r.labels,
+                    r.components, r.milestone_ids, r.iteration_ids, r.url, dict(r.extra),
+                    at, None, w.content_hash(r),
+                )
+            )  # fmt: skip
+        else:
+            change_rows.append(
+                (
+                    SOURCE, r.external_id, item_ids[r.work_item_id], r.field, r.from_value,
+                    r.to_value, r.changed_at, r.author, at, None, w.content_hash(r),
+                )
+            )  # fmt: skip
+    project_rows = [
+        (SOURCE, p.external_id, p.key, p.name, p.lead, p.url, p.description, p.category)
+        + (at, None, w.content_hash(p))
+        for p in projects_
+    ]
+    person_rows = [
+        (k + 1, p.display_name, p.email, p.active, p.time_zone, at) for k, p in enumerate(people_)
+    ]
+    alias_rows = [
+        (SOURCE, p.external_id, k + 1, "sync", p.display_name, p.email, p.username, p.active)
+        + (at, None, w.content_hash(p))
+        for k, p in enumerate(people_)
+    ]
+    engine = open_store(url, migrate=False)
+    with engine.connect() as conn:
+        plan: list[tuple[str, list[Any] | None]] = []
+        for prepared, rows in (
+            (bulk.upsert_statement(conn, bulk.projects_t, PROJECT_COLUMNS), project_rows),
+            (plain_insert(conn, bulk.people_t, PERSON_COLUMNS), person_rows),
+            (plain_insert(conn, bulk.aliases_t, ALIAS_COLUMNS), alias_rows),
+            (bulk.upsert_statement(conn, bulk.work_items_t, w.ITEM_COLUMNS), item_rows),
+            (bulk.upsert_statement(conn, bulk.status_changes_t, w.CHANGE_COLUMNS), change_rows),
+        ):
+            params = _driver_params(prepared, rows)
+            if rows is item_rows and conn.dialect.name == "postgresql":
+                # Statistics, as ours keeps them (sync._refresh_statistics): without any, the
+                # planner probes the parent-id subquery through (source, parent_external_id)
+                # instead of the unique (source, external_id) and each row scans all rows
+                # before it. ANALYZE inside the transaction sees its own rows; once is enough.
+                plan += [(prepared.sql, params[:PAGE]), ("ANALYZE work_items", None)]
+                params = params[PAGE:]
+            plan.append((prepared.sql, params))
+    engine.dispose()
+    return plan
+
+
+#: Columns that hold the write time (ours' and the floor's clocks differ), and the order.
+_COMPARED = {
+    "projects": (("synced_at",), ("source", "external_id")),
+    "people": (("created_at",), ("id",)),
+    "person_aliases": (("synced_at",), ("source", "external_id")),
+    "work_items": (("synced_at",), ("source", "external_id")),
+    "status_changes": (("synced_at",), ("source", "external_id")),
+}
+
+
+def compare_stores(a: str, b: str) -> list[str]:
+    """Tables whose rows differ between stores ``a`` and ``b`` (write times aside)."""
+    from sqlalchemy import select
+
+    from pmohub.aggregator.store import models, open_store
+
+    tables = models.Base.metadata.tables
+    out = []
+    engines = [open_store(u, migrate=False) for u in (a, b)]
+    for name, (skip, order) in _COMPARED.items():
+        t = tables[name]
+        query = select(*[c for c in t.c if c.name not in skip]).order_by(*[t.c[c] for c in order])
+        got = []
+        for engine in engines:
+            with engine.connect() as conn:
+                got.append(conn.execute(query).all())
+        if got[0] != got[1] or not got[0]:
+            first = next((x for x in zip(*got, strict=False) if x[0] != x[1]), None)
+            out.append(f"{name}: {len(got[0])} vs {len(got[1])} rows; first difference {first}")
+    for engine in engines:
+        engine.dispose()
+    return out
+
+
+# --- trials (children) -------------------------------------------------------------------
+
+
+def trial_ours(target: str, n: int) -> None:
+    from pmohub.aggregator.ingest.sync import sync_source
+    from pmohub.aggregator.store import open_store
+
+    url = fresh_store(target, "ours")
+    engine = open_store(url)
+    connector = BenchConnector(SourceConfig(name=SOURCE, type="bench", options={"items": n}))
+
+    def run() -> dict[str, Any]:
+        result = sync_source(engine, connector)
+        if result.status != "ok":
+            raise SystemExit(f"sync failed: {result.error}")
+        return {"inserted": result.inserted, "url": url, "rss_mib": harness.trial_rss_mib()}
+
+    harness.measure(run)
+    engine.dispose()
+
+
+def trial_rerun(url: str, n: int) -> None:
+    """Round 1's store synced again in full: nothing may be written."""
     from pmohub.aggregator.ingest.sync import sync_source
     from pmohub.aggregator.store import open_store
 
     engine = open_store(url)
     connector = BenchConnector(SourceConfig(name=SOURCE, type="bench", options={"items": n}))
-    t0, cpu0 = time.perf_counter(), time.process_time()
-    result = sync_source(engine, connector, page_size=PAGE)
-    elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
-    if result.status != "ok":
-        raise SystemExit(f"sync failed: {result.error}")
-    out: dict[str, Any] = {
-        "seconds": elapsed,
-        "cpu_seconds": cpu,
-        "inserted": result.inserted,
-        "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-    }
-    if rerun:
-        rerun_t0 = time.perf_counter()
-        again = sync_source(engine, connector, page_size=PAGE, full=True)
-        out.update(
-            rerun_seconds=time.perf_counter() - rerun_t0,
-            rerun_inserted=again.inserted,
-            rerun_updated=again.updated,
-        )
-    engine.dispose()
-    return out
+
+    def run() -> dict[str, Any]:
+        result = sync_source(engine, connector, full=True)
+        return {"status": result.status, "inserted": result.inserted, "updated": result.updated}
+
+    harness.measure(run)
 
 
-# --- floor -------------------------------------------------------------------------------
-
-ITEM_COLS = (
-    "id source external_id key project_id project_key title type status status_category "
-    "priority assignee assignee_id reporter reporter_id parent_external_id parent_id "
-    "created_at updated_at resolved_at due_on story_points original_estimate_h labels "
-    "components milestone_ids iteration_ids url extra synced_at content_hash"
-).split()
-CHANGE_COLS = (
-    "source external_id work_item_id field from_value to_value changed_at author synced_at "
-    "content_hash"
-).split()
-#: The same-rows floor stores rows of the same size as ours but computes no digest (that
-#: work, and what it buys, is ours): a fixed 32-character stand-in.
-FLOOR_DIGEST = "0" * 32
-
-
-def _floor_rows(n: int, sqlite: bool, same_rows: bool) -> Iterator[tuple[list[tuple], list[tuple]]]:
-    """Page by page, the floor's item and status-change rows. ``same_rows=False``: the
-    floor as first written (resolved ids and digest left NULL, so the database skips three
-    of the four foreign-key checks per item); ``True``: the values ours stores."""
-
-    spec = "microseconds" if same_rows else "auto"  # SQLAlchemy's SQLite text has them
-
-    def ts(v: dt.datetime | None) -> Any:
-        if v is None or not sqlite:
-            return v
-        return v.replace(tzinfo=None).isoformat(sep=" ", timespec=spec)
-
-    def day(v: dt.date | None) -> Any:
-        return v.isoformat() if (v is not None and sqlite) else v
-
-    now = ts(dt.datetime.now(dt.UTC))
-    items: list[tuple] = []
-    changes: list[tuple] = []
-    ids: dict[str, int] = {}
-    project_ids = {k: j + 1 for j, k in enumerate(PROJECTS)}
-    person_ids = {f"user{k}": k + 1 for k in range(PEOPLE)}  # as _prepare_floor_store made
-    if not same_rows:
-        person_ids = {}
-    digest = FLOOR_DIGEST if same_rows else None
-    for obj in records(n):
-        if isinstance(obj, WorkItem):
-            if len(items) >= PAGE:
-                yield items, changes
-                items, changes, ids = [], [], {}
-            wid = int(obj.external_id) - 99999
-            ids[obj.external_id] = wid
-            items.append(
-                (
-                    wid,
-                    obj.source,
-                    obj.external_id,
-                    obj.key,
-                    project_ids[obj.project_key],
-                    obj.project_key,
-                    obj.title,
-                    obj.type,
-                    obj.status,
-                    obj.status_category,
-                    obj.priority,
-                    obj.assignee,
-                    person_ids.get(obj.assignee or ""),
-                    obj.reporter,
-                    person_ids.get(obj.reporter or ""),
-                    obj.parent_id,
-                    # ids are the floor's own, so a parent (always an earlier item here)
-                    # is known without a lookup
-                    int(obj.parent_id) - 99999 if obj.parent_id and same_rows else None,
-                    ts(obj.created_at),
-                    ts(obj.updated_at),
-                    ts(obj.resolved_at),
-                    day(obj.due_on),
-                    obj.story_points,
-                    obj.original_estimate_h,
-                    json.dumps(list(obj.labels)),
-                    json.dumps(list(obj.components)),
-                    json.dumps(list(obj.milestone_ids)),
-                    json.dumps(list(obj.iteration_ids)),
-                    obj.url,
-                    json.dumps(dict(obj.extra)),
-                    now,
-                    digest,
-                )
-            )
-        else:
-            assert isinstance(obj, StatusChange)
-            changes.append(
-                (
-                    obj.source,
-                    obj.external_id,
-                    ids[obj.work_item_id],
-                    obj.field,
-                    obj.from_value,
-                    obj.to_value,
-                    ts(obj.changed_at),
-                    obj.author,
-                    now,
-                    digest,
-                )
-            )
-    if items:
-        yield items, changes
-
-
-def _prepare_floor_store(url: str) -> None:
-    """Same schema via our migrations, plus the source, project and people rows (so the
-    floor's rows carry the same resolved project/assignee/reporter/parent ids as ours and
-    pay the same foreign-key checks)."""
-    from sqlalchemy import insert
-
+def trial_floor(target: str, n: int) -> None:
     from pmohub.aggregator.store import open_store
-    from pmohub.aggregator.store.models import Person as PersonRow
-    from pmohub.aggregator.store.models import Project as ProjectRow
-    from pmohub.aggregator.store.models import Source
+    from pmohub.aggregator.store.writes import upsert_source
 
-    engine = open_store(url)
-    now = dt.datetime.now(dt.UTC)
-    with engine.begin() as conn:
-        conn.execute(insert(Source.__table__).values(name=SOURCE, type="bench", created_at=now))
-        conn.execute(
-            insert(ProjectRow.__table__),
-            [
-                {"id": j + 1, "source": SOURCE, "external_id": f"id-{k}", "key": k, "name": k}
-                for j, k in enumerate(PROJECTS)
-            ],
-        )
-        conn.execute(
-            insert(PersonRow.__table__),
-            [{"id": k + 1, "display_name": f"User {k}", "created_at": now} for k in range(PEOPLE)],
-        )
+    url = fresh_store(target, "floor")
+    engine = open_store(url, migrate=False)
+    with engine.begin() as conn:  # set-up: the row every synced row points at
+        upsert_source(conn, SOURCE, "bench")
     engine.dispose()
+    plan = floor_plan(url, projects(), people(), records(n))
+    if url.startswith("sqlite"):
+        import sqlite3
 
+        conn = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON"):
+            conn.execute(f"PRAGMA {pragma}")  # what the store's engine sets (engine.py)
 
-def _insert_sql(table: str, cols: list[str], mark: str) -> str:
-    # Benchmark floor only: fixed identifiers from this file, values bound by the driver.
-    return f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join([mark] * len(cols))})"  # noqa: S608
+        def run_sqlite() -> dict[str, Any]:
+            conn.execute("BEGIN")
+            for sql, params in plan:
+                conn.executemany(sql, params)
+            conn.execute("COMMIT")
+            return {"url": url, "rss_mib": harness.trial_rss_mib()}
 
-
-def run_floor_sqlite(path: str, n: int, same_rows: bool) -> tuple[float, float]:
-    import sqlite3
-
-    _prepare_floor_store(f"sqlite:///{path}")
-    conn = sqlite3.connect(path)
-    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON"):
-        conn.execute(f"PRAGMA {pragma}")
-    item_sql = _insert_sql("work_items", ITEM_COLS, "?")
-    change_sql = _insert_sql("status_changes", CHANGE_COLS, "?")
-    t0, cpu0 = time.perf_counter(), time.process_time()
-    for items, changes in _floor_rows(n, sqlite=True, same_rows=same_rows):
-        with conn:  # one transaction per page
-            conn.executemany(item_sql, items)
-            conn.executemany(change_sql, changes)
-    elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
-    conn.close()
-    return elapsed, cpu
-
-
-def run_floor_pg(url: str, n: int, same_rows: bool) -> float:
+        harness.measure(run_sqlite)
+        conn.close()
+        return
     import psycopg
 
-    _prepare_floor_store(url)
-    dsn = url.replace("postgresql+psycopg://", "postgresql://")
-    item_sql = _insert_sql("work_items", ITEM_COLS, "%s")
-    change_sql = _insert_sql("status_changes", CHANGE_COLS, "%s")
-    with psycopg.connect(dsn) as conn:
-        t0 = time.perf_counter()
-        for items, changes in _floor_rows(n, sqlite=False, same_rows=same_rows):
-            with conn.transaction(), conn.cursor() as cur:
-                cur.executemany(item_sql, items)
-                cur.executemany(change_sql, changes)
-        return time.perf_counter() - t0
+    with psycopg.connect(dsn(url)) as pg:
+
+        def run_pg() -> dict[str, Any]:
+            with pg.transaction(), pg.cursor() as cur:
+                for sql, params in plan:
+                    if params is None:
+                        cur.execute(sql)
+                    else:
+                        cur.executemany(sql, params)
+            return {"url": url, "rss_mib": harness.trial_rss_mib()}
+
+        harness.measure(run_pg)
 
 
-# --- driver ------------------------------------------------------------------------------
+# --- parent ------------------------------------------------------------------------------
 
 
-def _child(url: str, n: int, rerun: bool = True) -> dict[str, Any]:
-    cmd = [sys.executable, __file__, "--child-ours", url, "--items", str(n)]
-    out = subprocess.run(
-        cmd + ([] if rerun else ["--no-rerun"]), check=True, capture_output=True, text=True
+def bench(db: str, target: str, args: argparse.Namespace, admin: str | None) -> dict[str, Any]:
+    me = Path(__file__)
+    common = ["--target", target, "--items", str(args.items)]
+    print(f"{db}: {args.items:,} items, {args.repeat} rounds", flush=True)
+    sides = harness.alternate(
+        [
+            harness.Trial("ours", harness.child_argv(me, "--trial", "ours", *common)),
+            harness.Trial("floor", harness.child_argv(me, "--trial", "floor", *common)),
+        ],
+        args.repeat,
+        timeout=3600,
     )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    first_ours, first_floor = sides["ours"][0]["url"], sides["floor"][0]["url"]
+    diffs = compare_stores(first_ours, first_floor)
+    if diffs:
+        raise SystemExit(f"{db}: the floor did not write ours' rows: {diffs}")
+    print(f"  round 1 stores compared: the same rows ({db})")
+    rerun = harness.run_child(
+        harness.Trial(
+            "rerun",
+            harness.child_argv(me, "--trial", "rerun", "--target", first_ours, *common[2:]),
+        ),
+        timeout=3600,
+    )
+    print(
+        f"  re-run unchanged: {rerun['wall_s']:.2f}s, "
+        f"+{rerun['inserted']} ~{rerun['updated']} ({rerun['status']})"
+    )
+    if rerun["inserted"] or rerun["updated"] or rerun["status"] != "ok":
+        raise SystemExit(f"{db}: the unchanged re-run wrote rows: {rerun}")
+    for side in sides.values():
+        for doc in side:
+            drop_store(doc.pop("url"), admin)
+    cmp = harness.compare(
+        f"{db}: first full sync, {args.items:,} items ({args.items * 4 + 420:,} rows)",
+        sides,
+        "ours",
+        "floor",
+        target=TARGET,
+        target_text=f"<= {TARGET:g}x",
+    )
+    cmp["rerun_unchanged"] = rerun
+    o, f = cmp["ours_summary"], cmp["floor_summary"]
+    print(
+        f"  {db}: ours {o['wall_s']['median']:.2f}s ({o['wall_s']['min']:.2f}-"
+        f"{o['wall_s']['max']:.2f}) vs floor {f['wall_s']['median']:.2f}s "
+        f"({f['wall_s']['min']:.2f}-{f['wall_s']['max']:.2f}): {cmp['ratio']:.2f}x, "
+        f"target <= {TARGET:g}x {'met' if cmp['met'] else 'NOT met'}",
+        flush=True,
+    )
+    return cmp
 
 
-def bench_db(db: str, n: int, workdir: Path, new_pg_url: Any, repeat: int) -> dict[str, Any]:
-    rows = n * 4
-    # floor variants: "floor" = first version (NULL resolved ids), "same" = ours' values
-    floors: dict[str, list[tuple[float, float | None]]] = {"floor": [], "same": []}
-    tries: list[dict[str, Any]] = []
-    for k in range(max(1, repeat)):
-        for variant, same in (("floor", False), ("same", True)):
-            if db == "sqlite":
-                path = str(workdir / f"{variant}{k}.db")
-                floors[variant].append(run_floor_sqlite(path, n, same))
-            else:
-                floors[variant].append((run_floor_pg(new_pg_url(), n, same), None))
-        if db == "sqlite":
-            tries.append(_child(f"sqlite:///{workdir / f'ours{k}.db'}", n, rerun=k == 0))
-        else:
-            tries.append(_child(new_pg_url(), n, rerun=k == 0))
-        print(
-            f"  try {k + 1}: floor {floors['floor'][-1][0]:.1f}s, same-rows floor "
-            f"{floors['same'][-1][0]:.1f}s, ours {tries[-1]['seconds']:.1f}s",
-            file=sys.stderr,
-            flush=True,
-        )
-    if db == "sqlite":
-        small = _child(f"sqlite:///{workdir / 'ours_small.db'}", max(1, n // 4), rerun=False)
-    else:
-        small = _child(new_pg_url(), max(1, n // 4), rerun=False)
-    floor_s, floor_cpu = min(floors["floor"], key=lambda f: f[0])
-    same_s, same_cpu = min(floors["same"], key=lambda f: f[0])
-    ours = dict(min(tries, key=lambda t: t["seconds"]))
-    for key in ("rerun_seconds", "rerun_inserted", "rerun_updated"):
-        ours[key] = tries[0][key]
-    ours["maxrss_kib"] = max(t["maxrss_kib"] for t in tries)
-    cpu: dict[str, Any] = {}
-    if floor_cpu is not None and same_cpu is not None:
-        cpu = {
-            "floor_cpu_seconds": round(floor_cpu, 2),
-            "floor_same_rows_cpu_seconds": round(same_cpu, 2),
-            "ours_cpu_seconds": round(ours["cpu_seconds"], 2),
-            "ratio_ours_over_floor_cpu": round(ours["cpu_seconds"] / floor_cpu, 2),
-        }
-    return {
-        "items": n,
-        "rows": rows,
-        "floor_seconds": round(floor_s, 2),
-        "floor_rows_per_s": round(rows / floor_s),
-        "floor_same_rows_seconds": round(same_s, 2),
-        "ours_seconds": round(ours["seconds"], 2),
-        "ours_rows_per_s": round(rows / ours["seconds"]),
-        "ratio_ours_over_floor": round(ours["seconds"] / floor_s, 2),
-        "ratio_ours_over_floor_same_rows": round(ours["seconds"] / same_s, 2),
-        "floor_tries_seconds": [round(f[0], 2) for f in floors["floor"]],
-        "floor_same_rows_tries_seconds": [round(f[0], 2) for f in floors["same"]],
-        "ours_tries_seconds": [round(t["seconds"], 2) for t in tries],
-        **cpu,
-        "rerun_seconds": round(ours["rerun_seconds"], 2),
-        "rerun_inserted": ours["rerun_inserted"],
-        "rerun_updated": ours["rerun_updated"],
-        "maxrss_mib": round(ours["maxrss_kib"] / 1024, 1),
-        "maxrss_quarter_mib": round(small["maxrss_kib"] / 1024, 1),
-        "memory_ratio": round(ours["maxrss_kib"] / small["maxrss_kib"], 2),
-        "meets_speed_target": ours["seconds"] / floor_s <= 2.0,
-        "meets_speed_target_same_rows": ours["seconds"] / same_s <= 2.0,
-        "meets_memory_target": ours["maxrss_kib"] / small["maxrss_kib"] <= 1.3,
-    }
-
-
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--items", type=int, default=200_000)
-    ap.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
-    ap.add_argument("--repeat", type=int, default=2, help="tries of floor and ours; best kept")
-    ap.add_argument("--child-ours", metavar="URL", help=argparse.SUPPRESS)
-    ap.add_argument("--no-rerun", action="store_true", help=argparse.SUPPRESS)
-    args = ap.parse_args(argv)
-    if args.child_ours:
-        print(json.dumps(run_ours(args.child_ours, args.items, rerun=not args.no_rerun)))
+def main() -> int:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--items", type=int, default=100_000)
+    ap.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--trial", choices=("ours", "floor", "rerun"), help=argparse.SUPPRESS)
+    ap.add_argument("--target", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.trial == "ours":
+        trial_ours(args.target, args.items)
+        return 0
+    if args.trial == "floor":
+        trial_floor(args.target, args.items)
+        return 0
+    if args.trial == "rerun":
+        trial_rerun(args.target, args.items)
         return 0
 
-    dbs = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
-    results: dict[str, Any] = {
-        "benchmark": "store_write",
-        "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "python": platform.python_version(),
-        "machine": f"{platform.machine()} x{os.cpu_count()}",
-        "targets": {
-            "ratio_ours_over_floor": "<= 2.0",
-            "ratio_ours_over_floor_same_rows": "<= 2.0",
-            "memory_ratio": "<= 1.3",
-        },
-        "results": {},
-    }
+    comparisons = []
     cluster = None
+    tmp = Path(tempfile.mkdtemp(prefix="pmohub-store-write-"))
     try:
-        with tempfile.TemporaryDirectory(prefix="pmohub-bench-") as tmp:
-            for db in dbs:
-                new_pg_url = None
-                if db == "postgresql":
-                    sys.path.insert(0, str(ROOT / "tests"))
-                    from conftest import PgCluster  # the one throwaway-cluster recipe
+        for db in ("sqlite", "postgresql") if args.db == "both" else (args.db,):
+            if db == "sqlite":
+                comparisons.append(bench(db, str(tmp), args, None))
+                continue
+            sys.path.insert(0, str(ROOT / "tests"))
+            from conftest import PgCluster  # the tests' throwaway-cluster recipe
 
-                    cluster = cluster or PgCluster()
-                    new_pg_url = cluster.create_database
-                print(f"{db}: {args.items:,} items ...", file=sys.stderr, flush=True)
-                r = bench_db(db, args.items, Path(tmp), new_pg_url, args.repeat)
-                r["load_average"] = [round(x, 2) for x in os.getloadavg()]
-                results["results"][db] = r
-                print(
-                    f"{db:10} floor {r['floor_rows_per_s']:>8,} rows/s  ours "
-                    f"{r['ours_rows_per_s']:>8,} rows/s  ratio {r['ratio_ours_over_floor']:.2f}x  "
-                    f"(same-rows floor {r['ratio_ours_over_floor_same_rows']:.2f}x)  "
-                    f"re-run {r['rerun_seconds']:.1f}s (+{r['rerun_inserted']}/~{r['rerun_updated']})  "
-                    f"peak RSS {r['maxrss_mib']} MiB vs {r['maxrss_quarter_mib']} MiB at 1/4 "
-                    f"({r['memory_ratio']:.2f}x)"
-                )
+            cluster = PgCluster()
+            comparisons.append(bench(db, cluster.url(), args, cluster.url()))
     finally:
         if cluster is not None:
             cluster.stop()
-    out_dir = ROOT / "benchmarks" / "results"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    out = out_dir / f"store_write-{stamp}.json"
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"saved {out.relative_to(ROOT)}")
+        shutil.rmtree(tmp, ignore_errors=True)
+    path = harness.save(
+        "store_write",
+        {
+            "size": {
+                "items": args.items,
+                "status_changes_per_item": 3,
+                "projects": len(PROJECTS),
+                "people": PEOPLE,
+            },
+            "floor": "the same rows pre-built, bare driver, the same upsert statements, "
+            "executemany, one transaction",
+            "comparisons": comparisons,
+        },
+    )
+    print(f"wrote {path.relative_to(ROOT)}")
     return 0
 
 
