@@ -87,9 +87,6 @@ timezone: Asia/Shanghai
 language: zh-CN
 # the trackers' service account (it reports the automated issues) is not a person
 people_exclude: ["pmo-bot", "pmo-bot@*", "PMO Bot", "*[bot]"]
-# One source at a time: the demo is a frozen world, and which account of a person a
-# parallel sync meets first decides that person's store id (findings name person:<id>).
-sync: {parallel: 1}
 
 """
 

@@ -1,6 +1,6 @@
 """What several report sections share: cell values from pandas scalars (None for NaN/NaT,
 rounded numbers, plain dates), the items of one kind, open findings of a rule family as
-table rows, and people's display names."""
+table rows, and people's display names (also for the subjects of people's findings)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pandas as pd
 
 from pmohub.aggregator.report.context import ReportContext
 from pmohub.aggregator.report.model import Column
+from pmohub.rules.builtin.resources import PERSON_PREFIX
 
 
 def pct(v: Any) -> float | None:
@@ -68,6 +69,30 @@ def kind_items(ctx: ReportContext, kind: str) -> pd.DataFrame:
     return items[items["kind"] == kind]
 
 
+def subject_namer(ctx: ReportContext) -> Any:
+    """``(subject, project) -> text`` for a finding's subject column: a person's finding
+    (``person:<SOURCE:ID>``, ``person:<SOURCE:ID>:<project>``) says the person's display
+    name, as an account id means nothing to the reader (exports keep the subject); other
+    subjects as they are."""
+    people = ctx.frames.get("people")
+    names: dict[str, str] = {}
+    if people is not None and len(people) and "key" in people.columns:
+        names = {
+            PERSON_PREFIX + k: str(n)
+            for k, n in zip(people["key"], people["display_name"], strict=True)
+            if isinstance(k, str)
+        }
+
+    def text(subject: Any, project: Any) -> Any:
+        if not isinstance(subject, str) or not subject.startswith(PERSON_PREFIX):
+            return subject
+        project = as_text(project)
+        base = subject.removesuffix(f":{project}") if project else subject
+        return names.get(base, names.get(subject, subject))
+
+    return text
+
+
 def findings_rows(ctx: ReportContext, prefixes: tuple[str, ...], *, open_only: bool = True):
     f = ctx.findings
     if f is None or f.empty:
@@ -75,13 +100,14 @@ def findings_rows(ctx: ReportContext, prefixes: tuple[str, ...], *, open_only: b
     sel = f[f["rule_id"].str.startswith(prefixes)]
     if open_only:
         sel = sel[sel["state"].isin(["new", "persisting"])]
+    subject = subject_namer(ctx)
     return [
         {
             "rule": r.rule_id,
             "severity": r.severity,
             "state": r.state,
             "project": as_text(r.project_key),  # a person's or source's finding has none
-            "subject": r.subject,
+            "subject": subject(r.subject, r.project_key),
             "message": r.message,
             "first_seen": as_datetime(r.first_seen_at),
         }

@@ -17,6 +17,7 @@ from typing import Any
 
 from pmohub.aggregator.report.i18n import t, text_of
 from pmohub.aggregator.report.model import Report, Section, Table
+from pmohub.rules.builtin.resources import PERSON_PREFIX
 
 WORDS: dict[str, tuple[str, str]] = {
     "title": ("PMO digest", "PMO 每日简报"),
@@ -131,13 +132,27 @@ def _findings(report: Report, lang: str) -> list[DigestLine]:
         for r in (tb.rows if tb else [])
         if r.get("severity") == "high" and r.get("state") == "new"
     ]
-    return [
-        DigestLine(
-            f"{r.get('rule')} {r.get('project') or r.get('subject') or ''}".strip(),
-            one_language(text_of(r.get("message"), lang), lang),
-        )
-        for r in rows
-    ]
+    out = []
+    for r in rows:
+        who = _named(str(r.get("subject") or ""))
+        text = one_language(text_of(r.get("message"), lang), lang)
+        if r.get("project"):
+            out.append(DigestLine(f"{r.get('rule')} {r.get('project')}", text))
+        else:
+            out.append(DigestLine(f"{r.get('rule')} {who}".strip(), _after(who, text)))
+    return out
+
+
+def _named(subject: str) -> str:
+    """A subject for a chat reader: a person's finding the report could not name (no such
+    person in the store) keeps its key, an account id nobody can use there: none."""
+    return "" if subject.startswith(PERSON_PREFIX) else subject
+
+
+def _after(label: str, text: str) -> str:
+    """``text`` without a leading ``label``: a person's finding is labelled with the name
+    (the report's subject column) that its message starts with."""
+    return text[len(label) + 1 :] if label and text.startswith(f"{label} ") else text
 
 
 def _milestones(report: Report, lang: str) -> list[DigestLine]:
@@ -181,12 +196,11 @@ def _decisions(report: Report, lang: str) -> list[DigestLine]:
     for r in tb.rows if tb else []:
         item = r.get("message")
         params = item.get("params", {}) if isinstance(item, dict) else {}
-        label = str(params.get("key") or "")
-        if label.startswith("person:"):  # person:<id>:<project>: the project says more
-            label = label.rpartition(":")[2] if label.count(":") > 1 else ""
+        label = _named(str(params.get("key") or ""))
         text = text_of(params.get("title") or params.get("message") or "", lang)
         if isinstance(item, dict) and item.get("key") != "dec.cr_pending":
             text = one_language(text, lang)  # rule messages; a CR title is tracker text
+            text = _after(label, text)
         out.append(DigestLine(label, text or text_of(item, lang)))
     return out
 

@@ -10,7 +10,12 @@ import pandas as pd
 
 from pmohub.aggregator.report.context import ReportContext, scope_compliance
 from pmohub.aggregator.report.model import Chart, Column, Report, Section, Table, msg, new_section
-from pmohub.aggregator.report.shared import FINDING_COLUMNS, as_datetime, as_text
+from pmohub.aggregator.report.shared import (
+    FINDING_COLUMNS,
+    as_datetime,
+    as_text,
+    subject_namer,
+)
 from pmohub.rules.clock import as_of_at
 
 
@@ -71,6 +76,7 @@ def section_compliance(ctx: ReportContext, report: Report) -> Section:
         ]
         order = {"high": 0, "medium": 1, "low": 2}
         recent = recent.assign(_o=recent["severity"].map(order).fillna(3))
+        subject = subject_namer(ctx)
         for r in recent.sort_values(["_o", "rule_id", "subject"]).itertuples(index=False):
             rows.append(
                 {
@@ -78,7 +84,7 @@ def section_compliance(ctx: ReportContext, report: Report) -> Section:
                     "severity": r.severity,
                     "state": r.state,
                     "project": as_text(r.project_key),
-                    "subject": r.subject,
+                    "subject": subject(r.subject, r.project_key),
                     "message": r.message,
                     "first_seen": as_datetime(r.first_seen_at),
                     "resolved_at": as_datetime(r.resolved_at),

@@ -30,6 +30,9 @@ def section_resources(ctx: ReportContext, report: Report) -> Section:
                 c for c in ("person", "name", "display_name", "person_id") if c in frame.columns
             )
             week_col = next(c for c in ("week", "week_start", "iso_week") if c in frame.columns)
+            # by name, not by the store's person id: that follows the order parallel syncs
+            # happened to write people in, and the report must read the same every run
+            frame = frame.sort_values([name_col, week_col], kind="stable")
             for r in frame.itertuples(index=False):
                 rows.append(
                     {
