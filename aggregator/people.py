@@ -40,8 +40,9 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, select, update
 
 from pmohub.aggregator.store import models as m
+from pmohub.aggregator.store.anchors import account_order
 from pmohub.aggregator.store.bulk import aliases_t, people_t
-from pmohub.aggregator.store.writes import account_order, move_person, normalise_email
+from pmohub.aggregator.store.writes import move_person, normalise_email
 from pmohub.connectors.errors import PmohubError
 
 sources_t = m.Source.__table__

@@ -30,6 +30,7 @@ from pmohub.aggregator.ingest.sync import sync_config
 from pmohub.aggregator.people import apply_config_people, person_keys
 from pmohub.aggregator.store import open_store
 from pmohub.aggregator.store import writes as w
+from pmohub.aggregator.store.anchors import account_order
 from pmohub.aggregator.store.bulk import aliases_t, people_t, work_items_t
 from pmohub.connectors.records import Person, WorkItem
 from pmohub.rules.builtin.resources import person_subjects
@@ -78,7 +79,7 @@ def expected_anchors() -> dict[str, tuple[str, str]]:
         for p in page:
             key = w.normalise_email(p.email)
             if key:
-                by_email.setdefault(key, []).append(w.account_order(p.source, p.external_id))
+                by_email.setdefault(key, []).append(account_order(p.source, p.external_id))
     return {e: min(accounts) for e, accounts in by_email.items()}
 
 

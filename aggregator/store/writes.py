@@ -39,6 +39,7 @@ from sqlalchemy import (
     update,
 )
 
+from pmohub.aggregator.store.anchors import SYNC_LINKS, carry_anchor, settle_anchors
 from pmohub.aggregator.store.bulk import (
     WriteCounts,
     aliases_t,
@@ -240,18 +241,6 @@ def normalise_email(value: object) -> str | None:
     return value.strip().lower() or None
 
 
-def account_order(source: str, external_id: str) -> tuple[str, str]:
-    """The one order of accounts that decides who speaks for a merged person: the smallest
-    account (source name, then external id) is its anchor and its key. A rule of the
-    accounts alone, so it is the same whatever order parallel syncs write them in."""
-    return (str(source), str(external_id))
-
-
-#: How an account can join a person; the two strongest (config, manual) are the user's
-#: word and are never re-decided by a sync.
-SYNC_LINKS = ("sync", "email")
-
-
 def upsert_people(
     conn: Connection, source: str, people: Sequence[rec.Person], *, at: dt.datetime | None = None
 ) -> WriteCounts:
@@ -262,12 +251,10 @@ def upsert_people(
     work item (a placeholder alias) is merged by e-mail when its Person record arrives, and
     every reference to the placeholder person moves with it.
 
-    Of a person merged by e-mail, the smallest account (:func:`account_order`) is the
-    anchor (``linked_by="sync"``, whose name, e-mail, activity and time zone the ``people``
-    row carries); the others are ``email``. Parallel syncs write sources in any order, so
-    the anchor is re-decided whenever an account of the page belongs to the person: the
-    final state does not depend on which source came first (``people.id`` does, and is
-    therefore never shown as a key; see ``aggregator.people.person_keys``).
+    The anchor of a person merged by e-mail (``sync``; the ``people`` row carries it) is
+    its smallest account, re-decided on every page (aggregator/store/anchors.py): the end
+    state does not depend on which source came first. ``people.id`` does, so it is never
+    a key (``aggregator.people.person_keys``).
     """
     at = at or now_utc()
     counts = WriteCounts()
@@ -325,15 +312,8 @@ def upsert_people(
                 person_id, linked_by = _new_person(conn, p, at), "sync"
                 if email:
                     by_email[email] = person_id
-            new_aliases.append(
-                {
-                    "source": source,
-                    "external_id": p.external_id,
-                    "person_id": person_id,
-                    "linked_by": linked_by,
-                    **alias_values,
-                }
-            )
+            row = {"source": source, "external_id": p.external_id, "person_id": person_id}
+            new_aliases.append({**row, "linked_by": linked_by, **alias_values})
             page_people.setdefault(person_id, []).append(p)
             continue
         _ext, alias_id, person_id, old_digest, deleted, linked_by = old
@@ -347,9 +327,9 @@ def upsert_people(
             move_person(conn, person_id, by_email[email])
             person_id = by_email[email]
             if linked_by in SYNC_LINKS:
-                linked_by = "email"  # until _settle_anchors finds it is the smallest
+                linked_by = "email"  # until settle_anchors finds it is the smallest
         elif linked_by == "sync":
-            _carry(conn, person_id, p)
+            carry_anchor(conn, person_id, p)
             if email:
                 by_email.setdefault(email, person_id)
         conn.execute(
@@ -361,66 +341,8 @@ def upsert_people(
     if new_aliases:
         conn.execute(dialect_insert(conn, aliases_t), new_aliases)
         counts.inserted += len(new_aliases)
-    _settle_anchors(conn, source, page_people)
+    settle_anchors(conn, source, page_people)
     return counts
-
-
-def _carry(conn: Connection, person_id: int, p: rec.Person) -> None:
-    """The ``people`` row takes the attributes of its anchor account ``p``."""
-    conn.execute(
-        update(people_t)
-        .where(people_t.c.id == person_id)
-        .values(display_name=p.display_name, email=p.email, active=p.active, time_zone=p.time_zone)
-    )
-
-
-def _settle_anchors(
-    conn: Connection, source: str, page_people: Mapping[int, Sequence[rec.Person]]
-) -> None:
-    """Make the smallest account of each person the page touched its anchor.
-
-    A person with a config or manual link is left as it is (the user's word outranks the
-    e-mail merge). When the smallest account is on this page it becomes ``sync`` and the
-    row takes its attributes, every other account is ``email``. When it is not on this
-    page but already the anchor, the page's accounts are ``email``. When it is neither
-    (a store written before anchors were decided this way), nothing changes now: the
-    smallest account takes over when its own source syncs, as it has the record (time
-    zone) the row needs.
-    """
-    if not page_people:
-        return
-    accounts: dict[int, list[tuple[str, str, int, str]]] = {}
-    for chunk in chunks(sorted(page_people)):
-        for pid, src, ext, alias_id, linked_by in conn.execute(
-            select(
-                aliases_t.c.person_id,
-                aliases_t.c.source,
-                aliases_t.c.external_id,
-                aliases_t.c.id,
-                aliases_t.c.linked_by,
-            ).where(one_of(conn, aliases_t.c.person_id, chunk))
-        ):
-            accounts.setdefault(pid, []).append((src, ext, alias_id, linked_by))
-    to_email: list[int] = []
-    to_sync: list[int] = []
-    for pid, rows in accounts.items():
-        if any(r[3] not in SYNC_LINKS for r in rows):
-            continue
-        anchor = min(rows, key=lambda r: account_order(r[0], r[1]))
-        record = None
-        if anchor[0] == source:
-            record = next((p for p in page_people[pid] if p.external_id == anchor[1]), None)
-        if record is None and anchor[3] != "sync":
-            continue
-        if record is not None and anchor[3] != "sync":
-            to_sync.append(anchor[2])
-            _carry(conn, pid, record)
-        to_email += [r[2] for r in rows if r is not anchor and r[3] != "email"]
-    for ids, how in ((to_sync, "sync"), (to_email, "email")):
-        for chunk in chunks(ids):
-            conn.execute(
-                update(aliases_t).where(one_of(conn, aliases_t.c.id, chunk)).values(linked_by=how)
-            )
 
 
 def _new_person(conn: Connection, p: rec.Person, at: dt.datetime) -> int:
