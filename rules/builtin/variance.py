@@ -94,7 +94,10 @@ def var_001(ctx: RuleContext) -> Outcomes:
         "no due dates on open items"
     )
     res["severity"] = np.where(res["ms_late"] > 0, "high", "medium")
-    late_items = open_[open_["late_wd"] > 0].sort_values("late_wd", ascending=False)
+    # ties by key: the frame's row order is the store's, which parallel syncs make vary
+    late_items = open_[open_["late_wd"] > 0].sort_values(
+        ["late_wd", "key"], ascending=[False, True], kind="stable"
+    )
     res["keys"] = keys_by_project(late_items).reindex(res.index)
     owners = late_items.assign(
         who=late_items["key"].astype(str)
