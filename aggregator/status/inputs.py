@@ -296,6 +296,18 @@ def _run_all(engine: Engine, jobs: dict[str, Any]) -> dict[str, pd.DataFrame]:
         return {k: f.result() for k, f in futures.items()}
 
 
+def read_spellings(engine: Engine) -> pd.DataFrame:
+    """The stored ``status_category, type, status`` spellings of live items (distinct, from
+    the covering index): what exact-spelling type tests and status-name categories need."""
+    return query_frame(
+        engine,
+        select(wi_t.c.status_category, wi_t.c.type, wi_t.c.status)
+        .where(wi_t.c.deleted_at.is_(None))
+        .distinct(),
+        ["status_category", "type", "status"],
+    )
+
+
 def read_inputs_sql(
     engine: Engine,
     config: Any,
@@ -310,13 +322,8 @@ def read_inputs_sql(
     pid = project_ids(engine, hier)
     d = engine.dialect.name
     live = wi_t.c.deleted_at.is_(None)
-    # The stored (category, type, status) spellings, from the covering index: the type
-    # tests below compare exact spellings and the flow reads the status names.
-    spelled = query_frame(
-        engine,
-        select(wi_t.c.status_category, wi_t.c.type, wi_t.c.status).where(live).distinct(),
-        ["status_category", "type", "status"],
-    )
+    # The type tests below compare exact spellings and the flow reads the status names.
+    spelled = read_spellings(engine)
     types = sorted(set(spelled["type"].dropna().astype(str)))
 
     def type_in(column: Any, values: Iterable[str]) -> Any:

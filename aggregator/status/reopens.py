@@ -14,6 +14,7 @@ import datetime as dt
 import pandas as pd
 from sqlalchemy import Engine, and_, select
 
+from pmohub.aggregator.status.inputs import read_spellings
 from pmohub.aggregator.status.settings import Settings, project_ids
 from pmohub.aggregator.store import models as m
 from pmohub.aggregator.store.reads import epoch_seconds, from_epoch, query_frame, spelled_in
@@ -40,11 +41,7 @@ def read_reopen_changes(
     live = wi_t.c.deleted_at.is_(None)
     # Category of a status name as the rules' frames read it: from the current items,
     # overlaid by the status map (rules.frames.status_categories).
-    names = query_frame(
-        engine,
-        select(wi_t.c.status_category, wi_t.c.type, wi_t.c.status).where(live).distinct(),
-        ["status_category", "type", "status"],
-    )
+    names = read_spellings(engine)
     types = sorted(set(names["type"].dropna().astype(str)))
     cats = status_categories(names, s.status_map)
     lo = s.day_end(as_of - dt.timedelta(days=int(window_days)))
