@@ -11,7 +11,9 @@ a located ``Problem`` (docs/degrade-policy.md): the record itself still loads.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+import datetime as dt
+from collections.abc import Callable, Mapping
+from operator import attrgetter
 from typing import Any
 
 from pmohub.connectors import records as rec
@@ -19,16 +21,44 @@ from pmohub.connectors.base import Problem
 
 NUL = "\x00"
 
-#: per record class, the fields that can hold text (str, tuples of str, JSON mappings)
-_TEXT_FIELDS: dict[type, tuple[str, ...]] = {}
+#: Exact types that can never hold text (``_has_nul`` is False for them).
+_ATOMS = frozenset({type(None), bool, int, float, dt.datetime, dt.date})
+
+#: per record class, the fields that can hold text (str, tuples of str, JSON mappings) and
+#: one getter for all of them
+_TEXT_FIELDS: dict[type, tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]]] = {}
 
 
-def _text_fields(cls: type) -> tuple[str, ...]:
-    names = _TEXT_FIELDS.get(cls)
-    if names is None:
+def _text_fields(cls: type) -> tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]]:
+    spec = _TEXT_FIELDS.get(cls)
+    if spec is None:
         names = tuple(f.name for f in dataclasses.fields(cls) if f.name != "raw")
-        _TEXT_FIELDS[cls] = names
-    return names
+        get = attrgetter(*names)
+        spec = (names, get if len(names) > 1 else lambda r: (get(r),))
+        _TEXT_FIELDS[cls] = spec
+    return spec
+
+
+def _maybe_nul(values: tuple[Any, ...]) -> bool:
+    """False only when none of ``values`` holds a NUL: decided inline for the shapes records
+    almost always have (exact ``str``, None, numbers, datetimes, tuples of ``str``, empty
+    dicts). Anything else (a ``str`` subclass, a non-empty mapping, a nested list) answers
+    True, and :func:`_has_nul` decides field by field, so the outcome is ``_has_nul``'s
+    exactly; this only spares a call per field on the common, clean record."""
+    for v in values:
+        t = type(v)
+        if t is str:
+            if NUL in v:
+                return True
+        elif t in _ATOMS:
+            continue
+        elif t is tuple:
+            for x in v:
+                if type(x) is not str or NUL in x:
+                    return True
+        elif t is not dict or v:
+            return True
+    return False
 
 
 def _has_nul(value: Any) -> bool:
@@ -55,9 +85,12 @@ def _strip(value: Any) -> Any:
 
 def scrub(record: rec.Record) -> tuple[rec.Record, list[Problem]]:
     """``record`` without NUL characters in any text field, and one problem per field
-    changed (the record itself when it had none: the common case costs one scan)."""
-    names = _text_fields(type(record))
-    dirty = [n for n in names if _has_nul(getattr(record, n))]
+    changed (the record itself when it had none: the common case costs one inline scan)."""
+    names, get = _text_fields(type(record))
+    values = get(record)
+    if not _maybe_nul(values):
+        return record, []
+    dirty = [n for n, v in zip(names, values, strict=True) if _has_nul(v)]
     if not dirty:
         return record, []
     where = _strip(getattr(record, "key", None) or record.external_id)
