@@ -73,7 +73,10 @@ def epoch_seconds(col: Any, dialect: str) -> Any:
     numbers cross the driver far faster than datetimes."""
     if dialect == "postgresql":
         return cast(func.extract("epoch", col), Float)
-    return (func.julianday(col) - 2440587.5) * 86400.0
+    # SQLite keeps a time as whole milliseconds and julianday() returns them as a float
+    # day number, ~40 µs of noise at today's dates: a change at 16:00:00 UTC came back as
+    # 15:59:59.999987, the day before in UTC+8. Rounded to the millisecond it is exact.
+    return func.round((func.julianday(col) - 2440587.5) * 86400.0, 3)
 
 
 def day_number(col: Any, dialect: str) -> Any:
