@@ -12,6 +12,7 @@ import datetime as dt
 import json
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
@@ -129,9 +130,10 @@ class Prepared:
     positional: bool
     converters: tuple[tuple[int, Callable[[Any], Any]], ...]  # (index in names, converter)
     values: Callable[[Mapping[str, Any]], Any]  # row -> its values in ``names`` order
-    # for statements prepared with ``columns``: a row tuple in that order -> its values in
-    # ``names`` order (a bind can appear twice, e.g. ``source`` in a subquery)
-    take: Callable[[Sequence[Any]], Any] | None = None
+    # for statements prepared with ``columns`` (the order of row tuples): per bind in
+    # ``names`` order, its column's index and converter (a bind can appear twice, e.g.
+    # ``source`` in a subquery)
+    plan: tuple[tuple[int, Callable[[Any], Any] | None], ...] | None = None
 
     def params(self, row: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
         values = list(self.values(row)) if len(self.names) > 1 else [self.values(row)]
@@ -139,22 +141,25 @@ class Prepared:
             values[i] = convert(values[i])
         return tuple(values) if self.positional else dict(zip(self.names, values, strict=True))
 
+    def row_params(self, rows: Sequence[Sequence[Any]]) -> list[Any]:
+        """The driver parameters of row tuples in the ``columns`` order it was prepared
+        with. Column by column: each converter is chosen once per statement and mapped
+        over its column, and the rows are transposed and re-assembled by ``zip`` (no
+        Python loop or type dispatch per row; the values are those :meth:`params`
+        gives)."""
+        assert self.plan is not None
+        if not rows:
+            return []
+        cols = list(zip(*rows, strict=True))
+        ordered = [cols[j] if c is None else list(map(c, cols[j])) for j, c in self.plan]
+        if self.positional:
+            return list(zip(*ordered, strict=True))
+        return list(map(dict, map(zip, repeat(self.names), zip(*ordered, strict=True))))
+
     def execute_rows(self, conn: Connection, rows: Sequence[Sequence[Any]]) -> Any:
         """Like :meth:`execute`, for row tuples in the ``columns`` order it was prepared
         with (no dict per row: the hot tables are written this way)."""
-        assert self.take is not None
-        take, converters, positional, names = (
-            self.take,
-            self.converters,
-            self.positional,
-            self.names,
-        )
-        params: list[Any] = []
-        for row in rows:
-            values = list(take(row))
-            for i, convert in converters:
-                values[i] = convert(values[i])
-            params.append(tuple(values) if positional else dict(zip(names, values, strict=True)))
+        params = self.row_params(rows)
         return conn.exec_driver_sql(self.sql, params if len(params) != 1 else params[0])
 
     def execute(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> Any:
@@ -185,27 +190,18 @@ def prepare(
             names = tuple(compiled.binds)
         if getattr(compiled, "escaped_bind_names", None):
             raise NotImplementedError(f"bind names need escaping: {compiled.escaped_bind_names}")
-        converters = []
-        for i, name in enumerate(names):
-            convert = _converter(compiled.binds[name].type, dialect)
-            if convert is not None:
-                converters.append((i, convert))
+        converts = [_converter(compiled.binds[name].type, dialect) for name in names]
         prepared = _PREPARED[cache_key] = Prepared(
             compiled.string,
             names,
             bool(compiled.positional),
-            tuple(converters),
+            tuple((i, c) for i, c in enumerate(converts) if c is not None),
             itemgetter(*names) if names else (lambda row: ()),
-            _tuple_getter([columns.index(n) for n in names]) if columns else None,
+            tuple(zip([columns.index(n) for n in names], converts, strict=True))
+            if columns
+            else None,
         )
     return prepared
-
-
-def _tuple_getter(indexes: list[int]) -> Callable[[Sequence[Any]], tuple[Any, ...]]:
-    """``row -> tuple(row[i] for i in indexes)`` (a tuple even for one index)."""
-    if len(indexes) > 1:
-        return itemgetter(*indexes)
-    return lambda row: tuple(row[i] for i in indexes)
 
 
 def id_list(conn: Connection, values: Sequence[str]) -> Any:
