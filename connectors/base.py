@@ -178,6 +178,13 @@ class Connector(ABC):
     #: external_id -> stored ``updated_at`` of this source's live items updated at or
     #: after ``since``; set by the sync engine on incremental runs when wanted, else empty.
     known_updated: Mapping[str, dt.datetime] = {}
+    #: True when ``fetch_iterations`` can list, on incremental runs, only the iterations
+    #: named by items updated since ``catalogue_since`` (plus every board/team listing):
+    #: the sync engine then sets ``catalogue_since`` before the catalogue and keeps the
+    #: iterations stored live items still name out of that run's soft-deletions.
+    narrows_iterations: ClassVar[bool] = False
+    #: The incremental window start (``cursor - lookback``); None on full runs.
+    catalogue_since: dt.datetime | None = None
 
     def __init__(self, config: SourceConfig, *, env: Mapping[str, str] | None = None):
         self.config = config

@@ -269,3 +269,36 @@ def test_affects_versions_and_empty_from() -> None:
     changes = list(mapping.to_status_changes("1", hist, ctx, problems=problems, where="K-1"))
     assert [(c.external_id, c.from_value, c.to_value) for c in changes] == [("5:0", None, "x")]
     assert problems[-1].where == "K-1" and "history entry 6" in problems[-1].message
+
+
+def test_incremental_reads_sprints_from_the_window_and_keeps_the_named_ones(
+    engine: Engine,
+) -> None:
+    """An incremental run lists the sprints issues name from the window's issues only (the
+    whole-site light pass was most of its time) and soft-deletes none that stored live
+    items still name, though the boards list none of them."""
+
+    def live_sprints() -> set[str]:
+        with engine.connect() as conn:
+            return set(
+                conn.execute(
+                    select(iterations_t.c.external_id).where(iterations_t.c.deleted_at.is_(None))
+                ).scalars()
+            )
+
+    with JiraEmulator(fresh_site(), deployment="datacenter") as emu:
+        emu.faults.board_sprints_hidden = True
+        assert sync_source(engine, connector(emu)).status == "ok"
+        before = live_sprints()
+        edited = next(i for i in emu.site.issues if i["sprints"])
+        emu.edit_issue(edited["key"], summary="edited")
+        emu.requests.clear()
+        result = sync_source(engine, connector(emu))
+        sprint_passes = [
+            q.get("jql", "")
+            for _m, p, q in emu.requests
+            if "/search" in p and "sprint" in q.get("jql", "")
+        ]
+    assert result.status == "ok" and result.mode == "incremental", result.error
+    assert sprint_passes and all("updated >=" in jql for jql in sprint_passes)
+    assert before and live_sprints() == before

@@ -375,9 +375,21 @@ def _sync_catalogue(engine: Engine, connector: Connector, run: _Run, page_size: 
             run.report(phase)
         if table is not None and phase not in run.incomplete:
             # Sprints and versions are few; a complete listing tells which were deleted.
+            if phase == "iterations" and connector.catalogue_since is not None:
+                # A narrowed listing (Connector.narrows_iterations) lacks the sprints only
+                # unchanged items name: those the store's live items name are not gone.
+                seen.update(_named_iterations(engine, source))
             with engine.begin() as conn:
                 run.result.deleted += deletions.soft_delete_missing(conn, table, source, seen)
                 run.save(conn)
+
+
+def _named_iterations(engine: Engine, source: str) -> set[str]:
+    """Iteration ids the source's live stored items name (their ``iteration_ids``)."""
+    t = bulk.work_items_t
+    query = select(t.c.iteration_ids).where(t.c.source == source, t.c.deleted_at.is_(None))
+    with engine.connect() as conn:
+        return {str(i) for ids in conn.execute(query).scalars() for i in ids or ()}
 
 
 def census_unchanged(engine: Engine, connector: Connector, keys: Sequence[str]) -> bool:
@@ -576,6 +588,8 @@ def _sync_locked(
             .returning(runs_t.c.id)
         ).scalar_one()
     run = _Run(result, progress)
+    # Only a narrowing connector is told the window; the others list everything.
+    connector.catalogue_since = since if connector.narrows_iterations else None
     try:
         _sync_catalogue(engine, connector, run, page_size)
         if since is not None and connector.wants_known_updated:

@@ -96,6 +96,9 @@ class _Page:
 
 class JiraConnector(Connector):
     type: ClassVar[str] = "jira"
+    # Incremental runs read the sprints issues name from the window's issues only
+    # (_sprints_from_items): the whole-site light pass was most of an incremental run.
+    narrows_iterations: ClassVar[bool] = True
     option_keys: ClassVar[Mapping[str, type]] = {
         "jql": str,  # replaces the project scope, e.g. "project = CRMA AND labels = pmo"
         "max_retries": int,
@@ -351,12 +354,17 @@ class JiraConnector(Connector):
     def _sprints_from_items(self, seen: set[str]) -> Iterator[Iteration | Skipped]:
         """Sprints the board listing lacks but issues name: their sprint field carries the
         name, state and dates (Data Center strings, Cloud objects), so items never point at
-        a sprint the store does not have. One light pass over issues that have a sprint."""
+        a sprint the store does not have. One light pass over issues that have a sprint;
+        on an incremental run (``catalogue_since``) only over the window's issues: a sprint
+        newly named by an issue bumps its ``updated``, and the engine keeps the sprints
+        stored items name from deletion. (A sprint only unchanged issues name, on a board
+        the account cannot see, is refreshed by the next full sync or issue edit.)"""
         fid = self.site.ctx.fields["sprint"]
+        window = self._window(self.catalogue_since)
         try:
-            issues = list(self._light_pass(f"{self._scope()} AND sprint is not EMPTY", fid))
+            issues = list(self._light_pass(f"{self._scope()} AND sprint is not EMPTY{window}", fid))
         except Refused:  # a site without Jira Software knows no `sprint` in JQL
-            issues = list(self._light_pass(self._scope(), fid))
+            issues = list(self._light_pass(self._scope() + window, fid))
         for issue in issues:
             fields = issue.get("fields") or {}
             key = str(issue.get("key") or "").rpartition("-")[0] or None
@@ -407,15 +415,22 @@ class JiraConnector(Connector):
 
     # --- work items -----------------------------------------------------------------------
 
+    def _extra_lookback(self) -> dt.timedelta:
+        return dt.timedelta(minutes=int(self.config.options.get("extra_lookback_minutes", 0)))
+
+    def _window(self, since: dt.datetime | None) -> str:
+        """The JQL clause of an incremental window (empty for a full pass)."""
+        if since is None:
+            return ""
+        return f' AND updated >= "{jql_since(since, self._extra_lookback(), self.site.zone)}"'
+
     def fetch_work_items(self, since: dt.datetime | None) -> Iterator[StreamItem]:
         site = self.site
         ctx = site.ctx
         cloud = self.client.is_cloud
         run_start = dt.datetime.now(dt.UTC)
-        lookback = dt.timedelta(minutes=int(self.config.options.get("extra_lookback_minutes", 0)))
-        where = self._scope()
-        if since is not None:
-            where += f' AND updated >= "{jql_since(since, lookback, site.zone)}"'
+        lookback = self._extra_lookback()
+        where = self._scope() + self._window(since)
         feed = cloud and bool(self.config.options.get("worklog_feed", False))
         kinds = CLOUD_KINDS if feed else ALL_KINDS
         seen: set[str] = set()
