@@ -151,3 +151,26 @@ def test_markup_retries_are_bounded() -> None:
     finally:
         requests.Session.request = orig  # type: ignore[method-assign]
     assert len(calls) == 3  # the first answer and two retries
+
+
+def test_environment_settings_are_read_once_per_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    """requests re-reads the whole environment per request; the session reads it once per
+    scheme and host, and a proxy variable still applies."""
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.example:3128")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    calls: list[Any] = []
+    real = requests.Session.merge_environment_settings
+
+    def counting(self: Any, *args: Any) -> Any:
+        calls.append(args)
+        return real(self, *args)
+
+    monkeypatch.setattr(requests.Session, "merge_environment_settings", counting)
+    s = RetryingSession(source="x")
+    a = s.merge_environment_settings("http://h.example/a", {}, None, None, None)
+    a["proxies"]["http"] = "changed by a caller"
+    b = s.merge_environment_settings("http://h.example/b?x=1", {}, None, None, None)
+    assert b["proxies"]["http"] == "http://proxy.example:3128" and len(calls) == 1
+    s.merge_environment_settings("http://other.example/", {}, None, None, None)
+    assert len(calls) == 2
