@@ -6,18 +6,29 @@ sprints, a registry issue per project (PMO project, phase history), and a baseli
 project. Written with the bare sqlite3 driver from compiled SQLAlchemy inserts (fast set-up,
 not measured).
 
-Measured, each in a fresh child process (time and peak RSS of that process):
+The store is built once per (items, projects) into ``--cache`` (default
+/tmp/pmohub-bench/rules-<items>-<projects>/, ~1-2 min for 1M items) and reused by every
+trial and every later run; delete the directory to rebuild it.
 
-- ``floor``: read exactly the columns the enabled rules declare in ``needs`` (and the
-  hierarchy/registry columns the loader joins) into pandas DataFrames with
-  ``pandas.read_sql_query`` on a bare sqlite3 connection; nothing else;
-- ``check``: ``aggregator.compliance.run.run_checks`` as ``pmohub check`` runs it: load, derive,
-  all 35 rules, waivers, and the findings upsert (lifecycle) into the store.
+Measured with benchmarks/harness.py: ``check`` and ``floor`` alternated (order flipped
+every round), ``--repeat`` times each (default 3), each trial a fresh child process
+(wall and CPU seconds of the measured call, the child's peak RSS, the load average):
 
-    .venv/bin/python benchmarks/rules_check.py                       # 1,000,000 items
-    .venv/bin/python benchmarks/rules_check.py --items 100000 --projects 200   # quick
+- ``floor``: exactly the tables and columns the check reads (:func:`floor_reads`: the union
+  of the enabled rules' ``needs``/``optional`` columns and the few the loader derives
+  from), live rows only, each read with ``pandas.read_sql_query`` on a bare sqlite3
+  connection into a DataFrame; nothing converted, derived or checked. The least any
+  check must do: fetch its inputs with the plain driver into frames;
+- ``check``: ``aggregator.compliance.run.run_checks`` as ``pmohub check`` runs it (load,
+  derive, every enabled rule, waivers, the findings upsert into the store), without the
+  report rendering. Set-up (not measured) clears the findings of the previous trial.
 
-Results are printed and saved to benchmarks/results/rules_check-<UTC time>.json.
+Targets (medians, 1M items): check <= 3x floor and peak RSS < 1.5 KB per item.
+
+    .venv/bin/python benchmarks/rules_check.py                               # 1,000,000 items
+    .venv/bin/python benchmarks/rules_check.py --items 100000 --projects 200 --no-save
+
+Results: benchmarks/results/rules_check-<UTC time>.json (README: benchmarks/readme_figures.py).
 """
 
 from __future__ import annotations
@@ -25,11 +36,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
-import platform
-import resource
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,13 +45,17 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
+import harness  # noqa: E402
 from sqlalchemy import bindparam, delete, insert, select  # noqa: E402
 from sqlalchemy.dialects import sqlite as sqlite_dialect  # noqa: E402
 
 from pmohub.aggregator.store import models as m  # noqa: E402
 
 AS_OF = dt.date(2026, 11, 20)
+TARGET_RATIO = 3.0
+TARGET_KB_PER_ITEM = 1.5
 SOURCE = "bench"
 TYPES = (
     ["Story"] * 60 + ["Task"] * 20 + ["Bug"] * 14 + ["Epic"] * 3 + ["Risk"] * 2 + ["Status Report"]
@@ -448,148 +459,204 @@ def build_store(db: Path, n_items: int, n_projects: int) -> Path:
     return cfg
 
 
-def _maxrss_mb() -> float:
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return rss / (1024 * 1024) if sys.platform == "darwin" else rss / 1024
+# -- measured trials ---------------------------------------------------------------------
 
 
-def child_floor(config_path: Path) -> dict[str, Any]:
-    import pandas as pd
+def peak_rss_mib() -> float:
+    """This trial child's own peak RSS (VmHWM, MiB). Not ``ru_maxrss``: Linux keeps that
+    across fork+exec, so a child would report its parent's peak (the parent's parity
+    check or store build)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return harness.trial_rss_mib()
 
-    from pmohub.aggregator.compliance.frames import needed_columns
-    from pmohub.aggregator.config.loader import load_config_file
+
+def floor_reads(config: Any) -> list[tuple[str, list[str]]]:
+    """The (table, columns) the check reads, exactly as ``load_frames`` selects them for
+    the enabled rules: the union of the rules' ``needs``/``optional`` columns plus the
+    columns the loader derives from (item base, labels, extra, assignee, created/updated),
+    status history, worklogs, versions, sprints, links, baselines, findings, people,
+    aliases and projects."""
+    from pmohub.aggregator.compliance.frames import ITEM_BASE, needed_columns
+    from pmohub.aggregator.config.settings import config_policy
     from pmohub.rules.engine import load_rules
 
-    config = load_config_file(config_path)
-    t0 = time.perf_counter()
-    need = needed_columns(load_rules().values())
-    tables = {
-        "work_items": m.WorkItem.__table__,
-        "status_changes": m.StatusChange.__table__,
-        "worklogs": m.Worklog.__table__,
-        "milestones": m.Milestone.__table__,
-        "iterations": m.Iteration.__table__,
-        "links": m.WorkItemLink.__table__,
-        "baselines": m.Baseline.__table__,
-        "people": m.Person.__table__,
-    }
-    need.setdefault("work_items", set()).update(
-        {"extra", "project_key", "type", "source", "external_id", "id"}
-    )
-    db = config.database.removeprefix("sqlite:///")
-    conn = sqlite3.connect(db)
-    rows = 0
-    frames = {}
-    for name, table in tables.items():
-        cols = [c for c in sorted(need.get(name, set())) if c in table.c]
-        if not cols:
-            continue
-        sql = str(select(*[table.c[c] for c in cols]).compile(dialect=sqlite_dialect.dialect()))
-        frames[name] = pd.read_sql_query(sql, conn)
-        rows += len(frames[name])
-    seconds = time.perf_counter() - t0
-    return {"seconds": round(seconds, 2), "rows": rows, "peak_rss_mb": round(_maxrss_mb(), 1)}
+    rules = load_rules()
+    config_policy(config, rules)  # the same catalogue the check runs
+    need = needed_columns(rules.values())
+    wi = m.WorkItem.__table__
+    wi_cols = set(need.get("work_items", set())) | set(ITEM_BASE)
+    wi_cols |= {"updated_at", "created_at", "labels", "extra", "assignee"}
+    bl_cols = {"project_key", "taken_at", "subject_kind", *need.get("baselines", set())}
+    out = [
+        ("work_items", sorted(c for c in wi_cols if c in wi.c)),
+        ("status_changes", ["work_item_id", "field", "from_value", "to_value", "changed_at"]),
+        ("worklogs", ["work_item_id", "person_id", "started_at", "seconds"]),
+        ("milestones", ["id", "source", "external_id", "project_id", "name", "start_on",
+                        "due_on", "released", "released_on", "archived"]),
+        ("iterations", ["id", "source", "external_id", "project_id", "name", "state",
+                        "start_at", "end_at", "complete_at"]),
+        ("work_item_links", ["source", "from_external_id", "to_external_id", "kind"]),
+        ("baselines", sorted(bl_cols)),
+        ("findings", ["rule_id", "subject", "project_key", "state", "severity",
+                      "first_seen_at", "last_seen_at"]),
+        ("people", ["id", "display_name", "email", "active"]),
+        ("person_aliases", ["external_id", "person_id", "active"]),
+        ("projects", ["id", "source", "key", "name"]),
+    ]  # fmt: skip
+    return out
 
 
-def child_check(config_path: Path) -> dict[str, Any]:
-    from pmohub.aggregator.compliance.run import run_checks
+def _config(config_path: str) -> Any:
     from pmohub.aggregator.config.loader import load_config_file
+
+    return load_config_file(config_path)
+
+
+def trial_floor(config_path: str) -> None:
+    """Read the needed columns of the needed tables with ``pandas.read_sql_query`` on a
+    bare sqlite3 connection (live rows only): nothing converted, derived or checked."""
+    import pandas as pd
+
+    config = _config(config_path)
+    reads = floor_reads(config)
+    db = config.database.removeprefix("sqlite:///")
+
+    def run() -> dict[str, Any]:
+        conn = sqlite3.connect(db)
+        frames = {}
+        for name, cols in reads:
+            table = m.Base.metadata.tables[name]
+            stmt = select(*[table.c[c] for c in cols])
+            if "deleted_at" in table.c:
+                stmt = stmt.where(table.c.deleted_at.is_(None))
+            sql = str(stmt.compile(dialect=sqlite_dialect.dialect()))
+            frames[name] = pd.read_sql_query(sql, conn)
+        conn.close()
+        return {
+            "rows": sum(len(f) for f in frames.values()),
+            "rss_mib": peak_rss_mib(),
+        }
+
+    harness.measure(run)
+
+
+def _clear_findings(db: str) -> None:
+    """Set-up of every check trial (not measured): no findings or waivers from an earlier
+    trial, so each run starts from the same store and writes the same lifecycle."""
+    with sqlite3.connect(db) as conn:
+        for table in (m.Finding.__table__, m.Waiver.__table__):
+            conn.execute(str(delete(table).compile(dialect=sqlite_dialect.dialect())))
+
+
+def trial_check(config_path: str) -> None:
+    """``run_checks`` as ``pmohub check`` calls it (load, derive, every enabled rule,
+    waivers, the findings upsert); no report rendering."""
+    from pmohub.aggregator.compliance.run import run_checks
     from pmohub.aggregator.store.engine import open_store
 
-    config = load_config_file(config_path)
+    config = _config(config_path)
+    _clear_findings(config.database.removeprefix("sqlite:///"))
     engine = open_store(config.database)
+
+    def run() -> dict[str, Any]:
+        result = run_checks(engine, config, as_of=AS_OF)
+        out = result.outcomes
+        counts = out["outcome"].value_counts().to_dict()
+        per_rule = out[out["outcome"] == "finding"].groupby("rule_id").size().to_dict()
+        return {
+            "outcomes": {k: int(v) for k, v in counts.items()},
+            "findings_per_rule": {k: int(v) for k, v in sorted(per_rule.items())},
+            "errors": result.errors,
+            "lifecycle": result.counts,
+            "rss_mib": peak_rss_mib(),
+        }
+
+    harness.measure(run)
+
+
+def cached_store(items: int, projects: int, cache: Path) -> Path:
+    """The benchmark store, built once per (items, projects) under ``cache`` and reused
+    (building 1M items takes ~1-2 min); returns its config file."""
+    d = cache / f"rules-{items}-{projects}"
+    db, cfg = d / "bench.db", d / "pmohub.yaml"
+    if db.exists() and cfg.exists():
+        return cfg
+    d.mkdir(parents=True, exist_ok=True)
+    for leftover in d.glob("*.db*"):
+        leftover.unlink()
     t0 = time.perf_counter()
-    result = run_checks(engine, config, as_of=AS_OF)
-    seconds = time.perf_counter() - t0
-    out = result.outcomes
-    counts = out["outcome"].value_counts().to_dict()
-    per_rule = out[out["outcome"] == "finding"].groupby("rule_id").size().to_dict()
-    return {
-        "seconds": round(seconds, 2),
-        "peak_rss_mb": round(_maxrss_mb(), 1),
-        "outcomes": {k: int(v) for k, v in counts.items()},
-        "findings_per_rule": {k: int(v) for k, v in per_rule.items()},
-        "errors": result.errors,
-        "lifecycle": result.counts,
-    }
+    build_store(db, items, projects)
+    print(f"store built in {time.perf_counter() - t0:.0f} s ({db})", flush=True)
+    return cfg
 
 
-def run_child(kind: str, config: Path) -> dict[str, Any]:
-    proc = subprocess.run(
-        [sys.executable, __file__, "--child", kind, "--config", str(config)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise SystemExit(f"{kind} failed:\n{proc.stderr[-4000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-def main() -> None:
+def main() -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--items", type=int, default=1_000_000)
     ap.add_argument("--projects", type=int, default=2_000)
-    ap.add_argument("--keep", type=Path, help="Build the store in this directory and keep it.")
-    ap.add_argument(
-        "--reuse",
-        action="store_true",
-        help="With --keep: reuse a store built before (its findings are cleared first).",
-    )
-    ap.add_argument("--child", choices=["floor", "check"], help=argparse.SUPPRESS)
-    ap.add_argument("--config", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "pmohub-bench")
+    ap.add_argument("--no-save", action="store_true", help="Print only (profiling runs).")
+    ap.add_argument("--trial", choices=["floor", "check"], help=argparse.SUPPRESS)
+    ap.add_argument("--config", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    if args.child:
-        fn = child_floor if args.child == "floor" else child_check
-        print(json.dumps(fn(args.config)))
-        return
-    tmp = args.keep or Path(tempfile.mkdtemp(prefix="pmohub-rules-bench-"))
-    tmp.mkdir(parents=True, exist_ok=True)
-    db = tmp / "bench.db"
-    t0 = time.perf_counter()
-    if args.reuse and db.exists() and (tmp / "pmohub.yaml").exists():
-        config = tmp / "pmohub.yaml"
-        with sqlite3.connect(db) as conn:
-            for table in (m.Finding.__table__, m.Waiver.__table__):
-                conn.execute(str(delete(table).compile(dialect=sqlite_dialect.dialect())))
-    else:
-        for leftover in tmp.glob("bench.db*"):
-            leftover.unlink()
-        config = build_store(db, args.items, args.projects)
-    build_s = time.perf_counter() - t0
-    print(f"store built in {build_s:.1f} s ({db.stat().st_size / 1e6:.0f} MB)", file=sys.stderr)
-    floor = run_child("floor", config)
-    print(f"floor: {floor}", file=sys.stderr)
-    check = run_child("check", config)
-    print(f"check: {check['seconds']} s, {check['peak_rss_mb']} MB", file=sys.stderr)
-    rerun = run_child("check", config)
-    result = {
-        "benchmark": "rules_check",
-        "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "items": args.items,
-        "projects": args.projects,
-        "machine": {
-            "python": platform.python_version(),
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-        },
-        "store_build_s": round(build_s, 1),
-        "store_mb": round(db.stat().st_size / 1e6, 1),
-        "floor": floor,
-        "check": check,
-        "check_rerun_same_as_of": {k: rerun[k] for k in ("seconds", "peak_rss_mb", "lifecycle")},
-        "ratio_time": round(check["seconds"] / max(floor["seconds"], 1e-9), 2),
-    }
-    out_dir = ROOT / "benchmarks" / "results"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    (out_dir / f"rules_check-{stamp}.json").write_text(
-        json.dumps(result, indent=2), encoding="utf-8"
+    if args.trial:
+        (trial_floor if args.trial == "floor" else trial_check)(args.config)
+        return 0
+    cfg = cached_store(args.items, args.projects, args.cache)
+    me = Path(__file__)
+    sides = harness.alternate(
+        [
+            harness.Trial(
+                "check", harness.child_argv(me, "--trial", "check", "--config", str(cfg))
+            ),
+            harness.Trial(
+                "floor", harness.child_argv(me, "--trial", "floor", "--config", str(cfg))
+            ),
+        ],
+        args.repeat,
     )
-    print(json.dumps(result, indent=2))
+    cmp = harness.compare(
+        f"check, {args.items:,} items / read the needed columns",
+        sides,
+        "check",
+        "floor",
+        target=TARGET_RATIO,
+        target_text=f"<= {TARGET_RATIO:g}x and < {TARGET_KB_PER_ITEM:g} KB peak per item",
+    )
+    rss = cmp["ours_summary"]["rss_mib"]["median"]
+    kb_per_item = rss * 1024 / args.items
+    met = bool(cmp["met"]) and kb_per_item < TARGET_KB_PER_ITEM
+    first = sides["check"][0]
+    doc = {
+        "size": {"items": args.items, "projects": args.projects},
+        "as_of": AS_OF.isoformat(),
+        "store": f"cached: {cfg.parent}",
+        "floor": "pandas.read_sql_query of exactly the tables/columns the check reads",
+        "kb_per_item": kb_per_item,
+        "target": f"check median <= {TARGET_RATIO:g}x floor and < {TARGET_KB_PER_ITEM:g} KB/item",
+        "met": met,
+        "outcomes": first["outcomes"],
+        "findings_per_rule": first["findings_per_rule"],
+        "errors": first["errors"],
+        "comparisons": [cmp],
+    }
+    a, b = cmp["ours_summary"], cmp["floor_summary"]
+    print(
+        f"check {a['wall_s']['median']:.2f}s ({a['wall_s']['min']:.2f}-{a['wall_s']['max']:.2f}, "
+        f"CPU {a['cpu_s']['median']:.2f}s, {rss:.0f} MiB = {kb_per_item:.2f} KB/item) vs floor "
+        f"{b['wall_s']['median']:.2f}s ({b['wall_s']['min']:.2f}-{b['wall_s']['max']:.2f}, "
+        f"{b['rss_mib']['median']:.0f} MiB): {cmp['ratio']:.2f}x, load "
+        f"{a['load_1m']['median']:.2f}; target {'met' if met else 'NOT met'}"
+    )
+    if not args.no_save:
+        print(f"saved {harness.save('rules_check', doc)}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -394,9 +394,9 @@ CATEGORY_COLUMNS: tuple[str, ...] = (
 
 def compact(frame: pd.DataFrame) -> pd.DataFrame:
     """The work-item frame with :data:`CATEGORY_COLUMNS` as ``category`` dtype."""
-    # A deep copy on purpose: with a shallow one each replaced column splits the shared
-    # blocks (measured at 1M items: no faster, peak memory 3.04 -> 3.46 GB).
-    out = frame.copy()
+    # A shallow copy: under copy-on-write (pandas 3) replacing a column copies nothing
+    # else, while a deep copy holds two whole frames at once (1M items: the check's peak).
+    out = frame.copy(deep=False)
     for c in CATEGORY_COLUMNS:
         if c in out.columns and not isinstance(out[c].dtype, pd.CategoricalDtype):
             out[c] = out[c].astype("category")
