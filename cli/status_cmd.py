@@ -286,7 +286,8 @@ def _print_load_table(w: Any, conflicts: Any, unscheduled: Any, rep: Any) -> Non
     order = {"red": 0, "amber": 1, "idle": 3, "ok": 2}
     rows = []
     week_names = list(dict.fromkeys(w.sort_values("week")["iso"]))
-    for pid, g in w.sort_values(["name", "week"]).groupby("person_id", sort=False):
+    # in the report's order (by name, then anchor account: aggregator.status.load.listed)
+    for pid, g in w.groupby("person_id", sort=False):
         row: dict[str, Any] = {"person": g["name"].iloc[0] or f"#{pid}"}
         for wk, ld, cap, dem in zip(g["iso"], g["load"], g["cap_h"], g["demand_h"], strict=True):
             label = wk.split("-")[1]

@@ -49,6 +49,7 @@ from pmohub.aggregator.status.settings import (
     settings_for,
 )
 from pmohub.aggregator.store import models as m
+from pmohub.aggregator.store.anchors import account_order
 from pmohub.aggregator.store.reads import (
     day_number,
     epoch_seconds,
@@ -126,6 +127,7 @@ def read_people(engine: Engine, config: Any) -> tuple[pd.DataFrame, dict[int, in
         }
     people["person_id"] = people["id"].map(lambda i: canonical.get(int(i), int(i)))
     people = people.sort_values("id").drop_duplicates("person_id")
+    anchors = _anchors(index, canonical)
     cfg = pd.DataFrame.from_dict(attrs, orient="index")
     people = people.set_index("person_id").join(cfg) if len(cfg) else people.set_index("person_id")
     for c in ("cfg_name", "hours_per_day", "allocation", "leave", "calendar"):
@@ -141,7 +143,38 @@ def read_people(engine: Engine, config: Any) -> tuple[pd.DataFrame, dict[int, in
             for name, email in zip(people["name"], people["email"], strict=True)
         ]
         people = people[~np.array(hit, dtype=bool)]
+    # The order people are listed in: by name, then by their anchor account, never by
+    # people.id, which follows the order accounts were synced in (parallel syncs vary it).
+    keys = [
+        (n if isinstance(n, str) else "", anchors.get(int(p), ("", "")), int(p))
+        for p, n in zip(people.index, people["name"], strict=True)
+    ]
+    order = sorted(range(len(keys)), key=keys.__getitem__)
+    rank = np.empty(len(people), dtype=np.int64)
+    rank[order] = np.arange(len(people))
+    people["rank"] = rank
     return people, canonical
+
+
+def _anchors(index: Any, canonical: dict[int, int]) -> dict[int, tuple[str, str]]:
+    """Merged person id -> its anchor: the smallest account (store.anchors.account_order)
+    of the store people merged into it, the same whatever order they were synced in."""
+    out: dict[int, tuple[str, str]] = {}
+    for (src, ext), sid in index.accounts.items():
+        pid = canonical.get(sid, sid)
+        order = account_order(src, ext)
+        if pid not in out or order < out[pid]:
+            out[pid] = order
+    return out
+
+
+def listed(frame: pd.DataFrame, people: pd.DataFrame, then: list[str]) -> pd.DataFrame:
+    """``frame`` in the people's listed order (:func:`read_people`'s ``rank``), then by
+    ``then``; rows of people not listed last, by person id. Index reset."""
+    rank = frame["person_id"].map(people["rank"])
+    keyed = frame.assign(_rank=rank.fillna(len(people)).astype("int64"))
+    keyed = keyed.sort_values(["_rank", "person_id", *then], kind="stable")
+    return keyed.drop(columns="_rank").reset_index(drop=True)
 
 
 def person_calendar_map(people: pd.DataFrame) -> dict[int, WorkCalendar]:
@@ -259,7 +292,7 @@ def utilisation_frame(
     team = out.groupby("week", as_index=False)[["logged_h", "cap_h"]].sum()
     team["utilisation"] = safe_ratio(team["logged_h"], team["cap_h"])
     team["week_start"] = team["week"].map(dict(enumerate(starts)))
-    out = out.sort_values(["person_id", "week"]).reset_index(drop=True)
+    out = listed(out, people, ["week"])
     return out[cols], team[team_cols]
 
 
@@ -322,19 +355,25 @@ def person_load(
     out["name"] = out["person_id"].map(names)
 
     conflicts, by_proj = _conflicts(out, per_proj, dem_pw, rows, prio)
+    conflicts = listed(conflicts, people, ["week"])
+    by_proj = listed(by_proj, people, ["week", "project_key"])
     by_proj["week_start"] = by_proj["week"].map(dict(enumerate(week_starts)))
 
     un = items[~scheduled]
-    unscheduled = pd.DataFrame(
-        {
-            "person_id": un["person_id"],
-            "name": un["person_id"].map(names),
-            "project_key": un["project_key"],
-            "key": un["key"],
-            "rem_h": un["rem_h"],
-            "assumed": un["assumed"],
-        }
-    ).reset_index(drop=True)
+    unscheduled = listed(
+        pd.DataFrame(
+            {
+                "person_id": un["person_id"],
+                "name": un["person_id"].map(names),
+                "project_key": un["project_key"],
+                "key": un["key"],
+                "rem_h": un["rem_h"],
+                "assumed": un["assumed"],
+            }
+        ),
+        people,
+        ["project_key", "key"],
+    )
     weeks_frame = out[
         [
             "person_id",
@@ -348,14 +387,15 @@ def person_load(
             "over",
             "status",
         ]
-    ].sort_values(["person_id", "week"])
+    ]
+    weeks_frame = listed(weeks_frame, people, ["week"])
     util, team_util = utilisation_frame(
         engine, people, canonical, as_of, s, config, weeks=util_weeks
     )
     last_day = as_of + dt.timedelta(weeks=weeks)
     return LoadReport(
         as_of,
-        weeks_frame.reset_index(drop=True),
+        weeks_frame,
         by_proj,
         conflicts,
         unscheduled,
