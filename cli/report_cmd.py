@@ -212,6 +212,10 @@ def nightly(
     Exit code 0 when everything worked, else the sum of: 1 not started (another pass
     running, store down), 4 sync, 8 check, 16 snapshot, 32 report, 64 send failed.
 
+    A past --as-of (a missed night re-run later) never overwrites that day's
+    stored snapshots: projects with a row that day keep it, the others get one
+    from the store as it is now (the snapshot step's detail counts both).
+
     Example:
 
     \b

@@ -200,7 +200,11 @@ def status(app: App, level: str, as_of: str | None, fmt: str) -> None:
     Today's status is the nightly's result while the store, the config and
     pmohub are unchanged since it was computed (instant), else computed now. A
     past --as-of answers from that day's snapshots when every project has one,
-    else from the status history.
+    else from the status history; either way under today's hierarchy (a project
+    moved since is shown where it is now). A snapshot keeps that day's figures
+    and RAG, computed under that day's policy: the footer (on stderr; with
+    --format json also each row's "basis") says which was used and lists the
+    projects moved since.
 
     Example:
 
@@ -210,16 +214,17 @@ def status(app: App, level: str, as_of: str | None, fmt: str) -> None:
         pmohub status --level programme --as-of 2026-05-08 --format json
     """
     from pmohub.aggregator.status.cache import current_status
-    from pmohub.aggregator.status.snapshots import status_as_of
+    from pmohub.aggregator.status.snapshots import status_as_of_basis
 
     config = app.config()
     today = _today(config)
     day = _as_date(as_of) or today
     if day > today:
         fail(f"--as-of {day} is in the future (today is {today})", 2)
+    basis = None
     if day < today:
-        report, how = status_as_of(app.engine(), config, day)
-        click.echo(f"status as of {day} (from {how})", err=True)
+        report, basis = status_as_of_basis(app.engine(), config, day, today)
+        click.echo(f"status as of {day} (from {basis.how})", err=True)
     else:
         report = current_status(app.engine(), config, day)
     for w in report.warnings:
@@ -230,7 +235,18 @@ def status(app: App, level: str, as_of: str | None, fmt: str) -> None:
     if fmt == "table":
         emit(status_table(frame, level), fmt)
     else:
-        emit(_records(frame, STATUS_JSON[level]), fmt)
+        rows = _records(frame, STATUS_JSON[level])
+        if basis is not None and fmt == "json":
+            # The output stays an array of rows (every existing field as it was): the
+            # basis of the whole answer rides on each row rather than wrapping them.
+            doc = basis.to_dict()
+            rows = [{**r, "basis": doc} for r in rows]
+        emit(rows, fmt)
+    if basis is not None:
+        # The footer, on stderr like the notes above: stdout stays the rows alone (a
+        # table piped on, JSON or CSV parsed), the terminal shows it under the table.
+        for line in [basis.sentence(), *basis.change_lines()]:
+            click.echo(line, err=True)
 
 
 def _load_json(day: dt.date, w: Any, conflicts: Any, unscheduled: Any, rep: Any) -> dict[str, Any]:

@@ -24,6 +24,12 @@ Exit code (``NightlyResult.exit_code``): 0 when every step succeeded, else the O
 Steps are independent: a failing sync still checks and reports what the store holds (the
 report's data-quality section names the failed source). ``should_stop`` is polled between
 steps (SIGTERM in ``pmohub schedule``): the pass ends with status ``stopped``, exit 0.
+
+A pass for a past business date (``as_of`` before today in the config's time zone, e.g. a
+missed night re-run the next morning) never replaces that day's stored snapshot rows: they
+are what the trend, ``status --as-of`` and the reports have shown for that day, and the
+store has moved on since. Projects without a row on that day get one (from the store as it
+is now, as the missed night would have written); the step's detail counts those ``kept``.
 """
 
 from __future__ import annotations
@@ -259,15 +265,25 @@ def _snapshot_step(
     as_of: dt.date,
     holder: dict[str, Any],
     now: dt.datetime | None = None,
+    past: bool = False,
 ) -> StepResult:
+    """``past``: ``as_of`` is before today, whose stored rows stay (module docstring)."""
     from pmohub.aggregator.report.context import outcomes_for_rollup
-    from pmohub.aggregator.status.snapshots import take_snapshots
+    from pmohub.aggregator.status.snapshots import snapshot_frame, take_snapshots
 
     check = holder.get("check")
     outcomes = outcomes_for_rollup(check.outcomes) if check is not None else None
-    out = take_snapshots(engine, config, as_of=as_of, outcomes=outcomes, now=now)
+    kept = len(snapshot_frame(engine, as_of, as_of)) if past else 0
+    out = take_snapshots(
+        engine, config, as_of=as_of, outcomes=outcomes, now=now, keep_existing=past
+    )
     n = len(out) if hasattr(out, "__len__") else out
-    return StepResult("snapshot", "ok", detail={"projects": n if isinstance(n, int) else None})
+    detail: dict[str, Any] = {"projects": n if isinstance(n, int) else None}
+    if past:
+        detail.update(past_day=True, kept=kept)
+        if kept:
+            log.info("snapshot of the past day %s: %d stored rows kept", as_of, kept)
+    return StepResult("snapshot", "ok", detail=detail)
 
 
 def report_targets(config: Any) -> list[str | None]:
@@ -453,6 +469,7 @@ def _run_locked(
     from pmohub.aggregator.report.publish import write_files
 
     result.as_of = as_of or local_today(config, result.started_at)
+    past = result.as_of < local_today(config, result.started_at)  # a missed night re-run
     close_abandoned_jobs(engine, now=result.started_at)
     record_job_start(engine, result.run_id, result.started_at, result.scheduled_for)
     log.info("nightly %s started (as of %s)", result.run_id, result.as_of)
@@ -515,7 +532,7 @@ def _run_locked(
     run_step("check", lambda: _check_step(engine, config, result.as_of, holder))
     run_step(
         "snapshot",
-        lambda: _snapshot_step(engine, config, result.as_of, holder, now=(clock or _utc_now)()),
+        lambda: _snapshot_step(engine, config, result.as_of, holder, (clock or _utc_now)(), past),
     )
     run_step("bi", lambda: StepResult("bi", *_outcome(bi_outcome(engine, config, result.as_of))))
     run_step("report", do_report)

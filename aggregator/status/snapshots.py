@@ -8,7 +8,9 @@ and week-over-week differences are cheap, and ``--as-of`` can answer from histor
   the demo's back-fill) only fills days a project has no row for: a past day, once
   written, is immutable (see :func:`take_snapshots`).
 * :func:`status_as_of` answers for a past date from that day's snapshots when every
-  project has one, else reconstructs the store at that date from the status history.
+  project has one, else reconstructs the store at that date from the status history;
+  either way under today's hierarchy, and :func:`status_as_of_basis` says what it used
+  (:mod:`aggregator.status.basis`: the snapshot keeps that day's policy).
 * :func:`trend` reads the last snapshot of each ISO week (policy time zone dates) per
   project and the week-over-week differences.
 """
@@ -17,19 +19,29 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from dataclasses import replace
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from pmohub.aggregator.status.basis import (
+    RECOMPUTED,
+    SNAPSHOT,
+    AsOfBasis,
+    hierarchy_changes,
+    policy_digest,
+)
 from pmohub.aggregator.status.cache import status_fingerprint, upsert_status_cache
 from pmohub.aggregator.status.forecast import project_forecasts
 from pmohub.aggregator.status.inputs import forecast_frame
 from pmohub.aggregator.status.rollup import StatusReport, project_status, rollup_frame
 from pmohub.aggregator.status.settings import hierarchy
 from pmohub.aggregator.store import models as m
+from pmohub.rules.clock import DEFAULT_TZ
 
 sn_t = m.Snapshot.__table__
 
@@ -74,6 +86,7 @@ def take_snapshots(
     outcomes: pd.DataFrame | None = None,
     forecasts: bool = True,
     now: dt.datetime | None = None,
+    keep_existing: bool = False,
 ) -> int:
     """Write the day's row per project; returns the number of rows written.
 
@@ -87,16 +100,27 @@ def take_snapshots(
     the same past day again later could give other numbers; the row already there is
     what the trend and the reports have shown for that day (or the nightly's own, taken
     from the store as it was). Re-running the back-fill (a second ``pmohub demo``) thus
-    leaves the past as it was."""
+    leaves the past as it was.
+
+    ``keep_existing`` (the nightly run for a past day): computed from the current store,
+    but like a ``history`` snapshot it writes only the projects without a row on
+    ``as_of``; a day already stored keeps what it showed then.
+
+    Every row records the :func:`~aggregator.status.basis.policy_digest` it was computed
+    under, so a later ``status --as-of`` can say whether that day's policy is today's."""
+    keep = history or keep_existing
     # Read before the data: a change committed meanwhile leaves the stored result stale.
     fingerprint = None if history else status_fingerprint(engine, config, as_of)
     keys = list(hierarchy(engine, config)["project_key"])
-    if history:
+    if keep:
         written = set(snapshot_frame(engine, as_of, as_of)["project_key"])
         if written >= set(keys):
             return 0
+        if written:  # the day's status is partly the stored rows': not one result to cache
+            fingerprint = None
     else:
         written = set()
+    digest = policy_digest(config)
     fc = (
         project_forecasts(engine, config, as_of, history=history).set_index("project_key")
         if forecasts and keys
@@ -137,6 +161,7 @@ def take_snapshots(
             continue
         metrics = {c: _plain(r.get(c)) for c in METRIC_COLUMNS if c in p.columns}
         metrics.update(stored_fc.get(key, {}))
+        metrics["policy_digest"] = digest
         rows.append(
             {
                 "project_key": key,
@@ -154,31 +179,29 @@ def take_snapshots(
     if not rows:
         return 0
     with engine.begin() as conn:
-        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-        stmt = dialect.insert(sn_t)
-        if history:  # a row written meanwhile stays (docstring)
-            conn.execute(stmt.on_conflict_do_nothing(), rows)
-            return len(rows)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[sn_t.c.project_key, sn_t.c.taken_on],
-            set_={
-                c: stmt.excluded[c]
-                for c in (
-                    "taken_at",
-                    "rag",
-                    "progress_count",
-                    "progress_estimate",
-                    "items_total",
-                    "items_done",
-                    "compliance",
-                    "metrics",
-                )
-            },  # fmt: skip
-        )
-        conn.execute(stmt, rows)
+        _insert_rows(conn, rows, keep)
         if fingerprint is not None:
             upsert_status_cache(conn, report, fingerprint, at=taken_at)
     return len(rows)
+
+
+UPDATED = ("taken_at", "rag", "progress_count", "progress_estimate", "items_total",
+           "items_done", "compliance", "metrics")  # fmt: skip
+
+
+def _insert_rows(conn: Connection, rows: list[dict[str, Any]], keep: bool) -> None:
+    """Insert the day's rows: ``keep``, a row already there stays (take_snapshots);
+    else the day is replaced in place."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(sn_t)
+    if keep:
+        conn.execute(stmt.on_conflict_do_nothing(), rows)
+        return
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[sn_t.c.project_key, sn_t.c.taken_on],
+        set_={c: stmt.excluded[c] for c in UPDATED},
+    )
+    conn.execute(stmt, rows)
 
 
 def snapshot_frame(engine: Engine, since: dt.date, until: dt.date) -> pd.DataFrame:
@@ -195,26 +218,73 @@ def snapshot_frame(engine: Engine, since: dt.date, until: dt.date) -> pd.DataFra
 
 def status_as_of(engine: Engine, config: Any, as_of: dt.date) -> tuple[StatusReport, str]:
     """(report, how): from that day's snapshots when complete, else from the history."""
+    report, basis = status_as_of_basis(engine, config, as_of)
+    return report, basis.how
+
+
+def status_as_of_basis(
+    engine: Engine, config: Any, as_of: dt.date, today: dt.date | None = None
+) -> tuple[StatusReport, AsOfBasis]:
+    """The status of a past day under today's hierarchy, and what it was computed from.
+
+    From that day's snapshots when every project of today's hierarchy has one: the
+    stored project rows (figures and RAG of that day, under that day's policy) placed
+    where today's hierarchy puts them, programmes and portfolios rolled up again from
+    them by :func:`rollup_frame`, as a live status does. Else recomputed from the status
+    history (today's hierarchy and policy). ``today``: the day whose hierarchy this is
+    (default: today in the config's time zone), for the basis."""
     hier = hierarchy(engine, config)
+    if today is None:
+        tz = ZoneInfo(getattr(config, "timezone", None) or DEFAULT_TZ)
+        today = dt.datetime.now(tz).date()
     snaps = snapshot_frame(engine, as_of, as_of)
-    if len(hier) and set(hier["project_key"]) <= set(snaps["project_key"]):
-        snaps = snaps.set_index("project_key").loc[list(hier["project_key"])]
-        p = pd.DataFrame.from_records(list(snaps["metrics"]), index=snaps.index)
-        p.index.name = "project_key"
-        for c in ("critical",):
-            p[c] = p[c].fillna(False).astype(bool) if c in p else False
-        for c in ("pv_h", "ev_h", "bac_h", "ac_h", "cpi", "spi_t", "w", "rag_score"):
-            if c in p:
-                p[c] = pd.to_numeric(p[c], errors="coerce")
-        cycles = pd.DataFrame(columns=["pk", "cycle_wd", "programme", "portfolio"])
-        rep = StatusReport(
-            as_of,
-            p.reset_index(),
-            rollup_frame(p, cycles, ["portfolio", "programme"]),
-            rollup_frame(p, cycles, ["portfolio"]),
-        )
-        return rep, "snapshot"
-    return project_status(engine, config, as_of, history=True), "history"
+    metrics = list(snaps["metrics"]) if len(snaps) else []
+    then = pd.DataFrame(
+        {
+            "project_key": snaps["project_key"],
+            "portfolio": [(r or {}).get("portfolio") for r in metrics],
+            "programme": [(r or {}).get("programme") for r in metrics],
+        }
+    )
+    basis = AsOfBasis(
+        as_of,
+        RECOMPUTED,
+        today,
+        hierarchy_known=len(then) > 0,
+        changes=hierarchy_changes(then, hier) if len(then) else [],
+    )
+    if not (len(hier) and set(hier["project_key"]) <= set(snaps["project_key"])):
+        return project_status(engine, config, as_of, history=True), basis
+    snaps = snaps.set_index("project_key").loc[list(hier["project_key"])]
+    p = pd.DataFrame.from_records(list(snaps["metrics"]), index=snaps.index)
+    p.index.name = "project_key"
+    # Today's hierarchy: where each project is now, under its name of today.
+    h = hier.set_index("project_key")
+    for c in ("name", "portfolio", "programme"):
+        p[c] = h[c].reindex(p.index).astype(object)
+    for c in ("critical",):
+        p[c] = p[c].fillna(False).astype(bool) if c in p else False
+    for c in ("pv_h", "ev_h", "bac_h", "ac_h", "cpi", "spi_t", "w", "rag_score"):
+        if c in p:
+            p[c] = pd.to_numeric(p[c], errors="coerce")
+    cycles = pd.DataFrame(columns=["pk", "cycle_wd", "programme", "portfolio"])
+    rep = StatusReport(
+        as_of,
+        p.drop(columns=["policy_digest"], errors="ignore").reset_index(),
+        rollup_frame(p, cycles, ["portfolio", "programme"]),
+        rollup_frame(p, cycles, ["portfolio"]),
+    )
+    taken = p["policy_digest"] if "policy_digest" in p else pd.Series(None, index=p.index)
+    stored = set(taken.dropna())
+    basis = replace(
+        basis,
+        source=SNAPSHOT,
+        # One digest when the whole day was taken under one policy (rows written before
+        # digests were recorded have none: not recorded).
+        policy_then=next(iter(stored)) if len(stored) == 1 and taken.notna().all() else None,
+        policy_now=policy_digest(config),
+    )
+    return rep, basis
 
 
 def trend(engine: Engine, as_of: dt.date, weeks: int = 12) -> pd.DataFrame:
