@@ -28,6 +28,7 @@ from sqlalchemy import (
     all_,
     any_,
     bindparam,
+    cast,
     func,
     select,
 )
@@ -134,6 +135,9 @@ class Prepared:
     # ``names`` order, its column's index and converter (a bind can appear twice, e.g.
     # ``source`` in a subquery)
     plan: tuple[tuple[int, Callable[[Any], Any] | None], ...] | None = None
+    # True when each bind takes a whole column as an array (``unnest``): the rows are one
+    # execution, not one per row
+    arrays: bool = False
 
     def params(self, row: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
         values = list(self.values(row)) if len(self.names) > 1 else [self.values(row)]
@@ -152,6 +156,11 @@ class Prepared:
             return []
         cols = list(zip(*rows, strict=True))
         ordered = [cols[j] if c is None else list(map(c, cols[j])) for j, c in self.plan]
+        if self.arrays:
+            ordered = [list(col) for col in ordered]
+            if self.positional:
+                return [tuple(ordered)]
+            return [dict(zip(self.names, ordered, strict=True))]
         if self.positional:
             return list(zip(*ordered, strict=True))
         return list(map(dict, map(zip, repeat(self.names), zip(*ordered, strict=True))))
@@ -176,11 +185,14 @@ def prepare(
     key: tuple[Any, ...],
     build: Callable[[], Executable],
     columns: tuple[str, ...] | None = None,
+    *,
+    arrays: bool = False,
 ) -> Prepared:
     """The statement ``build()`` returns, compiled once per dialect and ``key``. With
-    ``columns`` (the order of row tuples), it can run :meth:`Prepared.execute_rows`."""
+    ``columns`` (the order of row tuples), it can run :meth:`Prepared.execute_rows`; with
+    ``arrays``, each of its binds is an ARRAY of a column and converted element-wise."""
     dialect = conn.dialect
-    cache_key = (dialect.name, dialect.driver, dialect.paramstyle, *key, columns)
+    cache_key = (dialect.name, dialect.driver, dialect.paramstyle, *key, columns, arrays)
     prepared = _PREPARED.get(cache_key)
     if prepared is None:
         compiled = build().compile(dialect=dialect)
@@ -190,7 +202,10 @@ def prepare(
             names = tuple(compiled.binds)
         if getattr(compiled, "escaped_bind_names", None):
             raise NotImplementedError(f"bind names need escaping: {compiled.escaped_bind_names}")
-        converts = [_converter(compiled.binds[name].type, dialect) for name in names]
+        types = [compiled.binds[name].type for name in names]
+        if arrays:
+            types = [t.item_type for t in types]
+        converts = [_converter(t, dialect) for t in types]
         prepared = _PREPARED[cache_key] = Prepared(
             compiled.string,
             names,
@@ -200,6 +215,7 @@ def prepare(
             tuple(zip([columns.index(n) for n in names], converts, strict=True))
             if columns
             else None,
+            arrays,
         )
     return prepared
 
@@ -264,25 +280,47 @@ def upsert_statement(conn: Connection, table: Table, columns: tuple[str, ...]) -
     """The page upsert of ``table`` for row tuples in ``columns`` order, compiled once per
     dialect: ``INSERT .. ON CONFLICT (source, external_id) DO UPDATE .. WHERE the digest
     differs or the row was soft-deleted`` (benchmarks/store_write.py runs this very text
-    on the bare driver as its floor)."""
+    on the bare driver as its floor).
+
+    On PostgreSQL, tables other than ``work_items`` insert the page as ONE statement, ``..
+    SELECT * FROM unnest(<one array per column>) ON CONFLICT ..``: the same upsert and
+    guard per row, in array order (so ids are numbered as an executemany numbers them),
+    but one execution on the server instead of one per row. Work items keep the per-row
+    executemany: their parent-id subquery must see the rows before it in the page, which
+    rows of the same statement cannot. (A page never holds one natural key twice:
+    ``write_page`` keeps the later copy, as ON CONFLICT in one statement requires.)"""
+    arrays = conn.dialect.name == "postgresql" and table is not work_items_t
 
     def build() -> Executable:
-        values: dict[str, Any] = {c: bindparam(c, type_=table.c[c].type) for c in columns}
-        if table is work_items_t and "parent_external_id" in values:
-            # The parent's id, when the parent is stored already or earlier in this very
-            # executemany (each row sees the rows before it): an index probe here spares
-            # an UPDATE per child afterwards. resolve_parents still settles the rest.
-            parent = work_items_t.alias("parent")
-            values["parent_id"] = (
-                select(parent.c.id)
-                .where(
-                    parent.c.source == values["source"],
-                    parent.c.external_id == values["parent_external_id"],
-                )
-                .scalar_subquery()
+        if arrays:
+            typed = {c: postgresql.ARRAY(_array_item(table.c[c].type)) for c in columns}
+            each = (
+                func.unnest(*[cast(bindparam(c, type_=t), t) for c, t in typed.items()])
+                .table_valued(*columns)
+                .render_derived()
             )
-        stmt = dialect_insert(conn, table).values(values)
-        set_ = {c: stmt.excluded[c] for c in values if c not in ("source", "external_id")}
+            stmt = dialect_insert(conn, table).from_select(
+                list(columns), select(*[each.c[c] for c in columns])
+            )
+            names: Iterable[str] = columns
+        else:
+            values: dict[str, Any] = {c: bindparam(c, type_=table.c[c].type) for c in columns}
+            if table is work_items_t and "parent_external_id" in values:
+                # The parent's id, when the parent is stored already or earlier in this very
+                # executemany (each row sees the rows before it): an index probe here spares
+                # an UPDATE per child afterwards. resolve_parents still settles the rest.
+                parent = work_items_t.alias("parent")
+                values["parent_id"] = (
+                    select(parent.c.id)
+                    .where(
+                        parent.c.source == values["source"],
+                        parent.c.external_id == values["parent_external_id"],
+                    )
+                    .scalar_subquery()
+                )
+            stmt = dialect_insert(conn, table).values(values)
+            names = values
+        set_ = {c: stmt.excluded[c] for c in names if c not in ("source", "external_id")}
         return stmt.on_conflict_do_update(
             index_elements=[table.c.source, table.c.external_id],
             set_=set_,
@@ -290,7 +328,14 @@ def upsert_statement(conn: Connection, table: Table, columns: tuple[str, ...]) -
             | table.c.deleted_at.is_not(None),
         )
 
-    return prepare(conn, ("upsert", table.name), build, columns)
+    return prepare(conn, ("upsert", table.name), build, columns, arrays=arrays)
+
+
+def _array_item(type_: Any) -> Any:
+    """The element type of an ``unnest`` array for a column of ``type_``: strings without
+    their length, since an explicit cast to ``varchar(n)`` truncates silently where the
+    INSERT's own assignment to the column refuses a value that is too long."""
+    return String() if isinstance(type_, String) else type_
 
 
 def upsert_rows(
