@@ -168,10 +168,9 @@ def assert_one_value_per_metric(
         if v3 is not None:
             _same("VAR-003", key, v3, spi_t, None)
             seen["spi_t"] = seen.get("spi_t", 0) + 1
-        # Progress: status and the report's status table. (Compliance is left out: the
-        # report scores the check run's outcomes, N/E excluded, while `pmohub status`
-        # counts every enabled rule without an open finding as passed -- the store keeps
-        # no N/E outcomes.)
+        # Progress and compliance: status and the report's status table (the report reads
+        # the status's compliance; it once scored a read-only check run of its own).
+        _same("report status", key, rows[key]["compliance"], st.get("compliance"), 1)
         _same("report status", key, rows[key]["progress_count"], st.get("progress_count"), 4)
         _same("report status", key, rows[key]["progress_estimate"], st.get("progress_estimate"), 4)
     return seen

@@ -128,7 +128,7 @@ def test_failing_computations_degrade_to_notes(
 
         return fail
 
-    monkeypatch.setattr(report_context, "project_status", broken("roll-up"))
+    monkeypatch.setattr(report_context, "status_of_day", broken("roll-up"))
     monkeypatch.setattr(schedule_section, "forecast_projects", broken("forecast"))
     monkeypatch.setattr(resources_section, "load_frame", broken("load"))
     report = build_report(engine, config, as_of=AS_OF, portfolio="PF")
@@ -140,7 +140,7 @@ def test_failing_computations_degrade_to_notes(
     assert report.section("resources").available is False
     notes = [n for n in report.notes if n["key"] == "note.unavailable"]
     whats = {n["params"]["what"] for n in notes}
-    assert {"RAG / SPI(t) / CPI", "resource load", "Monte Carlo P50/P85/P95"} <= whats
+    assert {report_context.STATUS_UNAVAILABLE, "resource load", "Monte Carlo P50/P85/P95"} <= whats
     text = render_markdown(report, "zh")
     # issue 14: words for the director, the exception text in the log only
     assert "暂不可用" in text and "内部错误" in text

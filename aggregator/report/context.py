@@ -28,13 +28,15 @@ from sqlalchemy import Engine, select
 from pmohub.aggregator.compliance.frames import load_frames
 from pmohub.aggregator.compliance.run import run_checks
 from pmohub.aggregator.config.settings import hierarchy_frame
+from pmohub.aggregator.report.asof_notes import as_of_notes
 from pmohub.aggregator.report.model import msg
-from pmohub.aggregator.status.rollup import project_status
+from pmohub.aggregator.status.cache import current_status
+from pmohub.aggregator.status.snapshots import status_as_of
 from pmohub.aggregator.store import models as m
 from pmohub.connectors.errors import PmohubError
 from pmohub.rules.clock import DEFAULT_TZ, as_of_at
 from pmohub.rules.engine import load_rules
-from pmohub.rules.metrics import outcome_weights
+from pmohub.rules.metrics import compliance_score
 from pmohub.rules.rag import WORDS, aggregate_colour
 
 log = logging.getLogger("pmohub.report")
@@ -226,6 +228,7 @@ def build_context(
         snaps = snaps[snaps["project_key"].isin(projects)] if len(snaps) else snaps
     except Exception:  # pragma: no cover - table always exists after migration
         notes.append(msg("note.unavailable", what="snapshots", why=internal_error()))
+    notes.extend(as_of_notes(engine, config, as_of))  # a past day: what its status used
     runs = latest_sync_runs(engine, list((getattr(config, "sources", {}) or {}).keys()))
     ctx = ReportContext(
         engine=engine,
@@ -304,60 +307,35 @@ def _findings_in_scope(engine: Engine, projects: list[str], portfolio: str | Non
     return findings
 
 
-def compliance_score(outcomes: pd.DataFrame | None, projects: list[str] | None) -> float | None:
-    """docs/metrics.md 2.2: 100 * (1 - sum_fail sw / sum_evaluated sw); waived checks excluded."""
-    if outcomes is None or outcomes.empty:
-        return None
-    o = outcomes
-    if projects is not None:
-        o = o[o["project_key"].isin(projects) | o["project_key"].isna()]
-    waived = o["waived"].astype(bool) if "waived" in o.columns else False
-    evaluated = o[o["outcome"].isin(["finding", "pass"]) & ~waived]
-    if evaluated.empty:
-        return None
-    w = outcome_weights(evaluated)  # the rule's severity, for passes and failures alike
-    fail = (evaluated["outcome"] == "finding").to_numpy()
-    total = float(w.sum())
-    return round(100.0 * (1.0 - float(w[fail].sum()) / total), 1) if total else None
-
-
 def scope_compliance(ctx: ReportContext, projects: list[str] | None = None) -> float | None:
-    """Compliance of a set of projects: from the roll-up's per-project weights when present
-    (sums, never an average of scores), else from the rule outcomes."""
+    """Compliance of a set of projects as the status rolls it up (docs/metrics.md 2.2, one
+    definition: :func:`aggregator.status.metrics.compliance_frame`): the projects' failed
+    and evaluated severity weights summed, never an average of scores and never a score of
+    the report's own. None when the status has no compliance (nothing evaluated, or the
+    status could not be computed)."""
     keys = ctx.projects if projects is None else projects
     rows = [ctx.status.get(k, {}) for k in keys]
-    if any(r.get("compliance_eval_w") is not None for r in rows):
-        ev = sum(float(r.get("compliance_eval_w") or 0.0) for r in rows)
-        fail = sum(float(r.get("compliance_fail_w") or 0.0) for r in rows)
-        return round(100.0 * (1.0 - fail / ev), 1) if ev else None
-    return compliance_score(ctx.check.outcomes if ctx.check else None, keys)
+    if all(r.get("compliance_eval_w") is None for r in rows):
+        return None
+    ev = sum(float(r.get("compliance_eval_w") or 0.0) for r in rows)
+    fail = sum(float(r.get("compliance_fail_w") or 0.0) for r in rows)
+    score = float(compliance_score(np.array([fail]), np.array([ev]))[0])
+    return None if score != score else round(score, 1)
 
 
-def status_fallback(ctx: ReportContext) -> dict[str, dict[str, Any]]:
-    """Counts straight from the store (used when the roll-up fails)."""
-    items = ctx.items()
-    out: dict[str, dict[str, Any]] = {}
-    outcomes = ctx.check.outcomes if ctx.check is not None else None
-    for _, p in ctx.hier.iterrows():
-        key = p["project_key"]
-        s = items[(items["project_key"] == key)]
-        if "is_leaf" in s.columns:
-            s = s[s["is_leaf"].astype(bool)]
-        s = s[s["status_category"] != "cancelled"]
-        done = int((s["status_category"] == "done").sum())
-        total = int(len(s))
-        out[key] = {
-            "rag": "ne",
-            "reasons": [],
-            "progress_count": done / total if total else None,
-            "progress_estimate": None,
-            "items_total": total,
-            "items_done": done,
-            "spi_t": None,
-            "cpi": None,
-            "compliance": compliance_score(outcomes, [key]),
-        }
-    return out
+#: what the dashboard shows of a node when the status could not be computed
+STATUS_UNAVAILABLE = "status (RAG, progress, SPI(t), CPI, compliance)"
+
+
+def status_unavailable(ctx: ReportContext) -> dict[str, dict[str, Any]]:
+    """Every node grey and without figures: the report never computes a status figure of
+    its own (one definition per metric, issue 14), it says the status is not available."""
+    keys = [
+        *ctx.hier["project_key"],
+        *ctx.hier["programme"].dropna(),
+        *ctx.hier["portfolio"].dropna(),
+    ]
+    return {str(k): {"rag": "ne", "reasons": []} for k in keys}
 
 
 ROLLUP_RAG = {"G": "green", "A": "amber", "R": "red", "NE": "ne"}
@@ -376,19 +354,45 @@ def outcomes_for_rollup(outcomes: pd.DataFrame | None) -> pd.DataFrame | None:
     )
 
 
+#: the status columns the report reads, per node
+STATUS_FIELDS = (
+    "items_total",
+    "items_done",
+    "progress_count",
+    "spi_t",
+    "cpi",
+    "compliance",
+    "compliance_fail_w",
+    "compliance_eval_w",
+    "estimate_coverage",
+    "baseline_end",
+)
+
+
+def status_of_day(engine: Engine, config: Any, as_of: dt.date) -> Any:
+    """The status ``pmohub status --as-of <as_of>`` shows (cli/status_cmd.py makes the same
+    choice): a past day from its snapshots when complete, else reconstructed from the
+    history; today (or later) the nightly's stored result while nothing changed, else
+    computed now."""
+    today = dt.datetime.now(ZoneInfo(getattr(config, "timezone", None) or DEFAULT_TZ)).date()
+    if as_of < today:
+        return status_as_of(engine, config, as_of)[0]
+    return current_status(engine, config, as_of, store=False)
+
+
 def rollup_status(ctx: ReportContext) -> dict[str, dict[str, Any]]:
-    """Per node metrics from :func:`aggregator.status.rollup.project_status` (explained RAG,
-    SPI(t), CPI, progress by estimate, compliance); the store counts when the roll-up raises
-    (the report still goes out, with a note). Keys: project, programme and portfolio keys of
-    the hierarchy."""
-    base = status_fallback(ctx)
+    """Per node metrics exactly as ``pmohub status --as-of <as_of>`` shows them
+    (:func:`status_of_day`; computed by :func:`aggregator.status.rollup.project_status` from
+    the recorded findings, or the stored result of that computation): explained RAG, progress by count and by estimate, SPI(t), CPI,
+    compliance. The report reads these values and never recomputes one (issue 14: the
+    nightly's own report reads what its snapshot step stored). When the status raises, every
+    node is grey without figures, with a note. Keys: project, programme and portfolio keys."""
+    base = status_unavailable(ctx)
     try:
-        outcomes = ctx.check.outcomes if ctx.check is not None else None
-        outcomes = outcomes_for_rollup(outcomes)
-        res = project_status(ctx.engine, ctx.config, ctx.as_of, outcomes=outcomes)
+        res = status_of_day(ctx.engine, ctx.config, ctx.as_of)
     except Exception as exc:
         log.exception("roll-up failed")
-        ctx.failed("RAG / SPI(t) / CPI", exc)
+        ctx.failed(STATUS_UNAVAILABLE, exc)
         return base
     for w in getattr(res, "warnings", []) or []:
         ctx.note("note.check_warning", text=w)
@@ -397,19 +401,9 @@ def rollup_status(ctx: ReportContext) -> dict[str, dict[str, Any]]:
         entry = base.setdefault(key, {})
         entry["rag"] = ROLLUP_RAG.get(str(row.get("rag")), "ne")
         entry["reasons"] = list(row.get("rag_reasons") or [])
-        for k in (
-            "items_total",
-            "items_done",
-            "progress_count",
-            "spi_t",
-            "cpi",
-            "compliance",
-            "estimate_coverage",
-            "baseline_end",
-        ):
+        for k in STATUS_FIELDS:
             v = row.get(k)
-            if v is not None and not (isinstance(v, float) and np.isnan(v)):
-                entry[k] = v
+            entry[k] = None if v is None or (isinstance(v, float) and np.isnan(v)) else v
         pe = row.get(progress_estimate)
         entry["progress_estimate"] = None if pe is None or pe != pe else pe
         if str(row.get("evm_unit")) == "h" and row.get("eac") == row.get("eac"):
@@ -417,8 +411,6 @@ def rollup_status(ctx: ReportContext) -> dict[str, dict[str, Any]]:
         if k_spi := row.get("spi"):
             entry.setdefault("spi_t", None)
             entry["spi"] = k_spi
-        entry["compliance_fail_w"] = row.get("compliance_fail_w")
-        entry["compliance_eval_w"] = row.get("compliance_eval_w")
 
     for row in res.projects.to_dict("records"):
         take(row, str(row["project_key"]), "progress_estimate")

@@ -1,7 +1,9 @@
 """Section 2, the portfolio dashboard: RAG (with its reasons and last week's colour),
 progress, SPI(t), CPI and compliance per portfolio, programme and project, and the RAG
-trend from snapshots. A node's colour is the roll-up's; a programme or portfolio the roll-up
-did not colour is aggregated from its projects (:func:`aggregator.report.context.aggregate_rag`)."""
+trend from snapshots. Every figure of every level is the status's (``ctx.status``: what
+``pmohub status --level <level> --format json`` shows), read, never recomputed here. A node's
+colour is the roll-up's; a programme or portfolio the roll-up did not colour is aggregated
+from its projects (:func:`aggregator.report.context.aggregate_rag`)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,6 @@ from pmohub.aggregator.report.context import (
     aggregate_rag,
     node_name,
     rag_code,
-    scope_compliance,
 )
 from pmohub.aggregator.report.model import Chart, Column, Report, Section, Table, new_section
 from pmohub.aggregator.report.shared import as_text, num, pct
@@ -111,11 +112,11 @@ def _status_rows(ctx: ReportContext) -> list[dict[str, Any]]:
                         ),
                         "rag_prev": None,
                         "reasons": "; ".join(map(str, pgs.get("reasons") or [])) or None,
-                        "progress_count": _sum_ratio(proj_rows, status),
+                        "progress_count": pct(pgs.get("progress_count")),
                         "progress_estimate": pct(pgs.get("progress_estimate")),
                         "spi_t": num(pgs.get("spi_t")),
                         "cpi": num(pgs.get("cpi")),
-                        "compliance": scope_compliance(ctx, [r["key"] for r in proj_rows]),
+                        "compliance": num(pgs.get("compliance"), 1),
                         "_w": sum(r["_w"] for r in proj_rows),
                         "_c": any(r["_c"] and r["rag"] == "red" for r in proj_rows),
                     }
@@ -135,11 +136,11 @@ def _status_rows(ctx: ReportContext) -> list[dict[str, Any]]:
                     or aggregate_rag(leaves, [r["_w"] for r in leaves], [r["_c"] for r in leaves]),
                     "rag_prev": None,
                     "reasons": "; ".join(map(str, pfs.get("reasons") or [])) or None,
-                    "progress_count": _sum_ratio(leaves, status),
+                    "progress_count": pct(pfs.get("progress_count")),
                     "progress_estimate": pct(pfs.get("progress_estimate")),
                     "spi_t": num(pfs.get("spi_t")),
                     "cpi": num(pfs.get("cpi")),
-                    "compliance": scope_compliance(ctx, [r["key"] for r in leaves]),
+                    "compliance": num(pfs.get("compliance"), 1),
                 }
             )
         rows.extend(child_rows)
@@ -147,14 +148,6 @@ def _status_rows(ctx: ReportContext) -> list[dict[str, Any]]:
         r.pop("_w", None)
         r.pop("_c", None)
     return rows
-
-
-def _sum_ratio(
-    project_rows: list[dict[str, Any]], status: dict[str, dict[str, Any]]
-) -> float | None:
-    done = sum(status.get(r["key"], {}).get("items_done") or 0 for r in project_rows)
-    total = sum(status.get(r["key"], {}).get("items_total") or 0 for r in project_rows)
-    return round(done / total, 4) if total else None
 
 
 def _previous_rag(ctx: ReportContext) -> dict[str, str]:

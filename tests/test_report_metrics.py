@@ -1,0 +1,147 @@
+"""The report reads the status, rule and policy values; it never recomputes one (issue 14,
+"one definition per metric"). Each test here failed before its fix:
+
+- progress (by count and by estimate), CPI, compliance and the colour of every programme
+  and portfolio row of the report's status table are ``pmohub status --level <level>
+  --format json``'s (the report summed its projects' counts itself);
+- compliance is one number per project and scope: the report scored a read-only check run
+  of its own (status 100, report 62.1 for the same project and day);
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+import test_metric_consistency as consistency
+import test_rollup
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from storegen import AS_OF as GEN_AS_OF
+from storegen import build_store, store_shape
+
+from pmohub.aggregator.compliance.run import run_checks
+from pmohub.aggregator.report.build import build_report
+from pmohub.cli.main import main
+
+LEVELS = ("project", "programme", "portfolio")
+
+
+def _status_levels(config_path: Path, day: Any) -> dict[str, list[dict[str, Any]]]:
+    try:  # click < 8.2 mixes stderr into stdout unless told not to
+        runner = CliRunner(mix_stderr=False)  # type: ignore[call-arg]
+    except TypeError:
+        runner = CliRunner()
+    out = {}
+    for level in LEVELS:
+        args = ["--config", str(config_path), "--quiet", "status", "--as-of", day.isoformat()]
+        res = runner.invoke(main, [*args, "--level", level, "--format", "json"])
+        if res.exception is not None and not isinstance(res.exception, SystemExit):
+            raise res.exception
+        assert res.exit_code == 0, res.output
+        out[level] = json.loads(res.stdout)
+    return out
+
+
+def _report_rows(report: Any) -> dict[tuple[str, str], dict[str, Any]]:
+    for sec in report.sections:
+        for t in sec.tables:
+            if t.id == "status":
+                return {(r["level"], str(r["key"])): r for r in t.rows}
+    raise AssertionError("no status table")
+
+
+def _num(v: Any) -> float | None:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return None
+    return float(v)
+
+
+def _same(where: tuple[str, str], col: str, got: Any, want: Any, nd: int) -> None:
+    g, w = _num(got), _num(want)
+    assert (g is None) == (w is None), (where, col, got, want)
+    if w is not None:
+        assert g == pytest.approx(round(w, nd), abs=1e-9), (where, col, got, want)
+
+
+RAG_WORD = {"G": "green", "A": "amber", "R": "red", "NE": "ne"}
+
+
+def assert_status_table_is_the_status(levels: dict[str, list[dict[str, Any]]], report: Any) -> int:
+    """Every row of the report's status table against the status JSON of its level;
+    returns the number of programme and portfolio rows compared."""
+    rows = _report_rows(report)
+    compared = 0
+    for level in LEVELS:
+        for st in levels[level]:
+            key = st.get("project_key") if level == "project" else st.get(level)
+            if not key:
+                continue  # projects directly under a portfolio: no programme row
+            row = rows[(level, str(key))]
+            est = "progress_estimate" if level == "project" else "progress"
+            _same((level, key), "progress_count", row["progress_count"], st["progress_count"], 4)
+            _same((level, key), "progress_estimate", row["progress_estimate"], st[est], 4)
+            _same((level, key), "cpi", row["cpi"], st["cpi"], 2)
+            _same((level, key), "compliance", row["compliance"], st["compliance"], 1)
+            assert row["rag"] == RAG_WORD[str(st["rag"])], (level, key, row["rag"], st["rag"])
+            compared += level != "project"
+    return compared
+
+
+def _summary_compliance(report: Any) -> float | None:
+    for r in report.section("summary").tables[0].rows:
+        if r["metric"]["key"] == "m.compliance":
+            return r["value"]
+    raise AssertionError("no compliance key figure")
+
+
+def test_report_status_table_reads_every_level_of_the_status(rollup_store) -> None:
+    """The hand-computed roll-up store: a read-only check run finds what no `pmohub check`
+    recorded, so the report's own score of it (OPS 62.1, CUST 54.5, DIGI 56.2) was not the
+    status's (100, 98.7, 99.1)."""
+    path, config, engine = rollup_store
+    as_of = test_rollup.AS_OF
+    levels = _status_levels(path, as_of)
+    check = run_checks(engine, config, as_of=as_of, write=False)
+    report = build_report(engine, config, as_of=as_of, check=check)
+    assert assert_status_table_is_the_status(levels, report) == 2
+    # the summary's and the compliance section's score is the portfolio's
+    (digi,) = levels["portfolio"]
+    assert _summary_compliance(report) == round(digi["compliance"], 1)
+    shown = [
+        m["params"]["score"]
+        for m in report.section("compliance").messages
+        if m["key"] == "msg.compliance"
+    ]
+    assert shown == [f"{digi['compliance']:.1f}"]
+
+
+def test_report_status_table_on_a_generated_portfolio(tmp_path: Path) -> None:
+    config, engine = build_store(tmp_path, consistency.GENERATED)
+    levels = _status_levels(tmp_path / "pmohub.yaml", GEN_AS_OF)
+    report = build_report(engine, config, as_of=GEN_AS_OF)
+    assert assert_status_table_is_the_status(levels, report) >= 2
+
+
+@settings(
+    max_examples=6,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(store_shape)
+def test_report_status_table_is_the_status_on_any_store(shape: dict[str, Any]) -> None:
+    with tempfile.TemporaryDirectory(prefix="pmohub-rm-") as tmp:
+        config, engine = build_store(Path(tmp), shape)
+        try:
+            levels = _status_levels(Path(tmp) / "pmohub.yaml", GEN_AS_OF)
+            assert_status_table_is_the_status(levels, build_report(engine, config, as_of=GEN_AS_OF))
+        finally:
+            engine.dispose()
+
+
+rollup_store = consistency.rollup_store
