@@ -18,6 +18,8 @@ from pmohub.cli.output import jsonable, render
 
 RAG_TEXT = {"R": "RED", "A": "AMBER", "G": "GREEN", "NE": "N/E"}
 LEVELS = ("portfolio", "programme", "project")
+#: exact cell types _plain returns as they are (a Timestamp, a datetime, still goes through it)
+AS_IS = frozenset({str, dt.date})
 
 
 def _num(v: Any) -> float | None:
@@ -62,8 +64,9 @@ def _column_values(col: Any) -> list[Any]:
             return [None if x != x else x for x in col.tolist()]
         if col.dtype.kind == "M":  # whole weeks: dates, NaT as None (NaT != NaT)
             return [d if d == d else None for d in col.dt.date.tolist()]
-    # names, keys, statuses: strings need no conversion (160k cells for 20,000 people)
-    return [v if type(v) is str else _plain(v) for v in col.tolist()]
+    # names, keys, statuses and dates need no conversion (160k cells each for 20,000
+    # people; _plain per cell was a tenth of the output time)
+    return [v if type(v) in AS_IS else _plain(v) for v in col.tolist()]
 
 
 def _json_default(value: Any) -> Any:
