@@ -269,9 +269,17 @@ def status_categories(work_items: pd.DataFrame, status_map: Mapping[str, str]) -
 
 
 def map_categories(values: pd.Series, mapping: Mapping[str, str]) -> pd.Series:
+    """Each status's category: ``mapping`` by the exact name, else case-insensitively.
+
+    Worked out once per distinct status and spread by code: status history has millions
+    of rows but a few dozen names (a full-length ``str.lower`` was the check's peak)."""
+    codes, _ = pd.factorize(values, use_na_sentinel=False)
+    _, first = np.unique(codes, return_index=True)  # codes are 0..n-1: one row per name
+    names = values.iloc[first]
     lower = {k.lower(): v for k, v in mapping.items()}
-    direct = values.map(dict(mapping))
-    return direct.fillna(values.astype(str).str.lower().map(lower)).astype(object)
+    direct = names.map(dict(mapping))
+    mapped = direct.fillna(names.astype(str).str.lower().map(lower)).astype(object)
+    return pd.Series(mapped.to_numpy()[codes], index=values.index, name=values.name, dtype=object)
 
 
 def list_contains(series: pd.Series, value: str) -> np.ndarray:
