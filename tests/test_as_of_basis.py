@@ -198,3 +198,22 @@ def test_nightly_for_a_past_day_keeps_its_snapshot(snapped: Any, tmp_path: Path)
     crm = next(r for r in _rows(engine) if r["project_key"] == "CRM")
     old = next(r for r in before if r["project_key"] == "CRM")
     assert crm["compliance"] != old["compliance"]
+
+
+def test_report_of_a_past_day_says_its_basis(snapped: Any) -> None:
+    from pmohub.aggregator.report.build import build_report
+    from pmohub.aggregator.report.i18n import text_of
+
+    engine, _ = snapped
+    rep = build_report(engine, parse_config(CONFIG_MOVED), as_of=AS_OF)
+    (dq,) = [s for s in rep.sections if s.id == "data_quality"]
+    keys = [m["key"] for m in dq.messages if isinstance(m, dict)]
+    assert "note.as_of_basis.snapshot" in keys and "note.as_of_moved" in keys
+    moved = next(m for m in dq.messages if isinstance(m, dict) and m["key"] == "note.as_of_moved")
+    assert text_of(moved, "en") == (
+        "1 project(s) moved since 2026-10-16, shown where they are now: PAY (DIGI/CUST → DIGI/FIN)"
+    )
+    assert text_of(moved, "zh").startswith("2026-10-16 以来调整归属的项目 1 个")
+    basis = next(m for m in dq.messages if m["key"] == "note.as_of_basis.snapshot")
+    assert "under the policy of that day (the same as today's)" in text_of(basis, "en")
+    assert "与今天的策略相同" in text_of(basis, "zh")

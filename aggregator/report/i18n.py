@@ -255,6 +255,40 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "{project}: estimate coverage {coverage} < 50 %: only count progress is meaningful",
         "{project}：估算覆盖率 {coverage} 低于 50%，仅数量进度有意义",
     ),
+    # a report of a past day: what its status was computed from (aggregator/report/asof_notes.py)
+    "note.as_of_basis.snapshot": (
+        "Status of {day} from that day's snapshots, grouped under today's hierarchy "
+        "({today}); each project's figures and RAG are as computed on {day}, under the "
+        "policy of that day ({policy})",
+        "{day} 的状态取自当日快照，按今天（{today}）的组织层级汇总；各项目的数据与 RAG "
+        "为 {day} 按当日策略计算的结果（{policy}）",
+    ),
+    "note.as_of_basis.recomputed": (
+        "Status of {day} recomputed from the history, under today's hierarchy and policy ({today})",
+        "{day} 的状态根据历史记录重新计算，使用今天（{today}）的组织层级与策略",
+    ),
+    "label.as_of_policy.same": ("the same as today's", "与今天的策略相同"),
+    "label.as_of_policy.changed": ("the policy has changed since", "此后策略已变更"),
+    "label.as_of_policy.unrecorded": (
+        "not recorded whether it is today's",
+        "未记录是否与今天的策略相同",
+    ),
+    "note.as_of_moved": (
+        "{n} project(s) moved since {day}, shown where they are now: {projects}",
+        "{day} 以来调整归属的项目 {n} 个，按当前归属显示：{projects}",
+    ),
+    "note.as_of_added": (
+        "Added to the hierarchy since {day}: {projects}",
+        "{day} 以来新加入组织层级的项目：{projects}",
+    ),
+    "note.as_of_removed": (
+        "No longer in the hierarchy, left out: {projects}",
+        "已不在组织层级中、未计入的项目：{projects}",
+    ),
+    "note.as_of_hierarchy_unknown": (
+        "No snapshot of {day}: projects moved since then cannot be named",
+        "无 {day} 的快照：无法列出此后调整归属的项目",
+    ),
     "note.check_warning": ("Check warning: {text}", "检查警告：{text}"),
     "note.chart_font_missing": (
         "Charts may show Chinese labels as boxes: no CJK font is installed and the font "

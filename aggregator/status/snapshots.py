@@ -222,28 +222,31 @@ def status_as_of(engine: Engine, config: Any, as_of: dt.date) -> tuple[StatusRep
     return report, basis.how
 
 
-def status_as_of_basis(
-    engine: Engine, config: Any, as_of: dt.date, today: dt.date | None = None
-) -> tuple[StatusReport, AsOfBasis]:
-    """The status of a past day under today's hierarchy, and what it was computed from.
-
-    From that day's snapshots when every project of today's hierarchy has one: the
-    stored project rows (figures and RAG of that day, under that day's policy) placed
-    where today's hierarchy puts them, programmes and portfolios rolled up again from
-    them by :func:`rollup_frame`, as a live status does. Else recomputed from the status
-    history (today's hierarchy and policy). ``today``: the day whose hierarchy this is
-    (default: today in the config's time zone), for the basis."""
-    hier = hierarchy(engine, config)
+def as_of_basis(
+    engine: Engine,
+    config: Any,
+    as_of: dt.date,
+    today: dt.date | None = None,
+    *,
+    hier: pd.DataFrame | None = None,
+    snaps: pd.DataFrame | None = None,
+) -> AsOfBasis:
+    """What a status of the past day ``as_of`` is computed from, without computing it
+    (the report says it beside the status it shows): that day's snapshots when every
+    project of today's hierarchy has one, else recomputed from the history; the projects
+    placed differently that day; the policy the snapshot rows were computed under.
+    ``today``: the day whose hierarchy this is (default: today in the config's zone)."""
+    hier = hierarchy(engine, config) if hier is None else hier
+    snaps = snapshot_frame(engine, as_of, as_of) if snaps is None else snaps
     if today is None:
         tz = ZoneInfo(getattr(config, "timezone", None) or DEFAULT_TZ)
         today = dt.datetime.now(tz).date()
-    snaps = snapshot_frame(engine, as_of, as_of)
-    metrics = list(snaps["metrics"]) if len(snaps) else []
+    metrics = [r or {} for r in snaps["metrics"]]
     then = pd.DataFrame(
         {
             "project_key": snaps["project_key"],
-            "portfolio": [(r or {}).get("portfolio") for r in metrics],
-            "programme": [(r or {}).get("programme") for r in metrics],
+            "portfolio": [r.get("portfolio") for r in metrics],
+            "programme": [r.get("programme") for r in metrics],
         }
     )
     basis = AsOfBasis(
@@ -254,6 +257,37 @@ def status_as_of_basis(
         changes=hierarchy_changes(then, hier) if len(then) else [],
     )
     if not (len(hier) and set(hier["project_key"]) <= set(snaps["project_key"])):
+        return basis
+    keys = set(hier["project_key"])
+    # One digest when the whole day was taken under one policy (rows written before the
+    # digest was recorded have none: not recorded).
+    taken = [
+        r.get("policy_digest")
+        for k, r in zip(snaps["project_key"], metrics, strict=True)
+        if k in keys
+    ]
+    stored = set(taken)
+    return replace(
+        basis,
+        source=SNAPSHOT,
+        policy_then=taken[0] if len(stored) == 1 and taken[0] else None,
+        policy_now=policy_digest(config),
+    )
+
+
+def status_as_of_basis(
+    engine: Engine, config: Any, as_of: dt.date, today: dt.date | None = None
+) -> tuple[StatusReport, AsOfBasis]:
+    """The status of a past day under today's hierarchy, and :func:`as_of_basis`.
+
+    From that day's snapshots: the stored project rows (figures and RAG of that day,
+    under that day's policy) placed where today's hierarchy puts them, programmes and
+    portfolios rolled up again from them by :func:`rollup_frame`, as a live status does.
+    Else recomputed from the status history (today's hierarchy and policy)."""
+    hier = hierarchy(engine, config)
+    snaps = snapshot_frame(engine, as_of, as_of)
+    basis = as_of_basis(engine, config, as_of, today, hier=hier, snaps=snaps)
+    if basis.source != SNAPSHOT:
         return project_status(engine, config, as_of, history=True), basis
     snaps = snaps.set_index("project_key").loc[list(hier["project_key"])]
     p = pd.DataFrame.from_records(list(snaps["metrics"]), index=snaps.index)
@@ -273,16 +307,6 @@ def status_as_of_basis(
         p.drop(columns=["policy_digest"], errors="ignore").reset_index(),
         rollup_frame(p, cycles, ["portfolio", "programme"]),
         rollup_frame(p, cycles, ["portfolio"]),
-    )
-    taken = p["policy_digest"] if "policy_digest" in p else pd.Series(None, index=p.index)
-    stored = set(taken.dropna())
-    basis = replace(
-        basis,
-        source=SNAPSHOT,
-        # One digest when the whole day was taken under one policy (rows written before
-        # digests were recorded have none: not recorded).
-        policy_then=next(iter(stored)) if len(stored) == 1 and taken.notna().all() else None,
-        policy_now=policy_digest(config),
     )
     return rep, basis
 
