@@ -6,6 +6,11 @@
   --format json``'s (the report summed its projects' counts itself);
 - compliance is one number per project and scope: the report scored a read-only check run
   of its own (status 100, report 62.1 for the same project and day);
+- a milestone's slip is VAR-002's (rules/formulas.py milestone_slippage: against the
+  baseline, in the project's calendar); the report counted weekdays from the current due
+  date itself (8 for CRM v1.0 across the October holiday instead of 4);
+- actual hours stop at the end of the as-of day (the status's AC): the report summed every
+  worklog in the store, later ones too;
 """
 
 from __future__ import annotations
@@ -25,8 +30,11 @@ from storegen import AS_OF as GEN_AS_OF
 from storegen import build_store, store_shape
 
 from pmohub.aggregator.compliance.run import run_checks
+from pmohub.aggregator.config.settings import config_calendar
 from pmohub.aggregator.report.build import build_report
 from pmohub.cli.main import main
+from pmohub.connectors import records as rec
+from pmohub.rules.formulas import milestone_slippage
 
 LEVELS = ("project", "programme", "portfolio")
 
@@ -142,6 +150,61 @@ def test_report_status_table_is_the_status_on_any_store(shape: dict[str, Any]) -
             assert_status_table_is_the_status(levels, build_report(engine, config, as_of=GEN_AS_OF))
         finally:
             engine.dispose()
+
+
+def _table_rows(report: Any, table_id: str) -> list[dict[str, Any]]:
+    for sec in report.sections:
+        for t in sec.tables:
+            if t.id == table_id:
+                return list(t.rows)
+    raise AssertionError(f"no table {table_id}")
+
+
+def test_milestone_slip_is_var_002s(rollup_store) -> None:
+    """CRM v1.0: baseline Sep 30, released Oct 12: 4 working days of the cn calendar (the
+    October holiday is not worked; tests/test_rollup.py); VAR-002 counts the same."""
+    path, config, engine = rollup_store
+    as_of = test_rollup.AS_OF
+    check = run_checks(engine, config, as_of=as_of, write=False)
+    report = build_report(engine, config, as_of=as_of, check=check)
+    rows = {(r["project"], r["milestone"]): r for r in _table_rows(report, "milestones")}
+    assert rows[("CRM", "v1.0")]["slip_wd"] == 4
+    from pmohub.aggregator.compliance.frames import load_frames
+    from pmohub.rules.engine import load_rules
+
+    frames = load_frames(engine, config, [load_rules()["VAR-002"]])
+    cal, _ = config_calendar(config)
+    slip = milestone_slippage(
+        frames["baselines"], frames["milestones"], frames["work_items"], cal, as_of
+    )
+    by_name = dict(zip(slip["name"], slip["slip_wd"], strict=True))
+    for (_, name), r in rows.items():
+        assert r["slip_wd"] == by_name.get(name), (name, r, by_name)
+
+
+def test_actual_hours_stop_at_the_as_of_day(rollup_store) -> None:
+    """A worklog of the day after the as-of day is not actual yet: the effort table shows the
+    status's AC (28 h for CRM: 10 + 12 + 6 logged on Sep 16), not 28 + 5."""
+    from rollup_data import SRC, local, write
+
+    path, config, engine = rollup_store
+    as_of = test_rollup.AS_OF
+    later = rec.Worklog(
+        source=SRC,
+        external_id="wl-late",
+        work_item_id="id-CRMA-1",
+        author="u-zhang",
+        started_at=local(as_of.year, as_of.month, as_of.day + 1, 0, 30),
+        seconds=5 * 3600,
+    )
+    write(engine, worklogs=[later])
+    levels = _status_levels(path, as_of)
+    report = build_report(engine, config, as_of=as_of)
+    effort = {r["project"]: r for r in _table_rows(report, "effort")}
+    status = {r["project_key"]: r for r in levels["project"]}
+    assert status["CRM"]["ac_h"] == pytest.approx(28.0)
+    for key, st in status.items():
+        _same(("project", key), "actual_h", effort[key]["actual_h"], st["ac_h"], 1)
 
 
 rollup_store = consistency.rollup_store

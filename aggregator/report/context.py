@@ -366,6 +366,7 @@ STATUS_FIELDS = (
     "compliance_eval_w",
     "estimate_coverage",
     "baseline_end",
+    "ac_h",
 )
 
 

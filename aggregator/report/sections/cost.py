@@ -1,5 +1,6 @@
 """Section 4, cost and effort: planned, actual and remaining hours per project, CPI and the
-estimate at completion (the roll-up's in hours, else planned / CPI)."""
+estimate at completion (the roll-up's in hours, else planned / CPI). Actual hours, CPI and
+EAC are the status's (``ctx.status``: AC is the hours logged up to the end of the as-of day)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from pmohub.aggregator.report.shared import num
 def section_cost(ctx: ReportContext, report: Report) -> Section:
     sec = new_section("cost")
     items = ctx.items()
-    wl = ctx.frames.get("worklogs")
     rows = []
     for key in ctx.projects:
         s = items[items["project_key"] == key]
@@ -29,13 +29,10 @@ def section_cost(ctx: ReportContext, report: Report) -> Section:
             if "remaining_estimate_h" in s.columns
             else 0.0
         )
-        if wl is not None and len(wl):
-            actual = float(wl.loc[wl["project_key"] == key, "seconds"].sum()) / 3600.0
-        elif "time_spent_h" in s.columns:
-            actual = float(pd.to_numeric(s["time_spent_h"], errors="coerce").sum())
-        else:
-            actual = 0.0
         st = ctx.status.get(key, {})
+        # the status's AC: hours logged up to the end of the as-of day in the configured zone
+        # (a worklog of a later day is not "actual" yet), never a sum of the report's own
+        actual = num(st.get("ac_h"), 1)
         cpi = num(st.get("cpi"))
         eac = (
             num(st.get("eac_h"))
@@ -46,7 +43,7 @@ def section_cost(ctx: ReportContext, report: Report) -> Section:
             {
                 "project": key,
                 "planned_h": round(planned, 1),
-                "actual_h": round(actual, 1),
+                "actual_h": actual,
                 "remaining_h": round(remaining, 1),
                 "cpi": cpi,
                 "eac_h": eac,

@@ -1,5 +1,5 @@
 """Section 3, schedule and milestones: milestones overdue, due within 30 days or released
-this period (with working days of slip), SPI(t) and the Monte Carlo finish dates
+this period (with the working days each slipped against the baseline, VAR-002's number), SPI(t) and the Monte Carlo finish dates
 (:mod:`aggregator.status.forecast`) per project, and the burn-up with the forecast cone."""
 
 from __future__ import annotations
@@ -13,10 +13,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pmohub.aggregator.config.settings import config_calendar, project_calendars
 from pmohub.aggregator.report.context import ReportContext
 from pmohub.aggregator.report.model import Chart, Column, Report, Section, Table, msg, new_section
 from pmohub.aggregator.report.shared import as_date, num, pct
 from pmohub.aggregator.status.forecast import forecast_projects
+from pmohub.rules.formulas import milestone_slippage
 
 log = logging.getLogger("pmohub.report")
 
@@ -28,6 +30,7 @@ def section_schedule(ctx: ReportContext, report: Report) -> Section:
     overdue = 0
     if ms is not None and len(ms):
         mm = ms[ms["project_key"].isin(ctx.projects)]
+        slips = _slips(ctx)
         horizon = pd.Timestamp(ctx.as_of + dt.timedelta(days=30))
         today = pd.Timestamp(ctx.as_of)
         for r in mm.sort_values(["due_on", "name"], na_position="last").itertuples(index=False):
@@ -54,7 +57,7 @@ def section_schedule(ctx: ReportContext, report: Report) -> Section:
                     "due_on": as_date(due),
                     "state": state,
                     "released": released,
-                    "slip_wd": _slip(ctx, r),
+                    "slip_wd": slips.get(r.id),
                 }
             )
     if overdue:
@@ -133,23 +136,27 @@ def _confidence(forecast: dict[str, Any]) -> Any:
     return msg("conf.low" if bool(forecast.get("low_confidence")) else "conf.ok")
 
 
-def _slip(ctx: ReportContext, milestone: Any) -> int | None:
-    """Working days late so far (released: late at release), from the policy calendar."""
-    try:
-        from pmohub.aggregator.config.settings import config_calendar
-
-        cal, _ = config_calendar(ctx.config)
-    except Exception:
-        return None
-    due = as_date(milestone.due_on)
-    end = as_date(milestone.released_on) if bool(milestone.released) else ctx.as_of
-    if due is None or end is None or end <= due:
-        return 0 if due is not None else None
-    try:
-        days = cal.working_days_between(due, end)  # type: ignore[attr-defined]
-    except AttributeError:
-        days = int(np.busday_count(due, end))
-    return int(days)
+def _slips(ctx: ReportContext) -> dict[Any, int]:
+    """Milestone id -> working days it slipped against the project's latest baseline, VAR-002's
+    computation (:func:`pmohub.rules.formulas.milestone_slippage`: the release day, else the
+    current due date or today when that has passed) in the project's calendar, as the rule
+    counts it. Milestones not in a baseline have no slip."""
+    f = ctx.frames
+    bl, ms, wi = f.get("baselines"), f.get("milestones"), f.get("work_items")
+    if bl is None or ms is None or wi is None or bl.empty or ms.empty:
+        return {}
+    default, _ = config_calendar(ctx.config)
+    own = project_calendars(ctx.config)
+    out: dict[Any, int] = {}
+    for cal in {id(c): c for c in [default, *own.values()]}.values():
+        keys = [k for k in ctx.projects if own.get(k, default) is cal]
+        part = bl[bl["project_key"].isin(keys)]
+        if part.empty:
+            continue
+        slip = milestone_slippage(part, ms, wi, cal, ctx.as_of)
+        slip = slip[slip["milestone_id"].notna() & slip["slip_wd"].notna()]
+        out.update(zip(slip["milestone_id"], slip["slip_wd"].astype(int), strict=True))
+    return out
 
 
 def _forecasts(ctx: ReportContext) -> dict[str, dict[str, Any]]:
