@@ -272,11 +272,13 @@ def test_affects_versions_and_empty_from() -> None:
 
 
 def test_incremental_reads_sprints_from_the_window_and_keeps_the_named_ones(
-    engine: Engine,
+    store_url: str,
 ) -> None:
     """An incremental run lists the sprints issues name from the window's issues only (the
     whole-site light pass was most of its time) and soft-deletes none that stored live
-    items still name, though the boards list none of them."""
+    items still name, though the boards list none of them (SQLite and PostgreSQL: the
+    stored lists are read as text)."""
+    engine = open_store(store_url)
 
     def live_sprints() -> set[str]:
         with engine.connect() as conn:
