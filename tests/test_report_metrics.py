@@ -11,6 +11,8 @@
   date itself (8 for CRM v1.0 across the October holiday instead of 4);
 - actual hours stop at the end of the as-of day (the status's AC): the report summed every
   worklog in the store, later ones too;
+- the high-priority bugs of the quality table are QUA-002's (one reader, the policy's
+  priorities): the report had a priority list of its own ("Blocker" was not high there);
 """
 
 from __future__ import annotations
@@ -205,6 +207,31 @@ def test_actual_hours_stop_at_the_as_of_day(rollup_store) -> None:
     assert status["CRM"]["ac_h"] == pytest.approx(28.0)
     for key, st in status.items():
         _same(("project", key), "actual_h", effort[key]["actual_h"], st["ac_h"], 1)
+
+
+def test_high_priority_bugs_are_qua_002s(rollup_store) -> None:
+    """Open bugs of QUA-002's priorities (a Blocker, a P1, a High) count in the quality
+    table; the one past its SLA is QUA-002's finding; a Low one counts for neither."""
+    from rollup_data import item, local, write
+
+    path, config, engine = rollup_store
+    as_of = test_rollup.AS_OF
+    bugs = [
+        item("OPS-B1", "OPS", type="Bug", priority="Blocker", created_at=local(2026, 9, 1)),
+        item("OPS-B2", "OPS", type="Bug", priority="P1", created_at=local(2026, 10, 15)),
+        item("OPS-B3", "OPS", type="Bug", priority="High", created_at=local(2026, 10, 16)),
+        item("OPS-B4", "OPS", type="Bug", priority="Low", created_at=local(2026, 9, 1)),
+    ]
+    write(engine, items=bugs)
+    check = run_checks(engine, config, as_of=as_of, rule_ids=["QUA-002"], write=False)
+    report = build_report(engine, config, as_of=as_of, check=check)
+    quality = {r["project"]: r for r in _table_rows(report, "quality")}
+    assert quality["OPS"]["open_bugs"] == 4
+    assert quality["OPS"]["open_high_bugs"] == 3
+    o = check.outcomes
+    (ops,) = o[(o["rule_id"] == "QUA-002") & (o["project_key"] == "OPS")].to_dict("records")
+    assert ops["outcome"] == "finding" and "OPS-B1" in ops["message"], ops
+    assert "OPS-B4" not in ops["message"]
 
 
 rollup_store = consistency.rollup_store

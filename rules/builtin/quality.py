@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -74,6 +77,21 @@ def qua_001(ctx: RuleContext) -> Outcomes:
     return ctx.project_outcomes(res)
 
 
+def high_priority_bugs(items: pd.DataFrame, params: Mapping[str, Any]) -> pd.DataFrame:
+    """The open bugs of a high priority by QUA-002's settings (``params``: the policy's
+    ``highest_priorities`` and ``high_priorities``), with ``priority_class`` "highest" or
+    "high": the one reader of "high-priority bug" for QUA-002 (those past their SLA) and the
+    report's quality table (all of them), so the two can never name different bugs."""
+    highest = set(params.get("highest_priorities") or [])
+    high = set(params.get("high_priorities") or []) - highest
+    bugs = items[(items["kind"] == "bug") & items["status_category"].isin(OPEN)]
+    pri = bugs["priority"]
+    bugs = bugs[pri.isin(highest) | pri.isin(high)]
+    return bugs.assign(
+        priority_class=np.where(bugs["priority"].isin(highest), "highest", "high").astype(object)
+    )
+
+
 @rule(
     "QUA-002",
     title_en="High-priority defects past SLA",
@@ -97,14 +115,12 @@ def qua_001(ctx: RuleContext) -> Outcomes:
 )
 def qua_002(ctx: RuleContext) -> Outcomes:
     items = ctx.frame("work_items")
-    bugs = items[(items["kind"] == "bug") & items["status_category"].isin(OPEN)]
+    bugs = high_priority_bugs(items, ctx.global_params)
     age = ctx.wd_until_today(ctx.local_day(bugs["created_at"]))
-    highest = set(ctx.global_params.get("highest_priorities") or [])
-    high = set(ctx.global_params.get("high_priorities") or [])
     sla = np.where(
-        bugs["priority"].isin(highest),
+        bugs["priority_class"] == "highest",
         ctx.param_of("highest_wd", bugs["project_key"]),
-        np.where(bugs["priority"].isin(high), ctx.param_of("high_wd", bugs["project_key"]), np.nan),
+        ctx.param_of("high_wd", bugs["project_key"]),
     ).astype(float)
     late = bugs[age > sla].assign(age=age[age > sla]).sort_values("age", ascending=False)
     res = failing_items_result(late, ctx.projects)
@@ -259,4 +275,4 @@ def qua_004(ctx: RuleContext) -> Outcomes:
     return ctx.project_outcomes(res)
 
 
-__all__ = ["qua_001", "qua_002", "qua_003", "qua_004", "to_days"]
+__all__ = ["high_priority_bugs", "qua_001", "qua_002", "qua_003", "qua_004", "to_days"]
