@@ -7,7 +7,10 @@ people (set-up, not measured). Measured, alternated, each in a fresh child proce
   config, queries, JSON) writing its ~55 MB to a file: what a user waits for;
 - ``compute`` (the floor): ``aggregator.status.load.person_load`` alone in a child,
   no output at all: what any output format must pay first. The CLI minus this is start-up
-  plus printing, the part issue 18 found was 8.1 s in all.
+  plus printing, the part issue 18 found was 8.1 s in all;
+- ``stages`` (not compared): the ``cli`` command in-process, timed by stage (imports,
+  config, compute, records, json, other; wall and CPU), so the result says where the
+  time goes (``stages`` in the result file: medians).
 
 Target: ``cli`` under 2 s (median). CPU and peak RSS are the child's (RUSAGE_CHILDREN).
 
@@ -19,13 +22,16 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -57,8 +63,6 @@ def trial_cli(config: str, out: str) -> None:
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    import json
-
     print(json.dumps({"wall_s": wall, "cpu_s": cpu, "rss_mib": after.ru_maxrss / 1024, **doc}))
 
 
@@ -79,6 +83,76 @@ def trial_compute(config: str) -> None:
     harness.measure(run)
 
 
+def trial_stages(config: str) -> None:
+    """The ``cli`` trial's command in this process, split by stage (wall and CPU s):
+    ``imports`` (pmohub's CLI and the load's modules: pandas, SQLAlchemy, numpy),
+    ``config`` (parsing and checking the config, connector modules included),
+    ``compute`` (person_load), ``records`` (the JSON document's rows), ``json`` (orjson
+    and the write, to /dev/null) and ``other`` (the rest of the command: filters, ISO
+    weeks). Interpreter start-up is not in it."""
+    clocks = (time.perf_counter, time.process_time)
+    start = [c() for c in clocks]
+    stages: dict[str, list[float]] = {}
+
+    def add(name: str, since: list[float]) -> None:
+        got = stages.setdefault(name, [0.0, 0.0])
+        for i, c in enumerate(clocks):
+            got[i] += c() - since[i]
+
+    import pmohub.aggregator.status.load as load_mod
+    import pmohub.cli.main as cli_main
+    import pmohub.cli.status_cmd as status_cmd
+    from pmohub.cli.app import App
+
+    add("imports", start)
+
+    def timed(owner: object, attr: str, name: str) -> None:
+        fn = getattr(owner, attr)
+
+        def wrapper(*args: object, **kwargs: object) -> object:
+            since = [c() for c in clocks]
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                add(name, since)
+
+        setattr(owner, attr, wrapper)
+
+    timed(App, "config", "config")
+    timed(load_mod, "person_load", "compute")  # the command imports it when it runs
+    timed(status_cmd, "_load_json", "records")
+    timed(status_cmd, "_write_json", "json")
+    real = sys.stdout
+    with open(os.devnull, "w") as sink:
+        sys.stdout = sink
+        try:
+            cli_main.main(
+                ["--quiet", "--config", config, "load", "--format", "json"],
+                standalone_mode=False,
+            )
+        finally:
+            sys.stdout = real
+    wall, cpu = (c() - s0 for c, s0 in zip(clocks, start, strict=True))
+    stages["other"] = [wall - sum(v[0] for v in stages.values()), 0.0]
+    stages["other"][1] = cpu - sum(v[1] for k, v in stages.items() if k != "other")
+    doc = {
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "rss_mib": harness.trial_rss_mib(),
+        "stages": {k: {"wall_s": v[0], "cpu_s": v[1]} for k, v in stages.items()},
+    }
+    print(json.dumps(doc), flush=True)
+
+
+def stage_summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per stage: the median wall and CPU seconds over the ``stages`` runs."""
+    names = list(runs[0]["stages"])
+    return {
+        n: {k: statistics.median(r["stages"][n][k] for r in runs) for k in ("wall_s", "cpu_s")}
+        for n in names
+    }
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -87,7 +161,7 @@ def main() -> int:
     ap.add_argument("--projects", type=int, default=400)
     ap.add_argument("--people", type=int, default=20_000)
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--trial", choices=("cli", "compute"), help=argparse.SUPPRESS)
+    ap.add_argument("--trial", choices=("cli", "compute", "stages"), help=argparse.SUPPRESS)
     ap.add_argument("--config", help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -96,6 +170,9 @@ def main() -> int:
         return 0
     if args.trial == "compute":
         trial_compute(args.config)
+        return 0
+    if args.trial == "stages":
+        trial_stages(args.config)
         return 0
 
     import rollup
@@ -118,6 +195,7 @@ def main() -> int:
                     harness.child_argv(me, "--trial", "cli", *common, "--out", f"{tmp}/o.json"),
                 ),
                 harness.Trial("compute", harness.child_argv(me, "--trial", "compute", *common)),
+                harness.Trial("stages", harness.child_argv(me, "--trial", "stages", *common)),
             ],
             args.repeat,
         )
@@ -141,8 +219,13 @@ def main() -> int:
             "target": f"cli median < {TARGET_S} s",
             "met": met,
             "comparisons": [cmp],
+            # where the CLI's time goes (in-process, no interpreter start-up), medians
+            "stages": stage_summary(sides["stages"]),
+            "stages_raw": sides["stages"],
         },
     )
+    for name, got in stage_summary(sides["stages"]).items():
+        print(f"  {name:8} wall {got['wall_s']:.3f}s cpu {got['cpu_s']:.3f}s")
     print(
         f"cli {cli['wall_s']['median']:.2f}s (spread {cli['wall_s']['spread']:.0%}, "
         f"{sides['cli'][0]['bytes'] / 1e6:.0f} MB) vs compute "

@@ -104,7 +104,10 @@ def read_people(engine: Engine, config: Any) -> tuple[pd.DataFrame, dict[int, in
     """Store people with config attributes (``calendar``: the person's own WorkCalendar,
     else None), and store id -> canonical person id."""
     people = query_frame(
-        engine, select(pe_t.c.id, pe_t.c.display_name, pe_t.c.email), ["id", "name", "email"]
+        engine,
+        select(pe_t.c.id, pe_t.c.display_name, pe_t.c.email),
+        ["id", "name", "email"],
+        raw=True,  # a number and text: nothing to convert (20,000 rows)
     )
     index = account_index(engine)
     canonical: dict[int, int] = {}
