@@ -30,9 +30,16 @@ column but ``synced_at`` / ``created_at``): the floor must have written exactly 
 or the benchmark fails. Then ours re-runs a full sync over round 1's store: it must write
 nothing (0 inserted, 0 updated); its time is saved too (not a target).
 
+Ours writes PostgreSQL pages of every table but ``work_items`` as one ``INSERT .. SELECT
+FROM unnest(..)`` (bulk.upsert_statement); the floor runs that very statement too, once for
+all its rows, so it keeps the fewest round trips.
+
 Results: benchmarks/results/store_write-<UTC>.json with one comparison per backend
 (median and range of wall and CPU seconds, peak RSS, load average; target ours/floor median
-<= 2x). benchmarks/readme_figures.py puts the newest file in the README.
+<= 2x). On PostgreSQL each trial also gives the cluster's CPU seconds (``server_cpu_s``,
+from /proc: the trials run one at a time on their own cluster), and the comparison the
+ratio of client + server CPU: on a loaded shared machine the figure least disturbed by the
+load. benchmarks/readme_figures.py puts the newest file in the README.
 
     .venv/bin/python benchmarks/store_write.py                      # 100k items, both
     .venv/bin/python benchmarks/store_write.py --db sqlite --items 20000 --repeat 3
@@ -44,6 +51,7 @@ import argparse
 import datetime as dt
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -202,6 +210,40 @@ def drop_store(url: str, admin: str | None) -> None:
 
         with psycopg.connect(dsn(admin), autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}"')
+
+
+def server_clock(url: str) -> Any:
+    """A function giving the CPU seconds the PostgreSQL cluster behind ``url`` has used so
+    far (postmaster, live backends and the backends it has reaped; Linux /proc), or None
+    on SQLite (in-process: the trial's own CPU clock already counts it). Trials run one at
+    a time on the cluster, so its difference over a trial is that trial's server work:
+    the figure the load on a shared machine disturbs least."""
+    if not url.startswith("postgresql"):
+        return None
+    import psycopg
+
+    with psycopg.connect(dsn(url)) as conn:
+        data = conn.execute("SHOW data_directory").fetchone()[0]  # type: ignore[index]
+    master = Path(data, "postmaster.pid").read_text().split()[0]
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def fields(pid: str) -> list[str]:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+    def clock() -> float:
+        own = fields(master)
+        total = sum(int(x) for x in own[11:15])  # utime stime cutime cstime
+        for proc in Path("/proc").iterdir():
+            if proc.name.isdigit() and proc.name != master:
+                try:
+                    f = fields(proc.name)
+                except OSError:
+                    continue  # gone meanwhile: reaped, so in cutime/cstime
+                if f[1] == master:
+                    total += int(f[11]) + int(f[12])
+        return total / tick
+
+    return clock
 
 
 # --- the floor's rows --------------------------------------------------------------------
@@ -370,11 +412,17 @@ def trial_ours(target: str, n: int) -> None:
     engine = open_store(url)
     connector = BenchConnector(SourceConfig(name=SOURCE, type="bench", options={"items": n}))
 
+    server = server_clock(url)
+    start = server() if server else 0.0
+
     def run() -> dict[str, Any]:
         result = sync_source(engine, connector)
         if result.status != "ok":
             raise SystemExit(f"sync failed: {result.error}")
-        return {"inserted": result.inserted, "url": url, "rss_mib": harness.trial_rss_mib()}
+        doc = {"inserted": result.inserted, "url": url, "rss_mib": harness.trial_rss_mib()}
+        if server:
+            doc["server_cpu_s"] = server() - start
+        return doc
 
     harness.measure(run)
     engine.dispose()
@@ -424,7 +472,9 @@ def trial_floor(target: str, n: int) -> None:
         return
     import psycopg
 
+    server = server_clock(url)
     with psycopg.connect(dsn(url)) as pg:
+        start = server()
 
         def run_pg() -> dict[str, Any]:
             with pg.transaction(), pg.cursor() as cur:
@@ -433,7 +483,11 @@ def trial_floor(target: str, n: int) -> None:
                         cur.execute(sql)
                     else:
                         cur.executemany(sql, params)
-            return {"url": url, "rss_mib": harness.trial_rss_mib()}
+            return {
+                "url": url,
+                "rss_mib": harness.trial_rss_mib(),
+                "server_cpu_s": server() - start,
+            }
 
         harness.measure(run_pg)
 
@@ -454,7 +508,16 @@ def bench(db: str, target: str, args: argparse.Namespace, admin: str | None) -> 
         timeout=3600,
     )
     first_ours, first_floor = sides["ours"][0]["url"], sides["floor"][0]["url"]
-    diffs = compare_stores(first_ours, first_floor)
+    # In a child: the comparison reads both stores whole, and a child's peak RSS starts at
+    # its parent's (Linux keeps ru_maxrss across fork and exec), so a big parent would
+    # inflate every later trial's figure.
+    diffs = harness.run_child(
+        harness.Trial(
+            "compare",
+            harness.child_argv(me, "--trial", "compare", "--target", f"{first_ours} {first_floor}"),
+        ),
+        timeout=3600,
+    )["diffs"]
     if diffs:
         raise SystemExit(f"{db}: the floor did not write ours' rows: {diffs}")
     print(f"  round 1 stores compared: the same rows ({db})")
@@ -483,6 +546,25 @@ def bench(db: str, target: str, args: argparse.Namespace, admin: str | None) -> 
         target_text=f"<= {TARGET:g}x",
     )
     cmp["rerun_unchanged"] = rerun
+    if db == "postgresql":
+        # the cluster's CPU beside each side's own: on a loaded machine the least disturbed
+        # measure of the work both sides make the database do
+        total = {}
+        for side in ("ours", "floor"):
+            runs = sides[side]
+            total[side] = statistics.median(r["cpu_s"] + r["server_cpu_s"] for r in runs)
+            cmp[f"{side}_summary"]["server_cpu_s"] = {
+                "median": statistics.median(r["server_cpu_s"] for r in runs),
+                "min": min(r["server_cpu_s"] for r in runs),
+                "max": max(r["server_cpu_s"] for r in runs),
+            }
+            cmp[f"{side}_summary"]["client_plus_server_cpu_s"] = total[side]
+        cmp["cpu_ratio_client_plus_server"] = total["ours"] / total["floor"]
+        print(
+            f"  {db}: client+server CPU, median: ours {total['ours']:.2f}s vs floor "
+            f"{total['floor']:.2f}s: {cmp['cpu_ratio_client_plus_server']:.2f}x"
+        )
+    cmp["cpu_ratio"] = harness.ratio(cmp["ours_summary"], cmp["floor_summary"], "cpu_s")
     o, f = cmp["ours_summary"], cmp["floor_summary"]
     print(
         f"  {db}: ours {o['wall_s']['median']:.2f}s ({o['wall_s']['min']:.2f}-"
@@ -501,7 +583,9 @@ def main() -> int:
     ap.add_argument("--items", type=int, default=100_000)
     ap.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--trial", choices=("ours", "floor", "rerun"), help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--trial", choices=("ours", "floor", "rerun", "compare"), help=argparse.SUPPRESS
+    )
     ap.add_argument("--target", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.trial == "ours":
@@ -512,6 +596,9 @@ def main() -> int:
         return 0
     if args.trial == "rerun":
         trial_rerun(args.target, args.items)
+        return 0
+    if args.trial == "compare":
+        harness.measure(lambda: {"diffs": compare_stores(*args.target.split(" "))})
         return 0
 
     comparisons = []
