@@ -15,7 +15,14 @@ project > programme > portfolio > ``rules:`` > built-in defaults::
   ``amber`` amber, below it red;
 * ``risk_score``: an open risk scored (probability x impact) at or above it is *high*.
 
-The other bands (P85 forecast slip, scope growth, reopen rate, SLA breaches) are fixed.
+The quality dimension's reopen-rate bands are QUA-001's settings (:data:`REOPEN_RULE`), with
+the same precedence: a reopen rate above ``amber`` is amber, above ``red`` red, so the RAG
+reason and QUA-001's finding never disagree on a project's rate::
+
+    rules:
+      QUA-001: {amber: 0.15, red: 0.30}
+
+The other bands (P85 forecast slip, scope growth, SLA breaches) are fixed.
 Colours are ``G``/``A``/``R`` and ``NE`` (not evaluable: grey, never shown as green).
 Pure: numpy and pandas only, no I/O.
 """
@@ -23,6 +30,7 @@ Pure: numpy and pandas only, no I/O.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -38,7 +46,12 @@ DIMENSIONS = ("schedule", "cost", "scope", "risk", "quality", "resource")
 #: Schedule stays amber (not red) while the P85 forecast is at most this late.
 FORECAST_AMBER_WD = 10
 SCOPE_BANDS = (0.05, 0.15)  # growth since the baseline: green up to, amber up to
-REOPEN_BANDS = (0.10, 0.20)  # reopen rate: green up to, amber up to
+#: The rule whose policy settings hold the reopen-rate bands of the quality dimension.
+REOPEN_RULE = "QUA-001"
+#: QUA-001's defaults (its ``defaults`` are these): green up to ``amber``, amber up to ``red``.
+REOPEN_DEFAULTS: dict[str, float] = {"amber": 0.10, "red": 0.20}
+#: :func:`thresholds_frame` columns of the reopen bands -> QUA-001's setting names
+REOPEN_COLUMNS = {"reopen_amber": "amber", "reopen_red": "red"}
 LEVEL = {"G": 0, "A": 1, "R": 2}
 #: docs/metrics.md 2.2: a parent's RAG score is the weighted mean of its children's colours
 #: (G = 0, A = 1, R = 2); below the first band green, at or above the second red.
@@ -98,30 +111,46 @@ def aggregate_colour(
     return str(rag_from_score(np.array([sum(s * w for s, w, _ in pairs) / total]))[0])
 
 
-def thresholds_frame(params: pd.DataFrame | None, projects: Iterable[str]) -> pd.DataFrame:
+def _numbers(params: pd.DataFrame | None, key: str, index: pd.Index, default: float) -> pd.Series:
+    col = (
+        params[key].reindex(index)
+        if params is not None and key in params.columns
+        else pd.Series(np.nan, index=index)
+    )
+    return pd.to_numeric(col, errors="coerce").fillna(default).astype(float)
+
+
+def thresholds_frame(
+    params: pd.DataFrame | None,
+    projects: Iterable[str],
+    reopen_params: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """``green, amber, risk_score`` per project (index: project key) from the RAG rule's
-    effective settings (``params``: one row per project, e.g. a rule's ``ctx.params``);
-    missing cells take :data:`DEFAULT_THRESHOLDS`."""
+    effective settings (``params``: one row per project, e.g. a rule's ``ctx.params``) and
+    ``reopen_amber, reopen_red`` from QUA-001's (``reopen_params``: its ``amber``, ``red``);
+    missing cells take :data:`DEFAULT_THRESHOLDS` and :data:`REOPEN_DEFAULTS`."""
     index = pd.Index(list(projects), dtype=object, name="project_key")
     out = pd.DataFrame(index=index)
     for key, default in DEFAULT_THRESHOLDS.items():
-        col = (
-            params[key].reindex(index)
-            if params is not None and key in params.columns
-            else pd.Series(np.nan, index=index)
-        )
-        out[key] = pd.to_numeric(col, errors="coerce").fillna(default).astype(float)
+        out[key] = _numbers(params, key, index, default)
+    for col, key in REOPEN_COLUMNS.items():
+        out[col] = _numbers(reopen_params, key, index, REOPEN_DEFAULTS[key])
     return out
 
 
 def policy_thresholds(
-    policy: Policy, meta: RuleMeta | None, projects: Iterable[str]
+    policy: Policy,
+    meta: RuleMeta | None,
+    projects: Iterable[str],
+    reopen_meta: RuleMeta | None = None,
 ) -> pd.DataFrame:
     """:func:`thresholds_frame` from the policy's settings of the RAG rule (``meta``: its
-    :class:`RuleMeta`; None when the rule is not in the catalogue: the defaults)."""
+    :class:`RuleMeta`) and of QUA-001 (``reopen_meta``); None when a rule is not in the
+    catalogue: its defaults."""
     projects = list(projects)
     params = policy.params_frame(meta, projects) if meta is not None else None
-    return thresholds_frame(params, projects)
+    reopen = policy.params_frame(reopen_meta, projects) if reopen_meta is not None else None
+    return thresholds_frame(params, projects, reopen)
 
 
 def index_colour(values: np.ndarray, green: np.ndarray, amber: np.ndarray) -> np.ndarray:
@@ -172,10 +201,16 @@ def risk_colour(high: np.ndarray, high_no_response: np.ndarray) -> np.ndarray:
     return np.where(high == 0, "G", np.where(open_ == 0, "A", "R")).astype(object)
 
 
-def quality_colour(reopen_rate: np.ndarray, sla_breaches: np.ndarray) -> np.ndarray:
+def quality_colour(
+    reopen_rate: np.ndarray, sla_breaches: np.ndarray, amber: Any = None, red: Any = None
+) -> np.ndarray:
+    """G with a reopen rate up to ``amber`` and no SLA breach, A up to ``red`` or one breach,
+    else R (``amber``/``red``: QUA-001's settings per project, default
+    :data:`REOPEN_DEFAULTS`); NE without a rate and without breaches."""
     rr = np.asarray(reopen_rate, dtype=float)
     sla = np.asarray(sla_breaches)
-    lo, hi = REOPEN_BANDS
+    lo = np.asarray(REOPEN_DEFAULTS["amber"] if amber is None else amber, dtype=float)
+    hi = np.asarray(REOPEN_DEFAULTS["red"] if red is None else red, dtype=float)
     rr0 = np.nan_to_num(rr)
     out = np.where(
         np.isnan(rr) & (sla <= 0),
@@ -250,8 +285,10 @@ def project_rag(p: pd.DataFrame, p85_late_wd: np.ndarray, th: pd.DataFrame) -> p
     )
     rr = p["reopen_rate"].to_numpy(dtype=float)
     sla = p["sla_breaches"].to_numpy()
+    rr_amber = th["reopen_amber"].to_numpy(dtype=float)
+    rr_red = th["reopen_red"].to_numpy(dtype=float)
     note(
-        ~np.isnan(rr) & (np.nan_to_num(rr) > REOPEN_BANDS[0]),
+        ~np.isnan(rr) & (np.nan_to_num(rr) > rr_amber),
         [f"reopen rate {v:.0%}" for v in np.nan_to_num(rr)],
     )
     note(sla > 0, [f"{v} SLA breach finding(s)" for v in sla])
@@ -264,7 +301,7 @@ def project_rag(p: pd.DataFrame, p85_late_wd: np.ndarray, th: pd.DataFrame) -> p
             "cost": index_colour(cpi, green, amber),
             "scope": scope_colour(gr),
             "risk": risk_colour(hr, nr),
-            "quality": quality_colour(rr, sla),
+            "quality": quality_colour(rr, sla, rr_amber, rr_red),
             "resource": resource_colour(res_sev),
         },
         index=p.index,

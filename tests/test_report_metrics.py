@@ -13,6 +13,9 @@
   worklog in the store, later ones too;
 - the high-priority bugs of the quality table are QUA-002's (one reader, the policy's
   priorities): the report had a priority list of its own ("Blocker" was not high there);
+- the RAG quality dimension bands the reopen rate by QUA-001's (policy-tunable) settings:
+  rules/rag.py had fixed bands of its own, so a tuned QUA-001 passed a rate the RAG
+  reason called amber.
 """
 
 from __future__ import annotations
@@ -232,6 +235,45 @@ def test_high_priority_bugs_are_qua_002s(rollup_store) -> None:
     (ops,) = o[(o["rule_id"] == "QUA-002") & (o["project_key"] == "OPS")].to_dict("records")
     assert ops["outcome"] == "finding" and "OPS-B1" in ops["message"], ops
     assert "OPS-B4" not in ops["message"]
+
+
+@pytest.mark.parametrize(
+    ("settings", "amber"),
+    [("{amber: 0.3, red: 0.5}", False), ("{amber: 0.2, red: 0.24}", True), ("", True)],
+    ids=["tuned-up", "tuned-down", "defaults"],
+)
+def test_rag_quality_bands_are_qua_001s(tmp_path: Path, settings: str, amber: bool) -> None:
+    """PAY's reopen rate is 25 % (tests/test_metric_consistency.py). QUA-001 at the defaults
+    (10 %/20 %) or tuned down fails it, and the status's quality dimension is not green and
+    quotes the rate; QUA-001 tuned up to 30 % passes it, and the RAG agrees."""
+    from rollup_data import write
+
+    from pmohub.aggregator.config.loader import load_config_file
+    from pmohub.aggregator.status.rollup import project_status
+    from pmohub.aggregator.store.engine import open_store
+
+    path = tmp_path / "pmohub.yaml"
+    rules = f"rules:\n  QUA-001: {settings}\n" if settings else ""
+    path.write_text(
+        f"database: sqlite:///{tmp_path / 'store.db'}\n" + test_rollup.CONFIG_W + rules,
+        encoding="utf-8",
+    )
+    config = load_config_file(path)
+    engine = open_store(config.database)
+    test_rollup.build(engine, config)
+    write(engine, changes=consistency._extra_history())
+    as_of = test_rollup.AS_OF
+    check = run_checks(engine, config, as_of=as_of, rule_ids=["QUA-001"], write=False)
+    o = check.outcomes.set_index("project_key")
+    assert o.loc["PAY", "outcome"] == ("finding" if amber else "pass")
+    if amber:  # a finding carries the rate (a pass carries no value)
+        assert o.loc["PAY", "value"] == pytest.approx(0.25)
+    pay = project_status(engine, config, as_of).projects.set_index("project_key").loc["PAY"]
+    assert pay["reopen_rate"] == pytest.approx(0.25)
+    assert (pay["rag_quality"] != "G") is amber, pay["rag_quality"]
+    assert any("reopen rate 25%" in r for r in pay["rag_reasons"]) is amber
+    if settings == "{amber: 0.2, red: 0.24}":
+        assert pay["rag_quality"] == "R"  # above QUA-001's red
 
 
 rollup_store = consistency.rollup_store

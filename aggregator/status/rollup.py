@@ -53,7 +53,14 @@ from pmohub.aggregator.status.settings import (
 )
 from pmohub.rules.calendar import WorkCalendar
 from pmohub.rules.metrics import SEVERITY_WEIGHT, compliance_score, safe_ratio
-from pmohub.rules.rag import RAG_RULE, RAG_SCORE, policy_thresholds, project_rag, rag_from_score
+from pmohub.rules.rag import (
+    RAG_RULE,
+    RAG_SCORE,
+    REOPEN_RULE,
+    policy_thresholds,
+    project_rag,
+    rag_from_score,
+)
 
 DIMENSIONS = ("schedule", "cost", "scope", "risk", "quality", "resource")
 
@@ -94,10 +101,15 @@ def rag_thresholds(
     config: Any, idx: pd.Index, rules_policy: tuple[Mapping[str, Any], Any] | None
 ) -> pd.DataFrame:
     """The RAG thresholds of each project from the config's policy (:mod:`pmohub.rules.rag`:
-    RPT-003's settings, as the rule reads them)."""
+    RPT-003's settings, and QUA-001's reopen-rate bands, as the rules read them)."""
     rules, policy = rules_policy or build_rules_policy(config)
-    rule = rules.get(RAG_RULE)
-    return policy_thresholds(policy, rule.meta if rule is not None else None, idx)
+    rule, reopen = rules.get(RAG_RULE), rules.get(REOPEN_RULE)
+    return policy_thresholds(
+        policy,
+        rule.meta if rule is not None else None,
+        idx,
+        reopen.meta if reopen is not None else None,
+    )
 
 
 # -- roll-up ------------------------------------------------------------------------------------

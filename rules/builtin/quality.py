@@ -18,6 +18,7 @@ from pmohub.rules.frames import (
     keys_by_project,
     list_contains_any,
 )
+from pmohub.rules.rag import REOPEN_DEFAULTS
 
 OPEN = ("todo", "in_progress")
 
@@ -31,11 +32,13 @@ OPEN = ("todo", "in_progress")
     basis="003 “定期进行质量检查” (regular quality checks)",
     basis_seed="003",
     check=f"leaf items reopened (done → to do / in progress) ÷ leaf items done over the last "
-    f"{REOPEN_WINDOW_DAYS} days > 10 % (amber) or > 20 % (red); the reopen rate of "
-    "`pmohub status` and the report (docs/metrics.md 2.1)",
+    f"{REOPEN_WINDOW_DAYS} days > `amber` (amber) or > `red` (red); the reopen rate of "
+    "`pmohub status` and the report, and the bands of the status's quality RAG dimension "
+    "(docs/metrics.md 2.1)",
     fix_en="Review the Definition of Done.",
     fix_zh="复查完成定义(DoD)。",
-    defaults={"amber": 0.10, "red": 0.20},
+    # the RAG quality dimension's bands too (rules/rag.py REOPEN_RULE): one source
+    defaults=dict(REOPEN_DEFAULTS),
     needs={
         "status_changes": (
             "work_item_id",
