@@ -13,8 +13,10 @@ How a page is written (the same on SQLite and PostgreSQL):
    and their ``synced_at`` stays put (``synced_at`` = when the content last changed);
 3. new and changed rows go in ONE executemany of a dialect ``INSERT .. ON CONFLICT
    (source, external_id) DO UPDATE .. WHERE content_hash IS DISTINCT FROM excluded`` (the
-   WHERE is a second guard: even a row sent twice is not rewritten); the new rows' ids are
-   read back with one indexed SELECT.
+   WHERE is a second guard: even a row sent twice is not rewritten); on PostgreSQL every
+   table but ``work_items`` sends the page as one ``INSERT .. SELECT FROM unnest(..)`` of
+   the same upsert instead (``bulk.upsert_statement``); the new rows' ids are read back
+   with one indexed SELECT.
 
 Counts are exact because one source is written by one sync at a time (the per-source lock
 in ``aggregator.store.locks``).
