@@ -110,6 +110,10 @@ class MappingContext:
     field_names: dict[tuple[Any, Any], str] = field(
         init=False, repr=False, compare=False, default_factory=dict
     )
+    # the same pair -> (name, is a reference field), or None for a non-field item
+    field_kinds: dict[tuple[Any, Any], tuple[str, bool] | None] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(
@@ -352,6 +356,16 @@ def _history_field(fid: Any, name: Any, ctx: MappingContext) -> str:
     return ctx.canonical_by_id.get(fid, fid)
 
 
+_UNSEEN: Any = object()
+
+
+def _field_kind(item: Mapping[str, Any], ctx: MappingContext) -> tuple[str, bool] | None:
+    if item.get("field") in NOT_FIELD_CHANGES:
+        return None
+    name = history_field(item, ctx)
+    return name, name in REFERENCE_FIELDS
+
+
 def to_status_changes(
     work_item_id: str,
     histories: Iterable[Mapping[str, Any]],
@@ -364,7 +378,8 @@ def to_status_changes(
     ``"{history id}:{index}"``: stable across runs because Jira never edits a history entry
     (the index counts every item, skipped ones too, so it never shifts). An entry whose
     time cannot be read is left out with a problem; the issue keeps the rest."""
-    names = ctx.field_names
+    kinds = ctx.field_kinds
+    source = ctx.source
     for h in histories:
         hid = str(h["id"])
         try:
@@ -385,12 +400,13 @@ def to_status_changes(
         author = person_id(h.get("author"))
         for index, item in enumerate(h.get("items") or ()):
             pair = (item.get("fieldId"), item.get("field"))
-            if pair[1] in NOT_FIELD_CHANGES:
+            kind = kinds.get(pair, _UNSEEN)
+            if kind is _UNSEEN:
+                kind = kinds[pair] = _field_kind(item, ctx)
+            if kind is None:
                 continue
-            name = names.get(pair)
-            if name is None:
-                name = history_field(item, ctx)
-            if name in REFERENCE_FIELDS:
+            name, reference = kind
+            if reference:
                 before = item.get("from")
                 after = item.get("to")
                 if before is None and after is None:
@@ -402,7 +418,7 @@ def to_status_changes(
                 if before is None and after is None:
                     before, after = item.get("from"), item.get("to")
             yield StatusChange(
-                source=ctx.source,
+                source=source,
                 external_id=f"{hid}:{index}",
                 work_item_id=work_item_id,
                 field=name,

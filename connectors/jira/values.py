@@ -76,16 +76,17 @@ def history_time(value: Any) -> dt.datetime | None:
     ``POST /rest/api/3/changelog/bulkfetch`` answers a number: epoch milliseconds in live
     use, epoch seconds in Atlassian's own example. Below 1e11 it is read as seconds (1e11 s
     is the year 5138; 1e11 ms is 1973, before any Jira)."""
+    if isinstance(value, str):  # the common case first: ~100,000 entries per 10k issues
+        # == re.fullmatch(r"\d{9,}", text), without a regex call per changelog entry
+        text = value.strip()
+        if len(text) < 9 or not text.isdecimal():
+            return parse_utc(value)
+        value = int(text)
     if isinstance(value, bool):
         raise ValueError(f"created {value!r} is not a time")
     if isinstance(value, int | float):
         seconds = value / 1000.0 if abs(value) >= 1e11 else float(value)
         return dt.datetime.fromtimestamp(seconds, dt.UTC)
-    if isinstance(value, str):
-        # == re.fullmatch(r"\d{9,}", text), without a regex call per changelog entry
-        text = value.strip()
-        if len(text) >= 9 and text.isdecimal():
-            return history_time(int(text))
     return parse_utc(value)
 
 
