@@ -16,18 +16,21 @@ Target: ``cli`` under 2 s (median). CPU and peak RSS are the child's (RUSAGE_CHI
 
     .venv/bin/python benchmarks/load_json.py                       # 200k items, 20k people
     .venv/bin/python benchmarks/load_json.py --items 1000000 --projects 2000
+    .venv/bin/python benchmarks/load_json.py --before 5d5d617  # and that commit's CLI
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import io
 import json
 import os
 import resource
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -41,14 +44,30 @@ import harness  # noqa: E402
 TARGET_S = 2.0
 
 
-def trial_cli(config: str, out: str) -> None:
-    exe = Path(sys.executable).with_name("pmohub")
+#: ``python -c LAUNCH ROOT ARGS...``: pmohub's CLI from the source tree ROOT (a ``git
+#: archive`` of an earlier commit) instead of the installed, editable one.
+LAUNCH = """import sys, types
+root = sys.argv.pop(1)
+sys.meta_path[:] = [f for f in sys.meta_path if not f.__module__.startswith("__editable__")]
+pkg = types.ModuleType("pmohub")
+pkg.__path__ = [root]
+sys.modules["pmohub"] = pkg
+from pmohub.cli.main import main
+sys.argv[0] = "pmohub"
+sys.exit(main())
+"""
+
+
+def trial_cli(config: str, out: str, root: str | None = None) -> None:
+    exe = [str(Path(sys.executable).with_name("pmohub"))]
+    if root:
+        exe = [sys.executable, "-c", LAUNCH, root]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
 
     def run() -> dict[str, object]:
         with open(out, "wb") as fh:
             proc = subprocess.run(
-                [str(exe), "--quiet", "--config", config, "load", "--format", "json"],
+                [*exe, "--quiet", "--config", config, "load", "--format", "json"],
                 stdout=fh,
                 stderr=subprocess.PIPE,
                 text=False,
@@ -164,9 +183,15 @@ def main() -> int:
     ap.add_argument("--trial", choices=("cli", "compute", "stages"), help=argparse.SUPPRESS)
     ap.add_argument("--config", help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
+    ap.add_argument("--root", help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--before",
+        metavar="REV",
+        help="also run the CLI as of this git commit (git archive), alternated with ours",
+    )
     args = ap.parse_args()
     if args.trial == "cli":
-        trial_cli(args.config, args.out)
+        trial_cli(args.config, args.out, args.root)
         return 0
     if args.trial == "compute":
         trial_compute(args.config)
@@ -188,17 +213,28 @@ def main() -> int:
         )
         me = Path(__file__)
         common = ["--config", str(cfg)]
-        sides = harness.alternate(
-            [
-                harness.Trial(
-                    "cli",
-                    harness.child_argv(me, "--trial", "cli", *common, "--out", f"{tmp}/o.json"),
-                ),
-                harness.Trial("compute", harness.child_argv(me, "--trial", "compute", *common)),
-                harness.Trial("stages", harness.child_argv(me, "--trial", "stages", *common)),
-            ],
-            args.repeat,
-        )
+        trials = [
+            harness.Trial(
+                "cli",
+                harness.child_argv(me, "--trial", "cli", *common, "--out", f"{tmp}/o.json"),
+            ),
+            harness.Trial("compute", harness.child_argv(me, "--trial", "compute", *common)),
+            harness.Trial("stages", harness.child_argv(me, "--trial", "stages", *common)),
+        ]
+        if args.before:
+            root = Path(tmp) / "before"
+            archive = subprocess.run(
+                ["git", "archive", "--format=tar", args.before],
+                cwd=HERE.parent,
+                capture_output=True,
+                check=True,
+            ).stdout
+            with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+                tar.extractall(root, filter="data")
+            out = f"{tmp}/before.json"
+            argv = ["--trial", "cli", *common, "--out", out, "--root", str(root)]
+            trials.append(harness.Trial("before", harness.child_argv(me, *argv)))
+        sides = harness.alternate(trials, args.repeat)
     cli = harness.summary(sides["cli"])
     cmp = harness.compare(
         "load --format json (whole CLI) / person_load alone",
@@ -208,6 +244,18 @@ def main() -> int:
         target=None,
         target_text="none: the target is absolute (cli median < 2 s)",
     )
+    comparisons = [cmp]
+    if args.before:
+        comparisons.append(
+            harness.compare(
+                f"load --format json now / as of {args.before}",
+                sides,
+                "cli",
+                "before",
+                target=None,
+                target_text="none: how much this change saved",
+            )
+        )
     met = cli["wall_s"]["median"] < TARGET_S
     path = harness.save(
         "load_json",
@@ -218,7 +266,8 @@ def main() -> int:
             "output_bytes": sides["cli"][0]["bytes"],
             "target": f"cli median < {TARGET_S} s",
             "met": met,
-            "comparisons": [cmp],
+            "before": args.before,
+            "comparisons": comparisons,
             # where the CLI's time goes (in-process, no interpreter start-up), medians
             "stages": stage_summary(sides["stages"]),
             "stages_raw": sides["stages"],
@@ -232,6 +281,13 @@ def main() -> int:
         f"{cmp['floor_summary']['wall_s']['median']:.2f}s; target < {TARGET_S}s "
         f"{'met' if met else 'NOT met'}; wrote {path}"
     )
+    if args.before:
+        b = comparisons[1]
+        print(
+            f"as of {args.before}: cli {b['floor_summary']['wall_s']['median']:.2f}s wall, "
+            f"{b['floor_summary']['cpu_s']['median']:.2f}s CPU; now "
+            f"{b['ours_summary']['cpu_s']['median']:.2f}s CPU (wall ratio {b['ratio']:.2f})"
+        )
     return 0
 
 
