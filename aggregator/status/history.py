@@ -269,17 +269,15 @@ def _history_flow(
     last_done = (
         b_leaf[b_leaf["to_value"].isin(done_names)].groupby("work_item_id")["changed_at"].max()
     )
-    reopen = b_leaf[b_leaf["from_value"].isin(done_names) & ~b_leaf["to_value"].isin(done_names)]
     lf = leaf[leaf["status_category"].isin(("done", "in_progress"))].copy()
     # lookup() keeps the datetime dtype when a mapping is empty (no history at all).
     lf["first_ip_at"] = pd.to_datetime(lookup(lf["id"], first_ip).astype(object), utc=True)
     resolved = pd.to_datetime(lf["resolved_at"].astype(object), utc=True)
     last = pd.to_datetime(lookup(lf["id"], last_done).astype(object), utc=True)
     lf["done_at"] = last.combine_first(resolved.where(resolved < t_end))
-    lf["reopened"] = lf["id"].isin(reopen["work_item_id"]).astype(int)
     wip = lf[lf["status_category"] == "in_progress"][["pk", "first_ip_at"]]
     flow = lf[lf["status_category"] == "done"][
-        ["pk", "done_at", "first_ip_at", "created_at", "story_points", "time_spent_h", "reopened"]
+        ["pk", "done_at", "first_ip_at", "created_at", "story_points", "time_spent_h"]
     ]
     return flow, wip, last_done
 

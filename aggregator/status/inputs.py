@@ -107,7 +107,7 @@ class Inputs:
     baseline: pd.DataFrame  # pk, start_on, due_on, done, n, n_pts, sum_pts, n_h, sum_h
     baseline_meta: pd.DataFrame  # pk, taken_at, label, reconstructed, start_on, due_on
     ac: pd.Series  # pk -> logged hours up to t
-    flow: pd.DataFrame  # pk, done_at, first_ip_at, created_at, story_points, time_spent_h, reopened
+    flow: pd.DataFrame  # pk, done_at, first_ip_at, created_at, story_points, time_spent_h
     wip: pd.DataFrame  # pk, first_ip_at
     risks: pd.DataFrame  # pk, key, title, probability, impact, response
     milestones: pd.DataFrame  # pk, name, due_on, released, released_on, baseline_due
@@ -574,19 +574,6 @@ def _flow_rows(
                 func.max(case((and_(is_status, sc_t.c.to_value.in_(done_names)), changed))),
                 d,
             ),
-            func.max(
-                case(
-                    (
-                        and_(
-                            is_status,
-                            sc_t.c.from_value.in_(done_names),
-                            sc_t.c.to_value.not_in(done_names),
-                        ),
-                        1,
-                    ),
-                    else_=0,
-                )
-            ),
         )
         .select_from(wi_t.outerjoin(sc_t, sc_t.c.work_item_id == wi_t.c.id))
         .where(
@@ -686,7 +673,7 @@ def _baseline_frames(r: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataF
 
 
 FLOW_COLUMNS = ["project_id", "status_category", "created_at", "resolved_at", "story_points",
-                "time_spent_h", "first_ip_at", "done_at", "reopened"]  # fmt: skip
+                "time_spent_h", "first_ip_at", "done_at"]  # fmt: skip
 
 
 def _read_flow_snapshot(
