@@ -45,6 +45,7 @@ from sqlalchemy import Connection, Engine, Text, cast, func, insert, select, tex
 from pmohub.aggregator.ingest import guard
 from pmohub.aggregator.ingest.gcpolicy import relaxed_gc
 from pmohub.aggregator.ingest.scrub import scrub
+from pmohub.aggregator.ingest.sqlite_stats import ensure_sqlite_statistics
 from pmohub.aggregator.store import bulk, deletions
 from pmohub.aggregator.store import writes as w
 from pmohub.aggregator.store.locks import SourceLocked, source_lock
@@ -327,8 +328,11 @@ def _refresh_statistics(engine: Engine) -> None:
     if engine.dialect.name != "postgresql":
         return
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        for table in (bulk.work_items_t, w.status_changes_t, w.worklogs_t, w.links_t):
+        for table in _SYNC_TABLES:
             conn.execute(text(f"ANALYZE {table.name}"))
+
+
+_SYNC_TABLES = (bulk.work_items_t, w.status_changes_t, w.worklogs_t, w.links_t)
 
 
 def _batched(
@@ -609,6 +613,7 @@ def _sync_locked(
             _write_page(engine, source, page, run, started_at)
             if n & (n - 1) == 0:
                 _refresh_statistics(engine)
+        ensure_sqlite_statistics(engine, _SYNC_TABLES)
         # A complete pass: everything updated before the run started is in the store.
         with engine.begin() as conn:
             result.cursor_after = started_at
