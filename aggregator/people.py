@@ -113,8 +113,10 @@ class AccountIndex:
         return found
 
 
-def account_index(engine: Engine) -> AccountIndex:
-    """The :class:`AccountIndex` of the store (one read of sources, accounts and people)."""
+def account_index(engine: Engine, people: Sequence[tuple[Any, ...]] | None = None) -> AccountIndex:
+    """The :class:`AccountIndex` of the store (one read of sources, accounts and people).
+    ``people``: the caller's own read of the people table as (id, email, display_name)
+    rows, so a caller that needs the people anyway reads them once (20,000 rows: ~40 ms)."""
     with engine.connect() as conn:
         sources = _sources(conn)
         aliases = conn.execute(
@@ -124,10 +126,11 @@ def account_index(engine: Engine) -> AccountIndex:
                 aliases_t.c.username,
                 aliases_t.c.person_id,
             )
-        ).all()
-        people = conn.execute(
-            select(people_t.c.id, people_t.c.email, people_t.c.display_name)
-        ).all()
+        ).cursor.fetchall()  # text and numbers: no per-row result processing needed
+        if people is None:
+            people = conn.execute(
+                select(people_t.c.id, people_t.c.email, people_t.c.display_name)
+            ).all()
     return AccountIndex.from_rows(aliases, people, sources)
 
 

@@ -103,13 +103,14 @@ def _monday(day: dt.date) -> dt.date:
 def read_people(engine: Engine, config: Any) -> tuple[pd.DataFrame, dict[int, int]]:
     """Store people with config attributes (``calendar``: the person's own WorkCalendar,
     else None), and store id -> canonical person id."""
-    people = query_frame(
-        engine,
-        select(pe_t.c.id, pe_t.c.display_name, pe_t.c.email),
-        ["id", "name", "email"],
-        raw=True,  # a number and text: nothing to convert (20,000 rows)
-    )
-    index = account_index(engine)
+    # One read of the people table serves both the frame and the account index.
+    with engine.connect() as conn:
+        # a number and text: the driver's tuples need no conversion (20,000 rows)
+        rows = conn.execute(select(pe_t.c.id, pe_t.c.email, pe_t.c.display_name)).cursor.fetchall()
+    people = pd.DataFrame.from_records(rows, columns=["id", "email", "name"])[
+        ["id", "name", "email"]
+    ]
+    index = account_index(engine, people=rows)
     canonical: dict[int, int] = {}
     attrs: dict[int, dict[str, Any]] = {}
     own_calendar = person_calendars(config)
@@ -585,30 +586,41 @@ def _conflicts(
             + _pnames(d["keep_prio"])
             + ")"
         )
-        recs = (
-            d.groupby(["person_id", "week"])["txt"]
-            .agg("; ".join)
-            .rename("recommendation")
-            .reset_index()
-        )
+        recs = _join_runs(d, "txt", "; ").rename(columns={"txt": "recommendation"})
     conflicts = conflicts.merge(recs, on=["person_id", "week"], how="left")
     conflicts["recommendation"] = conflicts["recommendation"].fillna(
         "Re-plan: over capacity within one project"
     )
     pc = pc.sort_values(["person_id", "week", "demand_h"], ascending=[True, True, False])
-    listed = (
-        (
-            pc["project_key"].astype(str)
-            + " "
-            + pc["demand_h"].round().astype(int).astype(str)
-            + " h"
-        )
-        .groupby([pc["person_id"], pc["week"]])
-        .agg(", ".join)
-        .rename("projects")
+    pc = pc.assign(
+        projects=pc["project_key"].astype(str)
+        + " "
+        + pc["demand_h"].round().astype(int).astype(str)
+        + " h"
     )
+    listed = _join_runs(pc, "projects", ", ").set_index(["person_id", "week"])["projects"]
     conflicts = conflicts.join(listed, on=["person_id", "week"])
     return conflicts, by_proj
+
+
+def _join_runs(frame: pd.DataFrame, column: str, sep: str) -> pd.DataFrame:
+    """``frame[column]`` joined by ``sep`` per (person_id, week), rows in their order; the
+    frame must be sorted by (person_id, week). The same as ``groupby(...).agg(sep.join)``
+    at a fraction of the cost: pandas' string agg runs a Python call per group (~0.18 s
+    for 6,500 conflicts)."""
+    pid = frame["person_id"].to_numpy()
+    week = frame["week"].to_numpy()
+    texts = frame[column].tolist()
+    cut = np.flatnonzero((pid[1:] != pid[:-1]) | (week[1:] != week[:-1])) + 1
+    starts = np.concatenate(([0], cut)).astype(np.int64) if len(pid) else cut
+    ends = np.append(starts[1:], len(pid)) if len(pid) else cut
+    return pd.DataFrame(
+        {
+            "person_id": pid[starts],
+            "week": week[starts],
+            column: [sep.join(texts[a:b]) for a, b in zip(starts, ends, strict=True)],
+        }
+    )
 
 
 def _pnames(ranks: pd.Series) -> pd.Series:
