@@ -436,47 +436,42 @@ def _open_items(
         "progress",
         "iteration_ids",
     ]
-    open_ = (wi_t.c.deleted_at.is_(None), wi_t.c.status_category.in_(("todo", "in_progress")))
     d = engine.dialect.name
     base_cols = [
-        day_number(wi_t.c[c], d) if c in ("start_on", "due_on") else wi_t.c[c]
-        for c in cols
-        if c != "iteration_ids"
+        day_number(wi_t.c[c], d) if c in ("start_on", "due_on") else wi_t.c[c] for c in cols
     ]
-    work = ~lower_in(wi_t.c.type, s.types_of(*NON_LOAD_KINDS))
-    dated = query_frame(
+    # One scan of the open items serves the loaded items (assigned, of a work kind) and
+    # the parents planned through open sub-tasks (any assignee): three statements
+    # scanned the 200k-row table three times. Kinds are told by the Python-lower-cased
+    # type, as Settings.kinds classifies them.
+    open_items = query_frame(
         engine,
         select(*base_cols).where(
-            *open_, wi_t.c.assignee_id.is_not(None), wi_t.c.due_on.is_not(None), work
-        ),
-        cols[:-1],
-        raw=True,
-    )
-    undated = query_frame(
-        engine,
-        select(*base_cols, wi_t.c.iteration_ids).where(
-            *open_, wi_t.c.assignee_id.is_not(None), wi_t.c.due_on.is_(None), work
+            wi_t.c.deleted_at.is_(None), wi_t.c.status_category.in_(("todo", "in_progress"))
         ),
         cols,
         raw=True,
     )
-    # Raw JSON: text on SQLite, already a list on PostgreSQL.
-    undated["iteration_ids"] = [
-        json.loads(v) if isinstance(v, str) else (v or []) for v in undated["iteration_ids"]
-    ]
+    kind = open_items["type"].astype(str).str.lower()
     # A parent with open sub-tasks is planned through them: load the sub-tasks only.
     parents = set(
-        query_frame(
-            engine,
-            select(wi_t.c.parent_id)
-            .where(*open_, lower_in(wi_t.c.type, s.types_of("subtask")))
-            .distinct(),
-            ["parent_id"],
-        )["parent_id"]
+        pd.to_numeric(open_items.loc[kind.isin(s.types_of("subtask")).to_numpy(), "parent_id"])
         .dropna()
         .astype(int)
     )
-    items = pd.concat([dated.assign(iteration_ids=None), undated], ignore_index=True)
+    work = ~kind.isin(s.types_of(*NON_LOAD_KINDS)).to_numpy()
+    assigned = open_items["assignee_id"].notna().to_numpy()
+    dated = open_items["due_on"].notna().to_numpy()
+    # dated items first, then the undated, as the two reads this replaces listed them
+    items = pd.concat(
+        [open_items[work & assigned & dated], open_items[work & assigned & ~dated]],
+        ignore_index=True,
+    )
+    # Raw JSON: text on SQLite, already a list on PostgreSQL; only undated items use it.
+    items["iteration_ids"] = [
+        None if has_due else (json.loads(v) if isinstance(v, str) else (v or []))
+        for v, has_due in zip(items["iteration_ids"], items["due_on"].notna(), strict=True)
+    ]
     items = items[~items["id"].isin(parents)]
     aid = pd.to_numeric(items["assignee_id"]).astype(int)
     items["person_id"] = aid.map(pd.Series(canonical, dtype="int64")).fillna(aid).astype(int)
