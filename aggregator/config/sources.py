@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from pmohub.aggregator.config.connector_options import BUILTIN_OPTIONS
 from pmohub.aggregator.config.document import (
     STATUS_MAP_VALUES,
 )
@@ -134,6 +135,16 @@ class _Option(Spec):
         return AnyValue().check(value, path, ctx)
 
 
+def _option_keys(kind: str, target: str) -> Mapping[str, Any]:
+    """The connector type's declared options: a built-in's from
+    :data:`~pmohub.aggregator.config.connector_options.BUILTIN_OPTIONS` without importing
+    it (read-only commands never use the connector), a plugin's from its class."""
+    declared = BUILTIN_OPTIONS.get(kind)
+    if declared is not None and registry.BUILTINS.get(kind) == target:
+        return declared
+    return registry.get(kind).option_keys
+
+
 def check_source(name: str, raw: Any, path: str, ctx: CheckContext) -> SourceConfig | None:
     if not isinstance(raw, dict):
         ctx.error(path, f"expected a mapping with at least 'type', got {type_name(raw)}")
@@ -152,7 +163,7 @@ def check_source(name: str, raw: Any, path: str, ctx: CheckContext) -> SourceCon
         )
         return None
     try:
-        option_keys = registry.get(kind).option_keys
+        option_keys = _option_keys(kind, available[kind])
     except (ImportError, AttributeError, TypeError) as exc:
         ctx.error(join_path(path, "type"), f"connector {kind!r} cannot be loaded: {exc}")
         return None
