@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import click
 
@@ -30,9 +29,9 @@ RANK = {"low": 1, "medium": 2, "high": 3}
 
 def _today(config: Any) -> dt.date:
     # The CLI may read the clock; the rules never do (they get as_of).
-    from pmohub.rules.clock import DEFAULT_TZ
+    from pmohub.rules.clock import local_today
 
-    return dt.datetime.now(ZoneInfo(getattr(config, "timezone", DEFAULT_TZ))).date()
+    return local_today(getattr(config, "timezone", None))
 
 
 def _as_date(value: str | None) -> dt.date | None:

@@ -100,11 +100,10 @@ def _records(frame: Any, columns: list[str]) -> list[dict[str, Any]]:
 
 
 def _today(config: Any) -> dt.date:
-    from zoneinfo import ZoneInfo
+    # The CLI may read the clock; the rules never do (they get as_of).
+    from pmohub.rules.clock import local_today
 
-    from pmohub.rules.clock import DEFAULT_TZ
-
-    return dt.datetime.now(ZoneInfo(getattr(config, "timezone", DEFAULT_TZ))).date()
+    return local_today(getattr(config, "timezone", None))
 
 
 def _as_date(value: str | None) -> dt.date | None:
@@ -218,20 +217,16 @@ def status(app: App, level: str, as_of: str | None, fmt: str) -> None:
         pmohub status --level portfolio
         pmohub status --level programme --as-of 2026-05-08 --format json
     """
-    from pmohub.aggregator.status.cache import current_status
-    from pmohub.aggregator.status.snapshots import status_as_of_basis
+    from pmohub.aggregator.status.snapshots import status_of_day
 
     config = app.config()
     today = _today(config)
     day = _as_date(as_of) or today
     if day > today:
         fail(f"--as-of {day} is in the future (today is {today})", 2)
-    basis = None
-    if day < today:
-        report, basis = status_as_of_basis(app.engine(), config, day, today)
+    report, basis = status_of_day(app.engine(), config, day, today)
+    if basis is not None:
         click.echo(f"status as of {day} (from {basis.how})", err=True)
-    else:
-        report = current_status(app.engine(), config, day)
     for w in report.warnings:
         click.echo(f"warning: {w}", err=True)
     for n in report.notes:

@@ -25,3 +25,11 @@ def as_of_at(day: dt.date, tz: str | dt.tzinfo | None = None) -> dt.datetime:
     """
     zone = ZoneInfo(tz or DEFAULT_TZ) if tz is None or isinstance(tz, str) else tz
     return dt.datetime.combine(day, dt.time(0), tzinfo=zone).astimezone(dt.UTC)
+
+
+def local_today(tz: str | dt.tzinfo | None = None) -> dt.date:
+    """Today in zone ``tz`` (default :data:`DEFAULT_TZ`): the line between a past day and
+    today for ``--as-of`` and the report. Only the CLI and the jobs read the clock; rules
+    get their as-of day."""
+    zone = ZoneInfo(tz or DEFAULT_TZ) if tz is None or isinstance(tz, str) else tz
+    return dt.datetime.now(zone).date()

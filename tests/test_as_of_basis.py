@@ -217,3 +217,22 @@ def test_report_of_a_past_day_says_its_basis(snapped: Any) -> None:
     basis = next(m for m in dq.messages if m["key"] == "note.as_of_basis.snapshot")
     assert "under the policy of that day (the same as today's)" in text_of(basis, "en")
     assert "与今天的策略相同" in text_of(basis, "zh")
+
+
+def test_cli_and_report_choose_a_days_status_in_one_place() -> None:
+    """Which status a day shows (snapshots, history, stored or live) is decided by
+    aggregator.status.snapshots.status_of_day alone: the report once made its own copy of
+    the CLI's choice. Neither the CLI nor the report may call the paths directly."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    direct = re.compile(r"\b(current_status|status_as_of_basis|status_as_of|project_status)\(")
+    offenders = [
+        f"{path.relative_to(root)}:{n}"
+        for folder in ("cli", "aggregator/report", "aggregator/jobs", "aggregator/bi")
+        for path in sorted((root / folder).rglob("*.py"))
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if direct.search(line) and not line.lstrip().startswith(("#", "def "))
+    ]
+    assert offenders == []

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
 from pmohub.aggregator.report.model import msg
 from pmohub.aggregator.status.basis import SNAPSHOT, AsOfBasis
 from pmohub.aggregator.status.snapshots import as_of_basis
-from pmohub.rules.clock import DEFAULT_TZ
+from pmohub.rules.clock import local_today
 
 POLICY_KEY = {True: "label.as_of_policy.changed", False: "label.as_of_policy.same"}
 
@@ -55,7 +54,7 @@ def basis_notes(basis: AsOfBasis) -> list[dict[str, Any]]:
 
 def as_of_notes(engine: Engine, config: Any, as_of: dt.date) -> list[dict[str, Any]]:
     """The notes for a report of ``as_of``: none for today (or later)."""
-    today = dt.datetime.now(ZoneInfo(getattr(config, "timezone", None) or DEFAULT_TZ)).date()
+    today = local_today(getattr(config, "timezone", None))
     if as_of >= today:
         return []
     return basis_notes(as_of_basis(engine, config, as_of, today))

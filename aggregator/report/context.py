@@ -30,8 +30,7 @@ from pmohub.aggregator.compliance.run import run_checks
 from pmohub.aggregator.config.settings import hierarchy_frame
 from pmohub.aggregator.report.asof_notes import as_of_notes
 from pmohub.aggregator.report.model import msg
-from pmohub.aggregator.status.cache import current_status
-from pmohub.aggregator.status.snapshots import status_as_of
+from pmohub.aggregator.status.snapshots import status_of_day
 from pmohub.aggregator.store import models as m
 from pmohub.connectors.errors import PmohubError
 from pmohub.rules.clock import DEFAULT_TZ, as_of_at
@@ -370,27 +369,16 @@ STATUS_FIELDS = (
 )
 
 
-def status_of_day(engine: Engine, config: Any, as_of: dt.date) -> Any:
-    """The status ``pmohub status --as-of <as_of>`` shows (cli/status_cmd.py makes the same
-    choice): a past day from its snapshots when complete, else reconstructed from the
-    history; today (or later) the nightly's stored result while nothing changed, else
-    computed now."""
-    today = dt.datetime.now(ZoneInfo(getattr(config, "timezone", None) or DEFAULT_TZ)).date()
-    if as_of < today:
-        return status_as_of(engine, config, as_of)[0]
-    return current_status(engine, config, as_of, store=False)
-
-
 def rollup_status(ctx: ReportContext) -> dict[str, dict[str, Any]]:
     """Per node metrics exactly as ``pmohub status --as-of <as_of>`` shows them
-    (:func:`status_of_day`; computed by :func:`aggregator.status.rollup.project_status` from
+    (:func:`aggregator.status.snapshots.status_of_day`; computed by :func:`aggregator.status.rollup.project_status` from
     the recorded findings, or the stored result of that computation): explained RAG, progress by count and by estimate, SPI(t), CPI,
     compliance. The report reads these values and never recomputes one (issue 14: the
     nightly's own report reads what its snapshot step stored). When the status raises, every
     node is grey without figures, with a note. Keys: project, programme and portfolio keys."""
     base = status_unavailable(ctx)
     try:
-        res = status_of_day(ctx.engine, ctx.config, ctx.as_of)
+        res, _ = status_of_day(ctx.engine, ctx.config, ctx.as_of, store=False)
     except Exception as exc:
         log.exception("roll-up failed")
         ctx.failed(STATUS_UNAVAILABLE, exc)

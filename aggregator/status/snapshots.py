@@ -21,7 +21,6 @@ import datetime as dt
 import math
 from dataclasses import replace
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -35,13 +34,17 @@ from pmohub.aggregator.status.basis import (
     hierarchy_changes,
     policy_digest,
 )
-from pmohub.aggregator.status.cache import status_fingerprint, upsert_status_cache
+from pmohub.aggregator.status.cache import (
+    current_status,
+    status_fingerprint,
+    upsert_status_cache,
+)
 from pmohub.aggregator.status.forecast import project_forecasts
 from pmohub.aggregator.status.inputs import forecast_frame
 from pmohub.aggregator.status.rollup import StatusReport, project_status, rollup_frame
 from pmohub.aggregator.status.settings import hierarchy
 from pmohub.aggregator.store import models as m
-from pmohub.rules.clock import DEFAULT_TZ
+from pmohub.rules.clock import local_today
 
 sn_t = m.Snapshot.__table__
 
@@ -238,9 +241,7 @@ def as_of_basis(
     ``today``: the day whose hierarchy this is (default: today in the config's zone)."""
     hier = hierarchy(engine, config) if hier is None else hier
     snaps = snapshot_frame(engine, as_of, as_of) if snaps is None else snaps
-    if today is None:
-        tz = ZoneInfo(getattr(config, "timezone", None) or DEFAULT_TZ)
-        today = dt.datetime.now(tz).date()
+    today = local_today(getattr(config, "timezone", None)) if today is None else today
     metrics = [r or {} for r in snaps["metrics"]]
     then = pd.DataFrame(
         {
@@ -309,6 +310,25 @@ def status_as_of_basis(
         rollup_frame(p, cycles, ["portfolio"]),
     )
     return rep, basis
+
+
+def status_of_day(
+    engine: Engine,
+    config: Any,
+    as_of: dt.date,
+    today: dt.date | None = None,
+    *,
+    store: bool = True,
+) -> tuple[StatusReport, AsOfBasis | None]:
+    """The status ``pmohub status --as-of <as_of>`` shows, and the basis of a past one: a
+    past day by :func:`status_as_of_basis` (snapshots under today's hierarchy, else the
+    history), today or later the nightly's stored result while nothing changed, else
+    computed now (kept for the next call with ``store``). The one home of this choice:
+    the CLI and the report both ask here, so they cannot show two statuses of one day."""
+    today = local_today(getattr(config, "timezone", None)) if today is None else today
+    if as_of < today:
+        return status_as_of_basis(engine, config, as_of, today)
+    return current_status(engine, config, as_of, store=store), None
 
 
 def trend(engine: Engine, as_of: dt.date, weeks: int = 12) -> pd.DataFrame:
