@@ -42,19 +42,14 @@ def _datetime_fields(cls: type) -> tuple[str, ...]:
     return names
 
 
-def _check_utc(obj: object) -> None:
-    for name in _DATETIME_FIELDS.get(type(obj)) or _datetime_fields(type(obj)):
-        value = getattr(obj, name)
-        # Fast path first: every parser in connectors/timestamps.py hands out datetimes
-        # whose tzinfo *is* dt.UTC, and a sync builds ~10 records per issue; only other
-        # values (None, another zero-offset zone, naive, a subclass) take the full check.
-        if value is None or (value.__class__ is _DATETIME and value.tzinfo is _UTC):
-            continue
-        if isinstance(value, dt.datetime):
-            if value.tzinfo is None or value.utcoffset() != _ZERO:
-                raise ValueError(
-                    f"{type(obj).__name__}.{name} must be a UTC-aware datetime, got {value!r}"
-                )
+def _check_utc(obj: object, name: str, value: object) -> None:
+    """The full check of one field, for what the fast path in ``Record.__post_init__``
+    does not take: None is fine, any other datetime must have a zero UTC offset."""
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None or value.utcoffset() != _ZERO:
+            raise ValueError(
+                f"{type(obj).__name__}.{name} must be a UTC-aware datetime, got {value!r}"
+            )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -70,7 +65,15 @@ class Record:
             raise ValueError(f"{type(self).__name__}: empty source")
         if not self.external_id:
             raise ValueError(f"{type(self).__name__}: empty external_id")
-        _check_utc(self)
+        cls = type(self)
+        for name in _DATETIME_FIELDS.get(cls) or _datetime_fields(cls):
+            value = getattr(self, name)
+            # Fast path first: every parser in connectors/timestamps.py hands out datetimes
+            # whose tzinfo *is* dt.UTC, and a sync builds ~10 records per issue; only other
+            # values (another zero-offset zone, naive, a subclass) take the full check.
+            if value is None or (value.__class__ is _DATETIME and value.tzinfo is _UTC):
+                continue
+            _check_utc(self, name, value)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
