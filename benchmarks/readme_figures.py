@@ -22,7 +22,15 @@ import harness  # noqa: E402
 README = HERE.parent / "README.md"
 BEGIN, END = "<!-- harness-figures:begin -->", "<!-- harness-figures:end -->"
 #: Benchmarks written through benchmarks/harness.py, in README order.
-NAMES = ("store_write", "jira_sync", "demo_parallel", "demo_parallel_30ms", "load_json")
+NAMES = (
+    "store_write",
+    "jira_sync",
+    "rules_check",
+    "status_compute",
+    "demo_parallel",
+    "demo_parallel_30ms",
+    "load_json",
+)
 
 
 def _side(s: dict) -> str:
