@@ -31,14 +31,18 @@ from pmohub.emulators.jira.server import (
 from pmohub.emulators.jira.site import JiraSite
 
 ENV = {"JIRA_TOKEN": DEFAULT_TOKEN}
-_BASE: dict[int, dict[str, Any]] = {}
+# Keyed by everything that shapes the site: keyed by seed alone, whichever size was asked
+# for first (test_sync_gc wants 30 issues) was handed to every later caller, so the 400-issue
+# tests here failed whenever a smaller site had been generated earlier in the same process.
+_BASE: dict[tuple[int, int], dict[str, Any]] = {}
 
 
 def fresh_site(seed: int = 7, issues: int = 400) -> JiraSite:
     """A private copy (tests mutate their site) of a generated site, generated once."""
-    if seed not in _BASE:
-        _BASE[seed] = generate_site(seed=seed, projects=4, issues=issues).to_json()
-    return JiraSite.from_json(json.loads(json.dumps(_BASE[seed])))
+    key = (seed, issues)
+    if key not in _BASE:
+        _BASE[key] = generate_site(seed=seed, projects=4, issues=issues).to_json()
+    return JiraSite.from_json(json.loads(json.dumps(_BASE[key])))
 
 
 @pytest.fixture(params=["cloud", "datacenter"])
@@ -220,6 +224,15 @@ def test_full_sync_postgres(store_url: str) -> None:
             result = sync_source(engine, c, full=True)
         assert result.ok, result.error
         same(stored(engine), expected(emu.site))
+
+
+def test_fresh_site_is_the_size_asked_for_whatever_came_first() -> None:
+    """The shared site helper must not hand a small site to a caller asking for a big one:
+    test_sync_gc (30 issues) running before this module left CRMA with 8 issues here."""
+    small, big = fresh_site(issues=30), fresh_site()
+    assert len(small.issues) == len(generate_site(seed=7, projects=4, issues=30).issues)
+    assert len(big.issues) == len(generate_site(seed=7, projects=4, issues=400).issues)
+    assert len(small.issues) < len(big.issues)
 
 
 # --- pagination -----------------------------------------------------------------------
