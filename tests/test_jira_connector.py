@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select, update
 
-from pmohub.aggregator.ingest.sync import sync_source
+from pmohub.aggregator.ingest.sync import sync_config, sync_source
 from pmohub.aggregator.store import open_store
 from pmohub.aggregator.store.bulk import links_t, status_changes_t, work_items_t, worklogs_t
 from pmohub.aggregator.store.models import SyncState
@@ -303,6 +303,35 @@ def test_custom_field_ids_differ_per_site(deployment: str, sqlite_url: str) -> N
                 for i in site.issues
             }
     assert seen[0] != seen[1]
+
+
+def test_two_sites_on_one_host_port_synced_in_turn_in_one_process(
+    deployment: str, sqlite_url: str
+) -> None:
+    """What a long-running ``pmohub worker`` does with two sites behind one host:port (two
+    Jira instances under one reverse proxy): sync one, then the other, in one process. Each
+    source must get its own site's issues and its own custom-field ids, so no cache in the
+    connector or the HTTP layer may outlive a run keyed by scheme/host/port alone."""
+    engine = open_store(sqlite_url)
+    port = 0
+    for n, seed in enumerate((7, 8)):
+        site = fresh_site(seed, issues=30)
+        with JiraEmulator(site, deployment=deployment, port=port) as emu:
+            port = emu.port  # the second site is served on the first one's port
+            assert sync_config(engine, config(emu, name=f"j{n}"), env=ENV, full=True).ok
+        same(stored(engine, f"j{n}"), expected(site))
+        with engine.connect() as conn:
+            points = dict(
+                conn.execute(
+                    select(work_items_t.c.external_id, work_items_t.c.story_points).where(
+                        work_items_t.c.source == f"j{n}"
+                    )
+                ).all()
+            )
+        assert points == {
+            str(i["id"]): (None if i["story_points"] is None else float(i["story_points"]))
+            for i in site.issues
+        }
 
 
 def test_config_fields_override_and_extra(emu: JiraEmulator) -> None:
