@@ -15,6 +15,9 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pmohub.connectors.errors import ConfigError, RecordError
+
+# re-exported: plugin connectors list these in their option_keys ({**RETRY_OPTIONS, ...})
+from pmohub.connectors.options import RETRY_OPTIONS as RETRY_OPTIONS
 from pmohub.connectors.records import (
     Iteration,
     Link,
@@ -240,17 +243,14 @@ class _Closable(Protocol):
 
 ClientT = TypeVar("ClientT", bound=_Closable)
 
-#: Option keys of every connector whose client retries through ``RetryingSession``.
-RETRY_OPTIONS: Mapping[str, type] = {"max_retries": int, "max_wait_s": float}
-
 
 class ClientConnector(Connector, Generic[ClientT]):
     """A connector that talks to its tracker through one client object.
 
     The client is built on first use, not in ``__init__``: constructing a connector (the
     config loader does, to validate a source) must not read the secret or open a session.
-    Subclasses build it in ``make_client`` from the ``RETRY_OPTIONS`` (list them in their
-    ``option_keys``); ``close()`` closes it and a later use builds a new one. A subclass
+    Subclasses build it in ``make_client`` from the ``RETRY_OPTIONS``
+    (connectors/options.py; list them in their ``option_keys``); ``close()`` closes it and a later use builds a new one. A subclass
     that cannot work without ``projects`` says what to list there in ``projects_hint``.
     """
 

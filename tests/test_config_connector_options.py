@@ -1,7 +1,7 @@
-"""The config checks built-in sources against a declared copy of each connector's
-``option_keys`` (aggregator/config/connector_options.py) so that read-only commands do
-not import the connectors. The copy must be the class's mapping exactly, keys in the same
-order (error messages list them), and checking a config must import no connector."""
+"""The config checks built-in sources against connectors/options.py, the home of each
+built-in connector's ``option_keys``, so that read-only commands do not import the
+connectors. Each class's mapping must be that declaration exactly, keys in the same order
+(error messages list them), and checking a config must import no connector."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import textwrap
 
 import pytest
 
-from pmohub.aggregator.config.connector_options import BUILTIN_OPTIONS
 from pmohub.connectors import registry
+from pmohub.connectors.options import BUILTIN_OPTIONS
 
 
 def test_every_builtin_is_declared() -> None:

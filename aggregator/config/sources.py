@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pmohub.aggregator.config.connector_options import BUILTIN_OPTIONS
 from pmohub.aggregator.config.document import (
     STATUS_MAP_VALUES,
 )
@@ -35,6 +34,7 @@ from pmohub.aggregator.config.schema import (
 from pmohub.aggregator.config.yamlio import join_path
 from pmohub.connectors import registry
 from pmohub.connectors.base import SourceConfig
+from pmohub.connectors.options import BUILTIN_OPTIONS
 
 COMMON_SOURCE: dict[str, Spec] = {
     "type": Str().about("The connector type (see the table of types below).", example="jira"),
@@ -137,7 +137,7 @@ class _Option(Spec):
 
 def _option_keys(kind: str, target: str) -> Mapping[str, Any]:
     """The connector type's declared options: a built-in's from
-    :data:`~pmohub.aggregator.config.connector_options.BUILTIN_OPTIONS` without importing
+    :data:`~pmohub.connectors.options.BUILTIN_OPTIONS` (its class's own) without importing
     it (read-only commands never use the connector), a plugin's from its class."""
     declared = BUILTIN_OPTIONS.get(kind)
     if declared is not None and registry.BUILTINS.get(kind) == target:

@@ -27,7 +27,6 @@ from pmohub.connectors.azureboards import mapping
 from pmohub.connectors.azureboards.client import BATCH_MAX, AzureBoardsClient
 from pmohub.connectors.base import (
     CHILD_KINDS,
-    RETRY_OPTIONS,
     ChildrenComplete,
     ClientConnector,
     Skipped,
@@ -35,6 +34,7 @@ from pmohub.connectors.base import (
     StreamItem,
 )
 from pmohub.connectors.errors import RecordError
+from pmohub.connectors.options import BUILTIN_OPTIONS
 from pmohub.connectors.records import Iteration, Person, Project
 from pmohub.connectors.timestamps import format_utc
 
@@ -42,13 +42,7 @@ from pmohub.connectors.timestamps import format_utc
 class AzureBoardsConnector(ClientConnector[AzureBoardsClient]):
     type: ClassVar[str] = "azureboards"
     projects_hint: ClassVar[str | None] = "list the Azure DevOps projects to read in 'projects'"
-    option_keys: ClassVar[Mapping[str, type]] = {
-        "team": str,
-        "area_projects": dict,
-        "wiql_top": int,
-        "history": bool,
-        **RETRY_OPTIONS,
-    }
+    option_keys: ClassVar[Mapping[str, type]] = BUILTIN_OPTIONS["azureboards"]
 
     def __init__(self, config: SourceConfig, *, env: Mapping[str, str] | None = None):
         super().__init__(config, env=env)

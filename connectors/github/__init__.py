@@ -29,7 +29,6 @@ from typing import Any, ClassVar
 
 from pmohub.connectors.base import (
     CHILD_KINDS,
-    RETRY_OPTIONS,
     ChildrenComplete,
     ClientConnector,
     Skipped,
@@ -40,6 +39,7 @@ from pmohub.connectors.base import (
 from pmohub.connectors.errors import ConfigError, RecordError
 from pmohub.connectors.github import mapping
 from pmohub.connectors.github.client import GitHubClient
+from pmohub.connectors.options import BUILTIN_OPTIONS
 from pmohub.connectors.records import Milestone, Person, Project
 from pmohub.connectors.timestamps import format_utc, parse_utc
 
@@ -51,15 +51,7 @@ _ISSUE_URL = re.compile(r"/repos/(?P<repo>[^/]+/[^/]+)/issues/(?P<number>\d+)$")
 class GitHubConnector(ClientConnector[GitHubClient]):
     type: ClassVar[str] = "github"
     projects_hint: ClassVar[str | None] = "list the repositories to read in 'projects' (owner/repo)"
-    option_keys: ClassVar[Mapping[str, type]] = {
-        "status_label_prefix": str,
-        "type_label_prefix": str,
-        "priority_label_prefix": str,
-        "points_label_prefix": str,
-        "history": bool,
-        "public_emails": bool,
-        **RETRY_OPTIONS,
-    }
+    option_keys: ClassVar[Mapping[str, type]] = BUILTIN_OPTIONS["github"]
 
     def __init__(self, config: SourceConfig, *, env: Mapping[str, str] | None = None):
         super().__init__(config, env=env)

@@ -30,7 +30,6 @@ from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 from pmohub.connectors.base import (
-    RETRY_OPTIONS,
     ChildrenComplete,
     ClientConnector,
     Skipped,
@@ -41,6 +40,7 @@ from pmohub.connectors.base import (
 from pmohub.connectors.errors import ConfigError, RecordError
 from pmohub.connectors.gitlab import mapping
 from pmohub.connectors.gitlab.client import GitLabClient
+from pmohub.connectors.options import BUILTIN_OPTIONS
 from pmohub.connectors.records import Iteration, Milestone, Person, Project
 from pmohub.connectors.timestamps import format_utc, parse_utc
 
@@ -49,17 +49,7 @@ log = logging.getLogger("pmohub.gitlab")
 
 class GitLabConnector(ClientConnector[GitLabClient]):
     type: ClassVar[str] = "gitlab"
-    option_keys: ClassVar[Mapping[str, type]] = {
-        "groups": list,
-        "status_label_prefixes": list,
-        "type_label_prefix": str,
-        "priority_label_prefix": str,
-        "epics": bool,
-        "history": bool,
-        "worklogs": bool,
-        "public_emails": bool,
-        **RETRY_OPTIONS,
-    }
+    option_keys: ClassVar[Mapping[str, type]] = BUILTIN_OPTIONS["gitlab"]
 
     def __init__(self, config: SourceConfig, *, env: Mapping[str, str] | None = None):
         super().__init__(config, env=env)

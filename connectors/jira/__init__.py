@@ -51,6 +51,7 @@ from pmohub.connectors.base import (
 from pmohub.connectors.errors import ConfigError, RecordError
 from pmohub.connectors.jira import mapping, values
 from pmohub.connectors.jira.client import USERS_PERMISSION, JiraClient, Refused
+from pmohub.connectors.options import BUILTIN_OPTIONS
 from pmohub.connectors.records import Iteration, Milestone, Person, Project, Worklog
 
 log = logging.getLogger("pmohub.jira")
@@ -99,20 +100,7 @@ class JiraConnector(Connector):
     # Incremental runs read the sprints issues name from the window's issues only
     # (_sprints_from_items): the whole-site light pass was most of an incremental run.
     narrows_iterations: ClassVar[bool] = True
-    option_keys: ClassVar[Mapping[str, type]] = {
-        "jql": str,  # replaces the project scope, e.g. "project = CRMA AND labels = pmo"
-        "max_retries": int,
-        "max_wait_s": float,
-        "prefetch_pages": int,
-        # Cloud only: worklogs from the /worklog/updated + /worklog/list feed instead of
-        # each issue's own list. Needs an engine that honours ChildrenComplete.kinds.
-        "worklog_feed": bool,
-        "extra_lookback_minutes": int,
-        # Sprints named only in the issues' sprint field (a board the account cannot see,
-        # a deleted board) are read from the issues too. Default: on Data Center (whose
-        # sprint strings carry name, state and dates) and whenever the boards refuse.
-        "sprints_from_items": bool,
-    }
+    option_keys: ClassVar[Mapping[str, type]] = BUILTIN_OPTIONS["jira"]
 
     def __init__(self, config: SourceConfig, *, env: Mapping[str, str] | None = None):
         super().__init__(config, env=env)

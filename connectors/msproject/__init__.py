@@ -30,6 +30,7 @@ from pmohub.connectors.base import (
 from pmohub.connectors.errors import ConfigError, RecordError
 from pmohub.connectors.msproject import mapping
 from pmohub.connectors.msproject.reader import Plan, read_plan
+from pmohub.connectors.options import BUILTIN_OPTIONS
 from pmohub.connectors.records import Milestone, Person, Project
 
 
@@ -50,14 +51,7 @@ def _outline_parent(number: str, by_outline: Mapping[str, str]) -> str | None:
 class MSProjectConnector(FileConnector):
     type: ClassVar[str] = "msproject"
     path_hint: ClassVar[str] = "the .xml or .mpp plan"
-    option_keys: ClassVar[Mapping[str, type]] = {
-        "path": str,  # the plan: .xml (MSPDI) or .mpp (needs the mpp extra and Java)
-        "project_key": str,  # default: from the file name (ops_plan.xml -> OPS-PLAN)
-        "project_name": str,  # default: the plan's Title, else its Name
-        "time_zone": str,  # the plan's local time (default Asia/Shanghai)
-        "summary_type": str,  # type of summary tasks (default Epic)
-        "task_type": str,  # type of other tasks (default Task)
-    }
+    option_keys: ClassVar[Mapping[str, type]] = BUILTIN_OPTIONS["msproject"]
 
     def __init__(self, config: SourceConfig, *, env: Mapping[str, str] | None = None):
         super().__init__(config, env=env)

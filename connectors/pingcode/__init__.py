@@ -34,7 +34,6 @@ from typing import Any, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pmohub.connectors.base import (
-    RETRY_OPTIONS,
     ChildrenComplete,
     ClientConnector,
     Skipped,
@@ -42,6 +41,7 @@ from pmohub.connectors.base import (
     StreamItem,
 )
 from pmohub.connectors.errors import ConfigError, ConnectorError, RecordError
+from pmohub.connectors.options import BUILTIN_OPTIONS
 from pmohub.connectors.pingcode import mapping
 from pmohub.connectors.pingcode.client import MAX_IDS, RATE_PER_MIN, PingCodeClient
 from pmohub.connectors.records import Iteration, Milestone, Person, Project
@@ -55,18 +55,7 @@ _PASSES = 3
 
 class PingCodeConnector(ClientConnector[PingCodeClient]):
     type: ClassVar[str] = "pingcode"
-    option_keys: ClassVar[Mapping[str, type]] = {
-        "client_id": str,
-        "client_id_env": str,
-        "time_zone": str,
-        "history": bool,
-        "relations": bool,
-        "worklogs": bool,
-        "worklog_lookback_days": int,
-        "worklog_review_states": list,
-        "rate_per_min": float,
-        **RETRY_OPTIONS,
-    }
+    option_keys: ClassVar[Mapping[str, type]] = BUILTIN_OPTIONS["pingcode"]
 
     def __init__(self, config: SourceConfig, *, env: Mapping[str, str] | None = None):
         super().__init__(config, env=env)

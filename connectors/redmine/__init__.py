@@ -56,7 +56,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 
 from pmohub.connectors.base import (
-    RETRY_OPTIONS,
     Checkpoint,
     ChildrenComplete,
     ClientConnector,
@@ -66,6 +65,7 @@ from pmohub.connectors.base import (
     StreamItem,
 )
 from pmohub.connectors.errors import ConfigError, RecordError
+from pmohub.connectors.options import BUILTIN_OPTIONS
 from pmohub.connectors.records import Milestone, Person, Project
 from pmohub.connectors.redmine import mapping
 from pmohub.connectors.redmine.client import Filter, RedmineClient, filter_params
@@ -76,13 +76,7 @@ log = logging.getLogger("pmohub.redmine")
 
 class RedmineConnector(ClientConnector[RedmineClient]):
     type: ClassVar[str] = "redmine"
-    option_keys: ClassVar[Mapping[str, type]] = {
-        "include_subprojects": bool,  # default true
-        "worklog_window_days": int,  # incremental runs: time entries spent this far back
-        "history_workers": int,  # concurrent journal requests (default 4)
-        "read_unedited_history": bool,  # journals also for updated_on == created_on
-        **RETRY_OPTIONS,
-    }
+    option_keys: ClassVar[Mapping[str, type]] = BUILTIN_OPTIONS["redmine"]
     wants_known_updated: ClassVar[bool] = True
 
     def __init__(self, config: SourceConfig, *, env: Mapping[str, str] | None = None):

@@ -76,6 +76,7 @@ from pmohub.connectors.base import (
     StreamItem,
 )
 from pmohub.connectors.errors import ConfigError, RecordError
+from pmohub.connectors.options import BUILTIN_OPTIONS
 from pmohub.connectors.records import Link, Milestone, Person, Project
 from pmohub.connectors.spreadsheet import mapping
 from pmohub.connectors.spreadsheet.mapping import CellError, RowContext
@@ -162,22 +163,7 @@ class _Index:
 
 class SpreadsheetConnector(FileConnector):
     type: ClassVar[str] = "spreadsheet"
-    option_keys: ClassVar[Mapping[str, type]] = {
-        "path": str,  # the file; relative paths are resolved by the config loader
-        "sheet": str,  # XLSX sheet name (default: the first sheet)
-        "header_row": int,  # default: found in the top 30 rows
-        "project_key": str,  # project of rows without a project column/cell
-        "project_name": str,
-        "columns": dict,  # canonical field -> header, overrides the built-in synonyms
-        "id_column": str,  # shorthand for columns.key
-        "date_formats": list,  # strptime formats tried first, e.g. ["%m/%d/%Y"]
-        "time_zone": str,  # for datetimes without a zone (default Asia/Shanghai)
-        "encoding": str,  # CSV only; default: detect utf-8 / utf-8-sig / gbk
-        "delimiter": str,  # CSV only; default: sniffed among , ; tab
-        "hours_per_day": float,  # converts "2d"/"2人天" estimates (default 8)
-        "milestone_types": list,  # type values that make a row a milestone
-        "default_type": str,  # type of rows without a type cell (default Task)
-    }
+    option_keys: ClassVar[Mapping[str, type]] = BUILTIN_OPTIONS["spreadsheet"]
 
     def __init__(self, config: SourceConfig, *, env: Mapping[str, str] | None = None):
         super().__init__(config, env=env)

@@ -25,7 +25,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pmohub.connectors.base import (
     CHILD_KINDS,
     DEFAULT_TIME_ZONE,
-    RETRY_OPTIONS,
     ChildrenComplete,
     ClientConnector,
     Skipped,
@@ -34,6 +33,7 @@ from pmohub.connectors.base import (
     probe_each,
 )
 from pmohub.connectors.errors import ConfigError, RecordError
+from pmohub.connectors.options import BUILTIN_OPTIONS
 from pmohub.connectors.records import Person, Project
 from pmohub.connectors.timestamps import parse_utc
 from pmohub.connectors.trello import mapping
@@ -47,15 +47,7 @@ class TrelloConnector(ClientConnector[TrelloClient]):
     projects_hint: ClassVar[str | None] = (
         "list the boards to read in 'projects' (ids or short links)"
     )
-    option_keys: ClassVar[Mapping[str, type]] = {
-        "api_key": str,
-        "api_key_env": str,
-        "board_keys": dict,
-        "history": bool,
-        "checklist_items": bool,
-        "time_zone": str,  # the team's zone, for the calendar day of due dates
-        **RETRY_OPTIONS,
-    }
+    option_keys: ClassVar[Mapping[str, type]] = BUILTIN_OPTIONS["trello"]
 
     def __init__(self, config: SourceConfig, *, env: Mapping[str, str] | None = None):
         super().__init__(config, env=env)
