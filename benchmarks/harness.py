@@ -81,7 +81,16 @@ def run_child(trial: Trial, timeout: float | None = None) -> dict[str, Any]:
 
 
 def trial_rss_mib() -> float:
-    """Peak RSS of this (child) process so far, MiB (Linux reports KiB)."""
+    """Peak RSS of this (child) process so far, MiB: VmHWM, not ``ru_maxrss``. Linux keeps
+    ru_maxrss across fork+exec, so a trial child of a parent that built a store or ran a
+    parity check would report the parent's peak; VmHWM starts afresh with the new image.
+    ru_maxrss (KiB on Linux) only where /proc is missing."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -42,7 +42,6 @@ import datetime as dt
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -55,7 +54,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
+import harness  # noqa: E402
 from sqlalchemy import bindparam, insert  # noqa: E402
 from sqlalchemy.dialects import sqlite as sqlite_dialect  # noqa: E402
 
@@ -70,18 +71,6 @@ TYPES = np.array(
 CATS = np.array(["todo", "in_progress", "done", "cancelled"])
 CAT_P = [0.25, 0.08, 0.62, 0.05]
 NAMES = {"todo": "To Do", "in_progress": "In Progress", "done": "Done", "cancelled": "Won't Do"}
-
-
-def _maxrss_mb() -> float:
-    """Peak RSS of this process image. Linux keeps ru_maxrss across fork+exec (a child
-    would report the parent's multi-GB data generator), so read VmHWM, which is reset."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 # -- data ---------------------------------------------------------------------------------
@@ -423,7 +412,7 @@ def child(kind: str, config_path: str) -> dict[str, Any]:
         return {
             "seconds": round(seconds, 3),
             "rows": len(rows),
-            "peak_rss_mb": round(_maxrss_mb(), 1),
+            "peak_rss_mb": round(harness.trial_rss_mib(), 1),
         }
     if kind == "status":
         from pmohub.aggregator.status.rollup import project_status
@@ -438,7 +427,7 @@ def child(kind: str, config_path: str) -> dict[str, Any]:
         return {"seconds": round(seconds, 3), "projects": len(rep.projects), "bytes": len(text),
                 "digest": _digest(text),
                 "rag": {str(k): int(v) for k, v in rag.items()}, "notes": rep.notes,
-                "peak_rss_mb": round(_maxrss_mb(), 1)}  # fmt: skip
+                "peak_rss_mb": round(harness.trial_rss_mib(), 1)}  # fmt: skip
     if kind == "status_cached":
         # What `pmohub status` does after the nightly: the stored result while the
         # fingerprint (store revisions, config, code) matches, else a live computation.
@@ -452,7 +441,7 @@ def child(kind: str, config_path: str) -> dict[str, Any]:
         seconds = time.perf_counter() - t0
         return {"seconds": round(seconds, 3), "served": rep.computed_at is not None,
                 "projects": len(rep.projects), "bytes": len(text), "digest": _digest(text),
-                "peak_rss_mb": round(_maxrss_mb(), 1)}  # fmt: skip
+                "peak_rss_mb": round(harness.trial_rss_mib(), 1)}  # fmt: skip
     if kind == "change":
         # A sync page that changed rows commits its source's revision bump with them; the
         # stored status is stale from then on (set-up, not measured).
@@ -476,7 +465,7 @@ def child(kind: str, config_path: str) -> dict[str, Any]:
         seconds = time.perf_counter() - t0
         return {"seconds": round(seconds, 3), "person_weeks": len(rep.weeks), "bytes": len(text),
                 "conflicts": len(rep.conflicts), "unscheduled": len(rep.unscheduled),
-                "peak_rss_mb": round(_maxrss_mb(), 1)}  # fmt: skip
+                "peak_rss_mb": round(harness.trial_rss_mib(), 1)}  # fmt: skip
     raise SystemExit(f"unknown child {kind}")
 
 

@@ -462,16 +462,6 @@ def build_store(db: Path, n_items: int, n_projects: int) -> Path:
 # -- measured trials ---------------------------------------------------------------------
 
 
-def peak_rss_mib() -> float:
-    """This trial child's own peak RSS (VmHWM, MiB). Not ``ru_maxrss``: Linux keeps that
-    across fork+exec, so a child would report its parent's peak (the parent's parity
-    check or store build)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return harness.trial_rss_mib()
-
-
 def floor_reads(config: Any) -> list[tuple[str, list[str]]]:
     """The (table, columns) the check reads, exactly as ``load_frames`` selects them for
     the enabled rules: the union of the rules' ``needs``/``optional`` columns plus the
@@ -536,7 +526,7 @@ def trial_floor(config_path: str) -> None:
         conn.close()
         return {
             "rows": sum(len(f) for f in frames.values()),
-            "rss_mib": peak_rss_mib(),
+            "rss_mib": harness.trial_rss_mib(),
         }
 
     harness.measure(run)
@@ -570,7 +560,7 @@ def trial_check(config_path: str) -> None:
             "findings_per_rule": {k: int(v) for k, v in sorted(per_rule.items())},
             "errors": result.errors,
             "lifecycle": result.counts,
-            "rss_mib": peak_rss_mib(),
+            "rss_mib": harness.trial_rss_mib(),
         }
 
     harness.measure(run)

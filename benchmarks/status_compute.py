@@ -234,16 +234,6 @@ ORDER BY p.key
 """
 
 
-def peak_rss_mib() -> float:
-    """This trial child's own peak RSS (VmHWM, MiB). Not ``ru_maxrss``: Linux keeps that
-    across fork+exec, so a child would report its parent's peak (the parent's parity
-    check or store build)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return harness.trial_rss_mib()
-
-
 def _setup(config_path: str) -> tuple[Any, Any, dt.date]:
     from pmohub.aggregator.config.loader import load_config_file
     from pmohub.aggregator.status.settings import settings_for
@@ -299,7 +289,7 @@ def trial_floor(config_path: str) -> None:
 
     def run() -> dict[str, Any]:
         frame = analyst_status(db, s, as_of)
-        return {"projects": len(frame), "rss_mib": peak_rss_mib()}
+        return {"projects": len(frame), "rss_mib": harness.trial_rss_mib()}
 
     harness.measure(run)
 
@@ -309,7 +299,7 @@ def trial_status(config_path: str) -> None:
 
     def run() -> dict[str, Any]:
         rep = ours_status(config, as_of)
-        return {"projects": len(rep.projects), "rss_mib": peak_rss_mib()}
+        return {"projects": len(rep.projects), "rss_mib": harness.trial_rss_mib()}
 
     harness.measure(run)
 
